@@ -1,0 +1,118 @@
+//! idlog's event log: an append-only, hash-chained log of events with optimistic concurrency,
+//! unique-value claims and idempotency keys, on PostgreSQL or a SQLite file.
+//!
+//! - Appends are serialized, so `global_position` is gap-free and equal to commit order; a
+//!   reader can never pass an event that commits later with a smaller position.
+//! - Throughput comes from group commit ([`appender`]): concurrent appends share a transaction,
+//!   each still checked and accepted or refused on its own.
+//! - Each event's SHA-256 covers its canonical bytes and the previous hash ([`chain`]).
+//! - Personal data passes through one codec ([`codec`]); old schemas are upcast on read ([`upcast`]).
+
+mod appender;
+pub mod chain;
+pub mod codec;
+mod error;
+mod log;
+mod model;
+pub mod postgres;
+pub mod sqlite;
+pub mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod upcast;
+
+pub use error::{AppendError, StoreError};
+pub use log::{ChainReport, EventLog, EventLogBuilder, READ_BATCH, Subscription};
+pub use model::{
+    Actor, ActorKind, AppendRequest, Appended, Claim, EventMetadata, ExpectedVersion, Head,
+    IdempotencyKey, IdempotencyRecord, NewEvent, RecordedEvent,
+};
+
+use std::sync::Arc;
+
+/// The database behind a log, for the crates that keep their own tables next to it.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// PostgreSQL.
+    Postgres(sqlx::PgPool),
+    /// A SQLite file.
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// An opened log and its database.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// The log.
+    pub log: EventLog,
+    /// Its database.
+    pub database: Database,
+}
+
+/// Opens the log at `url` (`postgres://...` or `sqlite:PATH`), migrating the schema first.
+pub async fn open(url: &str, max_connections: u32) -> Result<Opened, StoreError> {
+    open_with(url, max_connections, |builder| builder).await
+}
+
+/// Opens the log at `url`, letting the caller set the codec and upcasters.
+pub async fn open_with(
+    url: &str,
+    max_connections: u32,
+    configure: impl FnOnce(EventLogBuilder) -> EventLogBuilder,
+) -> Result<Opened, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let storage = postgres::PostgresStorage::connect(url, max_connections).await?;
+        storage.migrate().await?;
+        let database = Database::Postgres(storage.pool().clone());
+        let listener = storage.clone();
+        let log = configure(EventLog::builder(Arc::new(storage)))
+            .wake_ups(move |head_tx| listener.listen(head_tx))
+            .build()
+            .await?;
+        Ok(Opened { log, database })
+    } else if url.starts_with("sqlite:") {
+        let storage = sqlite::SqliteStorage::open(url, max_connections).await?;
+        storage.migrate().await?;
+        let database = Database::Sqlite(storage.pool().clone());
+        let log = configure(EventLog::builder(Arc::new(storage)))
+            .build()
+            .await?;
+        Ok(Opened { log, database })
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// A database URL with any password replaced, fit for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://idlog:s3cret@db:5432/idlog"),
+            "postgres://idlog:***@db:5432/idlog"
+        );
+        assert_eq!(
+            redact_url("postgres://idlog@db/idlog"),
+            "postgres://idlog@db/idlog"
+        );
+        assert_eq!(
+            redact_url("sqlite:./idlog-data/idlog.db"),
+            "sqlite:./idlog-data/idlog.db"
+        );
+    }
+}

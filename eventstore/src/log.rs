@@ -1,0 +1,405 @@
+//! [`EventLog`]: the log as the rest of idlog sees it, over any [`LogStorage`].
+
+use crate::appender::{self, Job, SealedEvent, SealedRequest};
+use crate::chain::{BrokenLink, ChainVerifier, canonical_json};
+use crate::codec::{PersonalDataCodec, PlainCodec};
+use crate::error::{AppendError, StoreError};
+use crate::model::{
+    AppendRequest, Appended, EventMetadata, Head, IdempotencyRecord, RecordedEvent,
+};
+use crate::storage::LogStorage;
+use crate::upcast::Upcasters;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::AbortHandle;
+use uuid::Uuid;
+
+/// How many events a reader fetches at a time.
+pub const READ_BATCH: usize = 1000;
+
+/// Subscribers look for new events at least this often, for appends by other processes that
+/// sent no wake-up (SQLite has no cross-process notification).
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Longest stream id, event type or idempotency key accepted.
+const MAX_NAME_LEN: usize = 200;
+
+/// The event log: appends (group-committed), reads, subscriptions and chain verification.
+/// Cheap to clone; all clones share one appender.
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    storage: Arc<dyn LogStorage>,
+    jobs: mpsc::Sender<Job>,
+    head_rx: watch::Receiver<u64>,
+    codec: Arc<dyn PersonalDataCodec>,
+    upcasters: Upcasters,
+    background: Vec<AbortHandle>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("head_seen", &*self.inner.head_rx.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`EventLog`].
+pub struct EventLogBuilder {
+    storage: Arc<dyn LogStorage>,
+    codec: Arc<dyn PersonalDataCodec>,
+    upcasters: Upcasters,
+    wake_ups: Option<Box<dyn FnOnce(watch::Sender<u64>) -> AbortHandle + Send>>,
+}
+
+impl EventLogBuilder {
+    /// Sets the personal-data codec (default: [`PlainCodec`]).
+    pub fn codec(mut self, codec: Arc<dyn PersonalDataCodec>) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// Sets the upcasters applied on read.
+    pub fn upcasters(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = upcasters;
+        self
+    }
+
+    /// Starts a task that wakes subscribers when another process appends.
+    pub(crate) fn wake_ups(
+        mut self,
+        start: impl FnOnce(watch::Sender<u64>) -> AbortHandle + Send + 'static,
+    ) -> Self {
+        self.wake_ups = Some(Box::new(start));
+        self
+    }
+
+    /// Starts the appender. Must be called inside a Tokio runtime.
+    pub async fn build(self) -> Result<EventLog, StoreError> {
+        let head = self.storage.head().await?;
+        let (head_tx, head_rx) = watch::channel(head.position);
+        let (jobs, job_rx) = mpsc::channel(4096);
+        let mut background = Vec::new();
+        if let Some(start) = self.wake_ups {
+            background.push(start(head_tx.clone()));
+        }
+        tokio::spawn(appender::run(self.storage.clone(), job_rx, head_tx));
+        Ok(EventLog {
+            inner: Arc::new(Inner {
+                storage: self.storage,
+                jobs,
+                head_rx,
+                codec: self.codec,
+                upcasters: self.upcasters,
+                background,
+            }),
+        })
+    }
+}
+
+/// The result of checking the hash chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// How many events were checked and found intact.
+    pub verified: u64,
+    /// The hash of the last intact event.
+    pub last_hash: [u8; 32],
+    /// The first break, if any.
+    pub broken: Option<BrokenLink>,
+}
+
+impl EventLog {
+    /// A builder over `storage`.
+    pub fn builder(storage: Arc<dyn LogStorage>) -> EventLogBuilder {
+        EventLogBuilder {
+            storage,
+            codec: Arc::new(PlainCodec),
+            upcasters: Upcasters::new(),
+            wake_ups: None,
+        }
+    }
+
+    /// Appends events to one stream, atomically, with the request's expected version, claims and
+    /// idempotency key. Concurrent calls are committed together.
+    #[tracing::instrument(skip_all, fields(stream_id = %request.stream_id, stream_type = %request.stream_type, events = request.events.len()))]
+    pub async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
+        let sealed = self.seal(request)?;
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .jobs
+            .send(Job {
+                request: sealed,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn seal(&self, request: AppendRequest) -> Result<SealedRequest, AppendError> {
+        let invalid = |message: &str| Err(AppendError::Invalid(message.to_owned()));
+        if request.events.is_empty() {
+            return invalid("an append needs at least one event");
+        }
+        if request.stream_id.is_empty() || request.stream_id.len() > MAX_NAME_LEN {
+            return invalid("the stream id must be 1 to 200 characters");
+        }
+        if request.stream_type.is_empty() || request.stream_type.len() > MAX_NAME_LEN {
+            return invalid("the stream type must be 1 to 200 characters");
+        }
+        if request
+            .idempotency
+            .as_ref()
+            .is_some_and(|k| k.key.is_empty() || k.key.len() > MAX_NAME_LEN)
+        {
+            return invalid("an idempotency key must be 1 to 200 characters");
+        }
+        let codec = &self.inner.codec;
+        let subject = request.data_subject.as_deref();
+        // The actor's address and user agent are theirs, not the stream's subject's.
+        let metadata_subject = request
+            .metadata
+            .actor
+            .id
+            .clone()
+            .or_else(|| subject.map(str::to_owned));
+        let mut metadata = serde_json::to_value(&request.metadata)
+            .map_err(|e| AppendError::Invalid(e.to_string()))?;
+        if let Some(owner) = &metadata_subject {
+            codec
+                .seal(owner, &mut metadata, EventMetadata::PERSONAL_FIELDS)
+                .map_err(StoreError::Codec)?;
+        }
+        let metadata = canonical_json(&metadata);
+        let mut events = Vec::with_capacity(request.events.len());
+        for event in request.events {
+            if event.event_type.is_empty() || event.event_type.len() > MAX_NAME_LEN {
+                return invalid("an event type must be 1 to 200 characters");
+            }
+            let mut payload = event.payload;
+            if contains_nul(&payload) {
+                return invalid("text in an event may not contain NUL characters");
+            }
+            if let Some(owner) = subject {
+                let pointers: Vec<&str> =
+                    event.personal_fields.iter().map(String::as_str).collect();
+                codec
+                    .seal(owner, &mut payload, &pointers)
+                    .map_err(StoreError::Codec)?;
+            }
+            events.push(SealedEvent {
+                event_id: Uuid::now_v7(),
+                event_type: event.event_type,
+                schema_version: event.schema_version,
+                payload: canonical_json(&payload),
+                metadata: metadata.clone(),
+            });
+        }
+        Ok(SealedRequest {
+            stream_id: request.stream_id,
+            stream_type: request.stream_type,
+            expected: request.expected_version,
+            events,
+            claims: request.claims,
+            idempotency: request.idempotency,
+        })
+    }
+
+    /// Opens sealed fields and upcasts the payload to the current schema.
+    fn decode(&self, mut event: RecordedEvent) -> Result<RecordedEvent, StoreError> {
+        let codec = &self.inner.codec;
+        codec.open(&mut event.payload).map_err(StoreError::Codec)?;
+        codec.open(&mut event.metadata).map_err(StoreError::Codec)?;
+        let payload = std::mem::take(&mut event.payload);
+        let (version, payload) =
+            self.inner
+                .upcasters
+                .upcast(&event.event_type, event.schema_version, payload);
+        event.schema_version = version;
+        event.payload = payload;
+        Ok(event)
+    }
+
+    fn decode_all(&self, events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, StoreError> {
+        events.into_iter().map(|event| self.decode(event)).collect()
+    }
+
+    /// A whole stream, decoded.
+    #[tracing::instrument(skip(self))]
+    pub async fn read_stream(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.decode_all(self.inner.storage.read_stream(stream_id, 0, None).await?)
+    }
+
+    /// A stream up to and including `position` (its state at that point of the log), decoded.
+    #[tracing::instrument(skip(self))]
+    pub async fn read_stream_until(
+        &self,
+        stream_id: &str,
+        position: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.decode_all(
+            self.inner
+                .storage
+                .read_stream(stream_id, 0, Some(position))
+                .await?,
+        )
+    }
+
+    /// Up to `limit` events after `after_position`, decoded.
+    #[tracing::instrument(skip(self))]
+    pub async fn read_all(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.decode_all(self.inner.storage.read_all(after_position, limit).await?)
+    }
+
+    /// Up to `limit` events after `after_position` exactly as stored (sealed, not upcast): what
+    /// the hash chain covers, for verification and export.
+    #[tracing::instrument(skip(self))]
+    pub async fn read_all_stored(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.storage.read_all(after_position, limit).await
+    }
+
+    /// The last event's position and hash.
+    pub async fn head(&self) -> Result<Head, StoreError> {
+        self.inner.storage.head().await
+    }
+
+    /// The first result of a command sent with `key`, if any.
+    pub async fn idempotency_record(
+        &self,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.inner.storage.idempotency_record(key).await
+    }
+
+    /// The stream owning a claimed value.
+    pub async fn claim_owner(
+        &self,
+        kind: &str,
+        value_hash: &[u8; 32],
+    ) -> Result<Option<String>, StoreError> {
+        self.inner.storage.claim_owner(kind, value_hash).await
+    }
+
+    /// How many values of `kind` are claimed.
+    pub async fn claim_count(&self, kind: &str) -> Result<u64, StoreError> {
+        self.inner.storage.claim_count(kind).await
+    }
+
+    /// Follows the log from `after_position`: first what is there, then each new event as it
+    /// is committed.
+    pub fn subscribe(&self, after_position: u64) -> Subscription {
+        Subscription {
+            log: self.clone(),
+            position: after_position,
+            buffer: VecDeque::new(),
+            head_rx: self.inner.head_rx.clone(),
+        }
+    }
+
+    /// Checks the hash chain from position 1 to the head; `progress` is told how far it got.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_chain(
+        &self,
+        mut progress: impl FnMut(u64),
+    ) -> Result<ChainReport, StoreError> {
+        let mut verifier = ChainVerifier::new();
+        loop {
+            let events = self
+                .read_all_stored(verifier.position(), READ_BATCH)
+                .await?;
+            if events.is_empty() {
+                return Ok(ChainReport {
+                    verified: verifier.position(),
+                    last_hash: verifier.hash(),
+                    broken: None,
+                });
+            }
+            for event in &events {
+                if let Err(broken) = verifier.push(event) {
+                    return Ok(ChainReport {
+                        verified: verifier.position(),
+                        last_hash: verifier.hash(),
+                        broken: Some(broken),
+                    });
+                }
+            }
+            progress(verifier.position());
+        }
+    }
+}
+
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, item)| key.contains('\0') || contains_nul(item)),
+        _ => false,
+    }
+}
+
+/// A live tail of the log. Never skips: it reads strictly after the last position it returned,
+/// and positions are commit order.
+pub struct Subscription {
+    log: EventLog,
+    position: u64,
+    buffer: VecDeque<RecordedEvent>,
+    head_rx: watch::Receiver<u64>,
+}
+
+impl Subscription {
+    /// The next event, waiting for it if need be.
+    pub async fn next(&mut self) -> Result<RecordedEvent, StoreError> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                self.position = event.global_position;
+                return Ok(event);
+            }
+            // Mark the current head as seen *before* reading, so an append that lands after
+            // the read wakes us instead of being missed until the next poll.
+            self.head_rx.borrow_and_update();
+            let events = self.log.read_all(self.position, READ_BATCH).await?;
+            if events.is_empty() {
+                tokio::select! {
+                    changed = self.head_rx.changed() => {
+                        if changed.is_err() {
+                            tokio::time::sleep(POLL_INTERVAL).await;
+                        }
+                    }
+                    () = tokio::time::sleep(POLL_INTERVAL) => {}
+                }
+            } else {
+                self.buffer.extend(events);
+            }
+        }
+    }
+
+    /// The position of the last event returned.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+}

@@ -1,0 +1,365 @@
+//! The log in a SQLite file (the embedded default). `BEGIN IMMEDIATE` serializes appends,
+//! also across processes (a CLI next to a running server); WAL lets readers run meanwhile.
+
+use crate::error::{DbContext, StoreError};
+use crate::model::{Head, IdempotencyRecord, RecordedEvent};
+use crate::storage::{
+    Batch, BatchOutcome, LogStorage, Rejections, StoredEvent, from_db, hash_from_db, to_db,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::str::FromStr;
+use std::time::Duration;
+
+const EVENT_COLUMNS: &str = "global_position, stream_id, stream_type, stream_version, event_id, event_type, \
+     schema_version, payload, metadata, recorded_at, prev_hash, hash";
+
+/// Rows per multi-row INSERT (12 parameters each, well under SQLite's limit).
+const INSERT_CHUNK: usize = 256;
+
+/// The log's tables in a SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    pool: SqlitePool,
+}
+
+/// Formats a time the way SQLite columns store it: ISO 8601 UTC with microseconds, so text
+/// order is time order.
+pub fn format_time(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Parses a stored time.
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(text).map(|time| time.with_timezone(&Utc))
+}
+
+impl SqliteStorage {
+    /// Opens (creating if missing) the database at `url` (`sqlite:PATH` or `sqlite://PATH`).
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .context("parsing the SQLite URL")?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // An audit log must survive power loss: every commit is synced.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .context("opening the SQLite database")?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool (read models live in the same file).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Brings the schema up to date.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrations::SQLITE.run(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let position = from_db(
+        row.try_get("global_position").context("reading an event")?,
+        0,
+    )?;
+    let corrupt = |message: String| StoreError::Corrupt { position, message };
+    let get = |e: sqlx::Error| corrupt(e.to_string());
+    let event_id: String = row.try_get("event_id").map_err(get)?;
+    let payload: String = row.try_get("payload").map_err(get)?;
+    let metadata: String = row.try_get("metadata").map_err(get)?;
+    let recorded_at: String = row.try_get("recorded_at").map_err(get)?;
+    Ok(RecordedEvent {
+        global_position: position,
+        stream_id: row.try_get("stream_id").map_err(get)?,
+        stream_type: row.try_get("stream_type").map_err(get)?,
+        stream_version: from_db(row.try_get("stream_version").map_err(get)?, position)?,
+        event_id: event_id
+            .parse()
+            .map_err(|e: uuid::Error| corrupt(e.to_string()))?,
+        event_type: row.try_get("event_type").map_err(get)?,
+        schema_version: u32::try_from(row.try_get::<i64, _>("schema_version").map_err(get)?)
+            .map_err(|e| corrupt(e.to_string()))?,
+        payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
+        metadata: serde_json::from_str(&metadata).map_err(|e| corrupt(e.to_string()))?,
+        recorded_at: parse_time(&recorded_at).map_err(|e| corrupt(e.to_string()))?,
+        prev_hash: hash_from_db(row.try_get("prev_hash").map_err(get)?, position)?,
+        hash: hash_from_db(row.try_get("hash").map_err(get)?, position)?,
+    })
+}
+
+fn idempotency_from_row(row: &SqliteRow) -> Result<IdempotencyRecord, StoreError> {
+    let get = |e: sqlx::Error| StoreError::Database {
+        context: "reading an idempotency key",
+        source: e,
+    };
+    Ok(IdempotencyRecord {
+        fingerprint: hash_from_db(row.try_get("fingerprint").map_err(get)?, 0)?,
+        stream_id: row.try_get("stream_id").map_err(get)?,
+        stream_version: from_db(row.try_get("stream_version").map_err(get)?, 0)?,
+        first_position: from_db(row.try_get("first_position").map_err(get)?, 0)?,
+        last_position: from_db(row.try_get("last_position").map_err(get)?, 0)?,
+    })
+}
+
+async fn read_head(executor: impl sqlx::SqliteExecutor<'_>) -> Result<Head, StoreError> {
+    let row = sqlx::query("SELECT global_position, hash, recorded_at FROM events ORDER BY global_position DESC LIMIT 1")
+        .fetch_optional(executor)
+        .await
+        .context("reading the head")?;
+    let Some(row) = row else {
+        return Ok(Head::EMPTY);
+    };
+    let position = from_db(
+        row.try_get("global_position").context("reading the head")?,
+        0,
+    )?;
+    let recorded_at: String = row.try_get("recorded_at").context("reading the head")?;
+    Ok(Head {
+        position,
+        hash: hash_from_db(row.try_get("hash").context("reading the head")?, position)?,
+        recorded_at: Some(parse_time(&recorded_at).map_err(|e| StoreError::Corrupt {
+            position,
+            message: e.to_string(),
+        })?),
+    })
+}
+
+fn push_event_values(
+    builder: &mut QueryBuilder<'_, Sqlite>,
+    events: &[StoredEvent],
+) -> Result<(), StoreError> {
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        rows.push((
+            to_db(event.global_position)?,
+            to_db(event.stream_version)?,
+            event,
+        ));
+    }
+    builder.push_values(rows, |mut row, (position, version, event)| {
+        row.push_bind(position)
+            .push_bind(event.stream_id.clone())
+            .push_bind(event.stream_type.clone())
+            .push_bind(version)
+            .push_bind(event.event_id.to_string())
+            .push_bind(event.event_type.clone())
+            .push_bind(i64::from(event.schema_version))
+            .push_bind(event.payload.clone())
+            .push_bind(event.metadata.clone())
+            .push_bind(format_time(event.recorded_at))
+            .push_bind(event.prev_hash.to_vec())
+            .push_bind(event.hash.to_vec());
+    });
+    Ok(())
+}
+
+#[async_trait]
+impl LogStorage for SqliteStorage {
+    async fn head(&self) -> Result<Head, StoreError> {
+        read_head(&self.pool).await
+    }
+
+    async fn commit(&self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
+        // Dropping `tx` on any early return rolls back.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .context("starting an append")?;
+        let mut rejections = Rejections::default();
+        let head = read_head(&mut *tx).await?;
+        if head.position != batch.expected_head {
+            rejections.head_moved = Some(head);
+        }
+        for (index, request) in batch.requests.iter().enumerate() {
+            let version: i64 = sqlx::query_scalar(
+                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = ?",
+            )
+            .bind(&request.stream_id)
+            .fetch_one(&mut *tx)
+            .await
+            .context("checking a stream version")?;
+            let version = from_db(version, 0)?;
+            if version != request.current_version {
+                rejections.versions.push((index, version));
+            }
+            for claim in request.claims.iter().filter(|claim| claim.take) {
+                let owner: Option<String> = sqlx::query_scalar(
+                    "SELECT stream_id FROM unique_claims WHERE kind = ? AND value_hash = ?",
+                )
+                .bind(&claim.kind)
+                .bind(claim.value_hash.as_slice())
+                .fetch_optional(&mut *tx)
+                .await
+                .context("checking a claim")?;
+                if owner.is_some_and(|owner| owner != request.stream_id) {
+                    rejections.claims.push((index, claim.kind.clone()));
+                }
+            }
+            if let Some((key, _)) = &request.idempotency {
+                let row = sqlx::query(
+                    "SELECT fingerprint, stream_id, stream_version, first_position, last_position \
+                     FROM idempotency_keys WHERE key = ?",
+                )
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await
+                .context("checking an idempotency key")?;
+                if let Some(row) = row {
+                    rejections
+                        .idempotency
+                        .push((index, idempotency_from_row(&row)?));
+                }
+            }
+        }
+        if !rejections.is_empty() {
+            return Ok(BatchOutcome::Rejected(rejections));
+        }
+
+        for chunk in batch.events.chunks(INSERT_CHUNK) {
+            let mut builder = QueryBuilder::new(format!("INSERT INTO events ({EVENT_COLUMNS}) "));
+            push_event_values(&mut builder, chunk)?;
+            builder
+                .build()
+                .execute(&mut *tx)
+                .await
+                .context("inserting events")?;
+        }
+        let last_position = to_db(
+            batch
+                .events
+                .last()
+                .map_or(batch.expected_head, |e| e.global_position),
+        )?;
+        let now = format_time(batch.events.last().map_or_else(Utc::now, |e| e.recorded_at));
+        for request in &batch.requests {
+            // Releases apply before takes, as on PostgreSQL.
+            for claim in request.claims.iter().filter(|claim| !claim.take) {
+                sqlx::query(
+                    "DELETE FROM unique_claims WHERE kind = ? AND value_hash = ? AND stream_id = ?",
+                )
+                .bind(&claim.kind)
+                .bind(claim.value_hash.as_slice())
+                .bind(&request.stream_id)
+                .execute(&mut *tx)
+                .await
+                .context("releasing a claim")?;
+            }
+            for claim in request.claims.iter().filter(|claim| claim.take) {
+                sqlx::query(
+                    "INSERT INTO unique_claims (kind, value_hash, stream_id, claimed_at_position) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (kind, value_hash) DO NOTHING",
+                )
+                .bind(&claim.kind)
+                .bind(claim.value_hash.as_slice())
+                .bind(&request.stream_id)
+                .bind(last_position)
+                .execute(&mut *tx)
+                .await
+                .context("taking a claim")?;
+            }
+            if let Some((key, record)) = &request.idempotency {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (key, fingerprint, stream_id, stream_version, first_position, \
+                     last_position, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(key)
+                .bind(record.fingerprint.as_slice())
+                .bind(&record.stream_id)
+                .bind(to_db(record.stream_version)?)
+                .bind(to_db(record.first_position)?)
+                .bind(to_db(record.last_position)?)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .context("remembering an idempotency key")?;
+            }
+        }
+        tx.commit().await.context("committing an append")?;
+        Ok(BatchOutcome::Committed)
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+        until_position: Option<u64>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ? \
+             AND global_position <= ? ORDER BY stream_version"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(stream_id)
+            .bind(to_db(after_version)?)
+            .bind(until_position.map_or(Ok(i64::MAX), to_db)?)
+            .fetch_all(&self.pool)
+            .await
+            .context("reading a stream")?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn read_all(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ? ORDER BY global_position LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(to_db(after_position)?)
+            .bind(to_db(limit as u64)?)
+            .fetch_all(&self.pool)
+            .await
+            .context("reading the log")?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT fingerprint, stream_id, stream_version, first_position, last_position FROM idempotency_keys WHERE key = ?",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .context("reading an idempotency key")?;
+        row.as_ref().map(idempotency_from_row).transpose()
+    }
+
+    async fn claim_owner(
+        &self,
+        kind: &str,
+        value_hash: &[u8; 32],
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT stream_id FROM unique_claims WHERE kind = ? AND value_hash = ?")
+            .bind(kind)
+            .bind(value_hash.as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading a claim")
+    }
+
+    async fn claim_count(&self, kind: &str) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM unique_claims WHERE kind = ?")
+            .bind(kind)
+            .fetch_one(&self.pool)
+            .await
+            .context("counting claims")?;
+        from_db(count, 0)
+    }
+}

@@ -1,0 +1,157 @@
+//! The database side of the log: one small trait, implemented for PostgreSQL and SQLite.
+//! Everything that does not depend on the database (group commit, hashing, the codec,
+//! upcasting, subscriptions, chain verification) lives once, in [`crate::EventLog`].
+
+use crate::error::StoreError;
+use crate::model::{Claim, Head, IdempotencyRecord, RecordedEvent};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// An event ready to be written: positioned, hashed, payload and metadata in canonical JSON.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Global position.
+    pub global_position: u64,
+    /// Stream id.
+    pub stream_id: String,
+    /// Stream type.
+    pub stream_type: String,
+    /// Stream version.
+    pub stream_version: u64,
+    /// Event id.
+    pub event_id: Uuid,
+    /// Event type.
+    pub event_type: String,
+    /// Schema version.
+    pub schema_version: u32,
+    /// Canonical payload JSON (sealed).
+    pub payload: String,
+    /// Canonical metadata JSON (sealed).
+    pub metadata: String,
+    /// Recording time.
+    pub recorded_at: DateTime<Utc>,
+    /// Previous hash.
+    pub prev_hash: [u8; 32],
+    /// Hash.
+    pub hash: [u8; 32],
+}
+
+/// What one request of a batch needs checked and written besides its events.
+#[derive(Debug, Clone)]
+pub struct BatchRequest {
+    /// The stream.
+    pub stream_id: String,
+    /// The version the stream must have now for the batch to apply.
+    pub current_version: u64,
+    /// Claims to take or release.
+    pub claims: Vec<Claim>,
+    /// The idempotency key with the result to remember for it.
+    pub idempotency: Option<(String, IdempotencyRecord)>,
+}
+
+/// A group commit: requests that share no stream, claim or idempotency key, and their events
+/// positioned from `expected_head + 1`.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The head position the events were positioned and hashed from.
+    pub expected_head: u64,
+    /// The requests.
+    pub requests: Vec<BatchRequest>,
+    /// All events of all requests, in position order.
+    pub events: Vec<StoredEvent>,
+}
+
+/// Why a batch was not written. Nothing of it was.
+#[derive(Debug, Clone, Default)]
+pub struct Rejections {
+    /// The real head, when it is not the batch's `expected_head` (another process appended).
+    pub head_moved: Option<Head>,
+    /// Requests whose stream is at another version: (request index, actual version).
+    pub versions: Vec<(usize, u64)>,
+    /// Requests taking a value another stream owns: (request index, claim kind).
+    pub claims: Vec<(usize, String)>,
+    /// Requests whose idempotency key was seen before: (request index, first result).
+    pub idempotency: Vec<(usize, IdempotencyRecord)>,
+}
+
+impl Rejections {
+    /// Whether anything was rejected.
+    pub fn is_empty(&self) -> bool {
+        self.head_moved.is_none()
+            && self.versions.is_empty()
+            && self.claims.is_empty()
+            && self.idempotency.is_empty()
+    }
+}
+
+/// The outcome of [`LogStorage::commit`].
+#[derive(Debug, Clone)]
+pub enum BatchOutcome {
+    /// The whole batch was written in one transaction.
+    Committed,
+    /// Nothing was written.
+    Rejected(Rejections),
+}
+
+/// The database operations the log needs.
+#[async_trait]
+pub trait LogStorage: Send + Sync + 'static {
+    /// The last event's position, hash and time.
+    async fn head(&self) -> Result<Head, StoreError>;
+
+    /// Under the append lock: checks the batch and writes all of it, or nothing.
+    async fn commit(&self, batch: &Batch) -> Result<BatchOutcome, StoreError>;
+
+    /// A stream's events after `after_version`, up to `until_position` if given, as stored.
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+        until_position: Option<u64>,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Up to `limit` events after `after_position`, in order, as stored.
+    async fn read_all(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The first result remembered for an idempotency key.
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// The stream that owns a claimed value, if any.
+    async fn claim_owner(
+        &self,
+        kind: &str,
+        value_hash: &[u8; 32],
+    ) -> Result<Option<String>, StoreError>;
+
+    /// How many values of a kind are claimed.
+    async fn claim_count(&self, kind: &str) -> Result<u64, StoreError>;
+}
+
+/// Converts a count or position for the database.
+pub(crate) fn to_db(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt {
+        position: 0,
+        message: format!("{value} is out of range"),
+    })
+}
+
+/// Converts a count or position from the database.
+pub(crate) fn from_db(value: i64, position: u64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt {
+        position,
+        message: format!("negative value {value}"),
+    })
+}
+
+/// Reads a 32-byte hash column.
+pub(crate) fn hash_from_db(bytes: Vec<u8>, position: u64) -> Result<[u8; 32], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt {
+        position,
+        message: "a hash is not 32 bytes".into(),
+    })
+}

@@ -1,0 +1,120 @@
+//! Fresh databases for tests: a new PostgreSQL database per test (on the server named by
+//! `TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`), or a new
+//! SQLite file in a temporary folder. Both are real databases over real connections.
+
+use crate::{Database, Opened, StoreError};
+use sqlx::Connection;
+use uuid::Uuid;
+
+/// The server tests create their PostgreSQL databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A fresh, empty, migrated database for one test. Its SQLite folder lives as long as it does;
+/// PostgreSQL test databases are named `idlog_test_*` and dropped by the test command's next run.
+#[derive(Debug)]
+pub struct TestDb {
+    /// The URL to open it with (again, to simulate a restart).
+    pub url: String,
+    /// Which backend.
+    pub backend: Backend,
+    _folder: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// Creates one.
+    pub async fn new(backend: Backend) -> Result<Self, StoreError> {
+        match backend {
+            Backend::Sqlite => {
+                let folder = tempfile::tempdir().map_err(|e| StoreError::Batch(e.to_string()))?;
+                let url = format!("sqlite://{}", folder.path().join("idlog.db").display());
+                Ok(Self {
+                    url,
+                    backend,
+                    _folder: Some(folder),
+                })
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let name = format!("idlog_test_{}", Uuid::new_v4().simple());
+                let mut admin =
+                    sqlx::PgConnection::connect(&admin_url)
+                        .await
+                        .map_err(|source| StoreError::Database {
+                            context: "connecting to the test server",
+                            source,
+                        })?;
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .map_err(|source| StoreError::Database {
+                        context: "creating a test database",
+                        source,
+                    })?;
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(base, _)| base);
+                Ok(Self {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    _folder: None,
+                })
+            }
+        }
+    }
+
+    /// Opens the log on it (migrating it).
+    pub async fn open(&self) -> Result<Opened, StoreError> {
+        crate::open(&self.url, 16).await
+    }
+
+    /// Runs a statement directly, bypassing the log (to tamper with rows in tests).
+    pub async fn execute(database: &Database, sql: &str) -> Result<u64, StoreError> {
+        let result = match database {
+            Database::Postgres(pool) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            Database::Sqlite(pool) => sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+        };
+        result.map_err(|source| StoreError::Database {
+            context: "running a test statement",
+            source,
+        })
+    }
+}
+
+/// Runs the async test body `$body` (a function taking a [`Backend`]) once per backend, as
+/// `sqlite` and `postgres` test functions in a module named after the test.
+#[macro_export]
+macro_rules! test_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::testing::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::testing::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
