@@ -47,7 +47,7 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let admin_url = postgres_admin_url();
-                let name = format!("idlog_test_{}", Uuid::new_v4().simple());
+                let name = format!("idlog_test_{}", Uuid::now_v7().simple());
                 let mut admin =
                     sqlx::PgConnection::connect(&admin_url)
                         .await
