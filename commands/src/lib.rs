@@ -1,1 +1,331 @@
-//! placeholder
+//! Application services: one generic command handler for every aggregate.
+//!
+//! `execute` loads the stream (folding its events), lets the pure domain decide, hashes the
+//! unique values the events claim, and appends with the version it loaded. If another writer got
+//! there first it decides again on the new state (bounded), unless the caller pinned the version
+//! it saw (`If-Match`), in which case the conflict is the caller's to resolve.
+
+mod claims;
+
+pub use claims::ClaimHasher;
+
+use domain::{Aggregate, ClaimAction, ClaimKind, DomainEvent};
+use eventstore::{
+    AppendError, AppendRequest, Claim, EventLog, EventMetadata, ExpectedVersion, IdempotencyKey,
+    NewEvent, RecordedEvent, StoreError,
+};
+
+/// How often a command is decided again after losing a race, by default.
+pub const DEFAULT_MAX_RETRIES: usize = 32;
+
+/// Why a command did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error> {
+    /// The domain refused it.
+    #[error(transparent)]
+    Rejected(E),
+    /// The stream is not at the version the caller expected (If-Match), or it kept changing.
+    #[error("the resource changed: expected version {expected}, it is at {actual}")]
+    Conflict {
+        /// The version the caller expected.
+        expected: u64,
+        /// The stream's version.
+        actual: u64,
+    },
+    /// A unique value (email, username, ...) belongs to someone else.
+    #[error("the {kind} is already taken")]
+    Duplicate {
+        /// Which kind of value.
+        kind: String,
+    },
+    /// The idempotency key was used before for a different request.
+    #[error("the idempotency key was already used for a different request")]
+    IdempotencyKeyReused,
+    /// The request cannot be stored as given.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// A stored event could not be read as a domain event.
+    #[error("event at position {position} cannot be read: {message}")]
+    Corrupt {
+        /// Where.
+        position: u64,
+        /// Why.
+        message: String,
+    },
+    /// The event store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the caller adds to a command: who and from where, and the HTTP preconditions.
+#[derive(Debug, Clone, Default)]
+pub struct CommandContext {
+    /// Recorded with every event.
+    pub metadata: EventMetadata,
+    /// Replays the first result when seen again.
+    pub idempotency: Option<IdempotencyKey>,
+    /// The version the caller saw (`If-Match`); no retry when set.
+    pub expected_version: Option<u64>,
+    /// Whose personal data the events hold, if not the stream's own id.
+    pub data_subject: Option<String>,
+}
+
+/// A command's outcome.
+#[derive(Debug, Clone)]
+pub struct Executed<A: Aggregate> {
+    /// The state after the command.
+    pub state: A::State,
+    /// The events it appended (empty when it changed nothing, or when replayed).
+    pub events: Vec<A::Event>,
+    /// The stream's version after the command.
+    pub stream_version: u64,
+    /// The log position of the last event appended (or replayed), for read-your-writes.
+    pub position: Option<u64>,
+    /// True when an idempotency key replayed an earlier result.
+    pub replayed: bool,
+}
+
+/// A stream's state and version.
+#[derive(Debug, Clone)]
+pub struct Loaded<A: Aggregate> {
+    /// The folded state.
+    pub state: A::State,
+    /// The stream's version (0 when it does not exist).
+    pub version: u64,
+    /// The events it was folded from, with their records.
+    pub history: Vec<(RecordedEvent, A::Event)>,
+}
+
+/// Runs commands against the log.
+#[derive(Debug, Clone)]
+pub struct CommandHandler {
+    log: EventLog,
+    claims: ClaimHasher,
+    max_retries: usize,
+}
+
+impl CommandHandler {
+    /// A handler appending to `log`, hashing claims with `claims`.
+    pub fn new(log: EventLog, claims: ClaimHasher) -> Self {
+        Self {
+            log,
+            claims,
+            max_retries: DEFAULT_MAX_RETRIES,
+        }
+    }
+
+    /// Sets how often a command is decided again after losing a race.
+    pub fn with_max_retries(mut self, max_retries: usize) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+
+    /// The log.
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// The stream that owns a unique value (e.g. the user with an email), if any.
+    pub async fn find_owner(
+        &self,
+        kind: ClaimKind,
+        normalized_value: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let kind_name: &'static str = kind.into();
+        self.log
+            .claim_owner(kind_name, &self.claims.hash(kind, normalized_value))
+            .await
+    }
+
+    /// Folds a stream, up to `until_position` if given (its state as of then).
+    #[tracing::instrument(skip(self), fields(stream_type = A::STREAM_TYPE))]
+    pub async fn load<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        until_position: Option<u64>,
+    ) -> Result<Loaded<A>, CommandError<A::Error>> {
+        let records = match until_position {
+            Some(position) => self.log.read_stream_until(stream_id, position).await?,
+            None => self.log.read_stream(stream_id).await?,
+        };
+        let mut state = A::State::default();
+        let mut history = Vec::with_capacity(records.len());
+        let mut version = 0;
+        for record in records {
+            let event = A::Event::from_payload(&record.event_type, record.payload.clone())
+                .map_err(|error| CommandError::Corrupt {
+                    position: record.global_position,
+                    message: error.to_string(),
+                })?;
+            state = A::evolve(state, &event);
+            version = record.stream_version;
+            history.push((record, event));
+        }
+        Ok(Loaded {
+            state,
+            version,
+            history,
+        })
+    }
+
+    /// Decides `command` on the stream and appends the events.
+    #[tracing::instrument(skip_all, fields(stream_type = A::STREAM_TYPE, stream_id = %stream_id, command = ?std::mem::discriminant(&command)))]
+    pub async fn execute<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        command: A::Command,
+        context: CommandContext,
+    ) -> Result<Executed<A>, CommandError<A::Error>> {
+        if let Some(key) = &context.idempotency
+            && let Some(record) = self.log.idempotency_record(&key.key).await?
+        {
+            if record.fingerprint != key.fingerprint {
+                return Err(CommandError::IdempotencyKeyReused);
+            }
+            return self
+                .replay(
+                    &record.stream_id,
+                    record.first_position,
+                    record.last_position,
+                )
+                .await;
+        }
+
+        let mut attempt = 0;
+        loop {
+            let loaded = self.load::<A>(stream_id, None).await?;
+            if let Some(expected) = context.expected_version
+                && expected != loaded.version
+            {
+                return Err(CommandError::Conflict {
+                    expected,
+                    actual: loaded.version,
+                });
+            }
+            let events =
+                A::decide(&loaded.state, command.clone()).map_err(CommandError::Rejected)?;
+            if events.is_empty() {
+                return Ok(Executed {
+                    state: loaded.state,
+                    events,
+                    stream_version: loaded.version,
+                    position: None,
+                    replayed: false,
+                });
+            }
+            let request = self.append_request::<A>(stream_id, &loaded, &events, &context)?;
+            match self.log.append(request).await {
+                Ok(appended) if appended.replayed => {
+                    // A racing retry with the same key got there first.
+                    return self
+                        .replay(stream_id, appended.first_position, appended.last_position)
+                        .await;
+                }
+                Ok(appended) => {
+                    let state = events.iter().fold(loaded.state, A::evolve);
+                    return Ok(Executed {
+                        state,
+                        events,
+                        stream_version: appended.stream_version,
+                        position: Some(appended.last_position),
+                        replayed: false,
+                    });
+                }
+                Err(AppendError::WrongExpectedVersion { actual, .. }) => {
+                    if context.expected_version.is_some() || attempt >= self.max_retries {
+                        return Err(CommandError::Conflict {
+                            expected: loaded.version,
+                            actual,
+                        });
+                    }
+                    attempt += 1;
+                    tracing::debug!(attempt, actual, "lost a race; deciding again");
+                }
+                Err(AppendError::DuplicateClaim { kind }) => {
+                    return Err(CommandError::Duplicate { kind });
+                }
+                Err(AppendError::IdempotencyKeyReused) => {
+                    return Err(CommandError::IdempotencyKeyReused);
+                }
+                Err(AppendError::Invalid(message)) => return Err(CommandError::Invalid(message)),
+                Err(AppendError::Store(error)) => return Err(CommandError::Store(error)),
+            }
+        }
+    }
+
+    fn append_request<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        loaded: &Loaded<A>,
+        events: &[A::Event],
+        context: &CommandContext,
+    ) -> Result<AppendRequest, CommandError<A::Error>> {
+        let new_events = events
+            .iter()
+            .map(|event| {
+                Ok(NewEvent {
+                    event_type: event.event_type().to_owned(),
+                    schema_version: event.schema_version(),
+                    payload: event
+                        .to_payload()
+                        .map_err(|e| CommandError::Invalid(e.to_string()))?,
+                    personal_fields: event
+                        .personal_fields()
+                        .iter()
+                        .map(|p| (*p).to_owned())
+                        .collect(),
+                })
+            })
+            .collect::<Result<Vec<_>, CommandError<A::Error>>>()?;
+        let claims = A::claims(&loaded.state, events)
+            .into_iter()
+            .map(|change| Claim {
+                kind: <&'static str>::from(change.kind).to_owned(),
+                value_hash: self.claims.hash(change.kind, &change.value),
+                take: change.action == ClaimAction::Take,
+            })
+            .collect();
+        Ok(AppendRequest {
+            stream_id: stream_id.to_owned(),
+            stream_type: A::STREAM_TYPE.to_owned(),
+            expected_version: if loaded.version == 0 {
+                ExpectedVersion::NoStream
+            } else {
+                ExpectedVersion::Exact(loaded.version)
+            },
+            events: new_events,
+            metadata: context.metadata.clone(),
+            data_subject: Some(
+                context
+                    .data_subject
+                    .clone()
+                    .unwrap_or_else(|| stream_id.to_owned()),
+            ),
+            claims,
+            idempotency: context.idempotency.clone(),
+        })
+    }
+
+    /// The result of an earlier append, rebuilt from the log.
+    async fn replay<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        first_position: u64,
+        last_position: u64,
+    ) -> Result<Executed<A>, CommandError<A::Error>> {
+        let loaded = self.load::<A>(stream_id, Some(last_position)).await?;
+        let events = loaded
+            .history
+            .iter()
+            .filter(|(record, _)| record.global_position >= first_position)
+            .map(|(_, event)| event.clone())
+            .collect();
+        Ok(Executed {
+            state: loaded.state,
+            events,
+            stream_version: loaded.version,
+            position: Some(last_position),
+            replayed: true,
+        })
+    }
+}

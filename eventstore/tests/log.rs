@@ -4,8 +4,8 @@ use eventstore::codec::PersonalDataCodec;
 use eventstore::testing::{Backend, TestDb};
 use eventstore::upcast::Upcasters;
 use eventstore::{
-    Actor, ActorKind, AppendError, AppendRequest, Claim, EventLog, EventMetadata, ExpectedVersion, IdempotencyKey,
-    NewEvent, Opened, test_both_backends,
+    Actor, ActorKind, AppendError, AppendRequest, Claim, EventLog, EventMetadata, ExpectedVersion,
+    IdempotencyKey, NewEvent, Opened, test_both_backends,
 };
 use rand::Rng;
 use serde_json::{Value, json};
@@ -19,38 +19,71 @@ async fn fresh(backend: Backend) -> (TestDb, Opened) {
 }
 
 fn event(kind: &str, payload: Value) -> NewEvent {
-    NewEvent { event_type: kind.into(), schema_version: 1, payload, personal_fields: vec![] }
+    NewEvent {
+        event_type: kind.into(),
+        schema_version: 1,
+        payload,
+        personal_fields: vec![],
+    }
 }
 
 fn request(stream: &str, expected: ExpectedVersion, count: usize) -> AppendRequest {
-    let events = (0..count).map(|n| event("Happened", json!({ "n": n, "stream": stream }))).collect();
+    let events = (0..count)
+        .map(|n| event("Happened", json!({ "n": n, "stream": stream })))
+        .collect();
     AppendRequest::new(stream, "thing", expected, events)
 }
 
 fn claim(value: u8, take: bool) -> Claim {
-    Claim { kind: "email".into(), value_hash: [value; 32], take }
+    Claim {
+        kind: "email".into(),
+        value_hash: [value; 32],
+        take,
+    }
 }
 
 async fn appends_and_reads_back_streams(backend: Backend) {
     let (_db, Opened { log, .. }) = fresh(backend).await;
     let mut first = request("a", ExpectedVersion::NoStream, 2);
     first.metadata = EventMetadata {
-        actor: Actor { kind: ActorKind::Admin, id: Some("admin-1".into()) },
+        actor: Actor {
+            kind: ActorKind::Admin,
+            id: Some("admin-1".into()),
+        },
         correlation_id: Some(uuid::Uuid::now_v7()),
         ip: Some("192.0.2.1".into()),
         user_agent: Some("curl/8".into()),
         ..Default::default()
     };
     let appended = log.append(first.clone()).await.expect("append");
-    assert_eq!((appended.first_position, appended.last_position, appended.stream_version), (1, 2, 2));
-    let appended = log.append(request("b", ExpectedVersion::NoStream, 1)).await.expect("append");
+    assert_eq!(
+        (
+            appended.first_position,
+            appended.last_position,
+            appended.stream_version
+        ),
+        (1, 2, 2)
+    );
+    let appended = log
+        .append(request("b", ExpectedVersion::NoStream, 1))
+        .await
+        .expect("append");
     assert_eq!((appended.first_position, appended.stream_version), (3, 1));
-    let appended = log.append(request("a", ExpectedVersion::Exact(2), 1)).await.expect("append");
+    let appended = log
+        .append(request("a", ExpectedVersion::Exact(2), 1))
+        .await
+        .expect("append");
     assert_eq!((appended.first_position, appended.stream_version), (4, 3));
 
     let stream = log.read_stream("a").await.expect("read");
-    assert_eq!(stream.iter().map(|e| e.stream_version).collect::<Vec<_>>(), vec![1, 2, 3]);
-    assert_eq!(stream.iter().map(|e| e.global_position).collect::<Vec<_>>(), vec![1, 2, 4]);
+    assert_eq!(
+        stream.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        stream.iter().map(|e| e.global_position).collect::<Vec<_>>(),
+        vec![1, 2, 4]
+    );
     assert_eq!(stream[0].payload, json!({"n": 0, "stream": "a"}));
     assert_eq!(stream[0].stream_type, "thing");
     assert_eq!(stream[0].metadata().expect("metadata"), first.metadata);
@@ -63,27 +96,62 @@ async fn appends_and_reads_back_streams(backend: Backend) {
 
 async fn refuses_an_append_at_the_wrong_version(backend: Backend) {
     let (_db, Opened { log, .. }) = fresh(backend).await;
-    log.append(request("a", ExpectedVersion::NoStream, 1)).await.expect("append");
-    let error = log.append(request("a", ExpectedVersion::NoStream, 1)).await.expect_err("stream exists");
-    assert!(matches!(error, AppendError::WrongExpectedVersion { actual: 1, .. }), "{error}");
-    let error = log.append(request("a", ExpectedVersion::Exact(5), 1)).await.expect_err("wrong version");
-    assert!(matches!(error, AppendError::WrongExpectedVersion { actual: 1, .. }), "{error}");
-    let error = log.append(request("b", ExpectedVersion::Exact(1), 1)).await.expect_err("no stream");
-    assert!(matches!(error, AppendError::WrongExpectedVersion { actual: 0, .. }), "{error}");
-    let appended = log.append(request("a", ExpectedVersion::Any, 2)).await.expect("any");
+    log.append(request("a", ExpectedVersion::NoStream, 1))
+        .await
+        .expect("append");
+    let error = log
+        .append(request("a", ExpectedVersion::NoStream, 1))
+        .await
+        .expect_err("stream exists");
+    assert!(
+        matches!(error, AppendError::WrongExpectedVersion { actual: 1, .. }),
+        "{error}"
+    );
+    let error = log
+        .append(request("a", ExpectedVersion::Exact(5), 1))
+        .await
+        .expect_err("wrong version");
+    assert!(
+        matches!(error, AppendError::WrongExpectedVersion { actual: 1, .. }),
+        "{error}"
+    );
+    let error = log
+        .append(request("b", ExpectedVersion::Exact(1), 1))
+        .await
+        .expect_err("no stream");
+    assert!(
+        matches!(error, AppendError::WrongExpectedVersion { actual: 0, .. }),
+        "{error}"
+    );
+    let appended = log
+        .append(request("a", ExpectedVersion::Any, 2))
+        .await
+        .expect("any");
     assert_eq!(appended.stream_version, 3);
-    assert_eq!(log.head().await.expect("head").position, 3, "refused appends wrote nothing");
-    let error = log.append(request("a", ExpectedVersion::Any, 0)).await.expect_err("empty");
+    assert_eq!(
+        log.head().await.expect("head").position,
+        3,
+        "refused appends wrote nothing"
+    );
+    let error = log
+        .append(request("a", ExpectedVersion::Any, 0))
+        .await
+        .expect_err("empty");
     assert!(matches!(error, AppendError::Invalid(_)));
 }
 
 async fn concurrent_appends_with_the_same_expected_version_have_one_winner(backend: Backend) {
     let (_db, Opened { log, .. }) = fresh(backend).await;
-    log.append(request("contested", ExpectedVersion::NoStream, 1)).await.expect("append");
+    log.append(request("contested", ExpectedVersion::NoStream, 1))
+        .await
+        .expect("append");
     let attempts: Vec<_> = (0..32)
         .map(|_| {
             let log = log.clone();
-            tokio::spawn(async move { log.append(request("contested", ExpectedVersion::Exact(1), 1)).await })
+            tokio::spawn(async move {
+                log.append(request("contested", ExpectedVersion::Exact(1), 1))
+                    .await
+            })
         })
         .collect();
     let mut wins = 0;
@@ -114,7 +182,12 @@ async fn tailing_readers_see_every_position_once_in_order(backend: Backend) {
     let mut rng = rand::thread_rng();
     for writer in 0..WRITERS {
         let plan: Vec<(String, usize)> = (0..APPENDS_PER_WRITER)
-            .map(|_| (format!("stream-{}", rng.gen_range(0..40)), rng.gen_range(1..=3)))
+            .map(|_| {
+                (
+                    format!("stream-{}", rng.gen_range(0..40)),
+                    rng.gen_range(1..=3),
+                )
+            })
             .collect();
         expected_total += plan.iter().map(|(_, count)| count).sum::<usize>();
         plans.push((writer, plan));
@@ -141,15 +214,29 @@ async fn tailing_readers_see_every_position_once_in_order(backend: Backend) {
                 let mut written = Vec::new();
                 for (index, (stream, count)) in plan.into_iter().enumerate() {
                     let events: Vec<NewEvent> = (0..count)
-                        .map(|n| event("Written", json!({ "writer": writer, "append": index, "n": n })))
+                        .map(|n| {
+                            event(
+                                "Written",
+                                json!({ "writer": writer, "append": index, "n": n }),
+                            )
+                        })
                         .collect();
                     let payloads: Vec<Value> = events.iter().map(|e| e.payload.clone()).collect();
                     let appended = log
-                        .append(AppendRequest::new(stream.clone(), "thing", ExpectedVersion::Any, events))
+                        .append(AppendRequest::new(
+                            stream.clone(),
+                            "thing",
+                            ExpectedVersion::Any,
+                            events,
+                        ))
                         .await
                         .expect("append");
                     for (offset, payload) in payloads.into_iter().enumerate() {
-                        written.push((appended.first_position + offset as u64, stream.clone(), payload));
+                        written.push((
+                            appended.first_position + offset as u64,
+                            stream.clone(),
+                            payload,
+                        ));
                     }
                 }
                 written
@@ -160,7 +247,10 @@ async fn tailing_readers_see_every_position_once_in_order(backend: Backend) {
     let mut written: HashMap<u64, (String, Value)> = HashMap::new();
     for writer in writers {
         for (position, stream, payload) in writer.await.expect("writer") {
-            assert!(written.insert(position, (stream, payload)).is_none(), "position {position} handed out twice");
+            assert!(
+                written.insert(position, (stream, payload)).is_none(),
+                "position {position} handed out twice"
+            );
         }
     }
     assert_eq!(written.len(), expected_total);
@@ -180,13 +270,23 @@ async fn tailing_readers_see_every_position_once_in_order(backend: Backend) {
     // Stream versions are gap-free too.
     let mut versions: HashMap<String, Vec<u64>> = HashMap::new();
     for event in log.read_all(0, expected_total + 1).await.expect("read all") {
-        versions.entry(event.stream_id).or_default().push(event.stream_version);
+        versions
+            .entry(event.stream_id)
+            .or_default()
+            .push(event.stream_version);
     }
     for (stream, versions) in versions {
-        assert_eq!(versions, (1..=versions.len() as u64).collect::<Vec<_>>(), "{stream}");
+        assert_eq!(
+            versions,
+            (1..=versions.len() as u64).collect::<Vec<_>>(),
+            "{stream}"
+        );
     }
     let report = log.verify_chain(|_| {}).await.expect("verify");
-    assert_eq!((report.verified, report.broken), (expected_total as u64, None));
+    assert_eq!(
+        (report.verified, report.broken),
+        (expected_total as u64, None)
+    );
 }
 
 async fn claims_are_unique_and_released_with_events(backend: Backend) {
@@ -198,8 +298,14 @@ async fn claims_are_unique_and_released_with_events(backend: Backend) {
     let mut second = request("user-2", ExpectedVersion::NoStream, 1);
     second.claims = vec![claim(1, true)];
     let error = log.append(second.clone()).await.expect_err("taken");
-    assert!(matches!(&error, AppendError::DuplicateClaim { kind } if kind == "email"), "{error}");
-    assert!(log.read_stream("user-2").await.expect("read").is_empty(), "nothing appended");
+    assert!(
+        matches!(&error, AppendError::DuplicateClaim { kind } if kind == "email"),
+        "{error}"
+    );
+    assert!(
+        log.read_stream("user-2").await.expect("read").is_empty(),
+        "nothing appended"
+    );
 
     // The owner may claim its own value again (no change), and release it.
     let mut again = request("user-1", ExpectedVersion::Exact(1), 1);
@@ -208,16 +314,35 @@ async fn claims_are_unique_and_released_with_events(backend: Backend) {
     let mut release = request("user-1", ExpectedVersion::Exact(2), 1);
     release.claims = vec![claim(1, false), claim(2, true)];
     log.append(release).await.expect("move claim");
-    assert_eq!(log.claim_owner("email", &[2; 32]).await.expect("owner").as_deref(), Some("user-1"));
+    assert_eq!(
+        log.claim_owner("email", &[2; 32])
+            .await
+            .expect("owner")
+            .as_deref(),
+        Some("user-1")
+    );
 
-    log.append(second).await.expect("released value can be taken");
-    assert_eq!(log.claim_owner("email", &[1; 32]).await.expect("owner").as_deref(), Some("user-2"));
+    log.append(second)
+        .await
+        .expect("released value can be taken");
+    assert_eq!(
+        log.claim_owner("email", &[1; 32])
+            .await
+            .expect("owner")
+            .as_deref(),
+        Some("user-2")
+    );
     assert_eq!(log.claim_count("email").await.expect("count"), 2);
 }
 
 async fn idempotency_keys_return_the_first_result(backend: Backend) {
     let (_db, Opened { log, .. }) = fresh(backend).await;
-    let key = |fingerprint: u8| Some(IdempotencyKey { key: "key-1".into(), fingerprint: [fingerprint; 32] });
+    let key = |fingerprint: u8| {
+        Some(IdempotencyKey {
+            key: "key-1".into(),
+            fingerprint: [fingerprint; 32],
+        })
+    };
     let mut first = request("a", ExpectedVersion::NoStream, 2);
     first.idempotency = key(1);
     let original = log.append(first.clone()).await.expect("first");
@@ -226,17 +351,34 @@ async fn idempotency_keys_return_the_first_result(backend: Backend) {
     // The same command again (even with a now-stale expected version) returns the first result.
     let replay = log.append(first.clone()).await.expect("replay");
     assert!(replay.replayed);
-    assert_eq!((replay.first_position, replay.last_position, replay.stream_version), (1, 2, 2));
-    assert_eq!(log.head().await.expect("head").position, 2, "nothing appended");
+    assert_eq!(
+        (
+            replay.first_position,
+            replay.last_position,
+            replay.stream_version
+        ),
+        (1, 2, 2)
+    );
+    assert_eq!(
+        log.head().await.expect("head").position,
+        2,
+        "nothing appended"
+    );
 
     let mut other = request("b", ExpectedVersion::NoStream, 1);
     other.idempotency = key(2);
     let error = log.append(other).await.expect_err("reused key");
-    assert!(matches!(error, AppendError::IdempotencyKeyReused), "{error}");
+    assert!(
+        matches!(error, AppendError::IdempotencyKeyReused),
+        "{error}"
+    );
 
     // Racing retries of one command append once.
     let mut racing = request("c", ExpectedVersion::NoStream, 1);
-    racing.idempotency = Some(IdempotencyKey { key: "key-2".into(), fingerprint: [3; 32] });
+    racing.idempotency = Some(IdempotencyKey {
+        key: "key-2".into(),
+        fingerprint: [3; 32],
+    });
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let (log, racing) = (log.clone(), racing.clone());
@@ -245,32 +387,49 @@ async fn idempotency_keys_return_the_first_result(backend: Backend) {
         .collect();
     let mut positions = HashSet::new();
     for task in tasks {
-        positions.insert(task.await.expect("task").expect("append or replay").first_position);
+        positions.insert(
+            task.await
+                .expect("task")
+                .expect("append or replay")
+                .first_position,
+        );
     }
     assert_eq!(positions.len(), 1);
     assert_eq!(log.read_stream("c").await.expect("read").len(), 1);
-    let record = log.idempotency_record("key-2").await.expect("record").expect("stored");
+    let record = log
+        .idempotency_record("key-2")
+        .await
+        .expect("record")
+        .expect("stored");
     assert_eq!(record.stream_id, "c");
 }
 
 async fn an_edited_event_breaks_the_chain_at_its_position(backend: Backend) {
     let (_db, Opened { log, database }) = fresh(backend).await;
     for stream in ["a", "b", "c", "d"] {
-        log.append(request(stream, ExpectedVersion::NoStream, 2)).await.expect("append");
+        log.append(request(stream, ExpectedVersion::NoStream, 2))
+            .await
+            .expect("append");
     }
     let report = log.verify_chain(|_| {}).await.expect("verify");
     assert_eq!((report.verified, report.broken), (8, None));
     assert_eq!(report.last_hash, log.head().await.expect("head").hash);
 
     // The log refuses edits...
-    let edit = "UPDATE events SET payload = '{\"n\": 99, \"stream\": \"c\"}' WHERE global_position = 5";
-    assert!(TestDb::execute(&database, edit).await.is_err(), "append-only trigger");
+    let edit =
+        "UPDATE events SET payload = '{\"n\": 99, \"stream\": \"c\"}' WHERE global_position = 5";
+    assert!(
+        TestDb::execute(&database, edit).await.is_err(),
+        "append-only trigger"
+    );
     // ...and someone who gets past that is still caught.
     let disable = match backend {
         Backend::Postgres => "ALTER TABLE events DISABLE TRIGGER events_append_only",
         Backend::Sqlite => "DROP TRIGGER events_no_update",
     };
-    TestDb::execute(&database, disable).await.expect("disable trigger");
+    TestDb::execute(&database, disable)
+        .await
+        .expect("disable trigger");
     assert_eq!(TestDb::execute(&database, edit).await.expect("tamper"), 1);
     let report = log.verify_chain(|_| {}).await.expect("verify");
     let broken = report.broken.expect("tampering found");
@@ -285,15 +444,26 @@ async fn a_restart_keeps_the_log_the_chain_and_the_claims(backend: Backend) {
         let Opened { log, .. } = db.open().await.expect("open");
         let mut first = request("user-1", ExpectedVersion::NoStream, 3);
         first.claims = vec![claim(7, true)];
-        first.idempotency = Some(IdempotencyKey { key: "k".into(), fingerprint: [1; 32] });
+        first.idempotency = Some(IdempotencyKey {
+            key: "k".into(),
+            fingerprint: [1; 32],
+        });
         log.append(first).await.expect("append");
         log.head().await.expect("head")
     };
     let Opened { log, .. } = db.open().await.expect("reopen");
     assert_eq!(log.head().await.expect("head"), head);
-    assert_eq!(log.claim_owner("email", &[7; 32]).await.expect("owner").as_deref(), Some("user-1"));
+    assert_eq!(
+        log.claim_owner("email", &[7; 32])
+            .await
+            .expect("owner")
+            .as_deref(),
+        Some("user-1")
+    );
     assert!(log.idempotency_record("k").await.expect("record").is_some());
-    log.append(request("user-1", ExpectedVersion::Exact(3), 1)).await.expect("append after restart");
+    log.append(request("user-1", ExpectedVersion::Exact(3), 1))
+        .await
+        .expect("append after restart");
     let report = log.verify_chain(|_| {}).await.expect("verify");
     assert_eq!((report.verified, report.broken), (4, None));
 }
@@ -305,9 +475,18 @@ async fn two_processes_share_one_gap_free_log(backend: Backend) {
     let Opened { log: first, .. } = db.open().await.expect("open");
     let Opened { log: second, .. } = db.open().await.expect("open again");
     let mut subscription = first.subscribe(0);
-    first.append(request("a", ExpectedVersion::NoStream, 1)).await.expect("first");
-    second.append(request("b", ExpectedVersion::NoStream, 2)).await.expect("second");
-    let appended = first.append(request("a", ExpectedVersion::Exact(1), 1)).await.expect("first again");
+    first
+        .append(request("a", ExpectedVersion::NoStream, 1))
+        .await
+        .expect("first");
+    second
+        .append(request("b", ExpectedVersion::NoStream, 2))
+        .await
+        .expect("second");
+    let appended = first
+        .append(request("a", ExpectedVersion::Exact(1), 1))
+        .await
+        .expect("first again");
     assert_eq!(appended.first_position, 4);
     let mut positions = Vec::new();
     for _ in 0..4 {
@@ -315,7 +494,10 @@ async fn two_processes_share_one_gap_free_log(backend: Backend) {
         positions.push(next.await.expect("woken").expect("event").global_position);
     }
     assert_eq!(positions, vec![1, 2, 3, 4]);
-    assert_eq!(first.verify_chain(|_| {}).await.expect("verify").broken, None);
+    assert_eq!(
+        first.verify_chain(|_| {}).await.expect("verify").broken,
+        None
+    );
 }
 
 /// Wraps sealed fields as `{"sealed": value}`: enough to see the codec is on the path.
@@ -371,22 +553,46 @@ async fn personal_data_goes_through_the_codec_and_old_schemas_are_upcast(backend
     log.append(append).await.expect("append");
 
     let stored = log.read_all_stored(0, 10).await.expect("stored");
-    assert_eq!(stored[0].payload["email"], json!({ "sealed": "ann@example.com", "subject": "user-1" }));
-    assert_eq!(stored[0].payload["plan"], "free", "non-personal fields stay in clear");
+    assert_eq!(
+        stored[0].payload["email"],
+        json!({ "sealed": "ann@example.com", "subject": "user-1" })
+    );
+    assert_eq!(
+        stored[0].payload["plan"], "free",
+        "non-personal fields stay in clear"
+    );
     assert_eq!(stored[0].metadata["ip"]["sealed"], "192.0.2.9");
     let read = log.read_stream("user-1").await.expect("read");
     assert_eq!(read[0].schema_version, 2);
-    assert_eq!(read[0].payload, json!({ "email": "ann@example.com", "name": "ann@example.com", "plan": "free" }));
+    assert_eq!(
+        read[0].payload,
+        json!({ "email": "ann@example.com", "name": "ann@example.com", "plan": "free" })
+    );
     assert_eq!(read[0].metadata["ip"], "192.0.2.9");
-    assert_eq!(log.verify_chain(|_| {}).await.expect("verify").broken, None, "the chain covers stored bytes");
+    assert_eq!(
+        log.verify_chain(|_| {}).await.expect("verify").broken,
+        None,
+        "the chain covers stored bytes"
+    );
 }
 
 async fn refuses_text_the_databases_cannot_store(backend: Backend) {
     let (_db, Opened { log, .. }) = fresh(backend).await;
-    let bad = AppendRequest::new("a", "thing", ExpectedVersion::Any, vec![event("Happened", json!({"name": "a\u{0}b"}))]);
-    assert!(matches!(log.append(bad).await, Err(AppendError::Invalid(_))));
+    let bad = AppendRequest::new(
+        "a",
+        "thing",
+        ExpectedVersion::Any,
+        vec![event("Happened", json!({"name": "a\u{0}b"}))],
+    );
+    assert!(matches!(
+        log.append(bad).await,
+        Err(AppendError::Invalid(_))
+    ));
     // One bad request in a group commit does not fail its neighbours.
-    let good = log.append(request("b", ExpectedVersion::NoStream, 1)).await.expect("append");
+    let good = log
+        .append(request("b", ExpectedVersion::NoStream, 1))
+        .await
+        .expect("append");
     assert_eq!(good.first_position, 1);
 }
 
