@@ -24,6 +24,14 @@ impl ClaimHasher {
         Self { key }
     }
 
+    /// A fingerprint of the key (not the key), so processes sharing a database can check they
+    /// hash claims alike.
+    pub fn key_fingerprint(&self) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        mac.update(b"idlog.claim-key.fingerprint");
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     /// HMAC-SHA256(key, kind || 0x00 || value).
     pub fn hash(&self, kind: ClaimKind, normalized_value: &str) -> [u8; 32] {
         let mut mac =

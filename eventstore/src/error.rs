@@ -34,13 +34,12 @@ pub enum AppendError {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A database error, with what was being done.
-    #[error("{context}: {source}")]
+    #[error("{context}: {cause}")]
     Database {
         /// What the store was doing.
         context: &'static str,
-        /// The driver's error.
-        #[source]
-        source: sqlx::Error,
+        /// The driver's error (shown in the message, so not also chained as a source).
+        cause: sqlx::Error,
     },
     /// Migrations failed.
     #[error("migrating the database: {0}")]
@@ -74,6 +73,6 @@ pub(crate) trait DbContext<T> {
 
 impl<T> DbContext<T> for Result<T, sqlx::Error> {
     fn context(self, context: &'static str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Database { context, source })
+        self.map_err(|cause| StoreError::Database { context, cause })
     }
 }

@@ -104,7 +104,7 @@ fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
 fn idempotency_from_row(row: &SqliteRow) -> Result<IdempotencyRecord, StoreError> {
     let get = |e: sqlx::Error| StoreError::Database {
         context: "reading an idempotency key",
-        source: e,
+        cause: e,
     };
     Ok(IdempotencyRecord {
         fingerprint: hash_from_db(row.try_get("fingerprint").map_err(get)?, 0)?,

@@ -51,16 +51,16 @@ impl TestDb {
                 let mut admin =
                     sqlx::PgConnection::connect(&admin_url)
                         .await
-                        .map_err(|source| StoreError::Database {
+                        .map_err(|cause| StoreError::Database {
                             context: "connecting to the test server",
-                            source,
+                            cause,
                         })?;
                 sqlx::query(&format!("CREATE DATABASE {name}"))
                     .execute(&mut admin)
                     .await
-                    .map_err(|source| StoreError::Database {
+                    .map_err(|cause| StoreError::Database {
                         context: "creating a test database",
-                        source,
+                        cause,
                     })?;
                 let base = admin_url
                     .rsplit_once('/')
@@ -91,9 +91,9 @@ impl TestDb {
                 .await
                 .map(|r| r.rows_affected()),
         };
-        result.map_err(|source| StoreError::Database {
+        result.map_err(|cause| StoreError::Database {
             context: "running a test statement",
-            source,
+            cause,
         })
     }
 }
