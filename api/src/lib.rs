@@ -80,7 +80,10 @@ struct Readiness {
 #[tracing::instrument(skip_all)]
 async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Problem> {
     match tokio::time::timeout(Duration::from_secs(2), state.log().head()).await {
-        Ok(Ok(head)) => Ok(Json(Readiness { status: "ready", log_head: head.position })),
+        Ok(Ok(head)) => Ok(Json(Readiness {
+            status: "ready",
+            log_head: head.position,
+        })),
         Ok(Err(error)) => {
             tracing::warn!(%error, "not ready: the database failed");
             Err(Problem::unavailable("the database is not reachable"))
@@ -90,7 +93,8 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Problem
 }
 
 async fn not_found() -> impl IntoResponse {
-    Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found").with_detail("There is nothing at this address.")
+    Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+        .with_detail("There is nothing at this address.")
 }
 
 /// A bound, not yet serving, HTTP server.
@@ -103,7 +107,10 @@ impl Application {
     /// Binds `address` (use port 0 for any free port).
     pub async fn build(address: SocketAddr, state: AppState) -> std::io::Result<Self> {
         let listener = TcpListener::bind(address).await?;
-        Ok(Self { listener, router: router(state) })
+        Ok(Self {
+            listener,
+            router: router(state),
+        })
     }
 
     /// The address actually bound.
@@ -112,9 +119,16 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }

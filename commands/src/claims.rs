@@ -27,7 +27,8 @@ impl ClaimHasher {
     /// A fingerprint of the key (not the key), so processes sharing a database can check they
     /// hash claims alike.
     pub fn key_fingerprint(&self) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(b"idlog.claim-key.fingerprint");
         hex::encode(&mac.finalize().into_bytes()[..16])
     }

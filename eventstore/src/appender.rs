@@ -264,22 +264,7 @@ async fn commit_jobs(
         let (batch, results) = build_batch(&current, &pending);
         match storage.commit(&batch).await {
             Ok(BatchOutcome::Committed) => {
-                if let Some(last) = batch.events.last() {
-                    *head = Some(Head {
-                        position: last.global_position,
-                        hash: last.hash,
-                        recorded_at: Some(last.recorded_at),
-                    });
-                    head_tx.send_if_modified(|seen| {
-                        let advanced = last.global_position > *seen;
-                        *seen = (*seen).max(last.global_position);
-                        advanced
-                    });
-                }
-                for (pending, result) in pending.into_iter().zip(results) {
-                    pending.reply(Ok(result));
-                }
-                return;
+                return committed(head, head_tx, &batch, pending, results);
             }
             Ok(BatchOutcome::Rejected(rejections)) => {
                 if let Some(moved) = rejections.head_moved {
@@ -336,6 +321,12 @@ async fn commit_jobs(
             }
             Err(error) => {
                 *head = None;
+                // The commit may have happened with only its answer lost: then the log's event at
+                // our last position carries our hash, and the batch must not be written again.
+                if committed_anyway(storage, &batch).await {
+                    tracing::warn!(%error, "the database failed after committing a batch; it stands");
+                    return committed(head, head_tx, &batch, pending, results);
+                }
                 if pending.len() == 1 {
                     return fail_all(pending, &error);
                 }
@@ -350,6 +341,44 @@ async fn commit_jobs(
     }
     let error = StoreError::Batch("the log kept moving under this append; try again".into());
     fail_all(pending, &error);
+}
+
+/// Moves the head past a committed batch, wakes subscribers and answers its callers.
+fn committed(
+    head: &mut Option<Head>,
+    head_tx: &watch::Sender<u64>,
+    batch: &Batch,
+    pending: Vec<Pending>,
+    results: Vec<Appended>,
+) {
+    if let Some(last) = batch.events.last() {
+        *head = Some(Head {
+            position: last.global_position,
+            hash: last.hash,
+            recorded_at: Some(last.recorded_at),
+        });
+        head_tx.send_if_modified(|seen| {
+            let advanced = last.global_position > *seen;
+            *seen = (*seen).max(last.global_position);
+            advanced
+        });
+    }
+    for (pending, result) in pending.into_iter().zip(results) {
+        pending.reply(Ok(result));
+    }
+}
+
+/// Whether `batch` is in the log despite an error: its last event is there with its hash.
+async fn committed_anyway(storage: &dyn LogStorage, batch: &Batch) -> bool {
+    let Some(last) = batch.events.last() else {
+        return false;
+    };
+    match storage.read_all(last.global_position - 1, 1).await {
+        Ok(events) => events
+            .first()
+            .is_some_and(|stored| stored.hash == last.hash),
+        Err(_) => false,
+    }
 }
 
 fn fail_all(pending: Vec<Pending>, error: &StoreError) {

@@ -87,15 +87,36 @@ impl Database {
     pub async fn settle_setting(&self, name: &str, value: &str) -> Result<String, StoreError> {
         const INSERT: &str = "INSERT INTO idlog_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
         const SELECT: &str = "SELECT value FROM idlog_settings WHERE name = $1";
-        let context = |cause| StoreError::Database { context: "settling a setting", cause };
+        let context = |cause| StoreError::Database {
+            context: "settling a setting",
+            cause,
+        };
         match self {
             Self::Postgres(pool) => {
-                sqlx::query(INSERT).bind(name).bind(value).execute(pool).await.map_err(context)?;
-                sqlx::query_scalar(SELECT).bind(name).fetch_one(pool).await.map_err(context)
+                sqlx::query(INSERT)
+                    .bind(name)
+                    .bind(value)
+                    .execute(pool)
+                    .await
+                    .map_err(context)?;
+                sqlx::query_scalar(SELECT)
+                    .bind(name)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(context)
             }
             Self::Sqlite(pool) => {
-                sqlx::query(INSERT).bind(name).bind(value).execute(pool).await.map_err(context)?;
-                sqlx::query_scalar(SELECT).bind(name).fetch_one(pool).await.map_err(context)
+                sqlx::query(INSERT)
+                    .bind(name)
+                    .bind(value)
+                    .execute(pool)
+                    .await
+                    .map_err(context)?;
+                sqlx::query_scalar(SELECT)
+                    .bind(name)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(context)
             }
         }
     }

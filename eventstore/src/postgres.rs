@@ -34,6 +34,8 @@ impl PostgresStorage {
             .log_statements(tracing::log::LevelFilter::Trace);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
+            .test_before_acquire(false)
+            .before_acquire(crate::storage::ping_if_idle::<sqlx::Postgres>)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await

@@ -52,6 +52,8 @@ impl SqliteStorage {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
+            .test_before_acquire(false)
+            .before_acquire(crate::storage::ping_if_idle::<sqlx::Sqlite>)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await
@@ -181,22 +183,65 @@ impl LogStorage for SqliteStorage {
             .await
             .context("starting an append")?;
         let mut rejections = Rejections::default();
-        let head = read_head(&mut *tx).await?;
+        // One query for the head (idx -1) and every request's stream version: fewer trips
+        // through the connection's worker thread.
+        let stream_ids: Vec<&str> = batch
+            .requests
+            .iter()
+            .map(|r| r.stream_id.as_str())
+            .collect();
+        let rows = sqlx::query(
+            "SELECT -1 AS idx, global_position AS version, hash, recorded_at FROM \
+               (SELECT global_position, hash, recorded_at FROM events ORDER BY global_position DESC LIMIT 1) \
+             UNION ALL \
+             SELECT CAST(j.key AS INTEGER), \
+                    (SELECT coalesce(max(e.stream_version), 0) FROM events e WHERE e.stream_id = j.value), NULL, NULL \
+               FROM json_each(?) j",
+        )
+        .bind(serde_json::to_string(&stream_ids).map_err(|e| StoreError::Batch(e.to_string()))?)
+        .fetch_all(&mut *tx)
+        .await
+        .context("checking the head and stream versions")?;
+        let mut head = Head::EMPTY;
+        for row in &rows {
+            let index: i64 = row.try_get("idx").context("checking stream versions")?;
+            let version = from_db(
+                row.try_get("version").context("checking stream versions")?,
+                0,
+            )?;
+            match usize::try_from(index) {
+                Err(_) => {
+                    let recorded_at: String =
+                        row.try_get("recorded_at").context("reading the head")?;
+                    head = Head {
+                        position: version,
+                        hash: hash_from_db(
+                            row.try_get("hash").context("reading the head")?,
+                            version,
+                        )?,
+                        recorded_at: Some(parse_time(&recorded_at).map_err(|e| {
+                            StoreError::Corrupt {
+                                position: version,
+                                message: e.to_string(),
+                            }
+                        })?),
+                    };
+                }
+                Ok(index) => {
+                    if batch
+                        .requests
+                        .get(index)
+                        .is_some_and(|request| request.current_version != version)
+                    {
+                        rejections.versions.push((index, version));
+                    }
+                }
+            }
+        }
         if head.position != batch.expected_head {
             rejections.head_moved = Some(head);
         }
         for (index, request) in batch.requests.iter().enumerate() {
-            let version: i64 = sqlx::query_scalar(
-                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = ?",
-            )
-            .bind(&request.stream_id)
-            .fetch_one(&mut *tx)
-            .await
-            .context("checking a stream version")?;
-            let version = from_db(version, 0)?;
-            if version != request.current_version {
-                rejections.versions.push((index, version));
-            }
             for claim in request.claims.iter().filter(|claim| claim.take) {
                 let owner: Option<String> = sqlx::query_scalar(
                     "SELECT stream_id FROM unique_claims WHERE kind = ? AND value_hash = ?",

@@ -155,3 +155,17 @@ pub(crate) fn hash_from_db(bytes: Vec<u8>, position: u64) -> Result<[u8; 32], St
         message: "a hash is not 32 bytes".into(),
     })
 }
+
+/// Pings a pooled connection before use only if it sat idle for a while (a database restart
+/// may have cut it). sqlx's default pings before *every* use: one more round trip per query.
+pub(crate) fn ping_if_idle<DB: sqlx::Database>(
+    connection: &mut DB::Connection,
+    metadata: sqlx::pool::PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    Box::pin(async move {
+        if metadata.idle_for > std::time::Duration::from_secs(1) {
+            sqlx::Connection::ping(connection).await?;
+        }
+        Ok(true)
+    })
+}

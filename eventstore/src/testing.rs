@@ -48,13 +48,12 @@ impl TestDb {
             Backend::Postgres => {
                 let admin_url = postgres_admin_url();
                 let name = format!("idlog_test_{}", Uuid::now_v7().simple());
-                let mut admin =
-                    sqlx::PgConnection::connect(&admin_url)
-                        .await
-                        .map_err(|cause| StoreError::Database {
-                            context: "connecting to the test server",
-                            cause,
-                        })?;
+                let mut admin = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .map_err(|cause| StoreError::Database {
+                        context: "connecting to the test server",
+                        cause,
+                    })?;
                 sqlx::query(&format!("CREATE DATABASE {name}"))
                     .execute(&mut admin)
                     .await

@@ -1,11 +1,15 @@
 //! The event store's behaviour, run against SQLite and PostgreSQL alike.
 
 use eventstore::codec::PersonalDataCodec;
+use eventstore::postgres::PostgresStorage;
+use eventstore::sqlite::SqliteStorage;
+use eventstore::storage::{Batch, BatchOutcome, LogStorage};
 use eventstore::testing::{Backend, TestDb};
 use eventstore::upcast::Upcasters;
 use eventstore::{
     Actor, ActorKind, AppendError, AppendRequest, Claim, EventLog, EventMetadata, ExpectedVersion,
-    IdempotencyKey, NewEvent, Opened, test_both_backends,
+    Head, IdempotencyKey, IdempotencyRecord, NewEvent, Opened, RecordedEvent, StoreError,
+    test_both_backends,
 };
 use rand::Rng;
 use serde_json::{Value, json};
@@ -596,7 +600,87 @@ async fn refuses_text_the_databases_cannot_store(backend: Backend) {
     assert_eq!(good.first_position, 1);
 }
 
+/// Commits for real, then reports a lost connection once: the answer, not the commit, is lost.
+struct LosesOneAnswer {
+    inner: Arc<dyn LogStorage>,
+    lost: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl LogStorage for LosesOneAnswer {
+    async fn head(&self) -> Result<Head, StoreError> {
+        self.inner.head().await
+    }
+    async fn commit(&self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
+        let outcome = self.inner.commit(batch).await?;
+        if !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Batch("connection reset after COMMIT".into()));
+        }
+        Ok(outcome)
+    }
+    async fn read_stream(
+        &self,
+        id: &str,
+        after: u64,
+        until: Option<u64>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_stream(id, after, until).await
+    }
+    async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_all(after, limit).await
+    }
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.inner.idempotency_record(key).await
+    }
+    async fn claim_owner(&self, kind: &str, hash: &[u8; 32]) -> Result<Option<String>, StoreError> {
+        self.inner.claim_owner(kind, hash).await
+    }
+    async fn claim_count(&self, kind: &str) -> Result<u64, StoreError> {
+        self.inner.claim_count(kind).await
+    }
+}
+
+async fn a_commit_whose_answer_is_lost_is_not_written_twice(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let inner: Arc<dyn LogStorage> = match backend {
+        Backend::Postgres => {
+            let storage = PostgresStorage::connect(&db.url, 4).await.expect("connect");
+            storage.migrate().await.expect("migrate");
+            Arc::new(storage)
+        }
+        Backend::Sqlite => {
+            let storage = SqliteStorage::open(&db.url, 4).await.expect("open");
+            storage.migrate().await.expect("migrate");
+            Arc::new(storage)
+        }
+    };
+    let storage = LosesOneAnswer {
+        inner,
+        lost: std::sync::atomic::AtomicBool::new(false),
+    };
+    let log = EventLog::builder(Arc::new(storage))
+        .build()
+        .await
+        .expect("log");
+    let appended = log
+        .append(request("a", ExpectedVersion::Any, 2))
+        .await
+        .expect("the append stands");
+    assert_eq!((appended.first_position, appended.last_position), (1, 2));
+    assert_eq!(
+        log.read_stream("a").await.expect("read").len(),
+        2,
+        "written once"
+    );
+    let next = log
+        .append(request("a", ExpectedVersion::Exact(2), 1))
+        .await
+        .expect("next append");
+    assert_eq!(next.first_position, 3);
+}
+
 test_both_backends!(
+    a_commit_whose_answer_is_lost_is_not_written_twice,
     appends_and_reads_back_streams,
     refuses_an_append_at_the_wrong_version,
     concurrent_appends_with_the_same_expected_version_have_one_winner,

@@ -37,7 +37,10 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { host: IpAddr::from([127, 0, 0, 1]), port: 8080 }
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+        }
     }
 }
 
@@ -53,7 +56,10 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: None, max_connections: 16 }
+        Self {
+            url: None,
+            max_connections: 16,
+        }
     }
 }
 
@@ -67,7 +73,9 @@ pub struct DataSettings {
 
 impl Default for DataSettings {
     fn default() -> Self {
-        Self { dir: PathBuf::from("./idlog-data") }
+        Self {
+            dir: PathBuf::from("./idlog-data"),
+        }
     }
 }
 
@@ -81,7 +89,9 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { level: "info".into() }
+        Self {
+            level: "info".into(),
+        }
     }
 }
 
@@ -121,12 +131,18 @@ impl Settings {
     /// Loads defaults, then the file (which must exist if `explicit`), then the environment.
     pub fn load(file: &Path, explicit: bool) -> Result<Self, ConfigError> {
         if explicit && !file.exists() {
-            return Err(ConfigError::Invalid { key: "--config", message: format!("{} does not exist", file.display()) });
+            return Err(ConfigError::Invalid {
+                key: "--config",
+                message: format!("{} does not exist", file.display()),
+            });
         }
         let settings: Settings = Figment::new()
             .merge(Toml::file(file))
             // IDLOG_DATABASE_URL -> database.url: the first underscore separates the section.
-            .merge(Env::prefixed("IDLOG_").map(|key| key.as_str().to_lowercase().replacen('_', ".", 1).into()))
+            .merge(
+                Env::prefixed("IDLOG_")
+                    .map(|key| key.as_str().to_lowercase().replacen('_', ".", 1).into()),
+            )
             .extract()
             .map_err(parse_error)?;
         settings.validate()?;
@@ -145,13 +161,23 @@ impl Settings {
             }
         }
         if self.database.max_connections == 0 {
-            return Err(ConfigError::Invalid { key: "database.max_connections", message: "must be at least 1".into() });
+            return Err(ConfigError::Invalid {
+                key: "database.max_connections",
+                message: "must be at least 1".into(),
+            });
         }
         if let Some(key) = &self.security.claim_key {
-            parse_key(key.expose_secret()).map_err(|message| ConfigError::Invalid { key: "security.claim_key", message })?;
+            parse_key(key.expose_secret()).map_err(|message| ConfigError::Invalid {
+                key: "security.claim_key",
+                message,
+            })?;
         }
-        tracing_subscriber::EnvFilter::try_new(&self.log.level)
-            .map_err(|error| ConfigError::Invalid { key: "log.level", message: error.to_string() })?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|error| {
+            ConfigError::Invalid {
+                key: "log.level",
+                message: error.to_string(),
+            }
+        })?;
         Ok(())
     }
 
@@ -167,15 +193,28 @@ impl Settings {
 /// Names the key in lower-case dotted form (figment would print an environment variable's key
 /// upper-cased, as if it were the variable's name, which with our mapping it is not).
 fn parse_error(error: figment::Error) -> ConfigError {
-    let key = error.path.iter().map(|part| part.to_lowercase()).collect::<Vec<_>>().join(".");
-    let origin = error.metadata.as_ref().map_or_else(|| "defaults".to_owned(), |metadata| metadata.name.to_string());
-    ConfigError::Parse { key, message: error.kind.to_string(), origin }
+    let key = error
+        .path
+        .iter()
+        .map(|part| part.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(".");
+    let origin = error.metadata.as_ref().map_or_else(
+        || "defaults".to_owned(),
+        |metadata| metadata.name.to_string(),
+    );
+    ConfigError::Parse {
+        key,
+        message: error.kind.to_string(),
+        origin,
+    }
 }
 
 /// Parses a 32-byte key written as 64 hex characters.
 pub fn parse_key(text: &str) -> Result<[u8; 32], String> {
     let mut key = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut key).map_err(|_| "must be 64 hex characters (32 bytes)".to_owned())?;
+    hex::decode_to_slice(text.trim(), &mut key)
+        .map_err(|_| "must be 64 hex characters (32 bytes)".to_owned())?;
     Ok(key)
 }
 
@@ -186,7 +225,10 @@ mod tests {
     #[test]
     fn defaults_need_no_configuration() {
         let settings = Settings::default();
-        assert_eq!((settings.server.host, settings.server.port), (IpAddr::from([127, 0, 0, 1]), 8080));
+        assert_eq!(
+            (settings.server.host, settings.server.port),
+            (IpAddr::from([127, 0, 0, 1]), 8080)
+        );
         assert_eq!(settings.database_url(), "sqlite://./idlog-data/idlog.db");
         assert!(settings.validate().is_ok());
     }

@@ -926,3 +926,72 @@ fn personal_fields_point_at_real_payload_fields() {
         }
     }
 }
+
+// More rejections
+
+#[test]
+fn refuses_a_password_change_for_a_deactivated_user() {
+    let deactivated = UserEvent::UserDeactivated {
+        reason: None,
+        at: at(1),
+    };
+    given::<UserAggregate>(with(history(), [deactivated]))
+        .when(UserCommand::ChangePassword {
+            password_hash: password(7),
+            at: at(2),
+        })
+        .then_err(UserError::Deactivated);
+}
+
+#[test]
+fn refuses_to_deactivate_an_account_twice() {
+    let deactivated = UserEvent::UserDeactivated {
+        reason: None,
+        at: at(1),
+    };
+    given::<UserAggregate>(with(history(), [deactivated]))
+        .when(UserCommand::Deactivate {
+            reason: None,
+            at: at(2),
+        })
+        .then_err(UserError::Deactivated);
+}
+
+#[test]
+fn refuses_to_send_a_verification_for_an_email_already_verified() {
+    let verified = UserEvent::EmailVerified {
+        email: email("ann@example.com"),
+        at: at(2),
+    };
+    given::<UserAggregate>(with(history(), [verified]))
+        .when(UserCommand::RequestEmailVerification {
+            token: token(5, 3, 50),
+        })
+        .then_err(UserError::EmailAlreadyVerified);
+}
+
+#[test]
+fn refuses_changes_to_a_deleted_user() {
+    given::<UserAggregate>(with(history(), [deleted()]))
+        .when(UserCommand::ChangeUsername {
+            username: None,
+            at: at(31),
+        })
+        .then_err(UserError::Deleted);
+    given::<UserAggregate>(with(history(), [deleted()]))
+        .when(UserCommand::ConfirmEmailVerification {
+            token_hash: hash(2),
+            at: at(31),
+        })
+        .then_err(UserError::Deleted);
+}
+
+#[test]
+fn refuses_to_verify_a_phone_when_no_code_was_sent() {
+    given::<UserAggregate>(history())
+        .when(UserCommand::ConfirmPhoneVerification {
+            code_hash: hash(6),
+            at: at(2),
+        })
+        .then_err(UserError::NothingToVerify);
+}
