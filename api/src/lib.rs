@@ -3,12 +3,18 @@
 //! [`Application::build`] binds the listener (port 0 in tests) and [`Application::run`] serves
 //! until shutdown. Every error leaves as RFC 9457 problem+json ([`problem`]).
 
+pub mod auth;
+mod error;
+pub mod extract;
+pub mod openapi;
 pub mod problem;
+pub mod routes;
+pub mod views;
 
 use axum::extract::State;
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use commands::CommandHandler;
 use eventstore::EventLog;
@@ -27,11 +33,60 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The header carrying the request id (set if the client did not send one, and echoed).
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Authentication settings, from configuration.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Register and password-forgot answer the same whether or not the account exists.
+    pub hide_account_existence: bool,
+    /// How long an email verification link works.
+    pub email_verification_hours: i64,
+    /// How long a password reset link works.
+    pub password_reset_lifetime: domain::Duration,
+    /// Session lifetimes and limits.
+    pub sessions: auth::sessions::SessionSettings,
+    /// When failed logins lock an account.
+    pub lockout: domain::user::LockoutPolicy,
+    /// SHA-256 of the bearer credential services present to `POST /auth/introspect`; `None`
+    /// turns introspection off.
+    pub introspection_credential_hash: Option<domain::values::TokenHash>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            hide_account_existence: false,
+            email_verification_hours: 48,
+            password_reset_lifetime: domain::Duration::hours(24),
+            sessions: auth::sessions::SessionSettings::default(),
+            lockout: domain::user::LockoutPolicy {
+                max_failed_attempts: 5,
+                lock_duration: domain::Duration::minutes(15),
+                max_lock_duration: domain::Duration::hours(24),
+            },
+            introspection_credential_hash: None,
+        }
+    }
+}
+
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// Runs commands.
     pub commands: CommandHandler,
+    /// Hashes and checks passwords.
+    pub passwords: auth::password::Passwords,
+    /// Mints email and reset tokens.
+    pub tokens: auth::tokens::TokenMinter,
+    /// Mints and checks access tokens.
+    pub access_tokens: std::sync::Arc<auth::jwt::AccessTokens>,
+    /// Rate limits.
+    pub rate_limits: auth::rate_limit::RateLimits,
+    /// Authentication settings.
+    pub auth: AuthSettings,
+    /// Work that finishes after its request was answered (recording a failed login, issuing a
+    /// reset link), so that neither its result nor its duration shows in the answer. Shutdown
+    /// waits for it.
+    pub background: tokio_util::task::TaskTracker,
 }
 
 impl AppState {
@@ -43,12 +98,35 @@ impl AppState {
 
 /// The API's routes with their middleware.
 pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/auth/register", post(routes::auth::register))
+        .route("/auth/login", post(routes::auth::login))
+        .route("/auth/refresh", post(routes::auth::refresh))
+        .route("/auth/logout", post(routes::auth::logout))
+        .route("/auth/logout-all", post(routes::auth::logout_all))
+        .route("/auth/me", get(routes::auth::me))
+        .route("/auth/password/change", post(routes::auth::change_password))
+        .route("/auth/password/forgot", post(routes::auth::forgot_password))
+        .route("/auth/password/reset", post(routes::auth::reset_password))
+        .route("/auth/sessions", get(routes::auth::list_sessions))
+        .route(
+            "/auth/sessions/{id}",
+            axum::routing::delete(routes::auth::delete_session),
+        )
+        .route("/auth/introspect", post(routes::auth::introspect));
     Router::new()
+        .nest("/api/v1", v1)
+        .route("/.well-known/jwks.json", get(routes::auth::jwks))
+        .route("/api/openapi.json", get(openapi::document))
+        .merge(openapi::docs())
         .route("/health", get(health))
         .route("/health/ready", get(ready))
         .fallback(not_found)
         .with_state(state)
+        // Refuses a declared Content-Length over the cap before reading; bodies without one are
+        // cut by the extractors at the same cap.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(problem::problem_for_bare_errors))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
                 let request_id =
@@ -60,25 +138,40 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
 }
 
-#[derive(Serialize)]
-struct Health {
+/// Liveness answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
     status: &'static str,
 }
 
 /// Liveness: the process answers.
-async fn health() -> Json<Health> {
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "Alive", body = Health)))]
+pub async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-#[derive(Serialize)]
-struct Readiness {
+/// Readiness answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// Always `ready`.
     status: &'static str,
+    /// The position of the last event in the log.
     log_head: u64,
 }
 
 /// Readiness: the database answers.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "A dependency is down", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 #[tracing::instrument(skip_all)]
-async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Problem> {
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Problem> {
     match tokio::time::timeout(Duration::from_secs(2), state.log().head()).await {
         Ok(Ok(head)) => Ok(Json(Readiness {
             status: "ready",
@@ -101,15 +194,18 @@ async fn not_found() -> impl IntoResponse {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    background: tokio_util::task::TaskTracker,
 }
 
 impl Application {
     /// Binds `address` (use port 0 for any free port).
     pub async fn build(address: SocketAddr, state: AppState) -> std::io::Result<Self> {
         let listener = TcpListener::bind(address).await?;
+        let background = state.background.clone();
         Ok(Self {
             listener,
             router: router(state),
+            background,
         })
     }
 
@@ -118,7 +214,8 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes, then finishes the requests in flight and the work they
+    /// left in the background.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -129,6 +226,9 @@ impl Application {
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await?;
+        self.background.close();
+        self.background.wait().await;
+        Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! RFC 9457 problem details: the one shape every error takes over HTTP.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -8,7 +8,7 @@ use serde::Serialize;
 pub const TYPE_PREFIX: &str = "urn:idlog:problem:";
 
 /// One invalid field of a request.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field, as a JSON pointer into the request body (e.g. `/email`).
     pub pointer: String,
@@ -17,10 +17,11 @@ pub struct FieldError {
 }
 
 /// An RFC 9457 problem.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A stable URI naming the kind of problem.
     #[serde(rename = "type")]
+    #[schema(example = "urn:idlog:problem:validation")]
     pub problem_type: String,
     /// A short, stable summary of the kind.
     pub title: String,
@@ -32,6 +33,10 @@ pub struct Problem {
     /// Field-level validation errors.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Headers that go with the answer (`Retry-After`, `WWW-Authenticate`).
+    /// (Boxed: most problems have none, and every `Result<_, Problem>` carries the size.)
+    #[serde(skip)]
+    pub headers: Option<Box<HeaderMap>>,
 }
 
 impl Problem {
@@ -43,7 +48,40 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             errors: Vec::new(),
+            headers: None,
         }
+    }
+
+    /// Adds a header to the answer.
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.get_or_insert_default().append(name, value);
+        self
+    }
+
+    /// 401 for a missing, invalid, expired or revoked access or refresh token. Which one it was
+    /// is logged, not told.
+    pub fn invalid_token() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-token",
+            "Invalid or expired token",
+        )
+        .with_detail("Log in again, or refresh the session if it is still open.")
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+        )
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(retry_after_seconds: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+        )
+        .with_detail(format!("Try again in {retry_after_seconds} seconds."))
+        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds))
     }
 
     /// Adds what happened.
@@ -71,6 +109,19 @@ impl Problem {
         .with_detail(detail)
     }
 
+    /// 413: the body is over [`crate::MAX_BODY_BYTES`].
+    pub fn body_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "The body is too large",
+        )
+        .with_detail(format!(
+            "Bodies are limited to {} bytes.",
+            crate::MAX_BODY_BYTES
+        ))
+    }
+
     /// 500: logs `error` with the request's span and tells the client nothing about it.
     pub fn internal(error: &dyn std::error::Error) -> Self {
         tracing::error!(%error, "internal error");
@@ -80,13 +131,46 @@ impl Problem {
 }
 
 impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = self.headers.take();
         let mut response = (status, axum::Json(self)).into_response();
+        response
+            .headers_mut()
+            .extend(headers.map(|headers| *headers).unwrap_or_default());
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
         response
     }
+}
+
+/// Middleware: an error answered by the framework rather than by idlog (405 from the router,
+/// 413 from the body limit on `Content-Length`, ...) leaves as problem+json like every other.
+pub async fn problem_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let mut problem = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::body_too_large()
+    } else {
+        let title = status.canonical_reason().unwrap_or("Error");
+        Problem::new(status, &title.to_ascii_lowercase().replace(' ', "-"), title)
+    };
+    problem.status = status.as_u16();
+    let headers = response.headers().clone();
+    let mut replacement = problem.into_response();
+    // Keep what the framework said beyond the body (Allow on a 405, for one).
+    for (name, value) in &headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replacement.headers_mut().insert(name, value.clone());
+        }
+    }
+    replacement
 }

@@ -176,6 +176,37 @@ impl CommandHandler {
         command: A::Command,
         context: CommandContext,
     ) -> Result<Executed<A>, CommandError<A::Error>> {
+        self.decide_and_append(stream_id, None, command, context)
+            .await
+    }
+
+    /// Like [`Self::execute`], deciding first on a state the caller has just loaded (saving a
+    /// read); a lost race reloads and decides again as usual. `version` 0 means no stream yet.
+    #[tracing::instrument(skip_all, fields(stream_type = A::STREAM_TYPE, stream_id = %stream_id, command = ?std::mem::discriminant(&command)))]
+    pub async fn execute_on<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        state: A::State,
+        version: u64,
+        command: A::Command,
+        context: CommandContext,
+    ) -> Result<Executed<A>, CommandError<A::Error>> {
+        let known = Loaded {
+            state,
+            version,
+            history: Vec::new(),
+        };
+        self.decide_and_append(stream_id, Some(known), command, context)
+            .await
+    }
+
+    async fn decide_and_append<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        mut known: Option<Loaded<A>>,
+        command: A::Command,
+        context: CommandContext,
+    ) -> Result<Executed<A>, CommandError<A::Error>> {
         if let Some(key) = &context.idempotency
             && let Some(record) = self.log.idempotency_record(&key.key).await?
         {
@@ -190,10 +221,12 @@ impl CommandHandler {
                 )
                 .await;
         }
-
         let mut attempt = 0;
         loop {
-            let loaded = self.load::<A>(stream_id, None).await?;
+            let loaded = match known.take() {
+                Some(loaded) => loaded,
+                None => self.load::<A>(stream_id, None).await?,
+            };
             if let Some(expected) = context.expected_version
                 && expected != loaded.version
             {

@@ -152,6 +152,9 @@ pub struct User {
     pub updated_at: Timestamp,
     /// When the user last logged in.
     pub last_login_at: Option<Timestamp>,
+    /// Every session a login started, oldest first, with its start: where to look for the
+    /// user's open sessions (each session's own stream says whether it is still open).
+    pub sessions: Vec<(SessionId, Timestamp)>,
 }
 
 impl User {
@@ -714,6 +717,7 @@ impl Aggregate for UserAggregate {
                     created_at: *at,
                     updated_at: *at,
                     last_login_at: None,
+                    sessions: Vec::new(),
                 }))
             }
             (UserState::Present(mut user), event) => {
@@ -1184,7 +1188,10 @@ fn apply(user: &mut User, event: &UserEvent) {
             }
             user.updated_at = *at;
         }
-        E::LoginSucceeded { at, .. } => {
+        E::LoginSucceeded { session_id, at } => {
+            if let Some(session_id) = session_id {
+                user.sessions.push((*session_id, *at));
+            }
             user.failed_logins = 0;
             user.policy_locks = 0;
             user.lock = user.lock.take().filter(|lock| lock.is_active(*at));

@@ -23,6 +23,104 @@ pub struct Settings {
     pub log: LogSettings,
     /// `[security]`
     pub security: SecuritySettings,
+    /// `[auth]`
+    pub auth: AuthConfig,
+    /// `[limits]`
+    pub limits: LimitSettings,
+}
+
+/// `[limits]`: requests per minute per client address or account; 0 turns a limit off.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Login attempts per client address.
+    pub login_per_ip: u32,
+    /// Login attempts per account.
+    pub login_per_account: u32,
+    /// Registrations per client address.
+    pub register_per_ip: u32,
+    /// Token refreshes per client address.
+    pub refresh_per_ip: u32,
+    /// Password-forgot requests per client address.
+    pub forgot_per_ip: u32,
+    /// Password-forgot requests per email address.
+    pub forgot_per_account: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        let defaults = api::auth::rate_limit::RateLimitSettings::default();
+        let per_minute = |limit: Option<u32>| limit.unwrap_or(0);
+        Self {
+            login_per_ip: per_minute(defaults.login_per_ip),
+            login_per_account: per_minute(defaults.login_per_account),
+            register_per_ip: per_minute(defaults.register_per_ip),
+            refresh_per_ip: per_minute(defaults.refresh_per_ip),
+            forgot_per_ip: per_minute(defaults.forgot_per_ip),
+            forgot_per_account: per_minute(defaults.forgot_per_account),
+        }
+    }
+}
+
+/// `[auth]`: passwords, tokens, account existence.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Register and password-forgot answer alike whether or not the account exists.
+    pub hide_account_existence: bool,
+    /// How long email verification links work, in hours.
+    pub email_verification_hours: i64,
+    /// The shortest password accepted.
+    pub password_min_length: usize,
+    /// argon2id memory in KiB (OWASP: 19456).
+    pub argon2_memory_kib: u32,
+    /// argon2id passes (OWASP: 2).
+    pub argon2_iterations: u32,
+    /// argon2id lanes (OWASP: 1).
+    pub argon2_parallelism: u32,
+    /// How long password reset links work, in hours.
+    pub password_reset_hours: i64,
+    /// Access token lifetime, in minutes.
+    pub access_token_minutes: i64,
+    /// `iss` of access tokens.
+    pub token_issuer: String,
+    /// `aud` of access tokens.
+    pub token_audience: String,
+    /// A session unused this long (no login or refresh) expires, in minutes.
+    pub session_idle_minutes: i64,
+    /// A session expires this long after login whatever its use, in days.
+    pub session_lifetime_days: i64,
+    /// At most this many open sessions per user (0: no limit); a login beyond ends the oldest.
+    pub max_sessions_per_user: usize,
+    /// Consecutive failed logins that lock the account.
+    pub lockout_attempts: u32,
+    /// The first lock's length in minutes; each further lock doubles it.
+    pub lockout_minutes: i64,
+    /// The longest lock, in minutes.
+    pub lockout_max_minutes: i64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            hide_account_existence: false,
+            email_verification_hours: 48,
+            password_min_length: 8,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            password_reset_hours: 24,
+            access_token_minutes: 15,
+            token_issuer: "idlog".into(),
+            token_audience: "idlog".into(),
+            session_idle_minutes: 30,
+            session_lifetime_days: 30,
+            max_sessions_per_user: 0,
+            lockout_attempts: 5,
+            lockout_minutes: 15,
+            lockout_max_minutes: 24 * 60,
+        }
+    }
 }
 
 /// `[server]`: where the HTTP API listens.
@@ -102,6 +200,15 @@ pub struct SecuritySettings {
     /// 64 hex characters: the key unique values (emails, ...) are hashed with. Every idlog
     /// process on one database must use the same key. Default: generated into the data folder.
     pub claim_key: Option<SecretString>,
+    /// 64 hex characters: the key email verification and reset tokens are derived from. Every
+    /// idlog process (API and workers) must use the same key. Default: generated into the data folder.
+    pub token_key: Option<SecretString>,
+    /// The JWT key set file (signing key and recently retired keys). Default:
+    /// `jwt-keys.json` in the data folder, generated on first start.
+    pub jwt_keys_file: Option<PathBuf>,
+    /// The bearer credential services present to `POST /api/v1/auth/introspect`; unset turns
+    /// introspection off.
+    pub introspection_credential: Option<SecretString>,
 }
 
 /// A configuration problem, naming the key.
@@ -171,6 +278,39 @@ impl Settings {
                 key: "security.claim_key",
                 message,
             })?;
+        }
+        let auth = &self.auth;
+        let positive = [
+            (
+                "auth.email_verification_hours",
+                auth.email_verification_hours,
+            ),
+            ("auth.password_reset_hours", auth.password_reset_hours),
+            ("auth.access_token_minutes", auth.access_token_minutes),
+            ("auth.session_idle_minutes", auth.session_idle_minutes),
+            ("auth.session_lifetime_days", auth.session_lifetime_days),
+            ("auth.lockout_minutes", auth.lockout_minutes),
+            ("auth.lockout_max_minutes", auth.lockout_max_minutes),
+            ("auth.lockout_attempts", i64::from(auth.lockout_attempts)),
+            (
+                "auth.password_min_length",
+                i64::try_from(auth.password_min_length).unwrap_or(i64::MAX),
+            ),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, value)| *value < 1) {
+            return Err(ConfigError::Invalid {
+                key,
+                message: "must be at least 1".into(),
+            });
+        }
+        if auth.password_min_length > api::auth::password::MAX_PASSWORD_CHARS {
+            return Err(ConfigError::Invalid {
+                key: "auth.password_min_length",
+                message: format!(
+                    "must be at most {}",
+                    api::auth::password::MAX_PASSWORD_CHARS
+                ),
+            });
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|error| {
             ConfigError::Invalid {

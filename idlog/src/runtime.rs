@@ -2,13 +2,21 @@
 
 use crate::config::{Settings, parse_key};
 use anyhow::{Context, bail};
-use api::{AppState, Application};
+use api::auth::jwt::{AccessTokenSettings, AccessTokens, KeySetFile};
+use api::auth::password::{PasswordSettings, Passwords};
+use api::auth::rate_limit::{RateLimitSettings, RateLimits};
+use api::auth::sessions::SessionSettings;
+use api::auth::tokens::{TokenMinter, hash_token};
+use api::{AppState, Application, AuthSettings};
 use commands::{ClaimHasher, CommandHandler};
+use domain::Duration;
+use domain::user::LockoutPolicy;
 use eventstore::{Database, Opened};
 use rand::RngCore;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Logs to standard error with the configured filter.
 pub fn init_tracing(level: &str) {
@@ -42,13 +50,19 @@ async fn open(settings: &Settings) -> anyhow::Result<Opened> {
         .with_context(|| format!("opening the database {}", eventstore::redact_url(&url)))
 }
 
-/// The claim key from configuration, or the one generated into the data folder.
-fn claim_key(settings: &Settings) -> anyhow::Result<[u8; 32]> {
-    if let Some(key) = &settings.security.claim_key {
+/// A 32-byte key from configuration (`key_name`), or the one generated into the data folder as
+/// `file_name` on first start.
+fn key(
+    settings: &Settings,
+    configured: Option<&SecretString>,
+    key_name: &str,
+    file_name: &str,
+) -> anyhow::Result<[u8; 32]> {
+    if let Some(key) = configured {
         return parse_key(key.expose_secret())
-            .map_err(|message| anyhow::anyhow!("security.claim_key: {message}"));
+            .map_err(|message| anyhow::anyhow!("{key_name}: {message}"));
     }
-    let path = settings.data.dir.join("claim.key");
+    let path = settings.data.dir.join(file_name);
     if path.exists() {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
@@ -58,7 +72,7 @@ fn claim_key(settings: &Settings) -> anyhow::Result<[u8; 32]> {
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
     write_private(&path, &hex::encode(key))?;
-    tracing::info!(path = %path.display(), "generated a claim key");
+    tracing::info!(path = %path.display(), "generated {key_name}");
     Ok(key)
 }
 
@@ -75,6 +89,26 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     file.write_all(contents.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// The JWT key set (generated into the data folder on first start unless configured), with keys
+/// whose tokens have all expired dropped.
+fn access_tokens(settings: &Settings) -> anyhow::Result<AccessTokens> {
+    let lifetime = Duration::minutes(settings.auth.access_token_minutes);
+    let now = chrono::Utc::now();
+    let path = settings
+        .security
+        .jwt_keys_file
+        .clone()
+        .unwrap_or_else(|| settings.data.dir.join("jwt-keys.json"));
+    let mut keys = KeySetFile::load_or_create(&path, now)?;
+    keys.prune(now, lifetime);
+    let token_settings = AccessTokenSettings {
+        issuer: settings.auth.token_issuer.clone(),
+        audience: settings.auth.token_audience.clone(),
+        lifetime,
+    };
+    Ok(AccessTokens::new(&keys, token_settings)?)
 }
 
 /// Checks that this process hashes claims with the key the database was first used with.
@@ -95,10 +129,65 @@ async fn check_claim_key(database: &Database, hasher: &ClaimHasher) -> anyhow::R
 /// `idlog serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let Opened { log, database } = open(&settings).await?;
-    let hasher = ClaimHasher::new(claim_key(&settings)?);
+    let claim_key = key(
+        &settings,
+        settings.security.claim_key.as_ref(),
+        "security.claim_key",
+        "claim.key",
+    )?;
+    let hasher = ClaimHasher::new(claim_key);
     check_claim_key(&database, &hasher).await?;
+    let token_key = key(
+        &settings,
+        settings.security.token_key.as_ref(),
+        "security.token_key",
+        "token.key",
+    )?;
+    let auth = &settings.auth;
+    let passwords = Passwords::with_core_count(PasswordSettings {
+        memory_kib: auth.argon2_memory_kib,
+        iterations: auth.argon2_iterations,
+        parallelism: auth.argon2_parallelism,
+        min_length: auth.password_min_length,
+    })?;
+    let access_tokens = access_tokens(&settings)?;
+    let limits = &settings.limits;
+    let per_minute = |limit: u32| (limit > 0).then_some(limit);
     let state = AppState {
         commands: CommandHandler::new(log, hasher),
+        passwords,
+        tokens: TokenMinter::new(token_key),
+        access_tokens: Arc::new(access_tokens),
+        rate_limits: RateLimits::new(RateLimitSettings {
+            login_per_ip: per_minute(limits.login_per_ip),
+            login_per_account: per_minute(limits.login_per_account),
+            register_per_ip: per_minute(limits.register_per_ip),
+            refresh_per_ip: per_minute(limits.refresh_per_ip),
+            forgot_per_ip: per_minute(limits.forgot_per_ip),
+            forgot_per_account: per_minute(limits.forgot_per_account),
+        }),
+        background: Default::default(),
+        auth: AuthSettings {
+            hide_account_existence: auth.hide_account_existence,
+            email_verification_hours: auth.email_verification_hours,
+            password_reset_lifetime: Duration::hours(auth.password_reset_hours),
+            sessions: SessionSettings {
+                idle_timeout: Duration::minutes(auth.session_idle_minutes),
+                absolute_lifetime: Duration::days(auth.session_lifetime_days),
+                max_per_user: (auth.max_sessions_per_user > 0)
+                    .then_some(auth.max_sessions_per_user),
+            },
+            lockout: LockoutPolicy {
+                max_failed_attempts: auth.lockout_attempts,
+                lock_duration: Duration::minutes(auth.lockout_minutes),
+                max_lock_duration: Duration::minutes(auth.lockout_max_minutes),
+            },
+            introspection_credential_hash: settings
+                .security
+                .introspection_credential
+                .as_ref()
+                .map(|credential| hash_token(credential.expose_secret())),
+        },
     };
     let address = SocketAddr::new(settings.server.host, settings.server.port);
     let app = Application::build(address, state)

@@ -77,12 +77,27 @@ async fn serve_runs_on_the_embedded_default_with_no_configuration() {
         "idlog-data/objects",
         "idlog-data/mail",
         "idlog-data/claim.key",
+        "idlog-data/token.key",
+        "idlog-data/jwt-keys.json",
     ] {
         assert!(dir.path().join(path).exists(), "{path} is missing");
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let keys = std::fs::metadata(dir.path().join("idlog-data/jwt-keys.json")).expect("keys");
+        assert_eq!(
+            keys.permissions().mode() & 0o777,
+            0o600,
+            "only the owner reads keys"
+        );
+    }
+    let access_token = register_and_log_in(&server.address).await;
+    assert_eq!(me_status(&server.address, &access_token).await, 200);
+    let kid = published_kid(&server.address).await;
     drop(server);
 
-    // A restart reuses the data folder and its claim key.
+    // A restart reuses the data folder and its keys: tokens issued before still work.
     let key = std::fs::read_to_string(dir.path().join("idlog-data/claim.key")).expect("key");
     let server = start(dir.path(), &[("IDLOG_SERVER_PORT", "0")]);
     assert_eq!(get_health(&server.address).await, 200);
@@ -90,13 +105,69 @@ async fn serve_runs_on_the_embedded_default_with_no_configuration() {
         std::fs::read_to_string(dir.path().join("idlog-data/claim.key")).expect("key"),
         key
     );
+    assert_eq!(published_kid(&server.address).await, kid);
+    assert_eq!(me_status(&server.address, &access_token).await, 200);
+}
+
+async fn register_and_log_in(address: &str) -> String {
+    let client = reqwest::Client::new();
+    let credentials =
+        serde_json::json!({"email": "ann@example.com", "password": "correct horse battery staple"});
+    let registered = client
+        .post(format!("{address}/api/v1/auth/register"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 201);
+    let login =
+        serde_json::json!({"login": "ann@example.com", "password": "correct horse battery staple"});
+    let tokens: serde_json::Value = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&login)
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    tokens["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
+}
+
+async fn me_status(address: &str, token: &str) -> u16 {
+    let client = reqwest::Client::new();
+    client
+        .get(format!("{address}/api/v1/auth/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("me")
+        .status()
+        .as_u16()
+}
+
+async fn published_kid(address: &str) -> String {
+    let jwks: serde_json::Value = reqwest::get(format!("{address}/.well-known/jwks.json"))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    jwks["keys"][0]["kid"].as_str().expect("kid").to_owned()
 }
 
 #[test]
 fn bad_configuration_fails_at_start_up_naming_the_key() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let cases: [(&[(&str, &str)], &str); 4] = [
+    let cases: [(&[(&str, &str)], &str); 5] = [
         (&[("IDLOG_SERVER_PORT", "eighty")], "server.port"),
+        (
+            &[("IDLOG_AUTH_LOCKOUT_ATTEMPTS", "0")],
+            "auth.lockout_attempts",
+        ),
         (&[("IDLOG_SERVER_PROT", "80")], "server.prot"),
         (
             &[("IDLOG_DATABASE_URL", "mysql://localhost/idlog")],

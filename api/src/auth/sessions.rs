@@ -1,0 +1,232 @@
+//! Sessions: starting one at login, finding a user's open ones, ending them, refresh tokens.
+//!
+//! A session is its own stream; the user's stream lists the sessions their logins started
+//! (`LoginSucceeded { session_id }`), so a user's open sessions are found without a read model
+//! and always as of the latest write. Only sessions started within the absolute lifetime can
+//! still be open, which bounds how many streams are read.
+
+use crate::AppState;
+use crate::auth::tokens::hash_token;
+use crate::error::command_problem;
+use crate::extract::RequestContext;
+use crate::problem::Problem;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use commands::{CommandContext, CommandError};
+use domain::session::{
+    EndReason, RevocationReason, Session, SessionAggregate, SessionCommand, SessionError,
+    SessionState,
+};
+use domain::user::User;
+use domain::values::{DeviceName, TokenHash, UserAgent};
+use domain::{Duration, SessionId, Timestamp};
+use secrecy::{ExposeSecret, SecretString};
+
+/// Session lifetimes and limits, from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// A session unused (no login or refresh) this long expires.
+    pub idle_timeout: Duration,
+    /// A session expires this long after login whatever its use.
+    pub absolute_lifetime: Duration,
+    /// At most this many open sessions per user; a login beyond it ends the oldest.
+    pub max_per_user: Option<usize>,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::minutes(30),
+            absolute_lifetime: Duration::days(30),
+            max_per_user: None,
+        }
+    }
+}
+
+/// A fresh refresh token for `session`: the session id, a dot, 256 random bits.
+pub fn new_refresh_token(session: SessionId) -> (SecretString, TokenHash) {
+    let mut secret = [0_u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
+    let token = format!(
+        "{}.{}",
+        session.as_uuid().simple(),
+        URL_SAFE_NO_PAD.encode(secret)
+    );
+    let hash = hash_token(&token);
+    (SecretString::from(token), hash)
+}
+
+/// The session a presented refresh token claims to belong to.
+pub fn session_of_refresh_token(token: &SecretString) -> Option<SessionId> {
+    let (session, _) = token.expose_secret().split_once('.')?;
+    uuid::Uuid::try_parse(session)
+        .ok()
+        .map(SessionId::from_uuid)
+}
+
+/// Metadata for session commands: the user acts, the user is the data subject.
+fn session_context(context: &RequestContext, user: &User) -> CommandContext {
+    let user_id = user.id.to_string();
+    CommandContext {
+        metadata: context.user_metadata(&user_id),
+        data_subject: Some(user_id),
+        ..Default::default()
+    }
+}
+
+/// Starts a session for `user` (whose login is already recorded under `session_id`).
+pub async fn start(
+    state: &AppState,
+    context: &RequestContext,
+    user: &User,
+    session_id: SessionId,
+    device: Option<DeviceName>,
+    now: Timestamp,
+) -> Result<SecretString, Problem> {
+    let (refresh_token, refresh_token_hash) = new_refresh_token(session_id);
+    let settings = state.auth.sessions;
+    let command = SessionCommand::Start {
+        session_id,
+        user_id: user.id,
+        device,
+        ip: context.ip.as_deref().and_then(|ip| ip.parse().ok()),
+        user_agent: context
+            .user_agent
+            .as_deref()
+            .and_then(|agent| UserAgent::parse(agent).ok()),
+        refresh_token_hash,
+        idle_timeout: settings.idle_timeout,
+        expires_at: now + settings.absolute_lifetime,
+        at: now,
+    };
+    state
+        .commands
+        .execute_on::<SessionAggregate>(
+            &session_id.to_string(),
+            SessionState::Absent,
+            0,
+            command,
+            session_context(context, user),
+        )
+        .await
+        .map_err(|error| command_problem(error, session_problem))?;
+    Ok(refresh_token)
+}
+
+/// The user's sessions usable at `now`, oldest first.
+pub async fn open_sessions(
+    state: &AppState,
+    user: &User,
+    now: Timestamp,
+) -> Result<Vec<Session>, Problem> {
+    let oldest_possible = now - state.auth.sessions.absolute_lifetime;
+    let mut open = Vec::new();
+    for (session_id, started_at) in user.sessions.iter().rev() {
+        // Logins are in order: everything before this one has outlived the absolute lifetime.
+        if *started_at < oldest_possible {
+            break;
+        }
+        let loaded = state
+            .commands
+            .load::<SessionAggregate>(&session_id.to_string(), None)
+            .await
+            .map_err(|error| command_problem(error, session_problem))?;
+        if let SessionState::Present(session) = loaded.state
+            && session.user_id == user.id
+            && session.is_usable(now)
+        {
+            open.push(*session);
+        }
+    }
+    open.reverse();
+    Ok(open)
+}
+
+/// How a session is closed.
+#[derive(Debug, Clone, Copy)]
+pub enum Closing {
+    /// Ended normally.
+    End(EndReason),
+    /// Cut short.
+    Revoke(RevocationReason),
+}
+
+/// Ends or revokes one session. A session that is already closed stays as it is.
+pub async fn close(
+    state: &AppState,
+    context: &RequestContext,
+    user: &User,
+    session_id: SessionId,
+    closing: Closing,
+    now: Timestamp,
+) -> Result<(), Problem> {
+    let command = match closing {
+        Closing::End(reason) => SessionCommand::End { reason, at: now },
+        Closing::Revoke(reason) => SessionCommand::Revoke { reason, at: now },
+    };
+    match state
+        .commands
+        .execute::<SessionAggregate>(
+            &session_id.to_string(),
+            command,
+            session_context(context, user),
+        )
+        .await
+    {
+        Ok(_) | Err(CommandError::Rejected(SessionError::NotActive | SessionError::NotFound)) => {
+            Ok(())
+        }
+        Err(error) => Err(command_problem(error, session_problem)),
+    }
+}
+
+/// Closes every open session of `user` but `except`; returns how many were closed.
+pub async fn close_all(
+    state: &AppState,
+    context: &RequestContext,
+    user: &User,
+    except: Option<SessionId>,
+    closing: Closing,
+    now: Timestamp,
+) -> Result<usize, Problem> {
+    let mut closed = 0;
+    for session in open_sessions(state, user, now).await? {
+        if Some(session.id) != except {
+            close(state, context, user, session.id, closing, now).await?;
+            closed += 1;
+        }
+    }
+    Ok(closed)
+}
+
+/// Ends the oldest sessions beyond the per-user maximum.
+pub async fn enforce_maximum(
+    state: &AppState,
+    context: &RequestContext,
+    user: &User,
+    now: Timestamp,
+) -> Result<(), Problem> {
+    let Some(maximum) = state.auth.sessions.max_per_user else {
+        return Ok(());
+    };
+    let open = open_sessions(state, user, now).await?;
+    let excess = open.len().saturating_sub(maximum.max(1));
+    for session in open.iter().take(excess) {
+        close(
+            state,
+            context,
+            user,
+            session.id,
+            Closing::End(EndReason::Replaced),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The answers to a refused session command. Every one means "this token no longer works".
+pub fn session_problem(error: SessionError) -> Problem {
+    tracing::info!(%error, "session refused");
+    Problem::invalid_token()
+}

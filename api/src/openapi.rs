@@ -1,0 +1,67 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, and interactive docs.
+
+use crate::AppState;
+use crate::routes::auth;
+use axum::Json;
+use axum::Router;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_scalar::{Scalar, Servable};
+
+/// idlog's API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "idlog",
+        description = "Event-sourced user management. Every error is RFC 9457 problem+json with a stable `type`.",
+    ),
+    paths(
+        crate::health,
+        crate::ready,
+        auth::register,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        auth::logout_all,
+        auth::me,
+        auth::change_password,
+        auth::forgot_password,
+        auth::reset_password,
+        auth::list_sessions,
+        auth::delete_session,
+        auth::introspect,
+        auth::jwks,
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Registration, login, tokens, sessions and passwords"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Bearer schemes: users' access tokens, and services' introspection credential.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.bearer_format = Some("JWT".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        components.add_security_scheme(
+            "service",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// `GET /api/openapi.json`.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// `GET /docs`: interactive documentation of the document.
+pub fn docs() -> Router<AppState> {
+    Router::from(Scalar::with_url("/docs", ApiDoc::openapi()))
+}

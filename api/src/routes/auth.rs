@@ -1,0 +1,1151 @@
+//! `/api/v1/auth/...`: registration, login, tokens, sessions and passwords.
+
+use crate::AppState;
+use crate::auth::current::{self, CurrentSession};
+use crate::auth::jwt::Jwks;
+use crate::auth::sessions::{self, Closing, session_problem};
+use crate::auth::tokens::{TokenMinter, TokenPurpose, hash_token};
+use crate::error::{command_problem, user_problem};
+use crate::extract::{ApiJson, RequestContext};
+use crate::problem::Problem;
+use crate::views::UserView;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use commands::CommandContext;
+use domain::ClaimKind;
+use domain::session::{
+    EndReason, RevocationReason, SessionAggregate, SessionCommand, SessionEvent, SessionState,
+};
+use domain::user::{
+    NewUser, User, UserAggregate, UserCommand, UserError, UserEvent, UserState, UserStatus,
+};
+use domain::values::{DeviceName, Email, PersonName, PhoneNumber, Role, Username};
+use domain::{Duration, SessionId, Timestamp, UserId};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The header that tells a client which log position its write got (read-your-writes).
+pub const LOG_POSITION: &str = "x-log-position";
+
+/// `POST /auth/register`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    email: String,
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
+    username: Option<String>,
+    phone: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+/// Parses an optional field, collecting its error into `problem`.
+fn optional<T>(
+    raw: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, domain::values::InvalidValue>,
+    problem: &mut Problem,
+) -> Option<T> {
+    match raw.map(parse) {
+        None => None,
+        Some(Ok(value)) => Some(value),
+        Some(Err(error)) => {
+            problem.errors.push(crate::problem::FieldError {
+                pointer: format!("/{}", error.field),
+                detail: error.message,
+            });
+            None
+        }
+    }
+}
+
+/// Registers a user (unverified) and starts their email verification.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered (unverified)", body = UserView),
+        (status = 202, description = "With hide_account_existence: the same answer whether or not the address was free", body = Accepted),
+        (status = 409, description = "Email, username or phone taken", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    State(state): State<AppState>,
+    context: RequestContext,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> Result<Response, Problem> {
+    state
+        .rate_limits
+        .register_per_ip
+        .check(context.ip.as_deref().unwrap_or_default())?;
+    let mut invalid = Problem::validation();
+    let email = optional(Some(&body.email), Email::parse, &mut invalid);
+    let username = optional(body.username.as_deref(), Username::parse, &mut invalid);
+    let phone = optional(body.phone.as_deref(), PhoneNumber::parse, &mut invalid);
+    let first_name = optional(body.first_name.as_deref(), PersonName::parse, &mut invalid);
+    let last_name = optional(
+        body.last_name.as_deref(),
+        |raw| {
+            PersonName::parse(raw).map_err(|e| domain::values::InvalidValue {
+                field: "last_name",
+                ..e
+            })
+        },
+        &mut invalid,
+    );
+    let identifiers: Vec<&str> = [
+        Some(body.email.trim()),
+        body.username.as_deref().map(str::trim),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let Err(rejection) = state.passwords.check_policy(&body.password, &identifiers) {
+        invalid = invalid.with_field("/password", rejection.to_string());
+    }
+    let Some(email) = email.filter(|_| invalid.errors.is_empty()) else {
+        return Err(invalid);
+    };
+
+    let password_hash = state
+        .passwords
+        .hash(body.password)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let now = chrono::Utc::now();
+    let user_id = UserId::from_uuid(uuid::Uuid::now_v7());
+    let (verification, _token) = state.tokens.issue(
+        TokenPurpose::EmailVerification,
+        user_id,
+        now,
+        Duration::hours(state.auth.email_verification_hours),
+    );
+    let command = UserCommand::Register {
+        user: NewUser {
+            user_id,
+            email,
+            username,
+            phone,
+            first_name,
+            last_name,
+            roles: [Role::parse("user").map_err(Problem::from)?].into(),
+        },
+        password_hash,
+        email_verification: verification,
+        at: now,
+    };
+    let context = CommandContext {
+        metadata: context.user_metadata(&user_id.to_string()),
+        ..Default::default()
+    };
+    let result = state
+        .commands
+        .execute::<UserAggregate>(&user_id.to_string(), command, context)
+        .await;
+    let executed = match result {
+        Ok(executed) => executed,
+        // The owner of the address is told by email instead (once the email worker runs).
+        Err(commands::CommandError::Duplicate { .. }) if state.auth.hide_account_existence => {
+            return Ok(accepted_without_saying());
+        }
+        Err(error) => return Err(command_problem(error, user_problem)),
+    };
+    if state.auth.hide_account_existence {
+        return Ok(accepted_without_saying());
+    }
+    let UserState::Present(user) = &executed.state else {
+        return Err(Problem::internal(&std::io::Error::other(
+            "registration produced no user",
+        )));
+    };
+    let mut headers = HeaderMap::new();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/users/{user_id}")) {
+        headers.insert(header::LOCATION, location);
+    }
+    if let Some(position) = executed.position {
+        headers.insert(LOG_POSITION, HeaderValue::from(position));
+    }
+    tracing::info!(user_id = %user_id, "registered");
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        axum::Json(UserView::new(user, now)),
+    )
+        .into_response())
+}
+
+/// A 202 that does not say whether an account exists.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// Always `accepted`.
+    status: &'static str,
+    /// What happens next, if anything.
+    detail: &'static str,
+}
+
+impl IntoResponse for Accepted {
+    fn into_response(self) -> Response {
+        (StatusCode::ACCEPTED, axum::Json(self)).into_response()
+    }
+}
+
+/// The answer to a registration when account existence is hidden: the same, new or not.
+fn accepted_without_saying() -> Response {
+    Accepted {
+        status: "accepted",
+        detail: "If the address can be registered, a message with the next step is on its way to it.",
+    }
+    .into_response()
+}
+
+/// `POST /auth/login`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Email address or username.
+    #[serde(alias = "email", alias = "username")]
+    login: String,
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
+    /// A name for the device, shown in the session list.
+    device_name: Option<String>,
+}
+
+/// Tokens for a session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: i64,
+    session_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<UserView>,
+}
+
+fn token_response(
+    state: &AppState,
+    user: &User,
+    session_id: SessionId,
+    refresh_token: &SecretString,
+    with_user: bool,
+    now: Timestamp,
+) -> Result<TokenResponse, Problem> {
+    let access_token = state
+        .access_tokens
+        .mint(user.id, session_id, now)
+        .map_err(|e| Problem::internal(&e))?;
+    Ok(TokenResponse {
+        access_token,
+        refresh_token: refresh_token.expose_secret().to_owned(),
+        token_type: "Bearer",
+        expires_in: state.access_tokens.lifetime().num_seconds(),
+        session_id: session_id.to_string(),
+        user: with_user.then(|| UserView::new(user, now)),
+    })
+}
+
+/// The one answer to every failed login, whatever failed.
+fn invalid_credentials() -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid-credentials",
+        "Invalid credentials",
+    )
+    .with_detail("The login or password is wrong, or the account cannot log in now.")
+}
+
+/// The user owning an email address or username, as typed at login or password-forgot.
+async fn find_user(state: &AppState, login: &str) -> Result<Option<KnownUser>, Problem> {
+    let owner = if login.contains('@') {
+        match Email::parse(login) {
+            Ok(email) => {
+                state
+                    .commands
+                    .find_owner(ClaimKind::Email, email.as_str())
+                    .await
+            }
+            Err(_) => return Ok(None),
+        }
+    } else {
+        match Username::parse(login) {
+            Ok(username) => {
+                state
+                    .commands
+                    .find_owner(ClaimKind::Username, username.as_str())
+                    .await
+            }
+            Err(_) => return Ok(None),
+        }
+    }
+    .map_err(|e| Problem::internal(&e))?;
+    let Some(stream_id) = owner else {
+        // Read a stream anyway, so an unknown account makes the same round trips as a known one.
+        load_user(state, &uuid::Uuid::now_v7().to_string()).await?;
+        return Ok(None);
+    };
+    load_user(state, &stream_id).await
+}
+
+/// A user, and their stream's version when read (to decide a command on without reading again).
+struct KnownUser {
+    user: Box<User>,
+    version: u64,
+}
+
+/// The user of a stream, unless there is none or it was deleted.
+async fn load_user(state: &AppState, stream_id: &str) -> Result<Option<KnownUser>, Problem> {
+    let loaded = state
+        .commands
+        .load::<UserAggregate>(stream_id, None)
+        .await
+        .map_err(|error| command_problem(error, user_problem))?;
+    Ok(match loaded.state {
+        UserState::Present(user) if user.status != UserStatus::Deleted => Some(KnownUser {
+            user,
+            version: loaded.version,
+        }),
+        _ => None,
+    })
+}
+
+/// Logs in with an email address or username and a password, starting a session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 401, description = "Wrong login or password, or the account cannot log in (one answer for all)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    State(state): State<AppState>,
+    context: RequestContext,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Response, Problem> {
+    let login = body.login.trim();
+    state
+        .rate_limits
+        .login_per_ip
+        .check(context.ip.as_deref().unwrap_or_default())?;
+    state.rate_limits.login_per_account.check(login)?;
+    let known = find_user(&state, login).await?;
+    // Unknown accounts are checked against a dummy hash: same cost, same answer.
+    let hash = known
+        .as_ref()
+        .and_then(|known| known.user.password_hash.as_ref());
+    let password_matches = state
+        .passwords
+        .verify(body.password, hash)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let Some(KnownUser { user, version }) = known else {
+        return Err(invalid_credentials());
+    };
+    let now = chrono::Utc::now();
+    let user_id = user.id.to_string();
+    let metadata = CommandContext {
+        metadata: context.user_metadata(&user_id),
+        ..Default::default()
+    };
+    if !password_matches {
+        // Recorded after answering: a wrong password then costs what an unknown account costs.
+        // The count stays exact (one stream, optimistic concurrency); the lock is in place
+        // long before a next guess has been hashed.
+        let (state, user) = (state.clone(), user.clone());
+        state.background.clone().spawn(async move {
+            if let Err(problem) = record_failed_login(&state, &context, &user, now).await {
+                tracing::error!(user_id = %user.id, detail = ?problem.detail, "recording a failed login failed");
+            }
+        });
+        return Err(invalid_credentials());
+    }
+    let session_id = SessionId::from_uuid(uuid::Uuid::now_v7());
+    let command = UserCommand::RecordSuccessfulLogin {
+        session_id: Some(session_id),
+        at: now,
+    };
+    let executed = match state
+        .commands
+        .execute_on::<UserAggregate>(
+            &user_id,
+            UserState::Present(user),
+            version,
+            command,
+            metadata,
+        )
+        .await
+    {
+        Ok(executed) => executed,
+        // Locked (a correct password changes nothing), deactivated, or no password yet.
+        Err(commands::CommandError::Rejected(error)) => {
+            tracing::info!(%user_id, %error, "login refused");
+            return Err(invalid_credentials());
+        }
+        Err(error) => return Err(command_problem(error, user_problem)),
+    };
+    let UserState::Present(user) = executed.state else {
+        return Err(Problem::internal(&std::io::Error::other(
+            "login produced no user",
+        )));
+    };
+    let device = body
+        .device_name
+        .as_deref()
+        .map(DeviceName::parse)
+        .transpose()
+        .map_err(Problem::from)?;
+    let refresh_token = sessions::start(&state, &context, &user, session_id, device, now).await?;
+    sessions::enforce_maximum(&state, &context, &user, now).await?;
+    tracing::info!(%user_id, %session_id, "logged in");
+    Ok(axum::Json(token_response(
+        &state,
+        &user,
+        session_id,
+        &refresh_token,
+        true,
+        now,
+    )?)
+    .into_response())
+}
+
+/// Counts a failed login; the one that reaches the limit locks the account and ends its sessions.
+async fn record_failed_login(
+    state: &AppState,
+    context: &RequestContext,
+    user: &User,
+    now: Timestamp,
+) -> Result<(), Problem> {
+    let user_id = user.id.to_string();
+    let metadata = CommandContext {
+        metadata: context.user_metadata(&user_id),
+        ..Default::default()
+    };
+    let command = UserCommand::RecordFailedLogin {
+        policy: state.auth.lockout,
+        at: now,
+    };
+    match state
+        .commands
+        .execute::<UserAggregate>(&user_id, command, metadata)
+        .await
+    {
+        Ok(executed) => {
+            if executed
+                .events
+                .iter()
+                .any(|event| matches!(event, UserEvent::AccountLocked { .. }))
+            {
+                tracing::warn!(%user_id, "account locked after failed logins");
+                if let UserState::Present(locked) = &executed.state {
+                    let closing = Closing::Revoke(RevocationReason::UserLocked);
+                    sessions::close_all(state, context, locked, None, closing, now).await?;
+                }
+            }
+            Ok(())
+        }
+        // Already locked or deactivated: nothing more to count.
+        Err(commands::CommandError::Rejected(_)) => Ok(()),
+        Err(error) => Err(command_problem(error, user_problem)),
+    }
+}
+
+/// `POST /auth/refresh`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    #[schema(value_type = String, format = Password)]
+    refresh_token: SecretString,
+}
+
+/// Rotates a refresh token. A token already rotated away revokes the whole session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "Rotated: the old refresh token is dead", body = TokenResponse),
+        (status = 401, description = "Invalid, expired or reused refresh token (reuse revokes the session)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn refresh(
+    State(state): State<AppState>,
+    context: RequestContext,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<Response, Problem> {
+    state
+        .rate_limits
+        .refresh_per_ip
+        .check(context.ip.as_deref().unwrap_or_default())?;
+    let session_id = sessions::session_of_refresh_token(&body.refresh_token)
+        .ok_or_else(Problem::invalid_token)?;
+    let loaded = state
+        .commands
+        .load::<SessionAggregate>(&session_id.to_string(), None)
+        .await
+        .map_err(|error| command_problem(error, session_problem))?;
+    let SessionState::Present(session) = loaded.state else {
+        return Err(Problem::invalid_token());
+    };
+    let now = chrono::Utc::now();
+    let Some(KnownUser { user, .. }) = load_user(&state, &session.user_id.to_string()).await?
+    else {
+        return Err(Problem::invalid_token());
+    };
+    if user.status != UserStatus::Active || user.is_locked(now) {
+        // Closing these sessions should have happened with the lock; make sure it did.
+        sessions::close(
+            &state,
+            &context,
+            &user,
+            session_id,
+            Closing::Revoke(RevocationReason::UserLocked),
+            now,
+        )
+        .await?;
+        return Err(Problem::invalid_token());
+    }
+    let (new_token, new_hash) = sessions::new_refresh_token(session_id);
+    let command = SessionCommand::Refresh {
+        presented_hash: hash_token(body.refresh_token.expose_secret()),
+        new_hash,
+        at: now,
+    };
+    let user_id = user.id.to_string();
+    let metadata = CommandContext {
+        metadata: context.user_metadata(&user_id),
+        data_subject: Some(user_id.clone()),
+        ..Default::default()
+    };
+    let executed = state
+        .commands
+        .execute::<SessionAggregate>(&session_id.to_string(), command, metadata)
+        .await
+        .map_err(|error| command_problem(error, session_problem))?;
+    if executed
+        .events
+        .iter()
+        .any(|event| matches!(event, SessionEvent::SessionRevoked { .. }))
+    {
+        tracing::warn!(%user_id, %session_id, "a rotated refresh token was presented again: session revoked");
+        return Err(Problem::invalid_token());
+    }
+    Ok(axum::Json(token_response(
+        &state, &user, session_id, &new_token, false, now,
+    )?)
+    .into_response())
+}
+
+/// Ends the caller's session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "This session ended"),
+        (status = 401, description = "Missing, invalid or expired access token, or its session is closed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn logout(
+    State(state): State<AppState>,
+    context: RequestContext,
+    current: CurrentSession,
+) -> Result<StatusCode, Problem> {
+    let user = current_user(&state, &current).await?;
+    let now = chrono::Utc::now();
+    sessions::close(
+        &state,
+        &context,
+        &user,
+        current.session_id,
+        Closing::End(EndReason::Logout),
+        now,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of the caller, this one included.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout-all",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every session of the caller ended"),
+        (status = 401, description = "Missing, invalid or expired access token, or its session is closed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn logout_all(
+    State(state): State<AppState>,
+    context: RequestContext,
+    current: CurrentSession,
+) -> Result<StatusCode, Problem> {
+    let user = current_user(&state, &current).await?;
+    let closing = Closing::Revoke(RevocationReason::LogoutAll);
+    sessions::close_all(&state, &context, &user, None, closing, chrono::Utc::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn current_user(state: &AppState, current: &CurrentSession) -> Result<Box<User>, Problem> {
+    load_user(state, &current.user_id.to_string())
+        .await?
+        .map(|known| known.user)
+        .ok_or_else(Problem::invalid_token)
+}
+
+/// `GET /auth/me`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    user: UserView,
+    session_id: String,
+}
+
+/// The caller.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = MeResponse),
+        (status = 401, description = "Missing, invalid or expired access token, or its session is closed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn me(
+    State(state): State<AppState>,
+    current: CurrentSession,
+) -> Result<axum::Json<MeResponse>, Problem> {
+    let user = current_user(&state, &current).await?;
+    Ok(axum::Json(MeResponse {
+        user: UserView::new(&user, chrono::Utc::now()),
+        session_id: current.session_id.to_string(),
+    }))
+}
+
+/// `POST /auth/password/change`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    #[schema(value_type = String, format = Password)]
+    current_password: SecretString,
+    #[schema(value_type = String, format = Password)]
+    new_password: SecretString,
+    #[serde(default)]
+    end_other_sessions: bool,
+}
+
+fn identifiers(user: &User) -> Vec<&str> {
+    [
+        Some(user.email.as_str()),
+        user.username.as_ref().map(Username::as_str),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Changes the caller's password, optionally ending their other sessions.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password/change",
+    tag = "auth",
+    request_body = ChangePasswordRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 401, description = "Missing, invalid or expired access token, or its session is closed", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The current password is wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    context: RequestContext,
+    current: CurrentSession,
+    ApiJson(body): ApiJson<ChangePasswordRequest>,
+) -> Result<StatusCode, Problem> {
+    let user = current_user(&state, &current).await?;
+    // Guessing the current password with a stolen access token is limited like logins are.
+    state
+        .rate_limits
+        .login_per_account
+        .check(user.email.as_str())?;
+    if let Err(rejection) = state
+        .passwords
+        .check_policy(&body.new_password, &identifiers(&user))
+    {
+        return Err(Problem::validation().with_field("/new_password", rejection.to_string()));
+    }
+    let matches = state
+        .passwords
+        .verify(body.current_password, user.password_hash.as_ref())
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    if !matches {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "wrong-password",
+            "The current password is wrong",
+        )
+        .with_field("/current_password", "is not your current password"));
+    }
+    let password_hash = state
+        .passwords
+        .hash(body.new_password)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let now = chrono::Utc::now();
+    let user_id = user.id.to_string();
+    let metadata = CommandContext {
+        metadata: context.user_metadata(&user_id),
+        ..Default::default()
+    };
+    let command = UserCommand::ChangePassword {
+        password_hash,
+        at: now,
+    };
+    let executed = state
+        .commands
+        .execute::<UserAggregate>(&user_id, command, metadata)
+        .await
+        .map_err(|error| command_problem(error, user_problem))?;
+    if body.end_other_sessions
+        && let UserState::Present(user) = &executed.state
+    {
+        let closing = Closing::Revoke(RevocationReason::PasswordChanged);
+        sessions::close_all(
+            &state,
+            &context,
+            user,
+            Some(current.session_id),
+            closing,
+            now,
+        )
+        .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /auth/password/forgot`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotPasswordRequest {
+    email: String,
+}
+
+/// Sends a reset link if the address belongs to an active account; answers the same either way.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password/forgot",
+    tag = "auth",
+    request_body = ForgotPasswordRequest,
+    responses(
+        (status = 202, description = "Accepted, whether or not the account exists", body = Accepted),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    context: RequestContext,
+    ApiJson(body): ApiJson<ForgotPasswordRequest>,
+) -> Result<Response, Problem> {
+    state
+        .rate_limits
+        .forgot_per_ip
+        .check(context.ip.as_deref().unwrap_or_default())?;
+    state
+        .rate_limits
+        .forgot_per_account
+        .check(body.email.trim())?;
+    // The work happens after the answer, so neither its result nor its duration says anything.
+    let task_state = state.clone();
+    state.background.spawn(async move {
+        if let Err(problem) = request_reset(&task_state, &context, body.email.trim()).await {
+            tracing::error!(detail = ?problem.detail, "password reset request failed");
+        }
+    });
+    Ok(Accepted {
+        status: "accepted",
+        detail: "If the address belongs to an account, a reset link is on its way to it.",
+    }
+    .into_response())
+}
+
+async fn request_reset(
+    state: &AppState,
+    context: &RequestContext,
+    email: &str,
+) -> Result<(), Problem> {
+    if !email.contains('@') {
+        return Ok(());
+    }
+    let Some(KnownUser { user, .. }) = find_user(state, email).await? else {
+        return Ok(());
+    };
+    let (token, _) = state.tokens.issue(
+        TokenPurpose::PasswordReset,
+        user.id,
+        chrono::Utc::now(),
+        state.auth.password_reset_lifetime,
+    );
+    let user_id = user.id.to_string();
+    let metadata = CommandContext {
+        metadata: context.user_metadata(&user_id),
+        ..Default::default()
+    };
+    match state
+        .commands
+        .execute::<UserAggregate>(
+            &user_id,
+            UserCommand::RequestPasswordReset { token },
+            metadata,
+        )
+        .await
+    {
+        // An inactive account gets no link.
+        Ok(_) | Err(commands::CommandError::Rejected(_)) => Ok(()),
+        Err(error) => Err(command_problem(error, user_problem)),
+    }
+}
+
+/// `POST /auth/password/reset`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    #[schema(value_type = String, format = Password)]
+    token: SecretString,
+    #[schema(value_type = String, format = Password)]
+    new_password: SecretString,
+}
+
+/// Sets a new password with a reset link's token and ends every session of the user.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password/reset",
+    tag = "auth",
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 204, description = "Password set; every session of the user ended"),
+        (status = 422, description = "Invalid or expired token, or a refused password", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    context: RequestContext,
+    ApiJson(body): ApiJson<ResetPasswordRequest>,
+) -> Result<StatusCode, Problem> {
+    let invalid = || user_problem(UserError::InvalidToken);
+    let user_id = TokenMinter::user_of(body.token.expose_secret()).ok_or_else(invalid)?;
+    let user = load_user(&state, &user_id.to_string())
+        .await?
+        .map(|known| known.user)
+        .ok_or_else(invalid)?;
+    if let Err(rejection) = state
+        .passwords
+        .check_policy(&body.new_password, &identifiers(&user))
+    {
+        return Err(Problem::validation().with_field("/new_password", rejection.to_string()));
+    }
+    let token_hash = hash_token(body.token.expose_secret());
+    // Check the token before paying for a hash; the command checks it again, atomically.
+    if user
+        .password_reset
+        .as_ref()
+        .is_none_or(|(_, pending)| pending.token_hash != token_hash)
+    {
+        return Err(invalid());
+    }
+    let password_hash = state
+        .passwords
+        .hash(body.new_password)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let now = chrono::Utc::now();
+    let metadata = CommandContext {
+        metadata: context.user_metadata(&user_id.to_string()),
+        ..Default::default()
+    };
+    let command = UserCommand::CompletePasswordReset {
+        token_hash,
+        password_hash,
+        at: now,
+    };
+    let executed = state
+        .commands
+        .execute::<UserAggregate>(&user_id.to_string(), command, metadata)
+        .await
+        .map_err(|error| command_problem(error, user_problem))?;
+    if let UserState::Present(user) = &executed.state {
+        sessions::close_all(
+            &state,
+            &context,
+            user,
+            None,
+            Closing::Revoke(RevocationReason::PasswordReset),
+            now,
+        )
+        .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One of the caller's sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    id: String,
+    device: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    last_used_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: Timestamp,
+    current: bool,
+}
+
+/// The caller's open sessions, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/sessions",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's open sessions, newest first", body = [SessionView]),
+        (status = 401, description = "Missing, invalid or expired access token, or its session is closed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    current: CurrentSession,
+) -> Result<axum::Json<Vec<SessionView>>, Problem> {
+    let user = current_user(&state, &current).await?;
+    let now = chrono::Utc::now();
+    let open = sessions::open_sessions(&state, &user, now).await?;
+    let views = open
+        .iter()
+        .rev()
+        .map(|session| SessionView {
+            id: session.id.to_string(),
+            device: session.device.as_ref().map(ToString::to_string),
+            ip: session.ip.map(|ip| ip.to_string()),
+            user_agent: session.user_agent.as_ref().map(ToString::to_string),
+            created_at: session.started_at,
+            last_used_at: session.last_used_at,
+            expires_at: session
+                .expires_at
+                .min(session.last_used_at + session.idle_timeout),
+            current: session.id == current.session_id,
+        })
+        .collect();
+    Ok(axum::Json(views))
+}
+
+/// Revokes one of the caller's sessions. Someone else's session is "not found".
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/sessions/{id}",
+    tag = "auth",
+    params(("id" = String, Path, description = "Session id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Missing, invalid or expired access token, or its session is closed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such session of the caller", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn delete_session(
+    State(state): State<AppState>,
+    context: RequestContext,
+    current: CurrentSession,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let not_found = || {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "session-not-found",
+            "No such session",
+        )
+    };
+    let session_id: SessionId = id.parse().map_err(|_| not_found())?;
+    let user = current_user(&state, &current).await?;
+    let now = chrono::Utc::now();
+    let open = sessions::open_sessions(&state, &user, now).await?;
+    if !open.iter().any(|session| session.id == session_id) {
+        return Err(not_found());
+    }
+    sessions::close(
+        &state,
+        &context,
+        &user,
+        session_id,
+        Closing::Revoke(RevocationReason::Revoked),
+        now,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /auth/introspect` (RFC 7662; JSON body instead of a form, like the rest of the API).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectRequest {
+    #[schema(value_type = String, format = Password)]
+    token: SecretString,
+    /// Accepted for RFC 7662 compatibility; only access tokens are introspected.
+    #[expect(dead_code, reason = "read for compatibility, not used")]
+    token_type_hint: Option<String>,
+}
+
+/// RFC 7662 answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntrospectResponse {
+    active: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    claims: Option<IntrospectedClaims>,
+}
+
+/// What is told about an active token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntrospectedClaims {
+    sub: String,
+    sid: String,
+    iss: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+    jti: String,
+    token_type: &'static str,
+}
+
+/// Tells a service whether an access token is active now (its session still open).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/introspect",
+    tag = "auth",
+    request_body = IntrospectRequest,
+    security(("service" = [])),
+    responses(
+        (status = 200, description = "RFC 7662 answer", body = IntrospectResponse),
+        (status = 401, description = "Missing or wrong service credential", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or body", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<IntrospectRequest>,
+) -> Result<axum::Json<IntrospectResponse>, Problem> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, credential)| hash_token(credential.trim()));
+    let authorized = match (&state.auth.introspection_credential_hash, presented) {
+        (Some(expected), Some(presented)) => *expected == presented,
+        _ => false,
+    };
+    if !authorized {
+        return Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Service credential required",
+        )
+        .with_detail(
+            "Introspection needs the service credential from configuration as a bearer token.",
+        )
+        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+    }
+    let answer = match current::authenticate(&state, body.token.expose_secret()).await {
+        Ok(current) => IntrospectResponse {
+            active: true,
+            claims: Some(IntrospectedClaims {
+                sub: current.claims.sub,
+                sid: current.claims.sid,
+                iss: current.claims.iss,
+                aud: current.claims.aud,
+                iat: current.claims.iat,
+                exp: current.claims.exp,
+                jti: current.claims.jti,
+                token_type: "access_token",
+            }),
+        },
+        Err(problem) if problem.status == 401 => IntrospectResponse {
+            active: false,
+            claims: None,
+        },
+        Err(problem) => return Err(problem),
+    };
+    Ok(axum::Json(answer))
+}
+
+/// The public keys access tokens are signed with.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "auth",
+    responses(
+        (status = 200, description = "The public keys access tokens are signed with", body = Jwks),
+    )
+)]
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let mut response = axum::Json(state.access_tokens.jwks()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}

@@ -1,0 +1,78 @@
+//! What the API shows of domain objects.
+
+use domain::Timestamp;
+use domain::user::{User, UserStatus};
+use serde::Serialize;
+
+/// A user as the API shows it (never the password hash or pending tokens).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    /// Id.
+    pub id: String,
+    /// Email address.
+    pub email: String,
+    /// Username.
+    pub username: Option<String>,
+    /// Phone number (E.164).
+    pub phone: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Global roles.
+    pub roles: Vec<String>,
+    /// `active`, `deactivated` or `deleted`.
+    #[schema(value_type = String, example = "active")]
+    pub status: UserStatus,
+    /// `not_verified`, `email_verified`, `phone_verified` or `both_verified`.
+    pub verification_status: &'static str,
+    /// When the email address was verified.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub email_verified_at: Option<Timestamp>,
+    /// When the phone number was verified.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub phone_verified_at: Option<Timestamp>,
+    /// Whether the account is locked now.
+    pub locked: bool,
+    /// Created.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// Last changed.
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    /// Last login.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_login_at: Option<Timestamp>,
+}
+
+impl UserView {
+    /// The view of `user` at `now`.
+    pub fn new(user: &User, now: Timestamp) -> Self {
+        let verification_status = match (
+            user.email_verified_at.is_some(),
+            user.phone_verified_at.is_some(),
+        ) {
+            (false, false) => "not_verified",
+            (true, false) => "email_verified",
+            (false, true) => "phone_verified",
+            (true, true) => "both_verified",
+        };
+        Self {
+            id: user.id.to_string(),
+            email: user.email.to_string(),
+            username: user.username.as_ref().map(ToString::to_string),
+            phone: user.phone.as_ref().map(ToString::to_string),
+            first_name: user.first_name.as_ref().map(ToString::to_string),
+            last_name: user.last_name.as_ref().map(ToString::to_string),
+            roles: user.roles.iter().map(ToString::to_string).collect(),
+            status: user.status,
+            verification_status,
+            email_verified_at: user.email_verified_at,
+            phone_verified_at: user.phone_verified_at,
+            locked: user.is_locked(now),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            last_login_at: user.last_login_at,
+        }
+    }
+}

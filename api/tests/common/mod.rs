@@ -1,0 +1,220 @@
+//! The test server and helpers shared by the API tests.
+
+#![allow(dead_code, reason = "each test binary uses some of the helpers")]
+
+use api::auth::jwt::{AccessTokenSettings, AccessTokens, KeySetFile};
+use api::auth::password::{PasswordSettings, Passwords};
+use api::auth::rate_limit::{RateLimitSettings, RateLimits};
+use api::auth::tokens::TokenMinter;
+use api::{AppState, Application, AuthSettings};
+use commands::{ClaimHasher, CommandHandler};
+use eventstore::EventLog;
+use eventstore::testing::{Backend, TestDb};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The token key the test servers derive email and reset tokens from.
+pub const TOKEN_KEY: [u8; 32] = [5; 32];
+
+/// How a test server is set up.
+#[derive(Clone)]
+pub struct Options {
+    /// argon2id cost: cheap in tests, OWASP's in benchmarks.
+    pub passwords: PasswordSettings,
+    /// Concurrent hashes (the blocking pool cap).
+    pub hashing_concurrency: usize,
+    pub auth: AuthSettings,
+    pub limits: RateLimitSettings,
+    pub tokens: AccessTokenSettings,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            passwords: PasswordSettings {
+                memory_kib: 1024,
+                iterations: 1,
+                parallelism: 1,
+                min_length: 8,
+            },
+            hashing_concurrency: 2,
+            auth: AuthSettings::default(),
+            limits: RateLimitSettings::unlimited(),
+            tokens: AccessTokenSettings::default(),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub log: EventLog,
+    /// The server's key set, to mint tokens the server would (or, with other settings, would not).
+    pub keys: KeySetFile,
+    pub options: Options,
+    /// The server's background work (failed logins, reset links).
+    pub background: tokio_util::task::TaskTracker,
+    _db: TestDb,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("user-agent", "idlog-tests/1.0")
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_with_token(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_with_token(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Waits until the work answered requests left in the background is done.
+    pub async fn settle(&self) {
+        self.background.close();
+        self.background.wait().await;
+        self.background.reopen();
+    }
+
+    pub async fn head_position(&self) -> u64 {
+        self.log.head().await.expect("head").position
+    }
+
+    /// Registers `email` with `password`; returns the user id.
+    pub async fn register(&self, email: &str, password: &str) -> String {
+        let response = self
+            .post(
+                "/api/v1/auth/register",
+                &json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "register {email}");
+        let body: Value = response.json().await.expect("json");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Logs in; returns the token response.
+    pub async fn login(&self, login: &str, password: &str) -> Value {
+        let response = self
+            .post(
+                "/api/v1/auth/login",
+                &json!({"login": login, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "login {login}");
+        response.json().await.expect("json")
+    }
+}
+
+/// The real server on a random port over a fresh database. Hashing is made cheap for speed;
+/// the benchmarks use the real parameters.
+pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
+    let db = TestDb::new(backend).await.expect("test database");
+    let log = db.open().await.expect("open").log;
+    let passwords =
+        Passwords::new(options.passwords, options.hashing_concurrency).expect("passwords");
+    let keys = KeySetFile::generate(chrono::Utc::now()).expect("keys");
+    let state = AppState {
+        commands: CommandHandler::new(log.clone(), ClaimHasher::new([7; 32])),
+        passwords,
+        tokens: TokenMinter::new(TOKEN_KEY),
+        access_tokens: Arc::new(
+            AccessTokens::new(&keys, options.tokens.clone()).expect("access tokens"),
+        ),
+        rate_limits: RateLimits::new(options.limits),
+        auth: options.auth.clone(),
+        background: tokio_util::task::TaskTracker::new(),
+    };
+    let background = state.background.clone();
+    let app = Application::build("127.0.0.1:0".parse().expect("address"), state)
+        .await
+        .expect("bind");
+    let address = format!("http://{}", app.local_addr().expect("address"));
+    tokio::spawn(app.run(std::future::pending()));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        log,
+        keys,
+        options,
+        background,
+        _db: db,
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Options::default()).await
+}
+
+/// Asserts a problem+json answer with `status`; returns its body.
+pub async fn problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// A valid registration body.
+pub fn ann() -> Value {
+    json!({
+        "email": "Ann.Lee@Example.com",
+        "password": "correct horse battery staple",
+        "username": "ann_lee",
+        "phone": "+1 415 555 0100",
+        "first_name": "Ann",
+        "last_name": "Lee"
+    })
+}
+
+/// Posts over a bare connection, declaring `content_length` whatever `body` holds: an HTTP client
+/// reports a server answering before reading the whole body as a broken pipe.
+pub async fn raw_post(address: &str, path: &str, content_length: usize, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
+    );
+    let body = body.to_vec();
+    let writing = tokio::spawn(async move {
+        // The server may close early; what matters is its answer.
+        let _ = writer.write_all(head.as_bytes()).await;
+        let _ = writer.write_all(&body).await;
+    });
+    let mut response = Vec::new();
+    let _ = reader.read_to_end(&mut response).await;
+    writing.abort();
+    String::from_utf8_lossy(&response).into_owned()
+}
