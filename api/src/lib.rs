@@ -78,7 +78,7 @@ pub struct AppState {
     /// Mints email and reset tokens.
     pub tokens: auth::tokens::TokenMinter,
     /// Mints and checks access tokens.
-    pub access_tokens: std::sync::Arc<auth::jwt::AccessTokens>,
+    pub access_tokens: std::sync::Arc<auth::jwt::AccessTokenKeys>,
     /// Rate limits.
     pub rate_limits: auth::rate_limit::RateLimits,
     /// Authentication settings.

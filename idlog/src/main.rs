@@ -25,6 +25,16 @@ enum Command {
     Serve,
     /// Brings the database schema up to date and exits.
     Migrate,
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Makes a fresh key sign access tokens; the previous one still verifies the tokens it
+    /// signed until they expire (running servers pick the change up by themselves).
+    RotateJwt,
 }
 
 /// Exit code for bad input (configuration, arguments); 1 is for failures while running.
@@ -53,6 +63,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => runtime::serve(settings).await,
             Command::Migrate => runtime::migrate(settings).await,
+            Command::Keys(KeysCommand::RotateJwt) => runtime::rotate_jwt_key(&settings),
         }
     });
     match result {

@@ -2,7 +2,7 @@
 
 use crate::config::{Settings, parse_key};
 use anyhow::{Context, bail};
-use api::auth::jwt::{AccessTokenSettings, AccessTokens, KeySetFile};
+use api::auth::jwt::{AccessTokenKeys, AccessTokenSettings, AccessTokens, KeySetFile};
 use api::auth::password::{PasswordSettings, Passwords};
 use api::auth::rate_limit::{RateLimitSettings, RateLimits};
 use api::auth::sessions::SessionSettings;
@@ -15,7 +15,7 @@ use eventstore::{Database, Opened};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Logs to standard error with the configured filter.
@@ -91,24 +91,89 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The JWT key set (generated into the data folder on first start unless configured), with keys
-/// whose tokens have all expired dropped.
-fn access_tokens(settings: &Settings) -> anyhow::Result<AccessTokens> {
-    let lifetime = Duration::minutes(settings.auth.access_token_minutes);
-    let now = chrono::Utc::now();
-    let path = settings
+/// Where the JWT key set lives.
+fn jwt_keys_path(settings: &Settings) -> PathBuf {
+    settings
         .security
         .jwt_keys_file
         .clone()
-        .unwrap_or_else(|| settings.data.dir.join("jwt-keys.json"));
-    let mut keys = KeySetFile::load_or_create(&path, now)?;
-    keys.prune(now, lifetime);
-    let token_settings = AccessTokenSettings {
+        .unwrap_or_else(|| settings.data.dir.join("jwt-keys.json"))
+}
+
+/// Access token settings from configuration.
+fn token_settings(settings: &Settings) -> AccessTokenSettings {
+    AccessTokenSettings {
         issuer: settings.auth.token_issuer.clone(),
         audience: settings.auth.token_audience.clone(),
-        lifetime,
+        lifetime: Duration::minutes(settings.auth.access_token_minutes),
+    }
+}
+
+/// Access tokens from a key set, with keys whose tokens have all expired dropped.
+fn access_tokens_from(
+    token_settings: &AccessTokenSettings,
+    mut keys: KeySetFile,
+) -> anyhow::Result<AccessTokens> {
+    keys.prune(chrono::Utc::now(), token_settings.lifetime);
+    Ok(AccessTokens::new(&keys, token_settings.clone())?)
+}
+
+/// How often a running server looks whether the key set file changed (a rotation).
+const KEY_SET_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Puts a changed key set file in force, and drops retired keys once their tokens expired.
+async fn follow_key_set(
+    path: PathBuf,
+    token_settings: AccessTokenSettings,
+    keys: Arc<AccessTokenKeys>,
+) {
+    let modified = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .ok()
     };
-    Ok(AccessTokens::new(&keys, token_settings)?)
+    let mut seen = modified(&path);
+    let mut interval = tokio::time::interval(KEY_SET_POLL);
+    loop {
+        interval.tick().await;
+        let now = modified(&path);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match KeySetFile::load(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|set| {
+                let kids = set.kids().join(", ");
+                access_tokens_from(&token_settings, set).map(|tokens| (tokens, kids))
+            }) {
+            Ok((tokens, kids)) => {
+                keys.replace(tokens);
+                tracing::info!(path = %path.display(), kids, "JWT key set reloaded");
+            }
+            Err(error) => {
+                tracing::error!(%error, "the changed JWT key set is unusable; keeping the one in force")
+            }
+        }
+    }
+}
+
+/// `idlog keys rotate-jwt`: a fresh signing key; the current one keeps verifying its tokens.
+pub fn rotate_jwt_key(settings: &Settings) -> anyhow::Result<()> {
+    prepare_data_dir(settings)?;
+    let path = jwt_keys_path(settings);
+    let now = chrono::Utc::now();
+    let mut keys = KeySetFile::load_or_create(&path, now)?;
+    keys.prune(now, Duration::minutes(settings.auth.access_token_minutes));
+    let kid = keys.rotate(now)?;
+    keys.save(&path)?;
+    println!("new signing key {kid} in {}", path.display());
+    println!(
+        "running servers pick it up within {} s; the previous key verifies its tokens for {} more minutes",
+        KEY_SET_POLL.as_secs(),
+        settings.auth.access_token_minutes
+    );
+    Ok(())
 }
 
 /// Checks that this process hashes claims with the key the database was first used with.
@@ -150,14 +215,24 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         parallelism: auth.argon2_parallelism,
         min_length: auth.password_min_length,
     })?;
-    let access_tokens = access_tokens(&settings)?;
+    let keys_path = jwt_keys_path(&settings);
+    let keys = KeySetFile::load_or_create(&keys_path, chrono::Utc::now())?;
+    let access_tokens = Arc::new(AccessTokenKeys::new(access_tokens_from(
+        &token_settings(&settings),
+        keys,
+    )?));
+    tokio::spawn(follow_key_set(
+        keys_path,
+        token_settings(&settings),
+        access_tokens.clone(),
+    ));
     let limits = &settings.limits;
     let per_minute = |limit: u32| (limit > 0).then_some(limit);
     let state = AppState {
         commands: CommandHandler::new(log, hasher),
         passwords,
         tokens: TokenMinter::new(token_key),
-        access_tokens: Arc::new(access_tokens),
+        access_tokens: access_tokens.clone(),
         rate_limits: RateLimits::new(RateLimitSettings {
             login_per_ip: per_minute(limits.login_per_ip),
             login_per_account: per_minute(limits.login_per_account),

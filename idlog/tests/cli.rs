@@ -235,3 +235,85 @@ async fn database_url_switches_to_postgresql() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("security.claim_key does not match"));
 }
+
+#[tokio::test]
+async fn rotating_the_jwt_key_reaches_a_running_server_and_keeps_old_tokens_valid() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = start(dir.path(), &[("IDLOG_SERVER_PORT", "0")]);
+    let old_token = register_and_log_in(&server.address).await;
+    let old_kid = published_kid(&server.address).await;
+
+    let output = idlog(dir.path(), &["keys", "rotate-jwt"], &[])
+        .output()
+        .expect("rotate");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+
+    let mut kids = Vec::new();
+    for _ in 0..100 {
+        let jwks: serde_json::Value =
+            reqwest::get(format!("{}/.well-known/jwks.json", server.address))
+                .await
+                .expect("jwks")
+                .json()
+                .await
+                .expect("json");
+        kids = jwks["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|key| key["kid"].as_str().expect("kid").to_owned())
+            .collect();
+        if kids.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        kids.len(),
+        2,
+        "the running server publishes the new key beside the old one"
+    );
+    assert!(kids.contains(&old_kid));
+    let new_kid = kids
+        .iter()
+        .find(|kid| **kid != old_kid)
+        .expect("new kid")
+        .clone();
+    assert!(printed.contains(&new_kid), "{printed}");
+    assert_eq!(
+        me_status(&server.address, &old_token).await,
+        200,
+        "tokens of the retired key stay valid"
+    );
+
+    let login =
+        serde_json::json!({"login": "ann@example.com", "password": "correct horse battery staple"});
+    let tokens: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", server.address))
+        .json(&login)
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let new_token = tokens["access_token"].as_str().expect("token");
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            new_token.split('.').next().expect("header"),
+        )
+        .expect("base64"),
+    )
+    .expect("json");
+    assert_eq!(
+        header["kid"],
+        new_kid.as_str(),
+        "new tokens are signed with the new key"
+    );
+}

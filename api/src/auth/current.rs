@@ -32,10 +32,14 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
 /// Checks an access token and that its session is open now: a revoked or ended session makes
 /// its tokens fail at once, not when they expire.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<CurrentSession, Problem> {
-    let claims = state.access_tokens.validate(token).map_err(|error| {
-        tracing::info!(%error, "access token refused");
-        Problem::invalid_token()
-    })?;
+    let claims = state
+        .access_tokens
+        .current()
+        .validate(token)
+        .map_err(|error| {
+            tracing::info!(%error, "access token refused");
+            Problem::invalid_token()
+        })?;
     let (user_id, session_id) = claims.subject().ok_or_else(Problem::invalid_token)?;
     let loaded = state
         .commands

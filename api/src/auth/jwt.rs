@@ -114,6 +114,22 @@ impl KeySetFile {
         Ok(set)
     }
 
+    /// Reads the key set at `path`.
+    pub fn load(path: &Path) -> Result<Self, KeySetError> {
+        let text = std::fs::read_to_string(path).map_err(|source| KeySetError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// The ids of the keys, the signing key last.
+    pub fn kids(&self) -> Vec<&str> {
+        let mut keys: Vec<&StoredKey> = self.keys.iter().collect();
+        keys.sort_by_key(|key| key.retired_at.is_none());
+        keys.iter().map(|key| key.kid.as_str()).collect()
+    }
+
     /// Reads the key set at `path`, creating it with a fresh key if it does not exist.
     pub fn load_or_create(path: &Path, now: Timestamp) -> Result<Self, KeySetError> {
         match std::fs::read_to_string(path) {
@@ -277,6 +293,36 @@ impl Default for AccessTokenSettings {
             audience: "idlog".into(),
             lifetime: Duration::minutes(15),
         }
+    }
+}
+
+/// The access tokens of the key set in force; swapped when the key set file changes, so a
+/// rotation reaches running servers without a restart.
+#[derive(Debug)]
+pub struct AccessTokenKeys(std::sync::RwLock<std::sync::Arc<AccessTokens>>);
+
+impl AccessTokenKeys {
+    /// Starts with `tokens`.
+    pub fn new(tokens: AccessTokens) -> Self {
+        Self(std::sync::RwLock::new(std::sync::Arc::new(tokens)))
+    }
+
+    /// The tokens in force now.
+    pub fn current(&self) -> std::sync::Arc<AccessTokens> {
+        // A writer never panics while holding the lock, but be explicit about poisoning anyway.
+        match self.0.read() {
+            Ok(tokens) => tokens.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts `tokens` in force.
+    pub fn replace(&self, tokens: AccessTokens) {
+        let mut current = match self.0.write() {
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *current = std::sync::Arc::new(tokens);
     }
 }
 

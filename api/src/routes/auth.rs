@@ -244,13 +244,14 @@ fn token_response(
 ) -> Result<TokenResponse, Problem> {
     let access_token = state
         .access_tokens
+        .current()
         .mint(user.id, session_id, now)
         .map_err(|e| Problem::internal(&e))?;
     Ok(TokenResponse {
         access_token,
         refresh_token: refresh_token.expose_secret().to_owned(),
         token_type: "Bearer",
-        expires_in: state.access_tokens.lifetime().num_seconds(),
+        expires_in: state.access_tokens.current().lifetime().num_seconds(),
         session_id: session_id.to_string(),
         user: with_user.then(|| UserView::new(user, now)),
     })
@@ -1142,7 +1143,7 @@ pub async fn introspect(
     )
 )]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = axum::Json(state.access_tokens.jwks()).into_response();
+    let mut response = axum::Json(state.access_tokens.current().jwks()).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),

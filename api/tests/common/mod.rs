@@ -145,9 +145,9 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         commands: CommandHandler::new(log.clone(), ClaimHasher::new([7; 32])),
         passwords,
         tokens: TokenMinter::new(TOKEN_KEY),
-        access_tokens: Arc::new(
+        access_tokens: Arc::new(api::auth::jwt::AccessTokenKeys::new(
             AccessTokens::new(&keys, options.tokens.clone()).expect("access tokens"),
-        ),
+        )),
         rate_limits: RateLimits::new(options.limits),
         auth: options.auth.clone(),
         background: tokio_util::task::TaskTracker::new(),
