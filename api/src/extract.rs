@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use eventstore::{Actor, ActorKind, EventMetadata};
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 
 /// A JSON body; malformed, mistyped or oversized bodies are refused as problem+json.
@@ -110,4 +111,143 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
             request_id: header(REQUEST_ID.as_str()),
         })
     }
+}
+
+/// The header a client sends to make a command safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The `Idempotency-Key` of a request, bound to what the request asks: the same key with another
+/// method, path or body is refused rather than answered with the first result.
+fn idempotency_key(
+    parts: &Parts,
+    body: &[u8],
+) -> Result<Option<eventstore::IdempotencyKey>, Problem> {
+    let Some(value) = parts.headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|key| (1..=255).contains(&key.len()))
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-idempotency-key",
+                "Invalid Idempotency-Key",
+            )
+            .with_detail("Idempotency-Key must be 1 to 255 visible ASCII characters.")
+        })?;
+    let mut digest = Sha256::new();
+    for part in [
+        parts.method.as_str().as_bytes(),
+        parts.uri.path().as_bytes(),
+        body,
+    ] {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part);
+    }
+    Ok(Some(eventstore::IdempotencyKey {
+        key: key.to_owned(),
+        fingerprint: digest.finalize().into(),
+    }))
+}
+
+/// A command's JSON body, with the request's idempotency key (bound to the body).
+#[derive(Debug)]
+pub struct JsonCommand<T> {
+    /// The body.
+    pub body: T,
+    /// The `Idempotency-Key`, if sent.
+    pub idempotency: Option<eventstore::IdempotencyKey>,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonCommand<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let is_json = parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<mime::Mime>().ok())
+            .is_some_and(|mime| {
+                mime.type_() == "application"
+                    && (mime.subtype() == "json"
+                        || mime.suffix().is_some_and(|suffix| suffix == "json"))
+            });
+        if !is_json {
+            return Err(json_problem(&JsonRejection::MissingJsonContentType(
+                Default::default(),
+            )));
+        }
+        let bytes =
+            axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+                .await
+                .map_err(|rejection| {
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        Problem::body_too_large()
+                    } else {
+                        Problem::new(
+                            StatusCode::BAD_REQUEST,
+                            "unreadable-body",
+                            "The body could not be read",
+                        )
+                    }
+                })?;
+        let axum::Json(body) =
+            axum::Json::<T>::from_bytes(&bytes).map_err(|rejection| json_problem(&rejection))?;
+        let idempotency = idempotency_key(&parts, &bytes)?;
+        Ok(Self { body, idempotency })
+    }
+}
+
+/// The idempotency key of a command without a body.
+#[derive(Debug)]
+pub struct Idempotency(pub Option<eventstore::IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(idempotency_key(parts, b"")?))
+    }
+}
+
+/// `If-Match`: the stream version the client last saw (from an `ETag`), for optimistic
+/// concurrency over HTTP. Absent or `*` means "whatever it is now".
+#[derive(Debug, Clone, Copy)]
+pub struct IfMatch(pub Option<u64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(axum::http::header::IF_MATCH) else {
+            return Ok(Self(None));
+        };
+        let text = value.to_str().unwrap_or_default().trim();
+        if text == "*" {
+            return Ok(Self(None));
+        }
+        text.trim_start_matches("W/")
+            .trim_matches('"')
+            .parse()
+            .map(|version| Self(Some(version)))
+            .map_err(|_| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-if-match",
+                    "Invalid If-Match",
+                )
+                .with_detail("If-Match takes an ETag this API sent, such as \"3\".")
+            })
+    }
+}
+
+/// The `ETag` of a stream at `version`.
+pub fn etag(version: u64) -> axum::http::HeaderValue {
+    axum::http::HeaderValue::from_str(&format!("\"{version}\""))
+        .unwrap_or(axum::http::HeaderValue::from_static("\"0\""))
 }

@@ -3,6 +3,7 @@
 //! [`Application::build`] binds the listener (port 0 in tests) and [`Application::run`] serves
 //! until shutdown. Every error leaves as RFC 9457 problem+json ([`problem`]).
 
+pub mod accounts;
 pub mod auth;
 mod error;
 pub mod extract;
@@ -46,6 +47,10 @@ pub struct AuthSettings {
     pub sessions: auth::sessions::SessionSettings,
     /// When failed logins lock an account.
     pub lockout: domain::user::LockoutPolicy,
+    /// The global roles that may be granted.
+    pub roles: accounts::RoleCatalog,
+    /// How long an invitation to set a first password works.
+    pub invitation_lifetime: domain::Duration,
     /// SHA-256 of the bearer credential services present to `POST /auth/introspect`; `None`
     /// turns introspection off.
     pub introspection_credential_hash: Option<domain::values::TokenHash>,
@@ -64,6 +69,8 @@ impl Default for AuthSettings {
                 max_lock_duration: domain::Duration::hours(24),
             },
             introspection_credential_hash: None,
+            roles: accounts::RoleCatalog::default(),
+            invitation_lifetime: domain::Duration::days(7),
         }
     }
 }
@@ -113,7 +120,29 @@ pub fn router(state: AppState) -> Router {
             "/auth/sessions/{id}",
             axum::routing::delete(routes::auth::delete_session),
         )
-        .route("/auth/introspect", post(routes::auth::introspect));
+        .route("/auth/introspect", post(routes::auth::introspect))
+        .route("/users", post(routes::users::create_user))
+        .route(
+            "/users/{id}",
+            get(routes::users::get_user)
+                .patch(routes::users::update_user)
+                .delete(routes::users::delete_user),
+        )
+        .route("/users/{id}/lock", post(routes::users::lock_user))
+        .route("/users/{id}/unlock", post(routes::users::unlock_user))
+        .route(
+            "/users/{id}/deactivate",
+            post(routes::users::deactivate_user),
+        )
+        .route(
+            "/users/{id}/reactivate",
+            post(routes::users::reactivate_user),
+        )
+        .route(
+            "/users/{id}/password-reset",
+            post(routes::users::send_password_reset),
+        )
+        .route("/users/{id}/lockout", get(routes::users::lockout));
     Router::new()
         .nest("/api/v1", v1)
         .route("/.well-known/jwks.json", get(routes::auth::jwks))

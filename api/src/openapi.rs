@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, and interactive docs.
 
 use crate::AppState;
-use crate::routes::auth;
+use crate::routes::{auth, users};
 use axum::Json;
 use axum::Router;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -31,10 +31,21 @@ use utoipa_scalar::{Scalar, Servable};
         auth::delete_session,
         auth::introspect,
         auth::jwks,
+        users::create_user,
+        users::get_user,
+        users::update_user,
+        users::lock_user,
+        users::unlock_user,
+        users::deactivate_user,
+        users::reactivate_user,
+        users::delete_user,
+        users::send_password_reset,
+        users::lockout,
     ),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Registration, login, tokens, sessions and passwords"),
+        (name = "users", description = "User administration, and one's own user"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

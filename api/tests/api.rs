@@ -293,6 +293,16 @@ async fn the_openapi_document_covers_every_endpoint(backend: Backend) {
         ("get", "/api/v1/auth/sessions"),
         ("delete", "/api/v1/auth/sessions/{id}"),
         ("post", "/api/v1/auth/introspect"),
+        ("post", "/api/v1/users"),
+        ("get", "/api/v1/users/{id}"),
+        ("patch", "/api/v1/users/{id}"),
+        ("delete", "/api/v1/users/{id}"),
+        ("post", "/api/v1/users/{id}/lock"),
+        ("post", "/api/v1/users/{id}/unlock"),
+        ("post", "/api/v1/users/{id}/deactivate"),
+        ("post", "/api/v1/users/{id}/reactivate"),
+        ("post", "/api/v1/users/{id}/password-reset"),
+        ("get", "/api/v1/users/{id}/lockout"),
     ];
     let paths = document["paths"].as_object().expect("paths");
     let documented: usize = paths

@@ -378,6 +378,9 @@ pub enum UserCommand {
         /// When.
         at: Timestamp,
     },
+    /// Several commands decided in order, each on the state the previous ones left: all of
+    /// them or none (one edit of several fields, one stream version).
+    Batch(Vec<UserCommand>),
 }
 
 /// What happened to a user.
@@ -603,6 +606,16 @@ impl Aggregate for UserAggregate {
 
     fn decide(state: &UserState, command: UserCommand) -> Result<Vec<UserEvent>, UserError> {
         match (state, command) {
+            (state, UserCommand::Batch(commands)) => {
+                let mut state = state.clone();
+                let mut events = Vec::new();
+                for command in commands {
+                    let decided = Self::decide(&state, command)?;
+                    state = decided.iter().fold(state, Self::evolve);
+                    events.extend(decided);
+                }
+                Ok(events)
+            }
             (
                 UserState::Absent,
                 UserCommand::Register {
@@ -1087,6 +1100,8 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
             _ => Err(UserError::NotDeactivated),
         },
         C::Delete { at } => Ok(vec![E::UserDeleted { at }]),
+        // Never reaches here: `decide` takes batches apart before looking at the state.
+        C::Batch(_) => Err(UserError::NotFound),
     }
 }
 

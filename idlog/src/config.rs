@@ -27,6 +27,18 @@ pub struct Settings {
     pub auth: AuthConfig,
     /// `[limits]`
     pub limits: LimitSettings,
+    /// `[bootstrap]`
+    pub bootstrap: BootstrapSettings,
+}
+
+/// `[bootstrap]`: the first administrator, created at start-up while the log is empty.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct BootstrapSettings {
+    /// Email address of the first administrator.
+    pub admin_email: Option<String>,
+    /// Their password.
+    pub admin_password: Option<SecretString>,
 }
 
 /// `[limits]`: requests per minute per client address or account; 0 turns a limit off.
@@ -98,6 +110,10 @@ pub struct AuthConfig {
     pub lockout_minutes: i64,
     /// The longest lock, in minutes.
     pub lockout_max_minutes: i64,
+    /// Global roles beyond the built-in admin, auditor, analyst and user (e.g. `["COACH"]`).
+    pub roles: Vec<String>,
+    /// How long an invitation to set a first password works, in hours.
+    pub invitation_hours: i64,
 }
 
 impl Default for AuthConfig {
@@ -119,6 +135,8 @@ impl Default for AuthConfig {
             lockout_attempts: 5,
             lockout_minutes: 15,
             lockout_max_minutes: 24 * 60,
+            roles: Vec::new(),
+            invitation_hours: 7 * 24,
         }
     }
 }
@@ -291,6 +309,7 @@ impl Settings {
             ("auth.session_lifetime_days", auth.session_lifetime_days),
             ("auth.lockout_minutes", auth.lockout_minutes),
             ("auth.lockout_max_minutes", auth.lockout_max_minutes),
+            ("auth.invitation_hours", auth.invitation_hours),
             ("auth.lockout_attempts", i64::from(auth.lockout_attempts)),
             (
                 "auth.password_min_length",
@@ -310,6 +329,12 @@ impl Settings {
                     "must be at most {}",
                     api::auth::password::MAX_PASSWORD_CHARS
                 ),
+            });
+        }
+        if self.bootstrap.admin_email.is_some() != self.bootstrap.admin_password.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "bootstrap.admin_email",
+                message: "bootstrap.admin_email and bootstrap.admin_password go together".into(),
             });
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|error| {

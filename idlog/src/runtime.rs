@@ -2,15 +2,20 @@
 
 use crate::config::{Settings, parse_key};
 use anyhow::{Context, bail};
+use api::accounts::{CreateAccountError, Creator, NewAccount, RoleCatalog};
 use api::auth::jwt::{AccessTokenKeys, AccessTokenSettings, AccessTokens, KeySetFile};
 use api::auth::password::{PasswordSettings, Passwords};
 use api::auth::rate_limit::{RateLimitSettings, RateLimits};
 use api::auth::sessions::SessionSettings;
 use api::auth::tokens::{TokenMinter, hash_token};
 use api::{AppState, Application, AuthSettings};
+use commands::CommandContext;
 use commands::{ClaimHasher, CommandHandler};
 use domain::Duration;
+use domain::UserId;
 use domain::user::LockoutPolicy;
+use domain::user::UserState;
+use domain::values::{Email, Role};
 use eventstore::{Database, Opened};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
@@ -192,29 +197,186 @@ async fn check_claim_key(database: &Database, hasher: &ClaimHasher) -> anyhow::R
 }
 
 /// `idlog serve`.
+/// What running commands needs, for the server and the command line alike.
+struct Core {
+    commands: CommandHandler,
+    passwords: Passwords,
+    tokens: TokenMinter,
+    log: eventstore::EventLog,
+}
+
+impl Core {
+    /// Opens the database and loads (or on first start generates) the keys.
+    async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let Opened { log, database } = open(settings).await?;
+        let claim_key = key(
+            settings,
+            settings.security.claim_key.as_ref(),
+            "security.claim_key",
+            "claim.key",
+        )?;
+        let hasher = ClaimHasher::new(claim_key);
+        check_claim_key(&database, &hasher).await?;
+        let token_key = key(
+            settings,
+            settings.security.token_key.as_ref(),
+            "security.token_key",
+            "token.key",
+        )?;
+        let auth = &settings.auth;
+        let passwords = Passwords::with_core_count(PasswordSettings {
+            memory_kib: auth.argon2_memory_kib,
+            iterations: auth.argon2_iterations,
+            parallelism: auth.argon2_parallelism,
+            min_length: auth.password_min_length,
+        })?;
+        Ok(Self {
+            commands: CommandHandler::new(log.clone(), hasher),
+            passwords,
+            tokens: TokenMinter::new(token_key),
+            log,
+        })
+    }
+
+    fn creator<'a>(&'a self, settings: &Settings) -> Creator<'a> {
+        Creator {
+            commands: &self.commands,
+            passwords: &self.passwords,
+            tokens: &self.tokens,
+            invitation_lifetime: Duration::hours(settings.auth.invitation_hours),
+        }
+    }
+}
+
+/// The role catalog: built-in roles and the configured ones.
+fn role_catalog(settings: &Settings) -> anyhow::Result<RoleCatalog> {
+    let extra = settings
+        .auth
+        .roles
+        .iter()
+        .map(|name| {
+            Role::parse(name)
+                .map_err(|error| anyhow::anyhow!("auth.roles: {name}: {}", error.message))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(RoleCatalog::new(&extra))
+}
+
+/// Creates a user from the command line or the bootstrap settings, as the system.
+async fn create_account(
+    core: &Core,
+    settings: &Settings,
+    request: AccountRequest,
+) -> anyhow::Result<UserId> {
+    let catalog = role_catalog(settings)?;
+    let roles = request
+        .roles
+        .iter()
+        .map(|name| {
+            catalog.role(name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown role {name}; the catalog has {}",
+                    catalog.names().join(", ")
+                )
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let email = Email::parse(&request.email)
+        .map_err(|error| anyhow::anyhow!("{}: {}", request.email, error.message))?;
+    let account = NewAccount {
+        email,
+        username: None,
+        phone: None,
+        first_name: None,
+        last_name: None,
+        roles,
+        password: request.password,
+    };
+    let metadata = eventstore::EventMetadata {
+        actor: eventstore::Actor {
+            kind: eventstore::ActorKind::System,
+            id: Some(request.actor.to_owned()),
+        },
+        ..Default::default()
+    };
+    let executed = core
+        .creator(settings)
+        .create(
+            account,
+            CommandContext {
+                metadata,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|error| match error {
+            CreateAccountError::Command(commands::CommandError::Duplicate { kind }) => {
+                anyhow::anyhow!("that {kind} is already taken")
+            }
+            other => anyhow::anyhow!("{other}"),
+        })?;
+    match executed.state {
+        UserState::Present(user) => Ok(user.id),
+        UserState::Absent => bail!("the user was not created"),
+    }
+}
+
+/// A user to create from the command line or the bootstrap settings.
+pub struct AccountRequest {
+    /// Email address.
+    pub email: String,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// The password, or none for an invitation.
+    pub password: Option<SecretString>,
+    /// Who is creating it, for the events' metadata.
+    pub actor: &'static str,
+}
+
+/// `idlog users create`.
+pub async fn create_user(settings: Settings, request: AccountRequest) -> anyhow::Result<()> {
+    let core = Core::open(&settings).await?;
+    let invited = request.password.is_none();
+    let email = request.email.clone();
+    let user_id = create_account(&core, &settings, request).await?;
+    println!("created user {user_id} <{email}>");
+    if invited {
+        println!(
+            "no password given: an invitation to set one goes to {email} once the email worker runs"
+        );
+    }
+    Ok(())
+}
+
+/// Creates the first administrator from `[bootstrap]`, once: only while the log is empty.
+async fn bootstrap_admin(core: &Core, settings: &Settings) -> anyhow::Result<()> {
+    let (Some(email), Some(password)) = (
+        &settings.bootstrap.admin_email,
+        &settings.bootstrap.admin_password,
+    ) else {
+        return Ok(());
+    };
+    if core.log.head().await?.position > 0 {
+        return Ok(());
+    }
+    let request = AccountRequest {
+        email: email.clone(),
+        roles: vec!["admin".into()],
+        password: Some(password.clone()),
+        actor: "system:bootstrap",
+    };
+    let user_id = create_account(core, settings, request)
+        .await
+        .context("bootstrap.admin_email")?;
+    tracing::info!(%user_id, "created the first administrator from the bootstrap settings");
+    Ok(())
+}
+
+/// `idlog serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let Opened { log, database } = open(&settings).await?;
-    let claim_key = key(
-        &settings,
-        settings.security.claim_key.as_ref(),
-        "security.claim_key",
-        "claim.key",
-    )?;
-    let hasher = ClaimHasher::new(claim_key);
-    check_claim_key(&database, &hasher).await?;
-    let token_key = key(
-        &settings,
-        settings.security.token_key.as_ref(),
-        "security.token_key",
-        "token.key",
-    )?;
+    let core = Core::open(&settings).await?;
+    bootstrap_admin(&core, &settings).await?;
     let auth = &settings.auth;
-    let passwords = Passwords::with_core_count(PasswordSettings {
-        memory_kib: auth.argon2_memory_kib,
-        iterations: auth.argon2_iterations,
-        parallelism: auth.argon2_parallelism,
-        min_length: auth.password_min_length,
-    })?;
     let keys_path = jwt_keys_path(&settings);
     let keys = KeySetFile::load_or_create(&keys_path, chrono::Utc::now())?;
     let access_tokens = Arc::new(AccessTokenKeys::new(access_tokens_from(
@@ -229,9 +391,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let limits = &settings.limits;
     let per_minute = |limit: u32| (limit > 0).then_some(limit);
     let state = AppState {
-        commands: CommandHandler::new(log, hasher),
-        passwords,
-        tokens: TokenMinter::new(token_key),
+        commands: core.commands,
+        passwords: core.passwords,
+        tokens: core.tokens,
         access_tokens: access_tokens.clone(),
         rate_limits: RateLimits::new(RateLimitSettings {
             login_per_ip: per_minute(limits.login_per_ip),
@@ -262,6 +424,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .introspection_credential
                 .as_ref()
                 .map(|credential| hash_token(credential.expose_secret())),
+            roles: role_catalog(&settings)?,
+            invitation_lifetime: Duration::hours(auth.invitation_hours),
         },
     };
     let address = SocketAddr::new(settings.server.host, settings.server.port);

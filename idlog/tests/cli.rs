@@ -317,3 +317,107 @@ async fn rotating_the_jwt_key_reaches_a_running_server_and_keeps_old_tokens_vali
         "new tokens are signed with the new key"
     );
 }
+
+#[tokio::test]
+async fn the_first_administrator_comes_from_the_command_line_or_the_bootstrap_settings() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut create = idlog(
+        dir.path(),
+        &[
+            "users",
+            "create",
+            "root@example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        &[],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = create.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"the administrator's passphrase\n")
+            .expect("write");
+    }
+    let output = create.wait_with_output().expect("create");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("root@example.com"));
+    let again = idlog(dir.path(), &["users", "create", "ROOT@example.com"], &[])
+        .output()
+        .expect("again");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already taken"));
+    let unknown = idlog(
+        dir.path(),
+        &["users", "create", "x@example.com", "--role", "wizard"],
+        &[],
+    )
+    .output()
+    .expect("role");
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown role wizard"));
+
+    let server = start(dir.path(), &[("IDLOG_SERVER_PORT", "0")]);
+    assert_eq!(
+        admin_can_create_users(&server.address, "root@example.com").await,
+        201
+    );
+    drop(server);
+
+    // On an empty log the bootstrap settings create the first administrator, once.
+    let fresh = tempfile::tempdir().expect("temp dir");
+    let bootstrap = [
+        ("IDLOG_SERVER_PORT", "0"),
+        ("IDLOG_BOOTSTRAP_ADMIN_EMAIL", "boss@example.com"),
+        (
+            "IDLOG_BOOTSTRAP_ADMIN_PASSWORD",
+            "the administrator's passphrase",
+        ),
+    ];
+    let server = start(fresh.path(), &bootstrap);
+    assert_eq!(
+        admin_can_create_users(&server.address, "boss@example.com").await,
+        201
+    );
+    drop(server);
+    let server = start(fresh.path(), &bootstrap);
+    assert_eq!(
+        get_health(&server.address).await,
+        200,
+        "a second start with the settings still set is fine"
+    );
+}
+
+/// Logs in as `email` and creates a user; returns the status of the creation.
+async fn admin_can_create_users(address: &str, email: &str) -> u16 {
+    let client = reqwest::Client::new();
+    let login = serde_json::json!({"login": email, "password": "the administrator's passphrase"});
+    let tokens: serde_json::Value = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&login)
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = tokens["access_token"].as_str().expect("token");
+    client
+        .post(format!("{address}/api/v1/users"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"email": "staff@example.com"}))
+        .send()
+        .await
+        .expect("create")
+        .status()
+        .as_u16()
+}

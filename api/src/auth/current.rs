@@ -2,12 +2,15 @@
 
 use crate::AppState;
 use crate::auth::jwt::AccessClaims;
+use crate::extract::RequestContext;
 use crate::problem::Problem;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use domain::session::{Session, SessionAggregate, SessionState};
+use domain::user::{User, UserAggregate, UserState, UserStatus};
 use domain::{SessionId, UserId};
+use eventstore::{Actor, ActorKind, EventMetadata};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -87,5 +90,62 @@ impl FromRequestParts<AppState> for CurrentSession {
         })?;
         let current = authenticate(state, token).await?;
         Ok(current)
+    }
+}
+
+/// An authenticated caller with their user as of this request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The session and token.
+    pub session: CurrentSession,
+    /// The user.
+    pub user: Box<User>,
+}
+
+impl Caller {
+    /// Whether the caller holds the global `admin` role.
+    pub fn is_admin(&self) -> bool {
+        self.user.roles.iter().any(|role| role.as_str() == "admin")
+    }
+
+    /// Whether `user_id` is the caller.
+    pub fn is(&self, user_id: UserId) -> bool {
+        self.user.id == user_id
+    }
+
+    /// Event metadata for what the caller does: as an administrator when acting on someone
+    /// else with the admin role, as a user otherwise.
+    pub fn metadata(&self, context: &RequestContext, subject: UserId) -> EventMetadata {
+        let kind = if self.is_admin() && !self.is(subject) {
+            ActorKind::Admin
+        } else {
+            ActorKind::User
+        };
+        context.metadata(Actor {
+            kind,
+            id: Some(self.user.id.to_string()),
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = CurrentSession::from_request_parts(parts, state).await?;
+        let loaded = state
+            .commands
+            .load::<UserAggregate>(&session.user_id.to_string(), None)
+            .await
+            .map_err(|error| crate::error::command_problem(error, crate::error::user_problem))?;
+        match loaded.state {
+            UserState::Present(user) if user.status == UserStatus::Active => {
+                Ok(Self { session, user })
+            }
+            _ => Err(Problem::invalid_token()),
+        }
     }
 }

@@ -193,6 +193,16 @@ pub struct Accepted {
     detail: &'static str,
 }
 
+impl Accepted {
+    /// An acceptance saying what happens next.
+    pub fn new(detail: &'static str) -> Self {
+        Self {
+            status: "accepted",
+            detail,
+        }
+    }
+}
+
 impl IntoResponse for Accepted {
     fn into_response(self) -> Response {
         (StatusCode::ACCEPTED, axum::Json(self)).into_response()

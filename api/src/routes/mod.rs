@@ -1,3 +1,4 @@
 //! Route handlers, by area.
 
 pub mod auth;
+pub mod users;

@@ -52,6 +52,8 @@ pub struct TestApp {
     /// The server's key set, to mint tokens the server would (or, with other settings, would not).
     pub keys: KeySetFile,
     pub options: Options,
+    /// The server's command handler, to set up what no endpoint may (the first administrator).
+    pub commands: CommandHandler,
     /// The server's background work (failed logins, reset links).
     pub background: tokio_util::task::TaskTracker,
     _db: TestDb,
@@ -94,6 +96,42 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    /// Creates an administrator as the command line would, logs them in; returns their id and
+    /// access token.
+    pub async fn admin(&self) -> (String, String) {
+        let passwords = Passwords::new(self.options.passwords, 1).expect("passwords");
+        let tokens = TokenMinter::new(TOKEN_KEY);
+        let creator = api::accounts::Creator {
+            commands: &self.commands,
+            passwords: &passwords,
+            tokens: &tokens,
+            invitation_lifetime: domain::Duration::days(7),
+        };
+        let account = api::accounts::NewAccount {
+            email: domain::values::Email::parse("root@example.com").expect("email"),
+            username: None,
+            phone: None,
+            first_name: None,
+            last_name: None,
+            roles: [domain::values::Role::parse("admin").expect("role")].into(),
+            password: Some("the administrator's passphrase".to_owned().into()),
+        };
+        let executed = creator
+            .create(account, Default::default())
+            .await
+            .expect("admin created");
+        let domain::user::UserState::Present(admin) = executed.state else {
+            panic!("no admin")
+        };
+        let tokens = self
+            .login("root@example.com", "the administrator's passphrase")
+            .await;
+        (
+            admin.id.to_string(),
+            tokens["access_token"].as_str().expect("token").to_owned(),
+        )
     }
 
     /// Waits until the work answered requests left in the background is done.
@@ -153,6 +191,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         background: tokio_util::task::TaskTracker::new(),
     };
     let background = state.background.clone();
+    let commands = state.commands.clone();
     let app = Application::build("127.0.0.1:0".parse().expect("address"), state)
         .await
         .expect("bind");
@@ -165,6 +204,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         keys,
         options,
         background,
+        commands,
         _db: db,
     }
 }

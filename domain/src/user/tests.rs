@@ -995,3 +995,51 @@ fn refuses_to_verify_a_phone_when_no_code_was_sent() {
         })
         .then_err(UserError::NothingToVerify);
 }
+
+// Batches
+
+#[test]
+fn a_batch_decides_each_command_on_the_state_the_previous_left() {
+    let coach = Role::parse("COACH").expect("valid");
+    let state = given::<UserAggregate>(history())
+        .when(UserCommand::Batch(vec![
+            UserCommand::ChangeUsername {
+                username: None,
+                at: at(3),
+            },
+            UserCommand::GrantRole {
+                role: coach.clone(),
+                at: at(3),
+            },
+            // Granting again in the same batch sees the first grant: nothing more.
+            UserCommand::GrantRole {
+                role: coach.clone(),
+                at: at(3),
+            },
+        ]))
+        .then([
+            UserEvent::UsernameChanged {
+                old_username: Some(Username::parse("ann").expect("valid")),
+                new_username: None,
+                at: at(3),
+            },
+            UserEvent::RoleGranted {
+                role: coach.clone(),
+                at: at(3),
+            },
+        ]);
+    assert!(present(state).roles.contains(&coach));
+}
+
+#[test]
+fn a_batch_with_one_refused_command_is_refused_whole() {
+    given::<UserAggregate>(history())
+        .when(UserCommand::Batch(vec![
+            UserCommand::ChangeUsername {
+                username: None,
+                at: at(3),
+            },
+            UserCommand::Unlock { at: at(3) },
+        ]))
+        .then_err(UserError::NotLocked);
+}

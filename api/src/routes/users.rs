@@ -1,0 +1,730 @@
+//! `/api/v1/users/...`: user administration.
+//!
+//! Administrators (global `admin` role) may do everything here; a user may read and edit their
+//! own names, username, email and phone, and see their own lockout. Someone else's user is "not
+//! found" to a non-administrator; an administrative action on oneself without the role is 403.
+//! Every command takes `If-Match` (the `ETag` of a read) and `Idempotency-Key`.
+
+use crate::AppState;
+use crate::accounts::{CreateAccountError, Creator, NewAccount};
+use crate::auth::current::Caller;
+use crate::auth::sessions::{self, Closing};
+use crate::error::{command_problem, user_problem};
+use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
+use crate::problem::{FieldError, Problem};
+use crate::routes::auth::{Accepted, LOG_POSITION};
+use crate::views::UserView;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use commands::{CommandContext, Executed};
+use domain::session::RevocationReason;
+use domain::user::{User, UserAggregate, UserCommand, UserState};
+use domain::values::{Email, PersonName, PhoneNumber, Reason, Role, Username};
+use domain::{Timestamp, UserId};
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeSet;
+use utoipa::ToSchema;
+
+fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "user-not-found", "No such user")
+}
+
+fn forbidden(detail: &str) -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(detail)
+}
+
+fn admin_only(caller: &Caller) -> Result<(), Problem> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(forbidden("This needs the admin role."))
+    }
+}
+
+/// The user at `id` as `caller` may see it, with its stream version.
+async fn visible_user(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(Box<User>, u64), Problem> {
+    let user_id: UserId = id.parse().map_err(|_| not_found())?;
+    if !caller.is_admin() && !caller.is(user_id) {
+        return Err(not_found());
+    }
+    let loaded = state
+        .commands
+        .load::<UserAggregate>(&user_id.to_string(), None)
+        .await
+        .map_err(|error| command_problem(error, user_problem))?;
+    match loaded.state {
+        UserState::Present(user) => Ok((user, loaded.version)),
+        UserState::Absent => Err(not_found()),
+    }
+}
+
+/// The answer to a command on a user: the user, its `ETag` and the log position.
+fn user_answer(
+    status: StatusCode,
+    executed: &Executed<UserAggregate>,
+    now: Timestamp,
+) -> Result<Response, Problem> {
+    let UserState::Present(user) = &executed.state else {
+        return Err(not_found());
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, etag(executed.stream_version));
+    if let Some(position) = executed.position {
+        headers.insert(LOG_POSITION, HeaderValue::from(position));
+    }
+    if status == StatusCode::CREATED
+        && let Ok(location) = HeaderValue::from_str(&format!("/api/v1/users/{}", user.id))
+    {
+        headers.insert(header::LOCATION, location);
+    }
+    Ok((status, headers, axum::Json(UserView::new(user, now))).into_response())
+}
+
+/// Collects field errors while parsing a request.
+#[derive(Default)]
+struct Fields(Vec<FieldError>);
+
+impl Fields {
+    fn parse<T>(
+        &mut self,
+        raw: &str,
+        parse: impl FnOnce(&str) -> Result<T, domain::values::InvalidValue>,
+        pointer: &str,
+    ) -> Option<T> {
+        match parse(raw) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.0.push(FieldError {
+                    pointer: pointer.to_owned(),
+                    detail: error.message,
+                });
+                None
+            }
+        }
+    }
+
+    /// A name as a `PATCH` sends it: absent keeps `current`, `null` removes it.
+    fn name(
+        &mut self,
+        raw: &Option<Option<String>>,
+        pointer: &str,
+        current: &Option<PersonName>,
+    ) -> Option<PersonName> {
+        match raw {
+            None => current.clone(),
+            Some(None) => None,
+            Some(Some(raw)) => self.parse(raw, PersonName::parse, pointer),
+        }
+    }
+
+    fn roles(&mut self, state: &AppState, names: &[String]) -> BTreeSet<Role> {
+        let mut roles = BTreeSet::new();
+        for (index, name) in names.iter().enumerate() {
+            match state.auth.roles.role(name) {
+                Some(role) => {
+                    roles.insert(role);
+                }
+                None => self.0.push(FieldError {
+                    pointer: format!("/roles/{index}"),
+                    detail: format!(
+                        "unknown role; the catalog has {}",
+                        state.auth.roles.names().join(", ")
+                    ),
+                }),
+            }
+        }
+        roles
+    }
+
+    fn finish(self) -> Result<(), Problem> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let mut problem = Problem::validation();
+        problem.errors = self.0;
+        Err(problem)
+    }
+}
+
+/// `POST /users`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    email: String,
+    /// Without a password, an invitation to set one goes to the email address.
+    #[schema(value_type = Option<String>, format = Password)]
+    password: Option<SecretString>,
+    username: Option<String>,
+    phone: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    /// Global roles from the catalog; default `user`.
+    roles: Option<Vec<String>>,
+}
+
+/// Creates a user (administrators).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    request_body = CreateUserRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email, username or phone taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn create_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    command: JsonCommand<CreateUserRequest>,
+) -> Result<Response, Problem> {
+    admin_only(&caller)?;
+    let body = command.body;
+    let mut fields = Fields::default();
+    let email = fields.parse(&body.email, Email::parse, "/email");
+    let username = body
+        .username
+        .as_deref()
+        .and_then(|raw| fields.parse(raw, Username::parse, "/username"));
+    let phone = body
+        .phone
+        .as_deref()
+        .and_then(|raw| fields.parse(raw, PhoneNumber::parse, "/phone"));
+    let first_name = body
+        .first_name
+        .as_deref()
+        .and_then(|raw| fields.parse(raw, PersonName::parse, "/first_name"));
+    let last_name = body
+        .last_name
+        .as_deref()
+        .and_then(|raw| fields.parse(raw, PersonName::parse, "/last_name"));
+    let roles = fields.roles(
+        &state,
+        body.roles.as_deref().unwrap_or(&["user".to_owned()]),
+    );
+    fields.finish()?;
+    let Some(email) = email else {
+        return Err(Problem::validation().with_field("/email", "is required"));
+    };
+    let account = NewAccount {
+        email,
+        username,
+        phone,
+        first_name,
+        last_name,
+        roles,
+        password: body.password,
+    };
+    let creator = Creator {
+        commands: &state.commands,
+        passwords: &state.passwords,
+        tokens: &state.tokens,
+        invitation_lifetime: state.auth.invitation_lifetime,
+    };
+    // The new user's id is not known yet: the actor is the administrator.
+    let metadata = context.metadata(eventstore::Actor {
+        kind: eventstore::ActorKind::Admin,
+        id: Some(caller.user.id.to_string()),
+    });
+    let context = CommandContext {
+        metadata,
+        idempotency: command.idempotency,
+        ..Default::default()
+    };
+    let executed = creator
+        .create(account, context)
+        .await
+        .map_err(|error| match error {
+            CreateAccountError::Password(rejection) => {
+                Problem::validation().with_field("/password", rejection.to_string())
+            }
+            CreateAccountError::Hashing(error) => Problem::internal(&error),
+            CreateAccountError::Command(error) => command_problem(error, user_problem),
+        })?;
+    user_answer(StatusCode::CREATED, &executed, chrono::Utc::now())
+}
+
+/// Reads a user, folded from the log (always current). The `ETag` is the stream version.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let (user, version) = visible_user(&state, &caller, &id).await?;
+    let mut response = axum::Json(UserView::new(&user, chrono::Utc::now())).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    Ok(response)
+}
+
+/// A field that may be absent (leave it), `null` (remove it) or a value.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// `PATCH /users/{id}`: only the fields sent change; `null` removes an optional one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    last_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    username: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    phone: Option<Option<String>>,
+    /// A new address restarts its verification.
+    email: Option<String>,
+    /// The whole set of global roles (administrators only).
+    roles: Option<Vec<String>>,
+}
+
+/// Changes a user's names, username, email, phone or roles, all at once or not at all.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    request_body = UpdateUserRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The changed user", body = UserView),
+        (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role changes need the admin role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email, username or phone taken", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match the current version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn update_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected_version): IfMatch,
+    command: JsonCommand<UpdateUserRequest>,
+) -> Result<Response, Problem> {
+    let (user, _) = visible_user(&state, &caller, &id).await?;
+    let body = command.body;
+    if body.roles.is_some() && !caller.is_admin() {
+        return Err(forbidden("Changing roles needs the admin role."));
+    }
+    let now = chrono::Utc::now();
+    let mut fields = Fields::default();
+    let mut changes = Vec::new();
+    if body.first_name.is_some() || body.last_name.is_some() {
+        let first_name = fields.name(&body.first_name, "/first_name", &user.first_name);
+        let last_name = fields.name(&body.last_name, "/last_name", &user.last_name);
+        changes.push(UserCommand::UpdateProfile {
+            first_name,
+            last_name,
+            profile: user.profile.clone(),
+            at: now,
+        });
+    }
+    if let Some(username) = &body.username {
+        let username = username
+            .as_deref()
+            .and_then(|raw| fields.parse(raw, Username::parse, "/username"));
+        changes.push(UserCommand::ChangeUsername { username, at: now });
+    }
+    if let Some(phone) = &body.phone {
+        let phone = phone
+            .as_deref()
+            .and_then(|raw| fields.parse(raw, PhoneNumber::parse, "/phone"));
+        changes.push(UserCommand::ChangePhone { phone, at: now });
+    }
+    if let Some(email) = body
+        .email
+        .as_deref()
+        .and_then(|raw| fields.parse(raw, Email::parse, "/email"))
+    {
+        let (verification, _) = state.tokens.issue(
+            crate::auth::tokens::TokenPurpose::EmailVerification,
+            user.id,
+            now,
+            domain::Duration::hours(state.auth.email_verification_hours),
+        );
+        changes.push(UserCommand::ChangeEmail {
+            email,
+            verification,
+        });
+    }
+    if let Some(names) = &body.roles {
+        let wanted = fields.roles(&state, names);
+        for role in user.roles.difference(&wanted) {
+            changes.push(UserCommand::RevokeRole {
+                role: role.clone(),
+                at: now,
+            });
+        }
+        for role in wanted.difference(&user.roles) {
+            changes.push(UserCommand::GrantRole {
+                role: role.clone(),
+                at: now,
+            });
+        }
+    }
+    fields.finish()?;
+    let context = CommandContext {
+        metadata: caller.metadata(&context, user.id),
+        idempotency: command.idempotency,
+        expected_version,
+        ..Default::default()
+    };
+    let executed = state
+        .commands
+        .execute::<UserAggregate>(&user.id.to_string(), UserCommand::Batch(changes), context)
+        .await
+        .map_err(|error| command_problem(error, user_problem))?;
+    user_answer(StatusCode::OK, &executed, now)
+}
+
+/// `POST /users/{id}/lock`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockRequest {
+    reason: Option<String>,
+    /// Until when; without it, until unlocked.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    until: Option<Timestamp>,
+}
+
+/// `POST /users/{id}/deactivate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeactivateRequest {
+    reason: Option<String>,
+}
+
+/// Runs an administrator's lifecycle command on a user; a lock, deactivation or deletion ends
+/// the user's sessions.
+async fn lifecycle(
+    state: &AppState,
+    context: &RequestContext,
+    caller: &Caller,
+    id: &str,
+    command: impl FnOnce(Timestamp) -> UserCommand,
+    expected_version: Option<u64>,
+    idempotency: Option<eventstore::IdempotencyKey>,
+) -> Result<Response, Problem> {
+    admin_only(caller)?;
+    let (user, _) = visible_user(state, caller, id).await?;
+    let now = chrono::Utc::now();
+    let command = command(now);
+    let ends_sessions = match &command {
+        UserCommand::Lock { .. } => Some(RevocationReason::UserLocked),
+        UserCommand::Deactivate { .. } => Some(RevocationReason::UserDeactivated),
+        UserCommand::Delete { .. } => Some(RevocationReason::UserDeleted),
+        _ => None,
+    };
+    let command_context = CommandContext {
+        metadata: caller.metadata(context, user.id),
+        idempotency,
+        expected_version,
+        ..Default::default()
+    };
+    let executed = state
+        .commands
+        .execute::<UserAggregate>(&user.id.to_string(), command, command_context)
+        .await
+        .map_err(|error| command_problem(error, user_problem))?;
+    if let (Some(reason), UserState::Present(after)) = (ends_sessions, &executed.state) {
+        sessions::close_all(state, context, after, None, Closing::Revoke(reason), now).await?;
+    }
+    user_answer(StatusCode::OK, &executed, now)
+}
+
+fn reason(raw: Option<&str>) -> Result<Option<Reason>, Problem> {
+    raw.map(Reason::parse).transpose().map_err(Problem::from)
+}
+
+/// Locks an account, until a time or until unlocked; ends its sessions.
+#[utoipa::path(post, path = "/api/v1/users/{id}/lock", tag = "users", params(("id" = String, Path, description = "User id")),
+    request_body = LockRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Locked", body = UserView),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match mismatch", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (an end in the past)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn lock_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
+    command: JsonCommand<LockRequest>,
+) -> Result<Response, Problem> {
+    let reason = reason(command.body.reason.as_deref())?;
+    let until = command.body.until;
+    lifecycle(
+        &state,
+        &context,
+        &caller,
+        &id,
+        |at| UserCommand::Lock { reason, until, at },
+        expected,
+        command.idempotency,
+    )
+    .await
+}
+
+/// Lifts any lock.
+#[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "users", params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Unlocked", body = UserView),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not locked", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match mismatch", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn unlock_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
+    Idempotency(idempotency): Idempotency,
+) -> Result<Response, Problem> {
+    lifecycle(
+        &state,
+        &context,
+        &caller,
+        &id,
+        |at| UserCommand::Unlock { at },
+        expected,
+        idempotency,
+    )
+    .await
+}
+
+/// Turns an account off; ends its sessions.
+#[utoipa::path(post, path = "/api/v1/users/{id}/deactivate", tag = "users", params(("id" = String, Path, description = "User id")),
+    request_body = DeactivateRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deactivated", body = UserView),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already deactivated", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match mismatch", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn deactivate_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
+    command: JsonCommand<DeactivateRequest>,
+) -> Result<Response, Problem> {
+    let reason = reason(command.body.reason.as_deref())?;
+    lifecycle(
+        &state,
+        &context,
+        &caller,
+        &id,
+        |at| UserCommand::Deactivate { reason, at },
+        expected,
+        command.idempotency,
+    )
+    .await
+}
+
+/// Turns a deactivated account back on.
+#[utoipa::path(post, path = "/api/v1/users/{id}/reactivate", tag = "users", params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Reactivated", body = UserView),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not deactivated", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match mismatch", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn reactivate_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
+    Idempotency(idempotency): Idempotency,
+) -> Result<Response, Problem> {
+    lifecycle(
+        &state,
+        &context,
+        &caller,
+        &id,
+        |at| UserCommand::Reactivate { at },
+        expected,
+        idempotency,
+    )
+    .await
+}
+
+/// Deletes a user: their email, username and phone become free; the log keeps the history.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = UserView),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or already deleted", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match mismatch", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
+    Idempotency(idempotency): Idempotency,
+) -> Result<Response, Problem> {
+    lifecycle(
+        &state,
+        &context,
+        &caller,
+        &id,
+        |at| UserCommand::Delete { at },
+        expected,
+        idempotency,
+    )
+    .await
+}
+
+/// Sends the user a password reset link.
+#[utoipa::path(post, path = "/api/v1/users/{id}/password-reset", tag = "users", params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "A reset link is on its way", body = Accepted),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account is deactivated", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn send_password_reset(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
+    Idempotency(idempotency): Idempotency,
+) -> Result<Response, Problem> {
+    let lifetime = state.auth.password_reset_lifetime;
+    let tokens = state.tokens.clone();
+    let user_id: UserId = id.parse().map_err(|_| not_found())?;
+    let command = move |at| UserCommand::RequestPasswordReset {
+        token: tokens
+            .issue(
+                crate::auth::tokens::TokenPurpose::PasswordReset,
+                user_id,
+                at,
+                lifetime,
+            )
+            .0,
+    };
+    let done = lifecycle(
+        &state,
+        &context,
+        &caller,
+        &id,
+        command,
+        expected,
+        idempotency,
+    )
+    .await?;
+    let mut response =
+        Accepted::new("A reset link is on its way to the user's email address.").into_response();
+    response.headers_mut().extend(done.headers().clone());
+    Ok(response)
+}
+
+/// `GET /users/{id}/lockout`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LockoutView {
+    is_locked: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    locked_until: Option<Timestamp>,
+    /// `policy` (failed logins) or `admin`.
+    #[schema(value_type = Option<String>)]
+    locked_by: Option<domain::user::LockKind>,
+    failed_attempts: u32,
+    remaining_attempts: u32,
+}
+
+/// Whether a user is locked, until when, and how many failed logins are left before a lock.
+#[utoipa::path(get, path = "/api/v1/users/{id}/lockout", tag = "users", params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Lockout state", body = LockoutView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn lockout(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<LockoutView>, Problem> {
+    let (user, _) = visible_user(&state, &caller, &id).await?;
+    let now = chrono::Utc::now();
+    let lock = user.active_lock(now);
+    // After a lock has run out the count starts again (as the domain counts).
+    let failed_attempts = if user.lock.is_some() && lock.is_none() {
+        0
+    } else {
+        user.failed_logins
+    };
+    Ok(axum::Json(LockoutView {
+        is_locked: lock.is_some(),
+        locked_until: lock.and_then(|lock| lock.until),
+        locked_by: lock.map(|lock| lock.kind),
+        failed_attempts,
+        remaining_attempts: if lock.is_some() {
+            0
+        } else {
+            state
+                .auth
+                .lockout
+                .max_failed_attempts
+                .saturating_sub(failed_attempts)
+        },
+    }))
+}

@@ -1,0 +1,605 @@
+//! User administration over real HTTP, on SQLite and PostgreSQL.
+
+mod common;
+
+use api::auth::tokens::{TokenMinter, TokenPurpose};
+use common::{Options, TOKEN_KEY, TestApp, problem, spawn_app, spawn_app_with};
+use domain::UserId;
+use eventstore::test_both_backends;
+use eventstore::testing::Backend;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("request")
+    }
+}
+
+fn etag(response: &reqwest::Response) -> String {
+    response.headers()["etag"]
+        .to_str()
+        .expect("ascii")
+        .to_owned()
+}
+
+async fn events_of_type(app: &TestApp, event_type: &str) -> Vec<eventstore::RecordedEvent> {
+    app.settle().await;
+    let events = app.log.read_all(0, 100_000).await.expect("read");
+    events
+        .into_iter()
+        .filter(|event| event.event_type == event_type)
+        .collect()
+}
+
+/// The token of the latest reset link (or invitation) issued to `user_id`, as the email worker
+/// would rebuild it.
+async fn latest_reset_token(app: &TestApp, user_id: &str) -> String {
+    let requested = events_of_type(app, "PasswordResetRequested").await;
+    let event = requested
+        .iter()
+        .rev()
+        .find(|event| event.stream_id == user_id)
+        .expect("a reset was requested");
+    let issued_at = event.payload["token"]["issued_at"]
+        .as_str()
+        .expect("issued_at");
+    let issued_at = chrono::DateTime::parse_from_rfc3339(issued_at)
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let user: UserId = user_id.parse().expect("id");
+    TokenMinter::new(TOKEN_KEY)
+        .token(TokenPurpose::PasswordReset, user, issued_at)
+        .expose_secret()
+        .to_owned()
+}
+
+async fn admin_creates_reads_and_edits_users(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    let created = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": "coach@example.com", "password": PASSWORD, "first_name": "Cora", "phone": "+14155550100"})),
+            &[],
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_eq!(etag(&created), "\"1\"");
+    let user: Value = created.json().await.expect("json");
+    let id = user["id"].as_str().expect("id").to_owned();
+    assert_eq!(location, format!("/api/v1/users/{id}"));
+    assert_eq!(user["roles"], json!(["user"]));
+    let created_events = events_of_type(&app, "UserCreated").await;
+    let metadata = created_events
+        .last()
+        .expect("created")
+        .metadata()
+        .expect("metadata");
+    assert_eq!(metadata.actor.kind, eventstore::ActorKind::Admin);
+
+    // A reset link proves the address, then a new address must be proven again.
+    let reset = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{id}/password-reset"),
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(reset.status(), 202);
+    let token = latest_reset_token(&app, &id).await;
+    let done = app
+        .post(
+            "/api/v1/auth/password/reset",
+            &json!({"token": token, "new_password": "a new passphrase"}),
+        )
+        .await;
+    assert_eq!(done.status(), 204);
+    let read = app
+        .get_with_token(&format!("/api/v1/users/{id}"), &admin)
+        .await;
+    let version = etag(&read);
+    let read: Value = read.json().await.expect("json");
+    assert_eq!(read["verification_status"], "email_verified");
+
+    let patch =
+        json!({"email": "cora@example.com", "last_name": "Lee", "phone": null, "username": "cora"});
+    let stale = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            &admin,
+            Some(patch.clone()),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(
+        problem(stale, 412).await["type"],
+        "urn:idlog:problem:version-mismatch"
+    );
+    let bad = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            &admin,
+            Some(patch.clone()),
+            &[("if-match", "yesterday")],
+        )
+        .await;
+    problem(bad, 400).await;
+    let patched = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            &admin,
+            Some(patch),
+            &[("if-match", &version)],
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    assert_ne!(etag(&patched), version);
+    let patched: Value = patched.json().await.expect("json");
+    assert_eq!(patched["email"], "cora@example.com");
+    assert_eq!(
+        patched["verification_status"], "not_verified",
+        "a new address is not verified"
+    );
+    assert_eq!(
+        (
+            patched["first_name"].as_str(),
+            patched["last_name"].as_str()
+        ),
+        (Some("Cora"), Some("Lee"))
+    );
+    assert_eq!(
+        (patched["phone"].clone(), patched["username"].as_str()),
+        (Value::Null, Some("cora"))
+    );
+    assert_eq!(
+        events_of_type(&app, "EmailVerificationRequested")
+            .await
+            .len(),
+        1
+    );
+
+    // The old address is free again, the new one is taken.
+    app.register("coach@example.com", PASSWORD).await;
+    let taken = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": "CORA@example.com"})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        problem(taken, 409).await["type"],
+        "urn:idlog:problem:email-taken"
+    );
+    let invalid = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": "nope", "roles": ["wizard"], "password": "short"})),
+            &[],
+        )
+        .await;
+    let invalid = problem(invalid, 422).await;
+    let pointers: Vec<&str> = invalid["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["pointer"].as_str())
+        .collect();
+    assert_eq!(pointers, ["/email", "/roles/0"]);
+}
+
+async fn an_invited_user_sets_a_first_password(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    let created = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": "new@example.com"})),
+            &[],
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let invitations = events_of_type(&app, "PasswordResetRequested").await;
+    assert_eq!(
+        invitations.last().expect("invitation").payload["purpose"],
+        "invitation"
+    );
+    problem(
+        app.post(
+            "/api/v1/auth/login",
+            &json!({"login": "new@example.com", "password": PASSWORD}),
+        )
+        .await,
+        401,
+    )
+    .await;
+    let token = latest_reset_token(&app, &id).await;
+    let set = app
+        .post(
+            "/api/v1/auth/password/reset",
+            &json!({"token": token, "new_password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(set.status(), 204);
+    app.login("new@example.com", PASSWORD).await;
+}
+
+async fn users_see_and_edit_only_themselves(backend: Backend) {
+    let mut options = Options::default();
+    options.auth.roles =
+        api::accounts::RoleCatalog::new(&[domain::values::Role::parse("COACH").expect("role")]);
+    let app = spawn_app_with(backend, options).await;
+    let (admin_id, admin) = app.admin().await;
+    let ann = app.register("ann@example.com", PASSWORD).await;
+    let token = app.login("ann@example.com", PASSWORD).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    assert_eq!(
+        app.get_with_token(&format!("/api/v1/users/{ann}"), &token)
+            .await
+            .status(),
+        200
+    );
+    problem(
+        app.get_with_token(&format!("/api/v1/users/{admin_id}"), &token)
+            .await,
+        404,
+    )
+    .await;
+    problem(
+        app.get_with_token("/api/v1/users/not-an-id", &token).await,
+        404,
+    )
+    .await;
+    let own = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{ann}"),
+            &token,
+            Some(json!({"first_name": "Ann"})),
+            &[],
+        )
+        .await;
+    assert_eq!(own.status(), 200);
+    let promote = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{ann}"),
+            &token,
+            Some(json!({"roles": ["admin"]})),
+            &[],
+        )
+        .await;
+    problem(promote, 403).await;
+    let create = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/users",
+            &token,
+            Some(json!({"email": "x@example.com"})),
+            &[],
+        )
+        .await;
+    problem(create, 403).await;
+    let lock_self = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{ann}/lock"),
+            &token,
+            Some(json!({})),
+            &[],
+        )
+        .await;
+    problem(lock_self, 403).await;
+    let others = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{admin_id}/lock"),
+            &token,
+            Some(json!({})),
+            &[],
+        )
+        .await;
+    problem(others, 403).await;
+    problem(
+        app.client
+            .get(app.url(&format!("/api/v1/users/{ann}")))
+            .send()
+            .await
+            .expect("request"),
+        401,
+    )
+    .await;
+
+    // Roles come from the catalog, configured ones included.
+    let unknown = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{ann}"),
+            &admin,
+            Some(json!({"roles": ["wizard"]})),
+            &[],
+        )
+        .await;
+    problem(unknown, 422).await;
+    let coach = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{ann}"),
+            &admin,
+            Some(json!({"roles": ["COACH"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(coach.status(), 200);
+    assert_eq!(
+        coach.json::<Value>().await.expect("json")["roles"],
+        json!(["COACH"])
+    );
+    assert_eq!(events_of_type(&app, "RoleRevoked").await.len(), 1);
+    assert_eq!(events_of_type(&app, "RoleGranted").await.len(), 1);
+}
+
+async fn lifecycle_commands_end_sessions_and_retry_safely(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    let ann = app.register("ann@example.com", PASSWORD).await;
+    let session = app.login("ann@example.com", PASSWORD).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let path = |action: &str| format!("/api/v1/users/{ann}/{action}");
+
+    let key = [("idempotency-key", "lock-ann-1")];
+    let lock = json!({"reason": "suspicious activity"});
+    let first = app
+        .send(
+            reqwest::Method::POST,
+            &path("lock"),
+            &admin,
+            Some(lock.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!(first.status(), 200);
+    let first_etag = etag(&first);
+    let again = app
+        .send(
+            reqwest::Method::POST,
+            &path("lock"),
+            &admin,
+            Some(lock),
+            &key,
+        )
+        .await;
+    assert_eq!(again.status(), 200, "a retry answers like the first time");
+    assert_eq!(etag(&again), first_etag);
+    assert_eq!(
+        events_of_type(&app, "AccountLocked").await.len(),
+        1,
+        "and appends nothing"
+    );
+    let reused = app
+        .send(
+            reqwest::Method::POST,
+            &path("lock"),
+            &admin,
+            Some(json!({"reason": "other"})),
+            &key,
+        )
+        .await;
+    assert_eq!(
+        problem(reused, 422).await["type"],
+        "urn:idlog:problem:idempotency-key-reused"
+    );
+
+    assert_eq!(
+        app.get_with_token("/api/v1/auth/me", &session)
+            .await
+            .status(),
+        401,
+        "locking ends sessions"
+    );
+    problem(
+        app.post(
+            "/api/v1/auth/login",
+            &json!({"login": "ann@example.com", "password": PASSWORD}),
+        )
+        .await,
+        401,
+    )
+    .await;
+    let lockout: Value = app
+        .get_with_token(&path("lockout"), &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (
+            lockout["is_locked"].as_bool(),
+            lockout["locked_by"].as_str()
+        ),
+        (Some(true), Some("admin"))
+    );
+    assert_eq!(
+        app.send(reqwest::Method::POST, &path("unlock"), &admin, None, &[])
+            .await
+            .status(),
+        200
+    );
+    problem(
+        app.send(reqwest::Method::POST, &path("unlock"), &admin, None, &[])
+            .await,
+        409,
+    )
+    .await;
+    let in_past = json!({"until": "2001-01-01T00:00:00Z"});
+    problem(
+        app.send(
+            reqwest::Method::POST,
+            &path("lock"),
+            &admin,
+            Some(in_past),
+            &[],
+        )
+        .await,
+        422,
+    )
+    .await;
+
+    let session = app.login("ann@example.com", PASSWORD).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    for _ in 0..2 {
+        app.post(
+            "/api/v1/auth/login",
+            &json!({"login": "ann@example.com", "password": "wrong guess"}),
+        )
+        .await;
+    }
+    app.settle().await;
+    let lockout: Value = app
+        .get_with_token(&path("lockout"), &session)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (
+            lockout["failed_attempts"].as_u64(),
+            lockout["remaining_attempts"].as_u64()
+        ),
+        (Some(2), Some(3))
+    );
+
+    assert_eq!(
+        app.send(
+            reqwest::Method::POST,
+            &path("deactivate"),
+            &admin,
+            Some(json!({})),
+            &[]
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        app.get_with_token("/api/v1/auth/me", &session)
+            .await
+            .status(),
+        401,
+        "deactivating ends sessions"
+    );
+    problem(
+        app.post(
+            "/api/v1/auth/login",
+            &json!({"login": "ann@example.com", "password": PASSWORD}),
+        )
+        .await,
+        401,
+    )
+    .await;
+    assert_eq!(
+        app.send(
+            reqwest::Method::POST,
+            &path("reactivate"),
+            &admin,
+            None,
+            &[]
+        )
+        .await
+        .status(),
+        200
+    );
+    app.login("ann@example.com", PASSWORD).await;
+
+    let deleted = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/users/{ann}"),
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status(), 200);
+    assert_eq!(
+        deleted.json::<Value>().await.expect("json")["status"],
+        "deleted"
+    );
+    problem(
+        app.post(
+            "/api/v1/auth/login",
+            &json!({"login": "ann@example.com", "password": PASSWORD}),
+        )
+        .await,
+        401,
+    )
+    .await;
+    problem(
+        app.send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/users/{ann}"),
+            &admin,
+            None,
+            &[],
+        )
+        .await,
+        404,
+    )
+    .await;
+    app.register("ann@example.com", PASSWORD).await;
+}
+
+test_both_backends!(
+    admin_creates_reads_and_edits_users,
+    an_invited_user_sets_a_first_password,
+    users_see_and_edit_only_themselves,
+    lifecycle_commands_end_sessions_and_retry_safely,
+);
