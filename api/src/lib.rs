@@ -49,6 +49,8 @@ pub struct AuthSettings {
     pub lockout: domain::user::LockoutPolicy,
     /// The global roles that may be granted.
     pub roles: accounts::RoleCatalog,
+    /// The permission flags a membership may carry.
+    pub member_permissions: std::collections::BTreeSet<domain::values::Permission>,
     /// How long an invitation to set a first password works.
     pub invitation_lifetime: domain::Duration,
     /// SHA-256 of the bearer credential services present to `POST /auth/introspect`; `None`
@@ -70,6 +72,10 @@ impl Default for AuthSettings {
             },
             introspection_credential_hash: None,
             roles: accounts::RoleCatalog::default(),
+            member_permissions: ["can_upload_files", "can_view_reports"]
+                .iter()
+                .filter_map(|name| domain::values::Permission::parse(name).ok())
+                .collect(),
             invitation_lifetime: domain::Duration::days(7),
         }
     }
@@ -142,7 +148,25 @@ pub fn router(state: AppState) -> Router {
             "/users/{id}/password-reset",
             post(routes::users::send_password_reset),
         )
-        .route("/users/{id}/lockout", get(routes::users::lockout));
+        .route("/users/{id}/lockout", get(routes::users::lockout))
+        .route(
+            "/organizations",
+            post(routes::organizations::create_organization),
+        )
+        .route(
+            "/organizations/{id}",
+            get(routes::organizations::get_organization)
+                .patch(routes::organizations::update_organization),
+        )
+        .route(
+            "/organizations/{id}/members",
+            post(routes::organizations::add_member_route),
+        )
+        .route(
+            "/organizations/{id}/members/{user_id}",
+            axum::routing::patch(routes::organizations::change_member)
+                .delete(routes::organizations::remove_member),
+        );
     Router::new()
         .nest("/api/v1", v1)
         .route("/.well-known/jwks.json", get(routes::auth::jwks))

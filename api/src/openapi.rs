@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, and interactive docs.
 
 use crate::AppState;
-use crate::routes::{auth, users};
+use crate::routes::{auth, organizations, users};
 use axum::Json;
 use axum::Router;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -41,11 +41,18 @@ use utoipa_scalar::{Scalar, Servable};
         users::delete_user,
         users::send_password_reset,
         users::lockout,
+        organizations::create_organization,
+        organizations::get_organization,
+        organizations::update_organization,
+        organizations::add_member_route,
+        organizations::change_member,
+        organizations::remove_member,
     ),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Registration, login, tokens, sessions and passwords"),
         (name = "users", description = "User administration, and one's own user"),
+        (name = "organizations", description = "Organizations (partners) and their members"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

@@ -303,6 +303,12 @@ async fn the_openapi_document_covers_every_endpoint(backend: Backend) {
         ("post", "/api/v1/users/{id}/reactivate"),
         ("post", "/api/v1/users/{id}/password-reset"),
         ("get", "/api/v1/users/{id}/lockout"),
+        ("post", "/api/v1/organizations"),
+        ("get", "/api/v1/organizations/{id}"),
+        ("patch", "/api/v1/organizations/{id}"),
+        ("post", "/api/v1/organizations/{id}/members"),
+        ("patch", "/api/v1/organizations/{id}/members/{user_id}"),
+        ("delete", "/api/v1/organizations/{id}/members/{user_id}"),
     ];
     let paths = document["paths"].as_object().expect("paths");
     let documented: usize = paths

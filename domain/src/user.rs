@@ -5,7 +5,8 @@ use crate::values::{
     TokenRejection, Username,
 };
 use crate::{
-    Aggregate, ClaimChange, ClaimKind, DomainEvent, Duration, SessionId, Timestamp, UserId,
+    Aggregate, ClaimChange, ClaimKind, DomainEvent, Duration, OrganizationId, SessionId, Timestamp,
+    UserId,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -155,6 +156,10 @@ pub struct User {
     /// Every session a login started, oldest first, with its start: where to look for the
     /// user's open sessions (each session's own stream says whether it is still open).
     pub sessions: Vec<(SessionId, Timestamp)>,
+    /// Organizations that may count the user as a member: linked before a membership is
+    /// added and unlinked after it is removed, so this is always a superset of the user's
+    /// memberships. The organization's stream says whether the membership is real.
+    pub organizations: BTreeSet<OrganizationId>,
 }
 
 impl User {
@@ -378,6 +383,20 @@ pub enum UserCommand {
         /// When.
         at: Timestamp,
     },
+    /// Notes that an organization is about to add the user as a member.
+    LinkOrganization {
+        /// The organization.
+        organization_id: OrganizationId,
+        /// When.
+        at: Timestamp,
+    },
+    /// Notes that an organization has removed the user.
+    UnlinkOrganization {
+        /// The organization.
+        organization_id: OrganizationId,
+        /// When.
+        at: Timestamp,
+    },
     /// Several commands decided in order, each on the state the previous ones left: all of
     /// them or none (one edit of several fields, one stream version).
     Batch(Vec<UserCommand>),
@@ -495,6 +514,16 @@ pub enum UserEvent {
     UserReactivated { at: Timestamp },
     /// The user was deleted.
     UserDeleted { at: Timestamp },
+    /// An organization is adding the user as a member.
+    OrganizationLinked {
+        organization_id: OrganizationId,
+        at: Timestamp,
+    },
+    /// An organization removed the user.
+    OrganizationUnlinked {
+        organization_id: OrganizationId,
+        at: Timestamp,
+    },
 }
 
 impl DomainEvent for UserEvent {
@@ -526,7 +555,9 @@ impl DomainEvent for UserEvent {
             | Self::LoginFailed { .. }
             | Self::AccountUnlocked { .. }
             | Self::UserReactivated { .. }
-            | Self::UserDeleted { .. } => &[],
+            | Self::UserDeleted { .. }
+            | Self::OrganizationLinked { .. }
+            | Self::OrganizationUnlinked { .. } => &[],
         }
     }
 }
@@ -731,6 +762,7 @@ impl Aggregate for UserAggregate {
                     updated_at: *at,
                     last_login_at: None,
                     sessions: Vec::new(),
+                    organizations: BTreeSet::new(),
                 }))
             }
             (UserState::Present(mut user), event) => {
@@ -1100,6 +1132,30 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
             _ => Err(UserError::NotDeactivated),
         },
         C::Delete { at } => Ok(vec![E::UserDeleted { at }]),
+        C::LinkOrganization {
+            organization_id,
+            at,
+        } => {
+            if user.organizations.contains(&organization_id) {
+                return Ok(vec![]);
+            }
+            Ok(vec![E::OrganizationLinked {
+                organization_id,
+                at,
+            }])
+        }
+        C::UnlinkOrganization {
+            organization_id,
+            at,
+        } => {
+            if !user.organizations.contains(&organization_id) {
+                return Ok(vec![]);
+            }
+            Ok(vec![E::OrganizationUnlinked {
+                organization_id,
+                at,
+            }])
+        }
         // Never reaches here: `decide` takes batches apart before looking at the state.
         C::Batch(_) => Err(UserError::NotFound),
     }
@@ -1256,6 +1312,17 @@ fn apply(user: &mut User, event: &UserEvent) {
             user.phone_verification = None;
             user.password_reset = None;
             user.updated_at = *at;
+        }
+        // An index, not a change the user would see: `updated_at` stays.
+        E::OrganizationLinked {
+            organization_id, ..
+        } => {
+            user.organizations.insert(*organization_id);
+        }
+        E::OrganizationUnlinked {
+            organization_id, ..
+        } => {
+            user.organizations.remove(organization_id);
         }
     }
 }

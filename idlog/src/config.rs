@@ -114,6 +114,8 @@ pub struct AuthConfig {
     pub roles: Vec<String>,
     /// How long an invitation to set a first password works, in hours.
     pub invitation_hours: i64,
+    /// The permission flags organization memberships may carry.
+    pub member_permissions: Vec<String>,
 }
 
 impl Default for AuthConfig {
@@ -137,6 +139,7 @@ impl Default for AuthConfig {
             lockout_max_minutes: 24 * 60,
             roles: Vec::new(),
             invitation_hours: 7 * 24,
+            member_permissions: vec!["can_upload_files".into(), "can_view_reports".into()],
         }
     }
 }

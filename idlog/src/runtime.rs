@@ -15,7 +15,7 @@ use domain::Duration;
 use domain::UserId;
 use domain::user::LockoutPolicy;
 use domain::user::UserState;
-use domain::values::{Email, Role};
+use domain::values::{Email, Permission, Role};
 use eventstore::{Database, Opened};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
@@ -425,6 +425,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .as_ref()
                 .map(|credential| hash_token(credential.expose_secret())),
             roles: role_catalog(&settings)?,
+            member_permissions: auth
+                .member_permissions
+                .iter()
+                .map(|name| {
+                    Permission::parse(name).map_err(|error| {
+                        anyhow::anyhow!("auth.member_permissions: {name}: {}", error.message)
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?,
             invitation_lifetime: Duration::hours(auth.invitation_hours),
         },
     };

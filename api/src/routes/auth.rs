@@ -340,6 +340,7 @@ async fn load_user(state: &AppState, stream_id: &str) -> Result<Option<KnownUser
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "Wrong login or password, or the account cannot log in (one answer for all)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The right password, but the user's organization is suspended or inactive", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -389,6 +390,20 @@ pub async fn login(
             }
         });
         return Err(invalid_credentials());
+    }
+    // The right password: now it may be said that an organization keeps the user out.
+    for membership in crate::routes::organizations::memberships_of(&state, &user).await? {
+        if !membership.status().allows_login() {
+            let status = membership.status();
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                &format!("organization-{status}"),
+                "Organization not in service",
+            )
+            .with_detail(format!(
+                "Your organization is {status}; its members cannot log in."
+            )));
+        }
     }
     let session_id = SessionId::from_uuid(uuid::Uuid::now_v7());
     let command = UserCommand::RecordSuccessfulLogin {
@@ -639,6 +654,8 @@ async fn current_user(state: &AppState, current: &CurrentSession) -> Result<Box<
 pub struct MeResponse {
     user: UserView,
     session_id: String,
+    /// The organizations the user is a member of, with their role there.
+    organizations: Vec<crate::routes::organizations::MembershipView>,
 }
 
 /// The caller.
@@ -658,9 +675,11 @@ pub async fn me(
     current: CurrentSession,
 ) -> Result<axum::Json<MeResponse>, Problem> {
     let user = current_user(&state, &current).await?;
+    let organizations = crate::routes::organizations::memberships_of(&state, &user).await?;
     Ok(axum::Json(MeResponse {
         user: UserView::new(&user, chrono::Utc::now()),
         session_id: current.session_id.to_string(),
+        organizations,
     }))
 }
 

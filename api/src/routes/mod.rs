@@ -1,4 +1,5 @@
 //! Route handlers, by area.
 
 pub mod auth;
+pub mod organizations;
 pub mod users;

@@ -13,11 +13,14 @@ use crate::error::{command_problem, user_problem};
 use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
 use crate::problem::{FieldError, Problem};
 use crate::routes::auth::{Accepted, LOG_POSITION};
+use crate::routes::organizations;
 use crate::views::UserView;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use commands::{CommandContext, Executed};
+use domain::OrganizationId;
+use domain::organization::OrgRole;
 use domain::session::RevocationReason;
 use domain::user::{User, UserAggregate, UserCommand, UserState};
 use domain::values::{Email, PersonName, PhoneNumber, Reason, Role, Username};
@@ -43,24 +46,29 @@ fn admin_only(caller: &Caller) -> Result<(), Problem> {
     }
 }
 
-/// The user at `id` as `caller` may see it, with its stream version.
+/// The user at `id` as `caller` may see it, with its stream version: administrators see
+/// everyone, org_admins the members of their organizations, everyone else themselves.
 async fn visible_user(
     state: &AppState,
     caller: &Caller,
     id: &str,
 ) -> Result<(Box<User>, u64), Problem> {
     let user_id: UserId = id.parse().map_err(|_| not_found())?;
-    if !caller.is_admin() && !caller.is(user_id) {
-        return Err(not_found());
-    }
     let loaded = state
         .commands
         .load::<UserAggregate>(&user_id.to_string(), None)
         .await
         .map_err(|error| command_problem(error, user_problem))?;
-    match loaded.state {
-        UserState::Present(user) => Ok((user, loaded.version)),
-        UserState::Absent => Err(not_found()),
+    let UserState::Present(user) = loaded.state else {
+        return Err(not_found());
+    };
+    if caller.is_admin()
+        || caller.is(user_id)
+        || organizations::administers_member(state, caller, &user).await?
+    {
+        Ok((user, loaded.version))
+    } else {
+        Err(not_found())
     }
 }
 
@@ -166,6 +174,11 @@ pub struct CreateUserRequest {
     last_name: Option<String>,
     /// Global roles from the catalog; default `user`.
     roles: Option<Vec<String>>,
+    /// An organization to add the user to (an org_admin must name theirs).
+    organization: Option<String>,
+    /// Their role there: `org_admin`, `member` (default) or `readonly`.
+    #[schema(value_type = Option<String>)]
+    organization_role: Option<OrgRole>,
 }
 
 /// Creates a user (administrators).
@@ -190,8 +203,36 @@ pub async fn create_user(
     caller: Caller,
     command: JsonCommand<CreateUserRequest>,
 ) -> Result<Response, Problem> {
-    admin_only(&caller)?;
     let body = command.body;
+    let organization = match &body.organization {
+        Some(raw) => {
+            let id: OrganizationId = raw.parse().map_err(|_| {
+                Problem::validation().with_field("/organization", "no such organization")
+            })?;
+            let (organization, _) = organizations::load_organization(&state, id)
+                .await?
+                .ok_or_else(|| {
+                    Problem::validation().with_field("/organization", "no such organization")
+                })?;
+            let manages = organization
+                .members
+                .get(&caller.user.id)
+                .is_some_and(|member| member.role == OrgRole::OrgAdmin);
+            if !caller.is_admin() && !manages {
+                return Err(forbidden(
+                    "Creating users needs the admin role, or the org_admin role in their organization.",
+                ));
+            }
+            Some(organization)
+        }
+        None => {
+            admin_only(&caller)?;
+            None
+        }
+    };
+    if body.roles.is_some() && !caller.is_admin() {
+        return Err(forbidden("Global roles are granted by administrators."));
+    }
     let mut fields = Fields::default();
     let email = fields.parse(&body.email, Email::parse, "/email");
     let username = body
@@ -243,6 +284,7 @@ pub async fn create_user(
         idempotency: command.idempotency,
         ..Default::default()
     };
+    let metadata = context.metadata.clone();
     let executed = creator
         .create(account, context)
         .await
@@ -253,6 +295,25 @@ pub async fn create_user(
             CreateAccountError::Hashing(error) => Problem::internal(&error),
             CreateAccountError::Command(error) => command_problem(error, user_problem),
         })?;
+    if let (Some(organization), UserState::Present(user)) = (organization, &executed.state)
+        && !executed.replayed
+    {
+        let member_context = CommandContext {
+            metadata,
+            data_subject: Some(organization.id.to_string()),
+            ..Default::default()
+        };
+        let role = body.organization_role.unwrap_or(OrgRole::Member);
+        organizations::add_member(
+            &state,
+            member_context,
+            organization.id,
+            user,
+            role,
+            BTreeSet::new(),
+        )
+        .await?;
+    }
     user_answer(StatusCode::CREATED, &executed, chrono::Utc::now())
 }
 
