@@ -85,5 +85,14 @@ pub fn user_problem(error: UserError) -> Problem {
         UserError::TokenExpired => (S::UNPROCESSABLE_ENTITY, "token-expired"),
         UserError::TooManyAttempts => (S::UNPROCESSABLE_ENTITY, "too-many-attempts"),
     };
-    Problem::new(status, slug, &error.to_string())
+    let problem = Problem::new(status, slug, &error.to_string());
+    match error {
+        UserError::TooSoon {
+            retry_after_seconds,
+        } => problem.with_header(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(retry_after_seconds.max(1)),
+        ),
+        _ => problem,
+    }
 }

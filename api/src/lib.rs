@@ -40,7 +40,9 @@ pub struct AuthSettings {
     /// Register and password-forgot answer the same whether or not the account exists.
     pub hide_account_existence: bool,
     /// How long an email verification link works.
-    pub email_verification_hours: i64,
+    pub email_verification_lifetime: domain::Duration,
+    /// How long a phone verification code works.
+    pub phone_code_lifetime: domain::Duration,
     /// How long a password reset link works.
     pub password_reset_lifetime: domain::Duration,
     /// Session lifetimes and limits.
@@ -62,7 +64,8 @@ impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             hide_account_existence: false,
-            email_verification_hours: 48,
+            email_verification_lifetime: domain::Duration::hours(48),
+            phone_code_lifetime: domain::Duration::minutes(10),
             password_reset_lifetime: domain::Duration::hours(24),
             sessions: auth::sessions::SessionSettings::default(),
             lockout: domain::user::LockoutPolicy {
@@ -127,6 +130,23 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(routes::auth::delete_session),
         )
         .route("/auth/introspect", post(routes::auth::introspect))
+        .route(
+            "/auth/email/verify/send",
+            post(routes::verification::send_email_verification),
+        )
+        .route(
+            "/auth/email/verify",
+            post(routes::verification::verify_email_post)
+                .get(routes::verification::verify_email_link),
+        )
+        .route(
+            "/auth/phone/verify/send",
+            post(routes::verification::send_phone_code),
+        )
+        .route(
+            "/auth/phone/verify",
+            post(routes::verification::verify_phone),
+        )
         .route("/users", post(routes::users::create_user))
         .route(
             "/users/{id}",

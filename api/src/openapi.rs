@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, and interactive docs.
 
 use crate::AppState;
-use crate::routes::{auth, organizations, users};
+use crate::routes::{auth, organizations, users, verification};
 use axum::Json;
 use axum::Router;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -31,6 +31,11 @@ use utoipa_scalar::{Scalar, Servable};
         auth::delete_session,
         auth::introspect,
         auth::jwks,
+        verification::send_email_verification,
+        verification::verify_email_post,
+        verification::verify_email_link,
+        verification::send_phone_code,
+        verification::verify_phone,
         users::create_user,
         users::get_user,
         users::update_user,
@@ -51,6 +56,7 @@ use utoipa_scalar::{Scalar, Servable};
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Registration, login, tokens, sessions and passwords"),
+        (name = "verification", description = "Email and phone verification"),
         (name = "users", description = "User administration, and one's own user"),
         (name = "organizations", description = "Organizations (partners) and their members"),
         (name = "health", description = "Liveness and readiness"),

@@ -45,18 +45,23 @@ pub struct UserView {
     pub last_login_at: Option<Timestamp>,
 }
 
+/// `not_verified`, `email_verified`, `phone_verified` or `both_verified`.
+pub fn verification_status(user: &User) -> &'static str {
+    match (
+        user.email_verified_at.is_some(),
+        user.phone_verified_at.is_some(),
+    ) {
+        (false, false) => "not_verified",
+        (true, false) => "email_verified",
+        (false, true) => "phone_verified",
+        (true, true) => "both_verified",
+    }
+}
+
 impl UserView {
     /// The view of `user` at `now`.
     pub fn new(user: &User, now: Timestamp) -> Self {
-        let verification_status = match (
-            user.email_verified_at.is_some(),
-            user.phone_verified_at.is_some(),
-        ) {
-            (false, false) => "not_verified",
-            (true, false) => "email_verified",
-            (false, true) => "phone_verified",
-            (true, true) => "both_verified",
-        };
+        let verification_status = verification_status(user);
         Self {
             id: user.id.to_string(),
             email: user.email.to_string(),

@@ -406,7 +406,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         background: Default::default(),
         auth: AuthSettings {
             hide_account_existence: auth.hide_account_existence,
-            email_verification_hours: auth.email_verification_hours,
+            email_verification_lifetime: Duration::hours(auth.email_verification_hours),
+            phone_code_lifetime: Duration::minutes(10),
             password_reset_lifetime: Duration::hours(auth.password_reset_hours),
             sessions: SessionSettings {
                 idle_timeout: Duration::minutes(auth.session_idle_minutes),

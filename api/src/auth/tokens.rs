@@ -65,6 +65,40 @@ impl TokenMinter {
         SecretString::from(format!("{}.{mac}", user.as_uuid().simple()))
     }
 
+    /// The six-digit phone verification code for `user` issued at `issued_at`, and its hash.
+    /// Like tokens, codes are derived, so the SMS worker can rebuild one from its event. The
+    /// hash is keyed: a million codes are too few to hide behind a plain SHA-256.
+    pub fn phone_code(&self, user: UserId, issued_at: Timestamp) -> (SecretString, TokenHash) {
+        let mac = self.mac(&[
+            b"phone-code",
+            user.as_uuid().as_bytes(),
+            &issued_at.timestamp_micros().to_be_bytes(),
+        ]);
+        let number = u32::from_be_bytes([mac[0], mac[1], mac[2], mac[3]]) % 1_000_000;
+        let code = format!("{number:06}");
+        let hash = self.phone_code_hash(user, &code);
+        (SecretString::from(code), hash)
+    }
+
+    /// The keyed hash of a phone code as entered.
+    pub fn phone_code_hash(&self, user: UserId, code: &str) -> TokenHash {
+        TokenHash::from_bytes(self.mac(&[
+            b"phone-code-hash",
+            user.as_uuid().as_bytes(),
+            code.trim().as_bytes(),
+        ]))
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .expect("HMAC takes keys of any length");
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
     /// The user a presented token claims to be for (checked against their stream's hash).
     pub fn user_of(token: &str) -> Option<UserId> {
         let (user, _) = token.split_once('.')?;
@@ -121,5 +155,27 @@ mod tests {
         assert_eq!(pending.expires_at - pending.issued_at, Duration::hours(48));
         assert_eq!(TokenMinter::user_of(token.expose_secret()), Some(user));
         assert_eq!(TokenMinter::user_of("garbage"), None);
+    }
+
+    #[test]
+    fn phone_codes_are_six_digits_rebuilt_from_their_event_and_hashed_with_the_key() {
+        let minter = TokenMinter::new([9; 32]);
+        let user = UserId::from_uuid(uuid::Uuid::from_u128(1));
+        let now = Timestamp::from_timestamp_micros(1_700_000_000_123_456).expect("time");
+        let (code, hash) = minter.phone_code(user, now);
+        assert_eq!(code.expose_secret().len(), 6);
+        assert!(code.expose_secret().chars().all(|c| c.is_ascii_digit()));
+        assert_eq!(minter.phone_code_hash(user, code.expose_secret()), hash);
+        assert_ne!(
+            hash_token(code.expose_secret()),
+            hash,
+            "not a plain SHA-256"
+        );
+        assert_ne!(
+            TokenMinter::new([8; 32]).phone_code_hash(user, code.expose_secret()),
+            hash
+        );
+        let later = minter.phone_code(user, now + Duration::seconds(61)).0;
+        assert_ne!(later.expose_secret(), code.expose_secret());
     }
 }

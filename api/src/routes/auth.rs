@@ -21,7 +21,7 @@ use domain::user::{
     NewUser, User, UserAggregate, UserCommand, UserError, UserEvent, UserState, UserStatus,
 };
 use domain::values::{DeviceName, Email, PersonName, PhoneNumber, Role, Username};
-use domain::{Duration, SessionId, Timestamp, UserId};
+use domain::{SessionId, Timestamp, UserId};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -128,7 +128,7 @@ pub async fn register(
         TokenPurpose::EmailVerification,
         user_id,
         now,
-        Duration::hours(state.auth.email_verification_hours),
+        state.auth.email_verification_lifetime,
     );
     let command = UserCommand::Register {
         user: NewUser {

@@ -3,3 +3,4 @@
 pub mod auth;
 pub mod organizations;
 pub mod users;
+pub mod verification;

@@ -436,7 +436,7 @@ pub async fn update_user(
             crate::auth::tokens::TokenPurpose::EmailVerification,
             user.id,
             now,
-            domain::Duration::hours(state.auth.email_verification_hours),
+            state.auth.email_verification_lifetime,
         );
         changes.push(UserCommand::ChangeEmail {
             email,
