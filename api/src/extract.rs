@@ -32,12 +32,39 @@ fn json_problem(rejection: &JsonRejection) -> Problem {
             Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON")
                 .with_detail(rejection.body_text())
         }
-        JsonRejection::JsonDataError(_) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-body",
-            "The body does not fit this request",
-        )
-        .with_detail(rejection.body_text()),
+        JsonRejection::JsonDataError(error) => {
+            let problem = Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                "The body does not fit this request",
+            )
+            .with_detail(rejection.body_text());
+            // Name the field when serde says where it failed ("address.country" -> "/address/country").
+            let mut source = std::error::Error::source(error);
+            let mut located = None;
+            while let Some(error) = source {
+                located = located
+                    .or(error.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>());
+                source = error.source();
+            }
+            match located {
+                Some(located) if located.path().iter().next().is_some() => {
+                    let pointer: String = located
+                        .path()
+                        .iter()
+                        .map(|segment| format!("/{segment}"))
+                        .collect();
+                    let detail = located.inner().to_string();
+                    let detail = detail
+                        .split(" at line ")
+                        .next()
+                        .unwrap_or(&detail)
+                        .to_owned();
+                    problem.with_field(pointer, detail)
+                }
+                _ => problem,
+            }
+        }
         JsonRejection::MissingJsonContentType(_) => Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -250,4 +277,34 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 pub fn etag(version: u64) -> axum::http::HeaderValue {
     axum::http::HeaderValue::from_str(&format!("\"{version}\""))
         .unwrap_or(axum::http::HeaderValue::from_static("\"0\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[expect(dead_code, reason = "only deserialized")]
+    struct Outer {
+        inner: Inner,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[expect(dead_code, reason = "only deserialized")]
+    struct Inner {
+        number: u32,
+    }
+
+    #[test]
+    fn a_mistyped_field_is_named_by_its_pointer() {
+        let rejection = axum::Json::<Outer>::from_bytes(br#"{"inner": {"number": "five"}}"#)
+            .expect_err("mistyped");
+        let problem = json_problem(&rejection);
+        assert_eq!(problem.status, 422);
+        assert_eq!(
+            problem.errors.first().map(|error| error.pointer.as_str()),
+            Some("/inner/number"),
+            "{problem:?}"
+        );
+    }
 }

@@ -170,6 +170,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/users/{id}/lockout", get(routes::users::lockout))
         .route(
+            "/users/{id}/profile",
+            get(routes::users::get_profile).put(routes::users::put_profile),
+        )
+        .route(
             "/organizations",
             post(routes::organizations::create_organization),
         )

@@ -46,6 +46,8 @@ use utoipa_scalar::{Scalar, Servable};
         users::delete_user,
         users::send_password_reset,
         users::lockout,
+        users::get_profile,
+        users::put_profile,
         organizations::create_organization,
         organizations::get_organization,
         organizations::update_organization,

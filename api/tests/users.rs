@@ -597,7 +597,102 @@ async fn lifecycle_commands_end_sessions_and_retry_safely(backend: Backend) {
     app.register("ann@example.com", PASSWORD).await;
 }
 
+async fn users_keep_their_profile(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (admin_id, admin) = app.admin().await;
+    let ann = app.register("ann@example.com", PASSWORD).await;
+    let token = app.login("ann@example.com", PASSWORD).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let path = format!("/api/v1/users/{ann}/profile");
+    let empty = app.get_with_token(&path, &token).await;
+    assert_eq!(empty.status(), 200);
+    let version = etag(&empty);
+    let profile = json!({
+        "address": {"line1": "1 Main St", "city": "Springfield", "country": "us"},
+        "emergency_contact": {"name": "Bo Lee", "phone": "+14155550123"},
+        "preferred_language": "pt-BR",
+        "notification_preferences": {"email": true, "sms": {"marketing": false}}
+    });
+    let put = app
+        .send(
+            reqwest::Method::PUT,
+            &path,
+            &token,
+            Some(profile),
+            &[("if-match", &version)],
+        )
+        .await;
+    assert_eq!(put.status(), 200);
+    let saved: Value = put.json().await.expect("json");
+    assert_eq!(saved["address"]["country"], "US");
+    assert_eq!(saved["preferred_language"], "pt-BR");
+    let read: Value = app
+        .get_with_token(&path, &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(read, saved);
+
+    let stale = app
+        .send(
+            reqwest::Method::PUT,
+            &path,
+            &token,
+            Some(json!({})),
+            &[("if-match", &version)],
+        )
+        .await;
+    problem(stale, 412).await;
+    let bad_country =
+        json!({"address": {"line1": "1 Main St", "city": "Springfield", "country": "USA"}});
+    let bad = problem(
+        app.send(reqwest::Method::PUT, &path, &token, Some(bad_country), &[])
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(bad["errors"][0]["pointer"], "/address/country");
+    let huge = json!({"notification_preferences": {"note": "x".repeat(5000)}});
+    let huge = problem(
+        app.send(reqwest::Method::PUT, &path, &token, Some(huge), &[])
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(huge["errors"][0]["pointer"], "/notification_preferences");
+    let not_object = json!({"notification_preferences": [1, 2]});
+    problem(
+        app.send(reqwest::Method::PUT, &path, &token, Some(not_object), &[])
+            .await,
+        422,
+    )
+    .await;
+    problem(
+        app.send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/users/{admin_id}/profile"),
+            &token,
+            Some(json!({})),
+            &[],
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert_eq!(
+        app.send(reqwest::Method::PUT, &path, &admin, Some(json!({})), &[])
+            .await
+            .status(),
+        200,
+        "administrators may"
+    );
+}
+
 test_both_backends!(
+    users_keep_their_profile,
     admin_creates_reads_and_edits_users,
     an_invited_user_sets_a_first_password,
     users_see_and_edit_only_themselves,

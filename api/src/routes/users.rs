@@ -789,3 +789,108 @@ pub async fn lockout(
         },
     }))
 }
+
+/// `PUT /users/{id}/profile`: the whole profile (names live on the user).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRequest {
+    /// `{line1, line2?, city, region?, postal_code?, country}` (ISO 3166-1 alpha-2).
+    #[schema(value_type = Option<Object>)]
+    address: Option<domain::values::Address>,
+    /// `{name, phone}` (E.164).
+    #[schema(value_type = Option<Object>)]
+    emergency_contact: Option<domain::values::EmergencyContact>,
+    /// A BCP 47 language tag, such as `en` or `pt-BR`.
+    #[schema(value_type = Option<String>)]
+    preferred_language: Option<domain::values::LanguageTag>,
+    /// Any JSON object up to 4 KiB.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    notification_preferences: domain::values::NotificationPreferences,
+}
+
+fn profile_answer(profile: &domain::values::Profile, version: u64) -> Response {
+    let mut response = axum::Json(profile).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    response
+}
+
+/// A user's profile (the user themself, administrators, and org_admins of their organizations).
+#[utoipa::path(get, path = "/api/v1/users/{id}/profile", tag = "users", params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The profile", body = Object),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn get_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let (user, version) = visible_user(&state, &caller, &id).await?;
+    Ok(profile_answer(&user.profile, version))
+}
+
+/// Replaces a user's profile (the user themself and administrators).
+#[utoipa::path(put, path = "/api/v1/users/{id}/profile", tag = "users", params(("id" = String, Path, description = "User id")),
+    request_body = ProfileRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The profile", body = Object),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Someone else's profile", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match mismatch", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn put_profile(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected_version): IfMatch,
+    command: JsonCommand<ProfileRequest>,
+) -> Result<Response, Problem> {
+    let (user, _) = visible_user(&state, &caller, &id).await?;
+    if !caller.is_admin() && !caller.is(user.id) {
+        return Err(forbidden(
+            "A profile is changed by its user or an administrator.",
+        ));
+    }
+    let body = command.body;
+    let profile = domain::values::Profile {
+        address: body.address,
+        emergency_contact: body.emergency_contact,
+        preferred_language: body.preferred_language,
+        notification_preferences: body.notification_preferences,
+    };
+    let update = UserCommand::UpdateProfile {
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        profile,
+        at: chrono::Utc::now(),
+    };
+    let context = CommandContext {
+        metadata: caller.metadata(&context, user.id),
+        idempotency: command.idempotency,
+        expected_version,
+        ..Default::default()
+    };
+    let executed = state
+        .commands
+        .execute::<UserAggregate>(&user.id.to_string(), update, context)
+        .await
+        .map_err(|error| command_problem(error, user_problem))?;
+    let UserState::Present(after) = &executed.state else {
+        return Err(not_found());
+    };
+    let mut response = profile_answer(&after.profile, executed.stream_version);
+    if let Some(position) = executed.position {
+        response
+            .headers_mut()
+            .insert(LOG_POSITION, HeaderValue::from(position));
+    }
+    Ok(response)
+}
