@@ -14,6 +14,10 @@ use eventstore::{
     AppendError, AppendRequest, Claim, EventLog, EventMetadata, ExpectedVersion, IdempotencyKey,
     NewEvent, RecordedEvent, StoreError,
 };
+use lru::LruCache;
+use std::any::Any;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
 /// How often a command is decided again after losing a race, by default.
 pub const DEFAULT_MAX_RETRIES: usize = 32;
@@ -96,12 +100,74 @@ pub struct Loaded<A: Aggregate> {
     pub history: Vec<(RecordedEvent, A::Event)>,
 }
 
+/// A stream's current state and version.
+#[derive(Debug, Clone)]
+pub struct Current<A: Aggregate> {
+    /// The folded state.
+    pub state: A::State,
+    /// The stream's version (0 when it does not exist).
+    pub version: u64,
+}
+
+/// How many streams' states are kept folded in memory by default.
+pub const DEFAULT_CACHED_STREAMS: usize = 10_000;
+
+/// Folded states of recently used streams, so bringing one up to date reads only the events
+/// appended since. A stream's events never change, so a cached state is always a true prefix.
+#[derive(Clone)]
+struct StateCache {
+    entries: Arc<Mutex<LruCache<CacheKey, CachedState>>>,
+}
+
+/// A stream: its type and id.
+type CacheKey = (&'static str, String);
+
+/// A folded state (of the aggregate named in the key) and the stream version it is at.
+type CachedState = (Arc<dyn Any + Send + Sync>, u64);
+
+impl std::fmt::Debug for StateCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateCache(..)")
+    }
+}
+
+impl StateCache {
+    fn new(capacity: usize) -> Self {
+        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
+        Self {
+            entries: Arc::new(Mutex::new(LruCache::new(capacity))),
+        }
+    }
+
+    fn get<A: Aggregate>(&self, stream_id: &str) -> Option<(A::State, u64)> {
+        let mut entries = self.entries.lock().ok()?;
+        let (state, version) = entries.get(&(A::STREAM_TYPE, stream_id.to_owned()))?;
+        Some((state.downcast_ref::<A::State>()?.clone(), *version))
+    }
+
+    fn put<A: Aggregate>(&self, stream_id: &str, state: &A::State, version: u64) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        let key = (A::STREAM_TYPE, stream_id.to_owned());
+        // A slower reader must not replace a newer state with an older one.
+        if entries
+            .peek(&key)
+            .is_some_and(|(_, cached)| *cached > version)
+        {
+            return;
+        }
+        entries.put(key, (Arc::new(state.clone()), version));
+    }
+}
+
 /// Runs commands against the log.
 #[derive(Debug, Clone)]
 pub struct CommandHandler {
     log: EventLog,
     claims: ClaimHasher,
     max_retries: usize,
+    cache: StateCache,
 }
 
 impl CommandHandler {
@@ -111,7 +177,41 @@ impl CommandHandler {
             log,
             claims,
             max_retries: DEFAULT_MAX_RETRIES,
+            cache: StateCache::new(DEFAULT_CACHED_STREAMS),
         }
+    }
+
+    /// Sets how many streams' folded states are kept in memory.
+    pub fn with_cached_streams(mut self, streams: usize) -> Self {
+        self.cache = StateCache::new(streams);
+        self
+    }
+
+    /// A stream's state now: the cached fold brought up to date with the events appended since
+    /// (all of them the first time).
+    #[tracing::instrument(skip(self), fields(stream_type = A::STREAM_TYPE))]
+    pub async fn current<A: Aggregate>(
+        &self,
+        stream_id: &str,
+    ) -> Result<Current<A>, CommandError<A::Error>> {
+        let (mut state, mut version) = self.cache.get::<A>(stream_id).unwrap_or_default();
+        let records = self.log.read_stream_after(stream_id, version).await?;
+        if records.is_empty() {
+            return Ok(Current { state, version });
+        }
+        for record in records {
+            let event =
+                A::Event::from_payload(&record.event_type, record.payload).map_err(|error| {
+                    CommandError::Corrupt {
+                        position: record.global_position,
+                        message: error.to_string(),
+                    }
+                })?;
+            state = A::evolve(state, &event);
+            version = record.stream_version;
+        }
+        self.cache.put::<A>(stream_id, &state, version);
+        Ok(Current { state, version })
     }
 
     /// Sets how often a command is decided again after losing a race.
@@ -191,11 +291,7 @@ impl CommandHandler {
         command: A::Command,
         context: CommandContext,
     ) -> Result<Executed<A>, CommandError<A::Error>> {
-        let known = Loaded {
-            state,
-            version,
-            history: Vec::new(),
-        };
+        let known = Current { state, version };
         self.decide_and_append(stream_id, Some(known), command, context)
             .await
     }
@@ -203,7 +299,7 @@ impl CommandHandler {
     async fn decide_and_append<A: Aggregate>(
         &self,
         stream_id: &str,
-        mut known: Option<Loaded<A>>,
+        mut known: Option<Current<A>>,
         command: A::Command,
         context: CommandContext,
     ) -> Result<Executed<A>, CommandError<A::Error>> {
@@ -225,7 +321,7 @@ impl CommandHandler {
         loop {
             let loaded = match known.take() {
                 Some(loaded) => loaded,
-                None => self.load::<A>(stream_id, None).await?,
+                None => self.current::<A>(stream_id).await?,
             };
             if let Some(expected) = context.expected_version
                 && expected != loaded.version
@@ -256,6 +352,8 @@ impl CommandHandler {
                 }
                 Ok(appended) => {
                     let state = events.iter().fold(loaded.state, A::evolve);
+                    self.cache
+                        .put::<A>(stream_id, &state, appended.stream_version);
                     return Ok(Executed {
                         state,
                         events,
@@ -289,7 +387,7 @@ impl CommandHandler {
     fn append_request<A: Aggregate>(
         &self,
         stream_id: &str,
-        loaded: &Loaded<A>,
+        loaded: &Current<A>,
         events: &[A::Event],
         context: &CommandContext,
     ) -> Result<AppendRequest, CommandError<A::Error>> {

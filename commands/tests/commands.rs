@@ -315,7 +315,67 @@ async fn deleting_a_user_frees_their_email_for_a_new_registration(backend: Backe
     assert_eq!(owner, Some(again.to_string()));
 }
 
+async fn a_cached_state_sees_what_another_process_appended(backend: Backend) {
+    let (db, first) = handler(backend).await;
+    // A second handler on its own connection pool: another idlog process.
+    let second = CommandHandler::new(
+        db.open().await.expect("open").log,
+        ClaimHasher::new([42; 32]),
+    );
+    let id = registered(&first, "ann@example.com").await;
+    let warm = first
+        .current::<UserAggregate>(&id.to_string())
+        .await
+        .expect("current");
+    assert_eq!(warm.version, 2);
+    let grant = UserCommand::GrantRole {
+        role: Role::parse("COACH").expect("valid"),
+        at: Utc::now(),
+    };
+    second
+        .execute::<UserAggregate>(&id.to_string(), grant, CommandContext::default())
+        .await
+        .expect("grant");
+    let fresh = first
+        .current::<UserAggregate>(&id.to_string())
+        .await
+        .expect("current");
+    assert_eq!(fresh.version, 3);
+    let UserState::Present(user) = fresh.state else {
+        panic!("no user")
+    };
+    assert!(user.roles.iter().any(|role| role.as_str() == "COACH"));
+    // The cached fold equals a fold from the first event.
+    let full = first
+        .load::<UserAggregate>(&id.to_string(), None)
+        .await
+        .expect("load");
+    assert_eq!(full.state, UserState::Present(user));
+    // A command decided on the stale cache of the second handler loses the race and retries.
+    let revoke = UserCommand::RevokeRole {
+        role: Role::parse("COACH").expect("valid"),
+        at: Utc::now(),
+    };
+    first
+        .execute::<UserAggregate>(&id.to_string(), revoke, CommandContext::default())
+        .await
+        .expect("revoke");
+    let grant_again = UserCommand::GrantRole {
+        role: Role::parse("COACH").expect("valid"),
+        at: Utc::now(),
+    };
+    let executed = second
+        .execute::<UserAggregate>(&id.to_string(), grant_again, CommandContext::default())
+        .await
+        .expect("grant");
+    assert_eq!(
+        executed.stream_version, 5,
+        "decided on the revoke it had not seen"
+    );
+}
+
 test_both_backends!(
+    a_cached_state_sees_what_another_process_appended,
     one_of_fifty_concurrent_registrations_of_an_email_wins,
     parallel_failed_logins_lock_after_exactly_the_limit,
     a_stale_if_match_is_a_conflict,

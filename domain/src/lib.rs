@@ -31,7 +31,7 @@ pub trait Aggregate {
     /// The stream type recorded with every event of this aggregate, e.g. `"user"`.
     const STREAM_TYPE: &'static str;
     /// The state folded from the stream; `Default` is the state before the first event.
-    type State: Default + Clone + Debug;
+    type State: Default + Clone + Debug + Send + Sync + 'static;
     /// What a caller asks for.
     type Command: Clone + Debug;
     /// What happened.

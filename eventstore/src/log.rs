@@ -245,6 +245,21 @@ impl EventLog {
         self.decode_all(self.inner.storage.read_stream(stream_id, 0, None).await?)
     }
 
+    /// The events of a stream after `after_version`, decoded: what brings a cached state up to date.
+    #[tracing::instrument(skip(self))]
+    pub async fn read_stream_after(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.decode_all(
+            self.inner
+                .storage
+                .read_stream(stream_id, after_version, None)
+                .await?,
+        )
+    }
+
     /// A stream up to and including `position` (its state at that point of the log), decoded.
     #[tracing::instrument(skip(self))]
     pub async fn read_stream_until(

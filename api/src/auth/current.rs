@@ -46,7 +46,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<CurrentSessio
     let (user_id, session_id) = claims.subject().ok_or_else(Problem::invalid_token)?;
     let loaded = state
         .commands
-        .load::<SessionAggregate>(&session_id.to_string(), None)
+        .current::<SessionAggregate>(&session_id.to_string())
         .await
         .map_err(|error| {
             crate::error::command_problem(error, crate::auth::sessions::session_problem)
@@ -100,6 +100,8 @@ pub struct Caller {
     pub session: CurrentSession,
     /// The user.
     pub user: Box<User>,
+    /// Their stream's version when read.
+    pub version: u64,
 }
 
 impl Caller {
@@ -138,13 +140,15 @@ impl FromRequestParts<AppState> for Caller {
         let session = CurrentSession::from_request_parts(parts, state).await?;
         let loaded = state
             .commands
-            .load::<UserAggregate>(&session.user_id.to_string(), None)
+            .current::<UserAggregate>(&session.user_id.to_string())
             .await
             .map_err(|error| crate::error::command_problem(error, crate::error::user_problem))?;
         match loaded.state {
-            UserState::Present(user) if user.status == UserStatus::Active => {
-                Ok(Self { session, user })
-            }
+            UserState::Present(user) if user.status == UserStatus::Active => Ok(Self {
+                session,
+                user,
+                version: loaded.version,
+            }),
             _ => Err(Problem::invalid_token()),
         }
     }

@@ -319,7 +319,7 @@ struct KnownUser {
 async fn load_user(state: &AppState, stream_id: &str) -> Result<Option<KnownUser>, Problem> {
     let loaded = state
         .commands
-        .load::<UserAggregate>(stream_id, None)
+        .current::<UserAggregate>(stream_id)
         .await
         .map_err(|error| command_problem(error, user_problem))?;
     Ok(match loaded.state {
@@ -533,7 +533,7 @@ pub async fn refresh(
         .ok_or_else(Problem::invalid_token)?;
     let loaded = state
         .commands
-        .load::<SessionAggregate>(&session_id.to_string(), None)
+        .current::<SessionAggregate>(&session_id.to_string())
         .await
         .map_err(|error| command_problem(error, session_problem))?;
     let SessionState::Present(session) = loaded.state else {

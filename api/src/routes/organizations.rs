@@ -61,7 +61,7 @@ pub async fn load_organization(
 ) -> Result<Option<(Box<Organization>, u64)>, Problem> {
     let loaded = state
         .commands
-        .load::<OrganizationAggregate>(&id.to_string(), None)
+        .current::<OrganizationAggregate>(&id.to_string())
         .await
         .map_err(|error| command_problem(error, organization_problem))?;
     Ok(match loaded.state {
@@ -600,7 +600,7 @@ async fn existing_user(state: &AppState, raw: &str, pointer: &str) -> Result<Box
     let user_id: UserId = raw.parse().map_err(|_| missing())?;
     let loaded = state
         .commands
-        .load::<UserAggregate>(&user_id.to_string(), None)
+        .current::<UserAggregate>(&user_id.to_string())
         .await
         .map_err(|error| command_problem(error, user_problem))?;
     match loaded.state {

@@ -54,9 +54,13 @@ async fn visible_user(
     id: &str,
 ) -> Result<(Box<User>, u64), Problem> {
     let user_id: UserId = id.parse().map_err(|_| not_found())?;
+    if caller.is(user_id) {
+        // Read for this very request already.
+        return Ok((caller.user.clone(), caller.version));
+    }
     let loaded = state
         .commands
-        .load::<UserAggregate>(&user_id.to_string(), None)
+        .current::<UserAggregate>(&user_id.to_string())
         .await
         .map_err(|error| command_problem(error, user_problem))?;
     let UserState::Present(user) = loaded.state else {
@@ -397,7 +401,7 @@ pub async fn update_user(
     IfMatch(expected_version): IfMatch,
     command: JsonCommand<UpdateUserRequest>,
 ) -> Result<Response, Problem> {
-    let (user, _) = visible_user(&state, &caller, &id).await?;
+    let (user, version) = visible_user(&state, &caller, &id).await?;
     let body = command.body;
     if body.roles.is_some() && !caller.is_admin() {
         return Err(forbidden("Changing roles needs the admin role."));
@@ -467,7 +471,13 @@ pub async fn update_user(
     };
     let executed = state
         .commands
-        .execute::<UserAggregate>(&user.id.to_string(), UserCommand::Batch(changes), context)
+        .execute_on::<UserAggregate>(
+            &user.id.to_string(),
+            UserState::Present(user.clone()),
+            version,
+            UserCommand::Batch(changes),
+            context,
+        )
         .await
         .map_err(|error| command_problem(error, user_problem))?;
     user_answer(StatusCode::OK, &executed, now)
@@ -502,7 +512,7 @@ async fn lifecycle(
     idempotency: Option<eventstore::IdempotencyKey>,
 ) -> Result<Response, Problem> {
     admin_only(caller)?;
-    let (user, _) = visible_user(state, caller, id).await?;
+    let (user, version) = visible_user(state, caller, id).await?;
     let now = chrono::Utc::now();
     let command = command(now);
     let ends_sessions = match &command {
@@ -519,7 +529,13 @@ async fn lifecycle(
     };
     let executed = state
         .commands
-        .execute::<UserAggregate>(&user.id.to_string(), command, command_context)
+        .execute_on::<UserAggregate>(
+            &user.id.to_string(),
+            UserState::Present(user.clone()),
+            version,
+            command,
+            command_context,
+        )
         .await
         .map_err(|error| command_problem(error, user_problem))?;
     if let (Some(reason), UserState::Present(after)) = (ends_sessions, &executed.state) {
@@ -853,7 +869,7 @@ pub async fn put_profile(
     IfMatch(expected_version): IfMatch,
     command: JsonCommand<ProfileRequest>,
 ) -> Result<Response, Problem> {
-    let (user, _) = visible_user(&state, &caller, &id).await?;
+    let (user, version) = visible_user(&state, &caller, &id).await?;
     if !caller.is_admin() && !caller.is(user.id) {
         return Err(forbidden(
             "A profile is changed by its user or an administrator.",
@@ -880,7 +896,13 @@ pub async fn put_profile(
     };
     let executed = state
         .commands
-        .execute::<UserAggregate>(&user.id.to_string(), update, context)
+        .execute_on::<UserAggregate>(
+            &user.id.to_string(),
+            UserState::Present(user.clone()),
+            version,
+            update,
+            context,
+        )
         .await
         .map_err(|error| command_problem(error, user_problem))?;
     let UserState::Present(after) = &executed.state else {
