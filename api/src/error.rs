@@ -84,6 +84,10 @@ pub fn user_problem(error: UserError) -> Problem {
         UserError::InvalidToken => (S::UNPROCESSABLE_ENTITY, "invalid-token"),
         UserError::TokenExpired => (S::UNPROCESSABLE_ENTITY, "token-expired"),
         UserError::TooManyAttempts => (S::UNPROCESSABLE_ENTITY, "too-many-attempts"),
+        UserError::TotpNotEnrolled => (S::CONFLICT, "mfa-not-set-up"),
+        UserError::TotpAlreadyEnabled => (S::CONFLICT, "mfa-already-on"),
+        UserError::TotpCodeReused => (S::UNPROCESSABLE_ENTITY, "code-already-used"),
+        UserError::InvalidRecoveryCode => (S::UNPROCESSABLE_ENTITY, "invalid-recovery-code"),
     };
     let problem = Problem::new(status, slug, &error.to_string());
     match error {

@@ -93,6 +93,8 @@ pub struct AppState {
     pub passwords: auth::password::Passwords,
     /// Mints email and reset tokens.
     pub tokens: auth::tokens::TokenMinter,
+    /// Seals TOTP secrets.
+    pub totp: auth::totp::SecretSealer,
     /// Mints and checks access tokens.
     pub access_tokens: std::sync::Arc<auth::jwt::AccessTokenKeys>,
     /// Rate limits.
@@ -118,6 +120,13 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/register", post(routes::auth::register))
         .route("/auth/login", post(routes::auth::login))
         .route("/auth/refresh", post(routes::auth::refresh))
+        .route("/auth/login/mfa", post(routes::mfa::login_mfa))
+        .route("/auth/mfa/totp/enroll", post(routes::mfa::enroll))
+        .route("/auth/mfa/totp/confirm", post(routes::mfa::confirm))
+        .route(
+            "/auth/mfa/totp",
+            axum::routing::delete(routes::mfa::disable),
+        )
         .route("/auth/logout", post(routes::auth::logout))
         .route("/auth/logout-all", post(routes::auth::logout_all))
         .route("/auth/me", get(routes::auth::me))

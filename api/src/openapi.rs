@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, and interactive docs.
 
 use crate::AppState;
-use crate::routes::{auth, organizations, users, verification};
+use crate::routes::{auth, mfa, organizations, users, verification};
 use axum::Json;
 use axum::Router;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -31,6 +31,10 @@ use utoipa_scalar::{Scalar, Servable};
         auth::delete_session,
         auth::introspect,
         auth::jwks,
+        mfa::enroll,
+        mfa::confirm,
+        mfa::disable,
+        mfa::login_mfa,
         verification::send_email_verification,
         verification::verify_email_post,
         verification::verify_email_link,
@@ -55,9 +59,11 @@ use utoipa_scalar::{Scalar, Servable};
         organizations::change_member,
         organizations::remove_member,
     ),
+    components(schemas(auth::MfaChallenge)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Registration, login, tokens, sessions and passwords"),
+        (name = "mfa", description = "Two-factor authentication (TOTP)"),
         (name = "verification", description = "Email and phone verification"),
         (name = "users", description = "User administration, and one's own user"),
         (name = "organizations", description = "Organizations (partners) and their members"),

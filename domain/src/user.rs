@@ -83,6 +83,19 @@ pub struct PendingCode {
     pub attempts_left: u32,
 }
 
+/// A user's TOTP second factor (RFC 6238).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Totp {
+    /// The shared secret, sealed by the caller (the domain never sees it in clear).
+    pub sealed_secret: String,
+    /// Whether a first code confirmed the enrollment; until then login does not ask for codes.
+    pub enabled: bool,
+    /// The last time step a code was accepted for: a code is good once.
+    pub last_used_step: Option<u64>,
+    /// Hashes of the recovery codes not used yet.
+    pub recovery_codes: Vec<TokenHash>,
+}
+
 /// The lockout policy, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {
@@ -160,6 +173,15 @@ pub struct User {
     /// added and unlinked after it is removed, so this is always a superset of the user's
     /// memberships. The organization's stream says whether the membership is real.
     pub organizations: BTreeSet<OrganizationId>,
+    /// The TOTP second factor, enrolled or enabled.
+    pub totp: Option<Totp>,
+}
+
+impl User {
+    /// Whether login asks for a second factor.
+    pub fn has_mfa(&self) -> bool {
+        self.totp.as_ref().is_some_and(|totp| totp.enabled)
+    }
 }
 
 impl User {
@@ -383,6 +405,41 @@ pub enum UserCommand {
         /// When.
         at: Timestamp,
     },
+    /// Starts (or restarts) TOTP enrollment with a new secret.
+    StartTotpEnrollment {
+        /// The secret, sealed.
+        sealed_secret: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// A first code proved the enrollment (the caller checked it against the secret).
+    ConfirmTotp {
+        /// The time step the code was for.
+        step: u64,
+        /// Hashes of fresh recovery codes.
+        recovery_codes: Vec<TokenHash>,
+        /// When.
+        at: Timestamp,
+    },
+    /// Turns TOTP off (the caller checked the password).
+    DisableTotp {
+        /// When.
+        at: Timestamp,
+    },
+    /// A TOTP code for `step` was presented at login (the caller checked it).
+    UseTotpCode {
+        /// The time step.
+        step: u64,
+        /// When.
+        at: Timestamp,
+    },
+    /// A recovery code was presented at login.
+    UseRecoveryCode {
+        /// Its hash.
+        code_hash: TokenHash,
+        /// When.
+        at: Timestamp,
+    },
     /// Notes that an organization is about to add the user as a member.
     LinkOrganization {
         /// The organization.
@@ -514,6 +571,23 @@ pub enum UserEvent {
     UserReactivated { at: Timestamp },
     /// The user was deleted.
     UserDeleted { at: Timestamp },
+    /// TOTP enrollment started with a new (sealed) secret.
+    TotpEnrollmentStarted {
+        sealed_secret: String,
+        at: Timestamp,
+    },
+    /// TOTP is on; login asks for codes.
+    TotpEnabled {
+        step: u64,
+        recovery_codes: Vec<TokenHash>,
+        at: Timestamp,
+    },
+    /// TOTP is off.
+    TotpDisabled { at: Timestamp },
+    /// A TOTP code was accepted.
+    TotpCodeUsed { step: u64, at: Timestamp },
+    /// A recovery code was used up.
+    RecoveryCodeUsed { code_hash: TokenHash, at: Timestamp },
     /// An organization is adding the user as a member.
     OrganizationLinked {
         organization_id: OrganizationId,
@@ -557,7 +631,12 @@ impl DomainEvent for UserEvent {
             | Self::UserReactivated { .. }
             | Self::UserDeleted { .. }
             | Self::OrganizationLinked { .. }
-            | Self::OrganizationUnlinked { .. } => &[],
+            | Self::OrganizationUnlinked { .. }
+            | Self::TotpEnrollmentStarted { .. }
+            | Self::TotpEnabled { .. }
+            | Self::TotpDisabled { .. }
+            | Self::TotpCodeUsed { .. }
+            | Self::RecoveryCodeUsed { .. } => &[],
         }
     }
 }
@@ -616,6 +695,18 @@ pub enum UserError {
     /// Too many wrong phone codes.
     #[error("too many wrong codes; request a new one")]
     TooManyAttempts,
+    /// No TOTP enrollment to confirm, or TOTP is not on.
+    #[error("two-factor authentication is not set up")]
+    TotpNotEnrolled,
+    /// TOTP is already on.
+    #[error("two-factor authentication is already on")]
+    TotpAlreadyEnabled,
+    /// This code (its time step) was already used.
+    #[error("this code was already used")]
+    TotpCodeReused,
+    /// Not one of the unused recovery codes.
+    #[error("not a valid recovery code")]
+    InvalidRecoveryCode,
     /// A new message was asked for too soon after the last one.
     #[error("asked too soon; try again in {retry_after_seconds} s")]
     TooSoon {
@@ -763,6 +854,7 @@ impl Aggregate for UserAggregate {
                     last_login_at: None,
                     sessions: Vec::new(),
                     organizations: BTreeSet::new(),
+                    totp: None,
                 }))
             }
             (UserState::Present(mut user), event) => {
@@ -1132,6 +1224,57 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
             _ => Err(UserError::NotDeactivated),
         },
         C::Delete { at } => Ok(vec![E::UserDeleted { at }]),
+        C::StartTotpEnrollment { sealed_secret, at } => {
+            ensure_active(user)?;
+            if user.has_mfa() {
+                return Err(UserError::TotpAlreadyEnabled);
+            }
+            Ok(vec![E::TotpEnrollmentStarted { sealed_secret, at }])
+        }
+        C::ConfirmTotp {
+            step,
+            recovery_codes,
+            at,
+        } => {
+            ensure_active(user)?;
+            match &user.totp {
+                None => Err(UserError::TotpNotEnrolled),
+                Some(totp) if totp.enabled => Err(UserError::TotpAlreadyEnabled),
+                Some(_) => Ok(vec![E::TotpEnabled {
+                    step,
+                    recovery_codes,
+                    at,
+                }]),
+            }
+        }
+        C::DisableTotp { at } => {
+            if !user.has_mfa() {
+                return Err(UserError::TotpNotEnrolled);
+            }
+            Ok(vec![E::TotpDisabled { at }])
+        }
+        C::UseTotpCode { step, at } => {
+            let totp = user
+                .totp
+                .as_ref()
+                .filter(|totp| totp.enabled)
+                .ok_or(UserError::TotpNotEnrolled)?;
+            if totp.last_used_step.is_some_and(|last| step <= last) {
+                return Err(UserError::TotpCodeReused);
+            }
+            Ok(vec![E::TotpCodeUsed { step, at }])
+        }
+        C::UseRecoveryCode { code_hash, at } => {
+            let totp = user
+                .totp
+                .as_ref()
+                .filter(|totp| totp.enabled)
+                .ok_or(UserError::TotpNotEnrolled)?;
+            if !totp.recovery_codes.contains(&code_hash) {
+                return Err(UserError::InvalidRecoveryCode);
+            }
+            Ok(vec![E::RecoveryCodeUsed { code_hash, at }])
+        }
         C::LinkOrganization {
             organization_id,
             at,
@@ -1312,6 +1455,41 @@ fn apply(user: &mut User, event: &UserEvent) {
             user.phone_verification = None;
             user.password_reset = None;
             user.updated_at = *at;
+        }
+        E::TotpEnrollmentStarted { sealed_secret, at } => {
+            user.totp = Some(Totp {
+                sealed_secret: sealed_secret.clone(),
+                enabled: false,
+                last_used_step: None,
+                recovery_codes: Vec::new(),
+            });
+            user.updated_at = *at;
+        }
+        E::TotpEnabled {
+            step,
+            recovery_codes,
+            at,
+        } => {
+            if let Some(totp) = &mut user.totp {
+                totp.enabled = true;
+                totp.last_used_step = Some(*step);
+                totp.recovery_codes = recovery_codes.clone();
+            }
+            user.updated_at = *at;
+        }
+        E::TotpDisabled { at } => {
+            user.totp = None;
+            user.updated_at = *at;
+        }
+        E::TotpCodeUsed { step, .. } => {
+            if let Some(totp) = &mut user.totp {
+                totp.last_used_step = Some(*step);
+            }
+        }
+        E::RecoveryCodeUsed { code_hash, .. } => {
+            if let Some(totp) = &mut user.totp {
+                totp.recovery_codes.retain(|code| code != code_hash);
+            }
         }
         // An index, not a change the user would see: `updated_at` stays.
         E::OrganizationLinked {

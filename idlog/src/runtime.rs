@@ -200,6 +200,7 @@ async fn check_claim_key(database: &Database, hasher: &ClaimHasher) -> anyhow::R
 /// What running commands needs, for the server and the command line alike.
 struct Core {
     commands: CommandHandler,
+    token_key: [u8; 32],
     passwords: Passwords,
     tokens: TokenMinter,
     log: eventstore::EventLog,
@@ -232,6 +233,7 @@ impl Core {
         })?;
         Ok(Self {
             commands: CommandHandler::new(log.clone(), hasher),
+            token_key,
             passwords,
             tokens: TokenMinter::new(token_key),
             log,
@@ -394,6 +396,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         commands: core.commands,
         passwords: core.passwords,
         tokens: core.tokens,
+        totp: api::auth::totp::SecretSealer::new(&core.token_key),
         access_tokens: access_tokens.clone(),
         rate_limits: RateLimits::new(RateLimitSettings {
             login_per_ip: per_minute(limits.login_per_ip),

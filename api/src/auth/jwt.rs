@@ -19,6 +19,13 @@ use std::path::Path;
 /// The `typ` header of idlog access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
+/// The `typ` header of the token that carries a login from the password to the second factor.
+/// Its own type, so it can never pass for an access token, nor an access token for it.
+pub const MFA_TOKEN_TYPE: &str = "mfa+jwt";
+
+/// How long the second factor may take after the password.
+pub const MFA_TOKEN_LIFETIME: Duration = Duration::minutes(5);
+
 /// What an access token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -385,6 +392,11 @@ impl AccessTokens {
         })
     }
 
+    /// The `iss` of the tokens.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
     /// The configured lifetime of an access token.
     pub fn lifetime(&self) -> Duration {
         self.settings.lifetime
@@ -397,9 +409,41 @@ impl AccessTokens {
         session: SessionId,
         now: Timestamp,
     ) -> Result<String, TokenError> {
+        self.mint_typed(
+            user,
+            session,
+            now,
+            ACCESS_TOKEN_TYPE,
+            self.settings.lifetime,
+        )
+    }
+
+    /// A token saying `user` gave the right password at `now` and owes a second factor.
+    pub fn mint_mfa(&self, user: UserId, now: Timestamp) -> Result<String, TokenError> {
+        let attempt = SessionId::from_uuid(uuid::Uuid::now_v7());
+        self.mint_typed(user, attempt, now, MFA_TOKEN_TYPE, MFA_TOKEN_LIFETIME)
+    }
+
+    /// The user an MFA token is for, if it is valid.
+    pub fn validate_mfa(&self, token: &str) -> Result<UserId, TokenError> {
+        let claims = self.validate_typed(token, MFA_TOKEN_TYPE)?;
+        claims
+            .subject()
+            .map(|(user, _)| user)
+            .ok_or_else(|| TokenError::Invalid("subject".into()))
+    }
+
+    fn mint_typed(
+        &self,
+        user: UserId,
+        session: SessionId,
+        now: Timestamp,
+        typ: &str,
+        lifetime: Duration,
+    ) -> Result<String, TokenError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.signing_kid.clone());
-        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        header.typ = Some(typ.into());
         let issued = now.timestamp();
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
@@ -408,7 +452,7 @@ impl AccessTokens {
             sid: session.to_string(),
             iat: issued,
             nbf: issued,
-            exp: issued + self.settings.lifetime.num_seconds(),
+            exp: issued + lifetime.num_seconds(),
             jti: uuid::Uuid::now_v7().to_string(),
         };
         jsonwebtoken::encode(&header, &claims, &self.encoding)
@@ -417,12 +461,16 @@ impl AccessTokens {
 
     /// The claims of a valid token (signature, `alg`, `typ`, `kid`, `iss`, `aud`, times).
     pub fn validate(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.validate_typed(token, ACCESS_TOKEN_TYPE)
+    }
+
+    fn validate_typed(&self, token: &str, typ: &str) -> Result<AccessClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|error| TokenError::Malformed(error.to_string()))?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Malformed(format!("algorithm {:?}", header.alg)));
         }
-        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+        if header.typ.as_deref() != Some(typ) {
             return Err(TokenError::Malformed(format!("typ {:?}", header.typ)));
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;

@@ -7,3 +7,4 @@ pub mod password;
 pub mod rate_limit;
 pub mod sessions;
 pub mod tokens;
+pub mod totp;

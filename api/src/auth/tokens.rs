@@ -89,6 +89,21 @@ impl TokenMinter {
         ]))
     }
 
+    /// The keyed hash of a recovery code as entered (case and spaces do not matter).
+    pub fn recovery_code_hash(&self, user: UserId, code: &str) -> TokenHash {
+        let normalized: String = code
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        TokenHash::from_bytes(self.mac(&[
+            b"recovery-code",
+            user.as_uuid().as_bytes(),
+            normalized.as_bytes(),
+        ]))
+    }
+
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
             .expect("HMAC takes keys of any length");

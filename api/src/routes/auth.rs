@@ -268,7 +268,7 @@ fn token_response(
 }
 
 /// The one answer to every failed login, whatever failed.
-fn invalid_credentials() -> Problem {
+pub(crate) fn invalid_credentials() -> Problem {
     Problem::new(
         StatusCode::UNAUTHORIZED,
         "invalid-credentials",
@@ -310,13 +310,16 @@ async fn find_user(state: &AppState, login: &str) -> Result<Option<KnownUser>, P
 }
 
 /// A user, and their stream's version when read (to decide a command on without reading again).
-struct KnownUser {
-    user: Box<User>,
-    version: u64,
+pub(crate) struct KnownUser {
+    pub(crate) user: Box<User>,
+    pub(crate) version: u64,
 }
 
 /// The user of a stream, unless there is none or it was deleted.
-async fn load_user(state: &AppState, stream_id: &str) -> Result<Option<KnownUser>, Problem> {
+pub(crate) async fn load_user(
+    state: &AppState,
+    stream_id: &str,
+) -> Result<Option<KnownUser>, Problem> {
     let loaded = state
         .commands
         .current::<UserAggregate>(stream_id)
@@ -338,7 +341,7 @@ async fn load_user(state: &AppState, stream_id: &str) -> Result<Option<KnownUser
     tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 200, description = "Logged in; or, with a second factor on, `{mfa_required: true, mfa_token, expires_in}` (MfaChallenge) to finish at /auth/login/mfa", body = TokenResponse),
         (status = 401, description = "Wrong login or password, or the account cannot log in (one answer for all)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The right password, but the user's organization is suspended or inactive", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
@@ -405,24 +408,87 @@ pub async fn login(
             )));
         }
     }
+    let device = body
+        .device_name
+        .as_deref()
+        .map(DeviceName::parse)
+        .transpose()
+        .map_err(Problem::from)?;
+    if user.has_mfa() {
+        // The password was right; the session waits for the second factor.
+        let mfa_token = state
+            .access_tokens
+            .current()
+            .mint_mfa(user.id, now)
+            .map_err(|e| Problem::internal(&e))?;
+        let challenge = MfaChallenge {
+            mfa_required: true,
+            mfa_token,
+            expires_in: crate::auth::jwt::MFA_TOKEN_LIFETIME.num_seconds(),
+        };
+        return Ok(axum::Json(challenge).into_response());
+    }
+    complete_login(
+        &state,
+        &context,
+        user,
+        version,
+        Vec::new(),
+        device,
+        metadata,
+        now,
+    )
+    .await
+}
+
+/// The answer to a right password when a second factor is on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaChallenge {
+    /// Always `true`.
+    mfa_required: bool,
+    /// Present it with a code to `POST /auth/login/mfa`.
+    mfa_token: String,
+    /// Seconds it stays valid.
+    expires_in: i64,
+}
+
+/// Records a successful login (after `proofs`, such as a TOTP code, in the same append), starts
+/// the session and answers with its tokens.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parts of one login, each needed"
+)]
+pub(crate) async fn complete_login(
+    state: &AppState,
+    context: &RequestContext,
+    user: Box<User>,
+    version: u64,
+    proofs: Vec<UserCommand>,
+    device: Option<DeviceName>,
+    metadata: CommandContext,
+    now: Timestamp,
+) -> Result<Response, Problem> {
+    let user_id = user.id.to_string();
     let session_id = SessionId::from_uuid(uuid::Uuid::now_v7());
-    let command = UserCommand::RecordSuccessfulLogin {
+    let mut commands = proofs;
+    commands.push(UserCommand::RecordSuccessfulLogin {
         session_id: Some(session_id),
         at: now,
-    };
+    });
     let executed = match state
         .commands
         .execute_on::<UserAggregate>(
             &user_id,
             UserState::Present(user),
             version,
-            command,
+            UserCommand::Batch(commands),
             metadata,
         )
         .await
     {
         Ok(executed) => executed,
-        // Locked (a correct password changes nothing), deactivated, or no password yet.
+        // Locked (a correct password changes nothing), deactivated, no password yet, or a
+        // second factor refused.
         Err(commands::CommandError::Rejected(error)) => {
             tracing::info!(%user_id, %error, "login refused");
             return Err(invalid_credentials());
@@ -434,17 +500,11 @@ pub async fn login(
             "login produced no user",
         )));
     };
-    let device = body
-        .device_name
-        .as_deref()
-        .map(DeviceName::parse)
-        .transpose()
-        .map_err(Problem::from)?;
-    let refresh_token = sessions::start(&state, &context, &user, session_id, device, now).await?;
-    sessions::enforce_maximum(&state, &context, &user, now).await?;
+    let refresh_token = sessions::start(state, context, &user, session_id, device, now).await?;
+    sessions::enforce_maximum(state, context, &user, now).await?;
     tracing::info!(%user_id, %session_id, "logged in");
     Ok(axum::Json(token_response(
-        &state,
+        state,
         &user,
         session_id,
         &refresh_token,
@@ -455,7 +515,7 @@ pub async fn login(
 }
 
 /// Counts a failed login; the one that reaches the limit locks the account and ends its sessions.
-async fn record_failed_login(
+pub(crate) async fn record_failed_login(
     state: &AppState,
     context: &RequestContext,
     user: &User,

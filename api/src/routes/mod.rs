@@ -1,6 +1,7 @@
 //! Route handlers, by area.
 
 pub mod auth;
+pub mod mfa;
 pub mod organizations;
 pub mod users;
 pub mod verification;

@@ -183,6 +183,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         commands: CommandHandler::new(log.clone(), ClaimHasher::new([7; 32])),
         passwords,
         tokens: TokenMinter::new(TOKEN_KEY),
+        totp: api::auth::totp::SecretSealer::new(&TOKEN_KEY),
         access_tokens: Arc::new(api::auth::jwt::AccessTokenKeys::new(
             AccessTokens::new(&keys, options.tokens.clone()).expect("access tokens"),
         )),
