@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, and interactive docs.
 
 use crate::AppState;
+use crate::problem::Problem;
 use crate::routes::{auth, mfa, organizations, users, verification};
 use axum::Json;
 use axum::Router;
@@ -96,4 +97,50 @@ pub async fn document() -> Json<utoipa::openapi::OpenApi> {
 /// `GET /docs`: interactive documentation of the document.
 pub fn docs() -> Router<AppState> {
     Router::from(Scalar::with_url("/docs", ApiDoc::openapi()))
+}
+
+/// The answers any JSON body can get before its handler runs: documented once, listed in every
+/// path that takes a body.
+#[derive(utoipa::IntoResponses)]
+pub enum BodyErrors {
+    /// Not JSON.
+    #[response(
+        status = 400,
+        description = "Malformed JSON",
+        content_type = "application/problem+json"
+    )]
+    Malformed(Problem),
+    /// Over the cap.
+    #[response(
+        status = 413,
+        description = "Body over 1 MiB",
+        content_type = "application/problem+json"
+    )]
+    TooLarge(Problem),
+    /// No JSON content type.
+    #[response(
+        status = 415,
+        description = "Not JSON",
+        content_type = "application/problem+json"
+    )]
+    NotJson(Problem),
+    /// Wrong types, unknown or invalid fields.
+    #[response(
+        status = 422,
+        description = "Invalid fields or body (field errors as JSON pointers)",
+        content_type = "application/problem+json"
+    )]
+    Invalid(Problem),
+}
+
+/// The answer to a request without a valid access token of an open session.
+#[derive(utoipa::IntoResponses)]
+pub enum AuthErrors {
+    /// Missing, invalid or expired token, or its session is closed.
+    #[response(
+        status = 401,
+        description = "Missing, invalid or expired access token, or its session is closed",
+        content_type = "application/problem+json"
+    )]
+    Unauthenticated(Problem),
 }

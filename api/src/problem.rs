@@ -174,3 +174,82 @@ pub async fn problem_for_bare_errors(response: Response) -> Response {
     }
     replacement
 }
+
+/// Field errors collected while reading a request, so that all of them are reported at once.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// Parses `raw`; an error is recorded at `pointer`.
+    pub fn parse<T>(
+        &mut self,
+        raw: &str,
+        parse: impl FnOnce(&str) -> Result<T, domain::values::InvalidValue>,
+        pointer: &str,
+    ) -> Option<T> {
+        match parse(raw) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.push(pointer, error.message);
+                None
+            }
+        }
+    }
+
+    /// Parses an optional field.
+    pub fn optional<T>(
+        &mut self,
+        raw: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, domain::values::InvalidValue>,
+        pointer: &str,
+    ) -> Option<T> {
+        raw.and_then(|raw| self.parse(raw, parse, pointer))
+    }
+
+    /// Looks each of `names` up with `find`; an unknown one is recorded at `pointer/index`,
+    /// naming what `catalog` has.
+    pub fn from_catalog<T: Ord>(
+        &mut self,
+        names: &[String],
+        find: impl Fn(&str) -> Option<T>,
+        pointer: &str,
+        catalog: impl Fn() -> Vec<String>,
+    ) -> std::collections::BTreeSet<T> {
+        let mut found = std::collections::BTreeSet::new();
+        for (index, name) in names.iter().enumerate() {
+            match find(name) {
+                Some(value) => {
+                    found.insert(value);
+                }
+                None => self.push(
+                    &format!("{pointer}/{index}"),
+                    format!("unknown; one of {}", catalog().join(", ")),
+                ),
+            }
+        }
+        found
+    }
+
+    /// Records an error at `pointer`.
+    pub fn push(&mut self, pointer: &str, detail: impl Into<String>) {
+        self.0.push(FieldError {
+            pointer: pointer.to_owned(),
+            detail: detail.into(),
+        });
+    }
+
+    /// Whether nothing was wrong so far.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A 422 with the errors, if there were any.
+    pub fn finish(self) -> Result<(), Problem> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let mut problem = Problem::validation();
+        problem.errors = self.0;
+        Err(problem)
+    }
+}

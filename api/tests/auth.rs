@@ -3,14 +3,13 @@
 mod common;
 
 use api::auth::jwt::{AccessClaims, AccessTokenSettings, AccessTokens, KeySetFile};
-use api::auth::tokens::{TokenMinter, TokenPurpose};
+use api::auth::tokens::TokenPurpose;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Options, TOKEN_KEY, TestApp, problem, spawn_app, spawn_app_with};
+use common::{Options, TestApp, problem, spawn_app, spawn_app_with};
 use domain::{Duration, UserId};
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -44,16 +43,6 @@ async fn me_status(app: &TestApp, token: &str) -> u16 {
         .as_u16()
 }
 
-/// The events of the log of `event_type`, in order, once background work has settled.
-async fn events_of_type(app: &TestApp, event_type: &str) -> Vec<eventstore::RecordedEvent> {
-    app.settle().await;
-    let events = app.log.read_all(0, 100_000).await.expect("read");
-    events
-        .into_iter()
-        .filter(|event| event.event_type == event_type)
-        .collect()
-}
-
 // Login
 
 async fn login_issues_tokens_and_records_the_session(backend: Backend) {
@@ -71,7 +60,7 @@ async fn login_issues_tokens_and_records_the_session(backend: Backend) {
     assert_eq!(me["user"]["id"], user_id.as_str());
     assert_eq!(me["session_id"], tokens["session_id"]);
 
-    let started = events_of_type(&app, "SessionStarted").await;
+    let started = app.events_of_type("SessionStarted").await;
     assert_eq!(started.len(), 1);
     assert_eq!(
         started[0].stream_id,
@@ -85,7 +74,7 @@ async fn login_issues_tokens_and_records_the_session(backend: Backend) {
         metadata.request_id.is_some(),
         "the request id reaches the events"
     );
-    assert_eq!(events_of_type(&app, "LoginSucceeded").await.len(), 1);
+    assert_eq!(app.events_of_type("LoginSucceeded").await.len(), 1);
 
     // The username works as well, and each login is its own session.
     let by_username = app.login("ann_lee", PASSWORD).await;
@@ -133,7 +122,7 @@ async fn wrong_passwords_and_unknown_accounts_get_one_answer(backend: Backend) {
     let wrong = problem(wrong, 401).await;
     assert_eq!(unknown, wrong);
     assert_eq!(wrong["type"], "urn:idlog:problem:invalid-credentials");
-    assert_eq!(events_of_type(&app, "LoginFailed").await.len(), 1);
+    assert_eq!(app.events_of_type("LoginFailed").await.len(), 1);
     let missing = app
         .post("/api/v1/auth/login", &json!({"login": "ann@example.com"}))
         .await;
@@ -168,7 +157,7 @@ async fn refresh_rotates_and_reuse_revokes_the_session(backend: Backend) {
         problem(reused, 401).await["type"],
         "urn:idlog:problem:invalid-token"
     );
-    let revoked = events_of_type(&app, "SessionRevoked").await;
+    let revoked = app.events_of_type("SessionRevoked").await;
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].payload["reason"], "refresh_token_reused");
     let after = app
@@ -224,10 +213,10 @@ async fn logout_ends_this_session_and_logout_all_every_one(backend: Backend) {
     assert_eq!(all.status(), 204);
     assert_eq!(me_status(&app, access(&second)).await, 401);
     assert_eq!(me_status(&app, access(&third)).await, 401);
-    let ended = events_of_type(&app, "SessionEnded").await;
+    let ended = app.events_of_type("SessionEnded").await;
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].payload["reason"], "logout");
-    assert_eq!(events_of_type(&app, "SessionRevoked").await.len(), 2);
+    assert_eq!(app.events_of_type("SessionRevoked").await.len(), 2);
 
     let anonymous = app
         .client
@@ -290,7 +279,7 @@ async fn the_oldest_session_ends_beyond_the_maximum(backend: Backend) {
     assert_eq!(me_status(&app, access(&first)).await, 401);
     assert_eq!(me_status(&app, access(&second)).await, 200);
     assert_eq!(me_status(&app, access(&third)).await, 200);
-    let ended = events_of_type(&app, "SessionEnded").await;
+    let ended = app.events_of_type("SessionEnded").await;
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].payload["reason"], "replaced");
 }
@@ -545,7 +534,7 @@ async fn parallel_wrong_passwords_lock_after_exactly_the_limit(backend: Backend)
     let answers = futures::future::join_all(attempts).await;
     assert!(answers.iter().all(|answer| answer.status() == 401));
 
-    let failures = events_of_type(app, "LoginFailed").await;
+    let failures = app.events_of_type("LoginFailed").await;
     let counts: Vec<u64> = failures
         .iter()
         .map(|event| event.payload["failed_attempts"].as_u64().expect("count"))
@@ -555,7 +544,7 @@ async fn parallel_wrong_passwords_lock_after_exactly_the_limit(backend: Backend)
         [1, 2, 3, 4, 5],
         "exactly the configured number of failures is counted"
     );
-    let locks = events_of_type(app, "AccountLocked").await;
+    let locks = app.events_of_type("AccountLocked").await;
     assert_eq!(locks.len(), 1);
     assert_eq!(locks[0].stream_id, user_id);
     assert_eq!(locks[0].payload["kind"], "policy");
@@ -581,7 +570,7 @@ async fn parallel_wrong_passwords_lock_after_exactly_the_limit(backend: Backend)
     .await;
     assert_eq!(wrong, right);
     assert_eq!(me_status(app, access(&before_lock)).await, 401);
-    let revoked = events_of_type(app, "SessionRevoked").await;
+    let revoked = app.events_of_type("SessionRevoked").await;
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].payload["reason"], "user_locked");
 }
@@ -658,28 +647,6 @@ async fn changing_the_password_checks_the_current_one(backend: Backend) {
     app.login("ann@example.com", "a brand new passphrase").await;
 }
 
-/// Waits for the reset the forgot request queued, and rebuilds its token as the email worker would.
-async fn reset_token(app: &TestApp, user_id: &str, requests: usize) -> String {
-    for _ in 0..200 {
-        let requested = events_of_type(app, "PasswordResetRequested").await;
-        if requested.len() >= requests {
-            let issued_at = requested[requests - 1].payload["token"]["issued_at"]
-                .as_str()
-                .expect("issued_at");
-            let issued_at = chrono::DateTime::parse_from_rfc3339(issued_at)
-                .expect("time")
-                .with_timezone(&chrono::Utc);
-            let user: UserId = user_id.parse().expect("user id");
-            return TokenMinter::new(TOKEN_KEY)
-                .token(TokenPurpose::PasswordReset, user, issued_at)
-                .expose_secret()
-                .to_owned();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("no password reset was requested");
-}
-
 async fn a_reset_token_works_once_and_ends_every_session(backend: Backend) {
     let app = spawn_app(backend).await;
     let (user_id, tokens) = ann_logged_in(&app).await;
@@ -708,7 +675,7 @@ async fn a_reset_token_works_once_and_ends_every_session(backend: Backend) {
         "the answer does not tell whether the account exists"
     );
 
-    let token = reset_token(&app, &user_id, 1).await;
+    let token = app.sent_token(&user_id, TokenPurpose::PasswordReset).await;
     let weak = app
         .post(
             "/api/v1/auth/password/reset",
@@ -728,7 +695,7 @@ async fn a_reset_token_works_once_and_ends_every_session(backend: Backend) {
         401,
         "every session ends with a reset"
     );
-    let revoked = events_of_type(&app, "SessionRevoked").await;
+    let revoked = app.events_of_type("SessionRevoked").await;
     assert_eq!(revoked[0].payload["reason"], "password_reset");
     app.login("ann@example.com", "a fresh start at last").await;
 
@@ -769,7 +736,7 @@ async fn an_expired_reset_token_is_refused(backend: Backend) {
         &json!({"email": "ann@example.com"}),
     )
     .await;
-    let token = reset_token(&app, &user_id, 1).await;
+    let token = app.sent_token(&user_id, TokenPurpose::PasswordReset).await;
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let late = app
         .post(

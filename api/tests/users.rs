@@ -2,12 +2,10 @@
 
 mod common;
 
-use api::auth::tokens::{TokenMinter, TokenPurpose};
-use common::{Options, TOKEN_KEY, TestApp, problem, spawn_app, spawn_app_with};
-use domain::UserId;
+use api::auth::tokens::TokenPurpose;
+use common::{Options, TestApp, problem, spawn_app, spawn_app_with};
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -42,37 +40,6 @@ fn etag(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
-async fn events_of_type(app: &TestApp, event_type: &str) -> Vec<eventstore::RecordedEvent> {
-    app.settle().await;
-    let events = app.log.read_all(0, 100_000).await.expect("read");
-    events
-        .into_iter()
-        .filter(|event| event.event_type == event_type)
-        .collect()
-}
-
-/// The token of the latest reset link (or invitation) issued to `user_id`, as the email worker
-/// would rebuild it.
-async fn latest_reset_token(app: &TestApp, user_id: &str) -> String {
-    let requested = events_of_type(app, "PasswordResetRequested").await;
-    let event = requested
-        .iter()
-        .rev()
-        .find(|event| event.stream_id == user_id)
-        .expect("a reset was requested");
-    let issued_at = event.payload["token"]["issued_at"]
-        .as_str()
-        .expect("issued_at");
-    let issued_at = chrono::DateTime::parse_from_rfc3339(issued_at)
-        .expect("time")
-        .with_timezone(&chrono::Utc);
-    let user: UserId = user_id.parse().expect("id");
-    TokenMinter::new(TOKEN_KEY)
-        .token(TokenPurpose::PasswordReset, user, issued_at)
-        .expose_secret()
-        .to_owned()
-}
-
 async fn admin_creates_reads_and_edits_users(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, admin) = app.admin().await;
@@ -95,7 +62,7 @@ async fn admin_creates_reads_and_edits_users(backend: Backend) {
     let id = user["id"].as_str().expect("id").to_owned();
     assert_eq!(location, format!("/api/v1/users/{id}"));
     assert_eq!(user["roles"], json!(["user"]));
-    let created_events = events_of_type(&app, "UserCreated").await;
+    let created_events = app.events_of_type("UserCreated").await;
     let metadata = created_events
         .last()
         .expect("created")
@@ -114,7 +81,7 @@ async fn admin_creates_reads_and_edits_users(backend: Backend) {
         )
         .await;
     assert_eq!(reset.status(), 202);
-    let token = latest_reset_token(&app, &id).await;
+    let token = app.sent_token(&id, TokenPurpose::PasswordReset).await;
     let done = app
         .post(
             "/api/v1/auth/password/reset",
@@ -183,9 +150,7 @@ async fn admin_creates_reads_and_edits_users(backend: Backend) {
         (Value::Null, Some("cora"))
     );
     assert_eq!(
-        events_of_type(&app, "EmailVerificationRequested")
-            .await
-            .len(),
+        app.events_of_type("EmailVerificationRequested").await.len(),
         1
     );
 
@@ -240,7 +205,7 @@ async fn an_invited_user_sets_a_first_password(backend: Backend) {
         .as_str()
         .expect("id")
         .to_owned();
-    let invitations = events_of_type(&app, "PasswordResetRequested").await;
+    let invitations = app.events_of_type("PasswordResetRequested").await;
     assert_eq!(
         invitations.last().expect("invitation").payload["purpose"],
         "invitation"
@@ -254,7 +219,7 @@ async fn an_invited_user_sets_a_first_password(backend: Backend) {
         401,
     )
     .await;
-    let token = latest_reset_token(&app, &id).await;
+    let token = app.sent_token(&id, TokenPurpose::PasswordReset).await;
     let set = app
         .post(
             "/api/v1/auth/password/reset",
@@ -379,8 +344,8 @@ async fn users_see_and_edit_only_themselves(backend: Backend) {
         coach.json::<Value>().await.expect("json")["roles"],
         json!(["COACH"])
     );
-    assert_eq!(events_of_type(&app, "RoleRevoked").await.len(), 1);
-    assert_eq!(events_of_type(&app, "RoleGranted").await.len(), 1);
+    assert_eq!(app.events_of_type("RoleRevoked").await.len(), 1);
+    assert_eq!(app.events_of_type("RoleGranted").await.len(), 1);
 }
 
 async fn lifecycle_commands_end_sessions_and_retry_safely(backend: Backend) {
@@ -418,7 +383,7 @@ async fn lifecycle_commands_end_sessions_and_retry_safely(backend: Backend) {
     assert_eq!(again.status(), 200, "a retry answers like the first time");
     assert_eq!(etag(&again), first_etag);
     assert_eq!(
-        events_of_type(&app, "AccountLocked").await.len(),
+        app.events_of_type("AccountLocked").await.len(),
         1,
         "and appends nothing"
     );

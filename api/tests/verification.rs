@@ -2,12 +2,11 @@
 
 mod common;
 
-use api::auth::tokens::{TokenMinter, TokenPurpose};
-use common::{Options, TOKEN_KEY, TestApp, problem, spawn_app, spawn_app_with};
-use domain::{Duration, UserId};
+use api::auth::tokens::TokenPurpose;
+use common::{Options, TestApp, problem, spawn_app, spawn_app_with};
+use domain::Duration;
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -28,60 +27,10 @@ async fn ann(app: &TestApp) -> (String, String) {
     (id, token)
 }
 
-/// The `issued_at` of the last event of `event_type` in `user_id`'s stream, at `pointer`.
-async fn issued_at(
-    app: &TestApp,
-    user_id: &str,
-    event_type: &str,
-    pointer: &str,
-) -> chrono::DateTime<chrono::Utc> {
-    let events = app.log.read_stream(user_id).await.expect("read");
-    let event = events
-        .iter()
-        .rev()
-        .find(|event| event.event_type == event_type)
-        .expect("event");
-    let at = event
-        .payload
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .expect("issued_at");
-    chrono::DateTime::parse_from_rfc3339(at)
-        .expect("time")
-        .with_timezone(&chrono::Utc)
-}
-
-/// The email verification token the email worker would send for the latest request.
-async fn email_token(app: &TestApp, user_id: &str) -> String {
-    let at = issued_at(
-        app,
-        user_id,
-        "EmailVerificationRequested",
-        "/token/issued_at",
-    )
-    .await;
-    let user: UserId = user_id.parse().expect("id");
-    TokenMinter::new(TOKEN_KEY)
-        .token(TokenPurpose::EmailVerification, user, at)
-        .expose_secret()
-        .to_owned()
-}
-
-/// The phone code the SMS worker would send for the latest request.
-async fn phone_code(app: &TestApp, user_id: &str) -> String {
-    let at = issued_at(app, user_id, "PhoneVerificationRequested", "/issued_at").await;
-    let user: UserId = user_id.parse().expect("id");
-    TokenMinter::new(TOKEN_KEY)
-        .phone_code(user, at)
-        .0
-        .expose_secret()
-        .to_owned()
-}
-
 async fn an_email_link_verifies_once(backend: Backend) {
     let app = spawn_app(backend).await;
     let (id, token) = ann(&app).await;
-    let link = email_token(&app, &id).await;
+    let link = app.sent_token(&id, TokenPurpose::EmailVerification).await;
     let wrong = app
         .post(
             "/api/v1/auth/email/verify",
@@ -154,7 +103,7 @@ async fn resending_waits_a_minute_and_old_links_expire(backend: Backend) {
         "urn:idlog:problem:too-soon"
     );
 
-    let link = email_token(&app, &id).await;
+    let link = app.sent_token(&id, TokenPurpose::EmailVerification).await;
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let late = app
         .post("/api/v1/auth/email/verify", &json!({"token": link}))
@@ -186,7 +135,7 @@ async fn a_phone_code_verifies_within_five_attempts(backend: Backend) {
         .post_with_token("/api/v1/auth/phone/verify/send", &token, &json!({}))
         .await;
     problem(soon, 429).await;
-    let code = phone_code(&app, &id).await;
+    let code = app.sent_phone_code(&id).await;
     let wrong = if code == "000000" { "000001" } else { "000000" };
     let first_wrong = problem(verify(wrong.into()).await, 422).await;
     assert_eq!(first_wrong["type"], "urn:idlog:problem:invalid-code");
@@ -232,7 +181,7 @@ async fn five_wrong_codes_use_the_code_up(backend: Backend) {
     let (id, token) = ann(&app).await;
     app.post_with_token("/api/v1/auth/phone/verify/send", &token, &json!({}))
         .await;
-    let code = phone_code(&app, &id).await;
+    let code = app.sent_phone_code(&id).await;
     let wrong = if code == "000000" { "000001" } else { "000000" };
     for _ in 0..5 {
         problem(
@@ -276,7 +225,7 @@ async fn five_wrong_codes_use_the_code_up(backend: Backend) {
         .to_owned();
     app.post_with_token("/api/v1/auth/phone/verify/send", &bob_token, &json!({}))
         .await;
-    let code = phone_code(&app, &bob).await;
+    let code = app.sent_phone_code(&bob).await;
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     let late = app
         .post_with_token(

@@ -7,7 +7,7 @@ use crate::auth::sessions::{self, Closing, session_problem};
 use crate::auth::tokens::{TokenMinter, TokenPurpose, hash_token};
 use crate::error::{command_problem, user_problem};
 use crate::extract::{ApiJson, RequestContext};
-use crate::problem::Problem;
+use crate::problem::{FieldErrors, Problem};
 use crate::views::UserView;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -42,25 +42,6 @@ pub struct RegisterRequest {
     last_name: Option<String>,
 }
 
-/// Parses an optional field, collecting its error into `problem`.
-fn optional<T>(
-    raw: Option<&str>,
-    parse: impl FnOnce(&str) -> Result<T, domain::values::InvalidValue>,
-    problem: &mut Problem,
-) -> Option<T> {
-    match raw.map(parse) {
-        None => None,
-        Some(Ok(value)) => Some(value),
-        Some(Err(error)) => {
-            problem.errors.push(crate::problem::FieldError {
-                pointer: format!("/{}", error.field),
-                detail: error.message,
-            });
-            None
-        }
-    }
-}
-
 /// Registers a user (unverified) and starts their email verification.
 #[utoipa::path(
     post,
@@ -71,10 +52,7 @@ fn optional<T>(
         (status = 201, description = "Registered (unverified)", body = UserView),
         (status = 202, description = "With hide_account_existence: the same answer whether or not the address was free", body = Accepted),
         (status = 409, description = "Email, username or phone taken", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields or body", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyErrors,
         (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -88,21 +66,12 @@ pub async fn register(
         .rate_limits
         .register_per_ip
         .check(context.ip.as_deref().unwrap_or_default())?;
-    let mut invalid = Problem::validation();
-    let email = optional(Some(&body.email), Email::parse, &mut invalid);
-    let username = optional(body.username.as_deref(), Username::parse, &mut invalid);
-    let phone = optional(body.phone.as_deref(), PhoneNumber::parse, &mut invalid);
-    let first_name = optional(body.first_name.as_deref(), PersonName::parse, &mut invalid);
-    let last_name = optional(
-        body.last_name.as_deref(),
-        |raw| {
-            PersonName::parse(raw).map_err(|e| domain::values::InvalidValue {
-                field: "last_name",
-                ..e
-            })
-        },
-        &mut invalid,
-    );
+    let mut fields = FieldErrors::default();
+    let email = fields.parse(&body.email, Email::parse, "/email");
+    let username = fields.optional(body.username.as_deref(), Username::parse, "/username");
+    let phone = fields.optional(body.phone.as_deref(), PhoneNumber::parse, "/phone");
+    let first_name = fields.optional(body.first_name.as_deref(), PersonName::parse, "/first_name");
+    let last_name = fields.optional(body.last_name.as_deref(), PersonName::parse, "/last_name");
     let identifiers: Vec<&str> = [
         Some(body.email.trim()),
         body.username.as_deref().map(str::trim),
@@ -111,10 +80,12 @@ pub async fn register(
     .flatten()
     .collect();
     if let Err(rejection) = state.passwords.check_policy(&body.password, &identifiers) {
-        invalid = invalid.with_field("/password", rejection.to_string());
+        fields.push("/password", rejection.to_string());
     }
-    let Some(email) = email.filter(|_| invalid.errors.is_empty()) else {
-        return Err(invalid);
+    let email = email.filter(|_| fields.is_empty());
+    fields.finish()?;
+    let Some(email) = email else {
+        return Err(Problem::validation().with_field("/email", "is required"));
     };
 
     let password_hash = state
@@ -344,10 +315,7 @@ pub(crate) async fn load_user(
         (status = 200, description = "Logged in; or, with a second factor on, `{mfa_required: true, mfa_token, expires_in}` (MfaChallenge) to finish at /auth/login/mfa", body = TokenResponse),
         (status = 401, description = "Wrong login or password, or the account cannot log in (one answer for all)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The right password, but the user's organization is suspended or inactive", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields or body", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyErrors,
         (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -386,12 +354,7 @@ pub async fn login(
         // Recorded after answering: a wrong password then costs what an unknown account costs.
         // The count stays exact (one stream, optimistic concurrency); the lock is in place
         // long before a next guess has been hashed.
-        let (state, user) = (state.clone(), user.clone());
-        state.background.clone().spawn(async move {
-            if let Err(problem) = record_failed_login(&state, &context, &user, now).await {
-                tracing::error!(user_id = %user.id, detail = ?problem.detail, "recording a failed login failed");
-            }
-        });
+        record_failed_login_later(&state, context, user.clone(), now);
         return Err(invalid_credentials());
     }
     // The right password: now it may be said that an organization keeps the user out.
@@ -514,8 +477,24 @@ pub(crate) async fn complete_login(
     .into_response())
 }
 
+/// Counts a failed login after the answer has gone (see `login`), in the background work that
+/// shutdown waits for.
+pub(crate) fn record_failed_login_later(
+    state: &AppState,
+    context: RequestContext,
+    user: Box<User>,
+    now: Timestamp,
+) {
+    let state = state.clone();
+    state.background.clone().spawn(async move {
+        if let Err(problem) = record_failed_login(&state, &context, &user, now).await {
+            tracing::error!(user_id = %user.id, detail = ?problem.detail, "recording a failed login failed");
+        }
+    });
+}
+
 /// Counts a failed login; the one that reaches the limit locks the account and ends its sessions.
-pub(crate) async fn record_failed_login(
+async fn record_failed_login(
     state: &AppState,
     context: &RequestContext,
     user: &User,
@@ -572,10 +551,7 @@ pub struct RefreshRequest {
     responses(
         (status = 200, description = "Rotated: the old refresh token is dead", body = TokenResponse),
         (status = 401, description = "Invalid, expired or reused refresh token (reuse revokes the session)", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields or body", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyErrors,
         (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -656,7 +632,7 @@ pub async fn refresh(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "This session ended"),
-        (status = 401, description = "Missing, invalid or expired access token, or its session is closed", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -687,7 +663,7 @@ pub async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Every session of the caller ended"),
-        (status = 401, description = "Missing, invalid or expired access token, or its session is closed", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -726,7 +702,7 @@ pub struct MeResponse {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = MeResponse),
-        (status = 401, description = "Missing, invalid or expired access token, or its session is closed", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -774,12 +750,9 @@ fn identifiers(user: &User) -> Vec<&str> {
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Changed"),
-        (status = 401, description = "Missing, invalid or expired access token, or its session is closed", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 403, description = "The current password is wrong", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields or body", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyErrors,
         (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -867,10 +840,7 @@ pub struct ForgotPasswordRequest {
     request_body = ForgotPasswordRequest,
     responses(
         (status = 202, description = "Accepted, whether or not the account exists", body = Accepted),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields or body", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyErrors,
         (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -958,9 +928,7 @@ pub struct ResetPasswordRequest {
     responses(
         (status = 204, description = "Password set; every session of the user ended"),
         (status = 422, description = "Invalid or expired token, or a refused password", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyErrors,
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -1048,7 +1016,7 @@ pub struct SessionView {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's open sessions, newest first", body = [SessionView]),
-        (status = 401, description = "Missing, invalid or expired access token, or its session is closed", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -1087,7 +1055,7 @@ pub async fn list_sessions(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "Missing, invalid or expired access token, or its session is closed", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 404, description = "No such session of the caller", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -1166,10 +1134,7 @@ pub struct IntrospectedClaims {
     responses(
         (status = 200, description = "RFC 7662 answer", body = IntrospectResponse),
         (status = 401, description = "Missing or wrong service credential", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields or body", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyErrors,
     )
 )]
 #[tracing::instrument(skip_all)]

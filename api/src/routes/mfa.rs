@@ -7,7 +7,7 @@ use crate::error::{command_problem, user_problem};
 use crate::extract::{ApiJson, RequestContext};
 use crate::problem::Problem;
 use crate::routes::auth::{
-    KnownUser, complete_login, invalid_credentials, load_user, record_failed_login,
+    KnownUser, complete_login, invalid_credentials, load_user, record_failed_login_later,
 };
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,7 +32,7 @@ pub struct Enrollment {
 #[utoipa::path(post, path = "/api/v1/auth/mfa/totp/enroll", tag = "mfa", security(("bearer" = [])),
     responses(
         (status = 200, description = "The secret", body = Enrollment),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 409, description = "TOTP is already on", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -97,7 +97,7 @@ fn wrong_code() -> Problem {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "TOTP is on", body = RecoveryCodes),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 409, description = "Not enrolled, or already on", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong code", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -170,7 +170,7 @@ pub struct DisableRequest {
     security(("bearer" = [])),
     responses(
         (status = 204, description = "TOTP is off"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 403, description = "Wrong password", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "TOTP is not on", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid body", body = Problem, content_type = "application/problem+json"),
@@ -298,12 +298,7 @@ pub async fn login_mfa(
     };
     let Some(proof) = proof else {
         // A wrong code counts toward the lockout like a wrong password.
-        let (state, user) = (state.clone(), user.clone());
-        state.background.clone().spawn(async move {
-            if let Err(problem) = record_failed_login(&state, &context, &user, now).await {
-                tracing::error!(user_id = %user.id, detail = ?problem.detail, "recording a failed login failed");
-            }
-        });
+        record_failed_login_later(&state, context, user.clone(), now);
         return Err(invalid_credentials());
     };
     let metadata = CommandContext {

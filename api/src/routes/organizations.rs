@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::auth::current::Caller;
 use crate::error::{command_problem, user_problem};
 use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
-use crate::problem::{FieldError, Problem};
+use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::LOG_POSITION;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -253,65 +253,23 @@ async fn accessible(
     Ok((organization, version, access))
 }
 
-/// Collects field errors.
-#[derive(Default)]
-struct Fields(Vec<FieldError>);
-
-impl Fields {
-    fn parse<T>(
-        &mut self,
-        raw: &str,
-        parse: impl FnOnce(&str) -> Result<T, domain::values::InvalidValue>,
-        pointer: &str,
-    ) -> Option<T> {
-        match parse(raw) {
-            Ok(value) => Some(value),
-            Err(error) => {
-                self.0.push(FieldError {
-                    pointer: pointer.to_owned(),
-                    detail: error.message,
-                });
-                None
-            }
-        }
-    }
-
-    fn permissions(&mut self, state: &AppState, names: &[String]) -> BTreeSet<Permission> {
-        let mut permissions = BTreeSet::new();
-        for (index, name) in names.iter().enumerate() {
-            match Permission::parse(name)
+/// Membership permission flags from the catalog.
+fn catalog_permissions(
+    fields: &mut FieldErrors,
+    state: &AppState,
+    names: &[String],
+) -> BTreeSet<Permission> {
+    let known = &state.auth.member_permissions;
+    fields.from_catalog(
+        names,
+        |name| {
+            Permission::parse(name)
                 .ok()
-                .filter(|permission| state.auth.member_permissions.contains(permission))
-            {
-                Some(permission) => {
-                    permissions.insert(permission);
-                }
-                None => self.0.push(FieldError {
-                    pointer: format!("/permissions/{index}"),
-                    detail: format!(
-                        "unknown permission; the catalog has {}",
-                        state
-                            .auth
-                            .member_permissions
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                }),
-            }
-        }
-        permissions
-    }
-
-    fn finish(self) -> Result<(), Problem> {
-        if self.0.is_empty() {
-            return Ok(());
-        }
-        let mut problem = Problem::validation();
-        problem.errors = self.0;
-        Err(problem)
-    }
+                .filter(|permission| known.contains(permission))
+        },
+        "/permissions",
+        || known.iter().map(ToString::to_string).collect(),
+    )
 }
 
 /// Contact fields as requests send them.
@@ -324,7 +282,7 @@ pub struct ContactFields {
 }
 
 impl ContactFields {
-    fn parse(&self, fields: &mut Fields) -> Contact {
+    fn parse(&self, fields: &mut FieldErrors) -> Contact {
         Contact {
             name: self
                 .contact_name
@@ -365,7 +323,7 @@ pub struct CreateOrganizationRequest {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = OrganizationView),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -381,7 +339,7 @@ pub async fn create_organization(
         return Err(forbidden("Creating organizations needs the admin role."));
     }
     let body = command.body;
-    let mut fields = Fields::default();
+    let mut fields = FieldErrors::default();
     let name = fields.parse(&body.name, OrganizationName::parse, "/name");
     let display_name = body
         .display_name
@@ -425,7 +383,7 @@ pub async fn create_organization(
     params(("id" = String, Path, description = "Organization id")), security(("bearer" = [])),
     responses(
         (status = 200, description = "The organization", body = OrganizationView),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 404, description = "No such organization, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -491,7 +449,7 @@ pub async fn update_organization(
         ));
     }
     let now = chrono::Utc::now();
-    let mut fields = Fields::default();
+    let mut fields = FieldErrors::default();
     let mut changes = Vec::new();
     if body.name.is_some() || body.display_name.is_some() {
         let name = match &body.name {
@@ -674,8 +632,8 @@ pub async fn add_member_route(
         ));
     }
     let body = command.body;
-    let mut fields = Fields::default();
-    let permissions = fields.permissions(&state, &body.permissions);
+    let mut fields = FieldErrors::default();
+    let permissions = catalog_permissions(&mut fields, &state, &body.permissions);
     fields.finish()?;
     let user = existing_user(&state, &body.user_id, "/user_id").await?;
     let command_context = CommandContext {
@@ -730,9 +688,9 @@ pub async fn change_member(
         .get(&user_id)
         .ok_or_else(not_a_member)?;
     let body = command.body;
-    let mut fields = Fields::default();
+    let mut fields = FieldErrors::default();
     let permissions = match &body.permissions {
-        Some(names) => fields.permissions(&state, names),
+        Some(names) => catalog_permissions(&mut fields, &state, names),
         None => current.permissions.clone(),
     };
     fields.finish()?;

@@ -11,7 +11,7 @@ use crate::auth::current::Caller;
 use crate::auth::sessions::{self, Closing};
 use crate::error::{command_problem, user_problem};
 use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
-use crate::problem::{FieldError, Problem};
+use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::{Accepted, LOG_POSITION};
 use crate::routes::organizations;
 use crate::views::UserView;
@@ -98,70 +98,28 @@ fn user_answer(
     Ok((status, headers, axum::Json(UserView::new(user, now))).into_response())
 }
 
-/// Collects field errors while parsing a request.
-#[derive(Default)]
-struct Fields(Vec<FieldError>);
-
-impl Fields {
-    fn parse<T>(
-        &mut self,
-        raw: &str,
-        parse: impl FnOnce(&str) -> Result<T, domain::values::InvalidValue>,
-        pointer: &str,
-    ) -> Option<T> {
-        match parse(raw) {
-            Ok(value) => Some(value),
-            Err(error) => {
-                self.0.push(FieldError {
-                    pointer: pointer.to_owned(),
-                    detail: error.message,
-                });
-                None
-            }
-        }
+/// A name as a `PATCH` sends it: absent keeps `current`, `null` removes it.
+fn name_change(
+    fields: &mut FieldErrors,
+    raw: &Option<Option<String>>,
+    pointer: &str,
+    current: &Option<PersonName>,
+) -> Option<PersonName> {
+    match raw {
+        None => current.clone(),
+        Some(None) => None,
+        Some(Some(raw)) => fields.parse(raw, PersonName::parse, pointer),
     }
+}
 
-    /// A name as a `PATCH` sends it: absent keeps `current`, `null` removes it.
-    fn name(
-        &mut self,
-        raw: &Option<Option<String>>,
-        pointer: &str,
-        current: &Option<PersonName>,
-    ) -> Option<PersonName> {
-        match raw {
-            None => current.clone(),
-            Some(None) => None,
-            Some(Some(raw)) => self.parse(raw, PersonName::parse, pointer),
-        }
-    }
-
-    fn roles(&mut self, state: &AppState, names: &[String]) -> BTreeSet<Role> {
-        let mut roles = BTreeSet::new();
-        for (index, name) in names.iter().enumerate() {
-            match state.auth.roles.role(name) {
-                Some(role) => {
-                    roles.insert(role);
-                }
-                None => self.0.push(FieldError {
-                    pointer: format!("/roles/{index}"),
-                    detail: format!(
-                        "unknown role; the catalog has {}",
-                        state.auth.roles.names().join(", ")
-                    ),
-                }),
-            }
-        }
-        roles
-    }
-
-    fn finish(self) -> Result<(), Problem> {
-        if self.0.is_empty() {
-            return Ok(());
-        }
-        let mut problem = Problem::validation();
-        problem.errors = self.0;
-        Err(problem)
-    }
+/// Global roles from the catalog.
+fn catalog_roles(fields: &mut FieldErrors, state: &AppState, names: &[String]) -> BTreeSet<Role> {
+    fields.from_catalog(
+        names,
+        |name| state.auth.roles.role(name),
+        "/roles",
+        || state.auth.roles.names(),
+    )
 }
 
 /// `POST /users`.
@@ -194,7 +152,7 @@ pub struct CreateUserRequest {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = UserView),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email, username or phone taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -237,7 +195,7 @@ pub async fn create_user(
     if body.roles.is_some() && !caller.is_admin() {
         return Err(forbidden("Global roles are granted by administrators."));
     }
-    let mut fields = Fields::default();
+    let mut fields = FieldErrors::default();
     let email = fields.parse(&body.email, Email::parse, "/email");
     let username = body
         .username
@@ -255,7 +213,8 @@ pub async fn create_user(
         .last_name
         .as_deref()
         .and_then(|raw| fields.parse(raw, PersonName::parse, "/last_name"));
-    let roles = fields.roles(
+    let roles = catalog_roles(
+        &mut fields,
         &state,
         body.roles.as_deref().unwrap_or(&["user".to_owned()]),
     );
@@ -330,7 +289,7 @@ pub async fn create_user(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = UserView),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -384,7 +343,7 @@ pub struct UpdateUserRequest {
     responses(
         (status = 200, description = "The changed user", body = UserView),
         (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 403, description = "Role changes need the admin role", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email, username or phone taken", body = Problem, content_type = "application/problem+json"),
@@ -407,11 +366,16 @@ pub async fn update_user(
         return Err(forbidden("Changing roles needs the admin role."));
     }
     let now = chrono::Utc::now();
-    let mut fields = Fields::default();
+    let mut fields = FieldErrors::default();
     let mut changes = Vec::new();
     if body.first_name.is_some() || body.last_name.is_some() {
-        let first_name = fields.name(&body.first_name, "/first_name", &user.first_name);
-        let last_name = fields.name(&body.last_name, "/last_name", &user.last_name);
+        let first_name = name_change(
+            &mut fields,
+            &body.first_name,
+            "/first_name",
+            &user.first_name,
+        );
+        let last_name = name_change(&mut fields, &body.last_name, "/last_name", &user.last_name);
         changes.push(UserCommand::UpdateProfile {
             first_name,
             last_name,
@@ -448,7 +412,7 @@ pub async fn update_user(
         });
     }
     if let Some(names) = &body.roles {
-        let wanted = fields.roles(&state, names);
+        let wanted = catalog_roles(&mut fields, &state, names);
         for role in user.roles.difference(&wanted) {
             changes.push(UserCommand::RevokeRole {
                 role: role.clone(),
@@ -771,7 +735,7 @@ pub struct LockoutView {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Lockout state", body = LockoutView),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -836,7 +800,7 @@ fn profile_answer(profile: &domain::values::Profile, version: u64) -> Response {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The profile", body = Object),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -854,7 +818,7 @@ pub async fn get_profile(
     request_body = ProfileRequest, security(("bearer" = [])),
     responses(
         (status = 200, description = "The profile", body = Object),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 403, description = "Someone else's profile", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match mismatch", body = Problem, content_type = "application/problem+json"),

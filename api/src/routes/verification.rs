@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 #[utoipa::path(post, path = "/api/v1/auth/email/verify/send", tag = "verification", security(("bearer" = [])),
     responses(
         (status = 202, description = "A link is on its way", body = Accepted),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 409, description = "Already verified", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Asked less than a minute ago; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -159,7 +159,7 @@ pub async fn verify_email_link(
 #[utoipa::path(post, path = "/api/v1/auth/phone/verify/send", tag = "verification", security(("bearer" = [])),
     responses(
         (status = 202, description = "A code is on its way", body = Accepted),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 409, description = "Already verified", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No phone number", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Asked less than a minute ago; see Retry-After", body = Problem, content_type = "application/problem+json"),
@@ -205,7 +205,7 @@ pub struct VerifyPhoneRequest {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Verified", body = Verified),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
         (status = 409, description = "Already verified", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong, expired or used-up code", body = Problem, content_type = "application/problem+json"),
     ))]

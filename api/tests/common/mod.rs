@@ -134,6 +134,69 @@ impl TestApp {
         )
     }
 
+    /// The events of `event_type` in the log, in order, once background work has settled.
+    pub async fn events_of_type(&self, event_type: &str) -> Vec<eventstore::RecordedEvent> {
+        self.settle().await;
+        let events = self.log.read_all(0, 100_000).await.expect("read");
+        events
+            .into_iter()
+            .filter(|event| event.event_type == event_type)
+            .collect()
+    }
+
+    /// When the last event of `event_type` in `user_id`'s stream says (at `pointer`) a secret
+    /// was issued.
+    async fn issued_at(
+        &self,
+        user_id: &str,
+        event_type: &str,
+        pointer: &str,
+    ) -> chrono::DateTime<chrono::Utc> {
+        self.settle().await;
+        let events = self.log.read_stream(user_id).await.expect("read");
+        let event = events
+            .iter()
+            .rev()
+            .find(|event| event.event_type == event_type)
+            .expect("the secret was issued");
+        let at = event
+            .payload
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .expect("issued_at");
+        chrono::DateTime::parse_from_rfc3339(at)
+            .expect("time")
+            .with_timezone(&chrono::Utc)
+    }
+
+    /// The last link token of `purpose` sent to `user_id`, rebuilt as the email worker would.
+    pub async fn sent_token(
+        &self,
+        user_id: &str,
+        purpose: api::auth::tokens::TokenPurpose,
+    ) -> String {
+        let event_type = match purpose {
+            api::auth::tokens::TokenPurpose::EmailVerification => "EmailVerificationRequested",
+            api::auth::tokens::TokenPurpose::PasswordReset => "PasswordResetRequested",
+        };
+        let at = self
+            .issued_at(user_id, event_type, "/token/issued_at")
+            .await;
+        let user: domain::UserId = user_id.parse().expect("user id");
+        secrecy::ExposeSecret::expose_secret(&TokenMinter::new(TOKEN_KEY).token(purpose, user, at))
+            .to_owned()
+    }
+
+    /// The last phone code sent to `user_id`, rebuilt as the SMS worker would.
+    pub async fn sent_phone_code(&self, user_id: &str) -> String {
+        let at = self
+            .issued_at(user_id, "PhoneVerificationRequested", "/issued_at")
+            .await;
+        let user: domain::UserId = user_id.parse().expect("user id");
+        secrecy::ExposeSecret::expose_secret(&TokenMinter::new(TOKEN_KEY).phone_code(user, at).0)
+            .to_owned()
+    }
+
     /// Waits until the work answered requests left in the background is done.
     pub async fn settle(&self) {
         self.background.close();
