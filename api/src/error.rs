@@ -84,6 +84,7 @@ pub fn user_problem(error: UserError) -> Problem {
         UserError::InvalidToken => (S::UNPROCESSABLE_ENTITY, "invalid-token"),
         UserError::TokenExpired => (S::UNPROCESSABLE_ENTITY, "token-expired"),
         UserError::TooManyAttempts => (S::UNPROCESSABLE_ENTITY, "too-many-attempts"),
+        UserError::NoPicture => (S::NOT_FOUND, "no-picture"),
         UserError::TotpNotEnrolled => (S::CONFLICT, "mfa-not-set-up"),
         UserError::TotpAlreadyEnabled => (S::CONFLICT, "mfa-already-on"),
         UserError::TotpCodeReused => (S::UNPROCESSABLE_ENTITY, "code-already-used"),

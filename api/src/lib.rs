@@ -12,7 +12,7 @@ pub mod problem;
 pub mod routes;
 pub mod views;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -93,6 +93,8 @@ pub struct AppState {
     pub passwords: auth::password::Passwords,
     /// Mints email and reset tokens.
     pub tokens: auth::tokens::TokenMinter,
+    /// Stores users' files (profile pictures).
+    pub objects: std::sync::Arc<dyn objects::ObjectStore>,
     /// Seals TOTP secrets.
     pub totp: auth::totp::SecretSealer,
     /// Mints and checks access tokens.
@@ -200,6 +202,17 @@ pub fn router(state: AppState) -> Router {
             axum::routing::patch(routes::organizations::change_member)
                 .delete(routes::organizations::remove_member),
         );
+    // Pictures are the one body over 1 MiB: their routes get their own cap.
+    let picture_cap = routes::users::MAX_PICTURE_BYTES;
+    let pictures = Router::new()
+        .route(
+            "/api/v1/users/{id}/profile/picture",
+            post(routes::users::put_picture)
+                .get(routes::users::get_picture)
+                .delete(routes::users::delete_picture),
+        )
+        .layer(DefaultBodyLimit::max(picture_cap))
+        .layer(RequestBodyLimitLayer::new(picture_cap));
     Router::new()
         .nest("/api/v1", v1)
         .route("/.well-known/jwks.json", get(routes::auth::jwks))
@@ -207,11 +220,12 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::docs())
         .route("/health", get(health))
         .route("/health/ready", get(ready))
-        .fallback(not_found)
-        .with_state(state)
         // Refuses a declared Content-Length over the cap before reading; bodies without one are
         // cut by the extractors at the same cap.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .merge(pictures)
+        .fallback(not_found)
+        .with_state(state)
         .layer(axum::middleware::map_response(problem::problem_for_bare_errors))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {

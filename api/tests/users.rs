@@ -657,9 +657,108 @@ async fn users_keep_their_profile(backend: Backend) {
 }
 
 test_both_backends!(
+    a_profile_picture_is_checked_stored_and_replaced,
     users_keep_their_profile,
     admin_creates_reads_and_edits_users,
     an_invited_user_sets_a_first_password,
     users_see_and_edit_only_themselves,
     lifecycle_commands_end_sessions_and_retry_safely,
 );
+
+/// The smallest valid PNG signature followed by some bytes: enough for type detection.
+fn png(size: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.resize(size, 7);
+    bytes
+}
+
+async fn a_profile_picture_is_checked_stored_and_replaced(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    let ann = app.register("ann@example.com", PASSWORD).await;
+    let token = app.login("ann@example.com", PASSWORD).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let path = format!("/api/v1/users/{ann}/profile/picture");
+    let upload = |bytes: Vec<u8>, token: String| {
+        let request = app
+            .client
+            .post(app.url(&path))
+            .bearer_auth(token)
+            .header("content-type", "image/png")
+            .body(bytes);
+        async move { request.send().await.expect("request") }
+    };
+    let stored_files = || {
+        let folder = app
+            .objects_folder
+            .path()
+            .join(format!("accounts/{ann}/profile"));
+        std::fs::read_dir(folder)
+            .map(|entries| entries.count())
+            .unwrap_or(0)
+    };
+
+    // Lies about its type, or too large: refused, and nothing stored.
+    let text = upload(b"<svg>not really</svg>".to_vec(), token.clone()).await;
+    assert_eq!(
+        problem(text, 415).await["type"],
+        "urn:idlog:problem:unsupported-image"
+    );
+    // Declared too large: refused before the body is read (a client would see a broken pipe).
+    let bearer = format!("Bearer {token}");
+    let headers = [
+        ("Content-Type", "image/png"),
+        ("Authorization", bearer.as_str()),
+    ];
+    let huge = common::raw_post_with(&app.address, &path, &headers, 5 * 1024 * 1024 + 1, b"").await;
+    assert!(huge.starts_with("HTTP/1.1 413"), "{huge}");
+    assert!(huge.contains("urn:idlog:problem:body-too-large"), "{huge}");
+    assert_eq!(stored_files(), 0);
+    assert!(app.events_of_type("ProfilePictureSet").await.is_empty());
+
+    let stored = upload(png(2 * 1024 * 1024), token.clone()).await;
+    assert_eq!(
+        stored.status(),
+        200,
+        "a picture may be over the 1 MiB cap of other bodies"
+    );
+    let stored: Value = stored.json().await.expect("json");
+    assert_eq!(stored["key"], format!("accounts/{ann}/profile/picture.png"));
+    assert_eq!(stored["size"], 2 * 1024 * 1024);
+    let read = app.get_with_token(&path, &admin).await;
+    assert_eq!(read.headers()["content-type"], "image/png");
+    assert_eq!(read.bytes().await.expect("bytes").len(), 2 * 1024 * 1024);
+
+    // A JPEG replaces the PNG, file and all.
+    let jpeg = [vec![0xff, 0xd8, 0xff, 0xe0], vec![1; 100]].concat();
+    assert_eq!(upload(jpeg, token.clone()).await.status(), 200);
+    assert_eq!(stored_files(), 1);
+    assert!(
+        app.objects_folder
+            .path()
+            .join(format!("accounts/{ann}/profile/picture.jpg"))
+            .is_file()
+    );
+    let removed = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(removed.status(), 204);
+    assert_eq!(stored_files(), 0);
+    problem(app.get_with_token(&path, &token).await, 404).await;
+    problem(
+        app.client
+            .delete(app.url(&path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("request"),
+        404,
+    )
+    .await;
+}

@@ -83,6 +83,19 @@ pub struct PendingCode {
     pub attempts_left: u32,
 }
 
+/// A profile picture, stored in object storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Picture {
+    /// Its object key.
+    pub key: String,
+    /// Its media type (detected from its bytes).
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: String,
+}
+
 /// A user's TOTP second factor (RFC 6238).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Totp {
@@ -175,6 +188,8 @@ pub struct User {
     pub organizations: BTreeSet<OrganizationId>,
     /// The TOTP second factor, enrolled or enabled.
     pub totp: Option<Totp>,
+    /// The profile picture.
+    pub picture: Option<Picture>,
 }
 
 impl User {
@@ -405,6 +420,18 @@ pub enum UserCommand {
         /// When.
         at: Timestamp,
     },
+    /// Sets the profile picture (stored already).
+    SetProfilePicture {
+        /// The picture.
+        picture: Picture,
+        /// When.
+        at: Timestamp,
+    },
+    /// Removes the profile picture.
+    RemoveProfilePicture {
+        /// When.
+        at: Timestamp,
+    },
     /// Starts (or restarts) TOTP enrollment with a new secret.
     StartTotpEnrollment {
         /// The secret, sealed.
@@ -571,6 +598,10 @@ pub enum UserEvent {
     UserReactivated { at: Timestamp },
     /// The user was deleted.
     UserDeleted { at: Timestamp },
+    /// The profile picture was set.
+    ProfilePictureSet { picture: Picture, at: Timestamp },
+    /// The profile picture was removed.
+    ProfilePictureRemoved { at: Timestamp },
     /// TOTP enrollment started with a new (sealed) secret.
     TotpEnrollmentStarted {
         sealed_secret: String,
@@ -632,6 +663,8 @@ impl DomainEvent for UserEvent {
             | Self::UserDeleted { .. }
             | Self::OrganizationLinked { .. }
             | Self::OrganizationUnlinked { .. }
+            | Self::ProfilePictureSet { .. }
+            | Self::ProfilePictureRemoved { .. }
             | Self::TotpEnrollmentStarted { .. }
             | Self::TotpEnabled { .. }
             | Self::TotpDisabled { .. }
@@ -695,6 +728,9 @@ pub enum UserError {
     /// Too many wrong phone codes.
     #[error("too many wrong codes; request a new one")]
     TooManyAttempts,
+    /// The user has no profile picture.
+    #[error("there is no profile picture")]
+    NoPicture,
     /// No TOTP enrollment to confirm, or TOTP is not on.
     #[error("two-factor authentication is not set up")]
     TotpNotEnrolled,
@@ -855,6 +891,7 @@ impl Aggregate for UserAggregate {
                     sessions: Vec::new(),
                     organizations: BTreeSet::new(),
                     totp: None,
+                    picture: None,
                 }))
             }
             (UserState::Present(mut user), event) => {
@@ -1224,6 +1261,19 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
             _ => Err(UserError::NotDeactivated),
         },
         C::Delete { at } => Ok(vec![E::UserDeleted { at }]),
+        C::SetProfilePicture { picture, at } => {
+            ensure_active(user)?;
+            if user.picture.as_ref() == Some(&picture) {
+                return Ok(vec![]);
+            }
+            Ok(vec![E::ProfilePictureSet { picture, at }])
+        }
+        C::RemoveProfilePicture { at } => {
+            if user.picture.is_none() {
+                return Err(UserError::NoPicture);
+            }
+            Ok(vec![E::ProfilePictureRemoved { at }])
+        }
         C::StartTotpEnrollment { sealed_secret, at } => {
             ensure_active(user)?;
             if user.has_mfa() {
@@ -1454,6 +1504,14 @@ fn apply(user: &mut User, event: &UserEvent) {
             user.email_verification = None;
             user.phone_verification = None;
             user.password_reset = None;
+            user.updated_at = *at;
+        }
+        E::ProfilePictureSet { picture, at } => {
+            user.picture = Some(picture.clone());
+            user.updated_at = *at;
+        }
+        E::ProfilePictureRemoved { at } => {
+            user.picture = None;
             user.updated_at = *at;
         }
         E::TotpEnrollmentStarted { sealed_secret, at } => {

@@ -397,6 +397,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         passwords: core.passwords,
         tokens: core.tokens,
         totp: api::auth::totp::SecretSealer::new(&core.token_key),
+        objects: Arc::new(objects::LocalFolder::new(settings.data.dir.join("objects"))),
         access_tokens: access_tokens.clone(),
         rate_limits: RateLimits::new(RateLimitSettings {
             login_per_ip: per_minute(limits.login_per_ip),

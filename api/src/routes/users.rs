@@ -880,3 +880,190 @@ pub async fn put_profile(
     }
     Ok(response)
 }
+
+/// The largest profile picture accepted, in bytes.
+pub const MAX_PICTURE_BYTES: usize = 5 * 1024 * 1024;
+
+/// The image type of `bytes` by their signature (what they are, not what they claim):
+/// PNG, JPEG or WebP, with its extension.
+fn detect_image(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(("image/png", "png"))
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some(("image/jpeg", "jpg"))
+    } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some(("image/webp", "webp"))
+    } else {
+        None
+    }
+}
+
+/// Where a user's profile picture is stored.
+fn picture_key(user_id: UserId, extension: &str) -> String {
+    format!("accounts/{user_id}/profile/picture.{extension}")
+}
+
+/// Stores a profile picture (PNG, JPEG or WebP, told by its bytes; at most 5 MB): the raw image
+/// is the body.
+#[utoipa::path(post, path = "/api/v1/users/{id}/profile/picture", tag = "users", params(("id" = String, Path, description = "User id")),
+    request_body(content = Vec<u8>, content_type = "image/*", description = "The image's bytes"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stored", body = Object),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Someone else's picture", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over 5 MB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not a PNG, JPEG or WebP image", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn put_picture(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let (user, version) = visible_user(&state, &caller, &id).await?;
+    if !caller.is_admin() && !caller.is(user.id) {
+        return Err(forbidden(
+            "A profile picture is changed by its user or an administrator.",
+        ));
+    }
+    let Some((content_type, extension)) = detect_image(&body) else {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-image",
+            "Not a supported image",
+        )
+        .with_detail("Send a PNG, JPEG or WebP image as the body."));
+    };
+    let picture = domain::user::Picture {
+        key: picture_key(user.id, extension),
+        content_type: content_type.to_owned(),
+        size: body.len() as u64,
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)),
+    };
+    // Stored first: an event never points at a missing object. A stored object with no event
+    // (a crash between) is replaced by the next upload, or found by the storage check.
+    state
+        .objects
+        .put(&picture.key, &body, content_type)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let replaced = user
+        .picture
+        .as_ref()
+        .map(|old| old.key.clone())
+        .filter(|old| *old != picture.key);
+    let command = UserCommand::SetProfilePicture {
+        picture,
+        at: chrono::Utc::now(),
+    };
+    let metadata = CommandContext {
+        metadata: caller.metadata(&context, user.id),
+        ..Default::default()
+    };
+    let executed = state
+        .commands
+        .execute_on::<UserAggregate>(
+            &user.id.to_string(),
+            UserState::Present(user.clone()),
+            version,
+            command,
+            metadata,
+        )
+        .await
+        .map_err(|error| command_problem(error, user_problem))?;
+    if let Some(old) = replaced
+        && let Err(error) = state.objects.delete(&old).await
+    {
+        tracing::warn!(%error, "the replaced picture stays in storage");
+    }
+    let UserState::Present(after) = &executed.state else {
+        return Err(not_found());
+    };
+    let mut response = axum::Json(&after.picture).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(executed.stream_version));
+    Ok(response)
+}
+
+/// The profile picture's bytes.
+#[utoipa::path(get, path = "/api/v1/users/{id}/profile/picture", tag = "users", params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The image", content_type = "image/*"),
+        crate::openapi::AuthErrors,
+        (status = 404, description = "No such user or picture, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn get_picture(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let (user, _) = visible_user(&state, &caller, &id).await?;
+    let no_picture = || Problem::new(StatusCode::NOT_FOUND, "no-picture", "No profile picture");
+    let picture = user.picture.as_ref().ok_or_else(no_picture)?;
+    let object = state
+        .objects
+        .get(&picture.key)
+        .await
+        .map_err(|e| Problem::internal(&e))?
+        .ok_or_else(no_picture)?;
+    let content_type = HeaderValue::from_str(&picture.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    Ok(([(header::CONTENT_TYPE, content_type)], object.bytes).into_response())
+}
+
+/// Removes the profile picture.
+#[utoipa::path(delete, path = "/api/v1/users/{id}/profile/picture", tag = "users", params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Someone else's picture", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user or picture", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn delete_picture(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let (user, version) = visible_user(&state, &caller, &id).await?;
+    if !caller.is_admin() && !caller.is(user.id) {
+        return Err(forbidden(
+            "A profile picture is changed by its user or an administrator.",
+        ));
+    }
+    let key = user.picture.as_ref().map(|picture| picture.key.clone());
+    let metadata = CommandContext {
+        metadata: caller.metadata(&context, user.id),
+        ..Default::default()
+    };
+    let command = UserCommand::RemoveProfilePicture {
+        at: chrono::Utc::now(),
+    };
+    state
+        .commands
+        .execute_on::<UserAggregate>(
+            &user.id.to_string(),
+            UserState::Present(user.clone()),
+            version,
+            command,
+            metadata,
+        )
+        .await
+        .map_err(|error| command_problem(error, user_problem))?;
+    // The event first: a failed delete leaves an unreferenced file, never a dangling reference.
+    if let Some(key) = key
+        && let Err(error) = state.objects.delete(&key).await
+    {
+        tracing::warn!(%error, "the removed picture stays in storage");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

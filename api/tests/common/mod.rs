@@ -54,6 +54,8 @@ pub struct TestApp {
     pub options: Options,
     /// The server's command handler, to set up what no endpoint may (the first administrator).
     pub commands: CommandHandler,
+    /// The folder of the server's object store.
+    pub objects_folder: tempfile::TempDir,
     /// The server's background work (failed logins, reset links).
     pub background: tokio_util::task::TaskTracker,
     _db: TestDb,
@@ -242,11 +244,13 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let passwords =
         Passwords::new(options.passwords, options.hashing_concurrency).expect("passwords");
     let keys = KeySetFile::generate(chrono::Utc::now()).expect("keys");
+    let objects_folder = tempfile::tempdir().expect("objects folder");
     let state = AppState {
         commands: CommandHandler::new(log.clone(), ClaimHasher::new([7; 32])),
         passwords,
         tokens: TokenMinter::new(TOKEN_KEY),
         totp: api::auth::totp::SecretSealer::new(&TOKEN_KEY),
+        objects: Arc::new(objects::LocalFolder::new(objects_folder.path())),
         access_tokens: Arc::new(api::auth::jwt::AccessTokenKeys::new(
             AccessTokens::new(&keys, options.tokens.clone()).expect("access tokens"),
         )),
@@ -269,6 +273,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         options,
         background,
         commands,
+        objects_folder,
         _db: db,
     }
 }
@@ -304,12 +309,34 @@ pub fn ann() -> Value {
 /// Posts over a bare connection, declaring `content_length` whatever `body` holds: an HTTP client
 /// reports a server answering before reading the whole body as a broken pipe.
 pub async fn raw_post(address: &str, path: &str, content_length: usize, body: &[u8]) -> String {
+    raw_post_with(
+        address,
+        path,
+        &[("Content-Type", "application/json")],
+        content_length,
+        body,
+    )
+    .await
+}
+
+/// [`raw_post`] with more headers.
+pub async fn raw_post_with(
+    address: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    content_length: usize,
+    body: &[u8],
+) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = address.trim_start_matches("http://");
     let stream = tokio::net::TcpStream::connect(host).await.expect("connect");
     let (mut reader, mut writer) = stream.into_split();
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: {content_length}\r\nConnection: close\r\n\r\n"
     );
     let body = body.to_vec();
     let writing = tokio::spawn(async move {

@@ -1219,3 +1219,48 @@ fn disabling_totp_needs_it_on() {
         .then([UserEvent::TotpDisabled { at: at(3) }]);
     assert!(!present(state).has_mfa());
 }
+
+// Profile picture
+
+fn picture(extension: &str) -> Picture {
+    Picture {
+        key: format!("accounts/1/profile/picture.{extension}"),
+        content_type: "image/png".into(),
+        size: 42,
+        sha256: "ab".repeat(32),
+    }
+}
+
+#[test]
+fn a_picture_is_set_replaced_and_removed() {
+    let state = given::<UserAggregate>(history())
+        .when(UserCommand::SetProfilePicture {
+            picture: picture("png"),
+            at: at(1),
+        })
+        .then([UserEvent::ProfilePictureSet {
+            picture: picture("png"),
+            at: at(1),
+        }]);
+    assert_eq!(present(state).picture, Some(picture("png")));
+    let with_picture = with(
+        history(),
+        [UserEvent::ProfilePictureSet {
+            picture: picture("png"),
+            at: at(1),
+        }],
+    );
+    given::<UserAggregate>(with_picture.clone())
+        .when(UserCommand::SetProfilePicture {
+            picture: picture("png"),
+            at: at(2),
+        })
+        .then([]);
+    let state = given::<UserAggregate>(with_picture)
+        .when(UserCommand::RemoveProfilePicture { at: at(2) })
+        .then([UserEvent::ProfilePictureRemoved { at: at(2) }]);
+    assert_eq!(present(state).picture, None);
+    given::<UserAggregate>(history())
+        .when(UserCommand::RemoveProfilePicture { at: at(2) })
+        .then_err(UserError::NoPicture);
+}
