@@ -301,6 +301,13 @@ impl EventLog {
         self.inner.storage.head().await
     }
 
+    /// The highest position this process knows to be committed, updated by its own appends
+    /// and by other processes' notifications (PostgreSQL): a wake-up for followers of the log,
+    /// never a substitute for reading it.
+    pub fn head_watch(&self) -> watch::Receiver<u64> {
+        self.inner.head_rx.clone()
+    }
+
     /// The first result of a command sent with `key`, if any.
     pub async fn idempotency_record(
         &self,

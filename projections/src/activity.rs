@@ -1,0 +1,228 @@
+//! The activity log: one row per event, saying who did what to which resource, from where.
+//! Pruning its old rows (`idlog maintenance prune-activity`) never touches the log.
+
+use crate::sql::{Arg, ROWS_PER_STATEMENT, Tx, insert_rows, insert_statement, placeholders};
+use crate::{ApplyError, Fact, Projection, Table, Tables};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::organization::OrganizationEvent;
+use domain::session::SessionEvent;
+use eventstore::{EventMetadata, RecordedEvent};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+
+/// The activity projection.
+#[derive(Debug, Clone, Copy)]
+pub struct Activity;
+
+/// Its name.
+pub const NAME: &str = "activity";
+
+const TABLES: &[Table] = &[
+    Table {
+        name: "activity",
+        columns: "position {int} PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            at {time} NOT NULL,
+            actor_id TEXT,
+            actor_kind TEXT NOT NULL,
+            action TEXT NOT NULL,
+            resource_type TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            subject_user_id TEXT,
+            organization_id TEXT,
+            ip TEXT,
+            user_agent TEXT,
+            details {json} NOT NULL",
+        indexes: &[
+            ("at", "at, position"),
+            ("actor", "actor_id, position"),
+            ("subject", "subject_user_id, position"),
+            ("organization", "organization_id, position"),
+            ("action", "action, position"),
+            ("resource", "resource_id, position"),
+        ],
+    },
+    // Whose session a session stream is: its later events do not say.
+    Table {
+        name: "activity_sessions",
+        columns: "session_id TEXT PRIMARY KEY, user_id TEXT NOT NULL",
+        indexes: &[],
+    },
+];
+
+const COLUMNS: &[&str] = &[
+    "position",
+    "event_id",
+    "at",
+    "actor_id",
+    "actor_kind",
+    "action",
+    "resource_type",
+    "resource_id",
+    "subject_user_id",
+    "organization_id",
+    "ip",
+    "user_agent",
+    "details",
+];
+
+/// Payload fields that are secrets or their hashes: never copied into the activity log.
+const SECRET_FIELDS: &[&str] = &[
+    "password_hash",
+    "token",
+    "token_hash",
+    "code_hash",
+    "refresh_token_hash",
+    "sealed_secret",
+    "recovery_codes",
+];
+
+/// A row of the activity log.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct ActivityRow {
+    /// The event's log position (also the row's id; newest first is position order).
+    pub position: i64,
+    /// The event's id.
+    pub event_id: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (a user id, a service, `system:cli:…`).
+    pub actor_id: Option<String>,
+    /// `user`, `admin`, `service` or `system`.
+    pub actor_kind: String,
+    /// What happened: the event type.
+    pub action: String,
+    /// `user`, `organization` or `session`.
+    pub resource_type: String,
+    /// Which one.
+    pub resource_id: String,
+    /// The user it concerns.
+    pub subject_user_id: Option<String>,
+    /// The organization it concerns.
+    pub organization_id: Option<String>,
+    /// Client address.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// The event's fields, secrets left out.
+    pub details: sqlx::types::Json<Value>,
+}
+
+/// The columns of the activity table, in order.
+pub(crate) fn columns() -> String {
+    COLUMNS.join(", ")
+}
+
+fn without_secrets(mut payload: Value) -> Value {
+    if let Value::Object(fields) = &mut payload {
+        fields.retain(|name, _| !SECRET_FIELDS.contains(&name.as_str()));
+    }
+    payload
+}
+
+#[async_trait]
+impl Projection for Activity {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn tables(&self) -> &'static [Table] {
+        TABLES
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        tables: &Tables,
+        events: &[RecordedEvent],
+    ) -> Result<(), ApplyError> {
+        let sessions_table = tables.get("activity_sessions");
+        // The log is the record: an event whose payload no longer reads still gets its row.
+        let facts: Vec<(&RecordedEvent, Fact)> = events
+            .iter()
+            .map(|record| (record, Fact::parse(record).unwrap_or(Fact::Other)))
+            .collect();
+        // Whose sessions: those started in this batch, then those started before.
+        let mut session_users: HashMap<String, String> = HashMap::new();
+        let mut started = Vec::new();
+        for (record, fact) in &facts {
+            if let Fact::Session(SessionEvent::SessionStarted { user_id, .. }) = fact {
+                session_users.insert(record.stream_id.clone(), user_id.to_string());
+                started.push(vec![
+                    Arg::from(record.stream_id.as_str()),
+                    Arg::from(user_id.to_string()),
+                ]);
+            }
+        }
+        let unknown: Vec<&str> = facts
+            .iter()
+            .filter(|(record, fact)| {
+                matches!(fact, Fact::Session(_)) && !session_users.contains_key(&record.stream_id)
+            })
+            .map(|(record, _)| record.stream_id.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for chunk in unknown.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT session_id, user_id FROM {sessions_table} WHERE session_id IN {}",
+                placeholders(1, chunk.len())
+            );
+            let args: Vec<Arg> = chunk.iter().map(|id| Arg::from(*id)).collect();
+            for (session_id, user_id) in tx.fetch_all::<(String, String)>(&sql, &args).await? {
+                session_users.insert(session_id, user_id);
+            }
+        }
+        insert_rows(tx, started, |n| {
+            insert_statement(
+                &sessions_table,
+                &["session_id", "user_id"],
+                n,
+                "ON CONFLICT (session_id) DO NOTHING",
+            )
+        })
+        .await?;
+        let mut rows = Vec::with_capacity(facts.len());
+        for (record, fact) in &facts {
+            let metadata: EventMetadata = record.metadata().unwrap_or_default();
+            let (subject, organization) = match fact {
+                Fact::User(_) => (Some(record.stream_id.clone()), None),
+                Fact::Session(_) => (session_users.get(&record.stream_id).cloned(), None),
+                Fact::Organization(event) => {
+                    let member = match event {
+                        OrganizationEvent::MemberAdded { user_id, .. }
+                        | OrganizationEvent::MemberChanged { user_id, .. }
+                        | OrganizationEvent::MemberRemoved { user_id, .. } => {
+                            Some(user_id.to_string())
+                        }
+                        _ => None,
+                    };
+                    (member, Some(record.stream_id.clone()))
+                }
+                Fact::Other => (None, None),
+            };
+            rows.push(vec![
+                Arg::Int(Some(crate::runner::to_db(record.global_position))),
+                record.event_id.to_string().into(),
+                record.recorded_at.into(),
+                metadata.actor.id.clone().into(),
+                crate::sql::label(&metadata.actor.kind).into(),
+                record.event_type.clone().into(),
+                record.stream_type.clone().into(),
+                record.stream_id.clone().into(),
+                subject.into(),
+                organization.into(),
+                metadata.ip.clone().into(),
+                metadata.user_agent.clone().into(),
+                Arg::Json(Some(without_secrets(record.payload.clone()))),
+            ]);
+        }
+        let table = tables.get("activity");
+        insert_rows(tx, rows, |n| {
+            insert_statement(&table, COLUMNS, n, "ON CONFLICT (position) DO NOTHING")
+        })
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,955 @@
+//! The projector: checkpoints, batches, live following, dead letters, rebuilds and lag.
+
+use crate::sql::{self, Dialect, Names, Tx};
+use crate::{ApplyError, Projection, Tables};
+use chrono::{DateTime, Utc};
+use eventstore::{Database, EventLog, RecordedEvent, StoreError};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// How the projector works.
+#[derive(Debug, Clone)]
+pub struct ProjectorSettings {
+    /// Events applied per transaction.
+    pub batch_size: usize,
+    /// Attempts at one event before it goes to the dead letters and its projection stops.
+    pub max_attempts: u32,
+    /// First wait after a failure; doubled each time (with jitter), up to `retry_cap`.
+    pub retry_base: Duration,
+    /// Longest wait between attempts.
+    pub retry_cap: Duration,
+    /// How often followers look for new events without a wake-up (appends by another process
+    /// on SQLite send none).
+    pub poll_interval: Duration,
+}
+
+impl Default for ProjectorSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 1000,
+            max_attempts: 5,
+            retry_base: Duration::from_millis(100),
+            retry_cap: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Why the projector could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectorError {
+    /// There is no projection of that name.
+    #[error("there is no projection named {0:?} (known: {1})")]
+    Unknown(String, String),
+    /// Reading the log failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The read-model database failed.
+    #[error("read models: {0}")]
+    Database(#[from] sqlx::Error),
+    /// An event could not be applied.
+    #[error(transparent)]
+    Apply(ApplyError),
+    /// The operator's request does not fit the projection's state.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<ApplyError> for ProjectorError {
+    fn from(error: ApplyError) -> Self {
+        match error {
+            ApplyError::Database(error) => Self::Database(error),
+            other => Self::Apply(other),
+        }
+    }
+}
+
+/// Up to where a rebuild goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Up to and including this position.
+    Position(u64),
+    /// Every event recorded at or before this time.
+    Time(DateTime<Utc>),
+}
+
+/// A projection's state, for operators and readiness.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    /// The projection.
+    pub name: String,
+    /// The last position applied.
+    pub position: u64,
+    /// The log's head.
+    pub head: u64,
+    /// Events not applied yet.
+    pub lag: u64,
+    /// Age of the oldest event not applied yet, in seconds (0 when caught up).
+    pub lag_seconds: f64,
+    /// The position of the event it stopped at, waiting for an operator.
+    pub stopped_at: Option<u64>,
+    /// Dead letters no operator has resolved.
+    pub open_dead_letters: u64,
+    /// The live generation of its tables.
+    pub generation: String,
+}
+
+/// Lag of every projection.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LagReport {
+    /// Per projection.
+    pub projections: Vec<Status>,
+}
+
+impl LagReport {
+    /// The largest lag in events.
+    pub fn max_lag(&self) -> u64 {
+        self.projections.iter().map(|p| p.lag).max().unwrap_or(0)
+    }
+
+    /// Whether any projection is stopped at a dead letter.
+    pub fn any_stopped(&self) -> bool {
+        self.projections.iter().any(|p| p.stopped_at.is_some())
+    }
+}
+
+/// An event a projection could not apply.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct DeadLetter {
+    /// Its id.
+    pub id: i64,
+    /// The projection.
+    pub projection: String,
+    /// The event's position.
+    pub position: i64,
+    /// The event's id.
+    pub event_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// The last error.
+    pub error: String,
+    /// How often it was tried.
+    pub attempts: i32,
+    /// When it was given up on.
+    pub failed_at: DateTime<Utc>,
+    /// `retried` or `skipped`, once an operator decided.
+    pub resolution: Option<String>,
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RebuildReport {
+    /// The projection.
+    pub name: String,
+    /// Events applied.
+    pub events: u64,
+    /// The position the rebuilt tables are at.
+    pub position: u64,
+    /// How long it took.
+    pub seconds: f64,
+    /// Whether it replaced the live tables (false for a past view).
+    pub swapped: bool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Checkpoint {
+    position: i64,
+    generation: String,
+    schema: String,
+    stopped_at: Option<i64>,
+}
+
+enum Step {
+    Applied { last: u64 },
+    Idle,
+    Stopped,
+    Raced,
+}
+
+enum StepError {
+    /// The database or the log could not be reached: try again, it is not the event's fault.
+    Transient(ProjectorError),
+    /// The batch starting at `first` failed.
+    Failed {
+        first: Box<RecordedEvent>,
+        last: u64,
+        error: ProjectorError,
+    },
+}
+
+/// Runs projections: keeps each one's tables in step with the log.
+#[derive(Clone)]
+pub struct Projector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    database: Database,
+    log: EventLog,
+    projections: Vec<Arc<dyn Projection>>,
+    settings: ProjectorSettings,
+    dialect: Dialect,
+    /// Bumped after every commit of this process's projector, to wake `wait_for`.
+    progress: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Projector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projector")
+            .field("projections", &self.names())
+            .finish_non_exhaustive()
+    }
+}
+
+const REBUILD_SUFFIX: &str = "@rebuild";
+const AS_OF_SUFFIX: &str = "@as_of";
+const AS_OF_GENERATION: &str = "asof";
+
+impl Projector {
+    /// A projector for `projections`, reading `log` and writing to `database`.
+    pub fn new(
+        database: Database,
+        log: EventLog,
+        projections: Vec<Arc<dyn Projection>>,
+        settings: ProjectorSettings,
+    ) -> Self {
+        let dialect = Dialect::of(&database);
+        Self {
+            inner: Arc::new(Inner {
+                database,
+                log,
+                projections,
+                settings,
+                dialect,
+                progress: watch::Sender::new(0),
+            }),
+        }
+    }
+
+    /// The projections' names.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.inner.projections.iter().map(|p| p.name()).collect()
+    }
+
+    /// The database the read models live in.
+    pub fn database(&self) -> &Database {
+        &self.inner.database
+    }
+
+    fn find(&self, name: &str) -> Result<Arc<dyn Projection>, ProjectorError> {
+        self.inner
+            .projections
+            .iter()
+            .find(|p| p.name() == name)
+            .cloned()
+            .ok_or_else(|| ProjectorError::Unknown(name.to_owned(), self.names().join(", ")))
+    }
+
+    /// Creates the tables and checkpoint of every projection that has none, and rebuilds those
+    /// whose table definitions changed since they were built.
+    #[tracing::instrument(skip(self))]
+    pub async fn prepare(&self) -> Result<(), ProjectorError> {
+        for projection in &self.inner.projections {
+            let schema = fingerprint(projection.as_ref());
+            let mut tx = Tx::begin(&self.inner.database).await?;
+            let inserted = tx
+                .execute(
+                    "INSERT INTO projection_checkpoints (name, position, generation, schema, updated_at) \
+                     VALUES ($1, 0, 'a', $2, $3) ON CONFLICT (name) DO NOTHING",
+                    &[projection.name().into(), schema.clone().into(), Utc::now().into()],
+                )
+                .await?;
+            if inserted == 1 {
+                self.create_tables(&mut tx, projection.as_ref(), "a")
+                    .await?;
+                self.point_views(&mut tx, projection.as_ref(), "a", false)
+                    .await?;
+                tx.commit().await?;
+                continue;
+            }
+            tx.commit().await?;
+            let checkpoint = self.checkpoint(projection.name()).await?;
+            if checkpoint.is_some_and(|c| c.schema != schema) {
+                tracing::info!(
+                    projection = projection.name(),
+                    "table definitions changed: rebuilding"
+                );
+                self.rebuild(projection.name(), None, &|_, _| {}).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_tables(
+        &self,
+        tx: &mut Tx,
+        projection: &dyn Projection,
+        generation: &str,
+    ) -> Result<(), sqlx::Error> {
+        let names = Names::new(self.inner.dialect);
+        let cascade = match self.inner.dialect {
+            Dialect::Postgres => " CASCADE",
+            Dialect::Sqlite => "",
+        };
+        for table in projection.tables() {
+            let name = names.table(table.name, generation);
+            tx.execute(&format!("DROP TABLE IF EXISTS {name}{cascade}"), &[])
+                .await?;
+            let create = self
+                .inner
+                .dialect
+                .ddl(&format!("CREATE TABLE {name} ({})", table.columns));
+            tx.execute(&create, &[]).await?;
+            for (suffix, columns) in table.indexes {
+                let index = names.index(table.name, generation, suffix);
+                tx.execute(&format!("CREATE INDEX {index} ON {name} ({columns})"), &[])
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn drop_tables(
+        &self,
+        tx: &mut Tx,
+        projection: &dyn Projection,
+        generation: &str,
+    ) -> Result<(), sqlx::Error> {
+        let names = Names::new(self.inner.dialect);
+        for table in projection.tables() {
+            let name = names.table(table.name, generation);
+            tx.execute(&format!("DROP TABLE IF EXISTS {name}"), &[])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Points the stable views (or, for a past view, the `_as_of` views) at `generation`.
+    async fn point_views(
+        &self,
+        tx: &mut Tx,
+        projection: &dyn Projection,
+        generation: &str,
+        as_of: bool,
+    ) -> Result<(), sqlx::Error> {
+        let names = Names::new(self.inner.dialect);
+        for table in projection.tables() {
+            let view = if as_of {
+                names.view(&format!("{}_as_of", table.name))
+            } else {
+                names.view(table.name)
+            };
+            let source = names.table(table.name, generation);
+            tx.execute(&format!("DROP VIEW IF EXISTS {view}"), &[])
+                .await?;
+            tx.execute(
+                &format!("CREATE VIEW {view} AS SELECT * FROM {source}"),
+                &[],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, sqlx::Error> {
+        sql::fetch_optional(
+            &self.inner.database,
+            "SELECT position, generation, schema, stopped_at FROM projection_checkpoints WHERE name = $1",
+            &[name.into()],
+        )
+        .await
+    }
+
+    async fn lock_checkpoint(
+        &self,
+        tx: &mut Tx,
+        name: &str,
+    ) -> Result<Option<Checkpoint>, sqlx::Error> {
+        let lock = match tx.dialect() {
+            Dialect::Postgres => " FOR UPDATE",
+            // The transaction began IMMEDIATE: it holds the database's write lock already.
+            Dialect::Sqlite => "",
+        };
+        Ok(tx
+            .fetch_all::<Checkpoint>(
+                &format!("SELECT position, generation, schema, stopped_at FROM projection_checkpoints WHERE name = $1{lock}"),
+                &[name.into()],
+            )
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Applies the next batch of events to the tables of checkpoint `name`, moving it in the
+    /// same transaction.
+    async fn step(
+        &self,
+        projection: &dyn Projection,
+        name: &str,
+        batch_size: usize,
+        until: Option<Until>,
+    ) -> Result<Step, StepError> {
+        let transient = |error: ProjectorError| StepError::Transient(error);
+        let Some(checkpoint) = self
+            .checkpoint(name)
+            .await
+            .map_err(|e| transient(e.into()))?
+        else {
+            return Err(transient(ProjectorError::Refused(format!(
+                "projection {name} has no checkpoint"
+            ))));
+        };
+        if checkpoint.stopped_at.is_some() {
+            return Ok(Step::Stopped);
+        }
+        let position = u64::try_from(checkpoint.position).unwrap_or(0);
+        let mut events = self
+            .inner
+            .log
+            .read_all(position, batch_size)
+            .await
+            .map_err(|e| transient(e.into()))?;
+        match until {
+            Some(Until::Position(last)) => events.retain(|e| e.global_position <= last),
+            // Times never decrease along the log: stop at the first event after `time`.
+            Some(Until::Time(time)) => {
+                if let Some(cut) = events.iter().position(|e| e.recorded_at > time) {
+                    events.truncate(cut);
+                }
+            }
+            None => {}
+        }
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return Ok(Step::Idle);
+        };
+        let last_position = last.global_position;
+        let failed = |error: ProjectorError| StepError::Failed {
+            first: Box::new(first.clone()),
+            last: last_position,
+            error,
+        };
+        let mut tx = Tx::begin(&self.inner.database)
+            .await
+            .map_err(|e| transient(e.into()))?;
+        let locked = self
+            .lock_checkpoint(&mut tx, name)
+            .await
+            .map_err(|e| transient(e.into()))?;
+        if !locked.is_some_and(|c| {
+            c.position == checkpoint.position
+                && c.generation == checkpoint.generation
+                && c.stopped_at.is_none()
+        }) {
+            return Ok(Step::Raced);
+        }
+        let tables = Tables::new(self.inner.dialect, &checkpoint.generation);
+        if let Err(error) = projection.apply(&mut tx, &tables, &events).await {
+            return Err(match error {
+                ApplyError::Database(error) if is_transient(&error) => transient(error.into()),
+                other => failed(other.into()),
+            });
+        }
+        let moved = tx
+            .execute(
+                "UPDATE projection_checkpoints SET position = $2, updated_at = $3 WHERE name = $1",
+                &[name.into(), to_db(last_position).into(), Utc::now().into()],
+            )
+            .await;
+        if let Err(error) = moved {
+            return Err(transient(error.into()));
+        }
+        if let Err(error) = tx.commit().await {
+            return Err(transient(error.into()));
+        }
+        self.inner.progress.send_modify(|n| *n += 1);
+        Ok(Step::Applied {
+            last: last_position,
+        })
+    }
+
+    /// Follows the log with every projection until the returned set is dropped.
+    pub fn spawn(&self) -> tokio::task::JoinSet<()> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for projection in &self.inner.projections {
+            let projector = self.clone();
+            let projection = projection.clone();
+            tasks.spawn(async move { projector.follow(projection).await });
+        }
+        tasks
+    }
+
+    /// Keeps one projection up to date, forever.
+    #[tracing::instrument(skip_all, fields(projection = projection.name()))]
+    async fn follow(&self, projection: Arc<dyn Projection>) {
+        let settings = &self.inner.settings;
+        let mut head = self.inner.log.head_watch();
+        let mut failures: u32 = 0;
+        // After a batch failed, its events are applied one by one to find the one at fault.
+        let mut careful_until: Option<u64> = None;
+        loop {
+            head.borrow_and_update();
+            let batch_size = if careful_until.is_some() {
+                1
+            } else {
+                settings.batch_size
+            };
+            // The step runs as a task of its own, so that stopping the follower never cuts a
+            // transaction short (a SQLite connection could go back to the pool still holding
+            // the write lock).
+            let step = {
+                let projector = self.clone();
+                let projection = projection.clone();
+                tokio::spawn(async move {
+                    projector
+                        .step(projection.as_ref(), projection.name(), batch_size, None)
+                        .await
+                })
+            };
+            let outcome = step.await.unwrap_or_else(|error| {
+                Err(StepError::Transient(ProjectorError::Refused(format!(
+                    "the step failed: {error}"
+                ))))
+            });
+            match outcome {
+                Ok(Step::Applied { last }) => {
+                    failures = 0;
+                    if careful_until.is_some_and(|until| last >= until) {
+                        careful_until = None;
+                    }
+                }
+                Ok(Step::Raced) => {}
+                Ok(Step::Idle | Step::Stopped) => {
+                    tokio::select! {
+                        _ = head.changed() => {}
+                        () = tokio::time::sleep(settings.poll_interval) => {}
+                    }
+                }
+                Err(StepError::Transient(error)) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(%error, failures, "projection cannot reach the database; retrying");
+                    tokio::time::sleep(backoff(settings, failures)).await;
+                }
+                Err(StepError::Failed { first, last, error }) => {
+                    if batch_size > 1 {
+                        tracing::warn!(%error, "a batch failed; applying its events one by one");
+                        careful_until = Some(last);
+                        continue;
+                    }
+                    failures = failures.saturating_add(1);
+                    if failures < settings.max_attempts {
+                        tracing::warn!(%error, failures, position = first.global_position, "an event failed; retrying");
+                        tokio::time::sleep(backoff(settings, failures)).await;
+                        continue;
+                    }
+                    tracing::error!(%error, position = first.global_position, "an event keeps failing: dead-lettered, projection stopped");
+                    if let Err(error) = self
+                        .dead_letter(projection.name(), &first, &error.to_string(), failures)
+                        .await
+                    {
+                        tracing::warn!(%error, "cannot record the dead letter; retrying");
+                        tokio::time::sleep(backoff(settings, failures)).await;
+                        continue;
+                    }
+                    failures = 0;
+                    careful_until = None;
+                }
+            }
+        }
+    }
+
+    async fn dead_letter(
+        &self,
+        name: &str,
+        event: &RecordedEvent,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), sqlx::Error> {
+        let position = to_db(event.global_position);
+        let mut tx = Tx::begin(&self.inner.database).await?;
+        tx.execute(
+            "INSERT INTO projection_dead_letters (projection, position, event_id, event_type, error, attempts, failed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                name.into(),
+                position.into(),
+                event.event_id.to_string().into(),
+                event.event_type.clone().into(),
+                error.into(),
+                i64::from(attempts).into(),
+                Utc::now().into(),
+            ],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE projection_checkpoints SET stopped_at = $2, updated_at = $3 WHERE name = $1",
+            &[name.into(), position.into(), Utc::now().into()],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Applies every event up to the head to every projection (the command line's way, and the
+    /// tests'); returns at a projection that is stopped or failing.
+    pub async fn catch_up(&self) -> Result<(), ProjectorError> {
+        for projection in &self.inner.projections {
+            self.catch_up_one(projection.as_ref(), projection.name(), None, &|_, _| {})
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn catch_up_one(
+        &self,
+        projection: &dyn Projection,
+        name: &str,
+        until: Option<Until>,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<u64, ProjectorError> {
+        let head = self.inner.log.head().await?.position;
+        let mut applied = 0;
+        loop {
+            match self
+                .step(projection, name, self.inner.settings.batch_size, until)
+                .await
+            {
+                Ok(Step::Applied { last }) => {
+                    applied = last;
+                    progress(last, head.max(last));
+                }
+                Ok(Step::Raced) => {}
+                Ok(Step::Idle) => return Ok(applied),
+                Ok(Step::Stopped) => {
+                    return Err(ProjectorError::Refused(format!(
+                        "projection {name} is stopped at a dead letter"
+                    )));
+                }
+                Err(StepError::Transient(error) | StepError::Failed { error, .. }) => {
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// Replays the log into fresh tables. Without `until` the fresh tables replace the live
+    /// ones in one transaction once they caught up (queries keep answering meanwhile); with it,
+    /// they become the projection's past view (`<table>_as_of`) and the live tables stay.
+    /// `progress` is told (position, head) after each batch.
+    #[tracing::instrument(skip(self, progress))]
+    pub async fn rebuild(
+        &self,
+        name: &str,
+        until: Option<Until>,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<RebuildReport, ProjectorError> {
+        let started = Instant::now();
+        let projection = self.find(name)?;
+        let projection = projection.as_ref();
+        let schema = fingerprint(projection);
+        let live = self
+            .checkpoint(name)
+            .await?
+            .ok_or_else(|| ProjectorError::Refused(format!("projection {name} is not prepared")))?;
+        let (work, generation) = match until {
+            Some(_) => (format!("{name}{AS_OF_SUFFIX}"), AS_OF_GENERATION),
+            None if live.generation == "a" => (format!("{name}{REBUILD_SUFFIX}"), "b"),
+            None => (format!("{name}{REBUILD_SUFFIX}"), "a"),
+        };
+        let until_time = match until {
+            Some(Until::Time(time)) => Some(time),
+            _ => None,
+        };
+        let mut tx = Tx::begin(&self.inner.database).await?;
+        self.create_tables(&mut tx, projection, generation).await?;
+        tx.execute(
+            "INSERT INTO projection_checkpoints (name, position, generation, schema, until_time, updated_at) \
+             VALUES ($1, 0, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO UPDATE SET position = 0, generation = excluded.generation, \
+             schema = excluded.schema, stopped_at = NULL, until_time = excluded.until_time, updated_at = excluded.updated_at",
+            &[
+                work.clone().into(),
+                generation.into(),
+                schema.clone().into(),
+                until_time.into(),
+                Utc::now().into(),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        let mut position = self
+            .catch_up_one(projection, &work, until, progress)
+            .await?;
+        if until.is_some() {
+            let mut tx = Tx::begin(&self.inner.database).await?;
+            self.point_views(&mut tx, projection, generation, true)
+                .await?;
+            tx.commit().await?;
+            return Ok(RebuildReport {
+                name: name.to_owned(),
+                events: position,
+                position,
+                seconds: started.elapsed().as_secs_f64(),
+                swapped: false,
+            });
+        }
+        // The swap: with the live checkpoint locked (the live projector waits), apply what was
+        // appended since the catch-up, then make the fresh tables the live ones.
+        let mut tx = Tx::begin(&self.inner.database).await?;
+        let live = self
+            .lock_checkpoint(&mut tx, name)
+            .await?
+            .ok_or_else(|| ProjectorError::Refused(format!("projection {name} vanished")))?;
+        let tables = Tables::new(self.inner.dialect, generation);
+        loop {
+            let events = self
+                .inner
+                .log
+                .read_all(position, self.inner.settings.batch_size)
+                .await?;
+            let Some(last) = events.last() else { break };
+            position = last.global_position;
+            projection.apply(&mut tx, &tables, &events).await?;
+        }
+        tx.execute(
+            "UPDATE projection_checkpoints SET position = $2, generation = $3, schema = $4, stopped_at = NULL, updated_at = $5 WHERE name = $1",
+            &[
+                name.into(),
+                to_db(position).into(),
+                generation.into(),
+                schema.into(),
+                Utc::now().into(),
+            ],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM projection_checkpoints WHERE name = $1",
+            &[work.into()],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE projection_dead_letters SET resolution = 'rebuilt', resolved_at = $2 WHERE projection = $1 AND resolution IS NULL",
+            &[name.into(), Utc::now().into()],
+        )
+        .await?;
+        self.point_views(&mut tx, projection, generation, false)
+            .await?;
+        self.drop_tables(&mut tx, projection, &live.generation)
+            .await?;
+        tx.commit().await?;
+        self.inner.progress.send_modify(|n| *n += 1);
+        Ok(RebuildReport {
+            name: name.to_owned(),
+            events: position,
+            position,
+            seconds: started.elapsed().as_secs_f64(),
+            swapped: true,
+        })
+    }
+
+    /// Each projection's position, lag and state.
+    #[tracing::instrument(skip(self))]
+    pub async fn status(&self) -> Result<LagReport, ProjectorError> {
+        let head = self.inner.log.head().await?.position;
+        let mut projections = Vec::new();
+        for projection in &self.inner.projections {
+            let name = projection.name();
+            let Some(checkpoint) = self.checkpoint(name).await? else {
+                continue;
+            };
+            let position = u64::try_from(checkpoint.position).unwrap_or(0);
+            let lag = head.saturating_sub(position);
+            let lag_seconds = if lag == 0 {
+                0.0
+            } else {
+                self.inner
+                    .log
+                    .read_all_stored(position, 1)
+                    .await?
+                    .first()
+                    .map_or(0.0, |oldest| {
+                        (Utc::now() - oldest.recorded_at)
+                            .to_std()
+                            .unwrap_or_default()
+                            .as_secs_f64()
+                    })
+            };
+            let open: Vec<(i64,)> = sql::fetch_all(
+                &self.inner.database,
+                "SELECT count(*) FROM projection_dead_letters WHERE projection = $1 AND resolution IS NULL",
+                &[name.into()],
+            )
+            .await?;
+            projections.push(Status {
+                name: name.to_owned(),
+                position,
+                head,
+                lag,
+                lag_seconds,
+                stopped_at: checkpoint.stopped_at.and_then(|p| u64::try_from(p).ok()),
+                open_dead_letters: open
+                    .first()
+                    .and_then(|(n,)| u64::try_from(*n).ok())
+                    .unwrap_or(0),
+                generation: checkpoint.generation,
+            });
+        }
+        Ok(LagReport { projections })
+    }
+
+    /// Dead letters, newest first (only unresolved ones unless `all`).
+    pub async fn dead_letters(&self, all: bool) -> Result<Vec<DeadLetter>, ProjectorError> {
+        let filter = if all { "" } else { " WHERE resolution IS NULL" };
+        Ok(sql::fetch_all(
+            &self.inner.database,
+            &format!("SELECT id, projection, position, event_id, event_type, error, attempts, failed_at, resolution FROM projection_dead_letters{filter} ORDER BY id DESC"),
+            &[],
+        )
+        .await?)
+    }
+
+    /// Lets a stopped projection try its dead-lettered event again.
+    pub async fn retry(&self, name: &str) -> Result<(), ProjectorError> {
+        self.find(name)?;
+        let mut tx = Tx::begin(&self.inner.database).await?;
+        let checkpoint = self.lock_checkpoint(&mut tx, name).await?;
+        if checkpoint.and_then(|c| c.stopped_at).is_none() {
+            return Err(ProjectorError::Refused(format!(
+                "projection {name} is not stopped"
+            )));
+        }
+        self.resolve(&mut tx, name, "retried").await?;
+        tx.execute(
+            "UPDATE projection_checkpoints SET stopped_at = NULL, updated_at = $2 WHERE name = $1",
+            &[name.into(), Utc::now().into()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves a stopped projection past its dead-lettered event without applying it; returns
+    /// the position skipped.
+    pub async fn skip(&self, name: &str) -> Result<u64, ProjectorError> {
+        self.find(name)?;
+        let mut tx = Tx::begin(&self.inner.database).await?;
+        let checkpoint = self.lock_checkpoint(&mut tx, name).await?;
+        let Some((position, stopped_at)) =
+            checkpoint.and_then(|c| c.stopped_at.map(|s| (c.position, s)))
+        else {
+            return Err(ProjectorError::Refused(format!(
+                "projection {name} is not stopped"
+            )));
+        };
+        if position + 1 != stopped_at {
+            return Err(ProjectorError::Refused(format!(
+                "projection {name} is at {position}, not right before {stopped_at}"
+            )));
+        }
+        self.resolve(&mut tx, name, "skipped").await?;
+        tx.execute(
+            "UPDATE projection_checkpoints SET position = $2, stopped_at = NULL, updated_at = $3 WHERE name = $1",
+            &[name.into(), stopped_at.into(), Utc::now().into()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(u64::try_from(stopped_at).unwrap_or(0))
+    }
+
+    async fn resolve(&self, tx: &mut Tx, name: &str, how: &str) -> Result<(), sqlx::Error> {
+        tx.execute(
+            "UPDATE projection_dead_letters SET resolution = $2, resolved_at = $3 WHERE projection = $1 AND resolution IS NULL",
+            &[name.into(), how.into(), Utc::now().into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Waits until every projection named (all when empty) has applied `position`, or `timeout`
+    /// passed; returns whether they did.
+    pub async fn wait_for(
+        &self,
+        position: u64,
+        names: &[&str],
+        timeout: Duration,
+    ) -> Result<bool, ProjectorError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut progress = self.inner.progress.subscribe();
+        let names: Vec<&str> = if names.is_empty() {
+            self.names()
+        } else {
+            names.to_vec()
+        };
+        loop {
+            progress.borrow_and_update();
+            let mut reached = true;
+            for name in &names {
+                let at = self.checkpoint(name).await?.map_or(0, |c| c.position);
+                if u64::try_from(at).unwrap_or(0) < position {
+                    reached = false;
+                    break;
+                }
+            }
+            if reached {
+                return Ok(true);
+            }
+            // Another process's projector sends no wake-up: look again soon regardless.
+            let poll = tokio::time::sleep(Duration::from_millis(20));
+            tokio::select! {
+                _ = progress.changed() => {}
+                () = poll => {}
+                () = tokio::time::sleep_until(deadline) => return Ok(false),
+            }
+        }
+    }
+}
+
+/// Whether a database error says nothing about the event (a lost connection, a full pool).
+fn is_transient(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+    )
+}
+
+/// Exponential backoff with full jitter.
+fn backoff(settings: &ProjectorSettings, failures: u32) -> Duration {
+    let exponent = failures.saturating_sub(1).min(16);
+    let ceiling = settings
+        .retry_base
+        .saturating_mul(1 << exponent)
+        .min(settings.retry_cap);
+    let millis = u64::try_from(ceiling.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    Duration::from_millis(rand::thread_rng().gen_range(millis / 2..=millis))
+}
+
+/// A fingerprint of a projection's table definitions.
+fn fingerprint(projection: &dyn Projection) -> String {
+    let mut hasher = Sha256::new();
+    for table in projection.tables() {
+        hasher.update(table.name);
+        hasher.update([0]);
+        hasher.update(table.columns);
+        for (suffix, columns) in table.indexes {
+            hasher.update([0]);
+            hasher.update(suffix);
+            hasher.update([0]);
+            hasher.update(columns);
+        }
+        hasher.update([1]);
+    }
+    hex::encode(&hasher.finalize()[..8])
+}
+
+/// A position as stored.
+pub(crate) fn to_db(position: u64) -> i64 {
+    i64::try_from(position).unwrap_or(i64::MAX)
+}
