@@ -308,3 +308,23 @@ mod tests {
         );
     }
 }
+
+/// A query string; one that does not fit is refused as problem+json naming what is wrong.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-query",
+                "The query string does not fit this request",
+            )
+            .with_detail(rejection.body_text())),
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 mod error;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
@@ -84,6 +85,31 @@ impl Default for AuthSettings {
     }
 }
 
+/// The read side as the API uses it: the projector (for waits and lag) and the queries.
+#[derive(Clone, Debug)]
+pub struct ReadSide {
+    /// The projector (of this process or another one on the same database).
+    pub projector: projections::Projector,
+    /// Read-model queries.
+    pub queries: projections::queries::Queries,
+    /// The longest a query waits for its `min_position`.
+    pub wait_timeout: Duration,
+    /// Readiness fails while a projection lags by more events than this.
+    pub max_ready_lag: u64,
+}
+
+impl ReadSide {
+    /// The read side over `projector`'s database, with default waits.
+    pub fn new(projector: projections::Projector) -> Self {
+        Self {
+            queries: projections::queries::Queries::new(projector.database().clone()),
+            projector,
+            wait_timeout: Duration::from_secs(5),
+            max_ready_lag: 10_000,
+        }
+    }
+}
+
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -103,6 +129,10 @@ pub struct AppState {
     pub rate_limits: auth::rate_limit::RateLimits,
     /// Authentication settings.
     pub auth: AuthSettings,
+    /// The read models.
+    pub read: ReadSide,
+    /// Request counters and latencies.
+    pub metrics: metrics::Metrics,
     /// Work that finishes after its request was answered (recording a failed login, issuing a
     /// reset link), so that neither its result nor its duration shows in the answer. Shutdown
     /// waits for it.
@@ -158,7 +188,28 @@ pub fn router(state: AppState) -> Router {
             "/auth/phone/verify",
             post(routes::verification::verify_phone),
         )
-        .route("/users", post(routes::users::create_user))
+        .route(
+            "/users",
+            post(routes::users::create_user).get(routes::queries::users),
+        )
+        .route("/users/search", post(routes::queries::search_users))
+        .route("/users/{id}/sessions", get(routes::queries::user_sessions))
+        .route("/users/{id}/activity", get(routes::queries::user_activity))
+        .route("/activity", get(routes::queries::activity))
+        .route("/analytics/dashboard", get(routes::queries::dashboard))
+        .route("/analytics/daily", get(routes::queries::daily))
+        .route(
+            "/analytics/organizations/{id}",
+            get(routes::queries::organization_dashboard),
+        )
+        .route(
+            "/analytics/verification-funnel",
+            get(routes::queries::verification_funnel),
+        )
+        .route(
+            "/organizations/{id}/members",
+            get(routes::queries::members).post(routes::organizations::add_member_route),
+        )
         .route(
             "/users/{id}",
             get(routes::users::get_user)
@@ -186,16 +237,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/organizations",
-            post(routes::organizations::create_organization),
+            post(routes::organizations::create_organization).get(routes::queries::organizations),
         )
         .route(
             "/organizations/{id}",
             get(routes::organizations::get_organization)
                 .patch(routes::organizations::update_organization),
-        )
-        .route(
-            "/organizations/{id}/members",
-            post(routes::organizations::add_member_route),
         )
         .route(
             "/organizations/{id}/members/{user_id}",
@@ -220,11 +267,16 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::docs())
         .route("/health", get(health))
         .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics::render))
         // Refuses a declared Content-Length over the cap before reading; bodies without one are
         // cut by the extractors at the same cap.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .merge(pictures)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
         .layer(axum::middleware::map_response(problem::problem_for_bare_errors))
         .layer(
@@ -254,35 +306,64 @@ pub async fn health() -> Json<Health> {
 /// Readiness answer.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Readiness {
-    /// Always `ready`.
+    /// `ready`.
     status: &'static str,
     /// The position of the last event in the log.
     log_head: u64,
+    /// Each read model's position and lag.
+    projections: Vec<projections::Status>,
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers and every read model is close enough to the log's head
+/// (within `projections.max_ready_lag` events, and not stopped at a dead letter).
 #[utoipa::path(
     get,
     path = "/health/ready",
     tag = "health",
     responses(
         (status = 200, description = "Ready", body = Readiness),
-        (status = 503, description = "A dependency is down", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A dependency is down, or a read model lags or is stopped", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Problem> {
-    match tokio::time::timeout(Duration::from_secs(2), state.log().head()).await {
-        Ok(Ok(head)) => Ok(Json(Readiness {
-            status: "ready",
-            log_head: head.position,
-        })),
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "not ready: the database failed");
-            Err(Problem::unavailable("the database is not reachable"))
-        }
-        Err(_) => Err(Problem::unavailable("the database did not answer in time")),
+    let report =
+        match tokio::time::timeout(Duration::from_secs(2), state.read.projector.status()).await {
+            Ok(Ok(report)) => report,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "not ready: the database failed");
+                return Err(Problem::unavailable("the database is not reachable"));
+            }
+            Err(_) => return Err(Problem::unavailable("the database did not answer in time")),
+        };
+    if let Some(stopped) = report.projections.iter().find(|p| p.stopped_at.is_some()) {
+        return Err(Problem::unavailable(&format!(
+            "read model {} is stopped at a dead letter",
+            stopped.name
+        )));
     }
+    if report.max_lag() > state.read.max_ready_lag {
+        return Err(Problem::unavailable(&format!(
+            "the read models lag {} events behind the log",
+            report.max_lag()
+        )));
+    }
+    let log_head = match report.projections.first() {
+        Some(projection) => projection.head,
+        None => {
+            state
+                .log()
+                .head()
+                .await
+                .map_err(|_| Problem::unavailable("the database is not reachable"))?
+                .position
+        }
+    };
+    Ok(Json(Readiness {
+        status: "ready",
+        log_head,
+        projections: report.projections,
+    }))
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::problem::Problem;
-use crate::routes::{auth, mfa, organizations, users, verification};
+use crate::routes::{auth, mfa, organizations, queries, users, verification};
 use axum::Json;
 use axum::Router;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -19,6 +19,7 @@ use utoipa_scalar::{Scalar, Servable};
     paths(
         crate::health,
         crate::ready,
+        crate::metrics::render,
         auth::register,
         auth::login,
         auth::refresh,
@@ -62,6 +63,17 @@ use utoipa_scalar::{Scalar, Servable};
         organizations::add_member_route,
         organizations::change_member,
         organizations::remove_member,
+        queries::users,
+        queries::search_users,
+        queries::user_sessions,
+        queries::activity,
+        queries::user_activity,
+        queries::dashboard,
+        queries::organization_dashboard,
+        queries::daily,
+        queries::verification_funnel,
+        queries::organizations,
+        queries::members,
     ),
     components(schemas(auth::MfaChallenge)),
     modifiers(&SecuritySchemes),
@@ -71,6 +83,7 @@ use utoipa_scalar::{Scalar, Servable};
         (name = "verification", description = "Email and phone verification"),
         (name = "users", description = "User administration, and one's own user"),
         (name = "organizations", description = "Organizations (partners) and their members"),
+        (name = "queries", description = "Read models: users list and search, sessions, activity, analytics, organizations"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

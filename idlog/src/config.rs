@@ -29,6 +29,33 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// `[bootstrap]`
     pub bootstrap: BootstrapSettings,
+    /// `[projections]`
+    pub projections: ProjectionSettings,
+}
+
+/// `[projections]`: how the read models follow the log.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProjectionSettings {
+    /// Events applied per transaction.
+    pub batch_size: usize,
+    /// Attempts at an event before it is dead-lettered and its projection stops.
+    pub max_attempts: u32,
+    /// The longest a query waits for its `min_position`, in milliseconds.
+    pub wait_timeout_ms: u64,
+    /// Readiness fails while a read model lags by more events than this.
+    pub max_ready_lag: u64,
+}
+
+impl Default for ProjectionSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 1000,
+            max_attempts: 5,
+            wait_timeout_ms: 5000,
+            max_ready_lag: 10_000,
+        }
+    }
 }
 
 /// `[bootstrap]`: the first administrator, created at start-up while the log is empty.

@@ -200,6 +200,7 @@ async fn check_claim_key(database: &Database, hasher: &ClaimHasher) -> anyhow::R
 /// What running commands needs, for the server and the command line alike.
 struct Core {
     commands: CommandHandler,
+    database: eventstore::Database,
     token_key: [u8; 32],
     passwords: Passwords,
     tokens: TokenMinter,
@@ -233,6 +234,7 @@ impl Core {
         })?;
         Ok(Self {
             commands: CommandHandler::new(log.clone(), hasher),
+            database,
             token_key,
             passwords,
             tokens: TokenMinter::new(token_key),
@@ -374,6 +376,20 @@ async fn bootstrap_admin(core: &Core, settings: &Settings) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The projector of every read model, as configured.
+fn projector(core: &Core, settings: &Settings) -> projections::Projector {
+    projections::Projector::new(
+        core.database.clone(),
+        core.log.clone(),
+        projections::all(),
+        projections::ProjectorSettings {
+            batch_size: settings.projections.batch_size.max(1),
+            max_attempts: settings.projections.max_attempts.max(1),
+            ..projections::ProjectorSettings::default()
+        },
+    )
+}
+
 /// `idlog serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let core = Core::open(&settings).await?;
@@ -390,9 +406,23 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         token_settings(&settings),
         access_tokens.clone(),
     ));
+    let projector = projector(&core, &settings);
+    projector
+        .prepare()
+        .await
+        .context("preparing the read models")?;
+    // The read models follow the log for as long as this set lives.
+    let _following = projector.spawn();
+    let read = api::ReadSide {
+        wait_timeout: std::time::Duration::from_millis(settings.projections.wait_timeout_ms),
+        max_ready_lag: settings.projections.max_ready_lag,
+        ..api::ReadSide::new(projector)
+    };
     let limits = &settings.limits;
     let per_minute = |limit: u32| (limit > 0).then_some(limit);
     let state = AppState {
+        read,
+        metrics: Default::default(),
         commands: core.commands,
         passwords: core.passwords,
         tokens: core.tokens,

@@ -79,7 +79,7 @@ const SECRET_FIELDS: &[&str] = &[
 ];
 
 /// A row of the activity log.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct ActivityRow {
     /// The event's log position (also the row's id; newest first is position order).
     pub position: i64,
@@ -106,6 +106,7 @@ pub struct ActivityRow {
     /// Client user agent.
     pub user_agent: Option<String>,
     /// The event's fields, secrets left out.
+    #[schema(value_type = Object)]
     pub details: sqlx::types::Json<Value>,
 }
 

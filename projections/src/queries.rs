@@ -34,7 +34,7 @@ pub struct Queries {
 }
 
 /// A page of results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,
@@ -46,7 +46,7 @@ pub struct Page<T> {
 }
 
 /// A user's status as listed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListedStatus {
     /// May log in.
@@ -60,7 +60,7 @@ pub enum ListedStatus {
 }
 
 /// How users are sorted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UserSort {
     /// By creation time (the default).
@@ -73,7 +73,7 @@ pub enum UserSort {
 }
 
 /// Sort direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
     /// Ascending.
@@ -84,7 +84,7 @@ pub enum Order {
 }
 
 /// Filters for the users list.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserFilter {
     /// Holds this global role.
@@ -115,10 +115,13 @@ pub struct UserFilter {
     pub cursor: Option<String>,
     /// Page size (default 50, at most 200).
     pub limit: Option<u32>,
+    /// Answer only once the read models have applied this log position (a command's
+    /// `X-Log-Position`): read-your-writes. The query itself ignores it.
+    pub min_position: Option<u64>,
 }
 
 /// A user as listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ListedUser {
     /// Id.
     pub id: String,
@@ -163,7 +166,7 @@ pub struct ListedUser {
 }
 
 /// A membership as listed with a user.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ListedMembership {
     /// The organization.
     pub organization_id: String,
@@ -174,7 +177,7 @@ pub struct ListedMembership {
 }
 
 /// An organization as listed.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ListedOrganization {
     /// Id.
     pub organization_id: String,
@@ -199,7 +202,7 @@ pub struct ListedOrganization {
 }
 
 /// A member of an organization as listed.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ListedMember {
     /// The user.
     pub user_id: String,
@@ -208,6 +211,7 @@ pub struct ListedMember {
     /// Their role in the organization.
     pub role: String,
     /// Their permission flags.
+    #[schema(value_type = Vec<String>)]
     pub permissions: sqlx::types::Json<Vec<String>>,
     /// Added.
     pub added_at: DateTime<Utc>,
@@ -216,7 +220,7 @@ pub struct ListedMember {
 }
 
 /// Filters for the activity log.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityFilter {
     /// At or after.
@@ -237,10 +241,17 @@ pub struct ActivityFilter {
     pub cursor: Option<String>,
     /// Page size (default 50, at most 200; exports ignore it).
     pub limit: Option<u32>,
+    /// Answer only once the read models have applied this log position.
+    pub min_position: Option<u64>,
+    /// Only rows about these organizations or their members (an org_admin's view); set by the
+    /// server, never by the client.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub scope: Option<Vec<String>>,
 }
 
 /// The dashboard.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Dashboard {
     /// The window, in days, ending today.
     pub days: u32,
@@ -261,7 +272,7 @@ pub struct Dashboard {
 }
 
 /// One day of a metric.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct DailyPoint {
     /// The day (UTC).
     pub day: NaiveDate,
@@ -270,7 +281,7 @@ pub struct DailyPoint {
 }
 
 /// The verification funnel (users not deleted).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Funnel {
     /// Registered.
     pub registered: i64,
@@ -563,6 +574,18 @@ impl Queries {
         ] {
             if let Some(value) = value {
                 conditions.push(format!("{column} = {}", binds.push(value.clone())));
+            }
+        }
+        if let Some(scope) = &filter.scope {
+            let members = self.view("members");
+            let list: Vec<String> = scope.iter().map(|id| binds.push(id.clone())).collect();
+            if list.is_empty() {
+                conditions.push("1 = 0".into());
+            } else {
+                let list = list.join(", ");
+                conditions.push(format!(
+                    "(organization_id IN ({list}) OR subject_user_id IN (SELECT user_id FROM {members} WHERE organization_id IN ({list})))"
+                ));
             }
         }
         if let Some(cursor) = &filter.cursor {

@@ -77,7 +77,7 @@ pub enum Until {
 }
 
 /// A projection's state, for operators and readiness.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Status {
     /// The projection.
     pub name: String,
@@ -98,7 +98,7 @@ pub struct Status {
 }
 
 /// Lag of every projection.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct LagReport {
     /// Per projection.
     pub projections: Vec<Status>,
@@ -117,7 +117,7 @@ impl LagReport {
 }
 
 /// An event a projection could not apply.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct DeadLetter {
     /// Its id.
     pub id: i64,
@@ -140,7 +140,7 @@ pub struct DeadLetter {
 }
 
 /// What a rebuild did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RebuildReport {
     /// The projection.
     pub name: String,

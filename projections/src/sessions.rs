@@ -51,7 +51,7 @@ const COLUMNS: &[&str] = &[
 ];
 
 /// A row of the sessions table.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct SessionRow {
     /// Id.
     pub session_id: String,

@@ -3,5 +3,6 @@
 pub mod auth;
 pub mod mfa;
 pub mod organizations;
+pub mod queries;
 pub mod users;
 pub mod verification;

@@ -128,6 +128,16 @@ pub struct MembershipView {
 }
 
 impl MembershipView {
+    /// The organization.
+    pub fn organization_id(&self) -> &str {
+        &self.organization_id
+    }
+
+    /// The member's role there.
+    pub fn role(&self) -> OrgRole {
+        self.role
+    }
+
     /// The organization's status.
     pub fn status(&self) -> OrganizationStatus {
         self.status

@@ -58,6 +58,9 @@ pub struct TestApp {
     pub objects_folder: tempfile::TempDir,
     /// The server's background work (failed logins, reset links).
     pub background: tokio_util::task::TaskTracker,
+    /// The server's projector.
+    pub projector: projections::Projector,
+    _following: Arc<tokio::task::JoinSet<()>>,
     _db: TestDb,
 }
 
@@ -240,12 +243,29 @@ impl TestApp {
 /// the benchmarks use the real parameters.
 pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let db = TestDb::new(backend).await.expect("test database");
-    let log = db.open().await.expect("open").log;
+    let opened = db.open().await.expect("open");
+    let log = opened.log;
+    let projector = projections::Projector::new(
+        opened.database,
+        log.clone(),
+        projections::all(),
+        projections::ProjectorSettings {
+            poll_interval: std::time::Duration::from_millis(20),
+            ..Default::default()
+        },
+    );
+    projector.prepare().await.expect("read models");
+    let following = Arc::new(projector.spawn());
     let passwords =
         Passwords::new(options.passwords, options.hashing_concurrency).expect("passwords");
     let keys = KeySetFile::generate(chrono::Utc::now()).expect("keys");
     let objects_folder = tempfile::tempdir().expect("objects folder");
     let state = AppState {
+        read: api::ReadSide {
+            wait_timeout: std::time::Duration::from_secs(1),
+            ..api::ReadSide::new(projector.clone())
+        },
+        metrics: Default::default(),
         commands: CommandHandler::new(log.clone(), ClaimHasher::new([7; 32])),
         passwords,
         tokens: TokenMinter::new(TOKEN_KEY),
@@ -274,6 +294,8 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         background,
         commands,
         objects_folder,
+        projector,
+        _following: following,
         _db: db,
     }
 }

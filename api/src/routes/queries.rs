@@ -1,0 +1,838 @@
+//! Queries over the read models: the users list and search, sessions, the activity log with its
+//! exports, analytics and organizations.
+//!
+//! Readers are administrators, auditors and analysts (everything), and org_admins (their
+//! organizations and their members only). Everyone else is refused with 403, except for their
+//! own sessions and activity. Every query takes `min_position` (parameter or `X-Min-Position`):
+//! it answers once its read models have applied that position (a command's `X-Log-Position`),
+//! or 503 after the configured wait.
+
+use crate::AppState;
+use crate::auth::current::Caller;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::problem::Problem;
+use crate::routes::organizations::memberships_of;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use domain::organization::OrgRole;
+use futures::StreamExt;
+use projections::queries::{
+    ActivityFilter, DailyPoint, Dashboard, Funnel, ListedMember, ListedOrganization, ListedUser,
+    Page, QueryError, UserFilter,
+};
+use projections::{activity, analytics, directory, sessions};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+/// The header a client may send instead of the `min_position` parameter.
+pub const MIN_POSITION: &str = "x-min-position";
+
+/// How much of the read models a caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything (admin, auditor, analyst).
+    All,
+    /// The organizations the caller administers, and their members.
+    Organizations(Vec<String>),
+}
+
+impl Scope {
+    fn organizations(&self) -> Option<&[String]> {
+        match self {
+            Self::All => None,
+            Self::Organizations(ids) => Some(ids),
+        }
+    }
+
+    fn covers(&self, organization_id: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Organizations(ids) => ids.iter().any(|id| id == organization_id),
+        }
+    }
+}
+
+/// Global roles that may read every read model.
+const READER_ROLES: &[&str] = &["admin", "auditor", "analyst"];
+
+fn forbidden() -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(
+        "Reading this needs the admin, auditor or analyst role, or org_admin in an organization.",
+    )
+}
+
+/// What `caller` may read, or 403 if nothing.
+async fn scope(state: &AppState, caller: &Caller) -> Result<Scope, Problem> {
+    if caller
+        .user
+        .roles
+        .iter()
+        .any(|role| READER_ROLES.contains(&role.as_str()))
+    {
+        return Ok(Scope::All);
+    }
+    let administered: Vec<String> = memberships_of(state, &caller.user)
+        .await?
+        .into_iter()
+        .filter(|membership| membership.role() == OrgRole::OrgAdmin)
+        .map(|membership| membership.organization_id().to_owned())
+        .collect();
+    if administered.is_empty() {
+        Err(forbidden())
+    } else {
+        Ok(Scope::Organizations(administered))
+    }
+}
+
+/// Waits until `projections` have applied the position asked for, if any.
+async fn fresh(
+    state: &AppState,
+    headers: &HeaderMap,
+    parameter: Option<u64>,
+    projections: &[&str],
+) -> Result<(), Problem> {
+    let header = headers
+        .get(MIN_POSITION)
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|text| text.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid-min-position",
+                        "X-Min-Position must be a log position",
+                    )
+                })
+        })
+        .transpose()?;
+    let Some(position) = parameter.max(header) else {
+        return Ok(());
+    };
+    let reached = state
+        .read
+        .projector
+        .wait_for(position, projections, state.read.wait_timeout)
+        .await
+        .map_err(|error| Problem::internal(&error))?;
+    if reached {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "read-model-behind",
+            "The read models have not caught up yet",
+        )
+        .with_detail(format!(
+            "Position {position} is not applied yet; try again shortly."
+        ))
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")))
+    }
+}
+
+fn query_problem(error: QueryError) -> Problem {
+    match error {
+        QueryError::Invalid(message) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "The query cannot be answered",
+        )
+        .with_detail(message),
+        QueryError::Database(error) => Problem::internal(&error),
+    }
+}
+
+async fn list_users(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    filter: UserFilter,
+) -> Result<axum::Json<Page<ListedUser>>, Problem> {
+    let scope = scope(state, caller).await?;
+    fresh(state, headers, filter.min_position, &[directory::NAME]).await?;
+    let page = state
+        .read
+        .queries
+        .users(&filter, scope.organizations())
+        .await
+        .map_err(query_problem)?;
+    Ok(axum::Json(page))
+}
+
+/// Lists users with filters, sorting and keyset pagination (read model; see `min_position`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "queries",
+    params(UserFilterParams),
+    responses(
+        (status = 200, description = "A page of users and the total count", body = Page<ListedUser>),
+        (status = 400, description = "A parameter does not fit (bad cursor, unknown status)", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn users(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(filter): ApiQuery<UserFilter>,
+) -> Result<axum::Json<Page<ListedUser>>, Problem> {
+    list_users(&state, &caller, &headers, filter).await
+}
+
+/// The users list's filters, as a JSON body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/search",
+    tag = "queries",
+    request_body = UserFilter,
+    responses(
+        (status = 200, description = "A page of users and the total count", body = Page<ListedUser>),
+        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::BodyErrors,
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn search_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(filter): ApiJson<UserFilter>,
+) -> Result<axum::Json<Page<ListedUser>>, Problem> {
+    list_users(&state, &caller, &headers, filter).await
+}
+
+/// The query parameters of `GET /users` (documentation only; [`UserFilter`] reads them).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "describes the query string for the OpenAPI document"
+)]
+struct UserFilterParams {
+    /// Holds this global role.
+    role: Option<String>,
+    /// `active`, `inactive`, `locked` or `deleted` (default: all but deleted).
+    status: Option<String>,
+    /// A member of this organization.
+    organization: Option<String>,
+    /// `not_verified`, `email_verified`, `phone_verified` or `both_verified`.
+    verification: Option<String>,
+    /// Created at or after (RFC 3339).
+    created_from: Option<String>,
+    /// Created before.
+    created_to: Option<String>,
+    /// Last login at or after.
+    last_login_from: Option<String>,
+    /// Last login before.
+    last_login_to: Option<String>,
+    /// Part of the email, username or names.
+    q: Option<String>,
+    /// `created` (default), `last_login` or `email`.
+    sort: Option<String>,
+    /// `desc` (default) or `asc`.
+    order: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, at most 200 (default 50).
+    limit: Option<u32>,
+    /// Wait until the read models have applied this log position.
+    min_position: Option<u64>,
+}
+
+/// Whether `caller` may read about the user `user_id`: readers of everything, the user, and
+/// org_admins of one of the user's organizations (per the directory).
+async fn may_read_user(state: &AppState, caller: &Caller, user_id: &str) -> Result<(), Problem> {
+    if caller.user.id.to_string() == user_id {
+        return Ok(());
+    }
+    let scope = scope(state, caller).await.map_err(|_| user_not_found())?;
+    if scope == Scope::All {
+        return Ok(());
+    }
+    let user = state
+        .read
+        .queries
+        .user(user_id)
+        .await
+        .map_err(query_problem)?;
+    match user {
+        Some(user)
+            if user
+                .organizations
+                .iter()
+                .any(|m| scope.covers(&m.organization_id)) =>
+        {
+            Ok(())
+        }
+        _ => Err(user_not_found()),
+    }
+}
+
+fn user_not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "user-not-found", "No such user")
+}
+
+/// `min_position` alone.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct Freshness {
+    /// Wait until the read models have applied this log position.
+    min_position: Option<u64>,
+}
+
+/// A user's sessions, open and past (device, address, start, last use, end and why).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/sessions",
+    tag = "queries",
+    params(("id" = String, Path, description = "User id"), Freshness),
+    responses(
+        (status = 200, description = "Sessions, newest first", body = Vec<sessions::SessionRow>),
+        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn user_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiQuery(freshness): ApiQuery<Freshness>,
+) -> Result<axum::Json<Vec<sessions::SessionRow>>, Problem> {
+    fresh(
+        &state,
+        &headers,
+        freshness.min_position,
+        &[sessions::NAME, directory::NAME],
+    )
+    .await?;
+    may_read_user(&state, &caller, &id).await?;
+    let rows = state
+        .read
+        .queries
+        .sessions(&id)
+        .await
+        .map_err(query_problem)?;
+    Ok(axum::Json(rows))
+}
+
+/// The activity log's parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityParams {
+    /// At or after (RFC 3339).
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Before.
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Done by this actor id.
+    actor: Option<String>,
+    /// Concerning this user.
+    user: Option<String>,
+    /// This event type, e.g. `AccountLocked`.
+    action: Option<String>,
+    /// This resource (stream) id.
+    resource: Option<String>,
+    /// Concerning this organization.
+    organization: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, at most 200 (default 50).
+    limit: Option<u32>,
+    /// `json` (a page, default), `csv` or `ndjson` (every matching row, streamed).
+    format: Option<ExportFormat>,
+    /// Wait until the read models have applied this log position.
+    min_position: Option<u64>,
+}
+
+/// How activity is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// One page as JSON.
+    #[default]
+    Json,
+    /// Every matching row as CSV, streamed.
+    Csv,
+    /// Every matching row as newline-delimited JSON, streamed.
+    Ndjson,
+}
+
+impl ActivityParams {
+    fn filter(self, scope: &Scope) -> (ActivityFilter, ExportFormat, Option<u64>) {
+        (
+            ActivityFilter {
+                from: self.from,
+                to: self.to,
+                actor: self.actor,
+                user: self.user,
+                action: self.action,
+                resource: self.resource,
+                organization: self.organization,
+                cursor: self.cursor,
+                limit: self.limit,
+                min_position: None,
+                scope: scope.organizations().map(<[String]>::to_vec),
+            },
+            self.format.unwrap_or_default(),
+            self.min_position,
+        )
+    }
+}
+
+/// The activity log: one row per event (who did what to which resource, from where), newest
+/// first; `format=csv` or `ndjson` streams every matching row.
+#[utoipa::path(
+    get,
+    path = "/api/v1/activity",
+    tag = "queries",
+    params(ActivityParams),
+    responses(
+        (status = 200, description = "A page of activity (JSON), or the whole export (CSV, NDJSON)", body = Page<activity::ActivityRow>),
+        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn activity(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<ActivityParams>,
+) -> Result<Response, Problem> {
+    let scope = scope(&state, &caller).await?;
+    let (filter, format, min_position) = params.filter(&scope);
+    fresh(&state, &headers, min_position, &[activity::NAME]).await?;
+    answer_activity(&state, filter, format).await
+}
+
+/// One user's activity (the user themself, readers, and org_admins of their organizations).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/activity",
+    tag = "queries",
+    params(("id" = String, Path, description = "User id"), ActivityParams),
+    responses(
+        (status = 200, description = "A page of activity (JSON), or the whole export (CSV, NDJSON)", body = Page<activity::ActivityRow>),
+        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn user_activity(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<ActivityParams>,
+) -> Result<Response, Problem> {
+    let (mut filter, format, min_position) = params.filter(&Scope::All);
+    fresh(
+        &state,
+        &headers,
+        min_position,
+        &[activity::NAME, directory::NAME],
+    )
+    .await?;
+    may_read_user(&state, &caller, &id).await?;
+    filter.user = Some(id);
+    answer_activity(&state, filter, format).await
+}
+
+async fn answer_activity(
+    state: &AppState,
+    filter: ActivityFilter,
+    format: ExportFormat,
+) -> Result<Response, Problem> {
+    let queries = &state.read.queries;
+    let (content_type, render): (&str, fn(&activity::ActivityRow) -> String) = match format {
+        ExportFormat::Json => {
+            let page = queries.activity(&filter).await.map_err(query_problem)?;
+            return Ok(axum::Json(page).into_response());
+        }
+        ExportFormat::Csv => ("text/csv; charset=utf-8", csv_line),
+        ExportFormat::Ndjson => ("application/x-ndjson", |row| {
+            let mut line = serde_json::to_string(row).unwrap_or_default();
+            line.push('\n');
+            line
+        }),
+    };
+    // Check the filter (a bad cursor) before the answer starts.
+    queries
+        .activity(&ActivityFilter {
+            limit: Some(1),
+            ..filter.clone()
+        })
+        .await
+        .map_err(query_problem)?;
+    let header_line = (format == ExportFormat::Csv).then(|| {
+        "position,event_id,at,actor_id,actor_kind,action,resource_type,resource_id,subject_user_id,organization_id,ip,user_agent,details\n".to_owned()
+    });
+    let rows = queries.activity_export(filter).map(move |page| match page {
+        Ok(rows) => Ok::<_, std::io::Error>(rows.iter().map(render).collect::<String>()),
+        Err(error) => {
+            tracing::error!(%error, "activity export failed midway");
+            Err(std::io::Error::other(
+                "the export failed; see the server log",
+            ))
+        }
+    });
+    let body = futures::stream::iter(header_line.map(Ok)).chain(rows);
+    Ok((
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// A CSV field, quoted when it needs to be (RFC 4180), and defused against spreadsheet
+/// formulas.
+fn csv_field(text: &str) -> String {
+    let defused = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if defused.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", defused.replace('"', "\"\""))
+    } else {
+        defused
+    }
+}
+
+fn csv_line(row: &activity::ActivityRow) -> String {
+    let optional = |value: &Option<String>| csv_field(value.as_deref().unwrap_or_default());
+    let fields = [
+        row.position.to_string(),
+        row.event_id.clone(),
+        row.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        optional(&row.actor_id),
+        csv_field(&row.actor_kind),
+        csv_field(&row.action),
+        csv_field(&row.resource_type),
+        csv_field(&row.resource_id),
+        optional(&row.subject_user_id),
+        optional(&row.organization_id),
+        optional(&row.ip),
+        optional(&row.user_agent),
+        csv_field(&row.details.0.to_string()),
+    ];
+    let mut line = fields.join(",");
+    line.push('\n');
+    line
+}
+
+/// The analytics window.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct WindowParams {
+    /// Days up to today (default 30, at most 3660).
+    days: Option<u32>,
+    /// Wait until the read models have applied this log position.
+    min_position: Option<u64>,
+}
+
+const ANALYTICS_MODELS: &[&str] = &[analytics::NAME, directory::NAME];
+
+fn window(days: Option<u32>) -> Result<u32, Problem> {
+    match days.unwrap_or(30) {
+        days @ 1..=3660 => Ok(days),
+        _ => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "The query cannot be answered",
+        )
+        .with_detail("`days` must be 1 to 3660.")),
+    }
+}
+
+/// Totals (users by status and role, organizations by status) and the window's registrations,
+/// logins, failed logins, success rate, lockouts, verifications, resets, daily and monthly
+/// active users.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/dashboard",
+    tag = "queries",
+    params(WindowParams),
+    responses(
+        (status = 200, description = "The dashboard", body = Dashboard),
+        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Needs the admin, auditor or analyst role", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn dashboard(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<WindowParams>,
+) -> Result<axum::Json<Dashboard>, Problem> {
+    if scope(&state, &caller).await? != Scope::All {
+        return Err(forbidden());
+    }
+    let days = window(params.days)?;
+    fresh(&state, &headers, params.min_position, ANALYTICS_MODELS).await?;
+    let dashboard = state
+        .read
+        .queries
+        .dashboard(days, None)
+        .await
+        .map_err(query_problem)?;
+    Ok(axum::Json(dashboard))
+}
+
+/// One organization's dashboard (its members' figures): readers, and its org_admins.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/organizations/{id}",
+    tag = "queries",
+    params(("id" = String, Path, description = "Organization id"), WindowParams),
+    responses(
+        (status = 200, description = "The organization's dashboard", body = Dashboard),
+        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not an organization the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn organization_dashboard(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<WindowParams>,
+) -> Result<axum::Json<Dashboard>, Problem> {
+    let scope = scope(&state, &caller).await?;
+    if !scope.covers(&id) {
+        return Err(organization_not_found());
+    }
+    let days = window(params.days)?;
+    fresh(&state, &headers, params.min_position, ANALYTICS_MODELS).await?;
+    let dashboard = state
+        .read
+        .queries
+        .dashboard(days, Some(&id))
+        .await
+        .map_err(query_problem)?;
+    Ok(axum::Json(dashboard))
+}
+
+fn organization_not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "organization-not-found",
+        "No such organization",
+    )
+}
+
+/// A daily series.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DailyParams {
+    /// `registrations`, `logins`, `failed_logins`, `lockouts`, `email_verifications`,
+    /// `phone_verifications`, `password_resets` or `active_users`.
+    metric: String,
+    /// First day (default: 29 days before `to`).
+    from: Option<NaiveDate>,
+    /// Last day (default: today).
+    to: Option<NaiveDate>,
+    /// Only this organization's members.
+    organization: Option<String>,
+    /// Wait until the read models have applied this log position.
+    min_position: Option<u64>,
+}
+
+/// One metric per day, zeros included.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/daily",
+    tag = "queries",
+    params(DailyParams),
+    responses(
+        (status = 200, description = "The series", body = Vec<DailyPoint>),
+        (status = 400, description = "Unknown metric or bad range", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn daily(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<DailyParams>,
+) -> Result<axum::Json<Vec<DailyPoint>>, Problem> {
+    let scope = scope(&state, &caller).await?;
+    match (&scope, &params.organization) {
+        (Scope::All, _) => {}
+        (Scope::Organizations(_), Some(id)) if scope.covers(id) => {}
+        _ => return Err(forbidden()),
+    }
+    fresh(&state, &headers, params.min_position, ANALYTICS_MODELS).await?;
+    let to = params.to.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let from = params.from.unwrap_or_else(|| to - chrono::Days::new(29));
+    let series = state
+        .read
+        .queries
+        .daily(&params.metric, from, to, params.organization.as_deref())
+        .await
+        .map_err(query_problem)?;
+    Ok(axum::Json(series))
+}
+
+/// Registered, email verified, phone verified, both (users not deleted).
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/verification-funnel",
+    tag = "queries",
+    params(Freshness),
+    responses(
+        (status = 200, description = "The funnel", body = Funnel),
+        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Needs the admin, auditor or analyst role", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn verification_funnel(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(freshness): ApiQuery<Freshness>,
+) -> Result<axum::Json<Funnel>, Problem> {
+    if scope(&state, &caller).await? != Scope::All {
+        return Err(forbidden());
+    }
+    fresh(&state, &headers, freshness.min_position, &[directory::NAME]).await?;
+    let funnel = state
+        .read
+        .queries
+        .funnel(None)
+        .await
+        .map_err(query_problem)?;
+    Ok(axum::Json(funnel))
+}
+
+/// Organizations' filters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationParams {
+    /// `active`, `inactive`, `testing` or `suspended`.
+    status: Option<String>,
+    /// Part of the name or display name.
+    q: Option<String>,
+    /// Wait until the read models have applied this log position.
+    min_position: Option<u64>,
+}
+
+/// Organizations (an org_admin sees the ones they administer), by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations",
+    tag = "queries",
+    params(OrganizationParams),
+    responses(
+        (status = 200, description = "Organizations", body = Vec<ListedOrganization>),
+        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn organizations(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<OrganizationParams>,
+) -> Result<axum::Json<Vec<ListedOrganization>>, Problem> {
+    let scope = scope(&state, &caller).await?;
+    fresh(&state, &headers, params.min_position, &[directory::NAME]).await?;
+    let rows = state
+        .read
+        .queries
+        .organizations(
+            params.status.as_deref(),
+            params.q.as_deref(),
+            scope.organizations(),
+        )
+        .await
+        .map_err(query_problem)?;
+    Ok(axum::Json(rows))
+}
+
+/// An organization's members with their roles and permission flags.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{id}/members",
+    tag = "queries",
+    params(("id" = String, Path, description = "Organization id"), Freshness),
+    responses(
+        (status = 200, description = "Members", body = Vec<ListedMember>),
+        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not an organization the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn members(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiQuery(freshness): ApiQuery<Freshness>,
+) -> Result<axum::Json<Vec<ListedMember>>, Problem> {
+    let scope = scope(&state, &caller).await?;
+    if !scope.covers(&id) {
+        return Err(organization_not_found());
+    }
+    fresh(&state, &headers, freshness.min_position, &[directory::NAME]).await?;
+    let rows = state
+        .read
+        .queries
+        .members(&id)
+        .await
+        .map_err(query_problem)?;
+    Ok(axum::Json(rows))
+}

@@ -1,0 +1,504 @@
+//! Read-model queries over real HTTP, on SQLite and PostgreSQL: listing and search, scopes,
+//! sessions, activity exports, analytics, readiness and metrics.
+
+mod common;
+
+use common::{TestApp, problem, spawn_app};
+use eventstore::test_both_backends;
+use eventstore::testing::Backend;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        headers: &[(&str, String)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send().await.expect("request")
+    }
+
+    async fn read(&self, path: &str, token: &str) -> Value {
+        let response = self
+            .call(reqwest::Method::GET, path, token, None, &[])
+            .await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json")
+    }
+
+    /// Registers and logs in `email`; returns the user id and access token.
+    async fn member(&self, email: &str) -> (String, String) {
+        let id = self.register(email, PASSWORD).await;
+        let token = self.login(email, PASSWORD).await["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        (id, token)
+    }
+
+    /// Everything appended so far applied by every read model.
+    async fn caught_up(&self) -> u64 {
+        self.settle().await;
+        let head = self.head_position().await;
+        assert!(
+            self.projector
+                .wait_for(head, &[], std::time::Duration::from_secs(20))
+                .await
+                .expect("waited")
+        );
+        head
+    }
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|user| user["id"].as_str().expect("id").to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn administrators_list_and_search_users_reading_their_writes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (admin_id, admin) = app.admin().await;
+    let ann = app.register("ann@example.com", PASSWORD).await;
+    let bob = app.register("bob@example.com", PASSWORD).await;
+    // A command's position, then a query that waits for it: the write is visible at once.
+    let response = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{bob}/lock"),
+            &admin,
+            Some(json!({"reason": "audit"})),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let position = response.headers()["x-log-position"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let locked = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/users?status=locked",
+            &admin,
+            None,
+            &[("x-min-position", position.clone())],
+        )
+        .await;
+    assert_eq!(locked.status(), 200);
+    let locked: Value = locked.json().await.expect("json");
+    assert_eq!(ids(&locked), vec![bob.clone()]);
+    assert_eq!(locked["items"][0]["status"], "locked");
+    assert_eq!(locked["total"], 1);
+
+    let all = app
+        .read(&format!("/api/v1/users?min_position={position}"), &admin)
+        .await;
+    assert_eq!(all["total"], 3);
+    let mut expected = vec![admin_id.clone(), ann.clone(), bob.clone()];
+    expected.sort();
+    assert_eq!(ids(&all), expected);
+    let admins = app.read("/api/v1/users?role=admin", &admin).await;
+    assert_eq!(ids(&admins), vec![admin_id]);
+    assert_eq!(admins["items"][0]["roles"], json!(["admin"]));
+
+    let search = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/users/search",
+            &admin,
+            Some(json!({"q": "ANN@", "status": "active"})),
+            &[],
+        )
+        .await;
+    assert_eq!(search.status(), 200);
+    assert_eq!(ids(&search.json().await.expect("json")), vec![ann]);
+
+    // Keyset pages by email, ascending.
+    let first = app
+        .read("/api/v1/users?sort=email&order=asc&limit=2", &admin)
+        .await;
+    let emails: Vec<&str> = first["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|u| u["email"].as_str().expect("email"))
+        .collect();
+    assert_eq!(emails, vec!["ann@example.com", "bob@example.com"]);
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let second = app
+        .read(
+            &format!("/api/v1/users?sort=email&order=asc&limit=2&cursor={cursor}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(second["items"][0]["email"], "root@example.com");
+    assert!(second["next_cursor"].is_null());
+
+    // Bad input is a problem, never a guess.
+    for path in [
+        "/api/v1/users?cursor=nonsense",
+        "/api/v1/users?status=sleeping",
+        "/api/v1/users?colour=blue",
+        "/api/v1/users?limit=-1",
+    ] {
+        let response = app
+            .call(reqwest::Method::GET, path, &admin, None, &[])
+            .await;
+        problem(response, 400).await;
+    }
+    let bad_header = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/users",
+            &admin,
+            None,
+            &[("x-min-position", "soon".to_owned())],
+        )
+        .await;
+    problem(bad_header, 400).await;
+    // A position the log has not reached: 503 after the wait, with Retry-After.
+    let ahead = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/users?min_position=1000000",
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(ahead.headers()["retry-after"], "1");
+    let body = problem(ahead, 503).await;
+    assert_eq!(body["type"], "urn:idlog:problem:read-model-behind");
+}
+
+async fn readers_see_what_their_roles_allow(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    let (ann, ann_token) = app.member("ann@example.com").await;
+    let (bob, _) = app.member("bob@example.com").await;
+    let (carl, _) = app.member("carl@example.com").await;
+    app.caught_up().await;
+
+    // A plain user reads none of the lists, but their own sessions and activity.
+    for path in [
+        "/api/v1/users",
+        "/api/v1/activity",
+        "/api/v1/analytics/dashboard",
+        "/api/v1/analytics/verification-funnel",
+        "/api/v1/organizations",
+    ] {
+        let response = app
+            .call(reqwest::Method::GET, path, &ann_token, None, &[])
+            .await;
+        problem(response, 403).await;
+    }
+    let own = app
+        .read(&format!("/api/v1/users/{ann}/sessions"), &ann_token)
+        .await;
+    assert_eq!(own.as_array().expect("sessions").len(), 1);
+    assert_eq!(own[0]["status"], "active");
+    let own = app
+        .read(&format!("/api/v1/users/{ann}/activity"), &ann_token)
+        .await;
+    assert!(!own["items"].as_array().expect("items").is_empty());
+    let other = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/users/{bob}/sessions"),
+            &ann_token,
+            None,
+            &[],
+        )
+        .await;
+    problem(other, 404).await;
+
+    // An analyst reads everything.
+    let granted = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{ann}"),
+            &admin,
+            Some(json!({"roles": ["user", "analyst"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(granted.status(), 200);
+    let analyst = app.login("ann@example.com", PASSWORD).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    app.caught_up().await;
+    assert_eq!(app.read("/api/v1/users", &analyst).await["total"], 4);
+    app.read("/api/v1/analytics/dashboard", &analyst).await;
+
+    // An org_admin reads their organization and its members only.
+    let created = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/organizations",
+            &admin,
+            Some(json!({"name": "rowing"})),
+            &[],
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let rowing = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let other_org = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/organizations",
+            &admin,
+            Some(json!({"name": "sailing"})),
+            &[],
+        )
+        .await;
+    let sailing = other_org.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for (user, role) in [(&bob, "org_admin"), (&carl, "member")] {
+        let added = app
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/organizations/{rowing}/members"),
+                &admin,
+                Some(json!({"user_id": user, "role": role})),
+                &[],
+            )
+            .await;
+        assert_eq!(added.status(), 201);
+    }
+    let boss = app.login("bob@example.com", PASSWORD).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    app.caught_up().await;
+    let mut members = vec![bob.clone(), carl.clone()];
+    members.sort();
+    assert_eq!(ids(&app.read("/api/v1/users", &boss).await), members);
+    let organizations = app.read("/api/v1/organizations", &boss).await;
+    assert_eq!(organizations.as_array().expect("list").len(), 1);
+    assert_eq!(organizations[0]["name"], "rowing");
+    assert_eq!(organizations[0]["member_count"], 2);
+    let listed = app
+        .read(&format!("/api/v1/organizations/{rowing}/members"), &boss)
+        .await;
+    assert_eq!(listed.as_array().expect("members").len(), 2);
+    app.read(&format!("/api/v1/users/{carl}/sessions"), &boss)
+        .await;
+    app.read(&format!("/api/v1/analytics/organizations/{rowing}"), &boss)
+        .await;
+    for (path, status) in [
+        (format!("/api/v1/analytics/organizations/{sailing}"), 404),
+        (format!("/api/v1/organizations/{sailing}/members"), 404),
+        (format!("/api/v1/users/{ann}/sessions"), 404),
+        ("/api/v1/analytics/dashboard".to_owned(), 403),
+    ] {
+        let response = app
+            .call(reqwest::Method::GET, &path, &boss, None, &[])
+            .await;
+        problem(response, status).await;
+    }
+    // Their activity view holds their organization's and its members' rows only.
+    let activity = app.read("/api/v1/activity?limit=200", &boss).await;
+    for row in activity["items"].as_array().expect("items") {
+        let about_member = row["subject_user_id"]
+            .as_str()
+            .is_some_and(|id| id == bob || id == carl);
+        let about_org = row["organization_id"] == rowing.as_str();
+        assert!(about_member || about_org, "{row}");
+    }
+}
+
+async fn activity_exports_stream_every_row(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    for n in 0..5 {
+        app.register(&format!("user{n}@example.com"), PASSWORD)
+            .await;
+    }
+    let head = app.caught_up().await;
+    let ndjson = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/activity?format=ndjson&min_position={head}"),
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(ndjson.status(), 200);
+    assert_eq!(ndjson.headers()["content-type"], "application/x-ndjson");
+    let text = ndjson.text().await.expect("body");
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(rows.len() as u64, head, "one row per event");
+    assert!(
+        rows.windows(2)
+            .all(|w| w[0]["position"].as_i64() > w[1]["position"].as_i64())
+    );
+    assert!(
+        !text.contains("password_hash") && !text.contains("token_hash"),
+        "no secrets in the activity log"
+    );
+    let csv = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/activity?format=csv&action=UserRegistered",
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/csv")
+    );
+    let text = csv.text().await.expect("body");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("position,event_id,at,actor_id"));
+    assert_eq!(lines.len(), 1 + 5, "a header and the five registrations");
+    let page = app
+        .read("/api/v1/activity?action=UserRegistered&limit=2", &admin)
+        .await;
+    assert_eq!(page["items"].as_array().expect("items").len(), 2);
+    let cursor = page["next_cursor"].as_str().expect("more");
+    let rest = app
+        .read(
+            &format!("/api/v1/activity?action=UserRegistered&cursor={cursor}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(rest["items"].as_array().expect("items").len(), 3);
+    let bad = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/activity?format=xml",
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+    problem(bad, 400).await;
+}
+
+async fn analytics_count_logins_and_verifications(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    app.member("ann@example.com").await;
+    let wrong = app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"login": "ann@example.com", "password": "not the password"}),
+        )
+        .await;
+    assert_eq!(wrong.status(), 401);
+    app.caught_up().await;
+    let dashboard = app.read("/api/v1/analytics/dashboard?days=7", &admin).await;
+    assert_eq!(dashboard["window"]["registrations"], 2);
+    assert_eq!(dashboard["window"]["logins"], 2);
+    assert_eq!(dashboard["window"]["failed_logins"], 1);
+    assert_eq!(dashboard["users_by_role"]["admin"], 1);
+    assert_eq!(dashboard["users_by_status"]["active"], 2);
+    assert!(dashboard["daily_active_users"].as_i64().expect("dau") >= 1);
+    let series = app
+        .read("/api/v1/analytics/daily?metric=failed_logins", &admin)
+        .await;
+    let series = series.as_array().expect("series");
+    assert_eq!(series.len(), 30);
+    assert_eq!(series[29]["value"], 1);
+    let funnel = app
+        .read("/api/v1/analytics/verification-funnel", &admin)
+        .await;
+    assert_eq!(funnel["registered"], 2);
+    assert_eq!(funnel["email_verified"], 0);
+    for path in [
+        "/api/v1/analytics/daily?metric=happiness",
+        "/api/v1/analytics/dashboard?days=0",
+        "/api/v1/analytics/daily?metric=logins&from=2026-02-01&to=2026-01-01",
+    ] {
+        let response = app
+            .call(reqwest::Method::GET, path, &admin, None, &[])
+            .await;
+        problem(response, 400).await;
+    }
+}
+
+async fn readiness_and_metrics_report_the_read_models(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    app.caught_up().await;
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .expect("ready");
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.expect("json");
+    let names: Vec<&str> = ready["projections"]
+        .as_array()
+        .expect("projections")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        vec!["directory", "sessions", "activity", "analytics"]
+    );
+    app.read("/api/v1/users", &admin).await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("idlog_logins_total{outcome=\"success\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("idlog_projection_lag_events{projection=\"directory\"} 0"));
+    assert!(metrics.contains(
+        "idlog_http_requests_total{method=\"GET\",route=\"/api/v1/users\",status=\"200\"} 1"
+    ));
+    assert!(metrics.contains("idlog_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/auth/login\",le=\"+Inf\"} 1"));
+}
+
+test_both_backends!(
+    administrators_list_and_search_users_reading_their_writes,
+    readers_see_what_their_roles_allow,
+    activity_exports_stream_every_row,
+    analytics_count_logins_and_verifications,
+    readiness_and_metrics_report_the_read_models,
+);
