@@ -1,6 +1,7 @@
 //! `idlog`: the server and the operators' command line.
 
 mod config;
+mod read_side;
 mod runtime;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,115 @@ enum Command {
     /// Users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Read models: status, rebuilds, dead letters.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+    /// Housekeeping of derived data (never the log).
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
+    /// Analysts' access to the read models over SQL (PostgreSQL).
+    #[command(subcommand)]
+    Analysts(AnalystsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectionsCommand {
+    /// Each read model's position, lag and state.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replays the log into fresh tables and swaps them in (queries keep answering). With
+    /// `--until`, builds a past view instead (`*_as_of` views) and leaves the live tables alone.
+    Rebuild {
+        /// One read model (default: all).
+        name: Option<String>,
+        /// Up to a log position, a time (RFC 3339) or a date (its midnight, UTC).
+        #[arg(long, value_name = "POS|TIME")]
+        until: Option<String>,
+    },
+    /// Events that kept failing, with their errors.
+    DeadLetters {
+        /// Resolved ones too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Lets a stopped read model try its dead-lettered event again.
+    Retry {
+        /// The read model.
+        name: String,
+    },
+    /// Moves a stopped read model past its dead-lettered event, without applying it.
+    Skip {
+        /// The read model.
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MaintenanceCommand {
+    /// Deletes old rows of the activity read model; the log keeps every event.
+    PruneActivity {
+        /// Rows recorded longer ago than this: `90d`, `12h`, `30m`.
+        #[arg(long, value_name = "SPAN")]
+        older_than: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AnalystsCommand {
+    /// Creates (or updates) a read-only PostgreSQL role that may read the `analytics` views.
+    Grant {
+        /// The role's name.
+        role: String,
+        /// Set its password from standard input's first line.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// Bad input from the command line: a plain message and exit code 2.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// Asks the operator to type `answer` before something destructive, unless `yes`. Without a
+/// terminal to ask on, refuses.
+pub fn confirm(yes: bool, question: &str, answer: &str) -> Result<(), Usage> {
+    use std::io::{IsTerminal, Write};
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Usage(format!(
+            "{question} Refusing without a terminal to confirm on: pass --yes."
+        )));
+    }
+    eprint!("{question} Type {answer:?} to go on: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|error| Usage(format!("cannot read the answer: {error}")))?;
+    if line.trim() == answer {
+        Ok(())
+    } else {
+        Err(Usage("not confirmed; nothing was changed".into()))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,10 +228,39 @@ fn main() -> ExitCode {
                 }
                 Err(error) => Err(error),
             },
+            Command::Projections(command) => match command {
+                ProjectionsCommand::Status { json } => read_side::status(&settings, json).await,
+                ProjectionsCommand::Rebuild { name, until } => {
+                    read_side::rebuild(&settings, name, until).await
+                }
+                ProjectionsCommand::DeadLetters { all } => {
+                    read_side::dead_letters(&settings, all).await
+                }
+                ProjectionsCommand::Retry { name } => {
+                    read_side::resolve(&settings, &name, false, false).await
+                }
+                ProjectionsCommand::Skip { name, yes } => {
+                    read_side::resolve(&settings, &name, true, yes).await
+                }
+            },
+            Command::Maintenance(MaintenanceCommand::PruneActivity { older_than, yes }) => {
+                read_side::prune_activity(&settings, &older_than, yes).await
+            }
+            Command::Analysts(AnalystsCommand::Grant {
+                role,
+                password_stdin,
+            }) => match read_password(password_stdin) {
+                Ok(password) => read_side::grant(&settings, &role, password).await,
+                Err(error) => Err(error),
+            },
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is::<Usage>() => {
+            eprintln!("error: {error}");
+            ExitCode::from(EXIT_USAGE)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE

@@ -47,7 +47,7 @@ fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
 
 /// Opens (and migrates) the configured database.
 #[tracing::instrument(skip_all)]
-async fn open(settings: &Settings) -> anyhow::Result<Opened> {
+pub async fn open(settings: &Settings) -> anyhow::Result<Opened> {
     prepare_data_dir(settings)?;
     let url = settings.database_url();
     eventstore::open(&url, settings.database.max_connections)
@@ -376,11 +376,15 @@ async fn bootstrap_admin(core: &Core, settings: &Settings) -> anyhow::Result<()>
     Ok(())
 }
 
-/// The projector of every read model, as configured.
-fn projector(core: &Core, settings: &Settings) -> projections::Projector {
+/// The projector of every read model over `database` and `log`, as configured.
+pub fn projector_over(
+    database: Database,
+    log: eventstore::EventLog,
+    settings: &Settings,
+) -> projections::Projector {
     projections::Projector::new(
-        core.database.clone(),
-        core.log.clone(),
+        database,
+        log,
         projections::all(),
         projections::ProjectorSettings {
             batch_size: settings.projections.batch_size.max(1),
@@ -406,7 +410,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         token_settings(&settings),
         access_tokens.clone(),
     ));
-    let projector = projector(&core, &settings);
+    let projector = projector_over(core.database.clone(), core.log.clone(), &settings);
     projector
         .prepare()
         .await

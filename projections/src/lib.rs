@@ -21,7 +21,8 @@ pub mod sql;
 
 pub use events::Fact;
 pub use runner::{
-    DeadLetter, LagReport, Projector, ProjectorSettings, RebuildReport, Status, Until,
+    DeadLetter, LagReport, Projector, ProjectorError, ProjectorSettings, RebuildReport, Status,
+    Until,
 };
 
 use async_trait::async_trait;
