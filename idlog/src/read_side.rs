@@ -97,7 +97,7 @@ pub async fn rebuild(
     let Opened { log, database } = open(settings).await?;
     let projector = projector_over(database, log, settings);
     projector.prepare().await?;
-    let names: Vec<String> = match name {
+    let reports = match name {
         Some(name) => {
             if !projector.names().contains(&name.as_str()) {
                 return Err(Usage(format!(
@@ -106,20 +106,32 @@ pub async fn rebuild(
                 ))
                 .into());
             }
-            vec![name]
+            let bar = progress_bar(0, &name);
+            let report = projector
+                .rebuild(&name, until, &|position, head| {
+                    bar.set_length(head);
+                    bar.set_position(position);
+                })
+                .await
+                .with_context(|| format!("rebuilding {name}"))?;
+            bar.finish_and_clear();
+            vec![report]
         }
-        None => projector.names().into_iter().map(str::to_owned).collect(),
+        None => {
+            let bar = progress_bar(0, "all read models");
+            let reports = projector
+                .rebuild_all(until, &|position, head| {
+                    bar.set_length(head);
+                    bar.set_position(position);
+                })
+                .await
+                .context("rebuilding the read models")?;
+            bar.finish_and_clear();
+            reports
+        }
     };
-    for name in names {
-        let bar = progress_bar(0, &name);
-        let report = projector
-            .rebuild(&name, until, &|position, head| {
-                bar.set_length(head);
-                bar.set_position(position);
-            })
-            .await
-            .with_context(|| format!("rebuilding {name}"))?;
-        bar.finish_and_clear();
+    for report in reports {
+        let name = &report.name;
         let rate = report.events as f64 / report.seconds.max(0.001);
         if report.swapped {
             println!(

@@ -58,6 +58,8 @@ const TABLES: &[Table] = &[
             ("last_login", "last_login_at, user_id"),
             ("email", "email, user_id"),
             ("status", "status, created_at"),
+            // `q` is a substring search: trigrams make it an index lookup on PostgreSQL.
+            ("search", "USING gin (search gin_trgm_ops)"),
         ],
     },
     Table {

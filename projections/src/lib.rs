@@ -38,7 +38,8 @@ pub struct Table {
     pub name: &'static str,
     /// Column and constraint definitions, between the parentheses of `CREATE TABLE`.
     pub columns: &'static str,
-    /// Indexes: a name suffix and the indexed expression list.
+    /// Indexes: a name suffix and the indexed expression list, or a clause starting with
+    /// `USING` for a PostgreSQL-only index (left out on SQLite).
     pub indexes: &'static [(&'static str, &'static str)],
 }
 

@@ -31,6 +31,7 @@ pub const MAX_LIMIT: u32 = 200;
 pub struct Queries {
     database: Database,
     names: Names,
+    dialect: Dialect,
 }
 
 /// A page of results.
@@ -345,12 +346,25 @@ fn decode_cursor(cursor: &str) -> Result<(String, String), QueryError> {
 impl Queries {
     /// Queries over `database`.
     pub fn new(database: Database) -> Self {
-        let names = Names::new(Dialect::of(&database));
-        Self { database, names }
+        let dialect = Dialect::of(&database);
+        Self {
+            database,
+            names: Names::new(dialect),
+            dialect,
+        }
     }
 
     fn view(&self, name: &str) -> String {
         self.names.view(name)
+    }
+
+    /// Backslash escapes `%` and `_` in LIKE patterns: PostgreSQL's default (and a plain
+    /// `LIKE $1` keeps its trigram index usable), SQLite's only when asked.
+    fn like_escape(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => "",
+            Dialect::Sqlite => " ESCAPE '\\'",
+        }
     }
 
     /// The status expression of a users row `u`, as of `$now`.
@@ -429,7 +443,7 @@ impl Queries {
         }
         if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
             let value = binds.push(escape_like(q.trim()));
-            conditions.push(format!("u.search LIKE {value} ESCAPE '\\'"));
+            conditions.push(format!("u.search LIKE {value}{}", self.like_escape()));
         }
         let where_clause = conditions.join(" AND ");
         let count_sql = format!("SELECT count(*) FROM {users} u WHERE {where_clause}");
@@ -692,7 +706,8 @@ impl Queries {
         if let Some(q) = q.filter(|q| !q.trim().is_empty()) {
             let value = binds.push(escape_like(q.trim()));
             conditions.push(format!(
-                "(lower(o.name) LIKE {value} ESCAPE '\\' OR lower(COALESCE(o.display_name, '')) LIKE {value} ESCAPE '\\')"
+                "(lower(o.name) LIKE {value}{escape} OR lower(COALESCE(o.display_name, '')) LIKE {value}{escape})",
+                escape = self.like_escape()
             ));
         }
         if let Some(scope) = scope {

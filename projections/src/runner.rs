@@ -162,6 +162,16 @@ struct Checkpoint {
     stopped_at: Option<i64>,
 }
 
+/// A rebuild in progress.
+struct Rebuild {
+    name: String,
+    projection: Arc<dyn Projection>,
+    /// Its own checkpoint (`<name>@rebuild` or `<name>@as_of`).
+    checkpoint: String,
+    generation: &'static str,
+    schema: String,
+}
+
 enum Step {
     Applied { last: u64 },
     Idle,
@@ -263,7 +273,7 @@ impl Projector {
                 )
                 .await?;
             if inserted == 1 {
-                self.create_tables(&mut tx, projection.as_ref(), "a")
+                self.create_tables(&mut tx, projection.as_ref(), "a", false)
                     .await?;
                 self.point_views(&mut tx, projection.as_ref(), "a", false)
                     .await?;
@@ -283,11 +293,14 @@ impl Projector {
         Ok(())
     }
 
+    /// Creates the tables of `generation` (dropping any left over), with their indexes unless
+    /// `defer_indexes` (a rebuild loads first and indexes after: much faster).
     async fn create_tables(
         &self,
         tx: &mut Tx,
         projection: &dyn Projection,
         generation: &str,
+        defer_indexes: bool,
     ) -> Result<(), sqlx::Error> {
         let names = Names::new(self.inner.dialect);
         let cascade = match self.inner.dialect {
@@ -303,10 +316,34 @@ impl Projector {
                 .dialect
                 .ddl(&format!("CREATE TABLE {name} ({})", table.columns));
             tx.execute(&create, &[]).await?;
+        }
+        if !defer_indexes {
+            self.create_indexes(tx, projection, generation).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_indexes(
+        &self,
+        tx: &mut Tx,
+        projection: &dyn Projection,
+        generation: &str,
+    ) -> Result<(), sqlx::Error> {
+        let names = Names::new(self.inner.dialect);
+        for table in projection.tables() {
+            let name = names.table(table.name, generation);
             for (suffix, columns) in table.indexes {
                 let index = names.index(table.name, generation, suffix);
-                tx.execute(&format!("CREATE INDEX {index} ON {name} ({columns})"), &[])
-                    .await?;
+                let definition = match (columns.starts_with("USING "), self.inner.dialect) {
+                    (false, _) => format!("({columns})"),
+                    (true, Dialect::Postgres) => (*columns).to_owned(),
+                    (true, Dialect::Sqlite) => continue,
+                };
+                tx.execute(
+                    &format!("CREATE INDEX IF NOT EXISTS {index} ON {name} {definition}"),
+                    &[],
+                )
+                .await?;
             }
         }
         Ok(())
@@ -406,12 +443,22 @@ impl Projector {
             return Ok(Step::Stopped);
         }
         let position = u64::try_from(checkpoint.position).unwrap_or(0);
-        let mut events = self
-            .inner
-            .log
-            .read_all(position, batch_size)
+        let events = self
+            .read_after(position, batch_size, until)
             .await
             .map_err(|e| transient(e.into()))?;
+        self.apply_batch(projection, name, &checkpoint, &events)
+            .await
+    }
+
+    /// Up to `limit` events after `position`, none past `until`.
+    async fn read_after(
+        &self,
+        position: u64,
+        limit: usize,
+        until: Option<Until>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut events = self.inner.log.read_all(position, limit).await?;
         match until {
             Some(Until::Position(last)) => events.retain(|e| e.global_position <= last),
             // Times never decrease along the log: stop at the first event after `time`.
@@ -422,6 +469,46 @@ impl Projector {
             }
             None => {}
         }
+        Ok(events)
+    }
+
+    /// Applies `events` (which follow `checkpoint`) and moves checkpoint `name` past them, in one
+    /// transaction; another writer having moved the checkpoint meanwhile makes it a race.
+    async fn apply_batch(
+        &self,
+        projection: &dyn Projection,
+        name: &str,
+        checkpoint: &Checkpoint,
+        events: &[RecordedEvent],
+    ) -> Result<Step, StepError> {
+        if events.is_empty() {
+            return Ok(Step::Idle);
+        }
+        let mut tx = Tx::begin(&self.inner.database)
+            .await
+            .map_err(|e| StepError::Transient(e.into()))?;
+        let step = self
+            .apply_in(&mut tx, projection, name, checkpoint, events)
+            .await?;
+        if let Step::Applied { .. } = step {
+            tx.commit()
+                .await
+                .map_err(|e| StepError::Transient(e.into()))?;
+            self.inner.progress.send_modify(|n| *n += 1);
+        }
+        Ok(step)
+    }
+
+    /// [`Self::apply_batch`] inside a transaction the caller commits.
+    async fn apply_in(
+        &self,
+        tx: &mut Tx,
+        projection: &dyn Projection,
+        name: &str,
+        checkpoint: &Checkpoint,
+        events: &[RecordedEvent],
+    ) -> Result<Step, StepError> {
+        let transient = |error: ProjectorError| StepError::Transient(error);
         let (Some(first), Some(last)) = (events.first(), events.last()) else {
             return Ok(Step::Idle);
         };
@@ -431,11 +518,8 @@ impl Projector {
             last: last_position,
             error,
         };
-        let mut tx = Tx::begin(&self.inner.database)
-            .await
-            .map_err(|e| transient(e.into()))?;
         let locked = self
-            .lock_checkpoint(&mut tx, name)
+            .lock_checkpoint(tx, name)
             .await
             .map_err(|e| transient(e.into()))?;
         if !locked.is_some_and(|c| {
@@ -446,25 +530,18 @@ impl Projector {
             return Ok(Step::Raced);
         }
         let tables = Tables::new(self.inner.dialect, &checkpoint.generation);
-        if let Err(error) = projection.apply(&mut tx, &tables, &events).await {
+        if let Err(error) = projection.apply(tx, &tables, events).await {
             return Err(match error {
                 ApplyError::Database(error) if is_transient(&error) => transient(error.into()),
                 other => failed(other.into()),
             });
         }
-        let moved = tx
-            .execute(
-                "UPDATE projection_checkpoints SET position = $2, updated_at = $3 WHERE name = $1",
-                &[name.into(), to_db(last_position).into(), Utc::now().into()],
-            )
-            .await;
-        if let Err(error) = moved {
-            return Err(transient(error.into()));
-        }
-        if let Err(error) = tx.commit().await {
-            return Err(transient(error.into()));
-        }
-        self.inner.progress.send_modify(|n| *n += 1);
+        tx.execute(
+            "UPDATE projection_checkpoints SET position = $2, updated_at = $3 WHERE name = $1",
+            &[name.into(), to_db(last_position).into(), Utc::now().into()],
+        )
+        .await
+        .map_err(|e| transient(e.into()))?;
         Ok(Step::Applied {
             last: last_position,
         })
@@ -595,64 +672,179 @@ impl Projector {
     /// tests'); returns at a projection that is stopped or failing.
     pub async fn catch_up(&self) -> Result<(), ProjectorError> {
         for projection in &self.inner.projections {
-            self.catch_up_one(projection.as_ref(), projection.name(), None, &|_, _| {})
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn catch_up_one(
-        &self,
-        projection: &dyn Projection,
-        name: &str,
-        until: Option<Until>,
-        progress: &(dyn Fn(u64, u64) + Sync),
-    ) -> Result<u64, ProjectorError> {
-        let head = self.inner.log.head().await?.position;
-        let mut applied = 0;
-        loop {
-            match self
-                .step(projection, name, self.inner.settings.batch_size, until)
-                .await
-            {
-                Ok(Step::Applied { last }) => {
-                    applied = last;
-                    progress(last, head.max(last));
-                }
-                Ok(Step::Raced) => {}
-                Ok(Step::Idle) => return Ok(applied),
-                Ok(Step::Stopped) => {
-                    return Err(ProjectorError::Refused(format!(
-                        "projection {name} is stopped at a dead letter"
-                    )));
-                }
-                Err(StepError::Transient(error) | StepError::Failed { error, .. }) => {
-                    return Err(error);
+            let name = projection.name();
+            loop {
+                match self
+                    .step(
+                        projection.as_ref(),
+                        name,
+                        self.inner.settings.batch_size,
+                        None,
+                    )
+                    .await
+                {
+                    Ok(Step::Applied { .. } | Step::Raced) => {}
+                    Ok(Step::Idle) => break,
+                    Ok(Step::Stopped) => {
+                        return Err(ProjectorError::Refused(format!(
+                            "projection {name} is stopped at a dead letter"
+                        )));
+                    }
+                    Err(StepError::Transient(error) | StepError::Failed { error, .. }) => {
+                        return Err(error);
+                    }
                 }
             }
         }
+        Ok(())
     }
 
     /// Replays the log into fresh tables. Without `until` the fresh tables replace the live
     /// ones in one transaction once they caught up (queries keep answering meanwhile); with it,
     /// they become the projection's past view (`<table>_as_of`) and the live tables stay.
     /// `progress` is told (position, head) after each batch.
-    #[tracing::instrument(skip(self, progress))]
     pub async fn rebuild(
         &self,
         name: &str,
         until: Option<Until>,
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<RebuildReport, ProjectorError> {
+        self.rebuild_many(&[name], until, progress)
+            .await?
+            .pop()
+            .ok_or_else(|| ProjectorError::Refused(format!("nothing rebuilt for {name}")))
+    }
+
+    /// Rebuilds every projection in one pass over the log.
+    pub async fn rebuild_all(
+        &self,
+        until: Option<Until>,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<Vec<RebuildReport>, ProjectorError> {
+        self.rebuild_many(&self.names(), until, progress).await
+    }
+
+    /// Rebuilds `names` together: each batch of the log is read and decoded once, then applied
+    /// to every projection's fresh tables at once (a transaction each, on its own connection).
+    #[tracing::instrument(skip(self, progress))]
+    async fn rebuild_many(
+        &self,
+        names: &[&str],
+        until: Option<Until>,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<Vec<RebuildReport>, ProjectorError> {
         let started = Instant::now();
+        let mut works = Vec::with_capacity(names.len());
+        for name in names {
+            works.push(self.start_rebuild(name, until).await?);
+        }
+        let head = self.inner.log.head().await?.position;
+        let mut position = 0;
+        loop {
+            let events = self
+                .read_after(position, self.inner.settings.batch_size, until)
+                .await?;
+            let Some(last) = events.last() else { break };
+            let checkpoint = |work: &Rebuild| Checkpoint {
+                position: to_db(position),
+                generation: work.generation.to_owned(),
+                schema: work.schema.clone(),
+                stopped_at: None,
+            };
+            let outcome = |work: &Rebuild, step: Result<Step, StepError>| match step {
+                Ok(Step::Applied { .. } | Step::Idle) => Ok(()),
+                Ok(Step::Raced | Step::Stopped) => Err(ProjectorError::Refused(format!(
+                    "another rebuild of {} is running",
+                    work.name
+                ))),
+                Err(StepError::Transient(error) | StepError::Failed { error, .. }) => Err(error),
+            };
+            match self.inner.dialect {
+                // One writer at a time: one transaction (one sync) for every projection.
+                Dialect::Sqlite => {
+                    let mut tx = Tx::begin(&self.inner.database).await?;
+                    for work in &works {
+                        let step = self
+                            .apply_in(
+                                &mut tx,
+                                work.projection.as_ref(),
+                                &work.checkpoint,
+                                &checkpoint(work),
+                                &events,
+                            )
+                            .await;
+                        outcome(work, step)?;
+                    }
+                    tx.commit().await?;
+                }
+                // Each projection on its own connection, at once: the server's work overlaps.
+                Dialect::Postgres => {
+                    let applied = works.iter().map(|work| {
+                        let events = &events;
+                        let checkpoint = checkpoint(work);
+                        async move {
+                            let step = self
+                                .apply_batch(
+                                    work.projection.as_ref(),
+                                    &work.checkpoint,
+                                    &checkpoint,
+                                    events,
+                                )
+                                .await;
+                            outcome(work, step)
+                        }
+                    });
+                    futures::future::try_join_all(applied).await?;
+                }
+            }
+            position = last.global_position;
+            progress(position, head.max(position));
+        }
+        let mut reports = Vec::with_capacity(works.len());
+        for work in works {
+            // Indexed once loaded; outside the swap, so queries wait only for the swap itself.
+            let mut tx = Tx::begin(&self.inner.database).await?;
+            self.create_indexes(&mut tx, work.projection.as_ref(), work.generation)
+                .await?;
+            if until.is_some() {
+                self.point_views(&mut tx, work.projection.as_ref(), work.generation, true)
+                    .await?;
+                tx.commit().await?;
+                reports.push(RebuildReport {
+                    name: work.name.clone(),
+                    events: position,
+                    position,
+                    seconds: started.elapsed().as_secs_f64(),
+                    swapped: false,
+                });
+                continue;
+            }
+            tx.commit().await?;
+            let swapped_at = self.swap(&work, position).await?;
+            reports.push(RebuildReport {
+                name: work.name.clone(),
+                events: swapped_at,
+                position: swapped_at,
+                seconds: started.elapsed().as_secs_f64(),
+                swapped: true,
+            });
+        }
+        Ok(reports)
+    }
+
+    /// Creates a rebuild's fresh tables (indexes come after the load) and its checkpoint.
+    async fn start_rebuild(
+        &self,
+        name: &str,
+        until: Option<Until>,
+    ) -> Result<Rebuild, ProjectorError> {
         let projection = self.find(name)?;
-        let projection = projection.as_ref();
-        let schema = fingerprint(projection);
+        let schema = fingerprint(projection.as_ref());
         let live = self
             .checkpoint(name)
             .await?
             .ok_or_else(|| ProjectorError::Refused(format!("projection {name} is not prepared")))?;
-        let (work, generation) = match until {
+        let (checkpoint, generation) = match until {
             Some(_) => (format!("{name}{AS_OF_SUFFIX}"), AS_OF_GENERATION),
             None if live.generation == "a" => (format!("{name}{REBUILD_SUFFIX}"), "b"),
             None => (format!("{name}{REBUILD_SUFFIX}"), "a"),
@@ -662,14 +854,15 @@ impl Projector {
             _ => None,
         };
         let mut tx = Tx::begin(&self.inner.database).await?;
-        self.create_tables(&mut tx, projection, generation).await?;
+        self.create_tables(&mut tx, projection.as_ref(), generation, true)
+            .await?;
         tx.execute(
             "INSERT INTO projection_checkpoints (name, position, generation, schema, until_time, updated_at) \
              VALUES ($1, 0, $2, $3, $4, $5) \
              ON CONFLICT (name) DO UPDATE SET position = 0, generation = excluded.generation, \
              schema = excluded.schema, stopped_at = NULL, until_time = excluded.until_time, updated_at = excluded.updated_at",
             &[
-                work.clone().into(),
+                checkpoint.clone().into(),
                 generation.into(),
                 schema.clone().into(),
                 until_time.into(),
@@ -678,30 +871,27 @@ impl Projector {
         )
         .await?;
         tx.commit().await?;
-        let mut position = self
-            .catch_up_one(projection, &work, until, progress)
-            .await?;
-        if until.is_some() {
-            let mut tx = Tx::begin(&self.inner.database).await?;
-            self.point_views(&mut tx, projection, generation, true)
-                .await?;
-            tx.commit().await?;
-            return Ok(RebuildReport {
-                name: name.to_owned(),
-                events: position,
-                position,
-                seconds: started.elapsed().as_secs_f64(),
-                swapped: false,
-            });
-        }
-        // The swap: with the live checkpoint locked (the live projector waits), apply what was
-        // appended since the catch-up, then make the fresh tables the live ones.
+        Ok(Rebuild {
+            name: name.to_owned(),
+            projection,
+            checkpoint,
+            generation,
+            schema,
+        })
+    }
+
+    /// Makes a rebuild's tables the live ones: with the live checkpoint locked (the live
+    /// projector waits), applies what was appended since `position`, then repoints the views and
+    /// drops the old tables, all in one transaction. Returns the position it is live at.
+    async fn swap(&self, work: &Rebuild, mut position: u64) -> Result<u64, ProjectorError> {
+        let name = work.name.as_str();
+        let projection = work.projection.as_ref();
         let mut tx = Tx::begin(&self.inner.database).await?;
         let live = self
             .lock_checkpoint(&mut tx, name)
             .await?
             .ok_or_else(|| ProjectorError::Refused(format!("projection {name} vanished")))?;
-        let tables = Tables::new(self.inner.dialect, generation);
+        let tables = Tables::new(self.inner.dialect, work.generation);
         loop {
             let events = self
                 .inner
@@ -717,15 +907,15 @@ impl Projector {
             &[
                 name.into(),
                 to_db(position).into(),
-                generation.into(),
-                schema.into(),
+                work.generation.into(),
+                work.schema.clone().into(),
                 Utc::now().into(),
             ],
         )
         .await?;
         tx.execute(
             "DELETE FROM projection_checkpoints WHERE name = $1",
-            &[work.into()],
+            &[work.checkpoint.clone().into()],
         )
         .await?;
         tx.execute(
@@ -733,19 +923,13 @@ impl Projector {
             &[name.into(), Utc::now().into()],
         )
         .await?;
-        self.point_views(&mut tx, projection, generation, false)
+        self.point_views(&mut tx, projection, work.generation, false)
             .await?;
         self.drop_tables(&mut tx, projection, &live.generation)
             .await?;
         tx.commit().await?;
         self.inner.progress.send_modify(|n| *n += 1);
-        Ok(RebuildReport {
-            name: name.to_owned(),
-            events: position,
-            position,
-            seconds: started.elapsed().as_secs_f64(),
-            swapped: true,
-        })
+        Ok(position)
     }
 
     /// Each projection's position, lag and state.
