@@ -103,7 +103,12 @@ async fn bench(backend: Backend) {
 
 #[tokio::main]
 async fn main() {
-    for backend in [Backend::Postgres, Backend::Sqlite] {
-        bench(backend).await;
+    let backends = std::env::var("BACKENDS").unwrap_or_else(|_| "postgres,sqlite".into());
+    for backend in backends.split(',') {
+        match backend.trim() {
+            "postgres" => bench(Backend::Postgres).await,
+            "sqlite" => bench(Backend::Sqlite).await,
+            other => eprintln!("unknown backend {other}"),
+        }
     }
 }

@@ -26,8 +26,8 @@ async fn fill(database: &eventstore::Database, users: u64, activity: u64) {
                CASE WHEN i % 3 = 0 THEN 'name' || i END, 'Ann', 'Lee' || (i % 1000), NULL, \
                CASE WHEN i % 10 = 0 THEN '[\"coach\", \"user\"]'::jsonb ELSE '[\"user\"]'::jsonb END, \
                CASE WHEN i % 50 = 0 THEN 'inactive' WHEN i % 97 = 0 THEN 'deleted' ELSE 'active' END, \
-               i % 100 = 0, CASE WHEN i % 100 = 0 THEN 'policy' END, \
-               CASE WHEN i % 100 = 0 THEN now() + interval '1 hour' END, i % 4, \
+               i % 100 = 1, CASE WHEN i % 100 = 1 THEN 'policy' END, \
+               CASE WHEN i % 100 = 1 THEN now() + interval '1 hour' END, i % 4, \
                CASE WHEN i % 2 = 0 THEN now() - (i || ' seconds')::interval END, NULL, \
                CASE WHEN i % 2 = 0 THEN 'email_verified' ELSE 'not_verified' END, false, NULL, 'registered', \
                'user' || i || '@example.com ann lee' || (i % 1000), \
@@ -56,7 +56,8 @@ async fn fill(database: &eventstore::Database, users: u64, activity: u64) {
                CASE WHEN i % 20 = 0 THEN 'o' || (i % 1000) END, '198.51.100.' || (i % 250), 'bench/1.0', '{{}}'::jsonb \
              FROM generate_series(1, {activity}) i"
         ),
-        "ANALYZE idlog_read.users_a, idlog_read.user_roles_a, idlog_read.members_a, idlog_read.activity_a"
+        // What autovacuum would have done by now: statistics and the visibility map.
+        "VACUUM ANALYZE idlog_read.users_a, idlog_read.user_roles_a, idlog_read.members_a, idlog_read.activity_a"
             .to_owned(),
     ];
     for statement in statements {
@@ -79,18 +80,21 @@ where
 {
     let mut samples = Vec::with_capacity(runs as usize);
     let mut rows = 0;
+    let mut empty = 0;
     for n in 0..runs {
         let started = Instant::now();
-        rows += one(n).await;
+        let found = one(n).await;
         samples.push(started.elapsed().as_secs_f64() * 1000.0);
+        rows += found;
+        empty += usize::from(found == 0);
     }
     samples.sort_by(f64::total_cmp);
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
     println!(
-        "{name:<48} p50 {:>7.2} ms  p99 {:>7.2} ms  ({} rows/query)",
+        "{name:<48} p50 {:>7.2} ms  p99 {:>7.2} ms  ({:.1} rows/query, {empty} found none)",
         at(0.5),
         at(0.99),
-        rows / runs as usize
+        rows as f64 / runs as f64
     );
 }
 

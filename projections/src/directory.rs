@@ -57,7 +57,8 @@ const TABLES: &[Table] = &[
             ("created", "created_at, user_id"),
             ("last_login", "last_login_at, user_id"),
             ("email", "email, user_id"),
-            ("status", "status, created_at"),
+            ("status", "status, created_at, user_id"),
+            ("locked", "locked, created_at, user_id"),
             // `q` is a substring search: trigrams make it an index lookup on PostgreSQL.
             ("search", "USING gin (search gin_trgm_ops)"),
         ],

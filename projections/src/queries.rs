@@ -26,6 +26,9 @@ pub enum QueryError {
 /// The largest page.
 pub const MAX_LIMIT: u32 = 200;
 
+/// Totals are exact up to this many matches.
+pub const TOTAL_CAP: u64 = 10_000;
+
 /// Read-model queries.
 #[derive(Debug, Clone)]
 pub struct Queries {
@@ -41,9 +44,12 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,
-    /// How many items match in all (users only).
+    /// How many items match in all, counted up to 10,000 (users only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
+    /// False when more than 10,000 match and `total` stopped counting at 10,000.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_exact: Option<bool>,
 }
 
 /// A user's status as listed.
@@ -390,13 +396,15 @@ impl Queries {
         let now = binds.push(Utc::now());
         let status = Self::status_sql(&now);
         let mut conditions: Vec<String> = Vec::new();
-        match filter.status {
-            None => conditions.push("u.status <> 'deleted'".into()),
-            Some(listed) => {
-                let value = binds.push(sql::label(&listed));
-                conditions.push(format!("{status} = {value}"));
-            }
-        }
+        // Each status as plain column conditions (what the CASE above says), so indexes serve.
+        let locked_now = format!("u.locked AND (u.locked_until IS NULL OR u.locked_until > {now})");
+        conditions.push(match filter.status {
+            None => "u.status <> 'deleted'".into(),
+            Some(ListedStatus::Deleted) => "u.status = 'deleted'".into(),
+            Some(ListedStatus::Inactive) => "u.status = 'inactive'".into(),
+            Some(ListedStatus::Locked) => format!("u.status = 'active' AND {locked_now}"),
+            Some(ListedStatus::Active) => format!("u.status = 'active' AND NOT ({locked_now})"),
+        });
         if let Some(role) = &filter.role {
             let value = binds.push(role.clone());
             conditions.push(format!(
@@ -446,7 +454,11 @@ impl Queries {
             conditions.push(format!("u.search LIKE {value}{}", self.like_escape()));
         }
         let where_clause = conditions.join(" AND ");
-        let count_sql = format!("SELECT count(*) FROM {users} u WHERE {where_clause}");
+        // Counting a million rows costs more than the page: exact up to TOTAL_CAP, then "more".
+        let count_sql = format!(
+            "SELECT count(*) FROM (SELECT 1 FROM {users} u WHERE {where_clause} LIMIT {}) capped",
+            TOTAL_CAP + 1
+        );
         let count_args = binds.args.clone();
         let (key, key_arg): (&str, CursorValue) = match filter.sort {
             UserSort::Created => ("u.created_at", time_arg),
@@ -523,7 +535,16 @@ impl Queries {
         Ok(Page {
             items,
             next_cursor,
-            total: total.first().and_then(|(n,)| u64::try_from(*n).ok()),
+            total: total
+                .first()
+                .and_then(|(n,)| u64::try_from(*n).ok())
+                .map(|n| n.min(TOTAL_CAP)),
+            total_exact: Some(
+                total
+                    .first()
+                    .and_then(|(n,)| u64::try_from(*n).ok())
+                    .is_some_and(|n| n <= TOTAL_CAP),
+            ),
         })
     }
 
@@ -637,6 +658,7 @@ impl Queries {
             items: rows,
             next_cursor,
             total: None,
+            total_exact: None,
         })
     }
 

@@ -215,6 +215,8 @@ impl std::fmt::Debug for Projector {
 }
 
 const REBUILD_SUFFIX: &str = "@rebuild";
+/// How long a SQLite follower lets new events gather after a wake-up.
+const SQLITE_GATHER: Duration = Duration::from_millis(20);
 const AS_OF_SUFFIX: &str = "@as_of";
 const AS_OF_GENERATION: &str = "asof";
 
@@ -602,6 +604,11 @@ impl Projector {
                     tokio::select! {
                         _ = head.changed() => {}
                         () = tokio::time::sleep(settings.poll_interval) => {}
+                    }
+                    // SQLite has one write lock, shared with the appender: let a few commits
+                    // gather so each follower takes it (and syncs) once for all of them.
+                    if self.inner.dialect == Dialect::Sqlite {
+                        tokio::time::sleep(SQLITE_GATHER).await;
                     }
                 }
                 Err(StepError::Transient(error)) => {
