@@ -160,3 +160,22 @@ pub enum AuthErrors {
     )]
     Unauthenticated(Problem),
 }
+
+/// The answers any read-model query can get besides its own.
+#[derive(utoipa::IntoResponses)]
+pub enum QueryErrors {
+    /// A parameter that does not fit.
+    #[response(
+        status = 400,
+        description = "A parameter does not fit: a bad cursor, an unknown value or parameter, a bad X-Min-Position",
+        content_type = "application/problem+json"
+    )]
+    Invalid(Problem),
+    /// The read models did not reach `min_position` in time.
+    #[response(
+        status = 503,
+        description = "`min_position` not reached in time (see Retry-After)",
+        content_type = "application/problem+json"
+    )]
+    Behind(Problem),
+}

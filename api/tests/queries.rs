@@ -11,30 +11,9 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "correct horse battery staple";
 
 impl TestApp {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-        headers: &[(&str, String)],
-    ) -> reqwest::Response {
-        let mut request = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        request.send().await.expect("request")
-    }
-
     async fn read(&self, path: &str, token: &str) -> Value {
         let response = self
-            .call(reqwest::Method::GET, path, token, None, &[])
+            .send(reqwest::Method::GET, path, token, None, &[])
             .await;
         assert_eq!(response.status(), 200, "GET {path}");
         response.json().await.expect("json")
@@ -82,7 +61,7 @@ async fn administrators_list_and_search_users_reading_their_writes(backend: Back
     let bob = app.register("bob@example.com", PASSWORD).await;
     // A command's position, then a query that waits for it: the write is visible at once.
     let response = app
-        .call(
+        .send(
             reqwest::Method::POST,
             &format!("/api/v1/users/{bob}/lock"),
             &admin,
@@ -96,12 +75,12 @@ async fn administrators_list_and_search_users_reading_their_writes(backend: Back
         .expect("ascii")
         .to_owned();
     let locked = app
-        .call(
+        .send(
             reqwest::Method::GET,
             "/api/v1/users?status=locked",
             &admin,
             None,
-            &[("x-min-position", position.clone())],
+            &[("x-min-position", position.as_str())],
         )
         .await;
     assert_eq!(locked.status(), 200);
@@ -122,7 +101,7 @@ async fn administrators_list_and_search_users_reading_their_writes(backend: Back
     assert_eq!(admins["items"][0]["roles"], json!(["admin"]));
 
     let search = app
-        .call(
+        .send(
             reqwest::Method::POST,
             "/api/v1/users/search",
             &admin,
@@ -162,23 +141,23 @@ async fn administrators_list_and_search_users_reading_their_writes(backend: Back
         "/api/v1/users?limit=-1",
     ] {
         let response = app
-            .call(reqwest::Method::GET, path, &admin, None, &[])
+            .send(reqwest::Method::GET, path, &admin, None, &[])
             .await;
         problem(response, 400).await;
     }
     let bad_header = app
-        .call(
+        .send(
             reqwest::Method::GET,
             "/api/v1/users",
             &admin,
             None,
-            &[("x-min-position", "soon".to_owned())],
+            &[("x-min-position", "soon")],
         )
         .await;
     problem(bad_header, 400).await;
     // A position the log has not reached: 503 after the wait, with Retry-After.
     let ahead = app
-        .call(
+        .send(
             reqwest::Method::GET,
             "/api/v1/users?min_position=1000000",
             &admin,
@@ -208,7 +187,7 @@ async fn readers_see_what_their_roles_allow(backend: Backend) {
         "/api/v1/organizations",
     ] {
         let response = app
-            .call(reqwest::Method::GET, path, &ann_token, None, &[])
+            .send(reqwest::Method::GET, path, &ann_token, None, &[])
             .await;
         problem(response, 403).await;
     }
@@ -222,7 +201,7 @@ async fn readers_see_what_their_roles_allow(backend: Backend) {
         .await;
     assert!(!own["items"].as_array().expect("items").is_empty());
     let other = app
-        .call(
+        .send(
             reqwest::Method::GET,
             &format!("/api/v1/users/{bob}/sessions"),
             &ann_token,
@@ -234,7 +213,7 @@ async fn readers_see_what_their_roles_allow(backend: Backend) {
 
     // An analyst reads everything.
     let granted = app
-        .call(
+        .send(
             reqwest::Method::PATCH,
             &format!("/api/v1/users/{ann}"),
             &admin,
@@ -253,7 +232,7 @@ async fn readers_see_what_their_roles_allow(backend: Backend) {
 
     // An org_admin reads their organization and its members only.
     let created = app
-        .call(
+        .send(
             reqwest::Method::POST,
             "/api/v1/organizations",
             &admin,
@@ -267,7 +246,7 @@ async fn readers_see_what_their_roles_allow(backend: Backend) {
         .expect("id")
         .to_owned();
     let other_org = app
-        .call(
+        .send(
             reqwest::Method::POST,
             "/api/v1/organizations",
             &admin,
@@ -281,7 +260,7 @@ async fn readers_see_what_their_roles_allow(backend: Backend) {
         .to_owned();
     for (user, role) in [(&bob, "org_admin"), (&carl, "member")] {
         let added = app
-            .call(
+            .send(
                 reqwest::Method::POST,
                 &format!("/api/v1/organizations/{rowing}/members"),
                 &admin,
@@ -318,7 +297,7 @@ async fn readers_see_what_their_roles_allow(backend: Backend) {
         ("/api/v1/analytics/dashboard".to_owned(), 403),
     ] {
         let response = app
-            .call(reqwest::Method::GET, &path, &boss, None, &[])
+            .send(reqwest::Method::GET, &path, &boss, None, &[])
             .await;
         problem(response, status).await;
     }
@@ -342,7 +321,7 @@ async fn activity_exports_stream_every_row(backend: Backend) {
     }
     let head = app.caught_up().await;
     let ndjson = app
-        .call(
+        .send(
             reqwest::Method::GET,
             &format!("/api/v1/activity?format=ndjson&min_position={head}"),
             &admin,
@@ -367,7 +346,7 @@ async fn activity_exports_stream_every_row(backend: Backend) {
         "no secrets in the activity log"
     );
     let csv = app
-        .call(
+        .send(
             reqwest::Method::GET,
             "/api/v1/activity?format=csv&action=UserRegistered",
             &admin,
@@ -399,7 +378,7 @@ async fn activity_exports_stream_every_row(backend: Backend) {
         .await;
     assert_eq!(rest["items"].as_array().expect("items").len(), 3);
     let bad = app
-        .call(
+        .send(
             reqwest::Method::GET,
             "/api/v1/activity?format=xml",
             &admin,
@@ -446,7 +425,7 @@ async fn analytics_count_logins_and_verifications(backend: Backend) {
         "/api/v1/analytics/daily?metric=logins&from=2026-02-01&to=2026-01-01",
     ] {
         let response = app
-            .call(reqwest::Method::GET, path, &admin, None, &[])
+            .send(reqwest::Method::GET, path, &admin, None, &[])
             .await;
         problem(response, 400).await;
     }

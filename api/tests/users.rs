@@ -3,35 +3,12 @@
 mod common;
 
 use api::auth::tokens::TokenPurpose;
-use common::{Options, TestApp, problem, spawn_app, spawn_app_with};
+use common::{Options, problem, spawn_app, spawn_app_with};
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-impl TestApp {
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> reqwest::Response {
-        let mut request = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        request.send().await.expect("request")
-    }
-}
 
 fn etag(response: &reqwest::Response) -> String {
     response.headers()["etag"]

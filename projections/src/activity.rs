@@ -1,7 +1,7 @@
 //! The activity log: one row per event, saying who did what to which resource, from where.
 //! Pruning its old rows (`idlog maintenance prune-activity`) never touches the log.
 
-use crate::sql::{Arg, ROWS_PER_STATEMENT, Tx, insert_rows, insert_statement, placeholders};
+use crate::sql::{Arg, Tx, fetch_in, insert_rows, insert_statement};
 use crate::{ApplyError, Fact, Projection, Table, Tables};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -165,16 +165,9 @@ impl Projection for Activity {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        for chunk in unknown.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT session_id, user_id FROM {sessions_table} WHERE session_id IN {}",
-                placeholders(1, chunk.len())
-            );
-            let args: Vec<Arg> = chunk.iter().map(|id| Arg::from(*id)).collect();
-            for (session_id, user_id) in tx.fetch_all::<(String, String)>(&sql, &args).await? {
-                session_users.insert(session_id, user_id);
-            }
-        }
+        let statement =
+            format!("SELECT session_id, user_id FROM {sessions_table} WHERE session_id IN");
+        session_users.extend(fetch_in::<(String, String)>(tx, &statement, &unknown).await?);
         insert_rows(tx, started, |n| {
             insert_statement(
                 &sessions_table,

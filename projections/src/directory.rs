@@ -5,7 +5,7 @@
 //! each touched row back once: a handful of statements per batch, whatever its size.
 
 use crate::sql::{
-    Arg, ROWS_PER_STATEMENT, Tx, insert_rows, insert_statement, label, placeholders, upsert_suffix,
+    Arg, Tx, execute_in, fetch_in, insert_rows, insert_statement, label, upsert_suffix,
 };
 use crate::{ApplyError, Fact, Projection, Table, Tables};
 use async_trait::async_trait;
@@ -450,20 +450,16 @@ async fn load_users(
     table: &str,
     ids: &BTreeSet<String>,
 ) -> Result<HashMap<String, UserRow>, sqlx::Error> {
-    let ids: Vec<&String> = ids.iter().collect();
-    let mut rows = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT {} FROM {table} WHERE user_id IN {}",
-            USER_COLUMNS.join(", "),
-            placeholders(1, chunk.len())
-        );
-        let args: Vec<Arg> = chunk.iter().map(|id| Arg::from(id.as_str())).collect();
-        for row in tx.fetch_all::<UserRow>(&sql, &args).await? {
-            rows.insert(row.user_id.clone(), row);
-        }
-    }
-    Ok(rows)
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let statement = format!(
+        "SELECT {} FROM {table} WHERE user_id IN",
+        USER_COLUMNS.join(", ")
+    );
+    Ok(fetch_in::<UserRow>(tx, &statement, &ids)
+        .await?
+        .into_iter()
+        .map(|row| (row.user_id.clone(), row))
+        .collect())
 }
 
 #[async_trait]
@@ -568,18 +564,8 @@ async fn write_roles(
     changed: &BTreeSet<String>,
     users: &HashMap<String, UserRow>,
 ) -> Result<(), sqlx::Error> {
-    let ids: Vec<&String> = changed.iter().collect();
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let args: Vec<Arg> = chunk.iter().map(|id| Arg::from(id.as_str())).collect();
-        tx.execute(
-            &format!(
-                "DELETE FROM {table} WHERE user_id IN {}",
-                placeholders(1, chunk.len())
-            ),
-            &args,
-        )
-        .await?;
-    }
+    let ids: Vec<&str> = changed.iter().map(String::as_str).collect();
+    execute_in(tx, &format!("DELETE FROM {table} WHERE user_id IN"), &ids).await?;
     let rows: Vec<Vec<Arg>> = changed
         .iter()
         .filter_map(|id| users.get(id))

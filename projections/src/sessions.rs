@@ -1,8 +1,6 @@
 //! Sessions: every session with its device, address, start, last use and end.
 
-use crate::sql::{
-    Arg, ROWS_PER_STATEMENT, Tx, insert_rows, insert_statement, label, placeholders, upsert_suffix,
-};
+use crate::sql::{Arg, Tx, fetch_in, insert_rows, insert_statement, label, upsert_suffix};
 use crate::{ApplyError, Fact, Projection, Table, Tables};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -136,18 +134,16 @@ impl Projection for Sessions {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut rows: HashMap<String, SessionRow> = HashMap::new();
-        for chunk in earlier.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT {} FROM {table} WHERE session_id IN {}",
-                COLUMNS.join(", "),
-                placeholders(1, chunk.len())
-            );
-            let args: Vec<Arg> = chunk.iter().map(|id| Arg::from(*id)).collect();
-            for row in tx.fetch_all::<SessionRow>(&sql, &args).await? {
-                rows.insert(row.session_id.clone(), row);
-            }
-        }
+        let statement = format!(
+            "SELECT {} FROM {table} WHERE session_id IN",
+            COLUMNS.join(", ")
+        );
+        let mut rows: HashMap<String, SessionRow> =
+            fetch_in::<SessionRow>(tx, &statement, &earlier)
+                .await?
+                .into_iter()
+                .map(|row| (row.session_id.clone(), row))
+                .collect();
         let mut dirty = BTreeSet::new();
         for (record, event) in facts {
             let id = record.stream_id.clone();

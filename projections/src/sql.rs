@@ -334,6 +334,31 @@ pub fn label<T: serde::Serialize>(value: &T) -> String {
 /// Rows per multi-row statement: under SQLite's and PostgreSQL's parameter limits.
 pub const ROWS_PER_STATEMENT: usize = 500;
 
+/// Runs `statement` (ending in `IN`) for `ids`, a chunk at a time; returns every chunk's rows.
+pub async fn fetch_in<T: Readable>(
+    tx: &mut Tx,
+    statement: &str,
+    ids: &[&str],
+) -> Result<Vec<T>, sqlx::Error> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!("{statement} {}", placeholders(1, chunk.len()));
+        let args: Vec<Arg> = chunk.iter().map(|id| Arg::from(*id)).collect();
+        rows.extend(tx.fetch_all::<T>(&sql, &args).await?);
+    }
+    Ok(rows)
+}
+
+/// Runs `statement` (ending in `IN`) for `ids`, a chunk at a time.
+pub async fn execute_in(tx: &mut Tx, statement: &str, ids: &[&str]) -> Result<(), sqlx::Error> {
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!("{statement} {}", placeholders(1, chunk.len()));
+        let args: Vec<Arg> = chunk.iter().map(|id| Arg::from(*id)).collect();
+        tx.execute(&sql, &args).await?;
+    }
+    Ok(())
+}
+
 /// `INSERT INTO table (columns) VALUES (...), (...) [suffix]` for `rows` rows of `columns`.
 pub fn insert_statement(table: &str, columns: &[&str], rows: usize, suffix: &str) -> String {
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));

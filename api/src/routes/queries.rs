@@ -171,10 +171,9 @@ async fn list_users(
     params(UserFilterParams),
     responses(
         (status = 200, description = "A page of users and the total count", body = Page<ListedUser>),
-        (status = 400, description = "A parameter does not fit (bad cursor, unknown status)", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -196,11 +195,10 @@ pub async fn users(
     request_body = UserFilter,
     responses(
         (status = 200, description = "A page of users and the total count", body = Page<ListedUser>),
-        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::QueryErrors,
         crate::openapi::BodyErrors,
         crate::openapi::AuthErrors,
         (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -302,10 +300,9 @@ pub struct Freshness {
     params(("id" = String, Path, description = "User id"), Freshness),
     responses(
         (status = 200, description = "Sessions, newest first", body = Vec<sessions::SessionRow>),
-        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -407,10 +404,9 @@ impl ActivityParams {
     params(ActivityParams),
     responses(
         (status = 200, description = "A page of activity (JSON), or the whole export (CSV, NDJSON)", body = Page<activity::ActivityRow>),
-        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -435,10 +431,9 @@ pub async fn activity(
     params(("id" = String, Path, description = "User id"), ActivityParams),
     responses(
         (status = 200, description = "A page of activity (JSON), or the whole export (CSV, NDJSON)", body = Page<activity::ActivityRow>),
-        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -581,10 +576,9 @@ fn window(days: Option<u32>) -> Result<u32, Problem> {
     params(WindowParams),
     responses(
         (status = 200, description = "The dashboard", body = Dashboard),
-        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 403, description = "Needs the admin, auditor or analyst role", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -617,11 +611,10 @@ pub async fn dashboard(
     params(("id" = String, Path, description = "Organization id"), WindowParams),
     responses(
         (status = 200, description = "The organization's dashboard", body = Dashboard),
-        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not an organization the caller may see", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -682,10 +675,9 @@ pub struct DailyParams {
     params(DailyParams),
     responses(
         (status = 200, description = "The series", body = Vec<DailyPoint>),
-        (status = 400, description = "Unknown metric or bad range", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -722,10 +714,9 @@ pub async fn daily(
     params(Freshness),
     responses(
         (status = 200, description = "The funnel", body = Funnel),
-        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 403, description = "Needs the admin, auditor or analyst role", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -770,10 +761,9 @@ pub struct OrganizationParams {
     params(OrganizationParams),
     responses(
         (status = 200, description = "Organizations", body = Vec<ListedOrganization>),
-        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -807,11 +797,10 @@ pub async fn organizations(
     params(("id" = String, Path, description = "Organization id"), Freshness),
     responses(
         (status = 200, description = "Members", body = Vec<ListedMember>),
-        (status = 400, description = "A parameter does not fit", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not an organization the caller may see", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`min_position` not reached in time", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
