@@ -31,6 +31,22 @@ pub struct Settings {
     pub bootstrap: BootstrapSettings,
     /// `[projections]`
     pub projections: ProjectionSettings,
+    /// `[workers]`
+    pub workers: WorkerConfig,
+}
+
+/// `[workers]`: how the workers retry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// Attempts at an event (with exponential backoff and jitter) before it is dead-lettered.
+    pub max_attempts: u32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self { max_attempts: 8 }
+    }
 }
 
 /// `[projections]`: how the read models follow the log.

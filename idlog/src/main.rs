@@ -3,6 +3,7 @@
 mod config;
 mod read_side;
 mod runtime;
+mod work;
 
 use clap::{Parser, Subcommand};
 use config::Settings;
@@ -41,6 +42,52 @@ enum Command {
     /// Analysts' access to the read models over SQL (PostgreSQL).
     #[command(subcommand)]
     Analysts(AnalystsCommand),
+    /// Users' storage folders.
+    #[command(subcommand)]
+    Storage(StorageCommand),
+    /// The workers' checkpoints and dead letters.
+    #[command(subcommand)]
+    Workers(WorkersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum StorageCommand {
+    /// Checks that every user has their folder structure and nothing else is stored; exit 1
+    /// when something differs.
+    Verify,
+    /// Recreates what is missing (every user's, or one user's), and with `--prune` removes
+    /// the folders of deleted and unknown users.
+    Rebuild {
+        /// Only this user.
+        #[arg(long, value_name = "ID")]
+        user: Option<String>,
+        /// Also remove orphans.
+        #[arg(long)]
+        prune: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkersCommand {
+    /// Each worker's position, lag and dead letters.
+    Status,
+    /// Events the workers gave up on, with their errors.
+    DeadLetters {
+        /// Resolved ones too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Tries dead letters again: one by id, or all of them.
+    Retry {
+        /// The dead letter's id.
+        id: Option<i64>,
+        /// Every unresolved one.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,6 +292,17 @@ fn main() -> ExitCode {
             },
             Command::Maintenance(MaintenanceCommand::PruneActivity { older_than, yes }) => {
                 read_side::prune_activity(&settings, &older_than, yes).await
+            }
+            Command::Storage(StorageCommand::Verify) => work::verify(&settings).await,
+            Command::Storage(StorageCommand::Rebuild { user, prune, yes }) => {
+                work::rebuild(&settings, user, prune, yes).await
+            }
+            Command::Workers(WorkersCommand::Status) => work::status(&settings).await,
+            Command::Workers(WorkersCommand::DeadLetters { all }) => {
+                work::dead_letters(&settings, all).await
+            }
+            Command::Workers(WorkersCommand::Retry { id, all }) => {
+                work::retry(&settings, id, all).await
             }
             Command::Analysts(AnalystsCommand::Grant {
                 role,

@@ -196,20 +196,19 @@ async fn check_claim_key(database: &Database, hasher: &ClaimHasher) -> anyhow::R
     Ok(())
 }
 
-/// `idlog serve`.
 /// What running commands needs, for the server and the command line alike.
-struct Core {
-    commands: CommandHandler,
-    database: eventstore::Database,
+pub(crate) struct Core {
+    pub(crate) commands: CommandHandler,
+    pub(crate) database: eventstore::Database,
     token_key: [u8; 32],
     passwords: Passwords,
     tokens: TokenMinter,
-    log: eventstore::EventLog,
+    pub(crate) log: eventstore::EventLog,
 }
 
 impl Core {
     /// Opens the database and loads (or on first start generates) the keys.
-    async fn open(settings: &Settings) -> anyhow::Result<Self> {
+    pub(crate) async fn open(settings: &Settings) -> anyhow::Result<Self> {
         let Opened { log, database } = open(settings).await?;
         let claim_key = key(
             settings,
@@ -394,6 +393,41 @@ pub fn projector_over(
     )
 }
 
+/// The object store: the data folder's `objects/` (the embedded default).
+pub fn object_store(settings: &Settings) -> Arc<dyn objects::ObjectStore> {
+    Arc::new(objects::LocalFolder::new(settings.data.dir.join("objects")))
+}
+
+/// The storage worker over the configured object store.
+pub fn storage_worker(
+    commands: CommandHandler,
+    objects: Arc<dyn objects::ObjectStore>,
+) -> workers::storage::StorageWorker {
+    workers::storage::StorageWorker::new(objects, commands)
+}
+
+/// Every worker, on the embedded bus.
+pub(crate) fn worker_runner(
+    core: &Core,
+    settings: &Settings,
+    objects: Arc<dyn objects::ObjectStore>,
+) -> workers::WorkerRunner {
+    workers::WorkerRunner::new(
+        core.database.clone(),
+        core.log.clone(),
+        vec![Arc::new(storage_worker(core.commands.clone(), objects))],
+        worker_settings(settings),
+    )
+}
+
+/// How workers retry, as configured.
+fn worker_settings(settings: &Settings) -> workers::WorkerSettings {
+    workers::WorkerSettings {
+        max_attempts: settings.workers.max_attempts.max(1),
+        ..workers::WorkerSettings::default()
+    }
+}
+
 /// `idlog serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let core = Core::open(&settings).await?;
@@ -417,6 +451,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("preparing the read models")?;
     // The read models follow the log for as long as this set lives.
     let _following = projector.spawn();
+    let objects = object_store(&settings);
+    // The workers (storage folders) follow the log for as long as this set lives.
+    let _working = worker_runner(&core, &settings, objects.clone()).spawn();
     let read = api::ReadSide {
         wait_timeout: std::time::Duration::from_millis(settings.projections.wait_timeout_ms),
         max_ready_lag: settings.projections.max_ready_lag,
@@ -431,7 +468,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         passwords: core.passwords,
         tokens: core.tokens,
         totp: api::auth::totp::SecretSealer::new(&core.token_key),
-        objects: Arc::new(objects::LocalFolder::new(settings.data.dir.join("objects"))),
+        objects,
         access_tokens: access_tokens.clone(),
         rate_limits: RateLimits::new(RateLimitSettings {
             login_per_ip: per_minute(limits.login_per_ip),

@@ -40,13 +40,32 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     async fn get(&self, key: &str) -> Result<Option<Object>, ObjectError>;
     /// Removes the object under `key`; a missing one is not an error.
     async fn delete(&self, key: &str) -> Result<(), ObjectError>;
+    /// Every key under `prefix` (folder markers included), sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, ObjectError>;
+    /// Removes every object under `prefix` (a folder and all it holds); returns how many.
+    async fn delete_prefix(&self, prefix: &str) -> Result<usize, ObjectError> {
+        let keys = self.list(prefix).await?;
+        // Deepest first, so a folder marker goes after what it holds.
+        for key in keys.iter().rev() {
+            self.delete(key).await?;
+        }
+        Ok(keys.len())
+    }
 }
 
-/// Checks that `key` is relative, without `..`, of `[A-Za-z0-9._-]` segments joined by `/`.
+/// Whether `key` is a folder marker (a zero-byte object whose key ends in `/`, as S3 consoles
+/// make them).
+pub fn is_folder(key: &str) -> bool {
+    key.ends_with('/')
+}
+
+/// Checks that `key` is relative, without `..`, of `[A-Za-z0-9._-]` segments joined by `/`,
+/// optionally ending in `/` (a folder marker).
 pub fn validate_key(key: &str) -> Result<(), ObjectError> {
-    let valid = !key.is_empty()
+    let path = key.strip_suffix('/').unwrap_or(key);
+    let valid = !path.is_empty()
         && key.len() <= 1024
-        && key.split('/').all(|segment| {
+        && path.split('/').all(|segment| {
             !segment.is_empty()
                 && segment != "."
                 && segment != ".."
@@ -106,6 +125,12 @@ fn storage(key: &str, error: std::io::Error) -> ObjectError {
 impl ObjectStore for LocalFolder {
     async fn put(&self, key: &str, bytes: &[u8], _content_type: &str) -> Result<(), ObjectError> {
         let path = self.path(key)?;
+        if is_folder(key) {
+            // A folder marker is the folder itself.
+            return tokio::fs::create_dir_all(&path)
+                .await
+                .map_err(|error| storage(key, error));
+        }
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
@@ -123,23 +148,89 @@ impl ObjectStore for LocalFolder {
 
     async fn get(&self, key: &str) -> Result<Option<Object>, ObjectError> {
         let path = self.path(key)?;
+        if is_folder(key) {
+            return Ok(tokio::fs::metadata(&path)
+                .await
+                .is_ok_and(|metadata| metadata.is_dir())
+                .then(|| Object {
+                    bytes: Vec::new(),
+                    content_type: "application/x-directory".to_owned(),
+                }));
+        }
         match tokio::fs::read(&path).await {
             Ok(bytes) => Ok(Some(Object {
                 bytes,
                 content_type: content_type_of(key).to_owned(),
             })),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory
+                ) =>
+            {
+                Ok(None)
+            }
             Err(error) => Err(storage(key, error)),
         }
     }
 
     async fn delete(&self, key: &str) -> Result<(), ObjectError> {
         let path = self.path(key)?;
-        match tokio::fs::remove_file(&path).await {
+        let removed = if is_folder(key) {
+            tokio::fs::remove_dir(&path).await
+        } else {
+            tokio::fs::remove_file(&path).await
+        };
+        match removed {
             Ok(()) => Ok(()),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(error) => Err(storage(key, error)),
         }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, ObjectError> {
+        let mut keys = Vec::new();
+        let mut folders = vec![self.root.clone()];
+        while let Some(folder) = folders.pop() {
+            let mut entries = match tokio::fs::read_dir(&folder).await {
+                Ok(entries) => entries,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(storage(prefix, error)),
+            };
+            while let Some(entry) = entries
+                .next_entry()
+                .await
+                .map_err(|error| storage(prefix, error))?
+            {
+                let path = entry.path();
+                let Ok(relative) = path.strip_prefix(&self.root) else {
+                    continue;
+                };
+                let mut key = relative.to_string_lossy().replace('\\', "/");
+                let is_dir = entry
+                    .file_type()
+                    .await
+                    .map_err(|error| storage(prefix, error))?
+                    .is_dir();
+                if is_dir {
+                    key.push('/');
+                } else if key.contains(".tmp-") {
+                    // A write in progress.
+                    continue;
+                }
+                // Only descend where the prefix may lead.
+                if key.starts_with(prefix) || (is_dir && prefix.starts_with(&key)) {
+                    if is_dir {
+                        folders.push(path);
+                    }
+                    if key.starts_with(prefix) {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
     }
 }
 
@@ -181,5 +272,58 @@ mod tests {
             assert!(validate_key(bad).is_err(), "{bad:?}");
         }
         validate_key("accounts/0190c6b0/metadata/user_info.json").expect("valid");
+        validate_key("accounts/0190c6b0/biometric-data/").expect("a folder marker");
+        assert!(validate_key("/").is_err());
+    }
+
+    #[tokio::test]
+    async fn folders_are_listed_and_removed_with_what_they_hold() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let store = LocalFolder::new(folder.path());
+        store
+            .put("accounts/a/biometric-data/", b"", "")
+            .await
+            .expect("marker");
+        store
+            .put(
+                "accounts/a/metadata/user_info.json",
+                b"{}",
+                "application/json",
+            )
+            .await
+            .expect("file");
+        store
+            .put("accounts/b/performance-data/", b"", "")
+            .await
+            .expect("marker");
+        assert!(
+            store
+                .get("accounts/a/biometric-data/")
+                .await
+                .expect("get")
+                .is_some()
+        );
+        assert_eq!(
+            store.list("accounts/a/").await.expect("list"),
+            vec![
+                "accounts/a/".to_owned(),
+                "accounts/a/biometric-data/".to_owned(),
+                "accounts/a/metadata/".to_owned(),
+                "accounts/a/metadata/user_info.json".to_owned(),
+            ]
+        );
+        assert_eq!(
+            store.delete_prefix("accounts/a/").await.expect("removed"),
+            4
+        );
+        assert!(store.list("accounts/a/").await.expect("list").is_empty());
+        assert_eq!(
+            store.list("accounts/").await.expect("list"),
+            vec![
+                "accounts/".to_owned(),
+                "accounts/b/".to_owned(),
+                "accounts/b/performance-data/".to_owned()
+            ]
+        );
     }
 }

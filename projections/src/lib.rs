@@ -22,7 +22,7 @@ pub mod sql;
 pub use events::Fact;
 pub use runner::{
     DeadLetter, LagReport, Projector, ProjectorError, ProjectorSettings, RebuildReport, Status,
-    Until,
+    Until, backoff_delay,
 };
 
 use async_trait::async_trait;

@@ -1111,11 +1111,14 @@ fn is_transient(error: &sqlx::Error) -> bool {
 
 /// Exponential backoff with full jitter.
 fn backoff(settings: &ProjectorSettings, failures: u32) -> Duration {
+    backoff_delay(settings.retry_base, settings.retry_cap, failures)
+}
+
+/// The wait before attempt `failures + 1`: `base` doubled per failure up to `cap`, with jitter
+/// (between half and all of it), so that retries of many failures spread out.
+pub fn backoff_delay(base: Duration, cap: Duration, failures: u32) -> Duration {
     let exponent = failures.saturating_sub(1).min(16);
-    let ceiling = settings
-        .retry_base
-        .saturating_mul(1 << exponent)
-        .min(settings.retry_cap);
+    let ceiling = base.saturating_mul(1 << exponent).min(cap);
     let millis = u64::try_from(ceiling.as_millis())
         .unwrap_or(u64::MAX)
         .max(1);

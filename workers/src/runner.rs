@@ -1,0 +1,371 @@
+//! The embedded bus: each worker follows the log in process from its own checkpoint.
+
+use crate::{Worker, WorkerError};
+use chrono::{DateTime, Utc};
+use eventstore::{Database, EventLog, RecordedEvent};
+use projections::sql::{self, Arg};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How workers retry.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Attempts at an event before it goes to the dead letters.
+    pub max_attempts: u32,
+    /// First wait after a failure; doubled each time (with jitter), up to `retry_cap`.
+    pub retry_base: Duration,
+    /// Longest wait between attempts.
+    pub retry_cap: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            retry_base: Duration::from_millis(200),
+            retry_cap: Duration::from_secs(60),
+        }
+    }
+}
+
+/// An event a worker gave up on.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct WorkerDeadLetter {
+    /// Its id (for `idlog workers retry ID`).
+    pub id: i64,
+    /// The worker.
+    pub worker: String,
+    /// The event's position.
+    pub position: i64,
+    /// The event's id.
+    pub event_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// The event's stream.
+    pub stream_id: String,
+    /// The last error.
+    pub error: String,
+    /// How often it was tried.
+    pub attempts: i32,
+    /// When it was given up on.
+    pub failed_at: DateTime<Utc>,
+    /// `retried` once a retry succeeded.
+    pub resolution: Option<String>,
+}
+
+/// Where a worker is.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WorkerStatus {
+    /// The worker.
+    pub name: String,
+    /// The last position it finished.
+    pub position: u64,
+    /// Events not looked at yet.
+    pub lag: u64,
+    /// Dead letters waiting for an operator.
+    pub open_dead_letters: u64,
+}
+
+/// What a retry of dead letters did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryReport {
+    /// Handled this time.
+    pub succeeded: usize,
+    /// Still failing (kept, with the new error).
+    pub failed: usize,
+}
+
+/// Runs workers on the log.
+#[derive(Clone)]
+pub struct WorkerRunner {
+    database: Database,
+    log: EventLog,
+    workers: Vec<Arc<dyn Worker>>,
+    settings: WorkerSettings,
+}
+
+impl std::fmt::Debug for WorkerRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerRunner")
+            .field(
+                "workers",
+                &self.workers.iter().map(|w| w.name()).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checkpoints of events no worker wanted are saved this often (a wanted one is saved at once).
+const SAVE_EVERY: u64 = 500;
+
+impl WorkerRunner {
+    /// Workers over `log`, with their checkpoints and dead letters in `database`.
+    pub fn new(
+        database: Database,
+        log: EventLog,
+        workers: Vec<Arc<dyn Worker>>,
+        settings: WorkerSettings,
+    ) -> Self {
+        Self {
+            database,
+            log,
+            workers,
+            settings,
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<&Arc<dyn Worker>> {
+        self.workers.iter().find(|w| w.name() == name)
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<u64, sqlx::Error> {
+        let rows: Vec<(i64,)> = sql::fetch_all(
+            &self.database,
+            "SELECT position FROM worker_checkpoints WHERE worker = $1",
+            &[name.into()],
+        )
+        .await?;
+        Ok(rows
+            .first()
+            .and_then(|(position,)| u64::try_from(*position).ok())
+            .unwrap_or(0))
+    }
+
+    async fn save(&self, name: &str, position: u64) -> Result<(), sqlx::Error> {
+        sql::execute(
+            &self.database,
+            "INSERT INTO worker_checkpoints (worker, position, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (worker) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+            &[
+                name.into(),
+                i64::try_from(position).unwrap_or(i64::MAX).into(),
+                Utc::now().into(),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Follows the log with every worker until the returned set is dropped.
+    pub fn spawn(&self) -> tokio::task::JoinSet<()> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for worker in &self.workers {
+            let runner = self.clone();
+            let worker = worker.clone();
+            tasks.spawn(async move { runner.follow(worker).await });
+        }
+        tasks
+    }
+
+    #[tracing::instrument(skip_all, fields(worker = worker.name()))]
+    async fn follow(&self, worker: Arc<dyn Worker>) {
+        let name = worker.name();
+        loop {
+            let start = match self.checkpoint(name).await {
+                Ok(position) => position,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the worker's checkpoint; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let mut subscription = self.log.subscribe(start);
+            let mut unsaved = 0;
+            loop {
+                let event = match tokio::time::timeout(Duration::from_secs(1), subscription.next())
+                    .await
+                {
+                    Ok(Ok(event)) => event,
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "cannot read the log; resuming from the checkpoint");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        break;
+                    }
+                    // Quiet: a good moment to save how far it looked.
+                    Err(_) => {
+                        if unsaved > 0 && self.save(name, subscription.position()).await.is_ok() {
+                            unsaved = 0;
+                        }
+                        continue;
+                    }
+                };
+                if worker.wants(&event) {
+                    // Runs to its end even if the follower is stopped meanwhile.
+                    let delivery = {
+                        let (runner, worker, event) = (self.clone(), worker.clone(), event.clone());
+                        tokio::spawn(async move { runner.deliver(worker.as_ref(), &event).await })
+                    };
+                    if delivery.await.is_err() {
+                        break;
+                    }
+                    unsaved = SAVE_EVERY;
+                } else {
+                    unsaved += 1;
+                }
+                if unsaved >= SAVE_EVERY {
+                    if let Err(error) = self.save(name, event.global_position).await {
+                        tracing::warn!(%error, "cannot save the worker's checkpoint; resuming from the last one");
+                        break;
+                    }
+                    unsaved = 0;
+                }
+            }
+        }
+    }
+
+    /// Handles `event`, retrying with backoff; after the last attempt records a dead letter.
+    async fn deliver(&self, worker: &dyn Worker, event: &RecordedEvent) {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let error = match worker.handle(event).await {
+                Ok(()) => return,
+                Err(error) => error,
+            };
+            if attempts >= self.settings.max_attempts {
+                tracing::error!(%error, attempts, position = event.global_position, "an event keeps failing: dead-lettered");
+                self.dead_letter(worker.name(), event, &error, attempts)
+                    .await;
+                return;
+            }
+            tracing::warn!(%error, attempts, position = event.global_position, "an event failed; retrying");
+            tokio::time::sleep(projections::backoff_delay(
+                self.settings.retry_base,
+                self.settings.retry_cap,
+                attempts,
+            ))
+            .await;
+        }
+    }
+
+    async fn dead_letter(
+        &self,
+        name: &str,
+        event: &RecordedEvent,
+        error: &WorkerError,
+        attempts: u32,
+    ) {
+        let recorded = sql::execute(
+            &self.database,
+            "INSERT INTO worker_dead_letters (worker, position, event_id, event_type, stream_id, error, attempts, failed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                name.into(),
+                i64::try_from(event.global_position).unwrap_or(i64::MAX).into(),
+                event.event_id.to_string().into(),
+                event.event_type.clone().into(),
+                event.stream_id.clone().into(),
+                error.to_string().into(),
+                i64::from(attempts).into(),
+                Utc::now().into(),
+            ],
+        )
+        .await;
+        if let Err(error) = recorded {
+            // Not recorded: the event would be lost to the operator. Say so loudly.
+            tracing::error!(%error, position = event.global_position, "cannot record a dead letter");
+        }
+    }
+
+    /// Gives every worker every event up to the head, once, as `serve` would (the command line's
+    /// and the tests' way); failing events are dead-lettered as usual.
+    pub async fn catch_up(&self) -> Result<(), WorkerError> {
+        let head = self.log.head().await?.position;
+        for worker in &self.workers {
+            let mut position = self.checkpoint(worker.name()).await?;
+            while position < head {
+                let events = self.log.read_all(position, eventstore::READ_BATCH).await?;
+                let Some(last) = events.last() else { break };
+                for event in events.iter().filter(|e| e.global_position <= head) {
+                    if worker.wants(event) {
+                        self.deliver(worker.as_ref(), event).await;
+                    }
+                }
+                position = last.global_position.min(head);
+                self.save(worker.name(), position).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Dead letters, newest first (only unresolved ones unless `all`).
+    pub async fn dead_letters(&self, all: bool) -> Result<Vec<WorkerDeadLetter>, WorkerError> {
+        let filter = if all { "" } else { " WHERE resolution IS NULL" };
+        Ok(sql::fetch_all(
+            &self.database,
+            &format!("SELECT id, worker, position, event_id, event_type, stream_id, error, attempts, failed_at, resolution FROM worker_dead_letters{filter} ORDER BY id DESC"),
+            &[],
+        )
+        .await?)
+    }
+
+    /// Tries dead letters again (one by id, or all unresolved ones), once each.
+    pub async fn retry(&self, id: Option<i64>) -> Result<RetryReport, WorkerError> {
+        let mut report = RetryReport::default();
+        let letters = self.dead_letters(false).await?;
+        for letter in letters
+            .into_iter()
+            .filter(|l| id.is_none_or(|id| l.id == id))
+        {
+            let Some(worker) = self.find(&letter.worker) else {
+                continue;
+            };
+            let position = u64::try_from(letter.position).unwrap_or(0);
+            let event = self
+                .log
+                .read_all(position.saturating_sub(1), 1)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| WorkerError::Other(format!("no event at position {position}")))?;
+            match worker.handle(&event).await {
+                Ok(()) => {
+                    sql::execute(
+                        &self.database,
+                        "UPDATE worker_dead_letters SET resolution = 'retried', resolved_at = $2 WHERE id = $1",
+                        &[Arg::from(letter.id), Utc::now().into()],
+                    )
+                    .await
+                    ?;
+                    report.succeeded += 1;
+                }
+                Err(error) => {
+                    sql::execute(
+                        &self.database,
+                        "UPDATE worker_dead_letters SET error = $2, attempts = attempts + 1, failed_at = $3 WHERE id = $1",
+                        &[Arg::from(letter.id), error.to_string().into(), Utc::now().into()],
+                    )
+                    .await
+                    ?;
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Each worker's position, lag and open dead letters.
+    pub async fn status(&self) -> Result<Vec<WorkerStatus>, WorkerError> {
+        let head = self.log.head().await?.position;
+        let mut statuses = Vec::new();
+        for worker in &self.workers {
+            let position = self.checkpoint(worker.name()).await?;
+            let open: Vec<(i64,)> = sql::fetch_all(
+                &self.database,
+                "SELECT count(*) FROM worker_dead_letters WHERE worker = $1 AND resolution IS NULL",
+                &[worker.name().into()],
+            )
+            .await?;
+            statuses.push(WorkerStatus {
+                name: worker.name().to_owned(),
+                position,
+                lag: head.saturating_sub(position),
+                open_dead_letters: open
+                    .first()
+                    .and_then(|(n,)| u64::try_from(*n).ok())
+                    .unwrap_or(0),
+            });
+        }
+        Ok(statuses)
+    }
+}

@@ -1,0 +1,238 @@
+//! Users' storage folders: `accounts/{user_id}/biometric-data/` and `performance-data/`
+//! (zero-byte folder markers) and `accounts/{user_id}/metadata/user_info.json`.
+//!
+//! Every event that changes what `user_info.json` holds (or the user's existence) makes the worker
+//! bring the user's folder in line with the user's state *now*, folded from the log: replays,
+//! duplicates and retries of old events all converge on the same objects, and a deleted user's
+//! folder never comes back.
+
+use crate::{Worker, WorkerError};
+use async_trait::async_trait;
+use commands::CommandHandler;
+use domain::user::{User, UserAggregate, UserState, UserStatus};
+use eventstore::RecordedEvent;
+use objects::ObjectStore;
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The storage worker's name.
+pub const NAME: &str = "storage";
+
+/// The version of `user_info.json`'s layout.
+pub const USER_INFO_SCHEMA: u32 = 1;
+
+/// User events that change the folder or what `user_info.json` holds.
+const RELEVANT: &[&str] = &[
+    "UserRegistered",
+    "UserCreated",
+    "ProfileUpdated",
+    "EmailChanged",
+    "UsernameChanged",
+    "RoleGranted",
+    "RoleRevoked",
+    "OrganizationLinked",
+    "OrganizationUnlinked",
+    "UserDeleted",
+];
+
+/// The folder of a user.
+pub fn folder(user_id: &str) -> String {
+    format!("accounts/{user_id}/")
+}
+
+/// The keys every user's folder holds.
+pub fn expected_keys(user_id: &str) -> [String; 3] {
+    let folder = folder(user_id);
+    [
+        format!("{folder}biometric-data/"),
+        format!("{folder}performance-data/"),
+        format!("{folder}metadata/user_info.json"),
+    ]
+}
+
+/// What `user_info.json` says about `user`.
+pub fn user_info(user: &User) -> serde_json::Value {
+    json!({
+        "schema_version": USER_INFO_SCHEMA,
+        "id": user.id.to_string(),
+        "email": user.email.to_string(),
+        "username": user.username.as_ref().map(ToString::to_string),
+        "first_name": user.first_name.as_ref().map(ToString::to_string),
+        "last_name": user.last_name.as_ref().map(ToString::to_string),
+        "roles": user.roles.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "organizations": user.organizations.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "created_at": user.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    })
+}
+
+/// What bringing a folder in line did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synced {
+    /// The folder is complete and `user_info.json` current.
+    Written,
+    /// The user is deleted or unknown: the folder is gone.
+    Removed,
+}
+
+/// Creates, rewrites and removes users' folders.
+#[derive(Debug, Clone)]
+pub struct StorageWorker {
+    objects: Arc<dyn ObjectStore>,
+    commands: CommandHandler,
+}
+
+impl StorageWorker {
+    /// A worker writing to `objects`, folding users with `commands`.
+    pub fn new(objects: Arc<dyn ObjectStore>, commands: CommandHandler) -> Self {
+        Self { objects, commands }
+    }
+
+    /// Brings the folder of `user_id` in line with the user as the log says now.
+    #[tracing::instrument(skip(self))]
+    pub async fn sync(&self, user_id: &str) -> Result<Synced, WorkerError> {
+        let current = self
+            .commands
+            .current::<UserAggregate>(user_id)
+            .await
+            .map_err(|error| WorkerError::Other(error.to_string()))?;
+        match current.state {
+            UserState::Present(user) if user.status != UserStatus::Deleted => {
+                let [biometric, performance, info] = expected_keys(user_id);
+                self.objects
+                    .put(&biometric, b"", "application/x-directory")
+                    .await?;
+                self.objects
+                    .put(&performance, b"", "application/x-directory")
+                    .await?;
+                let body = serde_json::to_vec_pretty(&user_info(&user))
+                    .map_err(|error| WorkerError::Other(error.to_string()))?;
+                self.objects.put(&info, &body, "application/json").await?;
+                Ok(Synced::Written)
+            }
+            _ => {
+                self.objects.delete_prefix(&folder(user_id)).await?;
+                Ok(Synced::Removed)
+            }
+        }
+    }
+
+    /// Compares the store with `users` (every user that should have a folder): what is
+    /// missing, and what belongs to no such user.
+    pub async fn verify(&self, users: &BTreeSet<String>) -> Result<StorageReport, WorkerError> {
+        let keys = self.objects.list("accounts/").await?;
+        let mut present: BTreeSet<&str> = BTreeSet::new();
+        let mut orphans: BTreeSet<String> = BTreeSet::new();
+        for key in &keys {
+            let owner = key
+                .strip_prefix("accounts/")
+                .and_then(|rest| rest.split_once('/'))
+                .map(|(owner, _)| owner);
+            match owner {
+                Some(owner) if users.contains(owner) => {
+                    present.insert(key.as_str());
+                }
+                // The folder of a deleted or unknown user, reported once.
+                Some(owner) => {
+                    orphans.insert(folder(owner));
+                }
+                // A stray object right under `accounts/`.
+                None if key != "accounts/" => {
+                    orphans.insert(key.clone());
+                }
+                None => {}
+            }
+        }
+        let mut report = StorageReport {
+            orphans: orphans.into_iter().collect(),
+            ..StorageReport::default()
+        };
+        for user in users {
+            for key in expected_keys(user) {
+                if !present.contains(key.as_str()) {
+                    report.missing.push((user.clone(), key));
+                }
+            }
+        }
+        report.checked_users = users.len();
+        Ok(report)
+    }
+}
+
+impl StorageWorker {
+    /// Repairs what `verify` found: recreates the folders of users with something missing and,
+    /// with `prune`, removes the orphans. `progress` is told (done, to do).
+    pub async fn repair(
+        &self,
+        report: &StorageReport,
+        prune: bool,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<RepairReport, WorkerError> {
+        let users: BTreeSet<&str> = report
+            .missing
+            .iter()
+            .map(|(user, _)| user.as_str())
+            .collect();
+        let total = users.len() + if prune { report.orphans.len() } else { 0 };
+        let mut repaired = RepairReport::default();
+        for user in users {
+            self.sync(user).await?;
+            repaired.users_repaired += 1;
+            progress(repaired.users_repaired, total);
+        }
+        if prune {
+            for orphan in &report.orphans {
+                if objects::is_folder(orphan) {
+                    self.objects.delete_prefix(orphan).await?;
+                } else {
+                    self.objects.delete(orphan).await?;
+                }
+                repaired.orphans_removed += 1;
+                progress(repaired.users_repaired + repaired.orphans_removed, total);
+            }
+        }
+        Ok(repaired)
+    }
+}
+
+/// What a repair did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RepairReport {
+    /// Users whose folder was recreated or completed.
+    pub users_repaired: usize,
+    /// Orphaned folders and objects removed.
+    pub orphans_removed: usize,
+}
+
+/// The differences between the store and the users.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StorageReport {
+    /// How many users were checked.
+    pub checked_users: usize,
+    /// (user, key) that should be there and are not.
+    pub missing: Vec<(String, String)>,
+    /// Keys of no current user (deleted, unknown, or foreign files).
+    pub orphans: Vec<String>,
+}
+
+impl StorageReport {
+    /// Whether store and users agree.
+    pub fn is_clean(&self) -> bool {
+        self.missing.is_empty() && self.orphans.is_empty()
+    }
+}
+
+#[async_trait]
+impl Worker for StorageWorker {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        event.stream_type == "user" && RELEVANT.contains(&event.event_type.as_str())
+    }
+
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
+        self.sync(&event.stream_id).await.map(drop)
+    }
+}

@@ -1,0 +1,288 @@
+//! Workers on the embedded bus against real databases (SQLite and PostgreSQL) and the local
+//! folder object store: users' folders, retries and dead letters, restarts, verify and repair.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use commands::{ClaimHasher, CommandContext, CommandHandler};
+use domain::user::{NewUser, UserAggregate, UserCommand};
+use domain::values::{Email, PasswordHash, PendingToken, PersonName, Profile, Role, TokenHash};
+use domain::{Duration, UserId};
+use eventstore::testing::{Backend, TestDb};
+use eventstore::{RecordedEvent, test_both_backends};
+use objects::{LocalFolder, ObjectStore};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use workers::storage::{StorageWorker, expected_keys, folder};
+use workers::{Worker, WorkerError, WorkerRunner, WorkerSettings};
+
+struct Fixture {
+    _db: TestDb,
+    _folder: tempfile::TempDir,
+    database: eventstore::Database,
+    log: eventstore::EventLog,
+    commands: CommandHandler,
+    objects: Arc<LocalFolder>,
+}
+
+async fn fixture(backend: Backend) -> Fixture {
+    let db = TestDb::new(backend).await.expect("test database");
+    let opened = db.open().await.expect("open");
+    let folder = tempfile::tempdir().expect("folder");
+    Fixture {
+        objects: Arc::new(LocalFolder::new(folder.path())),
+        commands: CommandHandler::new(opened.log.clone(), ClaimHasher::new([3; 32])),
+        database: opened.database,
+        log: opened.log,
+        _db: db,
+        _folder: folder,
+    }
+}
+
+fn settings() -> WorkerSettings {
+    WorkerSettings {
+        max_attempts: 3,
+        retry_base: std::time::Duration::from_millis(5),
+        retry_cap: std::time::Duration::from_millis(20),
+    }
+}
+
+impl Fixture {
+    fn storage(&self) -> StorageWorker {
+        StorageWorker::new(self.objects.clone(), self.commands.clone())
+    }
+
+    fn runner(&self, workers: Vec<Arc<dyn Worker>>) -> WorkerRunner {
+        WorkerRunner::new(self.database.clone(), self.log.clone(), workers, settings())
+    }
+
+    async fn user(&self, id: UserId, command: UserCommand) {
+        self.commands
+            .execute::<UserAggregate>(&id.to_string(), command, CommandContext::default())
+            .await
+            .expect("command");
+    }
+
+    async fn register(&self, email: &str) -> UserId {
+        let id = UserId::from_uuid(uuid::Uuid::now_v7());
+        let now = Utc::now();
+        self.user(
+            id,
+            UserCommand::Register {
+                user: NewUser {
+                    user_id: id,
+                    email: Email::parse(email).expect("email"),
+                    username: None,
+                    phone: None,
+                    first_name: None,
+                    last_name: None,
+                    roles: [Role::parse("user").expect("role")].into(),
+                },
+                password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
+                email_verification: PendingToken {
+                    token_hash: TokenHash::from_bytes([1; 32]),
+                    issued_at: now,
+                    expires_at: now + Duration::hours(48),
+                },
+                at: now,
+            },
+        )
+        .await;
+        id
+    }
+
+    async fn info(&self, id: UserId) -> serde_json::Value {
+        let object = self
+            .objects
+            .get(&expected_keys(&id.to_string())[2])
+            .await
+            .expect("get")
+            .expect("user_info.json");
+        serde_json::from_slice(&object.bytes).expect("json")
+    }
+}
+
+async fn registration_creates_the_folder_and_changes_rewrite_or_remove_it(backend: Backend) {
+    let f = fixture(backend).await;
+    let ann = f.register("ann@example.com").await;
+    let bob = f.register("bob@example.com").await;
+    let runner = f.runner(vec![Arc::new(f.storage())]);
+    runner.catch_up().await.expect("caught up");
+    for id in [ann, bob] {
+        for key in expected_keys(&id.to_string()) {
+            assert!(f.objects.get(&key).await.expect("get").is_some(), "{key}");
+        }
+    }
+    let info = f.info(ann).await;
+    assert_eq!(info["email"], "ann@example.com");
+    assert_eq!(info["schema_version"], 1);
+    assert_eq!(info["roles"], serde_json::json!(["user"]));
+
+    // A profile change rewrites user_info.json; a deletion removes the whole folder.
+    f.user(
+        ann,
+        UserCommand::UpdateProfile {
+            first_name: Some(PersonName::parse("Ann").expect("name")),
+            last_name: Some(PersonName::parse("Lee").expect("name")),
+            profile: Profile::default(),
+            at: Utc::now(),
+        },
+    )
+    .await;
+    f.user(bob, UserCommand::Delete { at: Utc::now() }).await;
+    runner.catch_up().await.expect("caught up");
+    assert_eq!(f.info(ann).await["first_name"], "Ann");
+    assert!(
+        f.objects
+            .list(&folder(&bob.to_string()))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    // Running again changes nothing: effects converge on the log's present.
+    runner.catch_up().await.expect("again");
+    let fresh = f.runner(vec![Arc::new(f.storage())]);
+    fresh
+        .catch_up()
+        .await
+        .expect("a restart resumes at the checkpoint");
+    assert_eq!(f.info(ann).await["last_name"], "Lee");
+    assert!(runner.dead_letters(true).await.expect("letters").is_empty());
+}
+
+/// Fails for one user's events until told otherwise; counts what it handled.
+struct Picky {
+    refuse: String,
+    fixed: std::sync::atomic::AtomicBool,
+    handled: AtomicU32,
+}
+
+#[async_trait]
+impl Worker for Picky {
+    fn name(&self) -> &'static str {
+        "picky"
+    }
+
+    fn wants(&self, event: &RecordedEvent) -> bool {
+        event.event_type == "UserRegistered"
+    }
+
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
+        if event.stream_id == self.refuse && !self.fixed.load(Ordering::SeqCst) {
+            return Err(WorkerError::Other("the mail server said no".into()));
+        }
+        self.handled.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+async fn a_failing_event_is_dead_lettered_without_holding_up_the_others(backend: Backend) {
+    let f = fixture(backend).await;
+    let poison = f.register("poison@example.com").await;
+    for n in 0..5 {
+        f.register(&format!("user{n}@example.com")).await;
+    }
+    let picky = Arc::new(Picky {
+        refuse: poison.to_string(),
+        fixed: Default::default(),
+        handled: AtomicU32::new(0),
+    });
+    let runner = f.runner(vec![picky.clone()]);
+    // Followed live: the others are handled after the poison's retries, not blocked by it.
+    let tasks = runner.spawn();
+    let handled = async {
+        while picky.handled.load(Ordering::SeqCst) < 5 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), handled)
+        .await
+        .expect("the other events were handled");
+    let letters = async {
+        loop {
+            let letters = runner.dead_letters(false).await.expect("letters");
+            if !letters.is_empty() {
+                return letters;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    let letters = tokio::time::timeout(std::time::Duration::from_secs(20), letters)
+        .await
+        .expect("dead-lettered");
+    drop(tasks);
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].stream_id, poison.to_string());
+    assert_eq!(letters[0].attempts, 3);
+    assert!(letters[0].error.contains("said no"));
+    let status = runner.status().await.expect("status");
+    assert_eq!(status[0].open_dead_letters, 1);
+
+    // Still broken: the retry fails and keeps the letter; fixed: it succeeds, once.
+    let report = runner.retry(None).await.expect("retried");
+    assert_eq!((report.succeeded, report.failed), (0, 1));
+    picky.fixed.store(true, Ordering::SeqCst);
+    let report = runner.retry(Some(letters[0].id)).await.expect("retried");
+    assert_eq!((report.succeeded, report.failed), (1, 0));
+    assert_eq!(picky.handled.load(Ordering::SeqCst), 6);
+    assert!(
+        runner
+            .dead_letters(false)
+            .await
+            .expect("letters")
+            .is_empty()
+    );
+    let all = runner.dead_letters(true).await.expect("letters");
+    assert_eq!(all[0].resolution.as_deref(), Some("retried"));
+}
+
+async fn verify_finds_missing_and_foreign_objects_and_repair_fixes_both(backend: Backend) {
+    let f = fixture(backend).await;
+    let ann = f.register("ann@example.com").await;
+    let bob = f.register("bob@example.com").await;
+    let storage = f.storage();
+    f.runner(vec![Arc::new(f.storage())])
+        .catch_up()
+        .await
+        .expect("caught up");
+    let users: BTreeSet<String> = [ann.to_string(), bob.to_string()].into();
+    assert!(storage.verify(&users).await.expect("verify").is_clean());
+
+    // A marker deleted by hand, and a stranger's object.
+    let marker = expected_keys(&bob.to_string())[0].clone();
+    f.objects.delete(&marker).await.expect("deleted");
+    f.objects
+        .put(
+            "accounts/nobody/metadata/user_info.json",
+            b"{}",
+            "application/json",
+        )
+        .await
+        .expect("put");
+    let report = storage.verify(&users).await.expect("verify");
+    assert_eq!(report.missing, vec![(bob.to_string(), marker.clone())]);
+    assert_eq!(report.orphans, vec!["accounts/nobody/".to_owned()]);
+    assert_eq!(report.checked_users, 2);
+
+    // Without --prune the orphan stays; with it, it goes.
+    let repaired = storage
+        .repair(&report, false, &|_, _| {})
+        .await
+        .expect("repaired");
+    assert_eq!(repaired.users_repaired, 1);
+    assert_eq!(repaired.orphans_removed, 0);
+    let report = storage.verify(&users).await.expect("verify");
+    assert!(report.missing.is_empty());
+    assert_eq!(report.orphans.len(), 1);
+    storage
+        .repair(&report, true, &|_, _| {})
+        .await
+        .expect("pruned");
+    assert!(storage.verify(&users).await.expect("verify").is_clean());
+}
+
+test_both_backends!(
+    registration_creates_the_folder_and_changes_rewrite_or_remove_it,
+    a_failing_event_is_dead_lettered_without_holding_up_the_others,
+    verify_finds_missing_and_foreign_objects_and_repair_fixes_both,
+);
