@@ -1,6 +1,7 @@
 # Starts the services the tests need, on loopback only, installing them if missing. Idempotent:
 # a service that already answers is left alone; only what this script starts is new.
-# Sourced by scripts/test; later issues add the Kafka-protocol broker, S3 and the SMTP sink.
+# Sourced by scripts/test: PostgreSQL and an S3-compatible server (moto); the Kafka-protocol broker
+# and the SMTP sink come with the rest of the workers.
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -57,4 +58,43 @@ ensure_postgres() {
     psql "$TEST_DATABASE_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'idlog_test_%'" |
         while read -r name; do psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$name\"" >/dev/null 2>&1 || true; done
     log "PostgreSQL: ready"
+}
+
+# Where tools the tests need are installed (kept between runs, outside the checkout).
+TOOLS_DIR="${IDLOG_TOOLS_DIR:-${HOME:-/root}/.cache/idlog-ci/tools}"
+
+# Processes this script started, stopped when the test command exits.
+STARTED_PIDS=()
+stop_started() {
+    for pid in "${STARTED_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+}
+trap stop_started EXIT
+
+port_answers() { # port
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Exports TEST_S3_ENDPOINT for an S3-compatible server on 127.0.0.1:9000 (moto, from PyPI).
+ensure_s3() {
+    if [ -n "${TEST_S3_ENDPOINT:-}" ]; then
+        log "S3: using TEST_S3_ENDPOINT"
+        return 0
+    fi
+    export TEST_S3_ENDPOINT="http://127.0.0.1:9000"
+    if port_answers 9000; then
+        log "S3: something answers on 127.0.0.1:9000; using it"
+        return 0
+    fi
+    local venv="$TOOLS_DIR/moto-5.2.5"
+    if [ ! -x "$venv/bin/moto_server" ]; then
+        log "S3: installing moto 5.2.5 (PyPI) into $venv"
+        mkdir -p "$TOOLS_DIR"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+    fi
+    log "S3: starting moto on 127.0.0.1:9000"
+    "$venv/bin/moto_server" -H 127.0.0.1 -p 9000 >"$TOOLS_DIR/moto.log" 2>&1 &
+    STARTED_PIDS+=("$!")
+    wait_for "moto" 60 port_answers 9000
+    log "S3: ready"
 }

@@ -33,6 +33,53 @@ pub struct Settings {
     pub projections: ProjectionSettings,
     /// `[workers]`
     pub workers: WorkerConfig,
+    /// `[storage]`
+    pub storage: StorageSettings,
+}
+
+/// Where users' folders and files are stored.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// The data folder's `objects/` (the embedded default).
+    #[default]
+    Local,
+    /// An S3 bucket (Amazon S3, MinIO, ...).
+    S3,
+}
+
+/// `[storage]`: the object store.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    /// `local` or `s3`.
+    pub backend: StorageBackend,
+    /// The S3 bucket (created at start-up if missing).
+    pub bucket: String,
+    /// The S3 endpoint, e.g. `http://minio:9000`; unset for Amazon S3.
+    pub endpoint: Option<String>,
+    /// The S3 region.
+    pub region: String,
+    /// Path-style addressing (MinIO and most self-hosted servers need it).
+    pub path_style: bool,
+    /// The S3 access key id.
+    pub access_key_id: Option<String>,
+    /// The S3 secret access key.
+    pub secret_access_key: Option<SecretString>,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Local,
+            bucket: "idlog".into(),
+            endpoint: None,
+            region: "us-east-1".into(),
+            path_style: true,
+            access_key_id: None,
+            secret_access_key: None,
+        }
+    }
 }
 
 /// `[workers]`: how the workers retry.

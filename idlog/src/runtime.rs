@@ -393,9 +393,37 @@ pub fn projector_over(
     )
 }
 
-/// The object store: the data folder's `objects/` (the embedded default).
-pub fn object_store(settings: &Settings) -> Arc<dyn objects::ObjectStore> {
-    Arc::new(objects::LocalFolder::new(settings.data.dir.join("objects")))
+/// The configured object store: the data folder's `objects/` (the embedded default), or an S3
+/// bucket (created if missing).
+pub async fn object_store(settings: &Settings) -> anyhow::Result<Arc<dyn objects::ObjectStore>> {
+    let storage = &settings.storage;
+    match storage.backend {
+        crate::config::StorageBackend::Local => Ok(Arc::new(objects::LocalFolder::new(
+            settings.data.dir.join("objects"),
+        ))),
+        crate::config::StorageBackend::S3 => {
+            let (Some(access_key_id), Some(secret_access_key)) =
+                (&storage.access_key_id, &storage.secret_access_key)
+            else {
+                bail!(
+                    "storage.backend = \"s3\" needs storage.access_key_id and storage.secret_access_key"
+                );
+            };
+            let store = objects::S3Store::new(&objects::S3Settings {
+                bucket: storage.bucket.clone(),
+                endpoint: storage.endpoint.clone(),
+                region: storage.region.clone(),
+                path_style: storage.path_style,
+                access_key_id: access_key_id.clone(),
+                secret_access_key: secret_access_key.clone(),
+            });
+            store
+                .ensure_bucket()
+                .await
+                .with_context(|| format!("opening the S3 bucket {}", storage.bucket))?;
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 /// The storage worker over the configured object store.
@@ -451,7 +479,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("preparing the read models")?;
     // The read models follow the log for as long as this set lives.
     let _following = projector.spawn();
-    let objects = object_store(&settings);
+    let objects = object_store(&settings).await?;
     // The workers (storage folders) follow the log for as long as this set lives.
     let _working = worker_runner(&core, &settings, objects.clone()).spawn();
     let read = api::ReadSide {

@@ -28,7 +28,7 @@ async fn current_users(core: &Core, settings: &Settings) -> anyhow::Result<BTree
 pub async fn verify(settings: &Settings) -> anyhow::Result<()> {
     let core = Core::open(settings).await?;
     let users = current_users(&core, settings).await?;
-    let storage = storage_worker(core.commands.clone(), object_store(settings));
+    let storage = storage_worker(core.commands.clone(), object_store(settings).await?);
     let bar = progress_bar(1, "checking storage");
     let report = storage.verify(&users).await?;
     bar.finish_and_clear();
@@ -61,7 +61,7 @@ pub async fn rebuild(
     yes: bool,
 ) -> anyhow::Result<()> {
     let core = Core::open(settings).await?;
-    let storage = storage_worker(core.commands.clone(), object_store(settings));
+    let storage = storage_worker(core.commands.clone(), object_store(settings).await?);
     if let Some(user) = user {
         if user.parse::<domain::UserId>().is_err() {
             return Err(Usage(format!("{user:?} is not a user id")).into());
@@ -110,7 +110,7 @@ pub async fn rebuild(
 /// `idlog workers status`.
 pub async fn status(settings: &Settings) -> anyhow::Result<()> {
     let core = Core::open(settings).await?;
-    let runner = worker_runner(&core, settings, object_store(settings));
+    let runner = worker_runner(&core, settings, object_store(settings).await?);
     println!(
         "{:<10} {:>10} {:>8} {:>5}",
         "worker", "position", "lag", "dead"
@@ -127,7 +127,7 @@ pub async fn status(settings: &Settings) -> anyhow::Result<()> {
 /// `idlog workers dead-letters [--all]`.
 pub async fn dead_letters(settings: &Settings, all: bool) -> anyhow::Result<()> {
     let core = Core::open(settings).await?;
-    let runner = worker_runner(&core, settings, object_store(settings));
+    let runner = worker_runner(&core, settings, object_store(settings).await?);
     let letters = runner.dead_letters(all).await?;
     if letters.is_empty() {
         println!("no dead letters");
@@ -158,7 +158,7 @@ pub async fn retry(settings: &Settings, id: Option<i64>, all: bool) -> anyhow::R
         return Err(Usage("name a dead letter's id, or pass --all".into()).into());
     }
     let core = Core::open(settings).await?;
-    let runner = worker_runner(&core, settings, object_store(settings));
+    let runner = worker_runner(&core, settings, object_store(settings).await?);
     let report = runner.retry(id).await?;
     println!(
         "{} handled, {} still failing",

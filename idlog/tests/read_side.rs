@@ -8,8 +8,9 @@ use std::process::{Command, Output, Stdio};
 
 const IDLOG: &str = env!("CARGO_BIN_EXE_idlog");
 
-/// Runs `idlog ARGS` in `dir` against `url`, with no standard input.
-fn idlog(dir: &Path, url: &str, args: &[&str]) -> Output {
+/// `idlog ARGS` in `dir` against `url`, with only the IDLOG_ variables it is given (the test
+/// environment's are dropped).
+fn command(dir: &Path, url: &str, args: &[&str]) -> Command {
     let mut command = Command::new(IDLOG);
     command.current_dir(dir).args(args);
     for (key, _) in std::env::vars() {
@@ -17,8 +18,13 @@ fn idlog(dir: &Path, url: &str, args: &[&str]) -> Output {
             command.env_remove(key);
         }
     }
+    command.env("IDLOG_DATABASE_URL", url);
     command
-        .env("IDLOG_DATABASE_URL", url)
+}
+
+/// Runs `idlog ARGS` in `dir` against `url`, with no standard input.
+fn idlog(dir: &Path, url: &str, args: &[&str]) -> Output {
+    command(dir, url, args)
         .stdin(Stdio::null())
         .output()
         .expect("idlog runs")
@@ -124,10 +130,7 @@ async fn dead_letters_are_listed_and_skipped_only_with_consent(backend: Backend)
         .last_position;
     drop(opened);
     // A server follows the log until the poison stops the directory.
-    let mut server = Command::new(IDLOG)
-        .current_dir(dir.path())
-        .args(["serve"])
-        .env("IDLOG_DATABASE_URL", &db.url)
+    let mut server = command(dir.path(), &db.url, &["serve"])
         .env("IDLOG_SERVER_PORT", "0")
         .env("IDLOG_PROJECTIONS_MAX_ATTEMPTS", "1")
         .stdout(Stdio::null())
@@ -217,20 +220,21 @@ async fn prune_activity_asks_first_and_leaves_the_log_alone(backend: Backend) {
 
 async fn analysts_get_a_read_only_role_on_postgresql(backend: Backend) {
     let (db, dir) = seeded(backend).await;
-    let mut grant = Command::new(IDLOG)
-        .current_dir(dir.path())
-        .args([
+    let mut grant = command(
+        dir.path(),
+        &db.url,
+        &[
             "analysts",
             "grant",
             "idlog_analyst_test",
             "--password-stdin",
-        ])
-        .env("IDLOG_DATABASE_URL", &db.url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("idlog runs");
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("idlog runs");
     {
         use std::io::Write;
         let mut stdin = grant.stdin.take().expect("stdin");

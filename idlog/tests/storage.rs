@@ -4,9 +4,11 @@
 
 use eventstore::test_both_backends;
 use eventstore::testing::{Backend, TestDb};
+use objects::ObjectStore;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 const IDLOG: &str = env!("CARGO_BIN_EXE_idlog");
@@ -23,13 +25,6 @@ fn command(dir: &Path, url: &str, args: &[&str]) -> Command {
     command
 }
 
-fn idlog(dir: &Path, url: &str, args: &[&str]) -> Output {
-    command(dir, url, args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("idlog runs")
-}
-
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -38,12 +33,58 @@ fn text(output: &Output) -> String {
     )
 }
 
-async fn the_server_creates_folders_and_the_command_line_verifies_and_repairs_them(
-    backend: Backend,
-) {
+/// The object store the binary is configured with, and the environment that configures it.
+fn store(kind: Store, dir: &Path) -> (Arc<dyn ObjectStore>, Vec<(String, String)>) {
+    match kind {
+        Store::Local => (
+            Arc::new(objects::LocalFolder::new(dir.join("idlog-data/objects"))),
+            Vec::new(),
+        ),
+        Store::S3 => {
+            let endpoint = std::env::var("TEST_S3_ENDPOINT")
+                .unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned());
+            let bucket = format!("idlog-cli-{}", uuid::Uuid::new_v4().simple());
+            let store = objects::S3Store::new(&objects::S3Settings {
+                bucket: bucket.clone(),
+                endpoint: Some(endpoint.clone()),
+                region: "us-east-1".into(),
+                path_style: true,
+                access_key_id: "idlog-test".into(),
+                secret_access_key: "idlog-test-secret".to_owned().into(),
+            });
+            let env = [
+                ("IDLOG_STORAGE_BACKEND", "s3"),
+                ("IDLOG_STORAGE_BUCKET", bucket.as_str()),
+                ("IDLOG_STORAGE_ENDPOINT", endpoint.as_str()),
+                ("IDLOG_STORAGE_ACCESS_KEY_ID", "idlog-test"),
+                ("IDLOG_STORAGE_SECRET_ACCESS_KEY", "idlog-test-secret"),
+            ]
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .to_vec();
+            (Arc::new(store), env)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Store {
+    Local,
+    S3,
+}
+
+async fn folders_on(backend: Backend, kind: Store) {
     let db = TestDb::new(backend).await.expect("test database");
     let dir = tempfile::tempdir().expect("temp dir");
+    let (objects, env) = store(kind, dir.path());
+    let idlog = |args: &[&str]| {
+        command(dir.path(), &db.url, args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .expect("idlog runs")
+    };
     let mut server = command(dir.path(), &db.url, &["serve"])
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("IDLOG_SERVER_PORT", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -72,64 +113,85 @@ async fn the_server_creates_folders_and_the_command_line_verifies_and_repairs_th
         .as_str()
         .expect("id")
         .to_owned();
-    let accounts = dir.path().join("idlog-data/objects/accounts").join(&id);
-    let info = accounts.join("metadata/user_info.json");
-    let mut waited = 0;
-    while !info.exists() && waited < 200 {
-        std::thread::sleep(Duration::from_millis(50));
-        waited += 1;
+    let [_, performance, info] = [
+        format!("accounts/{id}/biometric-data/"),
+        format!("accounts/{id}/performance-data/"),
+        format!("accounts/{id}/metadata/user_info.json"),
+    ];
+    let mut found = None;
+    for _ in 0..200 {
+        found = objects.get(&info).await.expect("get");
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = server.kill();
     let _ = server.wait();
-    assert!(info.exists(), "the worker wrote user_info.json");
-    assert!(accounts.join("biometric-data").is_dir());
-    assert!(accounts.join("performance-data").is_dir());
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&info).expect("read")).expect("json");
+    let found = found.expect("the worker wrote user_info.json");
+    let json: serde_json::Value = serde_json::from_slice(&found.bytes).expect("json");
     assert_eq!(json["email"], "ann@example.com");
+    let folder = objects
+        .list(&format!("accounts/{id}/"))
+        .await
+        .expect("list");
+    assert!(
+        folder.contains(&format!("accounts/{id}/biometric-data/")),
+        "{folder:?}"
+    );
+    assert!(folder.contains(&performance), "{folder:?}");
 
-    let verified = idlog(dir.path(), &db.url, &["storage", "verify"]);
+    let verified = idlog(&["storage", "verify"]);
     assert!(verified.status.success(), "{}", text(&verified));
     assert!(text(&verified).contains("1 users checked: 0 objects missing, 0 orphans"));
 
     // Break it: a marker gone, a stranger's folder.
-    std::fs::remove_dir(accounts.join("performance-data")).expect("removed");
-    let stranger = dir
-        .path()
-        .join("idlog-data/objects/accounts/stranger/metadata");
-    std::fs::create_dir_all(&stranger).expect("stranger");
-    std::fs::write(stranger.join("user_info.json"), b"{}").expect("written");
-    let verified = idlog(dir.path(), &db.url, &["storage", "verify"]);
+    objects.delete(&performance).await.expect("removed");
+    objects
+        .put(
+            "accounts/stranger/metadata/user_info.json",
+            b"{}",
+            "application/json",
+        )
+        .await
+        .expect("written");
+    let verified = idlog(&["storage", "verify"]);
     assert_eq!(verified.status.code(), Some(1), "{}", text(&verified));
     let out = text(&verified);
-    assert!(
-        out.contains(&format!("missing  accounts/{id}/performance-data/")),
-        "{out}"
-    );
+    assert!(out.contains(&format!("missing  {performance}")), "{out}");
     assert!(out.contains("orphan   accounts/stranger/"), "{out}");
 
-    let refused = idlog(dir.path(), &db.url, &["storage", "rebuild", "--prune"]);
+    let refused = idlog(&["storage", "rebuild", "--prune"]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
-    let repaired = idlog(
-        dir.path(),
-        &db.url,
-        &["storage", "rebuild", "--prune", "--yes"],
-    );
+    let repaired = idlog(&["storage", "rebuild", "--prune", "--yes"]);
     assert!(repaired.status.success(), "{}", text(&repaired));
     assert!(
         text(&repaired).contains("1 folders repaired, 1 orphans removed"),
         "{}",
         text(&repaired)
     );
-    let verified = idlog(dir.path(), &db.url, &["storage", "verify"]);
+    let verified = idlog(&["storage", "verify"]);
     assert!(verified.status.success(), "{}", text(&verified));
 
-    let status = idlog(dir.path(), &db.url, &["workers", "status"]);
+    let status = idlog(&["workers", "status"]);
     assert!(text(&status).contains("storage"), "{}", text(&status));
-    let letters = idlog(dir.path(), &db.url, &["workers", "dead-letters"]);
+    let letters = idlog(&["workers", "dead-letters"]);
     assert!(text(&letters).contains("no dead letters"));
-    let retry = idlog(dir.path(), &db.url, &["workers", "retry"]);
+    let retry = idlog(&["workers", "retry"]);
     assert_eq!(retry.status.code(), Some(2));
 }
 
-test_both_backends!(the_server_creates_folders_and_the_command_line_verifies_and_repairs_them);
+async fn the_server_creates_folders_and_the_command_line_verifies_and_repairs_them(
+    backend: Backend,
+) {
+    folders_on(backend, Store::Local).await;
+}
+
+async fn the_same_on_s3(backend: Backend) {
+    folders_on(backend, Store::S3).await;
+}
+
+test_both_backends!(
+    the_server_creates_folders_and_the_command_line_verifies_and_repairs_them,
+    the_same_on_s3,
+);

@@ -4,6 +4,10 @@
 //! [`ObjectStore`] is the one seam; [`LocalFolder`] is the embedded default (the data folder's
 //! `objects/`, one file per key), and S3 implements the same trait with the same keys.
 
+mod s3;
+
+pub use s3::{S3Settings, S3Store};
+
 use std::path::{Path, PathBuf};
 
 /// A stored object.
