@@ -6,6 +6,7 @@
 //! it saw (`If-Match`), in which case the conflict is the caller's to resolve.
 
 mod claims;
+pub mod tokens;
 
 pub use claims::ClaimHasher;
 

@@ -35,6 +35,33 @@ pub struct Settings {
     pub workers: WorkerConfig,
     /// `[storage]`
     pub storage: StorageSettings,
+    /// `[email]`
+    pub email: EmailConfig,
+}
+
+/// `[email]`: what messages say and where their links point.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// The product's name in messages.
+    pub product: String,
+    /// The sender address.
+    pub from: String,
+    /// The API's public base URL (verification links).
+    pub public_url: String,
+    /// Where password reset and invitation links point; the token is appended.
+    pub reset_url: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            product: "idlog".into(),
+            from: "idlog <no-reply@localhost>".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            reset_url: "http://127.0.0.1:8080/reset-password?token=".into(),
+        }
+    }
 }
 
 /// Where users' folders and files are stored.

@@ -440,10 +440,28 @@ pub(crate) fn worker_runner(
     settings: &Settings,
     objects: Arc<dyn objects::ObjectStore>,
 ) -> workers::WorkerRunner {
+    let email = &settings.email;
+    let emails = workers::email::EmailWorker::new(
+        Arc::new(workers::email::EmlFolder::new(
+            settings.data.dir.join("mail"),
+        )),
+        core.commands.clone(),
+        core.tokens.clone(),
+        workers::email::EmailSettings {
+            product: email.product.clone(),
+            from: email.from.clone(),
+            public_url: email.public_url.clone(),
+            reset_url: email.reset_url.clone(),
+        },
+        workers::email::Templates::english(),
+    );
     workers::WorkerRunner::new(
         core.database.clone(),
         core.log.clone(),
-        vec![Arc::new(storage_worker(core.commands.clone(), objects))],
+        vec![
+            Arc::new(storage_worker(core.commands.clone(), objects)),
+            Arc::new(emails),
+        ],
         worker_settings(settings),
     )
 }

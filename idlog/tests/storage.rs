@@ -126,6 +126,41 @@ async fn folders_on(backend: Backend, kind: Store) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The welcome message, with a link that verifies the address.
+    let mail = dir.path().join("idlog-data/mail");
+    let mut welcome = None;
+    for _ in 0..200 {
+        welcome = std::fs::read_dir(&mail).ok().and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .find(|entry| {
+                    entry
+                        .file_name()
+                        .to_string_lossy()
+                        .ends_with("-welcome.eml")
+                })
+                .and_then(|entry| std::fs::read_to_string(entry.path()).ok())
+        });
+        if welcome.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let welcome = welcome.expect("the welcome message was written");
+    assert!(welcome.contains("To: ann@example.com"), "{welcome}");
+    let link_start = welcome.find("http://").expect("a link");
+    let link: String = welcome[link_start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"')
+        .collect();
+    let path = link
+        .split_once("/api/v1/")
+        .map(|(_, rest)| format!("/api/v1/{rest}"))
+        .expect("an API link");
+    let followed = reqwest::get(format!("{address}{path}"))
+        .await
+        .expect("follow");
+    assert_eq!(followed.status(), 200, "{link}");
     let _ = server.kill();
     let _ = server.wait();
     let found = found.expect("the worker wrote user_info.json");

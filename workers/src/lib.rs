@@ -7,6 +7,7 @@
 //! and jitter, and after the configured attempts records it as a dead letter and goes on: one
 //! poison event holds up the others only for its retries.
 
+pub mod email;
 pub mod runner;
 pub mod storage;
 

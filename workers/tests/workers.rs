@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
+use commands::tokens::{TokenMinter, TokenPurpose, hash_token};
 use commands::{ClaimHasher, CommandContext, CommandHandler};
 use domain::user::{NewUser, UserAggregate, UserCommand};
-use domain::values::{Email, PasswordHash, PendingToken, PersonName, Profile, Role, TokenHash};
+use domain::values::{Email, LanguageTag, PasswordHash, PersonName, Profile, Role};
 use domain::{Duration, UserId};
 use eventstore::testing::{Backend, TestDb};
 use eventstore::{RecordedEvent, test_both_backends};
@@ -13,6 +14,7 @@ use objects::{LocalFolder, ObjectStore};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use workers::email::{EmailSettings, EmailWorker, EmlFolder, Template, Templates, Texts};
 use workers::storage::{StorageWorker, expected_keys, folder};
 use workers::{Worker, WorkerError, WorkerRunner, WorkerSettings};
 
@@ -37,6 +39,10 @@ async fn fixture(backend: Backend) -> Fixture {
         _db: db,
         _folder: folder,
     }
+}
+
+fn minter() -> TokenMinter {
+    TokenMinter::new([9; 32])
 }
 
 fn settings() -> WorkerSettings {
@@ -66,6 +72,12 @@ impl Fixture {
     async fn register(&self, email: &str) -> UserId {
         let id = UserId::from_uuid(uuid::Uuid::now_v7());
         let now = Utc::now();
+        let (email_verification, _) = minter().issue(
+            TokenPurpose::EmailVerification,
+            id,
+            now,
+            Duration::hours(48),
+        );
         self.user(
             id,
             UserCommand::Register {
@@ -79,11 +91,7 @@ impl Fixture {
                     roles: [Role::parse("user").expect("role")].into(),
                 },
                 password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
-                email_verification: PendingToken {
-                    token_hash: TokenHash::from_bytes([1; 32]),
-                    issued_at: now,
-                    expires_at: now + Duration::hours(48),
-                },
+                email_verification,
                 at: now,
             },
         )
@@ -281,7 +289,132 @@ async fn verify_finds_missing_and_foreign_objects_and_repair_fixes_both(backend:
     assert!(storage.verify(&users).await.expect("verify").is_clean());
 }
 
+/// The messages in the `.eml` folder, by file name.
+fn messages(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut messages: Vec<(String, String)> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|entry| entry.file_name().to_string_lossy().ends_with(".eml"))
+                .map(|entry| {
+                    (
+                        entry.file_name().to_string_lossy().into_owned(),
+                        std::fs::read_to_string(entry.path()).expect("message"),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    messages.sort();
+    messages
+}
+
+/// The token of the first link in `message`.
+fn token_in(message: &str) -> String {
+    let start = message.find("token=").expect("a link with a token") + "token=".len();
+    message[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect()
+}
+
+async fn emails_carry_working_links_once_per_event(backend: Backend) {
+    let f = fixture(backend).await;
+    let mail = tempfile::tempdir().expect("mail folder");
+    let templates = Templates::english().with(
+        "pt",
+        Template::PasswordReset,
+        Texts {
+            subject: "{product}: redefinir a senha",
+            text: "Abra {link}",
+            html: "<a href=\"{link}\">redefinir</a>",
+        },
+    );
+    let worker = EmailWorker::new(
+        Arc::new(EmlFolder::new(mail.path())),
+        f.commands.clone(),
+        minter(),
+        EmailSettings {
+            product: "Acme ID".into(),
+            from: "no-reply@acme.example".into(),
+            public_url: "https://id.acme.example/".into(),
+            reset_url: "https://app.acme.example/reset?token=".into(),
+        },
+        templates,
+    );
+    let ann = f.register("ann@example.com").await;
+    let runner = f.runner(vec![Arc::new(worker)]);
+    runner.catch_up().await.expect("caught up");
+    let sent = messages(mail.path());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let (name, welcome) = &sent[0];
+    assert!(name.ends_with("-welcome.eml"), "{name}");
+    assert!(welcome.contains("To: ann@example.com"));
+    assert!(welcome.contains("Subject: Welcome to Acme ID: please verify your email"));
+    assert!(welcome.contains("https://id.acme.example/api/v1/auth/email/verify?token="));
+    // The link's token is the one the log holds the hash of: following it verifies the email.
+    let token = token_in(welcome);
+    f.user(
+        ann,
+        UserCommand::ConfirmEmailVerification {
+            token_hash: hash_token(&token),
+            at: Utc::now(),
+        },
+    )
+    .await;
+
+    // A reset in the user's language (Portuguese here, falling back to English elsewhere).
+    f.user(
+        ann,
+        UserCommand::UpdateProfile {
+            first_name: None,
+            last_name: None,
+            profile: Profile {
+                preferred_language: Some(LanguageTag::parse("pt-BR").expect("tag")),
+                ..Profile::default()
+            },
+            at: Utc::now(),
+        },
+    )
+    .await;
+    let (reset, reset_token) = minter().issue(
+        TokenPurpose::PasswordReset,
+        ann,
+        Utc::now(),
+        Duration::hours(1),
+    );
+    f.user(ann, UserCommand::RequestPasswordReset { token: reset })
+        .await;
+    runner.catch_up().await.expect("caught up");
+    let sent = messages(mail.path());
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let reset_message = &sent
+        .iter()
+        .find(|(name, _)| name.ends_with("-password_reset.eml"))
+        .expect("the reset message")
+        .1;
+    assert!(reset_message.contains("Subject: Acme ID: redefinir a senha"));
+    assert_eq!(
+        token_in(reset_message),
+        secrecy::ExposeSecret::expose_secret(&reset_token).to_owned()
+    );
+    assert!(reset_message.contains("https://app.acme.example/reset?token="));
+
+    // Delivered again (a fresh runner from position 0): still one file per message.
+    forget_checkpoints(&f).await;
+    runner.catch_up().await.expect("again");
+    assert_eq!(messages(mail.path()).len(), 2);
+}
+
+/// Forgets the email worker's checkpoint, as a lost checkpoint would.
+async fn forget_checkpoints(f: &Fixture) {
+    projections::sql::execute(&f.database, "DELETE FROM worker_checkpoints", &[])
+        .await
+        .expect("reset");
+}
+
 test_both_backends!(
+    emails_carry_working_links_once_per_event,
     registration_creates_the_folder_and_changes_rewrite_or_remove_it,
     a_failing_event_is_dead_lettered_without_holding_up_the_others,
     verify_finds_missing_and_foreign_objects_and_repair_fixes_both,
