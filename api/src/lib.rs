@@ -133,6 +133,9 @@ pub struct AppState {
     pub read: ReadSide,
     /// Request counters and latencies.
     pub metrics: metrics::Metrics,
+    /// The workers this process runs, if any (their lag and dead letters in readiness and
+    /// metrics).
+    pub workers: Option<workers::WorkerRunner>,
     /// Work that finishes after its request was answered (recording a failed login, issuing a
     /// reset link), so that neither its result nor its duration shows in the answer. Shutdown
     /// waits for it.
@@ -312,10 +315,14 @@ pub struct Readiness {
     log_head: u64,
     /// Each read model's position and lag.
     projections: Vec<projections::Status>,
+    /// Each worker's position, lag and open dead letters (workers run by this process).
+    #[schema(value_type = Vec<Object>)]
+    workers: Vec<workers::runner::WorkerStatus>,
 }
 
-/// Readiness: the database answers and every read model is close enough to the log's head
-/// (within `projections.max_ready_lag` events, and not stopped at a dead letter).
+/// Readiness: the database answers and every read model and worker is close enough to the log's
+/// head (within `projections.max_ready_lag` events; read models not stopped at a dead letter).
+/// Workers' dead letters are reported, not held against readiness.
 #[utoipa::path(
     get,
     path = "/health/ready",
@@ -348,6 +355,22 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Pro
             report.max_lag()
         )));
     }
+    let workers = match &state.workers {
+        Some(runner) => runner.status().await.map_err(|error| {
+            tracing::warn!(%error, "not ready: worker status unavailable");
+            Problem::unavailable("the database is not reachable")
+        })?,
+        None => Vec::new(),
+    };
+    if let Some(behind) = workers
+        .iter()
+        .find(|worker| worker.lag > state.read.max_ready_lag)
+    {
+        return Err(Problem::unavailable(&format!(
+            "worker {} lags {} events behind the log",
+            behind.name, behind.lag
+        )));
+    }
     let log_head = match report.projections.first() {
         Some(projection) => projection.head,
         None => {
@@ -363,6 +386,7 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Pro
         status: "ready",
         log_head,
         projections: report.projections,
+        workers,
     }))
 }
 

@@ -198,6 +198,37 @@ pub async fn render(State(state): State<AppState>) -> Response {
         }
         Err(error) => tracing::warn!(%error, "metrics: projection status unavailable"),
     }
+    if let Some(runner) = &state.workers {
+        match runner.status().await {
+            Ok(statuses) => {
+                let _ = writeln!(
+                    out,
+                    "# HELP idlog_worker_lag_events Events a worker has not looked at yet."
+                );
+                let _ = writeln!(out, "# TYPE idlog_worker_lag_events gauge");
+                for worker in &statuses {
+                    let _ = writeln!(
+                        out,
+                        "idlog_worker_lag_events{{worker=\"{}\"}} {}",
+                        worker.name, worker.lag
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "# HELP idlog_worker_dead_letters Events a worker gave up on, unresolved."
+                );
+                let _ = writeln!(out, "# TYPE idlog_worker_dead_letters gauge");
+                for worker in &statuses {
+                    let _ = writeln!(
+                        out,
+                        "idlog_worker_dead_letters{{worker=\"{}\"}} {}",
+                        worker.name, worker.open_dead_letters
+                    );
+                }
+            }
+            Err(error) => tracing::warn!(%error, "metrics: worker status unavailable"),
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

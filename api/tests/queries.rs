@@ -468,6 +468,11 @@ async fn readiness_and_metrics_report_the_read_models(backend: Backend) {
         "{metrics}"
     );
     assert!(metrics.contains("idlog_projection_lag_events{projection=\"directory\"} 0"));
+    assert!(
+        metrics.contains("idlog_worker_dead_letters{worker=\"storage\"} 0"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("idlog_worker_lag_events{worker=\"storage\"}"));
     assert!(metrics.contains(
         "idlog_http_requests_total{method=\"GET\",route=\"/api/v1/users\",status=\"200\"} 1"
     ));

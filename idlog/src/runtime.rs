@@ -499,7 +499,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _following = projector.spawn();
     let objects = object_store(&settings).await?;
     // The workers (storage folders) follow the log for as long as this set lives.
-    let _working = worker_runner(&core, &settings, objects.clone()).spawn();
+    let runner = worker_runner(&core, &settings, objects.clone());
+    let _working = runner.spawn();
     let read = api::ReadSide {
         wait_timeout: std::time::Duration::from_millis(settings.projections.wait_timeout_ms),
         max_ready_lag: settings.projections.max_ready_lag,
@@ -510,6 +511,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let state = AppState {
         read,
         metrics: Default::default(),
+        workers: Some(runner),
         commands: core.commands,
         passwords: core.passwords,
         tokens: core.tokens,

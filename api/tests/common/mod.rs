@@ -61,6 +61,7 @@ pub struct TestApp {
     /// The server's projector.
     pub projector: projections::Projector,
     _following: Arc<tokio::task::JoinSet<()>>,
+    _working: Arc<tokio::task::JoinSet<()>>,
     _db: TestDb,
 }
 
@@ -268,7 +269,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let opened = db.open().await.expect("open");
     let log = opened.log;
     let projector = projections::Projector::new(
-        opened.database,
+        opened.database.clone(),
         log.clone(),
         projections::all(),
         projections::ProjectorSettings {
@@ -278,16 +279,27 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     );
     projector.prepare().await.expect("read models");
     let following = Arc::new(projector.spawn());
+    let objects_folder = tempfile::tempdir().expect("objects folder");
+    let workers = workers::WorkerRunner::new(
+        opened.database.clone(),
+        log.clone(),
+        vec![Arc::new(workers::storage::StorageWorker::new(
+            Arc::new(objects::LocalFolder::new(objects_folder.path())),
+            CommandHandler::new(log.clone(), ClaimHasher::new([7; 32])),
+        ))],
+        workers::WorkerSettings::default(),
+    );
+    let working = Arc::new(workers.spawn());
     let passwords =
         Passwords::new(options.passwords, options.hashing_concurrency).expect("passwords");
     let keys = KeySetFile::generate(chrono::Utc::now()).expect("keys");
-    let objects_folder = tempfile::tempdir().expect("objects folder");
     let state = AppState {
         read: api::ReadSide {
             wait_timeout: std::time::Duration::from_secs(1),
             ..api::ReadSide::new(projector.clone())
         },
         metrics: Default::default(),
+        workers: Some(workers.clone()),
         commands: CommandHandler::new(log.clone(), ClaimHasher::new([7; 32])),
         passwords,
         tokens: TokenMinter::new(TOKEN_KEY),
@@ -318,6 +330,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         objects_folder,
         projector,
         _following: following,
+        _working: working,
         _db: db,
     }
 }
