@@ -455,12 +455,19 @@ pub(crate) fn worker_runner(
         },
         workers::email::Templates::english(),
     );
+    let texts = workers::sms::SmsWorker::new(
+        Arc::new(workers::sms::SmsFolder::new(settings.data.dir.join("sms"))),
+        core.commands.clone(),
+        core.tokens.clone(),
+        email.product.clone(),
+    );
     workers::WorkerRunner::new(
         core.database.clone(),
         core.log.clone(),
         vec![
             Arc::new(storage_worker(core.commands.clone(), objects)),
             Arc::new(emails),
+            Arc::new(texts),
         ],
         worker_settings(settings),
     )

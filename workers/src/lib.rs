@@ -9,6 +9,7 @@
 
 pub mod email;
 pub mod runner;
+pub mod sms;
 pub mod storage;
 
 pub use runner::{WorkerDeadLetter, WorkerRunner, WorkerSettings};

@@ -6,7 +6,7 @@ use chrono::Utc;
 use commands::tokens::{TokenMinter, TokenPurpose, hash_token};
 use commands::{ClaimHasher, CommandContext, CommandHandler};
 use domain::user::{NewUser, UserAggregate, UserCommand};
-use domain::values::{Email, LanguageTag, PasswordHash, PersonName, Profile, Role};
+use domain::values::{Email, LanguageTag, PasswordHash, PersonName, PhoneNumber, Profile, Role};
 use domain::{Duration, UserId};
 use eventstore::testing::{Backend, TestDb};
 use eventstore::{RecordedEvent, test_both_backends};
@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use workers::email::{EmailSettings, EmailWorker, EmlFolder, Template, Templates, Texts};
+use workers::sms::{SmsFolder, SmsWorker};
 use workers::storage::{StorageWorker, expected_keys, folder};
 use workers::{Worker, WorkerError, WorkerRunner, WorkerSettings};
 
@@ -413,7 +414,75 @@ async fn forget_checkpoints(f: &Fixture) {
         .expect("reset");
 }
 
+async fn phone_codes_go_out_by_text_message_and_verify_the_number(backend: Backend) {
+    let f = fixture(backend).await;
+    let sms = tempfile::tempdir().expect("sms folder");
+    let worker = SmsWorker::new(
+        Arc::new(SmsFolder::new(sms.path())),
+        f.commands.clone(),
+        minter(),
+        "Acme ID",
+    );
+    let ann = f.register("ann@example.com").await;
+    f.user(
+        ann,
+        UserCommand::ChangePhone {
+            phone: Some(PhoneNumber::parse("+351912345678").expect("phone")),
+            at: Utc::now(),
+        },
+    )
+    .await;
+    let at = Utc::now();
+    let (_, code_hash) = minter().phone_code(ann, at);
+    f.user(
+        ann,
+        UserCommand::RequestPhoneVerification {
+            code_hash,
+            expires_at: at + Duration::minutes(10),
+            at,
+        },
+    )
+    .await;
+    f.runner(vec![Arc::new(worker)])
+        .catch_up()
+        .await
+        .expect("caught up");
+    let files: Vec<_> = std::fs::read_dir(sms.path())
+        .expect("sms folder")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".txt"))
+        .collect();
+    assert_eq!(files.len(), 1);
+    let text = std::fs::read_to_string(files[0].path()).expect("message");
+    assert!(text.starts_with("To: +351912345678"), "{text}");
+    assert!(text.contains("valid 10 minutes"), "{text}");
+    let code: String = text
+        .split("code: ")
+        .nth(1)
+        .expect("a code")
+        .chars()
+        .take(6)
+        .collect();
+    // The code in the message is the one whose keyed hash the log holds.
+    f.user(
+        ann,
+        UserCommand::ConfirmPhoneVerification {
+            code_hash: minter().phone_code_hash(ann, &code),
+            at: Utc::now(),
+        },
+    )
+    .await;
+    // It is in no event.
+    let events = f.log.read_all(0, 100).await.expect("events");
+    assert!(
+        events
+            .iter()
+            .all(|event| !event.payload.to_string().contains(&code))
+    );
+}
+
 test_both_backends!(
+    phone_codes_go_out_by_text_message_and_verify_the_number,
     emails_carry_working_links_once_per_event,
     registration_creates_the_folder_and_changes_rewrite_or_remove_it,
     a_failing_event_is_dead_lettered_without_holding_up_the_others,
