@@ -1,59 +1,12 @@
 //! The real `idlog` binary: start-up with no configuration, bad configuration, PostgreSQL.
 
 use eventstore::testing::{Backend, TestDb};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-const IDLOG: &str = env!("CARGO_BIN_EXE_idlog");
+mod common;
 
-/// `idlog` in `dir` with only the given IDLOG_ variables (the test environment's are dropped).
-fn idlog(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(IDLOG);
-    command.current_dir(dir).args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("IDLOG_") {
-            command.env_remove(key);
-        }
-    }
-    command.envs(env.iter().copied());
-    command
-}
-
-/// A running server and the address it printed.
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
-    let mut child = idlog(dir, &["serve"], env)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(address) = line.split("listening on ").nth(1) {
-                let _ = sender.send(address.to_owned());
-            }
-        }
-    });
-    let address = receiver
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server printed its address");
-    Server { child, address }
-}
+use common::{idlog, start};
 
 async fn get_health(address: &str) -> reqwest::StatusCode {
     reqwest::get(format!("{address}/health"))

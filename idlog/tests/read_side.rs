@@ -6,36 +6,18 @@ use eventstore::{AppendRequest, ExpectedVersion, NewEvent, test_both_backends};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-const IDLOG: &str = env!("CARGO_BIN_EXE_idlog");
+mod common;
 
-/// `idlog ARGS` in `dir` against `url`, with only the IDLOG_ variables it is given (the test
-/// environment's are dropped).
+use common::text;
+
+/// `idlog ARGS` in `dir` against `url`.
 fn command(dir: &Path, url: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(IDLOG);
-    command.current_dir(dir).args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("IDLOG_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("IDLOG_DATABASE_URL", url);
-    command
+    common::idlog(dir, args, &[("IDLOG_DATABASE_URL", url)])
 }
 
 /// Runs `idlog ARGS` in `dir` against `url`, with no standard input.
 fn idlog(dir: &Path, url: &str, args: &[&str]) -> Output {
-    command(dir, url, args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("idlog runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    common::run(dir, args, &[("IDLOG_DATABASE_URL", url)])
 }
 
 /// A log with a few users registered through the command line.

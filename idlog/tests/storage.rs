@@ -5,33 +5,13 @@
 use eventstore::test_both_backends;
 use eventstore::testing::{Backend, TestDb};
 use objects::ObjectStore;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-const IDLOG: &str = env!("CARGO_BIN_EXE_idlog");
+mod common;
 
-fn command(dir: &Path, url: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(IDLOG);
-    command.current_dir(dir).args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("IDLOG_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("IDLOG_DATABASE_URL", url);
-    command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use common::text;
 
 /// The object store the binary is configured with, and the environment that configures it.
 fn store(kind: Store, dir: &Path) -> (Arc<dyn ObjectStore>, Vec<(String, String)>) {
@@ -76,32 +56,15 @@ async fn folders_on(backend: Backend, kind: Store) {
     let db = TestDb::new(backend).await.expect("test database");
     let dir = tempfile::tempdir().expect("temp dir");
     let (objects, env) = store(kind, dir.path());
-    let idlog = |args: &[&str]| {
-        command(dir.path(), &db.url, args)
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .output()
-            .expect("idlog runs")
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("IDLOG_DATABASE_URL", db.url.as_str()));
+    let idlog = |args: &[&str]| common::run(dir.path(), args, &env);
+    let server = {
+        let mut serving = env.clone();
+        serving.push(("IDLOG_SERVER_PORT", "0"));
+        common::start(dir.path(), &serving)
     };
-    let mut server = command(dir.path(), &db.url, &["serve"])
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("IDLOG_SERVER_PORT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let stdout = server.stdout.take().expect("stdout");
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(address) = line.split("listening on ").nth(1) {
-                let _ = sender.send(address.to_owned());
-            }
-        }
-    });
-    let address = receiver
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server printed its address");
+    let address = server.address.clone();
     let registered = reqwest::Client::new()
         .post(format!("{address}/api/v1/auth/register"))
         .json(&serde_json::json!({"email": "ann@example.com", "password": "correct horse battery staple"}))
@@ -161,8 +124,7 @@ async fn folders_on(backend: Backend, kind: Store) {
         .await
         .expect("follow");
     assert_eq!(followed.status(), 200, "{link}");
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let found = found.expect("the worker wrote user_info.json");
     let json: serde_json::Value = serde_json::from_slice(&found.bytes).expect("json");
     assert_eq!(json["email"], "ann@example.com");
