@@ -199,6 +199,11 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}/sessions", get(routes::queries::user_sessions))
         .route("/users/{id}/activity", get(routes::queries::user_activity))
         .route("/activity", get(routes::queries::activity))
+        .route("/admin/storage/verify", post(routes::admin::verify_storage))
+        .route(
+            "/admin/storage/rebuild",
+            post(routes::admin::rebuild_storage),
+        )
         .route("/analytics/dashboard", get(routes::queries::dashboard))
         .route("/analytics/daily", get(routes::queries::daily))
         .route(

@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::problem::Problem;
-use crate::routes::{auth, mfa, organizations, queries, users, verification};
+use crate::routes::{admin, auth, mfa, organizations, queries, users, verification};
 use axum::Json;
 use axum::Router;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -74,6 +74,8 @@ use utoipa_scalar::{Scalar, Servable};
         queries::verification_funnel,
         queries::organizations,
         queries::members,
+        admin::verify_storage,
+        admin::rebuild_storage,
     ),
     components(schemas(auth::MfaChallenge)),
     modifiers(&SecuritySchemes),
@@ -84,6 +86,7 @@ use utoipa_scalar::{Scalar, Servable};
         (name = "users", description = "User administration, and one's own user"),
         (name = "organizations", description = "Organizations (partners) and their members"),
         (name = "queries", description = "Read models: users list and search, sessions, activity, analytics, organizations"),
+        (name = "admin", description = "Operators' actions: storage verification and repair"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

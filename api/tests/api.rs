@@ -335,6 +335,8 @@ async fn the_openapi_document_covers_every_endpoint(backend: Backend) {
         ("get", "/api/v1/organizations"),
         ("get", "/api/v1/organizations/{id}/members"),
         ("get", "/metrics"),
+        ("post", "/api/v1/admin/storage/verify"),
+        ("post", "/api/v1/admin/storage/rebuild"),
     ];
     let paths = document["paths"].as_object().expect("paths");
     let documented: usize = paths

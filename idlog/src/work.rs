@@ -4,7 +4,6 @@ use crate::config::Settings;
 use crate::read_side::progress_bar;
 use crate::runtime::{Core, object_store, projector_over, storage_worker, worker_runner};
 use crate::{Usage, confirm};
-use projections::sql;
 use std::collections::BTreeSet;
 
 /// Every user who should have a storage folder: the directory's users not deleted, brought up
@@ -13,14 +12,9 @@ async fn current_users(core: &Core, settings: &Settings) -> anyhow::Result<BTree
     let projector = projector_over(core.database.clone(), core.log.clone(), settings);
     projector.prepare().await?;
     projector.catch_up().await?;
-    let users = sql::Names::new(sql::Dialect::of(&core.database)).view("users");
-    let rows: Vec<(String,)> = sql::fetch_all(
-        &core.database,
-        &format!("SELECT user_id FROM {users} WHERE status <> 'deleted'"),
-        &[],
-    )
-    .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+    Ok(projections::queries::Queries::new(core.database.clone())
+        .live_user_ids()
+        .await?)
 }
 
 /// `idlog storage verify`: exit 0 when every user has the full structure and nothing else is

@@ -961,6 +961,19 @@ impl Queries {
             .collect())
     }
 
+    /// The ids of every user not deleted (who should have a storage folder).
+    #[tracing::instrument(skip(self))]
+    pub async fn live_user_ids(&self) -> Result<std::collections::BTreeSet<String>, QueryError> {
+        let users = self.view("users");
+        let rows: Vec<(String,)> = sql::fetch_all(
+            &self.database,
+            &format!("SELECT user_id FROM {users} WHERE status <> 'deleted'"),
+            &[],
+        )
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     /// The verification funnel of users not deleted (one organization's members, if given).
     #[tracing::instrument(skip(self))]
     pub async fn funnel(&self, organization: Option<&str>) -> Result<Funnel, QueryError> {

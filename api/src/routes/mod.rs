@@ -1,5 +1,6 @@
 //! Route handlers, by area.
 
+pub mod admin;
 pub mod auth;
 pub mod mfa;
 pub mod organizations;

@@ -1,0 +1,127 @@
+//! `/api/v1/admin/...`: operators' actions over HTTP (administrators only).
+
+use crate::AppState;
+use crate::auth::current::Caller;
+use crate::extract::ApiJson;
+use crate::problem::Problem;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use workers::storage::{RepairReport, StorageReport, StorageWorker};
+
+fn admin_only(caller: &Caller) -> Result<(), Problem> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(
+            Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed")
+                .with_detail("This needs the admin role."),
+        )
+    }
+}
+
+/// The storage check: every user the directory holds (brought up to date first) against the
+/// object store.
+async fn check(state: &AppState) -> Result<(StorageWorker, StorageReport), Problem> {
+    let head = state
+        .log()
+        .head()
+        .await
+        .map_err(|error| Problem::internal(&error))?
+        .position;
+    let reached = state
+        .read
+        .projector
+        .wait_for(
+            head,
+            &[projections::directory::NAME],
+            state.read.wait_timeout,
+        )
+        .await
+        .map_err(|error| Problem::internal(&error))?;
+    if !reached {
+        return Err(Problem::unavailable(
+            "the users read model has not caught up; try again shortly",
+        ));
+    }
+    let users = state
+        .read
+        .queries
+        .live_user_ids()
+        .await
+        .map_err(|error| Problem::internal(&error))?;
+    let storage = StorageWorker::new(state.objects.clone(), state.commands.clone());
+    let report = storage
+        .verify(&users)
+        .await
+        .map_err(|error| Problem::internal(&error))?;
+    Ok((storage, report))
+}
+
+/// Checks that every user has their folder structure and that nothing else is stored.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/storage/verify",
+    tag = "admin",
+    responses(
+        (status = 200, description = "The differences (empty lists: all is well)", body = Object),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Needs the admin role", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The users read model is behind", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn verify_storage(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<StorageReport>, Problem> {
+    admin_only(&caller)?;
+    let (_, report) = check(&state).await?;
+    Ok(axum::Json(report))
+}
+
+/// What to repair.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RebuildRequest {
+    /// Also remove the folders of deleted and unknown users.
+    #[serde(default)]
+    prune: bool,
+}
+
+/// Recreates what is missing and, with `prune`, removes orphans.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/storage/rebuild",
+    tag = "admin",
+    request_body = RebuildRequest,
+    responses(
+        (status = 200, description = "What was repaired", body = Object),
+        crate::openapi::BodyErrors,
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Needs the admin role", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The users read model is behind", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn rebuild_storage(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<RebuildRequest>,
+) -> Result<axum::Json<RepairReport>, Problem> {
+    admin_only(&caller)?;
+    let (storage, report) = check(&state).await?;
+    let repaired = storage
+        .repair(&report, request.prune, &|_, _| {})
+        .await
+        .map_err(|error| Problem::internal(&error))?;
+    tracing::info!(
+        users = repaired.users_repaired,
+        orphans = repaired.orphans_removed,
+        "storage repaired"
+    );
+    Ok(axum::Json(repaired))
+}
