@@ -505,6 +505,50 @@ pub fn parse_key(text: &str) -> Result<[u8; 32], String> {
 
 #[cfg(test)]
 mod tests {
+    /// Every `IDLOG_` variable `docker-compose.yml` sets is a configuration key, with a value
+    /// idlog accepts (`${VAR:?...}` placeholders stand for generated 64-hex-character keys).
+    #[test]
+    fn docker_compose_sets_only_real_configuration_keys() {
+        let compose = include_str!("../../docker-compose.yml");
+        let variables: Vec<(String, String)> = compose
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("IDLOG_"))
+            .filter_map(|line| line.split_once(": "))
+            .map(|(key, value)| {
+                let value = value.trim().trim_matches('"');
+                let value = if value.starts_with("${") {
+                    "ab".repeat(32)
+                } else {
+                    value.to_owned()
+                };
+                (key.to_owned(), value)
+            })
+            .collect();
+        assert!(variables.len() >= 10, "{variables:?}");
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            for (key, value) in &variables {
+                jail.set_env(key, value);
+            }
+            let settings = Settings::load(Path::new("no-such-file.toml"), false)
+                .map_err(|error| error.to_string())?;
+            assert_eq!(settings.storage.backend, StorageBackend::S3);
+            assert_eq!(
+                settings.storage.endpoint.as_deref(),
+                Some("http://minio:9000")
+            );
+            Ok(())
+        });
+        // And an unknown one is refused, so the check above means something.
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("IDLOG_STORAGE_BUCKETT", "idlog");
+            assert!(Settings::load(Path::new("no-such-file.toml"), false).is_err());
+            Ok(())
+        });
+    }
+
     use super::*;
 
     #[test]
