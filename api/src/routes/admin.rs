@@ -4,22 +4,11 @@ use crate::AppState;
 use crate::auth::current::Caller;
 use crate::extract::ApiJson;
 use crate::problem::Problem;
+use crate::routes::users::admin_only;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use workers::storage::{RepairReport, StorageReport, StorageWorker};
-
-fn admin_only(caller: &Caller) -> Result<(), Problem> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(
-            Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed")
-                .with_detail("This needs the admin role."),
-        )
-    }
-}
 
 /// The storage check: every user the directory holds (brought up to date first) against the
 /// object store.

@@ -38,7 +38,8 @@ fn forbidden(detail: &str) -> Problem {
     Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(detail)
 }
 
-fn admin_only(caller: &Caller) -> Result<(), Problem> {
+/// 403 unless `caller` holds the global admin role.
+pub(crate) fn admin_only(caller: &Caller) -> Result<(), Problem> {
     if caller.is_admin() {
         Ok(())
     } else {
