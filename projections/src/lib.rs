@@ -63,11 +63,6 @@ impl Tables {
     pub fn get(&self, name: &str) -> String {
         self.names.table(name, &self.generation)
     }
-
-    /// The generation.
-    pub fn generation(&self) -> &str {
-        &self.generation
-    }
 }
 
 /// Why a batch could not be applied.
