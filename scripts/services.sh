@@ -1,7 +1,7 @@
 # Starts the services the tests need, on loopback only, installing them if missing. Idempotent:
 # a service that already answers is left alone; only what this script starts is new.
-# Sourced by scripts/test: PostgreSQL and an S3-compatible server (moto); the Kafka-protocol broker
-# and the SMTP sink come with the rest of the workers.
+# Sourced by scripts/test: PostgreSQL, an S3-compatible server (moto), an SMTP sink (mailtutan)
+# and a Kafka-protocol broker (tansu). Tools are installed under $TOOLS_DIR, kept between runs.
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -76,6 +76,15 @@ port_answers() { # port
 
 # Exports TEST_S3_ENDPOINT for an S3-compatible server on 127.0.0.1:9000 (moto, from PyPI).
 ensure_s3() {
+    # moto is installed even when another S3 server is used: the outage tests start their own.
+    local venv="$TOOLS_DIR/moto-5.2.5"
+    if [ ! -x "$venv/bin/moto_server" ]; then
+        log "S3: installing moto 5.2.5 (PyPI) into $venv"
+        mkdir -p "$TOOLS_DIR"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+    fi
+    export TEST_MOTO_BIN="$venv/bin/moto_server"
     if [ -n "${TEST_S3_ENDPOINT:-}" ]; then
         log "S3: using TEST_S3_ENDPOINT"
         return 0
@@ -85,16 +94,66 @@ ensure_s3() {
         log "S3: something answers on 127.0.0.1:9000; using it"
         return 0
     fi
-    local venv="$TOOLS_DIR/moto-5.2.5"
-    if [ ! -x "$venv/bin/moto_server" ]; then
-        log "S3: installing moto 5.2.5 (PyPI) into $venv"
-        mkdir -p "$TOOLS_DIR"
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
-    fi
     log "S3: starting moto on 127.0.0.1:9000"
-    "$venv/bin/moto_server" -H 127.0.0.1 -p 9000 >"$TOOLS_DIR/moto.log" 2>&1 &
+    "$TEST_MOTO_BIN" -H 127.0.0.1 -p 9000 >"$TOOLS_DIR/moto.log" 2>&1 &
     STARTED_PIDS+=("$!")
     wait_for "moto" 60 port_answers 9000
     log "S3: ready"
+}
+
+# Installs a crate's binary under $TOOLS_DIR/NAME-VERSION unless that version is there already.
+cargo_tool() { # name, version, extra cargo install arguments...
+    local name=$1 version=$2; shift 2
+    local root="$TOOLS_DIR/$name-$version"
+    if [ ! -x "$root/bin/$name" ]; then
+        log "$name: installing $version from crates.io (once; kept in $root)"
+        mkdir -p "$TOOLS_DIR"
+        # Its own target folder: the project's build cache stays the project's.
+        CARGO_TARGET_DIR="$TOOLS_DIR/build-$name" cargo install "$name" --version "$version" --locked \
+            --root "$root" --quiet "$@"
+        rm -rf "$TOOLS_DIR/build-$name"
+    fi
+    printf '%s\n' "$root/bin/$name"
+}
+
+# Exports TEST_SMTP_HOST/PORT and TEST_SMTP_API for an SMTP sink that lets tests read the mail it
+# received (mailtutan on 127.0.0.1:1025, its API on :1080), and TEST_MAILTUTAN_BIN for tests that
+# start their own (to stop it).
+ensure_smtp() {
+    export TEST_MAILTUTAN_BIN
+    TEST_MAILTUTAN_BIN=$(cargo_tool mailtutan 0.3.0)
+    export TEST_SMTP_HOST=127.0.0.1 TEST_SMTP_PORT=1025 TEST_SMTP_API=http://127.0.0.1:1080
+    if port_answers 1025 && port_answers 1080; then
+        log "SMTP: something answers on 127.0.0.1:1025 and :1080; using it"
+        return 0
+    fi
+    log "SMTP: starting mailtutan on 127.0.0.1:1025 (API on :1080)"
+    # It keeps only the last 1,000 messages by default; the burst tests send more.
+    "$TEST_MAILTUTAN_BIN" --ip 127.0.0.1 --smtp-port 1025 --http-port 1080 \
+        --messages-limit 1000000 >"$TOOLS_DIR/mailtutan.log" 2>&1 &
+    STARTED_PIDS+=("$!")
+    wait_for "mailtutan" 30 port_answers 1025
+    wait_for "mailtutan's API" 30 port_answers 1080
+    log "SMTP: ready"
+}
+
+# Exports TEST_KAFKA_BROKERS for a Kafka-protocol broker on 127.0.0.1:9092 (tansu, in memory).
+ensure_kafka() {
+    export TEST_KAFKA_BROKERS=127.0.0.1:9092
+    if port_answers 9092; then
+        log "Kafka: something answers on 127.0.0.1:9092; using it"
+        return 0
+    fi
+    local tansu
+    tansu=$(cargo_tool tansu 0.6.0 --features dynostore)
+    # tansu reads a .env from its working folder: give it an empty one of its own.
+    local work="$TOOLS_DIR/tansu-work"
+    rm -rf "$work" && mkdir -p "$work"
+    log "Kafka: starting tansu on 127.0.0.1:9092 (memory storage)"
+    (cd "$work" && exec "$tansu" broker --listener-url tcp://127.0.0.1:9092 \
+        --advertised-listener-url tcp://127.0.0.1:9092 --storage-engine memory://tansu/ \
+        >"$TOOLS_DIR/tansu.log" 2>&1) &
+    STARTED_PIDS+=("$!")
+    wait_for "tansu" 30 port_answers 9092
+    log "Kafka: ready"
 }

@@ -200,6 +200,7 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}/activity", get(routes::queries::user_activity))
         .route("/activity", get(routes::queries::activity))
         .route("/admin/storage/verify", post(routes::admin::verify_storage))
+        .route("/admin/deliveries", get(routes::admin::deliveries))
         .route(
             "/admin/storage/rebuild",
             post(routes::admin::rebuild_storage),
@@ -367,6 +368,12 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Pro
         })?,
         None => Vec::new(),
     };
+    if let Some(cut_off) = workers.iter().find(|worker| !worker.connected) {
+        return Err(Problem::unavailable(&format!(
+            "worker {} cannot reach its bus",
+            cut_off.name
+        )));
+    }
     if let Some(behind) = workers
         .iter()
         .find(|worker| worker.lag > state.read.max_ready_lag)

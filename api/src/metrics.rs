@@ -225,6 +225,19 @@ pub async fn render(State(state): State<AppState>) -> Response {
                         worker.name, worker.open_dead_letters
                     );
                 }
+                let _ = writeln!(
+                    out,
+                    "# HELP idlog_worker_connected 1 when the worker's bus answers."
+                );
+                let _ = writeln!(out, "# TYPE idlog_worker_connected gauge");
+                for worker in &statuses {
+                    let _ = writeln!(
+                        out,
+                        "idlog_worker_connected{{worker=\"{}\"}} {}",
+                        worker.name,
+                        u8::from(worker.connected)
+                    );
+                }
             }
             Err(error) => tracing::warn!(%error, "metrics: worker status unavailable"),
         }

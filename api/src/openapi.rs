@@ -76,6 +76,7 @@ use utoipa_scalar::{Scalar, Servable};
         queries::members,
         admin::verify_storage,
         admin::rebuild_storage,
+        admin::deliveries,
     ),
     components(schemas(auth::MfaChallenge)),
     modifiers(&SecuritySchemes),
@@ -86,7 +87,7 @@ use utoipa_scalar::{Scalar, Servable};
         (name = "users", description = "User administration, and one's own user"),
         (name = "organizations", description = "Organizations (partners) and their members"),
         (name = "queries", description = "Read models: users list and search, sessions, activity, analytics, organizations"),
-        (name = "admin", description = "Operators' actions: storage verification and repair"),
+        (name = "admin", description = "Operators' actions: storage verification and repair, the delivery log"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

@@ -420,6 +420,13 @@ impl Subscription {
         }
     }
 
+    /// The next event if it is already read (no waiting, no I/O): for gathering a batch.
+    pub fn next_buffered(&mut self) -> Option<RecordedEvent> {
+        let event = self.buffer.pop_front()?;
+        self.position = event.global_position;
+        Some(event)
+    }
+
     /// The position of the last event returned.
     pub fn position(&self) -> u64 {
         self.position

@@ -158,8 +158,8 @@ pub struct Appended {
     pub replayed: bool,
 }
 
-/// An event as stored.
-#[derive(Debug, Clone, PartialEq)]
+/// An event as stored. Its JSON form (hashes in hex) is what the Kafka relay publishes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedEvent {
     /// Position in the whole log: 1, 2, 3, ... in commit order, without gaps.
     pub global_position: u64,
@@ -182,9 +182,27 @@ pub struct RecordedEvent {
     /// Server time of the append, in microseconds.
     pub recorded_at: DateTime<Utc>,
     /// The previous event's hash (zeros for the first event).
+    #[serde(with = "hex_hash")]
     pub prev_hash: [u8; 32],
     /// SHA-256 over this event's canonical bytes and `prev_hash`.
+    #[serde(with = "hex_hash")]
     pub hash: [u8; 32],
+}
+
+/// Hashes as lowercase hex in JSON.
+mod hex_hash {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(hash: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(hash))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let mut hash = [0; 32];
+        hex::decode_to_slice(text.as_bytes(), &mut hash).map_err(D::Error::custom)?;
+        Ok(hash)
+    }
 }
 
 impl RecordedEvent {

@@ -37,6 +37,10 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// `[email]`
     pub email: EmailConfig,
+    /// `[sms]`
+    pub sms: SmsConfig,
+    /// `[kafka]`
+    pub kafka: KafkaConfig,
 }
 
 /// `[email]`: what messages say and where their links point.
@@ -51,6 +55,20 @@ pub struct EmailConfig {
     pub public_url: String,
     /// Where password reset and invitation links point; the token is appended.
     pub reset_url: String,
+    /// `file` (`.eml` files in the data folder's `mail/`) or `smtp`.
+    pub transport: EmailTransport,
+    /// The SMTP server's host.
+    pub smtp_host: String,
+    /// The SMTP server's port.
+    pub smtp_port: u16,
+    /// `none` (loopback only), `starttls` or `tls` (implicit).
+    pub smtp_tls: workers::email::SmtpTls,
+    /// SMTP user name.
+    pub smtp_username: Option<String>,
+    /// SMTP password.
+    pub smtp_password: Option<SecretString>,
+    /// Seconds one SMTP exchange may take.
+    pub smtp_timeout_secs: u64,
 }
 
 impl Default for EmailConfig {
@@ -60,6 +78,96 @@ impl Default for EmailConfig {
             from: "idlog <no-reply@localhost>".into(),
             public_url: "http://127.0.0.1:8080".into(),
             reset_url: "http://127.0.0.1:8080/reset-password?token=".into(),
+            transport: EmailTransport::File,
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 587,
+            smtp_tls: workers::email::SmtpTls::StartTls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_timeout_secs: 15,
+        }
+    }
+}
+
+/// How email leaves.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTransport {
+    /// `.eml` files in the data folder (the embedded default).
+    #[default]
+    File,
+    /// An SMTP server.
+    Smtp,
+}
+
+/// How text messages leave.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsTransport {
+    /// Files in the data folder's `sms/` (the embedded default).
+    #[default]
+    File,
+    /// POST JSON to `sms.webhook_url` with `sms.webhook_token`.
+    Webhook,
+}
+
+/// `[sms]`: how phone verification codes are sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    /// `file` or `webhook`.
+    pub transport: SmsTransport,
+    /// The provider's (or gateway's) URL.
+    pub webhook_url: Option<String>,
+    /// Sent as `Authorization: Bearer`.
+    pub webhook_token: Option<SecretString>,
+    /// Seconds the webhook may take to answer.
+    pub webhook_timeout_secs: u64,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            transport: SmsTransport::File,
+            webhook_url: None,
+            webhook_token: None,
+            webhook_timeout_secs: 10,
+        }
+    }
+}
+
+/// `[kafka]`: with `brokers` set, the log is relayed to Kafka and workers consume from it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, `host:port[,host:port]`; unset: the embedded bus.
+    pub brokers: Option<String>,
+    /// The topic carrying the log (created if missing).
+    pub topic: String,
+    /// Partitions of the topic when idlog creates it.
+    pub partitions: i32,
+    /// Replication factor of the topic when idlog creates it.
+    pub replication: i32,
+    /// Consumer groups are `{group_prefix}{worker}`.
+    pub group_prefix: String,
+    /// Most events per record batch the relay produces (1 for brokers that cannot serve a
+    /// consumer from the middle of a batch, like tansu 0.6.0).
+    pub batch_messages: u32,
+    /// librdkafka debug contexts, e.g. `cgrp,fetch` (logged with `log.level` at debug for
+    /// `librdkafka`).
+    pub debug: Option<String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: None,
+            topic: "idlog.events".into(),
+            partitions: 6,
+            replication: 1,
+            group_prefix: "idlog-".into(),
+            batch_messages: 10_000,
+            debug: None,
         }
     }
 }
@@ -542,6 +650,9 @@ mod tests {
                 settings.storage.endpoint.as_deref(),
                 Some("http://minio:9000")
             );
+            assert_eq!(settings.kafka.brokers.as_deref(), Some("kafka:9092"));
+            assert_eq!(settings.email.transport, EmailTransport::Smtp);
+            assert_eq!(settings.email.smtp_tls, workers::email::SmtpTls::None);
             Ok(())
         });
         // And an unknown one is refused, so the check above means something.

@@ -25,6 +25,9 @@ struct Cli {
 enum Command {
     /// Runs the HTTP API (by default on 127.0.0.1:8080, data in ./idlog-data).
     Serve,
+    /// Runs the workers alone (storage folders, email, SMS); with Kafka configured, several
+    /// worker processes share the work.
+    Worker,
     /// Brings the database schema up to date and exits.
     Migrate,
     /// Signing keys.
@@ -252,6 +255,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve => runtime::serve(settings).await,
+            Command::Worker => runtime::work(settings).await,
             Command::Migrate => runtime::migrate(settings).await,
             Command::Keys(KeysCommand::RotateJwt) => runtime::rotate_jwt_key(&settings),
             Command::Users(UsersCommand::Create {

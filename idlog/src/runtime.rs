@@ -434,17 +434,74 @@ pub fn storage_worker(
     workers::storage::StorageWorker::new(objects, commands)
 }
 
-/// Every worker, on the embedded bus.
+/// The configured mail transport: `.eml` files in the data folder, or SMTP.
+fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn workers::email::Mailer>> {
+    let email = &settings.email;
+    Ok(match email.transport {
+        crate::config::EmailTransport::File => Arc::new(workers::email::EmlFolder::new(
+            settings.data.dir.join("mail"),
+        )),
+        crate::config::EmailTransport::Smtp => Arc::new(workers::email::SmtpMailer::new(
+            &workers::email::SmtpSettings {
+                host: email.smtp_host.clone(),
+                port: email.smtp_port,
+                tls: email.smtp_tls,
+                username: email.smtp_username.clone(),
+                password: email.smtp_password.clone(),
+                timeout: std::time::Duration::from_secs(email.smtp_timeout_secs.max(1)),
+            },
+        )?),
+    })
+}
+
+/// The configured SMS sender: files in the data folder, or a webhook.
+fn sms_sender(settings: &Settings) -> anyhow::Result<Arc<dyn workers::sms::SmsSender>> {
+    let sms = &settings.sms;
+    Ok(match sms.transport {
+        crate::config::SmsTransport::File => {
+            Arc::new(workers::sms::SmsFolder::new(settings.data.dir.join("sms")))
+        }
+        crate::config::SmsTransport::Webhook => {
+            let (Some(url), Some(token)) = (&sms.webhook_url, &sms.webhook_token) else {
+                bail!("sms.transport = \"webhook\" needs sms.webhook_url and sms.webhook_token");
+            };
+            Arc::new(workers::sms::WebhookSender::new(
+                url.clone(),
+                token.clone(),
+                std::time::Duration::from_secs(sms.webhook_timeout_secs.max(1)),
+            )?)
+        }
+    })
+}
+
+/// Kafka, when `kafka.brokers` is configured.
+pub(crate) fn kafka_settings(settings: &Settings) -> Option<workers::kafka::KafkaSettings> {
+    let kafka = &settings.kafka;
+    kafka
+        .brokers
+        .as_ref()
+        .map(|brokers| workers::kafka::KafkaSettings {
+            brokers: brokers.clone(),
+            topic: kafka.topic.clone(),
+            partitions: kafka.partitions,
+            replication: kafka.replication,
+            group_prefix: kafka.group_prefix.clone(),
+            batch_messages: kafka.batch_messages,
+            debug: kafka.debug.clone(),
+        })
+}
+
+/// Every worker, on the configured bus (Kafka when `kafka.brokers` is set, else embedded).
 pub(crate) fn worker_runner(
     core: &Core,
     settings: &Settings,
     objects: Arc<dyn objects::ObjectStore>,
-) -> workers::WorkerRunner {
+) -> anyhow::Result<workers::WorkerRunner> {
     let email = &settings.email;
+    let deliveries = workers::deliveries::DeliveryLog::new(core.database.clone());
     let emails = workers::email::EmailWorker::new(
-        Arc::new(workers::email::EmlFolder::new(
-            settings.data.dir.join("mail"),
-        )),
+        mailer(settings)?,
+        deliveries.clone(),
         core.commands.clone(),
         core.tokens.clone(),
         workers::email::EmailSettings {
@@ -456,12 +513,14 @@ pub(crate) fn worker_runner(
         workers::email::Templates::english(),
     );
     let texts = workers::sms::SmsWorker::new(
-        Arc::new(workers::sms::SmsFolder::new(settings.data.dir.join("sms"))),
+        sms_sender(settings)?,
+        deliveries,
         core.commands.clone(),
         core.tokens.clone(),
         email.product.clone(),
     );
-    workers::WorkerRunner::new(
+    let bus = kafka_settings(settings).map_or(workers::Bus::Embedded, workers::Bus::Kafka);
+    Ok(workers::WorkerRunner::new(
         core.database.clone(),
         core.log.clone(),
         vec![
@@ -471,6 +530,7 @@ pub(crate) fn worker_runner(
         ],
         worker_settings(settings),
     )
+    .with_bus(bus))
 }
 
 /// How workers retry, as configured.
@@ -479,6 +539,27 @@ fn worker_settings(settings: &Settings) -> workers::WorkerSettings {
         max_attempts: settings.workers.max_attempts.max(1),
         ..workers::WorkerSettings::default()
     }
+}
+
+/// `idlog worker`: the workers alone, on the configured bus, until Ctrl-C or SIGTERM. With Kafka,
+/// several such processes share the partitions of each worker's consumer group.
+pub async fn work(settings: Settings) -> anyhow::Result<()> {
+    let core = Core::open(&settings).await?;
+    let objects = object_store(&settings).await?;
+    let runner = worker_runner(&core, &settings, objects)?;
+    if let Some(kafka) = kafka_settings(&settings) {
+        workers::kafka::ensure_topic(&kafka)
+            .await
+            .with_context(|| format!("reaching Kafka at {}", kafka.brokers))?;
+    }
+    let working = runner.spawn();
+    tracing::info!(bus = ?runner.bus(), "workers running");
+    shutdown_signal().await;
+    tracing::info!("stopping the workers");
+    // Dropping the set stops the workers between events (a started effect runs to its end in its
+    // own task; Kafka consumers commit what is done as they leave).
+    drop(working);
+    Ok(())
 }
 
 /// `idlog serve`.
@@ -505,9 +586,20 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // The read models follow the log for as long as this set lives.
     let _following = projector.spawn();
     let objects = object_store(&settings).await?;
-    // The workers (storage folders) follow the log for as long as this set lives.
-    let runner = worker_runner(&core, &settings, objects.clone());
-    let _working = runner.spawn();
+    // Embedded bus: the workers follow the log in this process for as long as this set lives.
+    // Kafka: this process relays the log (while it holds the relay's lease) and `idlog worker`
+    // processes consume it.
+    let runner = worker_runner(&core, &settings, objects.clone())?;
+    let _working = match kafka_settings(&settings) {
+        None => runner.spawn(),
+        Some(kafka) => {
+            let mut relay = tokio::task::JoinSet::new();
+            relay.spawn(
+                workers::kafka::Relay::new(core.database.clone(), core.log.clone(), kafka)?.run(),
+            );
+            relay
+        }
+    };
     let read = api::ReadSide {
         wait_timeout: std::time::Duration::from_millis(settings.projections.wait_timeout_ms),
         max_ready_lag: settings.projections.max_ready_lag,

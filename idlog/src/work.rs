@@ -101,19 +101,31 @@ pub async fn rebuild(
     Ok(())
 }
 
-/// `idlog workers status`.
+/// `idlog workers status`: exit 1 when a worker cannot reach its bus (a health check).
 pub async fn status(settings: &Settings) -> anyhow::Result<()> {
     let core = Core::open(settings).await?;
-    let runner = worker_runner(&core, settings, object_store(settings).await?);
+    let runner = worker_runner(&core, settings, object_store(settings).await?)?;
     println!(
-        "{:<10} {:>10} {:>8} {:>5}",
+        "{:<10} {:>10} {:>8} {:>5}  bus",
         "worker", "position", "lag", "dead"
     );
-    for worker in runner.status().await? {
+    let statuses = runner.status().await?;
+    for worker in &statuses {
         println!(
-            "{:<10} {:>10} {:>8} {:>5}",
-            worker.name, worker.position, worker.lag, worker.open_dead_letters
+            "{:<10} {:>10} {:>8} {:>5}  {}",
+            worker.name,
+            worker.position,
+            worker.lag,
+            worker.open_dead_letters,
+            match (runner.bus(), worker.connected) {
+                (workers::Bus::Embedded, _) => "embedded",
+                (workers::Bus::Kafka(_), true) => "kafka",
+                (workers::Bus::Kafka(_), false) => "kafka (not reachable)",
+            }
         );
+    }
+    if statuses.iter().any(|worker| !worker.connected) {
+        anyhow::bail!("Kafka is not reachable")
     }
     Ok(())
 }
@@ -121,7 +133,7 @@ pub async fn status(settings: &Settings) -> anyhow::Result<()> {
 /// `idlog workers dead-letters [--all]`.
 pub async fn dead_letters(settings: &Settings, all: bool) -> anyhow::Result<()> {
     let core = Core::open(settings).await?;
-    let runner = worker_runner(&core, settings, object_store(settings).await?);
+    let runner = worker_runner(&core, settings, object_store(settings).await?)?;
     let letters = runner.dead_letters(all).await?;
     if letters.is_empty() {
         println!("no dead letters");
@@ -152,7 +164,7 @@ pub async fn retry(settings: &Settings, id: Option<i64>, all: bool) -> anyhow::R
         return Err(Usage("name a dead letter's id, or pass --all".into()).into());
     }
     let core = Core::open(settings).await?;
-    let runner = worker_runner(&core, settings, object_store(settings).await?);
+    let runner = worker_runner(&core, settings, object_store(settings).await?)?;
     let report = runner.retry(id).await?;
     println!(
         "{} handled, {} still failing",

@@ -13,34 +13,17 @@ mod common;
 
 use common::text;
 
-/// The object store the binary is configured with, and the environment that configures it.
-fn store(kind: Store, dir: &Path) -> (Arc<dyn ObjectStore>, Vec<(String, String)>) {
+/// The object store the binary is configured with, and the environment that configures it (on
+/// S3, mail goes to the SMTP sink too).
+fn store(kind: Store, dir: &Path) -> (Arc<dyn ObjectStore>, Vec<(&'static str, String)>) {
     match kind {
         Store::Local => (
             Arc::new(objects::LocalFolder::new(dir.join("idlog-data/objects"))),
             Vec::new(),
         ),
         Store::S3 => {
-            let endpoint = std::env::var("TEST_S3_ENDPOINT")
-                .unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned());
-            let bucket = format!("idlog-cli-{}", uuid::Uuid::new_v4().simple());
-            let store = objects::S3Store::new(&objects::S3Settings {
-                bucket: bucket.clone(),
-                endpoint: Some(endpoint.clone()),
-                region: "us-east-1".into(),
-                path_style: true,
-                access_key_id: "idlog-test".into(),
-                secret_access_key: "idlog-test-secret".to_owned().into(),
-            });
-            let env = [
-                ("IDLOG_STORAGE_BACKEND", "s3"),
-                ("IDLOG_STORAGE_BUCKET", bucket.as_str()),
-                ("IDLOG_STORAGE_ENDPOINT", endpoint.as_str()),
-                ("IDLOG_STORAGE_ACCESS_KEY_ID", "idlog-test"),
-                ("IDLOG_STORAGE_SECRET_ACCESS_KEY", "idlog-test-secret"),
-            ]
-            .map(|(key, value)| (key.to_owned(), value.to_owned()))
-            .to_vec();
+            let (store, mut env) = common::s3_bucket();
+            env.extend(common::Sink::from_env().env());
             (Arc::new(store), env)
         }
     }
@@ -56,7 +39,7 @@ async fn folders_on(backend: Backend, kind: Store) {
     let db = TestDb::new(backend).await.expect("test database");
     let dir = tempfile::tempdir().expect("temp dir");
     let (objects, env) = store(kind, dir.path());
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     env.push(("IDLOG_DATABASE_URL", db.url.as_str()));
     let idlog = |args: &[&str]| common::run(dir.path(), args, &env);
     let server = {
@@ -65,9 +48,12 @@ async fn folders_on(backend: Backend, kind: Store) {
         common::start(dir.path(), &serving)
     };
     let address = server.address.clone();
+    // Tests share the SMTP sink: this one's messages go to its own domain.
+    let domain = format!("@{}.example.com", uuid::Uuid::new_v4().simple());
+    let email = format!("ann{domain}");
     let registered = reqwest::Client::new()
         .post(format!("{address}/api/v1/auth/register"))
-        .json(&serde_json::json!({"email": "ann@example.com", "password": "correct horse battery staple"}))
+        .json(&serde_json::json!({"email": email, "password": "correct horse battery staple"}))
         .send()
         .await
         .expect("register");
@@ -90,44 +76,41 @@ async fn folders_on(backend: Backend, kind: Store) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The welcome message, with a link that verifies the address.
-    let mail = dir.path().join("idlog-data/mail");
-    let mut welcome = None;
-    for _ in 0..200 {
-        welcome = std::fs::read_dir(&mail).ok().and_then(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .find(|entry| {
-                    entry
-                        .file_name()
-                        .to_string_lossy()
-                        .ends_with("-welcome.eml")
-                })
-                .and_then(|entry| std::fs::read_to_string(entry.path()).ok())
-        });
-        if welcome.is_some() {
-            break;
+    let welcome = match kind {
+        Store::Local => welcome_file(&dir.path().join("idlog-data/mail")).await,
+        Store::S3 => {
+            let sink = common::Sink::from_env();
+            let arrived = sink.wait_for(&domain, 1, 10).await;
+            assert_eq!(arrived.len(), 1, "{arrived:?}");
+            assert!(
+                arrived[0].subject.starts_with("Welcome to idlog"),
+                "{arrived:?}"
+            );
+            sink.text(arrived[0].id, "plain").await
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let welcome = welcome.expect("the welcome message was written");
-    assert!(welcome.contains("To: ann@example.com"), "{welcome}");
-    let link_start = welcome.find("http://").expect("a link");
-    let link: String = welcome[link_start..]
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '"')
-        .collect();
-    let path = link
-        .split_once("/api/v1/")
-        .map(|(_, rest)| format!("/api/v1/{rest}"))
-        .expect("an API link");
-    let followed = reqwest::get(format!("{address}{path}"))
+    };
+    assert!(
+        matches!(kind, Store::S3) || welcome.contains(&format!("To: {email}")),
+        "{welcome}"
+    );
+    let followed = reqwest::get(format!("{address}{}", common::api_link(&welcome)))
         .await
         .expect("follow");
-    assert_eq!(followed.status(), 200, "{link}");
+    assert_eq!(followed.status(), 200, "{welcome}");
+    let user: serde_json::Value = reqwest::Client::new()
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    assert!(user["access_token"].is_string(), "{user}");
     drop(server);
     let found = found.expect("the worker wrote user_info.json");
     let json: serde_json::Value = serde_json::from_slice(&found.bytes).expect("json");
-    assert_eq!(json["email"], "ann@example.com");
+    assert_eq!(json["email"], email.as_str());
     let folder = objects
         .list(&format!("accounts/{id}/"))
         .await
@@ -178,17 +161,40 @@ async fn folders_on(backend: Backend, kind: Store) {
     assert_eq!(retry.status.code(), Some(2));
 }
 
+/// The `.eml` file of the welcome message, once written.
+async fn welcome_file(mail: &Path) -> String {
+    for _ in 0..200 {
+        let welcome = std::fs::read_dir(mail).ok().and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .find(|entry| {
+                    entry
+                        .file_name()
+                        .to_string_lossy()
+                        .ends_with("-welcome.eml")
+                })
+                .and_then(|entry| std::fs::read_to_string(entry.path()).ok())
+        });
+        if let Some(welcome) = welcome {
+            return welcome;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no welcome message in {}", mail.display());
+}
+
 async fn the_server_creates_folders_and_the_command_line_verifies_and_repairs_them(
     backend: Backend,
 ) {
     folders_on(backend, Store::Local).await;
 }
 
-async fn the_same_on_s3(backend: Backend) {
+/// S3 for the folders and SMTP for the welcome message.
+async fn the_same_on_s3_and_smtp(backend: Backend) {
     folders_on(backend, Store::S3).await;
 }
 
 test_both_backends!(
     the_server_creates_folders_and_the_command_line_verifies_and_repairs_them,
-    the_same_on_s3,
+    the_same_on_s3_and_smtp,
 );

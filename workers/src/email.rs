@@ -6,6 +6,7 @@
 //! hashes), so a message can be sent again, identically, after any crash. A message's id is its
 //! event's id: the `.eml` default overwrites the same file, so a redelivered event leaves one.
 
+use crate::deliveries::{Channel, DeliveryLog, Outgoing};
 use crate::{Worker, WorkerError};
 use async_trait::async_trait;
 use commands::CommandHandler;
@@ -88,6 +89,170 @@ impl Mailer for EmlFolder {
             .await
             .map_err(io)?;
         tokio::fs::rename(&temporary, &path).await.map_err(io)
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text: only for a server on loopback (a local relay or a test sink).
+    None,
+    /// Plain connection upgraded with STARTTLS (required), usually port 587.
+    #[default]
+    StartTls,
+    /// TLS from the first byte (implicit TLS), usually port 465.
+    Tls,
+}
+
+/// Where and how to send mail by SMTP.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    /// The server's host name (checked against its certificate with TLS).
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// How the connection is secured.
+    pub tls: SmtpTls,
+    /// User name, if the server wants one.
+    pub username: Option<String>,
+    /// Password for `username`.
+    pub password: Option<secrecy::SecretString>,
+    /// How long one exchange with the server may take.
+    pub timeout: std::time::Duration,
+}
+
+/// Sends messages by SMTP (lettre), multipart text and HTML, with the message id as `Message-ID`.
+///
+/// One connection per message, no pool: simple, and independent of how a server handles several
+/// transactions on one connection (the mailtutan test sink merges them into one message). For
+/// plain and STARTTLS connections the socket is opened here with `TCP_NODELAY`: lettre writes a
+/// message's body and its final `.` separately, and with Nagle's algorithm against a server that
+/// delays its ACKs every message waited 40 ms for nothing (measured: 44 ms per message, 2 ms
+/// without). Implicit TLS goes through lettre's transport.
+#[derive(Clone)]
+pub struct SmtpMailer {
+    settings: SmtpSettings,
+    implicit_tls: Option<lettre::AsyncSmtpTransport<lettre::Tokio1Executor>>,
+    server: String,
+}
+
+impl std::fmt::Debug for SmtpMailer {
+    // The settings hold the credentials: only the server is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpMailer")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+fn smtp_error(server: &str, error: impl std::fmt::Display) -> WorkerError {
+    WorkerError::Other(format!("SMTP {server}: {error}"))
+}
+
+impl SmtpMailer {
+    /// A mailer for `settings` (a connection is opened for each message).
+    pub fn new(settings: &SmtpSettings) -> Result<Self, WorkerError> {
+        let server = format!("{}:{}", settings.host, settings.port);
+        let implicit_tls = match settings.tls {
+            SmtpTls::Tls => {
+                let mut builder =
+                    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::relay(&settings.host)
+                        .map_err(|error| smtp_error(&server, error))?
+                        .port(settings.port)
+                        .timeout(Some(settings.timeout));
+                if let Some(credentials) = credentials(settings) {
+                    builder = builder.credentials(credentials);
+                }
+                Some(builder.build())
+            }
+            SmtpTls::None | SmtpTls::StartTls => None,
+        };
+        Ok(Self {
+            settings: settings.clone(),
+            implicit_tls,
+            server,
+        })
+    }
+
+    /// One SMTP session on a socket of our own: connect, EHLO, STARTTLS if configured, AUTH if
+    /// configured, the message, QUIT.
+    async fn send_on_own_socket(&self, email: &lettre::Message) -> Result<(), WorkerError> {
+        use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+        use lettre::transport::smtp::extension::ClientId;
+        let settings = &self.settings;
+        let fail = |error: &dyn std::fmt::Display| smtp_error(&self.server, error);
+        let stream = tokio::net::TcpStream::connect((settings.host.as_str(), settings.port))
+            .await
+            .map_err(|e| fail(&e))?;
+        stream.set_nodelay(true).map_err(|e| fail(&e))?;
+        let client = ClientId::default();
+        let mut connection = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &client)
+            .await
+            .map_err(|e| fail(&e))?;
+        if settings.tls == SmtpTls::StartTls {
+            let tls = TlsParameters::new(settings.host.clone()).map_err(|e| fail(&e))?;
+            connection
+                .starttls(tls, &client)
+                .await
+                .map_err(|e| fail(&e))?;
+        }
+        if let Some(credentials) = credentials(settings) {
+            use lettre::transport::smtp::authentication::Mechanism;
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                .await
+                .map_err(|e| fail(&e))?;
+        }
+        connection
+            .send(email.envelope(), &email.formatted())
+            .await
+            .map_err(|e| fail(&e))?;
+        // Accepted: a failing QUIT changes nothing.
+        let _ = connection.quit().await;
+        Ok(())
+    }
+}
+
+fn credentials(
+    settings: &SmtpSettings,
+) -> Option<lettre::transport::smtp::authentication::Credentials> {
+    let (Some(username), Some(password)) = (&settings.username, &settings.password) else {
+        return None;
+    };
+    Some(lettre::transport::smtp::authentication::Credentials::new(
+        username.clone(),
+        secrecy::ExposeSecret::expose_secret(password).to_owned(),
+    ))
+}
+
+#[async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, message: &Message) -> Result<(), WorkerError> {
+        use lettre::AsyncTransport;
+        let invalid = |what: &str, error: &dyn std::fmt::Display| {
+            WorkerError::Other(format!("message {}: {what}: {error}", message.id))
+        };
+        let email = lettre::Message::builder()
+            .message_id(Some(format!("<{}@idlog>", message.id)))
+            .from(message.from.parse().map_err(|e| invalid("sender", &e))?)
+            .to(message.to.parse().map_err(|e| invalid("recipient", &e))?)
+            .subject(&message.subject)
+            .multipart(lettre::message::MultiPart::alternative_plain_html(
+                message.text.clone(),
+                message.html.clone(),
+            ))
+            .map_err(|e| invalid("building", &e))?;
+        match &self.implicit_tls {
+            Some(transport) => transport
+                .send(email)
+                .await
+                .map(drop)
+                .map_err(|error| smtp_error(&self.server, error)),
+            None => tokio::time::timeout(self.settings.timeout, self.send_on_own_socket(&email))
+                .await
+                .map_err(|_| smtp_error(&self.server, "timed out"))?,
+        }
     }
 }
 
@@ -252,6 +417,7 @@ pub struct EmailSettings {
 #[derive(Debug, Clone)]
 pub struct EmailWorker {
     mailer: Arc<dyn Mailer>,
+    deliveries: DeliveryLog,
     commands: CommandHandler,
     tokens: TokenMinter,
     settings: EmailSettings,
@@ -272,9 +438,10 @@ fn time(at: domain::Timestamp) -> String {
 }
 
 impl EmailWorker {
-    /// A worker sending through `mailer`.
+    /// A worker sending through `mailer`, recording each message in `deliveries`.
     pub fn new(
         mailer: Arc<dyn Mailer>,
+        deliveries: DeliveryLog,
         commands: CommandHandler,
         tokens: TokenMinter,
         settings: EmailSettings,
@@ -282,6 +449,7 @@ impl EmailWorker {
     ) -> Self {
         Self {
             mailer,
+            deliveries,
             commands,
             tokens,
             settings,
@@ -418,6 +586,21 @@ impl Worker for EmailWorker {
             return Ok(());
         };
         tracing::info!(template = message.template.name(), event_id = %event.event_id, "sending a message");
-        self.mailer.send(&message).await
+        let outgoing = Outgoing {
+            message_id: &message.id,
+            worker: NAME,
+            channel: Channel::Email,
+            template: message.template.name(),
+            recipient: &message.to,
+        };
+        self.deliveries
+            .send_once(event, &outgoing, self.mailer.send(&message))
+            .await
+    }
+
+    async fn gave_up(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
+        self.deliveries
+            .dead(&event.event_id.to_string(), NAME)
+            .await
     }
 }

@@ -7,12 +7,14 @@
 //! and jitter, and after the configured attempts records it as a dead letter and goes on: one
 //! poison event holds up the others only for its retries.
 
+pub mod deliveries;
 pub mod email;
+pub mod kafka;
 pub mod runner;
 pub mod sms;
 pub mod storage;
 
-pub use runner::{WorkerDeadLetter, WorkerRunner, WorkerSettings};
+pub use runner::{Bus, WorkerDeadLetter, WorkerRunner, WorkerSettings};
 
 use async_trait::async_trait;
 use eventstore::RecordedEvent;
@@ -26,6 +28,9 @@ pub enum WorkerError {
     /// The log could not be read.
     #[error(transparent)]
     Store(#[from] eventstore::StoreError),
+    /// Kafka failed.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -45,4 +50,9 @@ pub trait Worker: Send + Sync + 'static {
 
     /// Does what `event` calls for. Must be idempotent: it may run again for the same event.
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError>;
+
+    /// The runner gave up on `event` (it is dead-lettered): a chance to record that.
+    async fn gave_up(&self, _event: &RecordedEvent) -> Result<(), WorkerError> {
+        Ok(())
+    }
 }

@@ -64,6 +64,8 @@ pub struct WorkerStatus {
     pub lag: u64,
     /// Dead letters waiting for an operator.
     pub open_dead_letters: u64,
+    /// Whether its bus answers (the embedded bus always does; Kafka's broker may not).
+    pub connected: bool,
 }
 
 /// What a retry of dead letters did.
@@ -78,10 +80,11 @@ pub struct RetryReport {
 /// Runs workers on the log.
 #[derive(Clone)]
 pub struct WorkerRunner {
-    database: Database,
-    log: EventLog,
-    workers: Vec<Arc<dyn Worker>>,
+    pub(crate) database: Database,
+    pub(crate) log: EventLog,
+    pub(crate) workers: Vec<Arc<dyn Worker>>,
     settings: WorkerSettings,
+    bus: Bus,
 }
 
 impl std::fmt::Debug for WorkerRunner {
@@ -95,11 +98,56 @@ impl std::fmt::Debug for WorkerRunner {
     }
 }
 
+/// The last position `name` (a worker, or the Kafka relay) finished; 0 before the first.
+pub(crate) async fn load_checkpoint(database: &Database, name: &str) -> Result<u64, sqlx::Error> {
+    let rows: Vec<(i64,)> = sql::fetch_all(
+        database,
+        "SELECT position FROM worker_checkpoints WHERE worker = $1",
+        &[name.into()],
+    )
+    .await?;
+    Ok(rows
+        .first()
+        .and_then(|(position,)| u64::try_from(*position).ok())
+        .unwrap_or(0))
+}
+
+/// Records that `name` finished everything up to `position`.
+pub(crate) async fn save_checkpoint(
+    database: &Database,
+    name: &str,
+    position: u64,
+) -> Result<(), sqlx::Error> {
+    sql::execute(
+        database,
+        "INSERT INTO worker_checkpoints (worker, position, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (worker) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+        &[
+            name.into(),
+            i64::try_from(position).unwrap_or(i64::MAX).into(),
+            Utc::now().into(),
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+/// How events reach the workers.
+#[derive(Debug, Clone, Default)]
+pub enum Bus {
+    /// In process: each worker follows the log from its own checkpoint.
+    #[default]
+    Embedded,
+    /// Through Kafka: each worker kind is a consumer group on the relay's topic.
+    Kafka(crate::kafka::KafkaSettings),
+}
+
 /// Checkpoints of events no worker wanted are saved this often (a wanted one is saved at once).
 const SAVE_EVERY: u64 = 500;
 
 impl WorkerRunner {
-    /// Workers over `log`, with their checkpoints and dead letters in `database`.
+    /// Workers over `log` on the embedded bus, with their checkpoints and dead letters in
+    /// `database`.
     pub fn new(
         database: Database,
         log: EventLog,
@@ -111,7 +159,19 @@ impl WorkerRunner {
             log,
             workers,
             settings,
+            bus: Bus::Embedded,
         }
+    }
+
+    /// The same workers fed by `bus`.
+    pub fn with_bus(mut self, bus: Bus) -> Self {
+        self.bus = bus;
+        self
+    }
+
+    /// How events reach the workers.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
     }
 
     fn find(&self, name: &str) -> Option<&Arc<dyn Worker>> {
@@ -119,40 +179,27 @@ impl WorkerRunner {
     }
 
     async fn checkpoint(&self, name: &str) -> Result<u64, sqlx::Error> {
-        let rows: Vec<(i64,)> = sql::fetch_all(
-            &self.database,
-            "SELECT position FROM worker_checkpoints WHERE worker = $1",
-            &[name.into()],
-        )
-        .await?;
-        Ok(rows
-            .first()
-            .and_then(|(position,)| u64::try_from(*position).ok())
-            .unwrap_or(0))
+        load_checkpoint(&self.database, name).await
     }
 
     async fn save(&self, name: &str, position: u64) -> Result<(), sqlx::Error> {
-        sql::execute(
-            &self.database,
-            "INSERT INTO worker_checkpoints (worker, position, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (worker) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-            &[
-                name.into(),
-                i64::try_from(position).unwrap_or(i64::MAX).into(),
-                Utc::now().into(),
-            ],
-        )
-        .await
-        .map(drop)
+        save_checkpoint(&self.database, name, position).await
     }
 
-    /// Follows the log with every worker until the returned set is dropped.
+    /// Runs every worker (following the log, or consuming from Kafka) until the returned set
+    /// is dropped.
     pub fn spawn(&self) -> tokio::task::JoinSet<()> {
         let mut tasks = tokio::task::JoinSet::new();
         for worker in &self.workers {
             let runner = self.clone();
             let worker = worker.clone();
-            tasks.spawn(async move { runner.follow(worker).await });
+            match &self.bus {
+                Bus::Embedded => tasks.spawn(async move { runner.follow(worker).await }),
+                Bus::Kafka(kafka) => {
+                    let kafka = kafka.clone();
+                    tasks.spawn(async move { crate::kafka::consume(runner, kafka, worker).await })
+                }
+            };
         }
         tasks
     }
@@ -214,7 +261,7 @@ impl WorkerRunner {
     }
 
     /// Handles `event`, retrying with backoff; after the last attempt records a dead letter.
-    async fn deliver(&self, worker: &dyn Worker, event: &RecordedEvent) {
+    pub(crate) async fn deliver(&self, worker: &dyn Worker, event: &RecordedEvent) {
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -226,6 +273,9 @@ impl WorkerRunner {
                 tracing::error!(%error, attempts, position = event.global_position, "an event keeps failing: dead-lettered");
                 self.dead_letter(worker.name(), event, &error, attempts)
                     .await;
+                if let Err(error) = worker.gave_up(event).await {
+                    tracing::warn!(%error, "cannot record the giving up");
+                }
                 return;
             }
             tracing::warn!(%error, attempts, position = event.global_position, "an event failed; retrying");
@@ -344,12 +394,34 @@ impl WorkerRunner {
         Ok(report)
     }
 
-    /// Each worker's position, lag and open dead letters.
+    /// Each worker's position, lag and open dead letters. On Kafka, the lag counts the events
+    /// the relay has not published yet and the messages the worker's group has not committed.
     pub async fn status(&self) -> Result<Vec<WorkerStatus>, WorkerError> {
         let head = self.log.head().await?.position;
+        let kafka_lags = match &self.bus {
+            Bus::Embedded => None,
+            Bus::Kafka(kafka) => {
+                let lags = crate::kafka::group_lags(kafka, &self.workers)
+                    .await
+                    .inspect_err(|error| tracing::warn!(%error, "Kafka does not answer"))
+                    .ok();
+                Some((
+                    load_checkpoint(&self.database, crate::kafka::RELAY).await?,
+                    lags,
+                ))
+            }
+        };
         let mut statuses = Vec::new();
         for worker in &self.workers {
-            let position = self.checkpoint(worker.name()).await?;
+            let (position, connected) = match &kafka_lags {
+                None => (self.checkpoint(worker.name()).await?, true),
+                Some((relayed, Some(lags))) => (
+                    relayed.saturating_sub(lags.get(worker.name()).copied().unwrap_or(0)),
+                    true,
+                ),
+                // Unknown: counted from the start, so the lag shows it.
+                Some((_, None)) => (0, false),
+            };
             let open: Vec<(i64,)> = sql::fetch_all(
                 &self.database,
                 "SELECT count(*) FROM worker_dead_letters WHERE worker = $1 AND resolution IS NULL",
@@ -364,6 +436,7 @@ impl WorkerRunner {
                     .first()
                     .and_then(|(n,)| u64::try_from(*n).ok())
                     .unwrap_or(0),
+                connected,
             });
         }
         Ok(statuses)

@@ -2,6 +2,7 @@
 //! holds only its keyed hash) and appears only in the message, never in the log or the events.
 //! The embedded default writes each message to a file in the data folder's `sms/`, named by event.
 
+use crate::deliveries::{Channel, DeliveryLog, Outgoing};
 use crate::{Worker, WorkerError};
 use async_trait::async_trait;
 use commands::CommandHandler;
@@ -68,25 +69,95 @@ impl SmsSender for SmsFolder {
     }
 }
 
+/// Text messages POSTed as JSON `{id, to, text}` to a provider's (or a gateway's) URL with a
+/// bearer token; the message id goes as `Idempotency-Key` so providers that honour it drop a
+/// redelivery.
+#[derive(Clone)]
+pub struct WebhookSender {
+    client: reqwest::Client,
+    url: String,
+    token: secrecy::SecretString,
+}
+
+impl std::fmt::Debug for WebhookSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSender")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookSender {
+    /// Posts to `url` with `token`, waiting at most `timeout` for an answer.
+    pub fn new(
+        url: impl Into<String>,
+        token: secrecy::SecretString,
+        timeout: std::time::Duration,
+    ) -> Result<Self, WorkerError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|error| WorkerError::Other(format!("SMS webhook client: {error}")))?;
+        Ok(Self {
+            client,
+            url: url.into(),
+            token,
+        })
+    }
+}
+
+#[async_trait]
+impl SmsSender for WebhookSender {
+    async fn send(&self, message: &TextMessage) -> Result<(), WorkerError> {
+        // reqwest's errors name the URL, never the body or the token.
+        let response = self
+            .client
+            .post(&self.url)
+            .bearer_auth(self.token.expose_secret())
+            .header("Idempotency-Key", &message.id)
+            .json(&serde_json::json!({
+                "id": message.id,
+                "to": message.to,
+                "text": message.text,
+            }))
+            .send()
+            .await
+            .map_err(|error| WorkerError::Other(format!("SMS webhook: {error}")))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(WorkerError::Other(format!(
+                "SMS webhook {} answered {status}",
+                self.url
+            )))
+        }
+    }
+}
+
 /// Sends phone verification codes.
 #[derive(Debug, Clone)]
 pub struct SmsWorker {
     sender: Arc<dyn SmsSender>,
+    deliveries: DeliveryLog,
     commands: CommandHandler,
     tokens: TokenMinter,
     product: String,
 }
 
 impl SmsWorker {
-    /// A worker sending through `sender`, naming `product` in messages.
+    /// A worker sending through `sender`, naming `product` in messages, recording each message
+    /// in `deliveries`.
     pub fn new(
         sender: Arc<dyn SmsSender>,
+        deliveries: DeliveryLog,
         commands: CommandHandler,
         tokens: TokenMinter,
         product: impl Into<String>,
     ) -> Self {
         Self {
             sender,
+            deliveries,
             commands,
             tokens,
             product: product.into(),
@@ -128,16 +199,30 @@ impl Worker for SmsWorker {
         };
         let (code, _) = self.tokens.phone_code(user.id, issued_at);
         let minutes = (expires_at - issued_at).num_minutes();
-        self.sender
-            .send(&TextMessage {
-                id: event.event_id.to_string(),
-                to: phone.to_string(),
-                text: format!(
-                    "{} code: {} (valid {minutes} minutes)",
-                    self.product,
-                    code.expose_secret()
-                ),
-            })
+        let message = TextMessage {
+            id: event.event_id.to_string(),
+            to: phone.to_string(),
+            text: format!(
+                "{} code: {} (valid {minutes} minutes)",
+                self.product,
+                code.expose_secret()
+            ),
+        };
+        let outgoing = Outgoing {
+            message_id: &message.id,
+            worker: NAME,
+            channel: Channel::Sms,
+            template: "phone_verification",
+            recipient: &message.to,
+        };
+        self.deliveries
+            .send_once(event, &outgoing, self.sender.send(&message))
+            .await
+    }
+
+    async fn gave_up(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
+        self.deliveries
+            .dead(&event.event_id.to_string(), NAME)
             .await
     }
 }

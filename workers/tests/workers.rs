@@ -14,6 +14,7 @@ use objects::{LocalFolder, ObjectStore};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use workers::deliveries::{DeliveryFilter, DeliveryLog};
 use workers::email::{EmailSettings, EmailWorker, EmlFolder, Template, Templates, Texts};
 use workers::sms::{SmsFolder, SmsWorker};
 use workers::storage::{StorageWorker, expected_keys, folder};
@@ -333,6 +334,7 @@ async fn emails_carry_working_links_once_per_event(backend: Backend) {
     );
     let worker = EmailWorker::new(
         Arc::new(EmlFolder::new(mail.path())),
+        DeliveryLog::new(f.database.clone()),
         f.commands.clone(),
         minter(),
         EmailSettings {
@@ -401,10 +403,38 @@ async fn emails_carry_working_links_once_per_event(backend: Backend) {
     );
     assert!(reset_message.contains("https://app.acme.example/reset?token="));
 
-    // Delivered again (a fresh runner from position 0): still one file per message.
+    // The delivery log has both, sent at the first attempt.
+    let log = DeliveryLog::new(f.database.clone());
+    let all = DeliveryFilter {
+        limit: 100,
+        ..DeliveryFilter::default()
+    };
+    let deliveries = log.list(&all).await.expect("deliveries");
+    assert_eq!(
+        deliveries
+            .iter()
+            .map(|d| (
+                d.template.as_str(),
+                d.status.as_str(),
+                d.attempts,
+                d.recipient.as_str()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("password_reset", "sent", 1, "ann@example.com"),
+            ("welcome", "sent", 1, "ann@example.com")
+        ]
+    );
+
+    // Delivered again (a fresh runner from position 0): the delivery log says they went out, so
+    // nothing is sent twice.
+    for (name, _) in messages(mail.path()) {
+        std::fs::remove_file(mail.path().join(name)).expect("remove");
+    }
     forget_checkpoints(&f).await;
     runner.catch_up().await.expect("again");
-    assert_eq!(messages(mail.path()).len(), 2);
+    assert!(messages(mail.path()).is_empty());
+    assert_eq!(log.list(&all).await.expect("deliveries").len(), 2);
 }
 
 /// Forgets the email worker's checkpoint, as a lost checkpoint would.
@@ -419,6 +449,7 @@ async fn phone_codes_go_out_by_text_message_and_verify_the_number(backend: Backe
     let sms = tempfile::tempdir().expect("sms folder");
     let worker = SmsWorker::new(
         Arc::new(SmsFolder::new(sms.path())),
+        DeliveryLog::new(f.database.clone()),
         f.commands.clone(),
         minter(),
         "Acme ID",

@@ -114,3 +114,88 @@ pub async fn rebuild_storage(
     );
     Ok(axum::Json(repaired))
 }
+
+/// Which messages to list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryQuery {
+    /// `sending`, `sent`, `failed` or `dead`.
+    status: Option<String>,
+    /// A template, e.g. `welcome`, `password_reset`, `phone_verification`.
+    template: Option<String>,
+    /// An email address or phone number.
+    recipient: Option<String>,
+    /// The event that called for the message.
+    event_id: Option<String>,
+    /// Only messages of events before this log position (the previous page's `next_before`).
+    before: Option<i64>,
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<u32>,
+}
+
+/// A page of the delivery log.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct DeliveryPage {
+    /// The messages, newest event first.
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<workers::deliveries::Delivery>,
+    /// Pass as `before` for the next page; absent on the last.
+    next_before: Option<i64>,
+}
+
+const DELIVERY_STATUSES: &[&str] = &["sending", "sent", "failed", "dead"];
+
+/// The delivery log: per message (email or SMS) the event, recipient, template, attempts, status
+/// and last error.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/deliveries",
+    tag = "admin",
+    params(DeliveryQuery),
+    responses(
+        (status = 200, description = "A page of messages", body = DeliveryPage),
+        crate::openapi::QueryErrors,
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Needs the admin role", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::ApiQuery(query): crate::extract::ApiQuery<DeliveryQuery>,
+) -> Result<axum::Json<DeliveryPage>, Problem> {
+    admin_only(&caller)?;
+    if let Some(status) = query
+        .status
+        .as_deref()
+        .filter(|status| !DELIVERY_STATUSES.contains(status))
+    {
+        return Err(Problem::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "Invalid query",
+        )
+        .with_field(
+            "/status",
+            format!("{status:?} is not one of {DELIVERY_STATUSES:?}"),
+        ));
+    }
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let items = workers::deliveries::DeliveryLog::new(state.read.projector.database().clone())
+        .list(&workers::deliveries::DeliveryFilter {
+            status: query.status,
+            template: query.template,
+            recipient: query.recipient,
+            event_id: query.event_id,
+            before_position: query.before,
+            limit,
+        })
+        .await
+        .map_err(|error| Problem::internal(&error))?;
+    let next_before = (items.len() == limit as usize)
+        .then(|| items.last().map(|last| last.position))
+        .flatten();
+    Ok(axum::Json(DeliveryPage { items, next_before }))
+}

@@ -76,3 +76,157 @@ pub fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
         .expect("the server printed its address");
     Server { child, address }
 }
+
+/// `idlog worker` in `dir`, its output appended to `log`; killed when dropped.
+pub struct WorkerProcess {
+    child: Child,
+}
+
+impl WorkerProcess {
+    /// Starts one.
+    pub fn start(dir: &Path, env: &[(&str, &str)], log: &Path) -> Self {
+        let output = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("worker log");
+        let child = idlog(dir, &["worker"], env)
+            .stdin(Stdio::null())
+            .stdout(output.try_clone().expect("worker log"))
+            .stderr(output)
+            .spawn()
+            .expect("spawn a worker");
+        Self { child }
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A message the SMTP sink received.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct SinkMessage {
+    /// The sink's id.
+    pub id: u64,
+    /// Envelope recipients.
+    pub recipients: Vec<String>,
+    /// Subject.
+    pub subject: String,
+}
+
+/// The SMTP sink (mailtutan) the test command started: where to send and how to read back.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    /// SMTP host.
+    pub host: String,
+    /// SMTP port.
+    pub port: String,
+    /// Its HTTP API, `http://127.0.0.1:1080`.
+    pub api: String,
+}
+
+impl Sink {
+    /// The one from the environment (the test command's), or mailtutan's defaults.
+    pub fn from_env() -> Self {
+        let var =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        Self {
+            host: var("TEST_SMTP_HOST", "127.0.0.1"),
+            port: var("TEST_SMTP_PORT", "1025"),
+            api: var("TEST_SMTP_API", "http://127.0.0.1:1080"),
+        }
+    }
+
+    /// The idlog settings that send mail to this sink.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("IDLOG_EMAIL_TRANSPORT", "smtp".to_owned()),
+            ("IDLOG_EMAIL_SMTP_HOST", self.host.clone()),
+            ("IDLOG_EMAIL_SMTP_PORT", self.port.clone()),
+            ("IDLOG_EMAIL_SMTP_TLS", "none".to_owned()),
+        ]
+    }
+
+    /// Messages to recipients ending in `suffix` (tests share the sink: each uses its own
+    /// domain).
+    pub async fn messages_to(&self, suffix: &str) -> Vec<SinkMessage> {
+        let all: Vec<SinkMessage> = reqwest::get(format!("{}/api/messages", self.api))
+            .await
+            .expect("the sink answers")
+            .json()
+            .await
+            .expect("the sink's JSON");
+        all.into_iter()
+            .filter(|m| m.recipients.iter().any(|r| r.ends_with(suffix)))
+            .collect()
+    }
+
+    /// Waits (up to `seconds`) until at least `count` messages to `suffix` arrived.
+    pub async fn wait_for(&self, suffix: &str, count: usize, seconds: u64) -> Vec<SinkMessage> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let messages = self.messages_to(suffix).await;
+            if messages.len() >= count || std::time::Instant::now() > deadline {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A message's plain text part, or its whole source.
+    pub async fn text(&self, id: u64, format: &str) -> String {
+        reqwest::get(format!("{}/api/messages/{id}/{format}", self.api))
+            .await
+            .expect("the sink answers")
+            .text()
+            .await
+            .expect("text")
+    }
+}
+
+/// The first `http...` link in `text`, as a path on the API (`/api/v1/...`).
+pub fn api_link(text: &str) -> String {
+    let start = text.find("http").expect("a link");
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"')
+        .collect();
+    link.split_once("/api/v1/")
+        .map(|(_, rest)| format!("/api/v1/{rest}"))
+        .expect("an API link")
+}
+
+/// A fresh bucket on the test S3 server, and the idlog settings that use it.
+pub fn s3_bucket() -> (objects::S3Store, Vec<(&'static str, String)>) {
+    let endpoint =
+        std::env::var("TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned());
+    let bucket = format!("idlog-cli-{}", uuid::Uuid::new_v4().simple());
+    let store = objects::S3Store::new(&objects::S3Settings {
+        bucket: bucket.clone(),
+        endpoint: Some(endpoint.clone()),
+        region: "us-east-1".into(),
+        path_style: true,
+        access_key_id: "idlog-test".into(),
+        secret_access_key: "idlog-test-secret".to_owned().into(),
+    });
+    let env = vec![
+        ("IDLOG_STORAGE_BACKEND", "s3".to_owned()),
+        ("IDLOG_STORAGE_BUCKET", bucket),
+        ("IDLOG_STORAGE_ENDPOINT", endpoint),
+        ("IDLOG_STORAGE_ACCESS_KEY_ID", "idlog-test".to_owned()),
+        (
+            "IDLOG_STORAGE_SECRET_ACCESS_KEY",
+            "idlog-test-secret".to_owned(),
+        ),
+    ];
+    (store, env)
+}
