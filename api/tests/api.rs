@@ -337,6 +337,7 @@ async fn the_openapi_document_covers_every_endpoint(backend: Backend) {
         ("get", "/metrics"),
         ("post", "/api/v1/admin/storage/verify"),
         ("post", "/api/v1/admin/storage/rebuild"),
+        ("get", "/api/v1/admin/deliveries"),
     ];
     let paths = document["paths"].as_object().expect("paths");
     let documented: usize = paths
