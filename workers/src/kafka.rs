@@ -345,6 +345,9 @@ pub(crate) async fn consume(
     }
 }
 
+/// Messages a worker skipped (not wanted) between commits.
+const SKIPPED_PER_COMMIT: u32 = 200;
+
 /// Says which partitions a worker's consumer gets and gives up.
 struct Rebalances(&'static str);
 
@@ -379,9 +382,8 @@ async fn consume_until_error(
     let consumer: StreamConsumer<Rebalances> = settings
         .client()
         .set("group.id", settings.group(worker.name()))
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "500")
-        // Offsets are stored by hand once the effect is done; only those are committed.
+        // Offsets are committed by hand once the effect is done.
+        .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
@@ -389,6 +391,7 @@ async fn consume_until_error(
         .create_with_context(Rebalances(worker.name()))?;
     consumer.subscribe(&[&settings.topic])?;
     let result = async {
+        let mut skipped = 0;
         loop {
             let message = consumer.recv().await?;
             tracing::debug!(partition = message.partition(), offset = message.offset(), "received");
@@ -400,7 +403,9 @@ async fn consume_until_error(
                 }
                 None => None,
             };
-            if let Some(event) = event.filter(|event| worker.wants(event)) {
+            let wanted = event.filter(|event| worker.wants(event));
+            let effect = wanted.is_some();
+            if let Some(event) = wanted {
                 // Runs to its end even if the consumer is stopped meanwhile.
                 let (runner, worker) = (runner.clone(), worker.clone());
                 tokio::spawn(async move { runner.deliver(worker.as_ref(), &event).await })
@@ -408,6 +413,13 @@ async fn consume_until_error(
                     .map_err(|error| WorkerError::Other(format!("delivering: {error}")))?;
             }
             consumer.store_offset_from_message(&message)?;
+            // After an effect, commit at once (a crash then repeats nothing done); messages the
+            // worker skips are committed with the next effect or every `SKIPPED_PER_COMMIT`.
+            skipped = if effect { 0 } else { skipped + 1 };
+            if effect || skipped >= SKIPPED_PER_COMMIT {
+                consumer.commit_consumer_state(CommitMode::Async)?;
+                skipped = 0;
+            }
         }
     }
     .await;
