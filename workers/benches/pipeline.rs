@@ -7,7 +7,8 @@
 //! - end-to-end latency: registrations at a steady `RATE` per second (default 50) for `SECONDS`
 //!   (default 30), each measured from the moment its append returned to the welcome email
 //!   accepted by the SMTP server and to `user_info.json` written to S3, p50/p99/max, with the
-//!   relay and the workers (Kafka consumer groups) running in this process.
+//!   relay and the workers running in this process, two consumers in each worker kind's group
+//!   (as the compose file's two worker processes).
 //!
 //! Run: `cargo bench -p workers --bench pipeline` (`BACKENDS=postgres` or `sqlite` for one).
 
@@ -232,7 +233,9 @@ async fn end_to_end(backend: Backend, rate: u64, seconds: u64) {
     )
     .with_bus(Bus::Kafka(settings.clone()));
     let relay = Relay::new(opened.database.clone(), opened.log.clone(), settings).expect("relay");
+    // Two members in each group, as the compose file's two worker processes.
     let mut running = runner.spawn();
+    let second = runner.spawn();
     running.spawn(relay.run());
     // Let the consumer groups settle before measuring.
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
@@ -287,6 +290,7 @@ async fn end_to_end(backend: Backend, rate: u64, seconds: u64) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     drop(running);
+    drop(second);
     let written = written.lock().expect("written").clone();
     let accepted = accepted.lock().expect("accepted").clone();
     let since = |at: Option<&Instant>, then: Instant| {

@@ -388,6 +388,9 @@ async fn consume_until_error(
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
+        // A fetch returns once this long has passed even without `fetch.min.bytes`: some
+        // brokers (tansu) hold it the whole time, which was 500 ms of latency per event.
+        .set("fetch.wait.max.ms", "50")
         .create_with_context(Rebalances(worker.name()))?;
     consumer.subscribe(&[&settings.topic])?;
     let result = async {

@@ -99,15 +99,15 @@ impl StorageWorker {
         match current.state {
             UserState::Present(user) if user.status != UserStatus::Deleted => {
                 let [biometric, performance, info] = expected_keys(user_id);
-                self.objects
-                    .put(&biometric, b"", "application/x-directory")
-                    .await?;
-                self.objects
-                    .put(&performance, b"", "application/x-directory")
-                    .await?;
                 let body = serde_json::to_vec_pretty(&user_info(&user))
                     .map_err(|error| WorkerError::Other(error.to_string()))?;
-                self.objects.put(&info, &body, "application/json").await?;
+                // Independent objects: written at once (three round trips cost one).
+                futures::try_join!(
+                    self.objects.put(&biometric, b"", "application/x-directory"),
+                    self.objects
+                        .put(&performance, b"", "application/x-directory"),
+                    self.objects.put(&info, &body, "application/json"),
+                )?;
                 Ok(Synced::Written)
             }
             _ => {
