@@ -3,12 +3,9 @@
 //! stopping it disturbs no other test. The test command installs both (`TEST_MOTO_BIN`,
 //! `TEST_MAILTUTAN_BIN`).
 
-use chrono::Utc;
-use commands::tokens::{TokenMinter, TokenPurpose};
-use commands::{ClaimHasher, CommandContext, CommandHandler};
-use domain::user::{NewUser, UserAggregate, UserCommand};
-use domain::values::{Email, PasswordHash, Role};
-use domain::{Duration, UserId};
+use commands::tokens::TokenMinter;
+use commands::{ClaimHasher, CommandHandler};
+use domain::UserId;
 use eventstore::test_both_backends;
 use eventstore::testing::{Backend, TestDb};
 use objects::ObjectStore;
@@ -18,6 +15,8 @@ use workers::deliveries::{DeliveryFilter, DeliveryLog};
 use workers::email::{EmailSettings, EmailWorker, SmtpMailer, SmtpSettings, SmtpTls, Templates};
 use workers::storage::{StorageWorker, expected_keys};
 use workers::{WorkerRunner, WorkerSettings};
+
+mod common;
 
 /// A service process of this test's; killed when dropped.
 struct Service(Child);
@@ -128,33 +127,7 @@ async fn fixture(backend: Backend) -> Fixture {
 
 impl Fixture {
     async fn register(&self, email: &str) -> UserId {
-        let id = UserId::from_uuid(uuid::Uuid::now_v7());
-        let now = Utc::now();
-        let (email_verification, _) = TokenMinter::new([9; 32]).issue(
-            TokenPurpose::EmailVerification,
-            id,
-            now,
-            Duration::hours(48),
-        );
-        let command = UserCommand::Register {
-            user: NewUser {
-                user_id: id,
-                email: Email::parse(email).expect("email"),
-                username: None,
-                phone: None,
-                first_name: None,
-                last_name: None,
-                roles: [Role::parse("user").expect("role")].into(),
-            },
-            password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
-            email_verification,
-            at: now,
-        };
-        self.commands
-            .execute::<UserAggregate>(&id.to_string(), command, CommandContext::default())
-            .await
-            .expect("registered");
-        id
+        common::register(&self.commands, email, None).await
     }
 
     fn runner(&self, worker: Arc<dyn workers::Worker>, settings: WorkerSettings) -> WorkerRunner {

@@ -3,11 +3,10 @@
 //! message id as `Idempotency-Key`, verifies the number, and a failing webhook is retried.
 
 use chrono::Utc;
-use commands::tokens::{TokenMinter, TokenPurpose};
+use commands::tokens::TokenMinter;
 use commands::{ClaimHasher, CommandContext, CommandHandler};
-use domain::user::{NewUser, UserAggregate, UserCommand};
-use domain::values::{Email, PasswordHash, PhoneNumber, Role};
-use domain::{Duration, UserId};
+use domain::Duration;
+use domain::user::{UserAggregate, UserCommand};
 use eventstore::test_both_backends;
 use eventstore::testing::{Backend, TestDb};
 use std::sync::{Arc, Mutex};
@@ -15,6 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use workers::deliveries::{DeliveryFilter, DeliveryLog};
 use workers::sms::{SmsWorker, WebhookSender};
 use workers::{WorkerRunner, WorkerSettings};
+
+mod common;
 
 /// A request as the server saw it: head (request line and headers) and body.
 #[derive(Debug, Clone)]
@@ -94,14 +95,8 @@ async fn codes_go_to_the_webhook_with_the_token_and_failures_are_retried(backend
         "Acme ID",
     );
 
-    let ann = UserId::from_uuid(uuid::Uuid::now_v7());
+    let ann = common::register(&commands, "ann@example.com", Some("+351912345678")).await;
     let now = Utc::now();
-    let (email_verification, _) = minter.issue(
-        TokenPurpose::EmailVerification,
-        ann,
-        now,
-        Duration::hours(48),
-    );
     let run = |command: UserCommand| {
         let commands = commands.clone();
         async move {
@@ -111,21 +106,6 @@ async fn codes_go_to_the_webhook_with_the_token_and_failures_are_retried(backend
                 .expect("command");
         }
     };
-    run(UserCommand::Register {
-        user: NewUser {
-            user_id: ann,
-            email: Email::parse("ann@example.com").expect("email"),
-            username: None,
-            phone: Some(PhoneNumber::parse("+351912345678").expect("phone")),
-            first_name: None,
-            last_name: None,
-            roles: [Role::parse("user").expect("role")].into(),
-        },
-        password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
-        email_verification,
-        at: now,
-    })
-    .await;
     let (_, code_hash) = minter.phone_code(ann, now);
     run(UserCommand::RequestPhoneVerification {
         code_hash,

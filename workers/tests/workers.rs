@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use commands::tokens::{TokenMinter, TokenPurpose, hash_token};
+use commands::tokens::{TokenPurpose, hash_token};
 use commands::{ClaimHasher, CommandContext, CommandHandler};
-use domain::user::{NewUser, UserAggregate, UserCommand};
-use domain::values::{Email, LanguageTag, PasswordHash, PersonName, PhoneNumber, Profile, Role};
+use domain::user::{UserAggregate, UserCommand};
+use domain::values::{LanguageTag, PersonName, PhoneNumber, Profile};
 use domain::{Duration, UserId};
 use eventstore::testing::{Backend, TestDb};
 use eventstore::{RecordedEvent, test_both_backends};
@@ -43,9 +43,9 @@ async fn fixture(backend: Backend) -> Fixture {
     }
 }
 
-fn minter() -> TokenMinter {
-    TokenMinter::new([9; 32])
-}
+mod common;
+
+use common::minter;
 
 fn settings() -> WorkerSettings {
     WorkerSettings {
@@ -72,33 +72,7 @@ impl Fixture {
     }
 
     async fn register(&self, email: &str) -> UserId {
-        let id = UserId::from_uuid(uuid::Uuid::now_v7());
-        let now = Utc::now();
-        let (email_verification, _) = minter().issue(
-            TokenPurpose::EmailVerification,
-            id,
-            now,
-            Duration::hours(48),
-        );
-        self.user(
-            id,
-            UserCommand::Register {
-                user: NewUser {
-                    user_id: id,
-                    email: Email::parse(email).expect("email"),
-                    username: None,
-                    phone: None,
-                    first_name: None,
-                    last_name: None,
-                    roles: [Role::parse("user").expect("role")].into(),
-                },
-                password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
-                email_verification,
-                at: now,
-            },
-        )
-        .await;
-        id
+        common::register(&self.commands, email, None).await
     }
 
     async fn info(&self, id: UserId) -> serde_json::Value {
