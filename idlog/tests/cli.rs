@@ -75,15 +75,7 @@ async fn register_and_log_in(address: &str) -> String {
     assert_eq!(registered.status(), 201);
     let login =
         serde_json::json!({"login": "ann@example.com", "password": "correct horse battery staple"});
-    let tokens: serde_json::Value = client
-        .post(format!("{address}/api/v1/auth/login"))
-        .json(&login)
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
+    let tokens = common::login(address, &login).await;
     tokens["access_token"]
         .as_str()
         .expect("access token")
@@ -246,15 +238,7 @@ async fn rotating_the_jwt_key_reaches_a_running_server_and_keeps_old_tokens_vali
 
     let login =
         serde_json::json!({"login": "ann@example.com", "password": "correct horse battery staple"});
-    let tokens: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/login", server.address))
-        .json(&login)
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
+    let tokens = common::login(&server.address, &login).await;
     let new_token = tokens["access_token"].as_str().expect("token");
     let header: serde_json::Value = serde_json::from_slice(
         &base64::Engine::decode(
@@ -354,15 +338,7 @@ async fn the_first_administrator_comes_from_the_command_line_or_the_bootstrap_se
 async fn admin_can_create_users(address: &str, email: &str) -> u16 {
     let client = reqwest::Client::new();
     let login = serde_json::json!({"login": email, "password": "the administrator's passphrase"});
-    let tokens: serde_json::Value = client
-        .post(format!("{address}/api/v1/auth/login"))
-        .json(&login)
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
+    let tokens = common::login(address, &login).await;
     let token = tokens["access_token"].as_str().expect("token");
     client
         .post(format!("{address}/api/v1/users"))

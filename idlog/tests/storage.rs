@@ -97,15 +97,11 @@ async fn folders_on(backend: Backend, kind: Store) {
         .await
         .expect("follow");
     assert_eq!(followed.status(), 200, "{welcome}");
-    let user: serde_json::Value = reqwest::Client::new()
-        .post(format!("{address}/api/v1/auth/login"))
-        .json(&serde_json::json!({"email": email, "password": "correct horse battery staple"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
+    let user = common::login(
+        &address,
+        &serde_json::json!({"email": email, "password": "correct horse battery staple"}),
+    )
+    .await;
     assert!(user["access_token"].is_string(), "{user}");
     drop(server);
     let found = found.expect("the worker wrote user_info.json");

@@ -230,3 +230,16 @@ pub fn s3_bucket() -> (objects::S3Store, Vec<(&'static str, String)>) {
     ];
     (store, env)
 }
+
+/// `POST /api/v1/auth/login` with `credentials` on the server at `address`: the answer's JSON.
+pub async fn login(address: &str, credentials: &serde_json::Value) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(credentials)
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json")
+}
