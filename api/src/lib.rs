@@ -225,6 +225,10 @@ pub fn router(state: AppState) -> Router {
                 .patch(routes::users::update_user)
                 .delete(routes::users::delete_user),
         )
+        .route("/users/{id}/history", get(routes::audit::user_history))
+        .route("/audit/events", get(routes::audit::events))
+        .route("/audit/verify", get(routes::audit::verify))
+        .route("/audit/checkpoints", get(routes::audit::checkpoints))
         .route("/users/{id}/lock", post(routes::users::lock_user))
         .route("/users/{id}/unlock", post(routes::users::unlock_user))
         .route(

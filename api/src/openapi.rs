@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::problem::Problem;
-use crate::routes::{admin, auth, mfa, organizations, queries, users, verification};
+use crate::routes::{admin, audit, auth, mfa, organizations, queries, users, verification};
 use axum::Json;
 use axum::Router;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -77,6 +77,10 @@ use utoipa_scalar::{Scalar, Servable};
         admin::verify_storage,
         admin::rebuild_storage,
         admin::deliveries,
+        audit::user_history,
+        audit::events,
+        audit::verify,
+        audit::checkpoints,
     ),
     components(schemas(auth::MfaChallenge)),
     modifiers(&SecuritySchemes),
@@ -88,6 +92,7 @@ use utoipa_scalar::{Scalar, Servable};
         (name = "organizations", description = "Organizations (partners) and their members"),
         (name = "queries", description = "Read models: users list and search, sessions, activity, analytics, organizations"),
         (name = "admin", description = "Operators' actions: storage verification and repair, the delivery log"),
+        (name = "audit", description = "Auditors: the log as NDJSON, chain verification, signed checkpoints, users' histories and past states"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

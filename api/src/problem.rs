@@ -39,6 +39,20 @@ pub struct Problem {
     pub headers: Option<Box<HeaderMap>>,
 }
 
+/// The problem as one line, for the command line.
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.detail {
+            Some(detail) => write!(f, "{}: {detail}", self.title)?,
+            None => f.write_str(&self.title)?,
+        }
+        for error in &self.errors {
+            write!(f, "; {}", error.detail)?;
+        }
+        Ok(())
+    }
+}
+
 impl Problem {
     /// A problem of kind `slug` with `title`.
     pub fn new(status: StatusCode, slug: &str, title: &str) -> Self {

@@ -1,4 +1,4 @@
-//! idlog's domain: the User, Organization and Session aggregates.
+//! idlog's domain: the User, Organization and Session aggregates, and the audit trail.
 //!
 //! Everything here is pure. An aggregate is two functions:
 //! `decide(&State, Command) -> Result<Vec<Event>, Error>` and `evolve(State, &Event) -> State`.
@@ -6,6 +6,7 @@
 //! computed by the caller and carried in the command, so a decision depends only on its inputs
 //! and every rule can be tested as given/when/then without a database or a clock.
 
+pub mod audit;
 pub mod ids;
 pub mod organization;
 pub mod session;

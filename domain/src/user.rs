@@ -481,6 +481,11 @@ pub enum UserCommand {
         /// When.
         at: Timestamp,
     },
+    /// Drops pending verification and reset tokens that have expired (maintenance).
+    DiscardExpiredTokens {
+        /// Now: tokens that expired before this are dropped.
+        at: Timestamp,
+    },
     /// Several commands decided in order, each on the state the previous ones left: all of
     /// them or none (one edit of several fields, one stream version).
     Batch(Vec<UserCommand>),
@@ -629,6 +634,13 @@ pub enum UserEvent {
         organization_id: OrganizationId,
         at: Timestamp,
     },
+    /// Expired pending tokens were dropped: which ones.
+    ExpiredTokensDiscarded {
+        email_verification: bool,
+        phone_verification: bool,
+        password_reset: bool,
+        at: Timestamp,
+    },
 }
 
 impl DomainEvent for UserEvent {
@@ -669,7 +681,8 @@ impl DomainEvent for UserEvent {
             | Self::TotpEnabled { .. }
             | Self::TotpDisabled { .. }
             | Self::TotpCodeUsed { .. }
-            | Self::RecoveryCodeUsed { .. } => &[],
+            | Self::RecoveryCodeUsed { .. }
+            | Self::ExpiredTokensDiscarded { .. } => &[],
         }
     }
 }
@@ -1349,6 +1362,29 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
                 at,
             }])
         }
+        C::DiscardExpiredTokens { at } => {
+            let email_verification = user
+                .email_verification
+                .as_ref()
+                .is_some_and(|token| token.expires_at <= at);
+            let phone_verification = user
+                .phone_verification
+                .as_ref()
+                .is_some_and(|code| code.expires_at <= at);
+            let password_reset = user
+                .password_reset
+                .as_ref()
+                .is_some_and(|(_, token)| token.expires_at <= at);
+            if !(email_verification || phone_verification || password_reset) {
+                return Ok(vec![]);
+            }
+            Ok(vec![E::ExpiredTokensDiscarded {
+                email_verification,
+                phone_verification,
+                password_reset,
+                at,
+            }])
+        }
         // Never reaches here: `decide` takes batches apart before looking at the state.
         C::Batch(_) => Err(UserError::NotFound),
     }
@@ -1505,6 +1541,23 @@ fn apply(user: &mut User, event: &UserEvent) {
             user.phone_verification = None;
             user.password_reset = None;
             user.updated_at = *at;
+        }
+        E::ExpiredTokensDiscarded {
+            email_verification,
+            phone_verification,
+            password_reset,
+            ..
+        } => {
+            // Not a change the user made: `updated_at` stays.
+            if *email_verification {
+                user.email_verification = None;
+            }
+            if *phone_verification {
+                user.phone_verification = None;
+            }
+            if *password_reset {
+                user.password_reset = None;
+            }
         }
         E::ProfilePictureSet { picture, at } => {
             user.picture = Some(picture.clone());

@@ -22,7 +22,7 @@ pub mod testing;
 pub mod upcast;
 
 pub use error::{AppendError, StoreError};
-pub use log::{ChainReport, EventLog, EventLogBuilder, READ_BATCH, Subscription};
+pub use log::{ChainReport, EventLog, EventLogBuilder, READ_BATCH, Subscription, VERIFY_BATCH};
 pub use model::{
     Actor, ActorKind, AppendRequest, Appended, Claim, EventMetadata, ExpectedVersion, Head,
     IdempotencyKey, IdempotencyRecord, NewEvent, RecordedEvent,

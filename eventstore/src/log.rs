@@ -342,36 +342,107 @@ impl EventLog {
     }
 
     /// Checks the hash chain from position 1 to the head; `progress` is told how far it got.
-    #[tracing::instrument(skip_all)]
-    pub async fn verify_chain(
+    pub async fn verify_chain(&self, progress: impl FnMut(u64)) -> Result<ChainReport, StoreError> {
+        self.verify_chain_range(1, None, progress).await
+    }
+
+    /// Checks the events from `from` (at least 1) up to `until` (the head when `None`): each
+    /// event against its hash, and each link. A range starting after position 1 trusts its first
+    /// event's link to the event before it. Reading runs one batch ahead of hashing, and hashing
+    /// runs off the async threads.
+    #[tracing::instrument(skip(self, progress))]
+    pub async fn verify_chain_range(
         &self,
+        from: u64,
+        until: Option<u64>,
         mut progress: impl FnMut(u64),
     ) -> Result<ChainReport, StoreError> {
-        let mut verifier = ChainVerifier::new();
-        loop {
-            let events = self
-                .read_all_stored(verifier.position(), READ_BATCH)
-                .await?;
-            if events.is_empty() {
+        let from = from.max(1);
+        let mut batches = self.stored_batches(from - 1, until, VERIFY_BATCH);
+        let mut verifier: Option<ChainVerifier> = (from == 1).then(ChainVerifier::new);
+        let mut verified = 0;
+        while let Some(batch) = batches.recv().await {
+            let events = batch?;
+            let Some(first) = events.first() else { break };
+            let start = verifier.take().unwrap_or_else(|| {
+                ChainVerifier::resume(first.global_position - 1, first.prev_hash)
+            });
+            let (checked, outcome, count) = tokio::task::spawn_blocking(move || {
+                let mut verifier = start;
+                let mut count = 0_u64;
+                for event in &events {
+                    if let Err(broken) = verifier.push(event) {
+                        return (verifier, Err(broken), count);
+                    }
+                    count += 1;
+                }
+                (verifier, Ok(()), count)
+            })
+            .await
+            .map_err(|error| StoreError::Batch(format!("verifying a batch: {error}")))?;
+            verified += count;
+            if let Err(broken) = outcome {
                 return Ok(ChainReport {
-                    verified: verifier.position(),
-                    last_hash: verifier.hash(),
-                    broken: None,
+                    verified,
+                    last_hash: checked.hash(),
+                    broken: Some(broken),
                 });
             }
-            for event in &events {
-                if let Err(broken) = verifier.push(event) {
-                    return Ok(ChainReport {
-                        verified: verifier.position(),
-                        last_hash: verifier.hash(),
-                        broken: Some(broken),
-                    });
+            progress(checked.position());
+            verifier = Some(checked);
+        }
+        Ok(ChainReport {
+            verified,
+            last_hash: verifier.map_or([0; 32], |verifier| verifier.hash()),
+            broken: None,
+        })
+    }
+
+    /// The stored log after `after_position`, up to `until` if given, in batches of `batch`
+    /// events, read by a task that stays one batch ahead of the consumer. Reading stops when
+    /// the receiver is dropped.
+    pub fn stored_batches(
+        &self,
+        after_position: u64,
+        until: Option<u64>,
+        batch: usize,
+    ) -> mpsc::Receiver<Result<Vec<RecordedEvent>, StoreError>> {
+        let (sender, receiver) = mpsc::channel(1);
+        let log = self.clone();
+        tokio::spawn(async move {
+            let mut position = after_position;
+            loop {
+                let limit = match until {
+                    Some(until) if until <= position => return,
+                    Some(until) => batch.min(usize::try_from(until - position).unwrap_or(batch)),
+                    None => batch,
+                };
+                let read = log.read_all_stored(position, limit).await;
+                let done = match &read {
+                    Ok(events) => match events.last() {
+                        Some(last) => {
+                            position = last.global_position;
+                            false
+                        }
+                        None => true,
+                    },
+                    Err(_) => true,
+                };
+                let empty = matches!(&read, Ok(events) if events.is_empty());
+                if !empty && sender.send(read).await.is_err() {
+                    return;
+                }
+                if done {
+                    return;
                 }
             }
-            progress(verifier.position());
-        }
+        });
+        receiver
     }
 }
+
+/// How many events chain verification and export read at a time.
+pub const VERIFY_BATCH: usize = 5000;
 
 fn contains_nul(value: &Value) -> bool {
     match value {

@@ -455,6 +455,9 @@ pub struct SecuritySettings {
     /// The bearer credential services present to `POST /api/v1/auth/introspect`; unset turns
     /// introspection off.
     pub introspection_credential: Option<SecretString>,
+    /// 64 hex characters: the Ed25519 seed `idlog events checkpoint` signs with (auditors get
+    /// its public half from `idlog keys checkpoint-public`). Default: generated into the data folder.
+    pub checkpoint_key: Option<SecretString>,
 }
 
 /// A configuration problem, naming the key.

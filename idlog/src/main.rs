@@ -1,6 +1,8 @@
 //! `idlog`: the server and the operators' command line.
 
+mod auditors;
 mod config;
+mod operators;
 mod read_side;
 mod runtime;
 mod work;
@@ -51,6 +53,99 @@ enum Command {
     /// The workers' checkpoints and dead letters.
     #[command(subcommand)]
     Workers(WorkersCommand),
+    /// The log, for auditors: tail, export, history, verification, signed checkpoints.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// The latest events (personal data opened), and with `--follow` new ones as they come.
+    Tail {
+        /// Keep printing new events until Ctrl-C.
+        #[arg(long, short)]
+        follow: bool,
+        /// How many of the latest events to print first.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        lines: usize,
+        /// Only this stream (a user's id, for instance).
+        #[arg(long, value_name = "ID")]
+        stream: Option<String>,
+        /// Only this event type.
+        #[arg(long = "type", value_name = "TYPE")]
+        event_type: Option<String>,
+        /// One JSON event per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Writes the log as stored (what the hash chain covers) to a file, streamed.
+    Export {
+        /// From a log position, or a time (RFC 3339) or date.
+        #[arg(long, value_name = "POS|TIME")]
+        from: Option<String>,
+        /// Up to a log position, or a time or date.
+        #[arg(long, value_name = "POS|TIME")]
+        to: Option<String>,
+        /// Only this stream (a partial export: its links cannot be checked).
+        #[arg(long, value_name = "ID")]
+        stream: Option<String>,
+        /// Only this event type (a partial export).
+        #[arg(long = "type", value_name = "TYPE")]
+        event_type: Option<String>,
+        /// The format.
+        #[arg(long, value_enum, default_value = "ndjson")]
+        format: ExportFormatArg,
+        /// The file to write.
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+        /// Overwrite an existing file without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// A user's events with actor, ip and hashes.
+    History {
+        /// Email address or user id.
+        user: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Checks the hash chain in the database (exit 0 and the head hash, or 1 and the first
+    /// broken position); with `--export`, checks an export file instead, with no database.
+    Verify {
+        /// First position (database).
+        #[arg(long, value_name = "POS", conflicts_with = "export")]
+        from: Option<u64>,
+        /// Last position (database).
+        #[arg(long, value_name = "POS", conflicts_with = "export")]
+        to: Option<u64>,
+        /// An export file (NDJSON or CSV) to verify offline.
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+        /// A signed checkpoint (JSON, from `idlog events checkpoint -o` or
+        /// `GET /api/v1/audit/checkpoints`): proves the export complete up to it.
+        #[arg(long, value_name = "FILE", requires = "export")]
+        checkpoint: Option<PathBuf>,
+        /// The trusted public key: 64 hex digits, or a file holding them.
+        #[arg(long, value_name = "KEY", requires = "checkpoint")]
+        public_key: Option<String>,
+    },
+    /// Signs the log's head (position, hash, time) with the checkpoint key and appends the
+    /// checkpoint to the log.
+    Checkpoint {
+        /// Also write the checkpoint to this file.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Export formats, on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ExportFormatArg {
+    /// One JSON event per line.
+    Ndjson,
+    /// Comma-separated with a header.
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +228,10 @@ enum ProjectionsCommand {
 
 #[derive(Debug, Subcommand)]
 enum MaintenanceCommand {
+    /// Drops expired email verification, phone and password reset tokens from every user.
+    CleanupTokens,
+    /// Records the end of sessions that are past their idle timeout or lifetime.
+    ExpireSessions,
     /// Deletes old rows of the activity read model; the log keeps every event.
     PruneActivity {
         /// Rows recorded longer ago than this: `90d`, `12h`, `30m`.
@@ -195,17 +294,106 @@ pub fn confirm(yes: bool, question: &str, answer: &str) -> Result<(), Usage> {
 
 #[derive(Debug, Subcommand)]
 enum UsersCommand {
-    /// Creates a user directly through the command handlers (works while a server runs).
+    /// Lists users from the read model (brought up to date first).
+    List {
+        /// Holding this global role.
+        #[arg(long)]
+        role: Option<String>,
+        /// `active`, `inactive`, `locked` or `deleted` (default: all but deleted).
+        #[arg(long)]
+        status: Option<String>,
+        /// Members of this organization.
+        #[arg(long, value_name = "ID")]
+        org: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: operators::ListFormat,
+    },
+    /// Creates a user directly through the command handlers (works while a server runs); the
+    /// workers create their storage folders.
     Create {
         /// Email address.
         email: String,
         /// Global role (repeat for several); default `user`.
         #[arg(long = "role", value_name = "ROLE")]
         roles: Vec<String>,
-        /// Read the password from standard input (one line); without it the user gets an
-        /// invitation to set one.
-        #[arg(long)]
+        /// The password (visible to other local users in the process list: prefer
+        /// --password-stdin).
+        #[arg(long, conflicts_with_all = ["password_stdin", "invite"])]
+        password: Option<String>,
+        /// Read the password from standard input (one line).
+        #[arg(long, conflicts_with = "invite")]
         password_stdin: bool,
+        /// No password: send an invitation to set one (also the default without a password).
+        #[arg(long)]
+        invite: bool,
+        /// Add the user to this organization.
+        #[arg(long, value_name = "ID", requires = "org_role")]
+        org: Option<String>,
+        /// Their role there: org_admin, member or readonly.
+        #[arg(long, value_name = "ROLE", requires = "org")]
+        org_role: Option<String>,
+    },
+    /// Deletes a user (their folders are removed by the workers; the log keeps the history).
+    Delete {
+        /// Email address or user id.
+        user: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Deletes every user, one command each; asks for the number of users unless `--yes`.
+    ClearAll {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Locks an account (ends its sessions).
+    Lock {
+        /// Email address or user id.
+        user: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Until this time (RFC 3339); default until unlocked.
+        #[arg(long, value_name = "TIME")]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Lifts a lock.
+    Unlock {
+        /// Email address or user id.
+        user: String,
+    },
+    /// Lifts every lock in force.
+    UnlockAll,
+    /// Turns an account off (ends its sessions).
+    Deactivate {
+        /// Email address or user id.
+        user: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Turns a deactivated account back on.
+    Reactivate {
+        /// Email address or user id.
+        user: String,
+    },
+    /// Sends the user a password reset link.
+    ResetPassword {
+        /// Email address or user id.
+        user: String,
+    },
+    /// The user folded from the log: now, or as of a time or position.
+    Show {
+        /// Email address or user id (a deleted user's email is free again: use the id).
+        user: String,
+        /// As of this time (RFC 3339) or date.
+        #[arg(long, value_name = "TIME", conflicts_with = "at_position")]
+        as_of: Option<String>,
+        /// As of this log position.
+        #[arg(long, value_name = "N")]
+        at_position: Option<u64>,
     },
 }
 
@@ -214,6 +402,8 @@ enum KeysCommand {
     /// Makes a fresh key sign access tokens; the previous one still verifies the tokens it
     /// signed until they expire (running servers pick the change up by themselves).
     RotateJwt,
+    /// Prints the public half of the checkpoint signing key, for auditors.
+    CheckpointPublic,
 }
 
 /// The password on standard input's first line, when asked to read it.
@@ -228,6 +418,135 @@ fn read_password(from_stdin: bool) -> anyhow::Result<Option<secrecy::SecretStrin
         anyhow::bail!("--password-stdin: standard input held no password");
     }
     Ok(Some(secrecy::SecretString::from(password)))
+}
+
+/// `idlog users ...`.
+async fn users(settings: &Settings, command: UsersCommand) -> anyhow::Result<()> {
+    use operators::Lifecycle;
+    match command {
+        UsersCommand::List {
+            role,
+            status,
+            org,
+            format,
+        } => operators::list(settings, role, status, org, format).await,
+        UsersCommand::Create {
+            email,
+            roles,
+            password,
+            password_stdin,
+            invite: _,
+            org,
+            org_role,
+        } => {
+            let password = match password {
+                Some(password) => Some(secrecy::SecretString::from(password)),
+                None => read_password(password_stdin)?,
+            };
+            let roles = if roles.is_empty() {
+                vec!["user".to_owned()]
+            } else {
+                roles
+            };
+            let request = operators::CreateRequest {
+                account: runtime::AccountRequest {
+                    email,
+                    roles,
+                    password,
+                    actor: operators::cli_actor(),
+                },
+                organization: org.zip(org_role),
+            };
+            operators::create(settings, request).await
+        }
+        UsersCommand::Delete { user, yes } => {
+            operators::lifecycle(settings, &user, Lifecycle::Delete { yes }).await
+        }
+        UsersCommand::ClearAll { yes } => operators::clear_all(settings, yes).await,
+        UsersCommand::Lock {
+            user,
+            reason,
+            until,
+        } => operators::lifecycle(settings, &user, Lifecycle::Lock { reason, until }).await,
+        UsersCommand::Unlock { user } => {
+            operators::lifecycle(settings, &user, Lifecycle::Unlock).await
+        }
+        UsersCommand::UnlockAll => operators::unlock_all(settings).await,
+        UsersCommand::Deactivate { user, reason } => {
+            operators::lifecycle(settings, &user, Lifecycle::Deactivate { reason }).await
+        }
+        UsersCommand::Reactivate { user } => {
+            operators::lifecycle(settings, &user, Lifecycle::Reactivate).await
+        }
+        UsersCommand::ResetPassword { user } => {
+            operators::lifecycle(settings, &user, Lifecycle::ResetPassword).await
+        }
+        UsersCommand::Show {
+            user,
+            as_of,
+            at_position,
+        } => operators::show(settings, &user, as_of, at_position).await,
+    }
+}
+
+/// `idlog events ...`.
+async fn events(settings: &Settings, command: EventsCommand) -> anyhow::Result<()> {
+    match command {
+        EventsCommand::Tail {
+            follow,
+            lines,
+            stream,
+            event_type,
+            json,
+        } => {
+            let request = auditors::TailRequest {
+                follow,
+                lines,
+                stream,
+                event_type,
+                json,
+            };
+            auditors::tail(settings, request).await
+        }
+        EventsCommand::Export {
+            from,
+            to,
+            stream,
+            event_type,
+            format,
+            output,
+            yes,
+        } => {
+            let format = match format {
+                ExportFormatArg::Ndjson => audit::ExportFormat::Ndjson,
+                ExportFormatArg::Csv => audit::ExportFormat::Csv,
+            };
+            let request = auditors::ExportRequest {
+                from,
+                to,
+                stream,
+                event_type,
+                format,
+                output,
+                yes,
+            };
+            auditors::export(settings, request).await
+        }
+        EventsCommand::History { user, json } => auditors::history(settings, &user, json).await,
+        EventsCommand::Verify {
+            export: Some(export),
+            checkpoint,
+            public_key,
+            ..
+        } => auditors::verify_export(&export, checkpoint.as_deref(), public_key.as_deref()),
+        EventsCommand::Verify {
+            from,
+            to,
+            export: None,
+            ..
+        } => auditors::verify_database(settings, from, to).await,
+        EventsCommand::Checkpoint { output } => auditors::checkpoint(settings, output).await,
+    }
 }
 
 /// Exit code for bad input (configuration, arguments); 1 is for failures while running.
@@ -258,27 +577,11 @@ fn main() -> ExitCode {
             Command::Worker => runtime::work(settings).await,
             Command::Migrate => runtime::migrate(settings).await,
             Command::Keys(KeysCommand::RotateJwt) => runtime::rotate_jwt_key(&settings),
-            Command::Users(UsersCommand::Create {
-                email,
-                roles,
-                password_stdin,
-            }) => match read_password(password_stdin) {
-                Ok(password) => {
-                    let roles = if roles.is_empty() {
-                        vec!["user".to_owned()]
-                    } else {
-                        roles
-                    };
-                    let request = runtime::AccountRequest {
-                        email,
-                        roles,
-                        password,
-                        actor: "system:cli",
-                    };
-                    runtime::create_user(settings, request).await
-                }
-                Err(error) => Err(error),
-            },
+            Command::Keys(KeysCommand::CheckpointPublic) => {
+                auditors::checkpoint_public_key(&settings)
+            }
+            Command::Users(command) => users(&settings, command).await,
+            Command::Events(command) => events(&settings, command).await,
             Command::Projections(command) => match command {
                 ProjectionsCommand::Status { json } => read_side::status(&settings, json).await,
                 ProjectionsCommand::Rebuild { name, until } => {
@@ -296,6 +599,12 @@ fn main() -> ExitCode {
             },
             Command::Maintenance(MaintenanceCommand::PruneActivity { older_than, yes }) => {
                 read_side::prune_activity(&settings, &older_than, yes).await
+            }
+            Command::Maintenance(MaintenanceCommand::CleanupTokens) => {
+                operators::cleanup_tokens(&settings).await
+            }
+            Command::Maintenance(MaintenanceCommand::ExpireSessions) => {
+                operators::expire_sessions(&settings).await
             }
             Command::Storage(StorageCommand::Verify) => work::verify(&settings).await,
             Command::Storage(StorageCommand::Rebuild { user, prune, yes }) => {

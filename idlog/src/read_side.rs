@@ -5,7 +5,6 @@ use crate::config::Settings;
 use crate::runtime::{open, projector_over};
 use crate::{Usage, confirm};
 use anyhow::Context;
-use chrono::{DateTime, NaiveDate, Utc};
 use eventstore::{Database, Opened};
 use indicatif::{ProgressBar, ProgressStyle};
 use projections::Until;
@@ -26,18 +25,11 @@ pub fn progress_bar(length: u64, what: &str) -> ProgressBar {
 
 /// Reads `--until`: a log position, an RFC 3339 time, or a date (its midnight, UTC).
 pub fn parse_until(text: &str) -> Result<Until, Usage> {
-    if let Ok(position) = text.parse::<u64>() {
-        return Ok(Until::Position(position));
+    match audit::Bound::parse(text) {
+        Ok(audit::Bound::Position(position)) => Ok(Until::Position(position)),
+        Ok(audit::Bound::Time(time)) => Ok(Until::Time(time)),
+        Err(message) => Err(Usage(format!("--until {message}"))),
     }
-    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Ok(Until::Time(time.with_timezone(&Utc)));
-    }
-    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(Until::Time(day.and_time(chrono::NaiveTime::MIN).and_utc()));
-    }
-    Err(Usage(format!(
-        "--until {text:?}: give a log position (1234), a time (2026-01-31T12:00:00Z) or a date (2026-01-31)"
-    )))
 }
 
 /// Reads a span like `90d`, `12h` or `30m`.
@@ -219,7 +211,7 @@ pub async fn prune_activity(
     yes: bool,
 ) -> anyhow::Result<()> {
     let span = parse_span(older_than)?;
-    let before = Utc::now() - span;
+    let before = chrono::Utc::now() - span;
     confirm(
         yes,
         &format!(

@@ -1,5 +1,6 @@
 //! Wiring: open the log, build the application, serve.
 
+use crate::Usage;
 use crate::config::{Settings, parse_key};
 use anyhow::{Context, bail};
 use api::accounts::{CreateAccountError, Creator, NewAccount, RoleCatalog};
@@ -79,6 +80,19 @@ fn key(
     write_private(&path, &hex::encode(key))?;
     tracing::info!(path = %path.display(), "generated {key_name}");
     Ok(key)
+}
+
+/// The Ed25519 key checkpoints are signed with: `security.checkpoint_key`, or the one generated
+/// into the data folder on first use.
+pub fn checkpoint_key(settings: &Settings) -> anyhow::Result<audit::CheckpointKey> {
+    prepare_data_dir(settings)?;
+    let seed = key(
+        settings,
+        settings.security.checkpoint_key.as_ref(),
+        "security.checkpoint_key",
+        "checkpoint.key",
+    )?;
+    Ok(audit::CheckpointKey::from_seed(&seed))
 }
 
 /// Writes a file only its owner can read.
@@ -265,27 +279,28 @@ fn role_catalog(settings: &Settings) -> anyhow::Result<RoleCatalog> {
     Ok(RoleCatalog::new(&extra))
 }
 
-/// Creates a user from the command line or the bootstrap settings, as the system.
-async fn create_account(
-    core: &Core,
-    settings: &Settings,
+/// Creates a user from the command line or the bootstrap settings, as the system. Bad input (an
+/// unknown role, an invalid email, a weak password, a taken email) is a [`Usage`] error, and
+/// then nothing is appended.
+pub(crate) async fn create_account(
+    creator: &Creator<'_>,
+    catalog: &RoleCatalog,
     request: AccountRequest,
 ) -> anyhow::Result<UserId> {
-    let catalog = role_catalog(settings)?;
     let roles = request
         .roles
         .iter()
         .map(|name| {
             catalog.role(name).ok_or_else(|| {
-                anyhow::anyhow!(
+                Usage(format!(
                     "unknown role {name}; the catalog has {}",
                     catalog.names().join(", ")
-                )
+                ))
             })
         })
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<Result<_, Usage>>()?;
     let email = Email::parse(&request.email)
-        .map_err(|error| anyhow::anyhow!("{}: {}", request.email, error.message))?;
+        .map_err(|error| Usage(format!("{}: {}", request.email, error.message)))?;
     let account = NewAccount {
         email,
         username: None,
@@ -296,14 +311,10 @@ async fn create_account(
         password: request.password,
     };
     let metadata = eventstore::EventMetadata {
-        actor: eventstore::Actor {
-            kind: eventstore::ActorKind::System,
-            id: Some(request.actor.to_owned()),
-        },
+        actor: request.actor,
         ..Default::default()
     };
-    let executed = core
-        .creator(settings)
+    let executed = creator
         .create(
             account,
             CommandContext {
@@ -312,11 +323,16 @@ async fn create_account(
             },
         )
         .await
-        .map_err(|error| match error {
-            CreateAccountError::Command(commands::CommandError::Duplicate { kind }) => {
-                anyhow::anyhow!("that {kind} is already taken")
+        .map_err(|error| -> anyhow::Error {
+            match error {
+                CreateAccountError::Command(commands::CommandError::Duplicate { kind }) => {
+                    Usage(format!("that {kind} is already taken")).into()
+                }
+                CreateAccountError::Password(rejection) => {
+                    Usage(format!("the password {rejection}")).into()
+                }
+                other => anyhow::anyhow!("{other}"),
             }
-            other => anyhow::anyhow!("{other}"),
         })?;
     match executed.state {
         UserState::Present(user) => Ok(user.id),
@@ -333,22 +349,7 @@ pub struct AccountRequest {
     /// The password, or none for an invitation.
     pub password: Option<SecretString>,
     /// Who is creating it, for the events' metadata.
-    pub actor: &'static str,
-}
-
-/// `idlog users create`.
-pub async fn create_user(settings: Settings, request: AccountRequest) -> anyhow::Result<()> {
-    let core = Core::open(&settings).await?;
-    let invited = request.password.is_none();
-    let email = request.email.clone();
-    let user_id = create_account(&core, &settings, request).await?;
-    println!("created user {user_id} <{email}>");
-    if invited {
-        println!(
-            "no password given: an invitation to set one goes to {email} once the email worker runs"
-        );
-    }
-    Ok(())
+    pub actor: eventstore::Actor,
 }
 
 /// Creates the first administrator from `[bootstrap]`, once: only while the log is empty.
@@ -366,9 +367,12 @@ async fn bootstrap_admin(core: &Core, settings: &Settings) -> anyhow::Result<()>
         email: email.clone(),
         roles: vec!["admin".into()],
         password: Some(password.clone()),
-        actor: "system:bootstrap",
+        actor: eventstore::Actor {
+            kind: eventstore::ActorKind::System,
+            id: Some("system:bootstrap".into()),
+        },
     };
-    let user_id = create_account(core, settings, request)
+    let user_id = create_account(&core.creator(settings), &role_catalog(settings)?, request)
         .await
         .context("bootstrap.admin_email")?;
     tracing::info!(%user_id, "created the first administrator from the bootstrap settings");
@@ -562,61 +566,33 @@ pub async fn work(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `idlog serve`.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let core = Core::open(&settings).await?;
-    bootstrap_admin(&core, &settings).await?;
+/// The application's state over `core`: what the API serves with, and what the operators'
+/// commands run the same handlers with.
+pub(crate) fn app_state(
+    core: Core,
+    settings: &Settings,
+    read: api::ReadSide,
+    objects: Arc<dyn objects::ObjectStore>,
+    workers: Option<workers::WorkerRunner>,
+) -> anyhow::Result<AppState> {
     let auth = &settings.auth;
-    let keys_path = jwt_keys_path(&settings);
-    let keys = KeySetFile::load_or_create(&keys_path, chrono::Utc::now())?;
+    let keys = KeySetFile::load_or_create(&jwt_keys_path(settings), chrono::Utc::now())?;
     let access_tokens = Arc::new(AccessTokenKeys::new(access_tokens_from(
-        &token_settings(&settings),
+        &token_settings(settings),
         keys,
     )?));
-    tokio::spawn(follow_key_set(
-        keys_path,
-        token_settings(&settings),
-        access_tokens.clone(),
-    ));
-    let projector = projector_over(core.database.clone(), core.log.clone(), &settings);
-    projector
-        .prepare()
-        .await
-        .context("preparing the read models")?;
-    // The read models follow the log for as long as this set lives.
-    let _following = projector.spawn();
-    let objects = object_store(&settings).await?;
-    // Embedded bus: the workers follow the log in this process for as long as this set lives.
-    // Kafka: this process relays the log (while it holds the relay's lease) and `idlog worker`
-    // processes consume it.
-    let runner = worker_runner(&core, &settings, objects.clone())?;
-    let _working = match kafka_settings(&settings) {
-        None => runner.spawn(),
-        Some(kafka) => {
-            let mut relay = tokio::task::JoinSet::new();
-            relay.spawn(
-                workers::kafka::Relay::new(core.database.clone(), core.log.clone(), kafka)?.run(),
-            );
-            relay
-        }
-    };
-    let read = api::ReadSide {
-        wait_timeout: std::time::Duration::from_millis(settings.projections.wait_timeout_ms),
-        max_ready_lag: settings.projections.max_ready_lag,
-        ..api::ReadSide::new(projector)
-    };
     let limits = &settings.limits;
     let per_minute = |limit: u32| (limit > 0).then_some(limit);
-    let state = AppState {
+    Ok(AppState {
         read,
         metrics: Default::default(),
-        workers: Some(runner),
+        workers,
         commands: core.commands,
         passwords: core.passwords,
         tokens: core.tokens,
         totp: api::auth::totp::SecretSealer::new(&core.token_key),
         objects,
-        access_tokens: access_tokens.clone(),
+        access_tokens,
         rate_limits: RateLimits::new(RateLimitSettings {
             login_per_ip: per_minute(limits.login_per_ip),
             login_per_account: per_minute(limits.login_per_account),
@@ -647,7 +623,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .introspection_credential
                 .as_ref()
                 .map(|credential| hash_token(credential.expose_secret())),
-            roles: role_catalog(&settings)?,
+            roles: role_catalog(settings)?,
             member_permissions: auth
                 .member_permissions
                 .iter()
@@ -659,7 +635,46 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<_>>()?,
             invitation_lifetime: Duration::hours(auth.invitation_hours),
         },
+    })
+}
+
+/// `idlog serve`.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let core = Core::open(&settings).await?;
+    bootstrap_admin(&core, &settings).await?;
+    let projector = projector_over(core.database.clone(), core.log.clone(), &settings);
+    projector
+        .prepare()
+        .await
+        .context("preparing the read models")?;
+    // The read models follow the log for as long as this set lives.
+    let _following = projector.spawn();
+    let objects = object_store(&settings).await?;
+    // Embedded bus: the workers follow the log in this process for as long as this set lives.
+    // Kafka: this process relays the log (while it holds the relay's lease) and `idlog worker`
+    // processes consume it.
+    let runner = worker_runner(&core, &settings, objects.clone())?;
+    let _working = match kafka_settings(&settings) {
+        None => runner.spawn(),
+        Some(kafka) => {
+            let mut relay = tokio::task::JoinSet::new();
+            relay.spawn(
+                workers::kafka::Relay::new(core.database.clone(), core.log.clone(), kafka)?.run(),
+            );
+            relay
+        }
     };
+    let read = api::ReadSide {
+        wait_timeout: std::time::Duration::from_millis(settings.projections.wait_timeout_ms),
+        max_ready_lag: settings.projections.max_ready_lag,
+        ..api::ReadSide::new(projector)
+    };
+    let state = app_state(core, &settings, read, objects, Some(runner))?;
+    tokio::spawn(follow_key_set(
+        jwt_keys_path(&settings),
+        token_settings(&settings),
+        state.access_tokens.clone(),
+    ));
     let address = SocketAddr::new(settings.server.host, settings.server.port);
     let app = Application::build(address, state)
         .await

@@ -278,6 +278,7 @@ impl UserRow {
             | E::TotpEnrollmentStarted { .. }
             | E::TotpCodeUsed { .. }
             | E::RecoveryCodeUsed { .. }
+            | E::ExpiredTokensDiscarded { .. }
             | E::OrganizationLinked { .. }
             | E::OrganizationUnlinked { .. }
             | E::ProfilePictureSet { .. }

@@ -586,6 +586,29 @@ impl Queries {
         .await?)
     }
 
+    /// Sessions the log still shows open that are past their idle timeout or absolute
+    /// lifetime at `now` (unusable already; `idlog maintenance expire-sessions` records it).
+    #[tracing::instrument(skip(self))]
+    pub async fn lapsed_sessions(&self, now: DateTime<Utc>) -> Result<Vec<SessionRow>, QueryError> {
+        let sessions = self.view("sessions");
+        let open: Vec<SessionRow> = sql::fetch_all(
+            &self.database,
+            &format!(
+                "SELECT {} FROM {sessions} WHERE status = 'active' ORDER BY started_at, session_id",
+                crate::sessions::columns()
+            ),
+            &[],
+        )
+        .await?;
+        Ok(open
+            .into_iter()
+            .filter(|session| {
+                let idle = chrono::TimeDelta::seconds(session.idle_timeout_seconds);
+                now >= session.expires_at || now >= session.last_used_at + idle
+            })
+            .collect())
+    }
+
     fn activity_sql(
         &self,
         filter: &ActivityFilter,

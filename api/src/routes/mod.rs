@@ -1,6 +1,7 @@
 //! Route handlers, by area.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod mfa;
 pub mod organizations;

@@ -286,12 +286,13 @@ pub async fn create_user(
     get,
     path = "/api/v1/users/{id}",
     tag = "users",
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = String, Path, description = "User id"), crate::routes::audit::PointInTime),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The user", body = UserView),
+        (status = 200, description = "The user (now, or as of the point asked for: then the `X-As-Of-Position` header names the last event folded, and there is no `ETag`)", body = UserView),
         crate::openapi::AuthErrors,
-        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::QueryErrors,
+        (status = 404, description = "No such user, or not one the caller may see, or not yet existing at the point asked for", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -299,7 +300,15 @@ pub async fn get_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    crate::extract::ApiQuery(point): crate::extract::ApiQuery<crate::routes::audit::PointInTime>,
 ) -> Result<Response, Problem> {
+    if point.is_set() {
+        // Auditors see anyone's past; others the past of whom they may see now.
+        if !crate::routes::audit::is_auditor(&caller) {
+            visible_user(&state, &caller, &id).await?;
+        }
+        return crate::routes::audit::past_user(&state, &id, &point).await;
+    }
     let (user, version) = visible_user(&state, &caller, &id).await?;
     let mut response = axum::Json(UserView::new(&user, chrono::Utc::now())).into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
@@ -465,8 +474,7 @@ pub struct DeactivateRequest {
     reason: Option<String>,
 }
 
-/// Runs an administrator's lifecycle command on a user; a lock, deactivation or deletion ends
-/// the user's sessions.
+/// Runs an administrator's lifecycle command on a user, over HTTP.
 async fn lifecycle(
     state: &AppState,
     context: &RequestContext,
@@ -479,24 +487,48 @@ async fn lifecycle(
     admin_only(caller)?;
     let (user, version) = visible_user(state, caller, id).await?;
     let now = chrono::Utc::now();
-    let command = command(now);
-    let ends_sessions = match &command {
-        UserCommand::Lock { .. } => Some(RevocationReason::UserLocked),
-        UserCommand::Deactivate { .. } => Some(RevocationReason::UserDeactivated),
-        UserCommand::Delete { .. } => Some(RevocationReason::UserDeleted),
-        _ => None,
-    };
     let command_context = CommandContext {
         metadata: caller.metadata(context, user.id),
         idempotency,
         expected_version,
         ..Default::default()
     };
+    let executed = apply_lifecycle(
+        state,
+        context,
+        user,
+        version,
+        command(now),
+        command_context,
+        now,
+    )
+    .await?;
+    user_answer(StatusCode::OK, &executed, now)
+}
+
+/// Runs a lifecycle command (lock, unlock, deactivate, reactivate, delete, password reset) on
+/// `user`, loaded at `version`; a lock, deactivation or deletion ends the user's sessions. The
+/// API and the command line both come through here.
+pub async fn apply_lifecycle(
+    state: &AppState,
+    context: &RequestContext,
+    user: Box<User>,
+    version: u64,
+    command: UserCommand,
+    command_context: CommandContext,
+    now: Timestamp,
+) -> Result<Executed<UserAggregate>, Problem> {
+    let ends_sessions = match &command {
+        UserCommand::Lock { .. } => Some(RevocationReason::UserLocked),
+        UserCommand::Deactivate { .. } => Some(RevocationReason::UserDeactivated),
+        UserCommand::Delete { .. } => Some(RevocationReason::UserDeleted),
+        _ => None,
+    };
     let executed = state
         .commands
         .execute_on::<UserAggregate>(
             &user.id.to_string(),
-            UserState::Present(user.clone()),
+            UserState::Present(user),
             version,
             command,
             command_context,
@@ -506,7 +538,7 @@ async fn lifecycle(
     if let (Some(reason), UserState::Present(after)) = (ends_sessions, &executed.state) {
         sessions::close_all(state, context, after, None, Closing::Revoke(reason), now).await?;
     }
-    user_answer(StatusCode::OK, &executed, now)
+    Ok(executed)
 }
 
 fn reason(raw: Option<&str>) -> Result<Option<Reason>, Problem> {

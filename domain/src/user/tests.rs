@@ -1264,3 +1264,31 @@ fn a_picture_is_set_replaced_and_removed() {
         .when(UserCommand::RemoveProfilePicture { at: at(2) })
         .then_err(UserError::NoPicture);
 }
+
+#[test]
+fn maintenance_discards_only_expired_tokens() {
+    // The email token expires at minute 48, the phone code at 20.
+    let history = with(history(), [code_sent(10)]);
+    given::<UserAggregate>(history.clone())
+        .when(UserCommand::DiscardExpiredTokens { at: at(5) })
+        .then([]);
+    let state = given::<UserAggregate>(history.clone())
+        .when(UserCommand::DiscardExpiredTokens { at: at(30) })
+        .then([UserEvent::ExpiredTokensDiscarded {
+            email_verification: false,
+            phone_verification: true,
+            password_reset: false,
+            at: at(30),
+        }]);
+    let user = present(state);
+    assert!(user.phone_verification.is_none());
+    assert!(user.email_verification.is_some());
+    given::<UserAggregate>(history)
+        .when(UserCommand::DiscardExpiredTokens { at: at(60) })
+        .then([UserEvent::ExpiredTokensDiscarded {
+            email_verification: true,
+            phone_verification: true,
+            password_reset: false,
+            at: at(60),
+        }]);
+}

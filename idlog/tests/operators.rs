@@ -1,0 +1,503 @@
+//! The real `idlog` binary's user commands, on SQLite and PostgreSQL: create (and its errors,
+//! with nothing appended), list in each format, lifecycle commands, unlock-all, delete and
+//! clear-all (refused without a terminal unless `--yes`), show as of a past point, and token and
+//! session housekeeping.
+
+use eventstore::test_both_backends;
+use eventstore::testing::{Backend, TestDb};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+mod common;
+
+use common::text;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Runs `idlog ARGS` in `dir` against `url`, with no standard input.
+fn idlog(dir: &Path, url: &str, args: &[&str]) -> Output {
+    common::run(dir, args, &[("IDLOG_DATABASE_URL", url)])
+}
+
+/// Runs `idlog ARGS` with `input` on standard input.
+fn idlog_with_input(dir: &Path, url: &str, args: &[&str], input: &str) -> Output {
+    let mut child = common::idlog(dir, args, &[("IDLOG_DATABASE_URL", url)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("run")
+}
+
+fn succeeds(output: &Output) -> String {
+    assert!(output.status.success(), "{}", text(output));
+    text(output)
+}
+
+/// The log's length, from `idlog events verify`.
+fn log_length(dir: &Path, url: &str) -> u64 {
+    let out = succeeds(&idlog(dir, url, &["events", "verify"]));
+    out.split("intact: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {out}"))
+}
+
+fn listed(dir: &Path, url: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["users", "list", "--format", "json"];
+    all.extend_from_slice(args);
+    let output = idlog(dir, url, &all);
+    serde_json::from_slice(&succeeds_output(&output).stdout).expect("a JSON array")
+}
+
+fn succeeds_output(output: &Output) -> &Output {
+    assert!(output.status.success(), "{}", text(output));
+    output
+}
+
+fn emails(users: &[serde_json::Value]) -> Vec<String> {
+    let mut emails: Vec<String> = users
+        .iter()
+        .map(|user| user["email"].as_str().expect("email").to_owned())
+        .collect();
+    emails.sort();
+    emails
+}
+
+test_both_backends!(
+    creating_users_and_the_errors_that_append_nothing,
+    listing_in_each_format_and_filtering,
+    lifecycle_commands_and_point_in_time_views,
+    deleting_asks_first_and_goes_through_commands,
+    housekeeping_of_tokens_and_sessions,
+);
+
+async fn creating_users_and_the_errors_that_append_nothing(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (dir, url) = (dir.path(), db.url.as_str());
+    succeeds(&idlog(
+        dir,
+        url,
+        &[
+            "users",
+            "create",
+            "ann@example.com",
+            "--role",
+            "admin",
+            "--password",
+            PASSWORD,
+        ],
+    ));
+    let out = succeeds(&idlog_with_input(
+        dir,
+        url,
+        &["users", "create", "bob@example.com", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    ));
+    assert!(out.contains("created user"), "{out}");
+    let out = succeeds(&idlog(
+        dir,
+        url,
+        &["users", "create", "cat@example.com", "--invite"],
+    ));
+    assert!(out.contains("invitation"), "{out}");
+    let before = log_length(dir, url);
+
+    for (args, message) in [
+        (
+            vec!["users", "create", "BOB@example.com", "--password", PASSWORD],
+            "already taken",
+        ),
+        (
+            vec!["users", "create", "dan@example.com", "--password", "short"],
+            "the password must be at least",
+        ),
+        (
+            vec![
+                "users",
+                "create",
+                "dan@example.com",
+                "--password",
+                "password123456",
+            ],
+            "common",
+        ),
+        (
+            vec!["users", "create", "dan@example.com", "--role", "wizard"],
+            "unknown role wizard",
+        ),
+        (vec!["users", "create", "not-an-email"], "not-an-email"),
+        (
+            vec![
+                "users",
+                "create",
+                "dan@example.com",
+                "--org",
+                "0193c2c8-0000-7000-8000-000000000000",
+                "--org-role",
+                "member",
+            ],
+            "no organization",
+        ),
+    ] {
+        let output = idlog(dir, url, &args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+    assert_eq!(
+        log_length(dir, url),
+        before,
+        "the refused commands appended nothing"
+    );
+
+    // The operator is recorded as the actor.
+    let history = succeeds(&idlog(dir, url, &["events", "history", "bob@example.com"]));
+    assert!(history.contains("UserCreated"), "{history}");
+    assert!(history.contains("actor=system:cli:"), "{history}");
+}
+
+async fn listing_in_each_format_and_filtering(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (dir, url) = (dir.path(), db.url.as_str());
+    for (email, role) in [
+        ("ann@example.com", "admin"),
+        ("bob@example.com", "user"),
+        ("cat@example.com", "user"),
+    ] {
+        succeeds(&idlog(
+            dir,
+            url,
+            &["users", "create", email, "--role", role],
+        ));
+    }
+    let table = idlog(dir, url, &["users", "list"]);
+    let table = String::from_utf8_lossy(&succeeds_output(&table).stdout).into_owned();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("EMAIL"), "{table}");
+    assert_eq!(lines.len(), 4, "a header and three users: {table}");
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("bob@example.com") && line.contains("active"))
+    );
+
+    let json = listed(dir, url, &[]);
+    assert_eq!(
+        emails(&json),
+        ["ann@example.com", "bob@example.com", "cat@example.com"]
+    );
+    assert!(
+        json.iter()
+            .all(|user| user["id"].is_string() && user["roles"].is_array())
+    );
+
+    let csv = idlog(dir, url, &["users", "list", "--format", "csv"]);
+    let csv = String::from_utf8_lossy(&succeeds_output(&csv).stdout).into_owned();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "email,id,roles,status,created_at");
+    assert_eq!(rows.len(), 4, "{csv}");
+    assert!(
+        rows.iter()
+            .any(|row| row.starts_with("ann@example.com,") && row.contains(",admin,active,"))
+    );
+
+    assert_eq!(
+        emails(&listed(dir, url, &["--role", "admin"])),
+        ["ann@example.com"]
+    );
+    assert!(listed(dir, url, &["--status", "locked"]).is_empty());
+    let bad = idlog(dir, url, &["users", "list", "--status", "sleepy"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+}
+
+async fn lifecycle_commands_and_point_in_time_views(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (dir, url) = (dir.path(), db.url.as_str());
+    let before_creation = chrono::Utc::now();
+    succeeds(&idlog(
+        dir,
+        url,
+        &["users", "create", "bob@example.com", "--password", PASSWORD],
+    ));
+    succeeds(&idlog(
+        dir,
+        url,
+        &["users", "create", "cat@example.com", "--password", PASSWORD],
+    ));
+    let created_at_position = log_length(dir, url);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let before_lock = chrono::Utc::now();
+
+    let out = succeeds(&idlog(
+        dir,
+        url,
+        &["users", "lock", "bob@example.com", "--reason", "audit"],
+    ));
+    assert!(out.contains("locked"), "{out}");
+    succeeds(&idlog(dir, url, &["users", "lock", "cat@example.com"]));
+    assert_eq!(
+        emails(&listed(dir, url, &["--status", "locked"])),
+        ["bob@example.com", "cat@example.com"]
+    );
+    // Unlocking a user who is not locked is refused plainly.
+    succeeds(&idlog(dir, url, &["users", "unlock", "cat@example.com"]));
+    let again = idlog(dir, url, &["users", "unlock", "cat@example.com"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(text(&again).contains("not locked"), "{}", text(&again));
+    succeeds(&idlog(dir, url, &["users", "lock", "cat@example.com"]));
+
+    // Now, and as of before the lock: by time and by position.
+    let show = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["users", "show", "bob@example.com"];
+        all.extend_from_slice(args);
+        serde_json::from_slice(&succeeds_output(&idlog(dir, url, &all)).stdout).expect("json")
+    };
+    assert_eq!(show(&[])["user"]["locked"], true);
+    let before = before_lock.to_rfc3339();
+    let then = show(&["--as-of", &before]);
+    assert_eq!(then["user"]["locked"], false, "{then}");
+    assert_eq!(then["user"]["email"], "bob@example.com");
+    let position = created_at_position.to_string();
+    assert_eq!(show(&["--at-position", &position])["user"]["locked"], false);
+    let too_early = idlog(
+        dir,
+        url,
+        &[
+            "users",
+            "show",
+            "bob@example.com",
+            "--as-of",
+            &before_creation.to_rfc3339(),
+        ],
+    );
+    assert_eq!(too_early.status.code(), Some(2), "{}", text(&too_early));
+    assert!(
+        text(&too_early).contains("did not exist"),
+        "{}",
+        text(&too_early)
+    );
+
+    let out = succeeds(&idlog(dir, url, &["users", "unlock-all"]));
+    assert!(out.contains("unlocked 2 users"), "{out}");
+    assert!(listed(dir, url, &["--status", "locked"]).is_empty());
+
+    succeeds(&idlog(
+        dir,
+        url,
+        &["users", "deactivate", "bob@example.com", "--reason", "left"],
+    ));
+    assert_eq!(
+        emails(&listed(dir, url, &["--status", "inactive"])),
+        ["bob@example.com"]
+    );
+    let refused = idlog(dir, url, &["users", "reset-password", "bob@example.com"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "deactivated: {}",
+        text(&refused)
+    );
+    succeeds(&idlog(
+        dir,
+        url,
+        &["users", "reactivate", "bob@example.com"],
+    ));
+    let out = succeeds(&idlog(
+        dir,
+        url,
+        &["users", "reset-password", "bob@example.com"],
+    ));
+    assert!(out.contains("password reset link"), "{out}");
+    let history = succeeds(&idlog(dir, url, &["events", "history", "bob@example.com"]));
+    assert!(history.contains("PasswordResetRequested"), "{history}");
+
+    let unknown = idlog(dir, url, &["users", "lock", "nobody@example.com"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    assert!(text(&unknown).contains("no user has the email address"));
+}
+
+async fn deleting_asks_first_and_goes_through_commands(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (dir, url) = (dir.path(), db.url.as_str());
+    for email in ["ann@example.com", "bob@example.com", "cat@example.com"] {
+        succeeds(&idlog(dir, url, &["users", "create", email]));
+    }
+    let bob = listed(dir, url, &[])
+        .into_iter()
+        .find(|user| user["email"] == "bob@example.com")
+        .expect("bob")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // No terminal to confirm on: refused, nothing changed.
+    let refused = idlog(dir, url, &["users", "delete", "bob@example.com"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(text(&refused).contains("--yes"), "{}", text(&refused));
+    assert_eq!(listed(dir, url, &[]).len(), 3);
+
+    let out = succeeds(&idlog(
+        dir,
+        url,
+        &["users", "delete", "bob@example.com", "--yes"],
+    ));
+    assert!(out.contains("deleted"), "{out}");
+    assert_eq!(
+        emails(&listed(dir, url, &[])),
+        ["ann@example.com", "cat@example.com"]
+    );
+    assert_eq!(
+        emails(&listed(dir, url, &["--status", "deleted"])),
+        ["bob@example.com"]
+    );
+    // The email is free again; the deleted user is still shown by id, with the history.
+    succeeds(&idlog(dir, url, &["users", "create", "bob@example.com"]));
+    let shown: serde_json::Value =
+        serde_json::from_slice(&succeeds_output(&idlog(dir, url, &["users", "show", &bob])).stdout)
+            .expect("json");
+    assert_eq!(shown["user"]["status"], "deleted");
+
+    let refused = idlog(dir, url, &["users", "clear-all"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert_eq!(listed(dir, url, &[]).len(), 3);
+    let out = succeeds(&idlog(dir, url, &["users", "clear-all", "--yes"]));
+    assert!(out.contains("deleted 3 users"), "{out}");
+    assert!(listed(dir, url, &[]).is_empty());
+    assert_eq!(listed(dir, url, &["--status", "deleted"]).len(), 4);
+    let history = succeeds(&idlog(dir, url, &["events", "history", &bob]));
+    assert!(
+        history.contains("UserDeleted"),
+        "the log keeps it: {history}"
+    );
+    let out = succeeds(&idlog(dir, url, &["users", "clear-all", "--yes"]));
+    assert!(out.contains("no users"), "{out}");
+}
+
+/// Appends `events` of aggregate `A` to a new stream, as if they had happened (with times in the
+/// past, which no command run now can produce).
+async fn seed<A: domain::Aggregate>(url: &str, stream_id: &str, events: &[A::Event]) {
+    use domain::DomainEvent;
+    let opened = eventstore::open(url, 2).await.expect("open");
+    let events = events
+        .iter()
+        .map(|event| eventstore::NewEvent {
+            event_type: event.event_type().to_owned(),
+            schema_version: event.schema_version(),
+            payload: event.to_payload().expect("payload"),
+            personal_fields: vec![],
+        })
+        .collect();
+    opened
+        .log
+        .append(eventstore::AppendRequest::new(
+            stream_id,
+            A::STREAM_TYPE,
+            eventstore::ExpectedVersion::NoStream,
+            events,
+        ))
+        .await
+        .expect("append");
+}
+
+async fn housekeeping_of_tokens_and_sessions(backend: Backend) {
+    use domain::session::{SessionAggregate, SessionEvent};
+    use domain::user::{ResetPurpose, UserAggregate, UserEvent};
+    use domain::values::{Email, PendingToken, TokenHash};
+    let db = TestDb::new(backend).await.expect("test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (dir, url) = (dir.path(), db.url.as_str());
+    let now = chrono::Utc::now();
+    let long_ago = now - chrono::TimeDelta::days(40);
+    // A user invited 40 days ago (the link lasted a week), with a session that ran out.
+    let user_id = domain::UserId::from_uuid(uuid::Uuid::now_v7());
+    seed::<UserAggregate>(
+        url,
+        &user_id.to_string(),
+        &[
+            UserEvent::UserCreated {
+                user_id,
+                email: Email::parse("old@example.com").expect("email"),
+                username: None,
+                phone: None,
+                first_name: None,
+                last_name: None,
+                roles: Default::default(),
+                password_hash: None,
+                at: long_ago,
+            },
+            UserEvent::PasswordResetRequested {
+                purpose: ResetPurpose::Invitation,
+                token: PendingToken {
+                    token_hash: TokenHash::from_bytes([1; 32]),
+                    issued_at: long_ago,
+                    expires_at: long_ago + chrono::TimeDelta::days(7),
+                },
+            },
+        ],
+    )
+    .await;
+    let session_id = domain::SessionId::from_uuid(uuid::Uuid::now_v7());
+    seed::<SessionAggregate>(
+        url,
+        &session_id.to_string(),
+        &[SessionEvent::SessionStarted {
+            session_id,
+            user_id,
+            device: None,
+            ip: None,
+            user_agent: None,
+            refresh_token_hash: TokenHash::from_bytes([2; 32]),
+            idle_timeout_seconds: 1800,
+            expires_at: long_ago + chrono::TimeDelta::days(30),
+            at: long_ago,
+        }],
+    )
+    .await;
+    // A user invited just now: their link stays.
+    succeeds(&idlog(dir, url, &["users", "create", "new@example.com"]));
+
+    let out = succeeds(&idlog(dir, url, &["maintenance", "cleanup-tokens"]));
+    assert!(
+        out.contains("2 users checked: expired tokens discarded for 1"),
+        "{out}"
+    );
+    let history = succeeds(&idlog(
+        dir,
+        url,
+        &["events", "history", &user_id.to_string()],
+    ));
+    assert!(history.contains("ExpiredTokensDiscarded"), "{history}");
+    let history = succeeds(&idlog(dir, url, &["events", "history", "new@example.com"]));
+    assert!(!history.contains("ExpiredTokensDiscarded"), "{history}");
+    let out = succeeds(&idlog(dir, url, &["maintenance", "cleanup-tokens"]));
+    assert!(
+        out.contains("discarded for 0"),
+        "a second run finds nothing: {out}"
+    );
+
+    let out = succeeds(&idlog(dir, url, &["maintenance", "expire-sessions"]));
+    assert!(out.contains("1 expired sessions ended"), "{out}");
+    let tail = succeeds(&idlog(
+        dir,
+        url,
+        &["events", "tail", "--stream", &session_id.to_string()],
+    ));
+    assert!(tail.contains("SessionEnded"), "{tail}");
+    let out = succeeds(&idlog(dir, url, &["maintenance", "expire-sessions"]));
+    assert!(out.contains("0 expired sessions ended"), "{out}");
+}
