@@ -26,7 +26,14 @@ use std::sync::Arc;
 
 /// Logs to standard error with the configured filter.
 pub fn init_tracing(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| "info".into());
+    // PostgreSQL's notices ("relation ... already exists, skipping" on every migration check)
+    // are not news, unless asked for by name.
+    let level = if level.contains("sqlx") {
+        level.to_owned()
+    } else {
+        format!("{level},sqlx::postgres::notice=warn")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&level).unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

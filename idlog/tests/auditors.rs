@@ -20,6 +20,12 @@ fn succeeds(output: &Output) -> String {
     text(output)
 }
 
+/// What a successful run printed on standard output.
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "{}", text(output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// A log with a few users created and one locked through the command line.
 async fn seeded(backend: Backend) -> (TestDb, tempfile::TempDir) {
     let db = TestDb::new(backend).await.expect("test database");
@@ -307,7 +313,7 @@ async fn history_and_tail_show_who_did_what(backend: Backend) {
         );
         assert_eq!(entry["hash"].as_str().map(str::len), Some(64));
     }
-    let tail = succeeds(&idlog(dir, url, &["events", "tail", "-n", "2"]));
+    let tail = stdout(&idlog(dir, url, &["events", "tail", "-n", "2"]));
     assert_eq!(tail.lines().count(), 2, "{tail}");
     assert!(tail.contains("AccountLocked"), "{tail}");
     let json = idlog(dir, url, &["events", "tail", "-n", "1", "--json"]);

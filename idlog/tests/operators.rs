@@ -128,7 +128,7 @@ async fn creating_users_and_the_errors_that_append_nothing(backend: Backend) {
                 "create",
                 "dan@example.com",
                 "--password",
-                "password123456",
+                "1qaz2wsx3edc",
             ],
             "common",
         ),
