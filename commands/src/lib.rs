@@ -101,6 +101,17 @@ pub struct Loaded<A: Aggregate> {
     pub history: Vec<(RecordedEvent, A::Event)>,
 }
 
+/// A stream's state at a past point.
+#[derive(Debug, Clone)]
+pub struct AsOf<A: Aggregate> {
+    /// The folded state.
+    pub state: A::State,
+    /// The stream's version then (0: it did not exist yet).
+    pub version: u64,
+    /// The log position and time of the last event folded.
+    pub last_event: Option<(u64, chrono::DateTime<chrono::Utc>)>,
+}
+
 /// A stream's current state and version.
 #[derive(Debug, Clone)]
 pub struct Current<A: Aggregate> {
@@ -267,6 +278,32 @@ impl CommandHandler {
             version,
             history,
         })
+    }
+
+    /// Folds a stream up to a past point: every event up to `at_position` if given, and
+    /// recorded at or before `as_of` if given. Says which event it stopped at.
+    #[tracing::instrument(skip(self), fields(stream_type = A::STREAM_TYPE))]
+    pub async fn load_as_of<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        at_position: Option<u64>,
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<AsOf<A>, CommandError<A::Error>> {
+        let loaded = self.load::<A>(stream_id, at_position).await?;
+        let mut past = AsOf {
+            state: A::State::default(),
+            version: 0,
+            last_event: None,
+        };
+        for (record, event) in &loaded.history {
+            if as_of.is_some_and(|as_of| record.recorded_at > as_of) {
+                break;
+            }
+            past.state = A::evolve(past.state, event);
+            past.version = record.stream_version;
+            past.last_event = Some((record.global_position, record.recorded_at));
+        }
+        Ok(past)
     }
 
     /// Decides `command` on the stream and appends the events.

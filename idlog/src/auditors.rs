@@ -2,15 +2,13 @@
 //! `idlog keys checkpoint-public`.
 
 use crate::config::Settings;
-use crate::operators::cli_actor;
+use crate::operators::{cli_actor, resolve_user};
 use crate::read_side::progress_bar;
 use crate::runtime::{Core, checkpoint_key, open};
 use crate::{Usage, confirm};
 use anyhow::Context;
 use audit::{Bound, ExportFilter, ExportFormat, ExportWriter, PublicKey};
-use domain::ClaimKind;
 use domain::audit::SignedCheckpoint;
-use domain::values::Email;
 use eventstore::{EventLog, RecordedEvent};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -196,21 +194,7 @@ pub async fn export(settings: &Settings, request: ExportRequest) -> anyhow::Resu
 /// `idlog events history EMAIL|ID`: the user's events with actor, ip and hashes.
 pub async fn history(settings: &Settings, user: &str, json: bool) -> anyhow::Result<()> {
     let core = Core::open(settings).await?;
-    let user_id = match user.parse::<domain::UserId>() {
-        Ok(id) => id,
-        Err(_) => {
-            let email = Email::parse(user).map_err(|_| {
-                Usage(format!(
-                    "{user:?} is neither a user id nor an email address"
-                ))
-            })?;
-            core.commands
-                .find_owner(ClaimKind::Email, email.as_str())
-                .await?
-                .and_then(|id| id.parse().ok())
-                .ok_or_else(|| Usage(format!("no user has the email address {user}")))?
-        }
-    };
+    let user_id = resolve_user(&core.commands, user).await?;
     let entries = audit::history::stream_history(&core.log, &user_id.to_string()).await?;
     if entries.is_empty() {
         return Err(Usage(format!("no user has the id {user_id}")).into());

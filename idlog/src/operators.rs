@@ -15,7 +15,7 @@ use anyhow::Context;
 use api::AppState;
 use api::extract::RequestContext;
 use api::views::UserView;
-use commands::CommandContext;
+use commands::{CommandContext, CommandHandler};
 use domain::organization::OrgRole;
 use domain::session::{EndReason, SessionAggregate, SessionCommand, SessionError};
 use domain::user::{UserAggregate, UserCommand, UserState};
@@ -39,6 +39,35 @@ pub fn cli_actor() -> Actor {
 /// Event metadata for what the operator does.
 fn cli_metadata() -> EventMetadata {
     RequestContext::default().metadata(cli_actor())
+}
+
+/// The user named by an id or an email address (a deleted user's address is free again, so
+/// only their id names them).
+pub async fn resolve_user(commands: &CommandHandler, user: &str) -> anyhow::Result<UserId> {
+    if let Ok(id) = user.parse::<UserId>() {
+        return Ok(id);
+    }
+    let email = Email::parse(user).map_err(|_| {
+        Usage(format!(
+            "{user:?} is neither a user id nor an email address"
+        ))
+    })?;
+    let owner = commands
+        .find_owner(ClaimKind::Email, email.as_str())
+        .await?;
+    owner
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| Usage(format!("no user has the email address {user}")).into())
+}
+
+/// A problem the API would answer as the command line's error: the caller's (exit 2) for a
+/// 4xx, a failure (exit 1) otherwise.
+fn problem_error(context: impl std::fmt::Display, problem: api::problem::Problem) -> anyhow::Error {
+    if problem.status < 500 {
+        Usage(format!("{context}: {problem}")).into()
+    } else {
+        anyhow::anyhow!("{context}: {problem}")
+    }
 }
 
 /// How lists are printed.
@@ -85,22 +114,7 @@ impl Operator {
 
     /// The user named by an id or an email address.
     async fn resolve(&self, user: &str) -> anyhow::Result<UserId> {
-        if let Ok(id) = user.parse::<UserId>() {
-            return Ok(id);
-        }
-        let email = Email::parse(user).map_err(|_| {
-            Usage(format!(
-                "{user:?} is neither a user id nor an email address"
-            ))
-        })?;
-        let owner = self
-            .state
-            .commands
-            .find_owner(ClaimKind::Email, email.as_str())
-            .await?;
-        owner
-            .and_then(|id| id.parse().ok())
-            .ok_or_else(|| Usage(format!("no user has the email address {user}")).into())
+        resolve_user(&self.state.commands, user).await
     }
 
     /// The user now (deleted ones too), with their stream version.
@@ -139,7 +153,7 @@ impl Operator {
             now,
         )
         .await
-        .map_err(|problem| Usage(format!("{user_id}: {problem}")))?;
+        .map_err(|problem| problem_error(user_id, problem))?;
         match executed.state {
             UserState::Present(user) => Ok(user),
             UserState::Absent => Err(anyhow::anyhow!("{user_id} vanished")),
@@ -412,8 +426,8 @@ pub async fn lifecycle(settings: &Settings, user: &str, action: Lifecycle) -> an
     Ok(())
 }
 
-/// Runs `command` on every user in `users` with a progress bar; returns how many it changed
-/// and the failures.
+/// Runs `command` on every user in `users` with a progress bar; returns how many there were, or
+/// an error naming the ones that failed (the others are done).
 async fn for_each_user(
     operator: &Operator,
     users: &[ListedUser],
@@ -508,28 +522,17 @@ pub async fn show(
         .transpose()?;
     let operator = Operator::open(settings).await?;
     let user_id = operator.resolve(user).await?;
-    let loaded = operator
+    let past = operator
         .state
         .commands
-        .load::<UserAggregate>(&user_id.to_string(), at_position)
+        .load_as_of::<UserAggregate>(&user_id.to_string(), at_position, as_of)
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
-    let mut folded = UserState::default();
-    let mut last = None;
-    for (record, event) in &loaded.history {
-        if as_of.is_some_and(|as_of| record.recorded_at > as_of) {
-            break;
-        }
-        folded = <UserAggregate as domain::Aggregate>::evolve(folded, event);
-        last = Some((
-            record.global_position,
-            record.stream_version,
-            record.recorded_at,
-        ));
-    }
-    let (UserState::Present(found), Some((position, version, recorded_at))) = (folded, last) else {
+    let (UserState::Present(found), Some((position, recorded_at))) = (past.state, past.last_event)
+    else {
         return Err(Usage(format!("user {user_id} did not exist at that point")).into());
     };
+    let version = past.version;
     let view = UserView::new(
         &found,
         as_of.unwrap_or_else(|| {

@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::audit::SignedCheckpoint;
 use domain::user::{UserAggregate, UserState};
-use domain::{Aggregate, Timestamp, UserId};
+use domain::{Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -87,21 +87,13 @@ pub(crate) async fn past_user(
             .with_detail("The user did not exist at that point of the log.")
     };
     let user_id: UserId = id.parse().map_err(|_| not_then())?;
-    let loaded = state
+    let past = state
         .commands
-        .load::<UserAggregate>(&user_id.to_string(), point.at_position)
+        .load_as_of::<UserAggregate>(&user_id.to_string(), point.at_position, point.as_of)
         .await
         .map_err(|error| command_problem(error, user_problem))?;
-    let mut folded = UserState::default();
-    let mut last: Option<(u64, Timestamp)> = None;
-    for (record, event) in &loaded.history {
-        if point.as_of.is_some_and(|as_of| record.recorded_at > as_of) {
-            break;
-        }
-        folded = UserAggregate::evolve(folded, event);
-        last = Some((record.global_position, record.recorded_at));
-    }
-    let (UserState::Present(user), Some((position, recorded_at))) = (folded, last) else {
+    let (UserState::Present(user), Some((position, recorded_at))) = (past.state, past.last_event)
+    else {
         return Err(not_then());
     };
     let seen_at = point.as_of.unwrap_or(recorded_at);
