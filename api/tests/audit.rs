@@ -168,6 +168,12 @@ async fn auditors_read_histories_the_log_and_checkpoints(backend: Backend) {
             "LoginSucceeded"
         ]
     );
+    assert!(
+        events[0]["payload"].get("password_hash").is_none(),
+        "secrets stay out of histories: {}",
+        events[0]
+    );
+    assert_eq!(events[0]["payload"]["email"], "ann@example.com");
     let login = &events[2];
     assert_eq!(login["actor"]["id"], json!(ann));
     assert_eq!(login["ip"], "127.0.0.1");

@@ -305,6 +305,7 @@ enum Lines<R: BufRead> {
     Csv {
         records: csv::StringRecordsIntoIter<R>,
     },
+    BadHeader(Option<String>),
 }
 
 impl<R: BufRead> ExportReader<R> {
@@ -318,11 +319,18 @@ impl<R: BufRead> ExportReader<R> {
                 buffer: String::new(),
             }
         } else {
-            Lines::Csv {
-                records: csv::ReaderBuilder::new()
-                    .has_headers(true)
-                    .from_reader(input)
-                    .into_records(),
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .from_reader(input);
+            // Without the header the first event would be taken for it and silently lost.
+            match reader.headers() {
+                Ok(header) if header.iter().eq(CSV_HEADER) => Lines::Csv {
+                    records: reader.into_records(),
+                },
+                _ => Lines::BadHeader(Some(format!(
+                    "not an export: NDJSON lines start with {{, CSV with the header {}",
+                    CSV_HEADER.join(",")
+                ))),
             }
         };
         Ok(Self { lines })
@@ -362,6 +370,9 @@ impl<R: BufRead> Iterator for ExportReader<R> {
                     }
                 }
             },
+            Lines::BadHeader(message) => message
+                .take()
+                .map(|message| Err(UnreadableLine { line: 1, message })),
             Lines::Csv { records } => {
                 let record = records.next()?;
                 Some(
@@ -479,6 +490,21 @@ mod tests {
     #[test]
     fn csv_round_trips_every_hashed_field() {
         round_trip(ExportFormat::Csv);
+    }
+
+    #[test]
+    fn a_csv_without_its_header_is_refused_not_shortened() {
+        let mut bytes = Vec::new();
+        let mut writer = ExportWriter::new(ExportFormat::Csv, &mut bytes).expect("writer");
+        writer.write(&event(1)).expect("write");
+        writer.finish().expect("finish");
+        let text = String::from_utf8(bytes).expect("utf-8");
+        let headless = text.split_once('\n').expect("a header line").1;
+        let first = ExportReader::new(headless.as_bytes())
+            .expect("reader")
+            .next()
+            .expect("an item");
+        assert_eq!(first.expect_err("no header").line, 1);
     }
 
     #[test]

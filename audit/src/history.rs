@@ -27,7 +27,8 @@ pub struct HistoryEntry {
     pub user_agent: Option<String>,
     /// The request that caused it.
     pub request_id: Option<String>,
-    /// What happened (personal data opened).
+    /// What happened (personal data opened, secrets such as password hashes and token hashes
+    /// left out).
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
     /// The previous event's hash, hex.
@@ -50,7 +51,7 @@ impl HistoryEntry {
             ip: metadata.ip,
             user_agent: metadata.user_agent,
             request_id: metadata.request_id,
-            payload: record.payload,
+            payload: domain::without_secrets(record.payload),
             prev_hash: hex::encode(record.prev_hash),
             hash: hex::encode(record.hash),
         }

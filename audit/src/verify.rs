@@ -86,6 +86,11 @@ pub fn verify_export(
     checkpoint: Option<(&SignedCheckpoint, &PublicKey)>,
     mut progress: impl FnMut(u64),
 ) -> Result<ExportVerdict, ExportProblem> {
+    if checkpoint.is_some_and(|(checkpoint, _)| checkpoint.position == 0) {
+        return Err(
+            CheckpointError::Malformed("a checkpoint covers position 1 or later".into()).into(),
+        );
+    }
     let signed = checkpoint
         .map(|(checkpoint, key)| {
             verify_signature(checkpoint, key).map(|hash| (checkpoint.position, hash))

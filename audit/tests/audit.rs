@@ -287,4 +287,26 @@ async fn verifying_a_range_of_the_log(backend: Backend) {
     assert_eq!((range.verified, range.broken), (5, None));
     let events = opened.log.read_all_stored(8, 1).await.expect("read");
     assert_eq!(range.last_hash, events[0].hash);
+
+    // A range starting at a removed event is a gap there, not an intact shorter range.
+    let disable = match backend {
+        Backend::Postgres => "ALTER TABLE events DISABLE TRIGGER events_append_only",
+        Backend::Sqlite => "DROP TRIGGER events_no_delete",
+    };
+    TestDb::execute(&opened.database, disable)
+        .await
+        .expect("disable the trigger");
+    TestDb::execute(
+        &opened.database,
+        "DELETE FROM events WHERE global_position = 5",
+    )
+    .await
+    .expect("remove an event");
+    let range = opened
+        .log
+        .verify_chain_range(5, Some(9), |_| {})
+        .await
+        .expect("verify range");
+    let broken = range.broken.expect("the gap is found");
+    assert_eq!((broken.position, broken.kind), (5, BreakKind::PositionGap));
 }

@@ -96,6 +96,26 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Clone + Debug + PartialEq 
     }
 }
 
+/// Payload fields that hold secrets or their hashes (passwords, tokens, codes, TOTP secrets):
+/// needed in the log to decide, never shown to anyone reading events (activity log, histories).
+pub const SECRET_FIELDS: &[&str] = &[
+    "password_hash",
+    "token",
+    "token_hash",
+    "code_hash",
+    "refresh_token_hash",
+    "sealed_secret",
+    "recovery_codes",
+];
+
+/// An event payload with its secret fields ([`SECRET_FIELDS`]) left out.
+pub fn without_secrets(mut payload: serde_json::Value) -> serde_json::Value {
+    if let serde_json::Value::Object(fields) = &mut payload {
+        fields.retain(|name, _| !SECRET_FIELDS.contains(&name.as_str()));
+    }
+    payload
+}
+
 /// A unique value taken or released by events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimChange {

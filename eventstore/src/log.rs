@@ -364,9 +364,11 @@ impl EventLog {
         while let Some(batch) = batches.recv().await {
             let events = batch?;
             let Some(first) = events.first() else { break };
-            let start = verifier.take().unwrap_or_else(|| {
-                ChainVerifier::resume(first.global_position - 1, first.prev_hash)
-            });
+            // A range not from 1 trusts the first event's link, but not its position: a missing
+            // event at `from` is a gap like any other.
+            let start = verifier
+                .take()
+                .unwrap_or_else(|| ChainVerifier::resume(from - 1, first.prev_hash));
             let (checked, outcome, count) = tokio::task::spawn_blocking(move || {
                 let mut verifier = start;
                 let mut count = 0_u64;
@@ -417,7 +419,16 @@ impl EventLog {
                     Some(until) => batch.min(usize::try_from(until - position).unwrap_or(batch)),
                     None => batch,
                 };
-                let read = log.read_all_stored(position, limit).await;
+                let read = log
+                    .read_all_stored(position, limit)
+                    .await
+                    .map(|mut events| {
+                        // Positions have no gaps in an intact log; in a tampered one, still stop at `until`.
+                        if let Some(until) = until {
+                            events.retain(|event| event.global_position <= until);
+                        }
+                        events
+                    });
                 let done = match &read {
                     Ok(events) => match events.last() {
                         Some(last) => {

@@ -48,15 +48,19 @@ fn summary_line(event: &RecordedEvent) -> String {
 
 fn print_event(out: &mut impl Write, event: &RecordedEvent, json: bool) -> std::io::Result<()> {
     if json {
-        serde_json::to_writer(&mut *out, event)?;
+        let shown = RecordedEvent {
+            payload: domain::without_secrets(event.payload.clone()),
+            ..event.clone()
+        };
+        serde_json::to_writer(&mut *out, &shown)?;
         writeln!(out)
     } else {
         writeln!(out, "{}", summary_line(event))
     }
 }
 
-/// `idlog events tail`: the latest events (personal data opened), then with `--follow` each
-/// new one as it is committed, until Ctrl-C.
+/// `idlog events tail`: the latest events (personal data opened, secrets left out), then with
+/// `--follow` each new one as it is committed, until Ctrl-C.
 pub async fn tail(settings: &Settings, request: TailRequest) -> anyhow::Result<()> {
     let eventstore::Opened { log, .. } = open(settings).await?;
     let filter = ExportFilter {
@@ -232,6 +236,21 @@ pub async fn verify_database(
     let eventstore::Opened { log, .. } = open(settings).await?;
     let head = log.head().await?.position;
     let from = from.unwrap_or(1).max(1);
+    if head == 0 {
+        println!("the log is empty: nothing to verify");
+        return Ok(());
+    }
+    if from > head {
+        return Err(Usage(format!(
+            "--from {from} is past the head of the log ({head})"
+        ))
+        .into());
+    }
+    if let Some(to) = to
+        && to < from
+    {
+        return Err(Usage(format!("--to {to} comes before --from {from}")).into());
+    }
     let end = to.unwrap_or(head).min(head);
     let bar = progress_bar(end.saturating_sub(from - 1), "verifying the chain");
     let report = log
@@ -242,12 +261,17 @@ pub async fn verify_database(
     bar.finish_and_clear();
     match report.broken {
         None => {
+            let last = from + report.verified.saturating_sub(1);
             println!(
-                "the chain is intact: {} events verified (positions {from} to {})",
+                "the chain is intact: {} events verified (positions {from} to {last})",
                 report.verified,
-                from + report.verified.saturating_sub(1)
             );
-            println!("head hash {}", hex::encode(report.last_hash));
+            let label = if last == head {
+                "head hash"
+            } else {
+                "last hash"
+            };
+            println!("{label} {}", hex::encode(report.last_hash));
             Ok(())
         }
         Some(broken) => anyhow::bail!("{broken}; {} events before it verified", report.verified),
@@ -333,8 +357,8 @@ pub fn verify_export(
 
 /// `idlog events checkpoint [-o FILE]`: signs the log's head and appends the checkpoint.
 pub async fn checkpoint(settings: &Settings, output: Option<PathBuf>) -> anyhow::Result<()> {
-    let key = checkpoint_key(settings)?;
     let core = Core::open(settings).await?;
+    let key = checkpoint_key(settings, &core.database).await?;
     let metadata = api::extract::RequestContext::default().metadata(cli_actor());
     let checkpoint =
         audit::checkpoint::record_checkpoint(&core.commands, &key, metadata, chrono::Utc::now())
@@ -345,8 +369,7 @@ pub async fn checkpoint(settings: &Settings, output: Option<PathBuf>) -> anyhow:
             })?;
     let text = serde_json::to_string_pretty(&checkpoint)?;
     if let Some(path) = output {
-        std::fs::write(&path, format!("{text}\n"))
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_whole(&path, format!("{text}\n").as_bytes())?;
         eprintln!("checkpoint written to {}", path.display());
     }
     println!("{text}");
@@ -354,7 +377,27 @@ pub async fn checkpoint(settings: &Settings, output: Option<PathBuf>) -> anyhow:
 }
 
 /// `idlog keys checkpoint-public`: the public half auditors verify checkpoints with.
-pub fn checkpoint_public_key(settings: &Settings) -> anyhow::Result<()> {
-    println!("{}", checkpoint_key(settings)?.public_key());
+pub async fn checkpoint_public_key(settings: &Settings) -> anyhow::Result<()> {
+    let eventstore::Opened { database, .. } = open(settings).await?;
+    println!(
+        "{}",
+        checkpoint_key(settings, &database).await?.public_key()
+    );
+    Ok(())
+}
+
+/// Writes `bytes` to `path` whole or not at all: beside it first, then renamed into place.
+fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut partial = tempfile::NamedTempFile::new_in(&folder)
+        .with_context(|| format!("creating a file in {}", folder.display()))?;
+    partial.write_all(bytes)?;
+    partial.as_file().sync_all()?;
+    partial
+        .persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

@@ -578,7 +578,7 @@ fn main() -> ExitCode {
             Command::Migrate => runtime::migrate(settings).await,
             Command::Keys(KeysCommand::RotateJwt) => runtime::rotate_jwt_key(&settings),
             Command::Keys(KeysCommand::CheckpointPublic) => {
-                auditors::checkpoint_public_key(&settings)
+                auditors::checkpoint_public_key(&settings).await
             }
             Command::Users(command) => users(&settings, command).await,
             Command::Events(command) => events(&settings, command).await,

@@ -561,6 +561,7 @@ pub async fn cleanup_tokens(settings: &Settings) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let bar = progress_bar(users.len() as u64, "looking for expired tokens");
     let mut cleaned = 0;
+    let mut failures = Vec::new();
     for user in &users {
         let executed = operator
             .state
@@ -573,10 +574,11 @@ pub async fn cleanup_tokens(settings: &Settings) -> anyhow::Result<()> {
                     ..Default::default()
                 },
             )
-            .await
-            .map_err(|error| anyhow::anyhow!("{}: {error}", user.id))?;
-        if !executed.events.is_empty() {
-            cleaned += 1;
+            .await;
+        match executed {
+            Ok(executed) if !executed.events.is_empty() => cleaned += 1,
+            Ok(_) => {}
+            Err(error) => failures.push(format!("{} <{}>: {error}", user.id, user.email)),
         }
         bar.inc(1);
     }
@@ -585,7 +587,14 @@ pub async fn cleanup_tokens(settings: &Settings) -> anyhow::Result<()> {
         "{} users checked: expired tokens discarded for {cleaned}",
         users.len()
     );
-    Ok(())
+    for failure in &failures {
+        eprintln!("failed: {failure}");
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} users could not be cleaned up", failures.len())
+    }
 }
 
 /// `idlog maintenance expire-sessions`: ends sessions that are still open in the log but past

@@ -90,8 +90,13 @@ fn key(
 }
 
 /// The Ed25519 key checkpoints are signed with: `security.checkpoint_key`, or the one generated
-/// into the data folder on first use.
-pub fn checkpoint_key(settings: &Settings) -> anyhow::Result<audit::CheckpointKey> {
+/// into the data folder on first use. The first key used with a database is the database's: a
+/// process with another one (another host's data folder) refuses, so auditors are never handed
+/// a key that does not match the checkpoints in the log.
+pub async fn checkpoint_key(
+    settings: &Settings,
+    database: &Database,
+) -> anyhow::Result<audit::CheckpointKey> {
     prepare_data_dir(settings)?;
     let seed = key(
         settings,
@@ -99,7 +104,18 @@ pub fn checkpoint_key(settings: &Settings) -> anyhow::Result<audit::CheckpointKe
         "security.checkpoint_key",
         "checkpoint.key",
     )?;
-    Ok(audit::CheckpointKey::from_seed(&seed))
+    let key = audit::CheckpointKey::from_seed(&seed);
+    let mine = key.public_key().to_string();
+    let stored = database
+        .settle_setting("checkpoint_public_key", &mine)
+        .await?;
+    if stored != mine {
+        bail!(
+            "security.checkpoint_key is not the key this database's checkpoints are signed with \
+             (public key {stored}); configure that key"
+        );
+    }
+    Ok(key)
 }
 
 /// Writes a file only its owner can read.

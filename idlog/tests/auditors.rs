@@ -126,16 +126,27 @@ async fn an_export_verifies_offline_against_a_signed_checkpoint(backend: Backend
 
     // Another key does not vouch for the checkpoint.
     let (export, checkpoint, _) = checkpoint_and_export(dir, url, "ndjson");
+    // A process configured with another key refuses to sign for (or print a key for) this log.
     let other = "11".repeat(32);
-    let output = common::run(
-        dir,
-        &["keys", "checkpoint-public"],
-        &[
-            ("IDLOG_DATABASE_URL", url),
-            ("IDLOG_SECURITY_CHECKPOINT_KEY", &other),
-        ],
-    );
-    let other_public = succeeds(&output).trim().to_owned();
+    for args in [["keys", "checkpoint-public"], ["events", "checkpoint"]] {
+        let output = common::run(
+            dir,
+            &args,
+            &[
+                ("IDLOG_DATABASE_URL", url),
+                ("IDLOG_SECURITY_CHECKPOINT_KEY", &other),
+            ],
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        assert!(
+            text(&output).contains("not the key this database's checkpoints are signed with"),
+            "{}",
+            text(&output)
+        );
+    }
+    let other_public = audit::CheckpointKey::from_seed(&[0x11; 32])
+        .public_key()
+        .to_string();
     let refused = verify_offline(dir, &export, &checkpoint, &other_public);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert!(

@@ -67,17 +67,6 @@ const COLUMNS: &[&str] = &[
     "details",
 ];
 
-/// Payload fields that are secrets or their hashes: never copied into the activity log.
-const SECRET_FIELDS: &[&str] = &[
-    "password_hash",
-    "token",
-    "token_hash",
-    "code_hash",
-    "refresh_token_hash",
-    "sealed_secret",
-    "recovery_codes",
-];
-
 /// A row of the activity log.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct ActivityRow {
@@ -113,13 +102,6 @@ pub struct ActivityRow {
 /// The columns of the activity table, in order.
 pub(crate) fn columns() -> String {
     COLUMNS.join(", ")
-}
-
-fn without_secrets(mut payload: Value) -> Value {
-    if let Value::Object(fields) = &mut payload {
-        fields.retain(|name, _| !SECRET_FIELDS.contains(&name.as_str()));
-    }
-    payload
 }
 
 #[async_trait]
@@ -209,7 +191,7 @@ impl Projection for Activity {
                 organization.into(),
                 metadata.ip.clone().into(),
                 metadata.user_agent.clone().into(),
-                Arg::Json(Some(without_secrets(record.payload.clone()))),
+                Arg::Json(Some(domain::without_secrets(record.payload.clone()))),
             ]);
         }
         let table = tables.get("activity");

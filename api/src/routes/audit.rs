@@ -52,9 +52,9 @@ fn bound(pointer: &str, raw: Option<&str>) -> Result<Option<Bound>, Problem> {
         .transpose()
 }
 
-/// A past point of the log: at most one of the two.
+/// A past point of the log: at most one of the two. (Other parameters are ignored, as they
+/// were before `GET /users/{id}` took these: clients add cache-busters.)
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
 pub struct PointInTime {
     /// The user as of this time (RFC 3339): every event recorded at or before it.
     #[param(value_type = Option<String>, format = DateTime)]
@@ -87,9 +87,13 @@ pub(crate) async fn past_user(
             .with_detail("The user did not exist at that point of the log.")
     };
     let user_id: UserId = id.parse().map_err(|_| not_then())?;
+    // Positions are stored as signed 64-bit numbers: anything beyond is the whole log.
+    let at_position = point
+        .at_position
+        .map(|position| position.min(i64::MAX as u64));
     let past = state
         .commands
-        .load_as_of::<UserAggregate>(&user_id.to_string(), point.at_position, point.as_of)
+        .load_as_of::<UserAggregate>(&user_id.to_string(), at_position, point.as_of)
         .await
         .map_err(|error| command_problem(error, user_problem))?;
     let (UserState::Present(user), Some((position, recorded_at))) = (past.state, past.last_event)
@@ -293,9 +297,21 @@ pub async fn verify(
     if query.to.is_some_and(|to| to < from) {
         return Err(invalid_query("/to", "to comes before from"));
     }
+    let head = state
+        .log()
+        .head()
+        .await
+        .map_err(|error| Problem::internal(&error))?
+        .position;
+    if from > head.max(1) {
+        return Err(invalid_query(
+            "/from",
+            format!("from is past the head of the log ({head})"),
+        ));
+    }
     let report = state
         .log()
-        .verify_chain_range(from, query.to, |_| {})
+        .verify_chain_range(from, query.to.map(|to| to.min(head)), |_| {})
         .await
         .map_err(|error| Problem::internal(&error))?;
     Ok(axum::Json(VerifyView {

@@ -289,7 +289,7 @@ pub async fn create_user(
     params(("id" = String, Path, description = "User id"), crate::routes::audit::PointInTime),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The user (now, or as of the point asked for: then the `X-As-Of-Position` header names the last event folded, and there is no `ETag`)", body = UserView),
+        (status = 200, description = "The user (now, or as of the point asked for, for auditors, administrators and the user themself: then the `X-As-Of-Position` header names the last event folded, and there is no `ETag`)", body = UserView),
         crate::openapi::AuthErrors,
         crate::openapi::QueryErrors,
         (status = 404, description = "No such user, or not one the caller may see, or not yet existing at the point asked for", body = Problem, content_type = "application/problem+json"),
@@ -303,9 +303,11 @@ pub async fn get_user(
     crate::extract::ApiQuery(point): crate::extract::ApiQuery<crate::routes::audit::PointInTime>,
 ) -> Result<Response, Problem> {
     if point.is_set() {
-        // Auditors see anyone's past; others the past of whom they may see now.
-        if !crate::routes::audit::is_auditor(&caller) {
-            visible_user(&state, &caller, &id).await?;
+        // Auditors and administrators see anyone's past, a user their own; an org_admin's view
+        // of a member starts when the membership did, so their past is not theirs to see.
+        let own = id.parse::<UserId>().is_ok_and(|user_id| caller.is(user_id));
+        if !own && !crate::routes::audit::is_auditor(&caller) {
+            return Err(not_found());
         }
         return crate::routes::audit::past_user(&state, &id, &point).await;
     }
