@@ -61,6 +61,7 @@ fn print_event(out: &mut impl Write, event: &RecordedEvent, json: bool) -> std::
 
 /// `idlog events tail`: the latest events (personal data opened, secrets left out), then with
 /// `--follow` each new one as it is committed, until Ctrl-C.
+#[tracing::instrument(skip_all)]
 pub async fn tail(settings: &Settings, request: TailRequest) -> anyhow::Result<()> {
     let eventstore::Opened { log, .. } = open(settings).await?;
     let filter = ExportFilter {
@@ -144,6 +145,7 @@ fn bound(option: &str, raw: Option<&str>) -> Result<Option<Bound>, Usage> {
 
 /// `idlog events export`: the log as stored, streamed to a file (written next to it and renamed
 /// into place at the end, so an interrupted export never leaves a partial file under the name).
+#[tracing::instrument(skip_all)]
 pub async fn export(settings: &Settings, request: ExportRequest) -> anyhow::Result<()> {
     let filter = ExportFilter {
         stream: request.stream,
@@ -196,6 +198,7 @@ pub async fn export(settings: &Settings, request: ExportRequest) -> anyhow::Resu
 }
 
 /// `idlog events history EMAIL|ID`: the user's events with actor, ip and hashes.
+#[tracing::instrument(skip_all)]
 pub async fn history(settings: &Settings, user: &str, json: bool) -> anyhow::Result<()> {
     let core = Core::open(settings).await?;
     let user_id = resolve_user(&core.commands, user).await?;
@@ -228,6 +231,7 @@ pub async fn history(settings: &Settings, user: &str, json: bool) -> anyhow::Res
 
 /// `idlog events verify [--from N] [--to N]`: the chain in the database. Exit 0 with the head
 /// hash, or 1 with the first broken position and the expected and found hashes.
+#[tracing::instrument(skip_all)]
 pub async fn verify_database(
     settings: &Settings,
     from: Option<u64>,
@@ -291,6 +295,7 @@ fn read_public_key(raw: &str) -> anyhow::Result<PublicKey> {
 
 /// `idlog events verify --export FILE [--checkpoint FILE --public-key KEY]`: an export checked
 /// with no database.
+#[tracing::instrument(skip_all)]
 pub fn verify_export(
     export: &Path,
     checkpoint: Option<&Path>,
@@ -356,6 +361,7 @@ pub fn verify_export(
 }
 
 /// `idlog events checkpoint [-o FILE]`: signs the log's head and appends the checkpoint.
+#[tracing::instrument(skip_all)]
 pub async fn checkpoint(settings: &Settings, output: Option<PathBuf>) -> anyhow::Result<()> {
     let core = Core::open(settings).await?;
     let key = checkpoint_key(settings, &core.database).await?;
@@ -377,6 +383,7 @@ pub async fn checkpoint(settings: &Settings, output: Option<PathBuf>) -> anyhow:
 }
 
 /// `idlog keys checkpoint-public`: the public half auditors verify checkpoints with.
+#[tracing::instrument(skip_all)]
 pub async fn checkpoint_public_key(settings: &Settings) -> anyhow::Result<()> {
     let eventstore::Opened { database, .. } = open(settings).await?;
     println!(

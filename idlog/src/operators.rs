@@ -43,6 +43,7 @@ fn cli_metadata() -> EventMetadata {
 
 /// The user named by an id or an email address (a deleted user's address is free again, so
 /// only their id names them).
+#[tracing::instrument(skip_all)]
 pub async fn resolve_user(commands: &CommandHandler, user: &str) -> anyhow::Result<UserId> {
     if let Ok(id) = user.parse::<UserId>() {
         return Ok(id);
@@ -180,6 +181,7 @@ impl Operator {
 }
 
 /// `idlog users list`.
+#[tracing::instrument(skip_all)]
 pub async fn list(
     settings: &Settings,
     role: Option<String>,
@@ -276,6 +278,7 @@ pub struct CreateRequest {
 
 /// `idlog users create`: a weak password, an unknown role or organization, or a taken email is
 /// a one-line error (exit 2) and nothing is appended.
+#[tracing::instrument(skip_all)]
 pub async fn create(settings: &Settings, request: CreateRequest) -> anyhow::Result<()> {
     let operator = Operator::open(settings).await?;
     let membership = match &request.organization {
@@ -376,6 +379,7 @@ fn reason(raw: Option<String>) -> Result<Option<Reason>, Usage> {
 }
 
 /// `idlog users lock|unlock|deactivate|reactivate|reset-password|delete EMAIL|ID`.
+#[tracing::instrument(skip_all)]
 pub async fn lifecycle(settings: &Settings, user: &str, action: Lifecycle) -> anyhow::Result<()> {
     let operator = Operator::open(settings).await?;
     let user_id = operator.resolve(user).await?;
@@ -463,6 +467,7 @@ async fn for_each_user(
 
 /// `idlog users clear-all`: deletes every user through commands (their folders are removed by
 /// the workers); asks for the count of users first unless `yes`.
+#[tracing::instrument(skip_all)]
 pub async fn clear_all(settings: &Settings, yes: bool) -> anyhow::Result<()> {
     let operator = Operator::open(settings).await?;
     let users = operator.all_users(UserFilter::default()).await?;
@@ -487,6 +492,7 @@ pub async fn clear_all(settings: &Settings, yes: bool) -> anyhow::Result<()> {
 }
 
 /// `idlog users unlock-all`: lifts every lock in force.
+#[tracing::instrument(skip_all)]
 pub async fn unlock_all(settings: &Settings) -> anyhow::Result<()> {
     let operator = Operator::open(settings).await?;
     let users = operator
@@ -505,6 +511,7 @@ pub async fn unlock_all(settings: &Settings) -> anyhow::Result<()> {
 
 /// `idlog users show EMAIL|ID [--as-of TIME | --at-position N]`: the user folded from the log,
 /// now or as of then.
+#[tracing::instrument(skip_all)]
 pub async fn show(
     settings: &Settings,
     user: &str,
@@ -555,6 +562,7 @@ pub async fn show(
 
 /// `idlog maintenance cleanup-tokens`: drops expired verification and reset tokens from every
 /// user (an `ExpiredTokensDiscarded` event where there were any).
+#[tracing::instrument(skip_all)]
 pub async fn cleanup_tokens(settings: &Settings) -> anyhow::Result<()> {
     let operator = Operator::open(settings).await?;
     let users = operator.all_users(UserFilter::default()).await?;
@@ -599,6 +607,7 @@ pub async fn cleanup_tokens(settings: &Settings) -> anyhow::Result<()> {
 
 /// `idlog maintenance expire-sessions`: ends sessions that are still open in the log but past
 /// their idle timeout or absolute lifetime (they stopped working already; this records it).
+#[tracing::instrument(skip_all)]
 pub async fn expire_sessions(settings: &Settings) -> anyhow::Result<()> {
     let operator = Operator::open(settings).await?;
     let now = chrono::Utc::now();
