@@ -73,6 +73,7 @@ pub fn canonical_json(value: &Value) -> String {
 }
 
 fn write_canonical(value: &Value, out: &mut String) {
+    use std::fmt::Write;
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
@@ -82,7 +83,7 @@ fn write_canonical(value: &Value, out: &mut String) {
                 if index > 0 {
                     out.push(',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
+                write_json_string(key, out);
                 out.push(':');
                 write_canonical(item, out);
             }
@@ -98,8 +99,43 @@ fn write_canonical(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        // serde_json's own compact form, written in place (no string per value).
+        Value::String(text) => write_json_string(text, out),
+        scalar => {
+            let _ = write!(out, "{scalar}");
+        }
     }
+}
+
+/// A JSON string exactly as serde_json writes it (the canonical form must never change):
+/// `"` and `\\` escaped, control characters as `\b \f \n \r \t` or `\u00XX`, everything else
+/// as is.
+fn write_json_string(text: &str, out: &mut String) {
+    use std::fmt::Write;
+    out.push('"');
+    let mut start = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[start..index]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = index + 1;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
 }
 
 /// Recomputes the hash of a stored event (as stored: sealed, not upcast).
@@ -239,6 +275,22 @@ impl std::fmt::Display for BreakKind {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn strings_are_written_exactly_as_serde_json_writes_them() {
+        let mut every_ascii: String = (0_u8..0x80).map(char::from).collect();
+        every_ascii.push_str("é€😀\u{2028}");
+        for text in [every_ascii.as_str(), "", "plain", "\"\\/"] {
+            let mut ours = String::new();
+            write_json_string(text, &mut ours);
+            assert_eq!(ours, Value::String(text.to_owned()).to_string(), "{text:?}");
+            let value = serde_json::json!({ text: [text, 1, -2.5, null, true] });
+            assert_eq!(
+                canonical_json(&value),
+                serde_json::to_string(&value).expect("json")
+            );
+        }
+    }
 
     #[test]
     fn canonical_json_sorts_keys_at_every_level() {

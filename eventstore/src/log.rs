@@ -453,7 +453,7 @@ impl EventLog {
 }
 
 /// How many events chain verification and export read at a time.
-pub const VERIFY_BATCH: usize = 5000;
+pub const VERIFY_BATCH: usize = 2000;
 
 fn contains_nul(value: &Value) -> bool {
     match value {

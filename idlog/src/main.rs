@@ -8,6 +8,9 @@ mod runtime;
 mod work;
 
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use config::Settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
