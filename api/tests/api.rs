@@ -338,6 +338,10 @@ async fn the_openapi_document_covers_every_endpoint(backend: Backend) {
         ("post", "/api/v1/admin/storage/verify"),
         ("post", "/api/v1/admin/storage/rebuild"),
         ("get", "/api/v1/admin/deliveries"),
+        ("get", "/api/v1/users/{id}/history"),
+        ("get", "/api/v1/audit/events"),
+        ("get", "/api/v1/audit/verify"),
+        ("get", "/api/v1/audit/checkpoints"),
     ];
     let paths = document["paths"].as_object().expect("paths");
     let documented: usize = paths
