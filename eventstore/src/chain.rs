@@ -157,69 +157,6 @@ pub fn recompute_hash(event: &RecordedEvent) -> [u8; 32] {
     )
 }
 
-/// What checking an event's place in the chain needs: its position and link, the hash stored
-/// with it and the hash its content gives.
-#[derive(Debug, Clone, Copy)]
-pub struct Hashed {
-    /// Global position.
-    pub global_position: u64,
-    /// The previous event's hash, as stored.
-    pub prev_hash: [u8; 32],
-    /// The event's hash, as stored.
-    pub hash: [u8; 32],
-    /// The hash recomputed from the event's content.
-    pub recomputed: [u8; 32],
-}
-
-impl Hashed {
-    /// Recomputes one event's hash.
-    pub fn of(event: &RecordedEvent) -> Self {
-        Self {
-            global_position: event.global_position,
-            prev_hash: event.prev_hash,
-            hash: event.hash,
-            recomputed: recompute_hash(event),
-        }
-    }
-
-    /// Recomputes the hashes of `events`, in order, on every core (each hash depends only on
-    /// its own event; the links are checked afterwards, in order). The events are dropped on
-    /// the threads that hashed them.
-    pub fn all(events: Vec<RecordedEvent>) -> Vec<Self> {
-        const MIN_PER_THREAD: usize = 256;
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .min(events.len() / MIN_PER_THREAD)
-            .max(1);
-        if threads == 1 {
-            return events.iter().map(Self::of).collect();
-        }
-        let chunk = events.len().div_ceil(threads);
-        let mut chunks = Vec::with_capacity(threads);
-        let mut rest = events;
-        while rest.len() > chunk {
-            let tail = rest.split_off(chunk);
-            chunks.push(rest);
-            rest = tail;
-        }
-        chunks.push(rest);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = chunks
-                .into_iter()
-                .map(|chunk| scope.spawn(move || chunk.iter().map(Self::of).collect::<Vec<_>>()))
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|worker| {
-                    // A hashing thread cannot panic short of running out of memory; if one
-                    // did, its events count as unverified rather than bringing the caller down.
-                    worker.join().unwrap_or_default()
-                })
-                .collect()
-        })
-    }
-}
-
 /// Where and how the chain breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -282,11 +219,6 @@ impl ChainVerifier {
 
     /// Checks the next event.
     pub fn push(&mut self, event: &RecordedEvent) -> Result<(), BrokenLink> {
-        self.push_hashed(&Hashed::of(event))
-    }
-
-    /// Checks the next event, its hash already recomputed (see [`Hashed::all`]).
-    pub fn push_hashed(&mut self, event: &Hashed) -> Result<(), BrokenLink> {
         let position = event.global_position;
         if position != self.last_position + 1 {
             return Err(BrokenLink {
@@ -304,11 +236,12 @@ impl ChainVerifier {
                 found: event.prev_hash.to_vec(),
             });
         }
-        if event.recomputed != event.hash {
+        let recomputed = recompute_hash(event);
+        if recomputed != event.hash {
             return Err(BrokenLink {
                 position,
                 kind: BreakKind::ContentAltered,
-                expected: event.recomputed.to_vec(),
+                expected: recomputed.to_vec(),
                 found: event.hash.to_vec(),
             });
         }
@@ -403,23 +336,6 @@ mod tests {
             verifier.push(event)?;
         }
         Ok(verifier.position())
-    }
-
-    #[test]
-    fn hashing_on_every_core_keeps_the_order() {
-        let events = chain(2_000);
-        let sequential: Vec<[u8; 32]> = events.iter().map(recompute_hash).collect();
-        let hashed = Hashed::all(events.clone());
-        assert_eq!(hashed.len(), events.len());
-        for ((hashed, event), recomputed) in hashed.iter().zip(&events).zip(sequential) {
-            assert_eq!(hashed.global_position, event.global_position);
-            assert_eq!(hashed.recomputed, recomputed);
-        }
-        let mut verifier = ChainVerifier::new();
-        for event in &hashed {
-            verifier.push_hashed(event).expect("intact");
-        }
-        assert_eq!(verifier.position(), 2_000);
     }
 
     #[test]

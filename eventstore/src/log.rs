@@ -1,7 +1,7 @@
 //! [`EventLog`]: the log as the rest of idlog sees it, over any [`LogStorage`].
 
 use crate::appender::{self, Job, SealedEvent, SealedRequest};
-use crate::chain::{BrokenLink, ChainVerifier, Hashed, canonical_json};
+use crate::chain::{BrokenLink, ChainVerifier, canonical_json};
 use crate::codec::{PersonalDataCodec, PlainCodec};
 use crate::error::{AppendError, StoreError};
 use crate::model::{
@@ -372,8 +372,8 @@ impl EventLog {
             let (checked, outcome, count) = tokio::task::spawn_blocking(move || {
                 let mut verifier = start;
                 let mut count = 0_u64;
-                for event in &Hashed::all(events) {
-                    if let Err(broken) = verifier.push_hashed(event) {
+                for event in &events {
+                    if let Err(broken) = verifier.push(event) {
                         return (verifier, Err(broken), count);
                     }
                     count += 1;
