@@ -44,6 +44,7 @@ pub(crate) struct SealedRequest {
     pub events: Vec<SealedEvent>,
     pub claims: Vec<crate::model::Claim>,
     pub idempotency: Option<IdempotencyKey>,
+    pub forget_subject: Option<String>,
 }
 
 pub(crate) struct Job {
@@ -206,6 +207,7 @@ fn build_batch(head: &Head, pending: &[Pending]) -> (Batch, Vec<Appended>) {
             stream_id: request.stream_id.clone(),
             current_version: *assumed_version,
             claims: request.claims.clone(),
+            forget_subject: request.forget_subject.clone(),
             idempotency: request.idempotency.as_ref().map(|key| {
                 (
                     key.key.clone(),

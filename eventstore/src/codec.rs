@@ -1,29 +1,37 @@
 //! The one path personal data takes into and out of the log.
 //!
-//! Personal fields (named by JSON pointers) are sealed before an event is hashed and stored, and
-//! opened when it is read. The default codec stores them as they are; an encrypting codec (one
-//! data key per person, destroyed to forget them) plugs in here without changing the event
-//! format, because a sealed field is still a JSON value at the same place.
+//! Personal fields (named by one-segment JSON pointers) are sealed before an event is hashed and
+//! stored, and opened when it is read. [`PlainCodec`] stores them as they are;
+//! [`crate::encryption::EncryptingCodec`] encrypts them under one data key per person, destroyed
+//! to forget them. A sealed field is still a JSON value at the same place, so the event format
+//! does not change.
 
+use async_trait::async_trait;
 use serde_json::Value;
 
 /// Seals and opens personal data fields.
+#[async_trait]
 pub trait PersonalDataCodec: Send + Sync + 'static {
     /// Seals the fields of `document` at `pointers`, which belong to `subject` (whose key is
     /// used). Missing fields and `null`s are left alone.
-    fn seal(&self, subject: &str, document: &mut Value, pointers: &[&str]) -> Result<(), String>;
+    async fn seal(&self, subject: &str, document: &mut Value, pointers: &[&str])
+    -> Result<(), String>;
 
-    /// Opens every sealed field of `document` in place. A field whose key is gone reads back as
-    /// erased, never as an error.
-    fn open(&self, document: &mut Value) -> Result<(), String>;
+    /// Opens every sealed field of `documents` in place (a batch, so keys are fetched once).
+    /// A field whose key is gone reads back as erased, never as an error.
+    async fn open(&self, documents: &mut [&mut Value]) -> Result<(), String>;
+
+    /// `subject` was forgotten (their key destroyed): forget whatever is cached of them.
+    fn forget(&self, _subject: &str) {}
 }
 
-/// Stores personal data as it is. The default until per-person encryption is configured.
+/// Stores personal data as it is (tests of the log itself, and benchmarks without encryption).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlainCodec;
 
+#[async_trait]
 impl PersonalDataCodec for PlainCodec {
-    fn seal(
+    async fn seal(
         &self,
         _subject: &str,
         _document: &mut Value,
@@ -32,7 +40,7 @@ impl PersonalDataCodec for PlainCodec {
         Ok(())
     }
 
-    fn open(&self, _document: &mut Value) -> Result<(), String> {
+    async fn open(&self, _documents: &mut [&mut Value]) -> Result<(), String> {
         Ok(())
     }
 }

@@ -6,11 +6,13 @@
 //! - Throughput comes from group commit ([`appender`]): concurrent appends share a transaction,
 //!   each still checked and accepted or refused on its own.
 //! - Each event's SHA-256 covers its canonical bytes and the previous hash ([`chain`]).
-//! - Personal data passes through one codec ([`codec`]); old schemas are upcast on read ([`upcast`]).
+//! - Personal data passes through one codec ([`codec`]), encrypted per person ([`encryption`]);
+//!   old schemas are upcast on read ([`upcast`]).
 
 mod appender;
 pub mod chain;
 pub mod codec;
+pub mod encryption;
 mod error;
 mod log;
 mod model;

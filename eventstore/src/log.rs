@@ -3,6 +3,7 @@
 use crate::appender::{self, Job, SealedEvent, SealedRequest};
 use crate::chain::{BrokenLink, ChainVerifier, canonical_json};
 use crate::codec::{PersonalDataCodec, PlainCodec};
+use crate::encryption::{EncryptingCodec, MasterKeys};
 use crate::error::{AppendError, StoreError};
 use crate::model::{
     AppendRequest, Appended, EventMetadata, Head, IdempotencyRecord, RecordedEvent,
@@ -39,6 +40,8 @@ struct Inner {
     jobs: mpsc::Sender<Job>,
     head_rx: watch::Receiver<u64>,
     codec: Arc<dyn PersonalDataCodec>,
+    /// The same codec when it encrypts (for re-wrapping data keys).
+    encryption: Option<Arc<EncryptingCodec>>,
     upcasters: Upcasters,
     background: Vec<AbortHandle>,
 }
@@ -63,6 +66,7 @@ impl std::fmt::Debug for EventLog {
 pub struct EventLogBuilder {
     storage: Arc<dyn LogStorage>,
     codec: Arc<dyn PersonalDataCodec>,
+    encryption: Option<Arc<EncryptingCodec>>,
     upcasters: Upcasters,
     wake_ups: Option<Box<dyn FnOnce(watch::Sender<u64>) -> AbortHandle + Send>>,
 }
@@ -71,6 +75,16 @@ impl EventLogBuilder {
     /// Sets the personal-data codec (default: [`PlainCodec`]).
     pub fn codec(mut self, codec: Arc<dyn PersonalDataCodec>) -> Self {
         self.codec = codec;
+        self.encryption = None;
+        self
+    }
+
+    /// Encrypts personal data with one data key per subject, kept in the log's database and
+    /// wrapped by `masters.current` ([`EncryptingCodec`]).
+    pub fn encrypt_personal_data(mut self, masters: MasterKeys) -> Self {
+        let codec = Arc::new(EncryptingCodec::new(self.storage.clone(), masters));
+        self.codec = codec.clone();
+        self.encryption = Some(codec);
         self
     }
 
@@ -105,6 +119,7 @@ impl EventLogBuilder {
                 jobs,
                 head_rx,
                 codec: self.codec,
+                encryption: self.encryption,
                 upcasters: self.upcasters,
                 background,
             }),
@@ -129,6 +144,7 @@ impl EventLog {
         EventLogBuilder {
             storage,
             codec: Arc::new(PlainCodec),
+            encryption: None,
             upcasters: Upcasters::new(),
             wake_ups: None,
         }
@@ -138,7 +154,11 @@ impl EventLog {
     /// idempotency key. Concurrent calls are committed together.
     #[tracing::instrument(skip_all, fields(stream_id = %request.stream_id, stream_type = %request.stream_type, events = request.events.len()))]
     pub async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
-        let sealed = self.seal(request)?;
+        let forgotten = request
+            .forget_data_subject
+            .then(|| request.data_subject.clone())
+            .flatten();
+        let sealed = self.seal(request).await?;
         let (reply, answer) = oneshot::channel();
         self.inner
             .jobs
@@ -148,10 +168,14 @@ impl EventLog {
             })
             .await
             .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let appended = answer.await.map_err(|_| StoreError::Closed)??;
+        if let Some(subject) = forgotten {
+            self.inner.codec.forget(&subject);
+        }
+        Ok(appended)
     }
 
-    fn seal(&self, request: AppendRequest) -> Result<SealedRequest, AppendError> {
+    async fn seal(&self, request: AppendRequest) -> Result<SealedRequest, AppendError> {
         let invalid = |message: &str| Err(AppendError::Invalid(message.to_owned()));
         if request.events.is_empty() {
             return invalid("an append needs at least one event");
@@ -169,6 +193,9 @@ impl EventLog {
         {
             return invalid("an idempotency key must be 1 to 200 characters");
         }
+        if request.forget_data_subject && request.data_subject.is_none() {
+            return invalid("forgetting needs a data subject");
+        }
         let codec = &self.inner.codec;
         let subject = request.data_subject.as_deref();
         // The actor's address and user agent are theirs, not the stream's subject's.
@@ -178,11 +205,18 @@ impl EventLog {
             .id
             .clone()
             .or_else(|| subject.map(str::to_owned));
-        let mut metadata = serde_json::to_value(&request.metadata)
-            .map_err(|e| AppendError::Invalid(e.to_string()))?;
+        let forget_subject = request
+            .forget_data_subject
+            .then(|| subject.map(str::to_owned))
+            .flatten();
+        let mut metadata = request.metadata;
+        metadata.forgot_subject = forget_subject.clone();
+        let mut metadata =
+            serde_json::to_value(&metadata).map_err(|e| AppendError::Invalid(e.to_string()))?;
         if let Some(owner) = &metadata_subject {
             codec
                 .seal(owner, &mut metadata, EventMetadata::PERSONAL_FIELDS)
+                .await
                 .map_err(StoreError::Codec)?;
         }
         let metadata = canonical_json(&metadata);
@@ -200,6 +234,7 @@ impl EventLog {
                     event.personal_fields.iter().map(String::as_str).collect();
                 codec
                     .seal(owner, &mut payload, &pointers)
+                    .await
                     .map_err(StoreError::Codec)?;
             }
             events.push(SealedEvent {
@@ -217,32 +252,69 @@ impl EventLog {
             events,
             claims: request.claims,
             idempotency: request.idempotency,
+            forget_subject,
         })
     }
 
-    /// Opens sealed fields and upcasts the payload to the current schema.
-    fn decode(&self, mut event: RecordedEvent) -> Result<RecordedEvent, StoreError> {
+    /// Opens sealed fields (one key look-up for the whole batch) and upcasts each payload to
+    /// the current schema. An event that forgot someone makes this process forget them too.
+    async fn decode_all(
+        &self,
+        mut events: Vec<RecordedEvent>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let codec = &self.inner.codec;
-        codec.open(&mut event.payload).map_err(StoreError::Codec)?;
-        codec.open(&mut event.metadata).map_err(StoreError::Codec)?;
-        let payload = std::mem::take(&mut event.payload);
-        let (version, payload) =
-            self.inner
-                .upcasters
-                .upcast(&event.event_type, event.schema_version, payload);
-        event.schema_version = version;
-        event.payload = payload;
-        Ok(event)
+        let mut documents: Vec<&mut Value> = events
+            .iter_mut()
+            .flat_map(|event| [&mut event.payload, &mut event.metadata])
+            .collect();
+        codec
+            .open(&mut documents)
+            .await
+            .map_err(StoreError::Codec)?;
+        for event in &mut events {
+            if let Some(subject) = event.metadata.get("forgot_subject").and_then(Value::as_str) {
+                codec.forget(subject);
+            }
+            let payload = std::mem::take(&mut event.payload);
+            let (version, payload) =
+                self.inner
+                    .upcasters
+                    .upcast(&event.event_type, event.schema_version, payload);
+            event.schema_version = version;
+            event.payload = payload;
+        }
+        Ok(events)
     }
 
-    fn decode_all(&self, events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, StoreError> {
-        events.into_iter().map(|event| self.decode(event)).collect()
+    /// Decodes events read as stored (from a Kafka topic, say): opens their sealed fields and
+    /// upcasts them, as every read of the log does.
+    pub async fn decode_stored(
+        &self,
+        events: Vec<RecordedEvent>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.decode_all(events).await
+    }
+
+    /// Re-wraps every data key under the current master key (after a master key rotation);
+    /// returns how many were re-wrapped. An error if personal data is not encrypted.
+    pub async fn rewrap_data_keys(&self, progress: impl FnMut(u64)) -> Result<u64, StoreError> {
+        match &self.inner.encryption {
+            Some(codec) => codec.rewrap_all(progress).await,
+            None => Err(StoreError::Codec(
+                "personal data is not encrypted: there are no data keys to re-wrap".into(),
+            )),
+        }
+    }
+
+    /// Whether personal data is encrypted.
+    pub fn encrypts_personal_data(&self) -> bool {
+        self.inner.encryption.is_some()
     }
 
     /// A whole stream, decoded.
     #[tracing::instrument(skip(self))]
     pub async fn read_stream(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.decode_all(self.inner.storage.read_stream(stream_id, 0, None).await?)
+        self.decode_all(self.inner.storage.read_stream(stream_id, 0, None).await?).await
     }
 
     /// The events of a stream after `after_version`, decoded: what brings a cached state up to date.
@@ -257,7 +329,7 @@ impl EventLog {
                 .storage
                 .read_stream(stream_id, after_version, None)
                 .await?,
-        )
+        ).await
     }
 
     /// A stream up to and including `position` (its state at that point of the log), decoded.
@@ -272,7 +344,7 @@ impl EventLog {
                 .storage
                 .read_stream(stream_id, 0, Some(position))
                 .await?,
-        )
+        ).await
     }
 
     /// Up to `limit` events after `after_position`, decoded.
@@ -282,7 +354,7 @@ impl EventLog {
         after_position: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.decode_all(self.inner.storage.read_all(after_position, limit).await?)
+        self.decode_all(self.inner.storage.read_all(after_position, limit).await?).await
     }
 
     /// Up to `limit` events after `after_position` exactly as stored (sealed, not upcast): what

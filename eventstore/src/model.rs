@@ -62,6 +62,10 @@ pub struct EventMetadata {
     /// The client's user agent (personal data).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// The data subject whose key these events destroyed (set by the log, not the caller): every
+    /// process reading the event forgets what it cached of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forgot_subject: Option<String>,
 }
 
 impl EventMetadata {
@@ -117,6 +121,9 @@ pub struct AppendRequest {
     pub metadata: EventMetadata,
     /// Whose personal data the events hold (the codec's key owner), if any.
     pub data_subject: Option<String>,
+    /// Destroys the data subject's key in the same transaction: they are forgotten, and their
+    /// sealed data in the log reads back as erased from then on.
+    pub forget_data_subject: bool,
     /// Unique values taken or released with the events.
     pub claims: Vec<Claim>,
     /// An idempotency key, if the client sent one.
@@ -138,6 +145,7 @@ impl AppendRequest {
             events,
             metadata: EventMetadata::default(),
             data_subject: None,
+            forget_data_subject: false,
             claims: Vec::new(),
             idempotency: None,
         }

@@ -3,7 +3,10 @@
 
 use crate::error::{DbContext, StoreError};
 use crate::model::{Head, IdempotencyRecord, RecordedEvent};
-use crate::storage::{Batch, BatchOutcome, LogStorage, Rejections, from_db, hash_from_db, to_db};
+use crate::storage::{
+    Batch, BatchOutcome, DATA_KEYS_AFTER, DESTROY_DATA_KEY, DataKeyRecord, INSERT_DATA_KEY,
+    LogStorage, REPLACE_WRAPPED_KEY, Rejections, from_db, hash_from_db, to_db,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
@@ -248,10 +251,35 @@ impl LogStorage for PostgresStorage {
         .bind(&e_metadata)
         .bind(&e_recorded_at)
         .bind(&e_prev_hashes)
-        .bind(&e_hashes)
-        .fetch_all(&self.pool)
-        .await
-        .context("appending a batch")?;
+        .bind(&e_hashes);
+        let forgotten: Vec<&str> = batch
+            .requests
+            .iter()
+            .filter_map(|request| request.forget_subject.as_deref())
+            .collect();
+        let rows = if forgotten.is_empty() {
+            rows.fetch_all(&self.pool)
+                .await
+                .context("appending a batch")?
+        } else {
+            // Rare: the events and the destruction of the keys commit together or not at all.
+            let mut tx = self.pool.begin().await.context("starting an append")?;
+            let rows = rows
+                .fetch_all(&mut *tx)
+                .await
+                .context("appending a batch")?;
+            if rows.is_empty() {
+                for subject in forgotten {
+                    sqlx::query(DESTROY_DATA_KEY)
+                        .bind(subject)
+                        .execute(&mut *tx)
+                        .await
+                        .context("destroying a data key")?;
+                }
+            }
+            tx.commit().await.context("committing an append")?;
+            rows
+        };
         if rows.is_empty() {
             return Ok(BatchOutcome::Committed);
         }
@@ -423,4 +451,66 @@ impl LogStorage for PostgresStorage {
             .context("counting claims")?;
         from_db(count, 0)
     }
+
+    async fn data_keys(&self, subjects: &[&str]) -> Result<Vec<DataKeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT subject, wrapped_key, master_key_id FROM data_keys WHERE subject = ANY($1)",
+        )
+        .bind(subjects)
+        .fetch_all(&self.pool)
+        .await
+        .context("reading data keys")?;
+        rows.iter().map(data_key_record).collect()
+    }
+
+    async fn insert_data_key(&self, record: &DataKeyRecord) -> Result<(), StoreError> {
+        sqlx::query(INSERT_DATA_KEY)
+            .bind(&record.subject)
+            .bind(&record.wrapped_key)
+            .bind(&record.master_key_id)
+            .execute(&self.pool)
+            .await
+            .context("storing a data key")?;
+        Ok(())
+    }
+
+    async fn data_keys_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DataKeyRecord>, StoreError> {
+        let rows = sqlx::query(DATA_KEYS_AFTER)
+            .bind(after.unwrap_or(""))
+            .bind(to_db(limit as u64)?)
+            .fetch_all(&self.pool)
+            .await
+            .context("listing data keys")?;
+        rows.iter().map(data_key_record).collect()
+    }
+
+    async fn replace_wrapped_key(
+        &self,
+        subject: &str,
+        old_master_id: &str,
+        wrapped_key: &[u8],
+        master_id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(REPLACE_WRAPPED_KEY)
+            .bind(subject)
+            .bind(old_master_id)
+            .bind(wrapped_key)
+            .bind(master_id)
+            .execute(&self.pool)
+            .await
+            .context("re-wrapping a data key")?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn data_key_record(row: &PgRow) -> Result<DataKeyRecord, StoreError> {
+    Ok(DataKeyRecord {
+        subject: row.try_get("subject").context("reading data keys")?,
+        wrapped_key: row.try_get("wrapped_key").context("reading data keys")?,
+        master_key_id: row.try_get("master_key_id").context("reading data keys")?,
+    })
 }

@@ -4,7 +4,8 @@
 use crate::error::{DbContext, StoreError};
 use crate::model::{Head, IdempotencyRecord, RecordedEvent};
 use crate::storage::{
-    Batch, BatchOutcome, LogStorage, Rejections, StoredEvent, from_db, hash_from_db, to_db,
+    Batch, BatchOutcome, DATA_KEYS_AFTER, DESTROY_DATA_KEY, DataKeyRecord, INSERT_DATA_KEY,
+    LogStorage, REPLACE_WRAPPED_KEY, Rejections, StoredEvent, from_db, hash_from_db, to_db,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -317,6 +318,13 @@ impl LogStorage for SqliteStorage {
                 .await
                 .context("taking a claim")?;
             }
+            if let Some(subject) = &request.forget_subject {
+                sqlx::query(DESTROY_DATA_KEY)
+                    .bind(subject)
+                    .execute(&mut *tx)
+                    .await
+                    .context("destroying a data key")?;
+            }
             if let Some((key, record)) = &request.idempotency {
                 sqlx::query(
                     "INSERT INTO idempotency_keys (key, fingerprint, stream_id, stream_version, first_position, \
@@ -407,4 +415,67 @@ impl LogStorage for SqliteStorage {
             .context("counting claims")?;
         from_db(count, 0)
     }
+
+    async fn data_keys(&self, subjects: &[&str]) -> Result<Vec<DataKeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT subject, wrapped_key, master_key_id FROM data_keys \
+             WHERE subject IN (SELECT value FROM json_each(?))",
+        )
+        .bind(serde_json::to_string(subjects).map_err(|e| StoreError::Batch(e.to_string()))?)
+        .fetch_all(&self.pool)
+        .await
+        .context("reading data keys")?;
+        rows.iter().map(data_key_record).collect()
+    }
+
+    async fn insert_data_key(&self, record: &DataKeyRecord) -> Result<(), StoreError> {
+        sqlx::query(INSERT_DATA_KEY)
+            .bind(&record.subject)
+            .bind(&record.wrapped_key)
+            .bind(&record.master_key_id)
+            .execute(&self.pool)
+            .await
+            .context("storing a data key")?;
+        Ok(())
+    }
+
+    async fn data_keys_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DataKeyRecord>, StoreError> {
+        let rows = sqlx::query(DATA_KEYS_AFTER)
+            .bind(after.unwrap_or(""))
+            .bind(to_db(limit as u64)?)
+            .fetch_all(&self.pool)
+            .await
+            .context("listing data keys")?;
+        rows.iter().map(data_key_record).collect()
+    }
+
+    async fn replace_wrapped_key(
+        &self,
+        subject: &str,
+        old_master_id: &str,
+        wrapped_key: &[u8],
+        master_id: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(REPLACE_WRAPPED_KEY)
+            .bind(subject)
+            .bind(old_master_id)
+            .bind(wrapped_key)
+            .bind(master_id)
+            .execute(&self.pool)
+            .await
+            .context("re-wrapping a data key")?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn data_key_record(row: &SqliteRow) -> Result<DataKeyRecord, StoreError> {
+    Ok(DataKeyRecord {
+        subject: row.try_get("subject").context("reading data keys")?,
+        wrapped_key: row.try_get("wrapped_key").context("reading data keys")?,
+        master_key_id: row.try_get("master_key_id").context("reading data keys")?,
+    })
 }

@@ -48,6 +48,19 @@ pub struct BatchRequest {
     pub claims: Vec<Claim>,
     /// The idempotency key with the result to remember for it.
     pub idempotency: Option<(String, IdempotencyRecord)>,
+    /// A data subject whose data key is destroyed with these events (they are forgotten).
+    pub forget_subject: Option<String>,
+}
+
+/// A data subject's key as stored: wrapped by a master key, or destroyed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataKeyRecord {
+    /// Whose key.
+    pub subject: String,
+    /// The key encrypted by the master key; `None` once destroyed.
+    pub wrapped_key: Option<Vec<u8>>,
+    /// Which master key wrapped it.
+    pub master_key_id: String,
 }
 
 /// A group commit: requests that share no stream, claim or idempotency key, and their events
@@ -130,7 +143,46 @@ pub trait LogStorage: Send + Sync + 'static {
 
     /// How many values of a kind are claimed.
     async fn claim_count(&self, kind: &str) -> Result<u64, StoreError>;
+
+    /// The stored keys of these subjects (subjects with none are left out).
+    async fn data_keys(&self, subjects: &[&str]) -> Result<Vec<DataKeyRecord>, StoreError>;
+
+    /// Stores a new subject's key, unless the subject has one already (which then stays).
+    async fn insert_data_key(&self, record: &DataKeyRecord) -> Result<(), StoreError>;
+
+    /// Up to `limit` keys after `after` in subject order (destroyed ones included).
+    async fn data_keys_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DataKeyRecord>, StoreError>;
+
+    /// Replaces a key's wrapping if it is still wrapped by `old_master_id` and not destroyed;
+    /// says whether it was.
+    async fn replace_wrapped_key(
+        &self,
+        subject: &str,
+        old_master_id: &str,
+        wrapped_key: &[u8],
+        master_id: &str,
+    ) -> Result<bool, StoreError>;
 }
+
+/// Stores a subject's first key; a later one for the same subject is ignored. (Both databases.)
+pub(crate) const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at) \
+     VALUES ($1, $2, $3, CURRENT_TIMESTAMP) ON CONFLICT (subject) DO NOTHING";
+
+/// A page of keys in subject order. (Both databases.)
+pub(crate) const DATA_KEYS_AFTER: &str = "SELECT subject, wrapped_key, master_key_id FROM data_keys \
+     WHERE subject > $1 ORDER BY subject LIMIT $2";
+
+/// Re-wraps a live key still wrapped by the old master key. (Both databases.)
+pub(crate) const REPLACE_WRAPPED_KEY: &str = "UPDATE data_keys SET wrapped_key = $3, master_key_id = $4 \
+     WHERE subject = $1 AND master_key_id = $2 AND wrapped_key IS NOT NULL";
+
+/// Destroys a subject's key: their sealed data can never be read again. (Both databases.)
+pub(crate) const DESTROY_DATA_KEY: &str =
+    "UPDATE data_keys SET wrapped_key = NULL, destroyed_at = CURRENT_TIMESTAMP WHERE subject = $1";
 
 /// Converts a count or position for the database.
 pub(crate) fn to_db(value: u64) -> Result<i64, StoreError> {

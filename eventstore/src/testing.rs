@@ -2,9 +2,13 @@
 //! `TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`), or a new
 //! SQLite file in a temporary folder. Both are real databases over real connections.
 
+use crate::encryption::{MasterKey, MasterKeys};
 use crate::{Database, Opened, StoreError};
 use sqlx::Connection;
 use uuid::Uuid;
+
+/// The master key the test logs wrap their data keys with.
+pub const TEST_MASTER_KEY: [u8; 32] = [42; 32];
 
 /// The server tests create their PostgreSQL databases on.
 pub fn postgres_admin_url() -> String {
@@ -73,10 +77,14 @@ impl TestDb {
         }
     }
 
-    /// Opens the log on it (migrating it).
+    /// Opens the log on it (migrating it), personal data encrypted under [`TEST_MASTER_KEY`].
     pub async fn open(&self) -> Result<Opened, StoreError> {
-        crate::open(&self.url, 16).await
+        crate::open_with(&self.url, 16, |builder| {
+            builder.encrypt_personal_data(MasterKeys::new(MasterKey::from_bytes(TEST_MASTER_KEY)))
+        })
+        .await
     }
+
 
     /// Runs a statement directly, bypassing the log (to tamper with rows in tests).
     pub async fn execute(database: &Database, sql: &str) -> Result<u64, StoreError> {

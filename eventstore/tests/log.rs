@@ -3,7 +3,7 @@
 use eventstore::codec::PersonalDataCodec;
 use eventstore::postgres::PostgresStorage;
 use eventstore::sqlite::SqliteStorage;
-use eventstore::storage::{Batch, BatchOutcome, LogStorage};
+use eventstore::storage::{Batch, BatchOutcome, DataKeyRecord, LogStorage};
 use eventstore::testing::{Backend, TestDb};
 use eventstore::upcast::Upcasters;
 use eventstore::{
@@ -507,8 +507,14 @@ async fn two_processes_share_one_gap_free_log(backend: Backend) {
 /// Wraps sealed fields as `{"sealed": value}`: enough to see the codec is on the path.
 struct WrappingCodec;
 
+#[async_trait::async_trait]
 impl PersonalDataCodec for WrappingCodec {
-    fn seal(&self, subject: &str, document: &mut Value, pointers: &[&str]) -> Result<(), String> {
+    async fn seal(
+        &self,
+        subject: &str,
+        document: &mut Value,
+        pointers: &[&str],
+    ) -> Result<(), String> {
         for pointer in pointers {
             if let Some(field) = document.pointer_mut(pointer) {
                 *field = json!({ "sealed": field.take(), "subject": subject });
@@ -517,11 +523,13 @@ impl PersonalDataCodec for WrappingCodec {
         Ok(())
     }
 
-    fn open(&self, document: &mut Value) -> Result<(), String> {
-        if let Value::Object(map) = document {
-            for field in map.values_mut() {
-                if let Some(inner) = field.get_mut("sealed") {
-                    *field = inner.take();
+    async fn open(&self, documents: &mut [&mut Value]) -> Result<(), String> {
+        for document in documents.iter_mut() {
+            if let Value::Object(map) = document {
+                for field in map.values_mut() {
+                    if let Some(inner) = field.get_mut("sealed") {
+                        *field = inner.take();
+                    }
                 }
             }
         }
@@ -637,6 +645,30 @@ impl LogStorage for LosesOneAnswer {
     }
     async fn claim_count(&self, kind: &str) -> Result<u64, StoreError> {
         self.inner.claim_count(kind).await
+    }
+    async fn data_keys(&self, subjects: &[&str]) -> Result<Vec<DataKeyRecord>, StoreError> {
+        self.inner.data_keys(subjects).await
+    }
+    async fn insert_data_key(&self, record: &DataKeyRecord) -> Result<(), StoreError> {
+        self.inner.insert_data_key(record).await
+    }
+    async fn data_keys_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DataKeyRecord>, StoreError> {
+        self.inner.data_keys_after(after, limit).await
+    }
+    async fn replace_wrapped_key(
+        &self,
+        subject: &str,
+        old: &str,
+        wrapped: &[u8],
+        master: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .replace_wrapped_key(subject, old, wrapped, master)
+            .await
     }
 }
 

@@ -1,0 +1,497 @@
+//! Per-person encryption of personal data, so a person can be forgotten from an append-only log
+//! by destroying one key (crypto-shredding).
+//!
+//! Each data subject (a user id, or whoever an actor is) has a random 256-bit data key, kept in
+//! the `data_keys` table wrapped (encrypted) by the master key from configuration. A personal
+//! field is sealed with XChaCha20-Poly1305 under its subject's key, bound to the subject and the
+//! field's name, and stored as `{"$sealed": "<subject>:<base64url(nonce || ciphertext)>"}` in
+//! place of the value. The hash chain covers these stored bytes, so destroying a key changes
+//! nothing the chain covers; the field then reads back as `{"$erased": true}`.
+//!
+//! Fields written in clear (before encryption was on) are read as they are.
+
+use crate::codec::PersonalDataCodec;
+use crate::error::StoreError;
+use crate::storage::{DataKeyRecord, LogStorage};
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use lru::LruCache;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The key of a sealed field's one-entry object.
+pub const SEALED: &str = "$sealed";
+/// The key of the one-entry object an erased field reads back as: `{"$erased": true}`.
+pub const ERASED: &str = "$erased";
+
+/// The value an erased personal field reads back as.
+pub fn erased_value() -> Value {
+    serde_json::json!({ ERASED: true })
+}
+
+/// Whether `value` is the mark of an erased field.
+pub fn is_erased(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|fields| fields.len() == 1 && fields.get(ERASED) == Some(&Value::Bool(true)))
+}
+
+/// XChaCha20-Poly1305 nonces are 24 bytes: random ones never repeat in practice.
+const NONCE_LEN: usize = 24;
+
+/// How many data keys a process keeps unwrapped in memory.
+pub const DEFAULT_CACHED_KEYS: usize = 100_000;
+
+/// How long an unwrapped data key is trusted before the table is asked again: the longest a
+/// process that does not follow the log keeps reading a person forgotten by another process.
+pub const DEFAULT_KEY_TTL: Duration = Duration::from_secs(60);
+
+/// The 256-bit key that wraps every data key. Never printed.
+#[derive(Clone)]
+pub struct MasterKey {
+    key: [u8; 32],
+    id: String,
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MasterKey({})", self.id)
+    }
+}
+
+impl MasterKey {
+    /// The key with these bytes.
+    pub fn from_bytes(key: [u8; 32]) -> Self {
+        let digest = Sha256::new()
+            .chain_update(b"idlog.master-key.id.v1")
+            .chain_update(key)
+            .finalize();
+        Self {
+            key,
+            id: hex::encode(&digest[..8]),
+        }
+    }
+
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        Self::from_bytes(XChaCha20Poly1305::generate_key(&mut OsRng).into())
+    }
+
+    /// Reads a key written as 64 hex digits or as standard base64 of 32 bytes.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(text).map_err(|e| e.to_string())?
+        } else {
+            STANDARD
+                .decode(text)
+                .map_err(|_| "a master key is 32 bytes in base64 or 64 hex digits".to_owned())?
+        };
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "a master key is 32 bytes in base64 or 64 hex digits".to_owned())?;
+        Ok(Self::from_bytes(key))
+    }
+
+    /// The key in base64, for a key file.
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.key)
+    }
+
+    /// A short public name of the key (a digest prefix), recorded with each data key it wraps.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new(&self.key.into())
+    }
+
+    /// Encrypts a data key for `subject`.
+    fn wrap(&self, subject: &str, data_key: &[u8; 32]) -> Result<Vec<u8>, String> {
+        seal_bytes(&self.cipher(), &wrap_aad(subject), data_key)
+    }
+
+    /// Decrypts a data key of `subject`.
+    fn unwrap(&self, subject: &str, wrapped: &[u8]) -> Result<[u8; 32], String> {
+        let bytes = open_bytes(&self.cipher(), &wrap_aad(subject), wrapped)
+            .map_err(|_| format!("the data key of {subject} does not open with master key {}", self.id))?;
+        bytes
+            .try_into()
+            .map_err(|_| format!("the data key of {subject} is not 32 bytes"))
+    }
+}
+
+/// The master key in use and the ones it replaced (still able to unwrap until re-wrapped).
+#[derive(Debug, Clone)]
+pub struct MasterKeys {
+    /// Wraps new data keys.
+    pub current: MasterKey,
+    /// Earlier keys, for data keys not re-wrapped yet.
+    pub previous: Vec<MasterKey>,
+}
+
+impl MasterKeys {
+    /// Only `current`.
+    pub fn new(current: MasterKey) -> Self {
+        Self {
+            current,
+            previous: Vec::new(),
+        }
+    }
+
+    fn by_id(&self, id: &str) -> Option<&MasterKey> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|key| key.id == id)
+    }
+
+    fn unwrap(&self, record: &DataKeyRecord, wrapped: &[u8]) -> Result<[u8; 32], String> {
+        let master = self.by_id(&record.master_key_id).ok_or_else(|| {
+            format!(
+                "the data key of {} is wrapped by master key {}, which is not configured",
+                record.subject, record.master_key_id
+            )
+        })?;
+        master.unwrap(&record.subject, wrapped)
+    }
+}
+
+fn wrap_aad(subject: &str) -> Vec<u8> {
+    [b"idlog.data-key.v1:".as_slice(), subject.as_bytes()].concat()
+}
+
+fn field_aad(subject: &str, field: &str) -> Vec<u8> {
+    [
+        b"idlog.personal-field.v1:".as_slice(),
+        subject.as_bytes(),
+        b"\0",
+        field.as_bytes(),
+    ]
+    .concat()
+}
+
+fn seal_bytes(cipher: &XChaCha20Poly1305, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, String> {
+    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+    let ciphertext = cipher
+        .encrypt(&nonce, Payload { msg: plaintext, aad })
+        .map_err(|_| "encryption failed".to_owned())?;
+    Ok([nonce.as_slice(), &ciphertext].concat())
+}
+
+fn open_bytes(cipher: &XChaCha20Poly1305, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, ()> {
+    if sealed.len() < NONCE_LEN {
+        return Err(());
+    }
+    let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+    cipher
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+        .map_err(|_| ())
+}
+
+/// A subject's key as this process knows it.
+#[derive(Clone)]
+struct CachedKey {
+    /// `None`: destroyed (the subject was forgotten); that never changes.
+    cipher: Option<XChaCha20Poly1305>,
+    loaded: Instant,
+}
+
+/// The sealed field at the top level of a document: its subject and bytes.
+fn sealed_field(value: &Value) -> Option<(&str, &str)> {
+    let fields = value.as_object()?;
+    if fields.len() != 1 {
+        return None;
+    }
+    let text = fields.get(SEALED)?.as_str()?;
+    // Subjects may hold ':' (`system:cli:alice`); base64url never does.
+    text.rsplit_once(':')
+}
+
+/// The field name of a one-segment JSON pointer (`/email`).
+fn top_level_name(pointer: &str) -> Option<&str> {
+    pointer
+        .strip_prefix('/')
+        .filter(|name| !name.is_empty() && !name.contains(['/', '~']))
+}
+
+/// Encrypts personal fields under per-subject data keys kept in the log's database.
+pub struct EncryptingCodec {
+    storage: Arc<dyn LogStorage>,
+    masters: MasterKeys,
+    cache: Mutex<LruCache<String, CachedKey>>,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for EncryptingCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptingCodec")
+            .field("master_key", &self.masters.current.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EncryptingCodec {
+    /// A codec keeping data keys in `storage`, wrapped by `masters.current`.
+    pub fn new(storage: Arc<dyn LogStorage>, masters: MasterKeys) -> Self {
+        Self {
+            storage,
+            masters,
+            cache: Mutex::new(LruCache::new(
+                NonZeroUsize::new(DEFAULT_CACHED_KEYS).unwrap_or(NonZeroUsize::MIN),
+            )),
+            ttl: DEFAULT_KEY_TTL,
+        }
+    }
+
+    /// Sets how long an unwrapped key is trusted before it is read again.
+    pub fn with_key_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    fn cached(&self, subject: &str) -> Option<CachedKey> {
+        let mut cache = self.cache.lock().ok()?;
+        let entry = cache.get(subject)?;
+        // A destroyed key stays destroyed; a live one is re-read now and then, in case another
+        // process destroyed it.
+        if entry.cipher.is_some() && entry.loaded.elapsed() > self.ttl {
+            return None;
+        }
+        Some(entry.clone())
+    }
+
+    fn remember(&self, subject: &str, cipher: Option<XChaCha20Poly1305>) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.put(
+                subject.to_owned(),
+                CachedKey {
+                    cipher,
+                    loaded: Instant::now(),
+                },
+            );
+        }
+    }
+
+    fn cipher_of(&self, record: &DataKeyRecord) -> Result<Option<XChaCha20Poly1305>, String> {
+        match &record.wrapped_key {
+            None => Ok(None),
+            Some(wrapped) => {
+                let key = self.masters.unwrap(record, wrapped)?;
+                Ok(Some(XChaCha20Poly1305::new(&key.into())))
+            }
+        }
+    }
+
+    /// Reads the keys of `subjects` that are not cached (one query); subjects with no key are
+    /// left out of the cache.
+    async fn load(&self, subjects: &[&str]) -> Result<(), String> {
+        let missing: Vec<&str> = subjects
+            .iter()
+            .copied()
+            .filter(|subject| self.cached(subject).is_none())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let records = self
+            .storage
+            .data_keys(&missing)
+            .await
+            .map_err(|e| e.to_string())?;
+        for record in records {
+            let cipher = self.cipher_of(&record)?;
+            self.remember(&record.subject, cipher);
+        }
+        Ok(())
+    }
+
+    /// The subject's key for sealing, created if it has none.
+    async fn key_for_sealing(&self, subject: &str) -> Result<XChaCha20Poly1305, String> {
+        self.load(&[subject]).await?;
+        if let Some(entry) = self.cached(subject) {
+            return entry
+                .cipher
+                .ok_or_else(|| format!("{subject} was forgotten: no personal data is kept for them"));
+        }
+        let data_key: [u8; 32] = XChaCha20Poly1305::generate_key(&mut OsRng).into();
+        let record = DataKeyRecord {
+            subject: subject.to_owned(),
+            wrapped_key: Some(self.masters.current.wrap(subject, &data_key)?),
+            master_key_id: self.masters.current.id.clone(),
+        };
+        // Another process may create it at the same time: the first one stored wins.
+        self.storage
+            .insert_data_key(&record)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.load(&[subject]).await?;
+        self.cached(subject)
+            .and_then(|entry| entry.cipher)
+            .ok_or_else(|| format!("the data key of {subject} could not be stored"))
+    }
+
+    /// Re-wraps every data key not wrapped by the current master key; returns how many.
+    /// `progress` is told how many keys were looked at.
+    pub async fn rewrap_all(&self, mut progress: impl FnMut(u64)) -> Result<u64, StoreError> {
+        let mut after: Option<String> = None;
+        let mut rewrapped = 0;
+        let mut seen = 0;
+        loop {
+            let page = self.storage.data_keys_after(after.as_deref(), 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.subject.clone());
+            for record in &page {
+                seen += 1;
+                let Some(wrapped) = &record.wrapped_key else {
+                    continue;
+                };
+                if record.master_key_id == self.masters.current.id {
+                    continue;
+                }
+                let key = self.masters.unwrap(record, wrapped).map_err(StoreError::Codec)?;
+                let rewrapped_key = self
+                    .masters
+                    .current
+                    .wrap(&record.subject, &key)
+                    .map_err(StoreError::Codec)?;
+                if self
+                    .storage
+                    .replace_wrapped_key(
+                        &record.subject,
+                        &record.master_key_id,
+                        &rewrapped_key,
+                        &self.masters.current.id,
+                    )
+                    .await?
+                {
+                    rewrapped += 1;
+                }
+            }
+            progress(seen);
+        }
+        Ok(rewrapped)
+    }
+}
+
+#[async_trait]
+impl PersonalDataCodec for EncryptingCodec {
+    async fn seal(
+        &self,
+        subject: &str,
+        document: &mut Value,
+        pointers: &[&str],
+    ) -> Result<(), String> {
+        // Only top-level fields are sealed, so opening never looks inside a value a user wrote.
+        if let Some(nested) = pointers.iter().find(|pointer| top_level_name(pointer).is_none()) {
+            return Err(format!("personal fields are top-level fields, not {nested}"));
+        }
+        let Some(fields) = document.as_object_mut() else {
+            return Ok(());
+        };
+        let present: Vec<&str> = pointers
+            .iter()
+            .filter_map(|pointer| top_level_name(pointer))
+            .filter(|name| fields.get(*name).is_some_and(|value| !value.is_null()))
+            .collect();
+        if present.is_empty() {
+            return Ok(());
+        }
+        let cipher = self.key_for_sealing(subject).await?;
+        for name in present {
+            let Some(value) = fields.get_mut(name) else {
+                continue;
+            };
+            let plaintext = serde_json::to_vec(value).map_err(|e| e.to_string())?;
+            let sealed = seal_bytes(&cipher, &field_aad(subject, name), &plaintext)?;
+            *value = serde_json::json!({
+                SEALED: format!("{subject}:{}", URL_SAFE_NO_PAD.encode(sealed))
+            });
+        }
+        Ok(())
+    }
+
+    async fn open(&self, documents: &mut [&mut Value]) -> Result<(), String> {
+        let subjects: HashSet<&str> = documents
+            .iter()
+            .filter_map(|document| document.as_object())
+            .flat_map(|fields| fields.values().filter_map(sealed_field))
+            .map(|(subject, _)| subject)
+            .collect();
+        if subjects.is_empty() {
+            return Ok(());
+        }
+        let subjects: Vec<String> = subjects.into_iter().map(str::to_owned).collect();
+        let wanted: Vec<&str> = subjects.iter().map(String::as_str).collect();
+        self.load(&wanted).await?;
+        for document in documents.iter_mut() {
+            let Some(fields) = document.as_object_mut() else {
+                continue;
+            };
+            for (name, value) in fields.iter_mut() {
+                let Some((subject, sealed)) = sealed_field(value) else {
+                    continue;
+                };
+                let entry = self
+                    .cached(subject)
+                    .ok_or_else(|| format!("no data key for {subject}: personal data cannot be read"))?;
+                let Some(cipher) = entry.cipher else {
+                    *value = erased_value();
+                    continue;
+                };
+                let bytes = URL_SAFE_NO_PAD
+                    .decode(sealed)
+                    .map_err(|_| format!("the sealed field {name} is not base64url"))?;
+                let plaintext = open_bytes(&cipher, &field_aad(subject, name), &bytes)
+                    .map_err(|()| format!("the sealed field {name} of {subject} does not open: altered"))?;
+                *value = serde_json::from_slice(&plaintext).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn forget(&self, subject: &str) {
+        self.remember(subject, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_master_key_reads_back_from_base64_and_hex() {
+        let key = MasterKey::generate();
+        let again = MasterKey::parse(&key.to_base64()).expect("base64");
+        assert_eq!(again.id(), key.id());
+        let hex_form = hex::encode(key.key);
+        assert_eq!(MasterKey::parse(&hex_form).expect("hex").id(), key.id());
+        assert!(MasterKey::parse("short").is_err());
+        assert!(!format!("{key:?}").contains(&key.to_base64()));
+    }
+
+    #[test]
+    fn a_wrapped_key_opens_only_for_its_subject_and_master() {
+        let master = MasterKey::generate();
+        let data_key = [9; 32];
+        let wrapped = master.wrap("alice", &data_key).expect("wrap");
+        assert_eq!(master.unwrap("alice", &wrapped).expect("unwrap"), data_key);
+        assert!(master.unwrap("bob", &wrapped).is_err());
+        assert!(MasterKey::generate().unwrap("alice", &wrapped).is_err());
+    }
+
+    #[test]
+    fn sealed_fields_name_their_subject_even_with_colons() {
+        let value = serde_json::json!({ SEALED: "system:cli:alice:AAAA" });
+        assert_eq!(sealed_field(&value), Some(("system:cli:alice", "AAAA")));
+        assert_eq!(sealed_field(&serde_json::json!("plain@example.com")), None);
+        assert!(is_erased(&erased_value()));
+    }
+}
