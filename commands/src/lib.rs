@@ -470,6 +470,7 @@ impl CommandHandler {
                     .clone()
                     .unwrap_or_else(|| stream_id.to_owned()),
             ),
+            forget_data_subject: events.iter().any(DomainEvent::forgets_data_subject),
             claims,
             idempotency: context.idempotency.clone(),
         })

@@ -78,6 +78,12 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Clone + Debug + PartialEq 
     /// through the event store's personal-data codec (so they can be encrypted per person).
     fn personal_fields(&self) -> &'static [&'static str];
 
+    /// Whether this event forgets the stream's data subject: the event store destroys their
+    /// data key in the same transaction, so their personal data reads back as erased.
+    fn forgets_data_subject(&self) -> bool {
+        false
+    }
+
     /// The payload as stored: the event's fields without its type tag.
     fn to_payload(&self) -> Result<serde_json::Value, serde_json::Error> {
         let mut tagged = serde_json::to_value(self)?;

@@ -171,8 +171,11 @@ pub enum SessionEvent {
     SessionStarted {
         session_id: SessionId,
         user_id: UserId,
+        #[serde(default, deserialize_with = "crate::values::erasable::optional")]
         device: Option<DeviceName>,
+        #[serde(default, deserialize_with = "crate::values::erasable::optional")]
         ip: Option<IpAddr>,
+        #[serde(default, deserialize_with = "crate::values::erasable::optional")]
         user_agent: Option<UserAgent>,
         refresh_token_hash: TokenHash,
         idle_timeout_seconds: i64,

@@ -1,8 +1,8 @@
 //! The User aggregate: registration, verification, credentials, lockout and lifecycle.
 
 use crate::values::{
-    Email, PasswordHash, PendingToken, PersonName, PhoneNumber, Profile, Reason, Role, TokenHash,
-    TokenRejection, Username,
+    Email, PasswordHash, PendingToken, PersonName, PhoneNumber, Personal, Profile, Reason, Role,
+    TokenHash, TokenRejection, Username, erasable,
 };
 use crate::{
     Aggregate, ClaimChange, ClaimKind, DomainEvent, Duration, OrganizationId, SessionId, Timestamp,
@@ -224,13 +224,26 @@ pub enum UserState {
     Absent,
     /// The user (possibly deleted).
     Present(Box<User>),
+    /// The user was forgotten: nothing personal is left.
+    Forgotten(ForgottenUser),
+}
+
+/// What is left of a forgotten user: nothing personal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgottenUser {
+    /// The user's id.
+    pub id: UserId,
+    /// When the user was registered or created.
+    pub created_at: Timestamp,
+    /// When they were forgotten (`None` only while an erased history is being folded).
+    pub forgotten_at: Option<Timestamp>,
 }
 
 impl UserState {
     /// The user, if the stream has one.
     pub fn user(&self) -> Option<&User> {
         match self {
-            Self::Absent => None,
+            Self::Absent | Self::Forgotten(_) => None,
             Self::Present(user) => Some(user),
         }
     }
@@ -420,6 +433,12 @@ pub enum UserCommand {
         /// When.
         at: Timestamp,
     },
+    /// Forgets the user (right to erasure): their personal data becomes unreadable for good,
+    /// their unique values are released. Also for a deleted user.
+    Forget {
+        /// When.
+        at: Timestamp,
+    },
     /// Sets the profile picture (stored already).
     SetProfilePicture {
         /// The picture.
@@ -499,10 +518,14 @@ pub enum UserEvent {
     /// The user registered themself.
     UserRegistered {
         user_id: UserId,
-        email: Email,
+        email: Personal<Email>,
+        #[serde(default, deserialize_with = "erasable::optional")]
         username: Option<Username>,
+        #[serde(default, deserialize_with = "erasable::optional")]
         phone: Option<PhoneNumber>,
+        #[serde(default, deserialize_with = "erasable::optional")]
         first_name: Option<PersonName>,
+        #[serde(default, deserialize_with = "erasable::optional")]
         last_name: Option<PersonName>,
         roles: BTreeSet<Role>,
         password_hash: PasswordHash,
@@ -511,10 +534,14 @@ pub enum UserEvent {
     /// An administrator created the user.
     UserCreated {
         user_id: UserId,
-        email: Email,
+        email: Personal<Email>,
+        #[serde(default, deserialize_with = "erasable::optional")]
         username: Option<Username>,
+        #[serde(default, deserialize_with = "erasable::optional")]
         phone: Option<PhoneNumber>,
+        #[serde(default, deserialize_with = "erasable::optional")]
         first_name: Option<PersonName>,
+        #[serde(default, deserialize_with = "erasable::optional")]
         last_name: Option<PersonName>,
         roles: BTreeSet<Role>,
         password_hash: Option<PasswordHash>,
@@ -523,7 +550,10 @@ pub enum UserEvent {
     /// A verification link was sent to the email address.
     EmailVerificationRequested { token: PendingToken },
     /// The email address was verified.
-    EmailVerified { email: Email, at: Timestamp },
+    EmailVerified {
+        email: Personal<Email>,
+        at: Timestamp,
+    },
     /// A verification code was sent to the phone.
     PhoneVerificationRequested {
         code_hash: TokenHash,
@@ -533,29 +563,39 @@ pub enum UserEvent {
     /// A wrong phone code was entered.
     PhoneVerificationFailed { attempts_left: u32, at: Timestamp },
     /// The phone number was verified.
-    PhoneVerified { phone: PhoneNumber, at: Timestamp },
+    PhoneVerified {
+        phone: Personal<PhoneNumber>,
+        at: Timestamp,
+    },
     /// Names or profile fields changed.
     ProfileUpdated {
+        #[serde(default, deserialize_with = "erasable::optional")]
         first_name: Option<PersonName>,
+        #[serde(default, deserialize_with = "erasable::optional")]
         last_name: Option<PersonName>,
+        #[serde(deserialize_with = "erasable::or_default")]
         profile: Profile,
         at: Timestamp,
     },
     /// The email address changed.
     EmailChanged {
-        old_email: Email,
-        new_email: Email,
+        old_email: Personal<Email>,
+        new_email: Personal<Email>,
         at: Timestamp,
     },
     /// The phone number changed or was removed.
     PhoneChanged {
+        #[serde(default, deserialize_with = "erasable::optional")]
         old_phone: Option<PhoneNumber>,
+        #[serde(default, deserialize_with = "erasable::optional")]
         new_phone: Option<PhoneNumber>,
         at: Timestamp,
     },
     /// The username changed or was removed.
     UsernameChanged {
+        #[serde(default, deserialize_with = "erasable::optional")]
         old_username: Option<Username>,
+        #[serde(default, deserialize_with = "erasable::optional")]
         new_username: Option<Username>,
         at: Timestamp,
     },
@@ -588,6 +628,7 @@ pub enum UserEvent {
     /// The account was locked.
     AccountLocked {
         kind: LockKind,
+        #[serde(default, deserialize_with = "erasable::optional")]
         reason: Option<Reason>,
         until: Option<Timestamp>,
         at: Timestamp,
@@ -596,6 +637,7 @@ pub enum UserEvent {
     AccountUnlocked { at: Timestamp },
     /// The account was deactivated.
     UserDeactivated {
+        #[serde(default, deserialize_with = "erasable::optional")]
         reason: Option<Reason>,
         at: Timestamp,
     },
@@ -603,6 +645,9 @@ pub enum UserEvent {
     UserReactivated { at: Timestamp },
     /// The user was deleted.
     UserDeleted { at: Timestamp },
+    /// The user was forgotten: their data key is destroyed with this event, so their personal
+    /// data in the log reads back as erased; their unique values are released.
+    UserForgotten { at: Timestamp },
     /// The profile picture was set.
     ProfilePictureSet { picture: Picture, at: Timestamp },
     /// The profile picture was removed.
@@ -648,6 +693,10 @@ impl DomainEvent for UserEvent {
         self.into()
     }
 
+    fn forgets_data_subject(&self) -> bool {
+        matches!(self, Self::UserForgotten { .. })
+    }
+
     fn personal_fields(&self) -> &'static [&'static str] {
         match self {
             Self::UserRegistered { .. } | Self::UserCreated { .. } => {
@@ -673,6 +722,7 @@ impl DomainEvent for UserEvent {
             | Self::AccountUnlocked { .. }
             | Self::UserReactivated { .. }
             | Self::UserDeleted { .. }
+            | Self::UserForgotten { .. }
             | Self::OrganizationLinked { .. }
             | Self::OrganizationUnlinked { .. }
             | Self::ProfilePictureSet { .. }
@@ -699,6 +749,9 @@ pub enum UserError {
     /// The user was deleted.
     #[error("the user has been deleted")]
     Deleted,
+    /// The user was forgotten: nothing can be done with them any more.
+    #[error("the user has been forgotten")]
+    Forgotten,
     /// The account is deactivated.
     #[error("the account is deactivated")]
     Deactivated,
@@ -798,7 +851,7 @@ impl Aggregate for UserAggregate {
             ) => Ok(vec![
                 UserEvent::UserRegistered {
                     user_id: user.user_id,
-                    email: user.email,
+                    email: user.email.into(),
                     username: user.username,
                     phone: user.phone,
                     first_name: user.first_name,
@@ -822,7 +875,7 @@ impl Aggregate for UserAggregate {
             ) => {
                 let mut events = vec![UserEvent::UserCreated {
                     user_id: user.user_id,
-                    email: user.email,
+                    email: user.email.into(),
                     username: user.username,
                     phone: user.phone,
                     first_name: user.first_name,
@@ -839,21 +892,62 @@ impl Aggregate for UserAggregate {
                 }
                 Ok(events)
             }
-            (UserState::Present(_), UserCommand::Register { .. } | UserCommand::Create { .. }) => {
+            (
+                UserState::Present(_) | UserState::Forgotten(_),
+                UserCommand::Register { .. } | UserCommand::Create { .. },
+            ) => {
                 Err(UserError::AlreadyExists)
             }
             (UserState::Absent, _) => Err(UserError::NotFound),
+            (UserState::Forgotten(_), _) => Err(UserError::Forgotten),
+            (UserState::Present(_), UserCommand::Forget { at }) => {
+                Ok(vec![UserEvent::UserForgotten { at }])
+            }
             (UserState::Present(user), command) => decide_existing(user, command),
         }
     }
 
     fn evolve(state: UserState, event: &UserEvent) -> UserState {
         match (state, event) {
+            (UserState::Present(user), UserEvent::UserForgotten { at }) => {
+                UserState::Forgotten(ForgottenUser {
+                    id: user.id,
+                    created_at: user.created_at,
+                    forgotten_at: Some(*at),
+                })
+            }
+            (UserState::Forgotten(mut forgotten), UserEvent::UserForgotten { at }) => {
+                forgotten.forgotten_at = Some(*at);
+                UserState::Forgotten(forgotten)
+            }
+            // Nothing else changes what is left of a forgotten user.
+            (UserState::Forgotten(forgotten), _) => UserState::Forgotten(forgotten),
+            // A history whose personal data is erased belongs to someone forgotten (only
+            // forgetting destroys a key): fold it into what is left of them.
             (
                 UserState::Absent,
                 UserEvent::UserRegistered {
                     user_id,
-                    email,
+                    email: Personal::Erased,
+                    at,
+                    ..
+                }
+                | UserEvent::UserCreated {
+                    user_id,
+                    email: Personal::Erased,
+                    at,
+                    ..
+                },
+            ) => UserState::Forgotten(ForgottenUser {
+                id: *user_id,
+                created_at: *at,
+                forgotten_at: None,
+            }),
+            (
+                UserState::Absent,
+                UserEvent::UserRegistered {
+                    user_id,
+                    email: Personal::Known(email),
                     username,
                     phone,
                     first_name,
@@ -864,7 +958,7 @@ impl Aggregate for UserAggregate {
                 }
                 | UserEvent::UserCreated {
                     user_id,
-                    email,
+                    email: Personal::Known(email),
                     username,
                     phone,
                     first_name,
@@ -940,7 +1034,7 @@ impl Aggregate for UserAggregate {
                     phone,
                     ..
                 } => {
-                    change(ClaimKind::Email, None, Some(email.as_str()));
+                    change(ClaimKind::Email, None, email.known().map(Email::as_str));
                     change(
                         ClaimKind::Username,
                         None,
@@ -959,8 +1053,8 @@ impl Aggregate for UserAggregate {
                 } => {
                     change(
                         ClaimKind::Email,
-                        Some(old_email.as_str()),
-                        Some(new_email.as_str()),
+                        old_email.known().map(Email::as_str),
+                        new_email.known().map(Email::as_str),
                     );
                 }
                 UserEvent::PhoneChanged {
@@ -981,8 +1075,9 @@ impl Aggregate for UserAggregate {
                     old_username.as_ref().map(Username::as_str),
                     new_username.as_ref().map(Username::as_str),
                 ),
-                UserEvent::UserDeleted { .. } => {
-                    if let Some(user) = state.user() {
+                // A deleted user's values were released when they were deleted.
+                UserEvent::UserDeleted { .. } | UserEvent::UserForgotten { .. } => {
+                    if let Some(user) = state.user().filter(|user| user.status != UserStatus::Deleted) {
                         change(ClaimKind::Email, Some(user.email.as_str()), None);
                         change(
                             ClaimKind::Username,
@@ -1060,7 +1155,7 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
                 .ok_or(UserError::NothingToVerify)?;
             pending.check(&token_hash, at).map_err(token_error)?;
             Ok(vec![E::EmailVerified {
-                email: user.email.clone(),
+                email: user.email.clone().into(),
                 at,
             }])
         }
@@ -1106,7 +1201,10 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
                     at,
                 }]);
             }
-            Ok(vec![E::PhoneVerified { phone, at }])
+            Ok(vec![E::PhoneVerified {
+                phone: phone.into(),
+                at,
+            }])
         }
         C::UpdateProfile {
             first_name,
@@ -1137,8 +1235,8 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
             let at = verification.issued_at;
             Ok(vec![
                 E::EmailChanged {
-                    old_email: user.email.clone(),
-                    new_email: email,
+                    old_email: user.email.clone().into(),
+                    new_email: email.into(),
                     at,
                 },
                 E::EmailVerificationRequested {
@@ -1206,7 +1304,7 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
             // The link reached the inbox, which proves the address as a verification link would.
             if user.email_verified_at.is_none() {
                 events.push(E::EmailVerified {
-                    email: user.email.clone(),
+                    email: user.email.clone().into(),
                     at,
                 });
             }
@@ -1274,6 +1372,8 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
             _ => Err(UserError::NotDeactivated),
         },
         C::Delete { at } => Ok(vec![E::UserDeleted { at }]),
+        // Taken care of in `decide`, also for deleted users.
+        C::Forget { at } => Ok(vec![E::UserForgotten { at }]),
         C::SetProfilePicture { picture, at } => {
             ensure_active(user)?;
             if user.picture.as_ref() == Some(&picture) {
@@ -1440,7 +1540,9 @@ fn apply(user: &mut User, event: &UserEvent) {
             user.updated_at = *at;
         }
         E::EmailChanged { new_email, at, .. } => {
-            user.email = new_email.clone();
+            if let Personal::Known(email) = new_email {
+                user.email = email.clone();
+            }
             user.email_verified_at = None;
             user.email_verification = None;
             user.updated_at = *at;
@@ -1535,6 +1637,8 @@ fn apply(user: &mut User, event: &UserEvent) {
             user.status = UserStatus::Active;
             user.updated_at = *at;
         }
+        // Folded into a forgotten user by `evolve`.
+        E::UserForgotten { .. } => {}
         E::UserDeleted { at } => {
             user.status = UserStatus::Deleted;
             user.email_verification = None;

@@ -626,3 +626,104 @@ mod tests {
         assert!(serde_json::from_str::<Email>("\"not-an-email\"").is_err());
     }
 }
+
+/// The mark an erased personal field reads back as once its owner was forgotten (their data
+/// key destroyed): `{"$erased": true}`, as the event store writes it.
+pub const ERASED_MARK: &str = "$erased";
+
+fn is_erased_mark(value: &serde_json::Value) -> bool {
+    value.as_object().is_some_and(|fields| {
+        fields.len() == 1 && fields.get(ERASED_MARK) == Some(&serde_json::Value::Bool(true))
+    })
+}
+
+/// A personal value an event must carry: known, or erased because its owner was forgotten.
+/// Reading an old event of a forgotten person gives `Erased`, never an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Personal<T> {
+    /// The value.
+    Known(T),
+    /// The value was erased (crypto-shredded).
+    Erased,
+}
+
+impl<T> Personal<T> {
+    /// The value, unless erased.
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            Self::Known(value) => Some(value),
+            Self::Erased => None,
+        }
+    }
+
+    /// Whether the value was erased.
+    pub fn is_erased(&self) -> bool {
+        matches!(self, Self::Erased)
+    }
+}
+
+impl<T> From<T> for Personal<T> {
+    fn from(value: T) -> Self {
+        Self::Known(value)
+    }
+}
+
+impl<T: Serialize> Serialize for Personal<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Known(value) => value.serialize(serializer),
+            Self::Erased => {
+                use serde::ser::SerializeMap;
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry(ERASED_MARK, &true)?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Personal<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        if is_erased_mark(&value) {
+            return Ok(Self::Erased);
+        }
+        T::deserialize(value)
+            .map(Self::Known)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `deserialize_with` helpers for personal fields that have a natural empty value: an erased
+/// field reads as that (`None`, an empty profile), so the types stay as they are.
+pub mod erasable {
+    use super::is_erased_mark;
+    use serde::Deserialize;
+    use serde::de::DeserializeOwned;
+
+    /// An optional personal field: erased reads as `None`.
+    pub fn optional<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+        T: DeserializeOwned,
+    {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        if is_erased_mark(&value) {
+            return Ok(None);
+        }
+        Option::<T>::deserialize(value).map_err(serde::de::Error::custom)
+    }
+
+    /// A personal field with a default: erased reads as the default.
+    pub fn or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+        T: DeserializeOwned + Default,
+    {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        if is_erased_mark(&value) {
+            return Ok(T::default());
+        }
+        T::deserialize(value).map_err(serde::de::Error::custom)
+    }
+}

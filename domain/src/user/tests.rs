@@ -59,7 +59,7 @@ fn new_user() -> NewUser {
 fn registered() -> UserEvent {
     UserEvent::UserRegistered {
         user_id: user_id(),
-        email: email("ann@example.com"),
+        email: email("ann@example.com").into(),
         username: Some(Username::parse("ann").expect("valid")),
         phone: Some(phone("+14155550100")),
         first_name: Some(PersonName::parse("Ann").expect("valid")),
@@ -101,7 +101,7 @@ fn with(mut events: Vec<UserEvent>, more: impl IntoIterator<Item = UserEvent>) -
 fn present(state: UserState) -> User {
     match state {
         UserState::Present(user) => *user,
-        UserState::Absent => panic!("the user should exist"),
+        UserState::Absent | UserState::Forgotten(_) => panic!("the user should exist"),
     }
 }
 
@@ -156,7 +156,7 @@ fn an_admin_creates_a_user_without_a_password_by_invitation() {
         .then([
             UserEvent::UserCreated {
                 user_id: user_id(),
-                email: email("ann@example.com"),
+                email: email("ann@example.com").into(),
                 username: Some(Username::parse("ann").expect("valid")),
                 phone: Some(phone("+14155550100")),
                 first_name: Some(PersonName::parse("Ann").expect("valid")),
@@ -206,7 +206,7 @@ fn verifies_the_email_with_the_token_that_was_sent() {
             at: at(10),
         })
         .then([UserEvent::EmailVerified {
-            email: email("ann@example.com"),
+            email: email("ann@example.com").into(),
             at: at(10),
         }]);
     assert_eq!(present(state).email_verified_at, Some(at(10)));
@@ -235,7 +235,7 @@ fn refuses_an_expired_email_verification_token() {
 #[test]
 fn an_email_verification_token_works_only_once() {
     let verified = UserEvent::EmailVerified {
-        email: email("ann@example.com"),
+        email: email("ann@example.com").into(),
         at: at(10),
     };
     given::<UserAggregate>(with(history(), [verified]))
@@ -286,7 +286,7 @@ fn verifies_the_phone_with_the_code_that_was_sent() {
             at: at(5),
         })
         .then([UserEvent::PhoneVerified {
-            phone: phone("+14155550100"),
+            phone: phone("+14155550100").into(),
             at: at(5),
         }]);
 }
@@ -413,7 +413,7 @@ fn an_unchanged_profile_appends_nothing() {
 #[test]
 fn changing_the_email_restarts_its_verification_and_moves_the_claim() {
     let verified = UserEvent::EmailVerified {
-        email: email("ann@example.com"),
+        email: email("ann@example.com").into(),
         at: at(2),
     };
     let events = given::<UserAggregate>(with(history(), [verified.clone()]))
@@ -427,8 +427,8 @@ fn changing_the_email_restarts_its_verification_and_moves_the_claim() {
         events,
         vec![
             UserEvent::EmailChanged {
-                old_email: email("ann@example.com"),
-                new_email: email("ann@new.example"),
+                old_email: email("ann@example.com").into(),
+                new_email: email("ann@new.example").into(),
                 at: at(3)
             },
             UserEvent::EmailVerificationRequested {
@@ -451,7 +451,7 @@ fn changing_the_email_restarts_its_verification_and_moves_the_claim() {
 #[test]
 fn changing_the_phone_restarts_its_verification() {
     let verified = UserEvent::PhoneVerified {
-        phone: phone("+14155550100"),
+        phone: phone("+14155550100").into(),
         at: at(2),
     };
     let state = given::<UserAggregate>(with(history(), [verified]))
@@ -567,7 +567,7 @@ fn completes_a_password_reset_with_the_token_and_lifts_a_policy_lock() {
                 at: at(3),
             },
             UserEvent::EmailVerified {
-                email: email("ann@example.com"),
+                email: email("ann@example.com").into(),
                 at: at(3),
             },
         ]);
@@ -762,7 +762,7 @@ fn a_successful_login_resets_the_failure_count() {
 fn an_invited_user_cannot_log_in_before_setting_a_password() {
     let events = vec![UserEvent::UserCreated {
         user_id: user_id(),
-        email: email("ann@example.com"),
+        email: email("ann@example.com").into(),
         username: None,
         phone: None,
         first_name: None,
@@ -960,7 +960,7 @@ fn refuses_to_deactivate_an_account_twice() {
 #[test]
 fn refuses_to_send_a_verification_for_an_email_already_verified() {
     let verified = UserEvent::EmailVerified {
-        email: email("ann@example.com"),
+        email: email("ann@example.com").into(),
         at: at(2),
     };
     given::<UserAggregate>(with(history(), [verified]))
@@ -1291,4 +1291,143 @@ fn maintenance_discards_only_expired_tokens() {
             password_reset: false,
             at: at(60),
         }]);
+}
+
+// Forgetting (right to erasure)
+
+#[test]
+fn forgetting_a_user_leaves_nothing_personal_and_releases_their_values() {
+    let history = with(vec![registered(), verification_sent()], []);
+    let state = given::<UserAggregate>(history.clone())
+        .when(UserCommand::Forget { at: at(30) })
+        .then([UserEvent::UserForgotten { at: at(30) }]);
+    assert_eq!(
+        state,
+        UserState::Forgotten(ForgottenUser {
+            id: user_id(),
+            created_at: at(0),
+            forgotten_at: Some(at(30)),
+        })
+    );
+    assert!(state.user().is_none());
+    let before = UserAggregate::fold(&history);
+    let claims = UserAggregate::claims(&before, &[UserEvent::UserForgotten { at: at(30) }]);
+    assert_eq!(
+        claims,
+        vec![
+            ClaimChange::release(ClaimKind::Email, "ann@example.com"),
+            ClaimChange::release(ClaimKind::Username, "ann"),
+            ClaimChange::release(ClaimKind::Phone, "+14155550100"),
+        ]
+    );
+    assert!(UserEvent::UserForgotten { at: at(30) }.forgets_data_subject());
+    assert!(!deleted().forgets_data_subject());
+}
+
+#[test]
+fn a_deleted_user_can_be_forgotten_and_their_released_values_are_not_released_again() {
+    let history = with(vec![registered(), verification_sent()], [deleted()]);
+    given::<UserAggregate>(history.clone())
+        .when(UserCommand::Forget { at: at(40) })
+        .then([UserEvent::UserForgotten { at: at(40) }]);
+    let before = UserAggregate::fold(&history);
+    assert_eq!(
+        UserAggregate::claims(&before, &[UserEvent::UserForgotten { at: at(40) }]),
+        vec![]
+    );
+}
+
+#[test]
+fn refuses_every_command_on_a_forgotten_user() {
+    let history = with(
+        vec![registered(), verification_sent()],
+        [UserEvent::UserForgotten { at: at(30) }],
+    );
+    for command in [
+        UserCommand::Forget { at: at(31) },
+        UserCommand::Delete { at: at(31) },
+        UserCommand::RecordSuccessfulLogin {
+            session_id: None,
+            at: at(31),
+        },
+        UserCommand::Register {
+            user: new_user(),
+            password_hash: password(2),
+            email_verification: token(3, 31, 60),
+            at: at(31),
+        },
+    ] {
+        let refusal = given::<UserAggregate>(history.clone()).when(command).outcome();
+        assert!(
+            matches!(
+                refusal,
+                Err(UserError::Forgotten | UserError::AlreadyExists)
+            ),
+            "{refusal:?}"
+        );
+    }
+}
+
+#[test]
+fn an_erased_history_reads_back_and_folds_into_what_is_left_of_a_forgotten_user() {
+    // What the log gives back once the key is destroyed: personal fields erased.
+    let erased = serde_json::json!({ "$erased": true });
+    let mut registration = registered().to_payload().expect("payload");
+    for field in ["email", "username", "phone", "first_name"] {
+        registration[field] = erased.clone();
+    }
+    let registration =
+        UserEvent::from_payload("UserRegistered", registration).expect("reads, not an error");
+    let UserEvent::UserRegistered {
+        email: erased_email,
+        username,
+        phone,
+        ..
+    } = &registration
+    else {
+        panic!("a registration")
+    };
+    assert!(erased_email.is_erased());
+    assert_eq!((username, phone), (&None, &None));
+    let mut profile = UserEvent::ProfileUpdated {
+        first_name: Some(PersonName::parse("Ann").expect("valid")),
+        last_name: None,
+        profile: Profile::default(),
+        at: at(5),
+    }
+    .to_payload()
+    .expect("payload");
+    profile["first_name"] = erased.clone();
+    profile["profile"] = erased.clone();
+    let profile = UserEvent::from_payload("ProfileUpdated", profile).expect("reads");
+    let mut changed = UserEvent::EmailChanged {
+        old_email: email("ann@example.com").into(),
+        new_email: email("ann@example.org").into(),
+        at: at(6),
+    }
+    .to_payload()
+    .expect("payload");
+    changed["old_email"] = erased.clone();
+    changed["new_email"] = erased.clone();
+    let changed = UserEvent::from_payload("EmailChanged", changed).expect("reads");
+    assert_eq!(
+        serde_json::to_value(&changed).expect("json")["data"]["new_email"],
+        erased,
+        "erased stays marked when written out again"
+    );
+
+    let state = UserAggregate::fold(&[
+        registration,
+        profile,
+        changed,
+        UserEvent::UserForgotten { at: at(30) },
+    ]);
+    assert_eq!(
+        state,
+        UserState::Forgotten(ForgottenUser {
+            id: user_id(),
+            created_at: at(0),
+            forgotten_at: Some(at(30)),
+        })
+    );
 }
