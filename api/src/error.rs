@@ -68,7 +68,9 @@ pub fn command_problem<E: std::error::Error>(
 pub fn user_problem(error: UserError) -> Problem {
     use StatusCode as S;
     let (status, slug) = match &error {
-        UserError::NotFound | UserError::Deleted => (S::NOT_FOUND, "user-not-found"),
+        UserError::NotFound | UserError::Deleted | UserError::Forgotten => {
+            (S::NOT_FOUND, "user-not-found")
+        }
         UserError::AlreadyExists => (S::CONFLICT, "user-exists"),
         UserError::Deactivated => (S::CONFLICT, "account-deactivated"),
         UserError::NotDeactivated => (S::CONFLICT, "account-not-deactivated"),

@@ -15,7 +15,7 @@ use crate::error::StoreError;
 use crate::storage::{DataKeyRecord, LogStorage};
 use async_trait::async_trait;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use lru::LruCache;
@@ -82,27 +82,6 @@ impl MasterKey {
     /// A fresh random key.
     pub fn generate() -> Self {
         Self::from_bytes(XChaCha20Poly1305::generate_key(&mut OsRng).into())
-    }
-
-    /// Reads a key written as 64 hex digits or as standard base64 of 32 bytes.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            hex::decode(text).map_err(|e| e.to_string())?
-        } else {
-            STANDARD
-                .decode(text)
-                .map_err(|_| "a master key is 32 bytes in base64 or 64 hex digits".to_owned())?
-        };
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| "a master key is 32 bytes in base64 or 64 hex digits".to_owned())?;
-        Ok(Self::from_bytes(key))
-    }
-
-    /// The key in base64, for a key file.
-    pub fn to_base64(&self) -> String {
-        STANDARD.encode(self.key)
     }
 
     /// A short public name of the key (a digest prefix), recorded with each data key it wraps.
@@ -467,14 +446,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_master_key_reads_back_from_base64_and_hex() {
-        let key = MasterKey::generate();
-        let again = MasterKey::parse(&key.to_base64()).expect("base64");
-        assert_eq!(again.id(), key.id());
-        let hex_form = hex::encode(key.key);
-        assert_eq!(MasterKey::parse(&hex_form).expect("hex").id(), key.id());
-        assert!(MasterKey::parse("short").is_err());
-        assert!(!format!("{key:?}").contains(&key.to_base64()));
+    fn a_master_key_is_named_by_a_digest_and_never_printed() {
+        let key = MasterKey::from_bytes([7; 32]);
+        assert_eq!(key.id(), MasterKey::from_bytes([7; 32]).id());
+        assert_ne!(key.id(), MasterKey::from_bytes([8; 32]).id());
+        assert!(!format!("{key:?}").contains(&hex::encode([7; 32])));
     }
 
     #[test]

@@ -56,16 +56,35 @@ pub struct EventMetadata {
     /// The HTTP request id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    /// The client's address (personal data).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The client's address (personal data; `None` once erased).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "erased_as_none"
+    )]
     pub ip: Option<String>,
-    /// The client's user agent (personal data).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The client's user agent (personal data; `None` once erased).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "erased_as_none"
+    )]
     pub user_agent: Option<String>,
     /// The data subject whose key these events destroyed (set by the log, not the caller): every
     /// process reading the event forgets what it cached of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forgot_subject: Option<String>,
+}
+
+/// An erased personal field of the metadata reads as absent.
+fn erased_as_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    if crate::encryption::is_erased(&value) {
+        return Ok(None);
+    }
+    Option::<String>::deserialize(value).map_err(serde::de::Error::custom)
 }
 
 impl EventMetadata {

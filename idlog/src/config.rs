@@ -458,6 +458,13 @@ pub struct SecuritySettings {
     /// 64 hex characters: the Ed25519 seed `idlog events checkpoint` signs with (auditors get
     /// its public half from `idlog keys checkpoint-public`). Default: generated into the data folder.
     pub checkpoint_key: Option<SecretString>,
+    /// 64 hex characters: the master key that wraps each person's data key (personal data in
+    /// the log is encrypted per person, so a person can be forgotten). Every idlog process on
+    /// one database needs it. Default: generated into the data folder.
+    pub master_key: Option<SecretString>,
+    /// Master keys being replaced (64 hex characters each): they still unwrap the data keys
+    /// `idlog keys rewrap` has not re-wrapped yet.
+    pub previous_master_keys: Vec<SecretString>,
 }
 
 /// A configuration problem, naming the key.

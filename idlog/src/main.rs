@@ -407,6 +407,12 @@ enum KeysCommand {
     RotateJwt,
     /// Prints the public half of the checkpoint signing key, for auditors.
     CheckpointPublic,
+    /// Replaces the data folder's master key: every person's data key is re-wrapped under a
+    /// new one (the log is not touched). Stop the servers first.
+    RotateMaster,
+    /// Re-wraps every data key under `security.master_key`, unwrapping with
+    /// `security.previous_master_keys` (after changing a configured master key).
+    Rewrap,
 }
 
 /// The password on standard input's first line, when asked to read it.
@@ -583,6 +589,8 @@ fn main() -> ExitCode {
             Command::Keys(KeysCommand::CheckpointPublic) => {
                 auditors::checkpoint_public_key(&settings).await
             }
+            Command::Keys(KeysCommand::RotateMaster) => runtime::rotate_master_key(&settings).await,
+            Command::Keys(KeysCommand::Rewrap) => runtime::rewrap_data_keys(&settings).await,
             Command::Users(command) => users(&settings, command).await,
             Command::Events(command) => events(&settings, command).await,
             Command::Projections(command) => match command {

@@ -129,6 +129,7 @@ impl Operator {
         match loaded.state {
             UserState::Present(user) => Ok((user, loaded.version)),
             UserState::Absent => Err(Usage(format!("no user has the id {user_id}")).into()),
+            UserState::Forgotten(_) => Err(Usage(format!("{user_id} was forgotten")).into()),
         }
     }
 
@@ -157,7 +158,9 @@ impl Operator {
         .map_err(|problem| problem_error(user_id, problem))?;
         match executed.state {
             UserState::Present(user) => Ok(user),
-            UserState::Absent => Err(anyhow::anyhow!("{user_id} vanished")),
+            UserState::Absent | UserState::Forgotten(_) => {
+                Err(anyhow::anyhow!("{user_id} vanished"))
+            }
         }
     }
 
@@ -226,7 +229,7 @@ pub async fn list(
             writer.write_record(["email", "id", "roles", "status", "created_at"])?;
             for user in &users {
                 writer.write_record([
-                    user.email.as_str(),
+                    user.email.as_deref().unwrap_or_default(),
                     &user.id,
                     &user.roles.join(" "),
                     &status_name(user),
@@ -240,7 +243,7 @@ pub async fn list(
                 .iter()
                 .map(|user| {
                     [
-                        user.email.clone(),
+                        user.email.clone().unwrap_or_default(),
                         user.id.clone(),
                         user.roles.join(","),
                         status_name(user),
@@ -446,7 +449,7 @@ async fn for_each_user(
             Err(_) => Err(anyhow::anyhow!("{} is not a user id", user.id)),
         };
         if let Err(error) = outcome {
-            failures.push(format!("{} <{}>: {error}", user.id, user.email));
+            failures.push(format!("{}: {error}", user.id));
         }
         bar.inc(1);
     }
@@ -586,7 +589,7 @@ pub async fn cleanup_tokens(settings: &Settings) -> anyhow::Result<()> {
         match executed {
             Ok(executed) if !executed.events.is_empty() => cleaned += 1,
             Ok(_) => {}
-            Err(error) => failures.push(format!("{} <{}>: {error}", user.id, user.email)),
+            Err(error) => failures.push(format!("{}: {error}", user.id)),
         }
         bar.inc(1);
     }

@@ -17,6 +17,7 @@ use domain::UserId;
 use domain::user::LockoutPolicy;
 use domain::user::UserState;
 use domain::values::{Email, Permission, Role};
+use eventstore::encryption::{MasterKey, MasterKeys};
 use eventstore::{Database, Opened};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
@@ -53,14 +54,118 @@ fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens (and migrates) the configured database.
+/// Opens (and migrates) the configured database, personal data encrypted per person.
 #[tracing::instrument(skip_all)]
 pub async fn open(settings: &Settings) -> anyhow::Result<Opened> {
+    open_with_master_keys(settings, master_keys(settings)?).await
+}
+
+async fn open_with_master_keys(settings: &Settings, masters: MasterKeys) -> anyhow::Result<Opened> {
     prepare_data_dir(settings)?;
     let url = settings.database_url();
-    eventstore::open(&url, settings.database.max_connections)
+    eventstore::open_with(&url, settings.database.max_connections, |builder| {
+        builder.encrypt_personal_data(masters)
+    })
+    .await
+    .with_context(|| format!("opening the database {}", eventstore::redact_url(&url)))
+}
+
+/// Where `idlog keys rotate-master` keeps the new master key until every data key is
+/// re-wrapped under it.
+const NEXT_MASTER_KEY_FILE: &str = "master.key.next";
+
+/// `security.master_key` (or the data folder's `master.key`), with the previous keys and a
+/// rotation's unfinished next key.
+fn master_keys(settings: &Settings) -> anyhow::Result<MasterKeys> {
+    prepare_data_dir(settings)?;
+    let current = MasterKey::from_bytes(key(
+        settings,
+        settings.security.master_key.as_ref(),
+        "security.master_key",
+        "master.key",
+    )?);
+    let mut previous = settings
+        .security
+        .previous_master_keys
+        .iter()
+        .map(|key| {
+            parse_key(key.expose_secret())
+                .map(MasterKey::from_bytes)
+                .map_err(|message| anyhow::anyhow!("security.previous_master_keys: {message}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let next = settings.data.dir.join(NEXT_MASTER_KEY_FILE);
+    if settings.security.master_key.is_none() && next.exists() {
+        let text = std::fs::read_to_string(&next)
+            .with_context(|| format!("reading {}", next.display()))?;
+        previous.push(MasterKey::from_bytes(
+            parse_key(&text).map_err(|message| anyhow::anyhow!("{}: {message}", next.display()))?,
+        ));
+    }
+    Ok(MasterKeys { current, previous })
+}
+
+/// `idlog keys rewrap`: re-wraps every data key under `security.master_key`, unwrapping with
+/// `security.previous_master_keys`; afterwards the previous keys can be dropped.
+pub async fn rewrap_data_keys(settings: &Settings) -> anyhow::Result<()> {
+    let Opened { log, .. } = open(settings).await?;
+    let rewrapped = rewrap_with_progress(&log).await?;
+    println!("{rewrapped} data keys re-wrapped under the current master key");
+    Ok(())
+}
+
+async fn rewrap_with_progress(log: &eventstore::EventLog) -> anyhow::Result<u64> {
+    // How many keys there are is not known up front: a counter, not a bar.
+    let bar = indicatif::ProgressBar::new_spinner().with_message("data keys re-wrapped or checked");
+    let rewrapped = log
+        .rewrap_data_keys(|seen| bar.set_position(seen))
         .await
-        .with_context(|| format!("opening the database {}", eventstore::redact_url(&url)))
+        .context("re-wrapping data keys")?;
+    bar.finish_and_clear();
+    Ok(rewrapped)
+}
+
+/// `idlog keys rotate-master`: for the data folder's master key (stop the servers first: they
+/// know only the key they started with). A new key is written beside the old one, every data
+/// key is re-wrapped under it, then it replaces the old one. Interrupted, it picks up where it
+/// left off; the log itself is never touched.
+pub async fn rotate_master_key(settings: &Settings) -> anyhow::Result<()> {
+    if settings.security.master_key.is_some() {
+        bail!(
+            "security.master_key is configured: put the new key there, the old one in \
+             security.previous_master_keys, and run `idlog keys rewrap`"
+        );
+    }
+    let old = master_keys(settings)?.current;
+    let next_path = settings.data.dir.join(NEXT_MASTER_KEY_FILE);
+    if !next_path.exists() {
+        let mut fresh = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut fresh);
+        write_private(&next_path, &hex::encode(fresh))?;
+    }
+    let next_text = std::fs::read_to_string(&next_path)
+        .with_context(|| format!("reading {}", next_path.display()))?;
+    let next = MasterKey::from_bytes(
+        parse_key(&next_text).map_err(|message| anyhow::anyhow!("{}: {message}", next_path.display()))?,
+    );
+    let Opened { log, .. } = open_with_master_keys(
+        settings,
+        MasterKeys {
+            current: next.clone(),
+            previous: vec![old.clone()],
+        },
+    )
+    .await?;
+    let rewrapped = rewrap_with_progress(&log).await?;
+    let current_path = settings.data.dir.join("master.key");
+    std::fs::rename(&next_path, &current_path)
+        .with_context(|| format!("replacing {}", current_path.display()))?;
+    println!(
+        "master key {} replaced by {}: {rewrapped} data keys re-wrapped",
+        old.id(),
+        next.id()
+    );
+    Ok(())
 }
 
 /// A 32-byte key from configuration (`key_name`), or the one generated into the data folder as
@@ -359,7 +464,7 @@ pub(crate) async fn create_account(
         })?;
     match executed.state {
         UserState::Present(user) => Ok(user.id),
-        UserState::Absent => bail!("the user was not created"),
+        UserState::Absent | UserState::Forgotten(_) => bail!("the user was not created"),
     }
 }
 

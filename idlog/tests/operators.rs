@@ -431,7 +431,7 @@ async fn housekeeping_of_tokens_and_sessions(backend: Backend) {
         &[
             UserEvent::UserCreated {
                 user_id,
-                email: Email::parse("old@example.com").expect("email"),
+                email: Email::parse("old@example.com").expect("email").into(),
                 username: None,
                 phone: None,
                 first_name: None,

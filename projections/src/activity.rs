@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::organization::OrganizationEvent;
 use domain::session::SessionEvent;
+use domain::DomainEvent;
 use eventstore::{EventMetadata, RecordedEvent};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -17,6 +18,9 @@ pub struct Activity;
 
 /// Its name.
 pub const NAME: &str = "activity";
+
+/// The event that forgets a user.
+const FORGOTTEN: &str = "UserForgotten";
 
 const TABLES: &[Table] = &[
     Table {
@@ -94,7 +98,7 @@ pub struct ActivityRow {
     pub ip: Option<String>,
     /// Client user agent.
     pub user_agent: Option<String>,
-    /// The event's fields, secrets left out.
+    /// The event's fields, secrets and personal data left out.
     #[schema(value_type = Object)]
     pub details: sqlx::types::Json<Value>,
 }
@@ -160,6 +164,7 @@ impl Projection for Activity {
         })
         .await?;
         let mut rows = Vec::with_capacity(facts.len());
+        let mut forgotten = Vec::new();
         for (record, fact) in &facts {
             let metadata: EventMetadata = record.metadata().unwrap_or_default();
             let (subject, organization) = match fact {
@@ -178,6 +183,19 @@ impl Projection for Activity {
                 }
                 Fact::Other => (None, None),
             };
+            let personal_fields = match fact {
+                Fact::User(event) => event.personal_fields(),
+                Fact::Session(event) => event.personal_fields(),
+                Fact::Organization(event) => event.personal_fields(),
+                Fact::Other => &[],
+            };
+            let details = domain::without_personal_data(
+                domain::without_secrets(record.payload.clone()),
+                personal_fields,
+            );
+            if record.event_type == FORGOTTEN {
+                forgotten.push(record.stream_id.as_str());
+            }
             rows.push(vec![
                 Arg::Int(Some(crate::runner::to_db(record.global_position))),
                 record.event_id.to_string().into(),
@@ -191,7 +209,7 @@ impl Projection for Activity {
                 organization.into(),
                 metadata.ip.clone().into(),
                 metadata.user_agent.clone().into(),
-                Arg::Json(Some(domain::without_secrets(record.payload.clone()))),
+                Arg::Json(Some(details)),
             ]);
         }
         let table = tables.get("activity");
@@ -199,6 +217,18 @@ impl Projection for Activity {
             insert_statement(&table, COLUMNS, n, "ON CONFLICT (position) DO NOTHING")
         })
         .await?;
+        // A forgotten user's address and user agent were sealed under their key, wherever they
+        // acted: what a rebuild from the erased log leaves too.
+        for user_id in forgotten {
+            tx.execute(
+                &format!(
+                    "UPDATE {table} SET ip = NULL, user_agent = NULL \
+                     WHERE actor_id = $1 OR (actor_id IS NULL AND subject_user_id = $2)"
+                ),
+                &[Arg::from(user_id), Arg::from(user_id)],
+            )
+            .await?;
+        }
         Ok(())
     }
 }

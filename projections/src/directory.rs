@@ -101,7 +101,7 @@ pub struct UserRow {
     pub user_id: String,
     /// Stream version the row reflects.
     pub version: i64,
-    /// Email address.
+    /// Email address (empty once the user was forgotten).
     pub email: String,
     /// Username.
     pub username: Option<String>,
@@ -113,7 +113,7 @@ pub struct UserRow {
     pub phone: Option<String>,
     /// Global roles.
     pub roles: Json<Vec<String>>,
-    /// `active`, `inactive` or `deleted` (a lock is shown by `locked`).
+    /// `active`, `inactive`, `deleted` or `forgotten` (a lock is shown by `locked`).
     pub status: String,
     /// Whether a lock was placed and not lifted (it may have expired: see `locked_until`).
     pub locked: bool,
@@ -298,7 +298,7 @@ impl UserRow {
                 self.updated_at = *at;
             }
             E::EmailChanged { new_email, at, .. } => {
-                self.email = new_email.to_string();
+                self.email = new_email.known().map(ToString::to_string).unwrap_or_default();
                 self.email_verified_at = None;
                 self.updated_at = *at;
             }
@@ -376,6 +376,7 @@ impl UserRow {
                 self.status = "deleted".into();
                 self.updated_at = *at;
             }
+            E::UserForgotten { at } => self.forget(*at),
             E::TotpEnabled { at, .. } => {
                 self.mfa_enabled = true;
                 self.updated_at = *at;
@@ -386,6 +387,21 @@ impl UserRow {
             }
         }
         self.derive();
+    }
+
+    /// Leaves nothing personal: what a rebuild from the erased log gives too.
+    fn forget(&mut self, at: DateTime<Utc>) {
+        self.status = "forgotten".into();
+        self.email = String::new();
+        self.username = None;
+        self.first_name = None;
+        self.last_name = None;
+        self.phone = None;
+        self.preferred_language = None;
+        self.last_login_ip = None;
+        self.last_login_device = None;
+        self.last_login_user_agent = None;
+        self.updated_at = at;
     }
 
     fn unlock(&mut self) {
@@ -435,7 +451,8 @@ impl UserRow {
             ),
             _ => return None,
         };
-        let mut row = Self::new(user_id, email.to_string(), *at, origin);
+        let email = email.known().map(ToString::to_string).unwrap_or_default();
+        let mut row = Self::new(user_id, email, *at, origin);
         row.username = username.as_ref().map(ToString::to_string);
         row.phone = phone.as_ref().map(ToString::to_string);
         row.first_name = first_name.as_ref().map(ToString::to_string);

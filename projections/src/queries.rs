@@ -64,6 +64,8 @@ pub enum ListedStatus {
     Locked,
     /// Deleted.
     Deleted,
+    /// Forgotten: their personal data is erased.
+    Forgotten,
 }
 
 /// How users are sorted.
@@ -132,8 +134,8 @@ pub struct UserFilter {
 pub struct ListedUser {
     /// Id.
     pub id: String,
-    /// Email.
-    pub email: String,
+    /// Email (none once the user was forgotten).
+    pub email: Option<String>,
     /// Username.
     pub username: Option<String>,
     /// Given name.
@@ -376,7 +378,7 @@ impl Queries {
     /// The status expression of a users row `u`, as of `$now`.
     fn status_sql(now: &str) -> String {
         format!(
-            "CASE WHEN u.status = 'deleted' THEN 'deleted' WHEN u.status = 'inactive' THEN 'inactive' \
+            "CASE WHEN u.status IN ('deleted', 'forgotten') THEN u.status WHEN u.status = 'inactive' THEN 'inactive' \
              WHEN u.locked AND (u.locked_until IS NULL OR u.locked_until > {now}) THEN 'locked' ELSE 'active' END"
         )
     }
@@ -399,8 +401,9 @@ impl Queries {
         // Each status as plain column conditions (what the CASE above says), so indexes serve.
         let locked_now = format!("u.locked AND (u.locked_until IS NULL OR u.locked_until > {now})");
         conditions.push(match filter.status {
-            None => "u.status <> 'deleted'".into(),
+            None => "u.status NOT IN ('deleted', 'forgotten')".into(),
             Some(ListedStatus::Deleted) => "u.status = 'deleted'".into(),
+            Some(ListedStatus::Forgotten) => "u.status = 'forgotten'".into(),
             Some(ListedStatus::Inactive) => "u.status = 'inactive'".into(),
             Some(ListedStatus::Locked) => format!("u.status = 'active' AND {locked_now}"),
             Some(ListedStatus::Active) => format!("u.status = 'active' AND NOT ({locked_now})"),
@@ -835,7 +838,7 @@ impl Queries {
             &self.database,
             &format!(
                 "SELECT r.role, count(*) FROM {roles} r JOIN {users} u ON u.user_id = r.user_id{role_scope} \
-                 WHERE u.status <> 'deleted' GROUP BY r.role"
+                 WHERE u.status NOT IN ('deleted', 'forgotten') GROUP BY r.role"
             ),
             &role_binds.args,
         )
@@ -990,7 +993,7 @@ impl Queries {
         let users = self.view("users");
         let rows: Vec<(String,)> = sql::fetch_all(
             &self.database,
-            &format!("SELECT user_id FROM {users} WHERE status <> 'deleted'"),
+            &format!("SELECT user_id FROM {users} WHERE status NOT IN ('deleted', 'forgotten')"),
             &[],
         )
         .await?;
@@ -1018,7 +1021,7 @@ impl Queries {
                  CAST(COALESCE(sum(CASE WHEN u.email_verified_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS email_verified, \
                  CAST(COALESCE(sum(CASE WHEN u.phone_verified_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS phone_verified, \
                  CAST(COALESCE(sum(CASE WHEN u.email_verified_at IS NOT NULL AND u.phone_verified_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS both_verified \
-                 FROM {users} u WHERE u.status <> 'deleted'{scope}"
+                 FROM {users} u WHERE u.status NOT IN ('deleted', 'forgotten'){scope}"
             ),
             &args,
         )
@@ -1053,13 +1056,14 @@ fn time_arg(text: &str) -> Result<Arg, QueryError> {
 fn listed_user(row: UserRow, organizations: Vec<ListedMembership>) -> ListedUser {
     let status = match row.status.as_str() {
         "deleted" => ListedStatus::Deleted,
+        "forgotten" => ListedStatus::Forgotten,
         "inactive" => ListedStatus::Inactive,
         "locked" => ListedStatus::Locked,
         _ => ListedStatus::Active,
     };
     ListedUser {
         id: row.user_id,
-        email: row.email,
+        email: Some(row.email).filter(|email| !email.is_empty()),
         username: row.username,
         first_name: row.first_name,
         last_name: row.last_name,

@@ -1,11 +1,14 @@
 //! Sessions: every session with its device, address, start, last use and end.
 
-use crate::sql::{Arg, Tx, fetch_in, insert_rows, insert_statement, label, upsert_suffix};
+use crate::sql::{
+    Arg, Tx, execute_in, fetch_in, insert_rows, insert_statement, label, upsert_suffix,
+};
 use crate::{ApplyError, Fact, Projection, Table, Tables};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::Aggregate;
 use domain::session::{SessionAggregate, SessionEvent};
+use domain::user::UserAggregate;
 use eventstore::RecordedEvent;
 use std::collections::{BTreeSet, HashMap};
 
@@ -208,6 +211,19 @@ impl Projection for Sessions {
             .collect();
         let suffix = upsert_suffix(COLUMNS, &["session_id"]);
         insert_rows(tx, args, |n| insert_statement(&table, COLUMNS, n, &suffix)).await?;
+        // A forgotten user's sessions keep their times, not where they were used from.
+        let forgotten: Vec<&str> = events
+            .iter()
+            .filter(|record| {
+                record.stream_type == UserAggregate::STREAM_TYPE
+                    && record.event_type == "UserForgotten"
+            })
+            .map(|record| record.stream_id.as_str())
+            .collect();
+        let statement = format!(
+            "UPDATE {table} SET device = NULL, ip = NULL, user_agent = NULL WHERE user_id IN"
+        );
+        execute_in(tx, &statement, &forgotten).await?;
         Ok(())
     }
 }

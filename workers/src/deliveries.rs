@@ -134,8 +134,8 @@ impl DeliveryLog {
         let now = Utc::now();
         sql::execute(
             &self.database,
-            "INSERT INTO deliveries (message_id, worker, event_id, position, channel, template, recipient, attempts, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 'sending', $8, $8) \
+            "INSERT INTO deliveries (message_id, worker, event_id, position, channel, template, recipient, attempts, status, created_at, updated_at, subject) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 'sending', $8, $8, $9) \
              ON CONFLICT (message_id) DO UPDATE SET attempts = deliveries.attempts + 1, status = 'sending', updated_at = excluded.updated_at",
             &[
                 message.message_id.into(),
@@ -146,10 +146,23 @@ impl DeliveryLog {
                 message.template.into(),
                 message.recipient.into(),
                 now.into(),
+                event.stream_id.as_str().into(),
             ],
         )
         .await?;
         Ok(Attempt::Send)
+    }
+
+    /// Forgets the recipients of every message sent or due to `user_id` (their address or
+    /// number, and errors that may quote it); the rows stay, as the record of what was sent.
+    pub async fn forget_recipient(&self, user_id: &str) -> Result<(), WorkerError> {
+        sql::execute(
+            &self.database,
+            "UPDATE deliveries SET recipient = '', last_error = NULL, updated_at = $2 WHERE subject = $1",
+            &[user_id.into(), Utc::now().into()],
+        )
+        .await?;
+        Ok(())
     }
 
     /// Sends `message` through `send` once: skipped if the log says it was sent, recorded as

@@ -13,6 +13,7 @@ use commands::CommandHandler;
 use commands::tokens::{TokenMinter, TokenPurpose};
 use domain::DomainEvent;
 use domain::user::{ResetPurpose, User, UserAggregate, UserEvent, UserState};
+use domain::values::Personal;
 use eventstore::RecordedEvent;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -431,6 +432,7 @@ const WANTED: &[&str] = &[
     "PasswordResetCompleted",
     "AccountLocked",
     "EmailChanged",
+    "UserForgotten",
 ];
 
 fn time(at: domain::Timestamp) -> String {
@@ -520,8 +522,8 @@ impl EmailWorker {
                 Template::AccountLocked
             }
             UserEvent::EmailChanged {
-                old_email,
-                new_email,
+                old_email: Personal::Known(old_email),
+                new_email: Personal::Known(new_email),
                 at,
             } => {
                 to = old_email.to_string();
@@ -563,6 +565,10 @@ impl Worker for EmailWorker {
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
+        if event.event_type == "UserForgotten" {
+            return self.deliveries.forget_recipient(&event.stream_id).await;
+        }
+        // A forgotten user's history no longer reads: what was not sent yet is dropped.
         let loaded = self
             .commands
             .load::<UserAggregate>(&event.stream_id, Some(event.global_position))

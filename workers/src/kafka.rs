@@ -240,7 +240,9 @@ impl Relay {
         let mut position = load_checkpoint(&self.database, RELAY).await?;
         let start = position;
         while position < head {
-            let events = self.log.read_all(position, RELAY_BATCH).await?;
+            // As stored: personal data stays sealed in the topic, so forgetting someone (destroying
+            // their key) reaches every copy of the log, Kafka's retention included.
+            let events = self.log.read_all_stored(position, RELAY_BATCH).await?;
             let Some(last) = events.last() else { break };
             let last = last.global_position;
             self.publish(&events).await?;
@@ -409,6 +411,13 @@ async fn consume_until_error(
             let wanted = event.filter(|event| worker.wants(event));
             let effect = wanted.is_some();
             if let Some(event) = wanted {
+                // Opened (and upcast) here, as every read of the log is.
+                let event = runner
+                    .log
+                    .decode_stored(vec![event])
+                    .await?
+                    .pop()
+                    .ok_or_else(|| WorkerError::Other("an event vanished while decoding".into()))?;
                 // Runs to its end even if the consumer is stopped meanwhile.
                 let (runner, worker) = (runner.clone(), worker.clone());
                 tokio::spawn(async move { runner.deliver(worker.as_ref(), &event).await })

@@ -34,6 +34,7 @@ const RELEVANT: &[&str] = &[
     "OrganizationLinked",
     "OrganizationUnlinked",
     "UserDeleted",
+    "UserForgotten",
 ];
 
 /// The folder of a user.

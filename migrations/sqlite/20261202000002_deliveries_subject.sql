@@ -1,0 +1,4 @@
+-- Whose messages: forgetting a user clears the recipients of their messages.
+ALTER TABLE deliveries ADD COLUMN subject TEXT;
+UPDATE deliveries SET subject = (SELECT e.stream_id FROM events e WHERE e.event_id = deliveries.event_id);
+CREATE INDEX deliveries_by_subject ON deliveries (subject);
