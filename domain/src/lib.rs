@@ -124,7 +124,10 @@ pub fn without_secrets(mut payload: serde_json::Value) -> serde_json::Value {
 
 /// An event payload without its personal fields (top-level, as [`DomainEvent::personal_fields`]
 /// names them): what a read model that many people read (the activity log) keeps of it.
-pub fn without_personal_data(mut payload: serde_json::Value, personal_fields: &[&str]) -> serde_json::Value {
+pub fn without_personal_data(
+    mut payload: serde_json::Value,
+    personal_fields: &[&str],
+) -> serde_json::Value {
     if let serde_json::Value::Object(fields) = &mut payload {
         for pointer in personal_fields {
             fields.remove(pointer.trim_start_matches('/'));

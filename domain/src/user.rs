@@ -1,7 +1,7 @@
 //! The User aggregate: registration, verification, credentials, lockout and lifecycle.
 
 use crate::values::{
-    Email, PasswordHash, PendingToken, PersonName, PhoneNumber, Personal, Profile, Reason, Role,
+    Email, PasswordHash, PendingToken, PersonName, Personal, PhoneNumber, Profile, Reason, Role,
     TokenHash, TokenRejection, Username, erasable,
 };
 use crate::{
@@ -895,9 +895,7 @@ impl Aggregate for UserAggregate {
             (
                 UserState::Present(_) | UserState::Forgotten(_),
                 UserCommand::Register { .. } | UserCommand::Create { .. },
-            ) => {
-                Err(UserError::AlreadyExists)
-            }
+            ) => Err(UserError::AlreadyExists),
             (UserState::Absent, _) => Err(UserError::NotFound),
             (UserState::Forgotten(_), _) => Err(UserError::Forgotten),
             (UserState::Present(_), UserCommand::Forget { at }) => {
@@ -1077,7 +1075,10 @@ impl Aggregate for UserAggregate {
                 ),
                 // A deleted user's values were released when they were deleted.
                 UserEvent::UserDeleted { .. } | UserEvent::UserForgotten { .. } => {
-                    if let Some(user) = state.user().filter(|user| user.status != UserStatus::Deleted) {
+                    if let Some(user) = state
+                        .user()
+                        .filter(|user| user.status != UserStatus::Deleted)
+                    {
                         change(ClaimKind::Email, Some(user.email.as_str()), None);
                         change(
                             ClaimKind::Username,

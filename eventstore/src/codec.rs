@@ -14,8 +14,12 @@ use serde_json::Value;
 pub trait PersonalDataCodec: Send + Sync + 'static {
     /// Seals the fields of `document` at `pointers`, which belong to `subject` (whose key is
     /// used). Missing fields and `null`s are left alone.
-    async fn seal(&self, subject: &str, document: &mut Value, pointers: &[&str])
-    -> Result<(), String>;
+    async fn seal(
+        &self,
+        subject: &str,
+        document: &mut Value,
+        pointers: &[&str],
+    ) -> Result<(), String>;
 
     /// Opens every sealed field of `documents` in place (a batch, so keys are fetched once).
     /// A field whose key is gone reads back as erased, never as an error.

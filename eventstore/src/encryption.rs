@@ -100,8 +100,12 @@ impl MasterKey {
 
     /// Decrypts a data key of `subject`.
     fn unwrap(&self, subject: &str, wrapped: &[u8]) -> Result<[u8; 32], String> {
-        let bytes = open_bytes(&self.cipher(), &wrap_aad(subject), wrapped)
-            .map_err(|_| format!("the data key of {subject} does not open with master key {}", self.id))?;
+        let bytes = open_bytes(&self.cipher(), &wrap_aad(subject), wrapped).map_err(|_| {
+            format!(
+                "the data key of {subject} does not open with master key {}",
+                self.id
+            )
+        })?;
         bytes
             .try_into()
             .map_err(|_| format!("the data key of {subject} is not 32 bytes"))
@@ -160,7 +164,13 @@ fn field_aad(subject: &str, field: &str) -> Vec<u8> {
 fn seal_bytes(cipher: &XChaCha20Poly1305, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, String> {
     let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
     let ciphertext = cipher
-        .encrypt(&nonce, Payload { msg: plaintext, aad })
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .map_err(|_| "encryption failed".to_owned())?;
     Ok([nonce.as_slice(), &ciphertext].concat())
 }
@@ -171,7 +181,13 @@ fn open_bytes(cipher: &XChaCha20Poly1305, aad: &[u8], sealed: &[u8]) -> Result<V
     }
     let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
     cipher
-        .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
         .map_err(|_| ())
 }
 
@@ -296,9 +312,9 @@ impl EncryptingCodec {
     async fn key_for_sealing(&self, subject: &str) -> Result<XChaCha20Poly1305, String> {
         self.load(&[subject]).await?;
         if let Some(entry) = self.cached(subject) {
-            return entry
-                .cipher
-                .ok_or_else(|| format!("{subject} was forgotten: no personal data is kept for them"));
+            return entry.cipher.ok_or_else(|| {
+                format!("{subject} was forgotten: no personal data is kept for them")
+            });
         }
         let data_key: [u8; 32] = XChaCha20Poly1305::generate_key(&mut OsRng).into();
         let record = DataKeyRecord {
@@ -335,7 +351,10 @@ impl EncryptingCodec {
                 if record.master_key_id == self.masters.current.id {
                     continue;
                 }
-                let key = self.masters.unwrap(record, wrapped).map_err(StoreError::Codec)?;
+                let key = self
+                    .masters
+                    .unwrap(record, wrapped)
+                    .map_err(StoreError::Codec)?;
                 let rewrapped_key = self
                     .masters
                     .current
@@ -369,8 +388,13 @@ impl PersonalDataCodec for EncryptingCodec {
         pointers: &[&str],
     ) -> Result<(), String> {
         // Only top-level fields are sealed, so opening never looks inside a value a user wrote.
-        if let Some(nested) = pointers.iter().find(|pointer| top_level_name(pointer).is_none()) {
-            return Err(format!("personal fields are top-level fields, not {nested}"));
+        if let Some(nested) = pointers
+            .iter()
+            .find(|pointer| top_level_name(pointer).is_none())
+        {
+            return Err(format!(
+                "personal fields are top-level fields, not {nested}"
+            ));
         }
         let Some(fields) = document.as_object_mut() else {
             return Ok(());
@@ -418,9 +442,9 @@ impl PersonalDataCodec for EncryptingCodec {
                 let Some((subject, sealed)) = sealed_field(value) else {
                     continue;
                 };
-                let entry = self
-                    .cached(subject)
-                    .ok_or_else(|| format!("no data key for {subject}: personal data cannot be read"))?;
+                let entry = self.cached(subject).ok_or_else(|| {
+                    format!("no data key for {subject}: personal data cannot be read")
+                })?;
                 let Some(cipher) = entry.cipher else {
                     *value = erased_value();
                     continue;
@@ -428,8 +452,10 @@ impl PersonalDataCodec for EncryptingCodec {
                 let bytes = URL_SAFE_NO_PAD
                     .decode(sealed)
                     .map_err(|_| format!("the sealed field {name} is not base64url"))?;
-                let plaintext = open_bytes(&cipher, &field_aad(subject, name), &bytes)
-                    .map_err(|()| format!("the sealed field {name} of {subject} does not open: altered"))?;
+                let plaintext =
+                    open_bytes(&cipher, &field_aad(subject, name), &bytes).map_err(|()| {
+                        format!("the sealed field {name} of {subject} does not open: altered")
+                    })?;
                 *value = serde_json::from_slice(&plaintext).map_err(|e| e.to_string())?;
             }
         }

@@ -314,7 +314,8 @@ impl EventLog {
     /// A whole stream, decoded.
     #[tracing::instrument(skip(self))]
     pub async fn read_stream(&self, stream_id: &str) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.decode_all(self.inner.storage.read_stream(stream_id, 0, None).await?).await
+        self.decode_all(self.inner.storage.read_stream(stream_id, 0, None).await?)
+            .await
     }
 
     /// The events of a stream after `after_version`, decoded: what brings a cached state up to date.
@@ -329,7 +330,8 @@ impl EventLog {
                 .storage
                 .read_stream(stream_id, after_version, None)
                 .await?,
-        ).await
+        )
+        .await
     }
 
     /// A stream up to and including `position` (its state at that point of the log), decoded.
@@ -344,7 +346,8 @@ impl EventLog {
                 .storage
                 .read_stream(stream_id, 0, Some(position))
                 .await?,
-        ).await
+        )
+        .await
     }
 
     /// Up to `limit` events after `after_position`, decoded.
@@ -354,7 +357,8 @@ impl EventLog {
         after_position: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.decode_all(self.inner.storage.read_all(after_position, limit).await?).await
+        self.decode_all(self.inner.storage.read_all(after_position, limit).await?)
+            .await
     }
 
     /// Up to `limit` events after `after_position` exactly as stored (sealed, not upcast): what

@@ -85,7 +85,6 @@ impl TestDb {
         .await
     }
 
-
     /// Runs a statement directly, bypassing the log (to tamper with rows in tests).
     pub async fn execute(database: &Database, sql: &str) -> Result<u64, StoreError> {
         let result = match database {

@@ -54,14 +54,22 @@ async fn personal_fields_are_stored_encrypted_and_read_back_in_clear(backend: Ba
 
     let stored = log.read_all_stored(0, 10).await.expect("stored");
     let text = stored_text(&log).await;
-    assert!(!text.contains("ann@example.com"), "no address in clear: {text}");
+    assert!(
+        !text.contains("ann@example.com"),
+        "no address in clear: {text}"
+    );
     assert!(!text.contains("192.0.2.7") && !text.contains("curl/8.5"));
-    assert_eq!(stored[0].payload["plan"], "free", "non-personal fields in clear");
+    assert_eq!(
+        stored[0].payload["plan"], "free",
+        "non-personal fields in clear"
+    );
     assert_eq!(stored[0].payload["phone"], Value::Null, "nulls stay null");
-    assert!(stored[0].payload["email"]["$sealed"]
-        .as_str()
-        .expect("sealed")
-        .starts_with("user-1:"));
+    assert!(
+        stored[0].payload["email"]["$sealed"]
+            .as_str()
+            .expect("sealed")
+            .starts_with("user-1:")
+    );
 
     let read = log.read_stream("user-1").await.expect("read");
     assert_eq!(read[0].payload["email"], "ann@example.com");
@@ -117,7 +125,11 @@ async fn forgetting_destroys_the_key_and_the_chain_still_verifies(backend: Backe
     log.append(forget).await.expect("forget");
 
     let read = log.read_stream("user-1").await.expect("read");
-    assert_eq!(read[0].payload["email"], erased_value(), "erased, not an error");
+    assert_eq!(
+        read[0].payload["email"],
+        erased_value(),
+        "erased, not an error"
+    );
     assert_eq!(read[0].payload["plan"], "free");
     assert_eq!(read[0].metadata["ip"], erased_value());
     assert_eq!(read[1].metadata["forgot_subject"], "user-1");
@@ -254,7 +266,11 @@ async fn a_new_master_key_rewraps_data_keys_without_touching_the_log(backend: Ba
             .await
             .is_err()
     );
-    assert_eq!(stored_text(&fresh).await, stored_before, "the log is untouched");
+    assert_eq!(
+        stored_text(&fresh).await,
+        stored_before,
+        "the log is untouched"
+    );
 }
 
 test_both_backends!(

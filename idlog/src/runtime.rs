@@ -98,9 +98,9 @@ fn master_keys(settings: &Settings) -> anyhow::Result<MasterKeys> {
     if settings.security.master_key.is_none() && next.exists() {
         let text = std::fs::read_to_string(&next)
             .with_context(|| format!("reading {}", next.display()))?;
-        previous.push(MasterKey::from_bytes(
-            parse_key(&text).map_err(|message| anyhow::anyhow!("{}: {message}", next.display()))?,
-        ));
+        previous.push(MasterKey::from_bytes(parse_key(&text).map_err(
+            |message| anyhow::anyhow!("{}: {message}", next.display()),
+        )?));
     }
     Ok(MasterKeys { current, previous })
 }
@@ -146,7 +146,8 @@ pub async fn rotate_master_key(settings: &Settings) -> anyhow::Result<()> {
     let next_text = std::fs::read_to_string(&next_path)
         .with_context(|| format!("reading {}", next_path.display()))?;
     let next = MasterKey::from_bytes(
-        parse_key(&next_text).map_err(|message| anyhow::anyhow!("{}: {message}", next_path.display()))?,
+        parse_key(&next_text)
+            .map_err(|message| anyhow::anyhow!("{}: {message}", next_path.display()))?,
     );
     let Opened { log, .. } = open_with_master_keys(
         settings,

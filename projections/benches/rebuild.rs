@@ -65,7 +65,9 @@ async fn one_user(log: &EventLog, n: u64) -> u64 {
     let at = Utc::now() - Duration::days(i64::try_from(n % 60).unwrap_or(0));
     let mut events = vec![UserEvent::UserRegistered {
         user_id: id,
-        email: Email::parse(&format!("user{n}@example.com")).expect("email").into(),
+        email: Email::parse(&format!("user{n}@example.com"))
+            .expect("email")
+            .into(),
         username: None,
         phone: None,
         first_name: Some(PersonName::parse("Ann").expect("name")),
@@ -76,7 +78,9 @@ async fn one_user(log: &EventLog, n: u64) -> u64 {
     }];
     if n % 2 == 0 {
         events.push(UserEvent::EmailVerified {
-            email: Email::parse(&format!("user{n}@example.com")).expect("email").into(),
+            email: Email::parse(&format!("user{n}@example.com"))
+                .expect("email")
+                .into(),
             at,
         });
     }

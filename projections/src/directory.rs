@@ -298,7 +298,10 @@ impl UserRow {
                 self.updated_at = *at;
             }
             E::EmailChanged { new_email, at, .. } => {
-                self.email = new_email.known().map(ToString::to_string).unwrap_or_default();
+                self.email = new_email
+                    .known()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 self.email_verified_at = None;
                 self.updated_at = *at;
             }

@@ -380,7 +380,10 @@ async fn directory_rows_follow_each_users_events(backend: Backend) {
     let inactive = by_id(users[2]);
     assert_eq!(inactive.status, ListedStatus::Inactive);
     assert_eq!(inactive.roles, vec!["COACH".to_owned(), "user".to_owned()]);
-    assert_eq!(by_id(users[3]).email.as_deref(), Some("renamed3@example.com"));
+    assert_eq!(
+        by_id(users[3]).email.as_deref(),
+        Some("renamed3@example.com")
+    );
 
     // Filters.
     let only = |filter: UserFilter| {
@@ -718,7 +721,11 @@ async fn a_past_view_equals_folding_the_log_up_to_then(backend: Backend) {
         .users(&UserFilter::default(), None)
         .await
         .expect("live");
-    assert!(live.items.iter().any(|u| u.email.as_deref() == Some("moved0@example.com")));
+    assert!(
+        live.items
+            .iter()
+            .any(|u| u.email.as_deref() == Some("moved0@example.com"))
+    );
     // By time: everything recorded up to now, nothing after.
     let cut = Utc::now();
     f.user(users[5], &[UserEvent::UserDeleted { at: cut }])

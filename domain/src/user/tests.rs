@@ -1357,7 +1357,9 @@ fn refuses_every_command_on_a_forgotten_user() {
             at: at(31),
         },
     ] {
-        let refusal = given::<UserAggregate>(history.clone()).when(command).outcome();
+        let refusal = given::<UserAggregate>(history.clone())
+            .when(command)
+            .outcome();
         assert!(
             matches!(
                 refusal,
