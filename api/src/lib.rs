@@ -244,6 +244,8 @@ pub fn router(state: AppState) -> Router {
             post(routes::users::send_password_reset),
         )
         .route("/users/{id}/lockout", get(routes::users::lockout))
+        .route("/users/{id}/forget", post(routes::privacy::forget_user))
+        .route("/users/{id}/export", get(routes::privacy::export_user))
         .route(
             "/users/{id}/profile",
             get(routes::users::get_profile).put(routes::users::put_profile),

@@ -2,7 +2,9 @@
 
 use crate::AppState;
 use crate::problem::Problem;
-use crate::routes::{admin, audit, auth, mfa, organizations, queries, users, verification};
+use crate::routes::{
+    admin, audit, auth, mfa, organizations, privacy, queries, users, verification,
+};
 use axum::Json;
 use axum::Router;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -50,6 +52,8 @@ use utoipa_scalar::{Scalar, Servable};
         users::deactivate_user,
         users::reactivate_user,
         users::delete_user,
+        privacy::forget_user,
+        privacy::export_user,
         users::send_password_reset,
         users::lockout,
         users::get_profile,

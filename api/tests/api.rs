@@ -312,6 +312,8 @@ async fn the_openapi_document_covers_every_endpoint(backend: Backend) {
         ("post", "/api/v1/users/{id}/reactivate"),
         ("post", "/api/v1/users/{id}/password-reset"),
         ("get", "/api/v1/users/{id}/lockout"),
+        ("post", "/api/v1/users/{id}/forget"),
+        ("get", "/api/v1/users/{id}/export"),
         ("get", "/api/v1/users/{id}/profile"),
         ("put", "/api/v1/users/{id}/profile"),
         ("post", "/api/v1/users/{id}/profile/picture"),

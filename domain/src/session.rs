@@ -37,6 +37,8 @@ pub enum RevocationReason {
     UserDeactivated,
     /// The account was deleted.
     UserDeleted,
+    /// The user was forgotten.
+    UserForgotten,
     /// The user or an administrator revoked this session.
     Revoked,
 }

@@ -43,6 +43,11 @@ pub fn is_erased(value: &Value) -> bool {
         .is_some_and(|fields| fields.len() == 1 && fields.get(ERASED) == Some(&Value::Bool(true)))
 }
 
+/// Whether `value` is a sealed (encrypted) field.
+pub fn is_sealed(value: &Value) -> bool {
+    sealed_field(value).is_some()
+}
+
 /// XChaCha20-Poly1305 nonces are 24 bytes: random ones never repeat in practice.
 const NONCE_LEN: usize = 24;
 
@@ -308,29 +313,30 @@ impl EncryptingCodec {
         Ok(())
     }
 
-    /// The subject's key for sealing, created if it has none.
+    /// The subject's key for sealing, created if it has none (one round trip on a miss).
     async fn key_for_sealing(&self, subject: &str) -> Result<XChaCha20Poly1305, String> {
-        self.load(&[subject]).await?;
-        if let Some(entry) = self.cached(subject) {
-            return entry.cipher.ok_or_else(|| {
-                format!("{subject} was forgotten: no personal data is kept for them")
-            });
-        }
-        let data_key: [u8; 32] = XChaCha20Poly1305::generate_key(&mut OsRng).into();
-        let record = DataKeyRecord {
-            subject: subject.to_owned(),
-            wrapped_key: Some(self.masters.current.wrap(subject, &data_key)?),
-            master_key_id: self.masters.current.id.clone(),
+        let cipher = match self.cached(subject) {
+            Some(entry) => entry.cipher,
+            None => {
+                let data_key: [u8; 32] = XChaCha20Poly1305::generate_key(&mut OsRng).into();
+                let fresh = DataKeyRecord {
+                    subject: subject.to_owned(),
+                    wrapped_key: Some(self.masters.current.wrap(subject, &data_key)?),
+                    master_key_id: self.masters.current.id.clone(),
+                };
+                // Another process may create it at the same time: the first one stored wins,
+                // and a destroyed key stays destroyed.
+                let stored = self
+                    .storage
+                    .data_key_or_insert(&fresh)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let cipher = self.cipher_of(&stored)?;
+                self.remember(subject, cipher.clone());
+                cipher
+            }
         };
-        // Another process may create it at the same time: the first one stored wins.
-        self.storage
-            .insert_data_key(&record)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.load(&[subject]).await?;
-        self.cached(subject)
-            .and_then(|entry| entry.cipher)
-            .ok_or_else(|| format!("the data key of {subject} could not be stored"))
+        cipher.ok_or_else(|| format!("{subject} was forgotten: no personal data is kept for them"))
     }
 
     /// Re-wraps every data key not wrapped by the current master key; returns how many.

@@ -318,6 +318,15 @@ impl EventLog {
             .await
     }
 
+    /// A whole stream exactly as stored (personal data sealed).
+    #[tracing::instrument(skip(self))]
+    pub async fn read_stream_stored(
+        &self,
+        stream_id: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.storage.read_stream(stream_id, 0, None).await
+    }
+
     /// The events of a stream after `after_version`, decoded: what brings a cached state up to date.
     #[tracing::instrument(skip(self))]
     pub async fn read_stream_after(

@@ -428,15 +428,18 @@ impl LogStorage for SqliteStorage {
         rows.iter().map(data_key_record).collect()
     }
 
-    async fn insert_data_key(&self, record: &DataKeyRecord) -> Result<(), StoreError> {
-        sqlx::query(INSERT_DATA_KEY)
+    async fn data_key_or_insert(
+        &self,
+        record: &DataKeyRecord,
+    ) -> Result<DataKeyRecord, StoreError> {
+        let row = sqlx::query(INSERT_DATA_KEY)
             .bind(&record.subject)
             .bind(&record.wrapped_key)
             .bind(&record.master_key_id)
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await
             .context("storing a data key")?;
-        Ok(())
+        data_key_record(&row)
     }
 
     async fn data_keys_after(

@@ -147,8 +147,10 @@ pub trait LogStorage: Send + Sync + 'static {
     /// The stored keys of these subjects (subjects with none are left out).
     async fn data_keys(&self, subjects: &[&str]) -> Result<Vec<DataKeyRecord>, StoreError>;
 
-    /// Stores a new subject's key, unless the subject has one already (which then stays).
-    async fn insert_data_key(&self, record: &DataKeyRecord) -> Result<(), StoreError>;
+    /// Stores a new subject's key unless the subject has one already (which then stays, even
+    /// destroyed); returns the stored one. One round trip.
+    async fn data_key_or_insert(&self, record: &DataKeyRecord)
+    -> Result<DataKeyRecord, StoreError>;
 
     /// Up to `limit` keys after `after` in subject order (destroyed ones included).
     async fn data_keys_after(
@@ -168,9 +170,11 @@ pub trait LogStorage: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 }
 
-/// Stores a subject's first key; a later one for the same subject is ignored. (Both databases.)
+/// Stores a subject's first key and returns the stored row: a later key for the same subject is
+/// ignored (the no-op update makes the existing row come back). (Both databases.)
 pub(crate) const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at) \
-     VALUES ($1, $2, $3, CURRENT_TIMESTAMP) ON CONFLICT (subject) DO NOTHING";
+     VALUES ($1, $2, $3, CURRENT_TIMESTAMP) ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
+     RETURNING subject, wrapped_key, master_key_id";
 
 /// A page of keys in subject order. (Both databases.)
 pub(crate) const DATA_KEYS_AFTER: &str = "SELECT subject, wrapped_key, master_key_id FROM data_keys \

@@ -649,8 +649,11 @@ impl LogStorage for LosesOneAnswer {
     async fn data_keys(&self, subjects: &[&str]) -> Result<Vec<DataKeyRecord>, StoreError> {
         self.inner.data_keys(subjects).await
     }
-    async fn insert_data_key(&self, record: &DataKeyRecord) -> Result<(), StoreError> {
-        self.inner.insert_data_key(record).await
+    async fn data_key_or_insert(
+        &self,
+        record: &DataKeyRecord,
+    ) -> Result<DataKeyRecord, StoreError> {
+        self.inner.data_key_or_insert(record).await
     }
     async fn data_keys_after(
         &self,

@@ -394,7 +394,7 @@ pub async fn checkpoint_public_key(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// Writes `bytes` to `path` whole or not at all: beside it first, then renamed into place.
-fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),

@@ -302,7 +302,8 @@ enum UsersCommand {
         /// Holding this global role.
         #[arg(long)]
         role: Option<String>,
-        /// `active`, `inactive`, `locked` or `deleted` (default: all but deleted).
+        /// `active`, `inactive`, `locked`, `deleted` or `forgotten` (default: all but deleted
+        /// and forgotten).
         #[arg(long)]
         status: Option<String>,
         /// Members of this organization.
@@ -342,6 +343,28 @@ enum UsersCommand {
         /// Email address or user id.
         user: String,
         /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Forgets a user for good (right to erasure): ends their sessions, frees their email,
+    /// username and phone, and destroys their data key, so their personal data reads back as
+    /// erased everywhere (the log keeps the events and verifies). Asks first unless `--yes`.
+    Forget {
+        /// Email address or user id.
+        user: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Everything held about a user as one JSON document (right of access): account, profile,
+    /// organizations, sessions, activity, and their events decrypted.
+    Export {
+        /// Email address or user id.
+        user: String,
+        /// Write it to this file instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+        /// Overwrite the file without asking.
         #[arg(long)]
         yes: bool,
     },
@@ -472,6 +495,10 @@ async fn users(settings: &Settings, command: UsersCommand) -> anyhow::Result<()>
             operators::lifecycle(settings, &user, Lifecycle::Delete { yes }).await
         }
         UsersCommand::ClearAll { yes } => operators::clear_all(settings, yes).await,
+        UsersCommand::Forget { user, yes } => operators::forget(settings, &user, yes).await,
+        UsersCommand::Export { user, output, yes } => {
+            operators::export(settings, &user, output.as_deref(), yes).await
+        }
         UsersCommand::Lock {
             user,
             reason,

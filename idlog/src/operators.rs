@@ -24,6 +24,7 @@ use domain::{ClaimKind, OrganizationId, Timestamp, UserId};
 use eventstore::{Actor, ActorKind, EventMetadata};
 use projections::queries::{ListedStatus, ListedUser, Queries, UserFilter};
 use std::collections::BTreeSet;
+use std::path::Path;
 
 /// The actor the command line records: `system:cli:<os user>`.
 pub fn cli_actor() -> Actor {
@@ -197,7 +198,7 @@ pub async fn list(
             serde_json::from_value::<ListedStatus>(serde_json::Value::String(raw.clone())).map_err(
                 |_| {
                     Usage(format!(
-                        "--status {raw:?}: one of active, inactive, locked, deleted"
+                        "--status {raw:?}: one of active, inactive, locked, deleted, forgotten"
                     ))
                 },
             )
@@ -649,5 +650,86 @@ pub async fn expire_sessions(settings: &Settings) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     println!("{ended} expired sessions ended");
+    Ok(())
+}
+
+/// `idlog users forget EMAIL|ID`: forgets a user for good (right to erasure), through the same
+/// path as `POST /api/v1/users/{id}/forget`; asks first unless `yes`.
+#[tracing::instrument(skip_all)]
+pub async fn forget(settings: &Settings, user: &str, yes: bool) -> anyhow::Result<()> {
+    let operator = Operator::open(settings).await?;
+    let user_id = operator.resolve(user).await?;
+    let (current, version) = operator.current(user_id).await?;
+    confirm(
+        yes,
+        &format!(
+            "Forget user {user_id} <{}> for good? Their personal data becomes unreadable everywhere, \
+             and this cannot be undone.",
+            current.email
+        ),
+        "forget",
+    )?;
+    let in_clear = api::routes::privacy::events_in_clear(&operator.state, user_id)
+        .await
+        .map_err(|problem| problem_error(user_id, problem))?;
+    let now = chrono::Utc::now();
+    let context = CommandContext {
+        metadata: cli_metadata(),
+        ..Default::default()
+    };
+    api::routes::privacy::forget(
+        &operator.state,
+        &RequestContext::default(),
+        current,
+        version,
+        context,
+        now,
+    )
+    .await
+    .map_err(|problem| problem_error(user_id, problem))?;
+    println!("forgot {user_id}");
+    if in_clear > 0 {
+        eprintln!(
+            "warning: {in_clear} of their events were written before personal data was encrypted \
+             and keep it in clear in the log (see the README's Privacy section)"
+        );
+    }
+    Ok(())
+}
+
+/// `idlog users export EMAIL|ID [-o FILE]`: everything held about a user as one JSON document
+/// (the same as `GET /api/v1/users/{id}/export`), on standard output or written whole to a file.
+#[tracing::instrument(skip_all)]
+pub async fn export(
+    settings: &Settings,
+    user: &str,
+    output: Option<&Path>,
+    yes: bool,
+) -> anyhow::Result<()> {
+    let operator = Operator::open(settings).await?;
+    let user_id = operator.resolve(user).await?;
+    operator.queries().await?;
+    let data = api::routes::privacy::personal_data(&operator.state, user_id)
+        .await
+        .map_err(|problem| problem_error(user_id, problem))?;
+    let mut json = serde_json::to_vec_pretty(&data)?;
+    json.push(b'\n');
+    match output {
+        Some(path) => {
+            if path.exists() {
+                confirm(
+                    yes,
+                    &format!("{} exists. Overwrite it?", path.display()),
+                    "yes",
+                )?;
+            }
+            crate::auditors::write_whole(path, &json)?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout().lock().write_all(&json)?;
+        }
+    }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Rebuild throughput: every read model replayed from a log of `EVENTS` events (default
 //! 1,000,000) of a realistic mix, on PostgreSQL (`TEST_DATABASE_URL`) and SQLite.
-//! Run: `cargo bench -p projections --bench rebuild` (`BACKENDS=postgres` or `sqlite` for one).
+//! Run: `cargo bench -p projections --bench rebuild` (`BACKENDS=postgres` or `sqlite` for one;
+//! `ENCRYPTION=off` keeps personal data in clear, to measure what encrypting it costs).
 //!
 //! The mix per user: a registration, often an email verification and a profile update, two
 //! failed logins (one user in ten then locked), three logins, each with its session started,
@@ -187,7 +188,13 @@ fn peak_memory_mib() -> f64 {
 
 async fn bench(backend: Backend, target: u64) {
     let db = TestDb::new(backend).await.expect("test database");
-    let opened = db.open().await.expect("open");
+    let encrypted = std::env::var("ENCRYPTION").map_or(true, |value| value != "off");
+    let opened = if encrypted {
+        db.open().await.expect("open")
+    } else {
+        eventstore::open(&db.url, 16).await.expect("open")
+    };
+    println!("{backend:?}: personal data encrypted: {encrypted}");
     let started = Instant::now();
     let events = generate(&opened.log, target).await;
     println!(

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod mfa;
 pub mod organizations;
+pub mod privacy;
 pub mod queries;
 pub mod users;
 pub mod verification;
