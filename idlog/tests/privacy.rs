@@ -439,4 +439,83 @@ async fn forgetting_leaves_nothing_in_clear(backend: Backend) {
     assert_ne!(anew_id, ann_id, "a new person");
 }
 
-test_both_backends!(forgetting_leaves_nothing_in_clear);
+async fn master_keys_rotate_without_touching_the_log(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = [("IDLOG_DATABASE_URL", db.url.as_str())];
+    let idlog = |args: &[&str]| common::run(dir.path(), args, &env);
+    let created = idlog(&[
+        "users",
+        "create",
+        "carol.rotates@example.com",
+        "--password",
+        PASSWORD,
+    ]);
+    assert!(created.status.success(), "{}", text(&created));
+    let head = || {
+        let verified = idlog(&["events", "verify"]);
+        assert!(verified.status.success(), "{}", text(&verified));
+        text(&verified)
+    };
+    let shows_carol = || {
+        let shown = idlog(&["users", "show", "carol.rotates@example.com"]);
+        shown.status.success() && text(&shown).contains("carol.rotates@example.com")
+    };
+    let before = head();
+    let key_file = dir.path().join("idlog-data/master.key");
+    let first_key = std::fs::read_to_string(&key_file).expect("generated master key");
+
+    // The data folder's key: one command.
+    let rotated = idlog(&["keys", "rotate-master"]);
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    assert!(
+        text(&rotated).contains("data keys re-wrapped"),
+        "{}",
+        text(&rotated)
+    );
+    let second_key = std::fs::read_to_string(&key_file).expect("master key");
+    assert_ne!(first_key, second_key);
+    assert!(!dir.path().join("idlog-data/master.key.next").exists());
+    assert!(shows_carol(), "readable with the new key");
+    assert_eq!(head(), before, "the log is untouched");
+    std::fs::write(&key_file, &first_key).expect("the old key back");
+    assert!(!shows_carol(), "the old key alone opens nothing any more");
+    std::fs::write(&key_file, &second_key).expect("the new key back");
+
+    // A configured key: the new one in place, the old one among the previous, then rewrap.
+    let third_key = "ab".repeat(32);
+    std::fs::write(
+        dir.path().join("idlog.toml"),
+        format!(
+            "[security]\nmaster_key = \"{third_key}\"\nprevious_master_keys = [\"{}\"]\n",
+            second_key.trim()
+        ),
+    )
+    .expect("config");
+    let refused = idlog(&["keys", "rotate-master"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("idlog keys rewrap"),
+        "{}",
+        text(&refused)
+    );
+    let rewrapped = idlog(&["keys", "rewrap"]);
+    assert!(rewrapped.status.success(), "{}", text(&rewrapped));
+    assert!(
+        text(&rewrapped).contains("1 data keys re-wrapped"),
+        "{}",
+        text(&rewrapped)
+    );
+    std::fs::write(
+        dir.path().join("idlog.toml"),
+        format!("[security]\nmaster_key = \"{third_key}\"\n"),
+    )
+    .expect("config");
+    assert!(shows_carol(), "readable with the configured key alone");
+    assert_eq!(head(), before);
+}
+
+test_both_backends!(
+    forgetting_leaves_nothing_in_clear,
+    master_keys_rotate_without_touching_the_log,
+);

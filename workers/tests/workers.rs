@@ -411,6 +411,69 @@ async fn emails_carry_working_links_once_per_event(backend: Backend) {
     assert_eq!(log.list(&all).await.expect("deliveries").len(), 2);
 }
 
+async fn mail_to_a_forgotten_user_is_dropped_and_their_recipients_cleared(backend: Backend) {
+    let f = fixture(backend).await;
+    let mail = tempfile::tempdir().expect("mail folder");
+    let worker = EmailWorker::new(
+        Arc::new(EmlFolder::new(mail.path())),
+        DeliveryLog::new(f.database.clone()),
+        f.commands.clone(),
+        minter(),
+        EmailSettings {
+            product: "Acme ID".into(),
+            from: "no-reply@acme.example".into(),
+            public_url: "https://id.acme.example/".into(),
+            reset_url: "https://app.acme.example/reset?token=".into(),
+        },
+        Templates::english(),
+    );
+    let runner = f.runner(vec![Arc::new(worker), Arc::new(f.storage())]);
+    // Cat's welcome goes out; then she is forgotten.
+    let cat = f.register("cat@example.com").await;
+    runner.catch_up().await.expect("caught up");
+    assert_eq!(messages(mail.path()).len(), 1);
+    // Ann is forgotten before the workers reach her welcome and her reset link.
+    let ann = f.register("ann@example.com").await;
+    let (reset, _) = minter().issue(
+        TokenPurpose::PasswordReset,
+        ann,
+        Utc::now(),
+        Duration::hours(1),
+    );
+    f.user(ann, UserCommand::RequestPasswordReset { token: reset })
+        .await;
+    let bob = f.register("bob@example.com").await;
+    for forgotten in [ann, cat] {
+        f.user(forgotten, UserCommand::Forget { at: Utc::now() })
+            .await;
+    }
+    runner.catch_up().await.expect("caught up");
+
+    let sent = messages(mail.path());
+    assert_eq!(sent.len(), 2, "cat's earlier welcome and bob's: {sent:?}");
+    assert!(sent.iter().all(|(_, text)| !text.contains("ann@example.com")));
+    let deliveries = DeliveryLog::new(f.database.clone())
+        .list(&DeliveryFilter {
+            limit: 100,
+            ..DeliveryFilter::default()
+        })
+        .await
+        .expect("deliveries");
+    let recipients: Vec<&str> = deliveries.iter().map(|d| d.recipient.as_str()).collect();
+    assert_eq!(recipients, ["bob@example.com", ""], "cat's row kept, her address gone");
+    for user in [ann, cat] {
+        assert!(
+            f.objects
+                .list(&folder(&user.to_string()))
+                .await
+                .expect("list")
+                .is_empty(),
+            "a forgotten user's folder is removed"
+        );
+    }
+    assert!(!f.objects.list(&folder(&bob.to_string())).await.expect("list").is_empty());
+}
+
 /// Forgets the email worker's checkpoint, as a lost checkpoint would.
 async fn forget_checkpoints(f: &Fixture) {
     projections::sql::execute(&f.database, "DELETE FROM worker_checkpoints", &[])
@@ -487,6 +550,7 @@ async fn phone_codes_go_out_by_text_message_and_verify_the_number(backend: Backe
 }
 
 test_both_backends!(
+    mail_to_a_forgotten_user_is_dropped_and_their_recipients_cleared,
     phone_codes_go_out_by_text_message_and_verify_the_number,
     emails_carry_working_links_once_per_event,
     registration_creates_the_folder_and_changes_rewrite_or_remove_it,
