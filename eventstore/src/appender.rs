@@ -45,6 +45,7 @@ pub(crate) struct SealedRequest {
     pub claims: Vec<crate::model::Claim>,
     pub idempotency: Option<IdempotencyKey>,
     pub forget_subject: Option<String>,
+    pub new_keys: Vec<crate::storage::DataKeyRecord>,
 }
 
 pub(crate) struct Job {
@@ -208,6 +209,7 @@ fn build_batch(head: &Head, pending: &[Pending]) -> (Batch, Vec<Appended>) {
             current_version: *assumed_version,
             claims: request.claims.clone(),
             forget_subject: request.forget_subject.clone(),
+            new_keys: request.new_keys.clone(),
             idempotency: request.idempotency.as_ref().map(|key| {
                 (
                     key.key.clone(),
@@ -293,6 +295,11 @@ async fn commit_jobs(
                     } else {
                         Err(AppendError::IdempotencyKeyReused)
                     });
+                }
+                for (index, subject) in rejections.keys {
+                    resolved[index].get_or_insert(Err(AppendError::Store(
+                        StoreError::DataKeyConflict { subject },
+                    )));
                 }
                 for (index, kind) in rejections.claims {
                     resolved[index].get_or_insert(Err(AppendError::DuplicateClaim { kind }));

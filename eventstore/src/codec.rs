@@ -6,6 +6,7 @@
 //! to forget them. A sealed field is still a JSON value at the same place, so the event format
 //! does not change.
 
+use crate::storage::DataKeyRecord;
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -27,6 +28,18 @@ pub trait PersonalDataCodec: Send + Sync + 'static {
 
     /// `subject` was forgotten (their key destroyed): forget whatever is cached of them.
     fn forget(&self, _subject: &str) {}
+
+    /// Keys of these subjects created while sealing and not stored yet: the log writes them in
+    /// the transaction of the events they sealed.
+    fn unstored_keys(&self, _subjects: &[&str]) -> Vec<DataKeyRecord> {
+        Vec::new()
+    }
+
+    /// Those keys are stored now.
+    fn keys_stored(&self, _subjects: &[&str]) {}
+
+    /// Drops what is cached of `subject` (another process stored a different key first).
+    fn drop_cached(&self, _subject: &str) {}
 }
 
 /// Stores personal data as it is (tests of the log itself, and benchmarks without encryption).

@@ -26,8 +26,12 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The key of a sealed field's one-entry object.
+/// The key of the one-entry object a sealed field holds in place of its value:
+/// `{"$sealed": true}`.
 pub const SEALED: &str = "$sealed";
+/// The top-level key of a document's sealed personal fields: `"<subject>:<base64url(nonce ||
+/// ciphertext)>"`, the ciphertext of a JSON object of the fields' values.
+pub const PERSONAL: &str = "$personal";
 /// The key of the one-entry object an erased field reads back as: `{"$erased": true}`.
 pub const ERASED: &str = "$erased";
 
@@ -43,9 +47,15 @@ pub fn is_erased(value: &Value) -> bool {
         .is_some_and(|fields| fields.len() == 1 && fields.get(ERASED) == Some(&Value::Bool(true)))
 }
 
-/// Whether `value` is a sealed (encrypted) field.
+/// Whether `value` is the place of a sealed (encrypted) field.
 pub fn is_sealed(value: &Value) -> bool {
-    sealed_field(value).is_some()
+    value
+        .as_object()
+        .is_some_and(|fields| fields.len() == 1 && fields.get(SEALED) == Some(&Value::Bool(true)))
+}
+
+fn sealed_mark() -> Value {
+    serde_json::json!({ SEALED: true })
 }
 
 /// XChaCha20-Poly1305 nonces are 24 bytes: random ones never repeat in practice.
@@ -156,18 +166,22 @@ fn wrap_aad(subject: &str) -> Vec<u8> {
     [b"idlog.data-key.v1:".as_slice(), subject.as_bytes()].concat()
 }
 
-fn field_aad(subject: &str, field: &str) -> Vec<u8> {
-    [
-        b"idlog.personal-field.v1:".as_slice(),
-        subject.as_bytes(),
-        b"\0",
-        field.as_bytes(),
-    ]
-    .concat()
+/// Binds sealed data to its subject and the names of its fields (sorted: documents come back
+/// from the database in its own key order).
+fn fields_aad(subject: &str, names: &[&str]) -> Vec<u8> {
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    let mut aad = [b"idlog.personal-fields.v1:".as_slice(), subject.as_bytes()].concat();
+    for name in names {
+        aad.push(0);
+        aad.extend_from_slice(name.as_bytes());
+    }
+    aad
 }
 
 fn seal_bytes(cipher: &XChaCha20Poly1305, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, String> {
-    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+    // A CSPRNG seeded from the OS per thread: no system call per nonce.
+    let nonce = XChaCha20Poly1305::generate_nonce(&mut rand::thread_rng());
     let ciphertext = cipher
         .encrypt(
             &nonce,
@@ -202,17 +216,15 @@ struct CachedKey {
     /// `None`: destroyed (the subject was forgotten); that never changes.
     cipher: Option<XChaCha20Poly1305>,
     loaded: Instant,
+    /// A key created here and not stored yet: it goes into the database with the first events
+    /// it sealed.
+    unstored: Option<DataKeyRecord>,
 }
 
-/// The sealed field at the top level of a document: its subject and bytes.
-fn sealed_field(value: &Value) -> Option<(&str, &str)> {
-    let fields = value.as_object()?;
-    if fields.len() != 1 {
-        return None;
-    }
-    let text = fields.get(SEALED)?.as_str()?;
+/// A document's sealed personal data: its subject and bytes.
+fn sealed_blob(document: &Value) -> Option<(&str, &str)> {
     // Subjects may hold ':' (`system:cli:alice`); base64url never does.
-    text.rsplit_once(':')
+    document.get(PERSONAL)?.as_str()?.rsplit_once(':')
 }
 
 /// The field name of a one-segment JSON pointer (`/email`).
@@ -261,22 +273,28 @@ impl EncryptingCodec {
         let mut cache = self.cache.lock().ok()?;
         let entry = cache.get(subject)?;
         // A destroyed key stays destroyed; a live one is re-read now and then, in case another
-        // process destroyed it.
-        if entry.cipher.is_some() && entry.loaded.elapsed() > self.ttl {
+        // process destroyed it (one not stored yet cannot have been).
+        if entry.cipher.is_some() && entry.unstored.is_none() && entry.loaded.elapsed() > self.ttl
+        {
             return None;
         }
         Some(entry.clone())
     }
 
     fn remember(&self, subject: &str, cipher: Option<XChaCha20Poly1305>) {
+        self.remember_entry(
+            subject,
+            CachedKey {
+                cipher,
+                loaded: Instant::now(),
+                unstored: None,
+            },
+        );
+    }
+
+    fn remember_entry(&self, subject: &str, entry: CachedKey) {
         if let Ok(mut cache) = self.cache.lock() {
-            cache.put(
-                subject.to_owned(),
-                CachedKey {
-                    cipher,
-                    loaded: Instant::now(),
-                },
-            );
+            cache.put(subject.to_owned(), entry);
         }
     }
 
@@ -315,6 +333,10 @@ impl EncryptingCodec {
 
     /// The subject's key for sealing, created if it has none (one round trip on a miss).
     async fn key_for_sealing(&self, subject: &str) -> Result<XChaCha20Poly1305, String> {
+        if self.cached(subject).is_none() && self.storage.stores_new_keys_with_events() {
+            // Only a read here; a key it lacks is created and goes in with the events.
+            self.load(&[subject]).await?;
+        }
         let cipher = match self.cached(subject) {
             Some(entry) => entry.cipher,
             None => {
@@ -324,6 +346,18 @@ impl EncryptingCodec {
                     wrapped_key: Some(self.masters.current.wrap(subject, &data_key)?),
                     master_key_id: self.masters.current.id.clone(),
                 };
+                if self.storage.stores_new_keys_with_events() {
+                    let cipher = XChaCha20Poly1305::new(&data_key.into());
+                    self.remember_entry(
+                        subject,
+                        CachedKey {
+                            cipher: Some(cipher.clone()),
+                            loaded: Instant::now(),
+                            unstored: Some(fresh),
+                        },
+                    );
+                    return Ok(cipher);
+                }
                 // Another process may create it at the same time: the first one stored wins,
                 // and a destroyed key stays destroyed.
                 let stored = self
@@ -405,33 +439,33 @@ impl PersonalDataCodec for EncryptingCodec {
         let Some(fields) = document.as_object_mut() else {
             return Ok(());
         };
-        let present: Vec<&str> = pointers
-            .iter()
-            .filter_map(|pointer| top_level_name(pointer))
-            .filter(|name| fields.get(*name).is_some_and(|value| !value.is_null()))
-            .collect();
-        if present.is_empty() {
+        if fields.contains_key(PERSONAL) {
+            return Err(format!("{PERSONAL} is reserved in event documents"));
+        }
+        let mut personal = serde_json::Map::new();
+        for name in pointers.iter().filter_map(|pointer| top_level_name(pointer)) {
+            if let Some(value) = fields.get_mut(name).filter(|value| !value.is_null()) {
+                personal.insert(name.to_owned(), std::mem::replace(value, sealed_mark()));
+            }
+        }
+        if personal.is_empty() {
             return Ok(());
         }
         let cipher = self.key_for_sealing(subject).await?;
-        for name in present {
-            let Some(value) = fields.get_mut(name) else {
-                continue;
-            };
-            let plaintext = serde_json::to_vec(value).map_err(|e| e.to_string())?;
-            let sealed = seal_bytes(&cipher, &field_aad(subject, name), &plaintext)?;
-            *value = serde_json::json!({
-                SEALED: format!("{subject}:{}", URL_SAFE_NO_PAD.encode(sealed))
-            });
-        }
+        let plaintext = serde_json::to_vec(&personal).map_err(|e| e.to_string())?;
+        let names: Vec<&str> = personal.keys().map(String::as_str).collect();
+        let sealed = seal_bytes(&cipher, &fields_aad(subject, &names), &plaintext)?;
+        fields.insert(
+            PERSONAL.to_owned(),
+            Value::String(format!("{subject}:{}", URL_SAFE_NO_PAD.encode(sealed))),
+        );
         Ok(())
     }
 
     async fn open(&self, documents: &mut [&mut Value]) -> Result<(), String> {
         let subjects: HashSet<&str> = documents
             .iter()
-            .filter_map(|document| document.as_object())
-            .flat_map(|fields| fields.values().filter_map(sealed_field))
+            .filter_map(|document| sealed_blob(document))
             .map(|(subject, _)| subject)
             .collect();
         if subjects.is_empty() {
@@ -444,25 +478,36 @@ impl PersonalDataCodec for EncryptingCodec {
             let Some(fields) = document.as_object_mut() else {
                 continue;
             };
-            for (name, value) in fields.iter_mut() {
-                let Some((subject, sealed)) = sealed_field(value) else {
-                    continue;
-                };
-                let entry = self.cached(subject).ok_or_else(|| {
-                    format!("no data key for {subject}: personal data cannot be read")
-                })?;
-                let Some(cipher) = entry.cipher else {
-                    *value = erased_value();
-                    continue;
-                };
-                let bytes = URL_SAFE_NO_PAD
-                    .decode(sealed)
-                    .map_err(|_| format!("the sealed field {name} is not base64url"))?;
-                let plaintext =
-                    open_bytes(&cipher, &field_aad(subject, name), &bytes).map_err(|()| {
-                        format!("the sealed field {name} of {subject} does not open: altered")
-                    })?;
-                *value = serde_json::from_slice(&plaintext).map_err(|e| e.to_string())?;
+            let Some(Value::String(blob)) = fields.remove(PERSONAL) else {
+                continue;
+            };
+            let (subject, sealed) = blob
+                .rsplit_once(':')
+                .ok_or_else(|| format!("{PERSONAL} names no subject"))?;
+            let entry = self
+                .cached(subject)
+                .ok_or_else(|| format!("no data key for {subject}: personal data cannot be read"))?;
+            let names: Vec<String> = fields
+                .iter()
+                .filter(|(_, value)| is_sealed(value))
+                .map(|(name, _)| name.clone())
+                .collect();
+            let Some(cipher) = entry.cipher else {
+                for name in &names {
+                    fields.insert(name.clone(), erased_value());
+                }
+                continue;
+            };
+            let bytes = URL_SAFE_NO_PAD
+                .decode(sealed)
+                .map_err(|_| format!("the personal data of {subject} is not base64url"))?;
+            let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let plaintext = open_bytes(&cipher, &fields_aad(subject, &name_refs), &bytes)
+                .map_err(|()| format!("the personal data of {subject} does not open: altered"))?;
+            let personal: serde_json::Map<String, Value> =
+                serde_json::from_slice(&plaintext).map_err(|e| e.to_string())?;
+            for (name, value) in personal {
+                fields.insert(name, value);
             }
         }
         Ok(())
@@ -470,6 +515,32 @@ impl PersonalDataCodec for EncryptingCodec {
 
     fn forget(&self, subject: &str) {
         self.remember(subject, None);
+    }
+
+    fn unstored_keys(&self, subjects: &[&str]) -> Vec<DataKeyRecord> {
+        let Ok(mut cache) = self.cache.lock() else {
+            return Vec::new();
+        };
+        subjects
+            .iter()
+            .filter_map(|subject| cache.get(*subject).and_then(|entry| entry.unstored.clone()))
+            .collect()
+    }
+
+    fn keys_stored(&self, subjects: &[&str]) {
+        if let Ok(mut cache) = self.cache.lock() {
+            for subject in subjects {
+                if let Some(entry) = cache.get_mut(*subject) {
+                    entry.unstored = None;
+                }
+            }
+        }
+    }
+
+    fn drop_cached(&self, subject: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.pop(subject);
+        }
     }
 }
 
@@ -496,10 +567,11 @@ mod tests {
     }
 
     #[test]
-    fn sealed_fields_name_their_subject_even_with_colons() {
-        let value = serde_json::json!({ SEALED: "system:cli:alice:AAAA" });
-        assert_eq!(sealed_field(&value), Some(("system:cli:alice", "AAAA")));
-        assert_eq!(sealed_field(&serde_json::json!("plain@example.com")), None);
+    fn sealed_data_names_its_subject_even_with_colons() {
+        let document = serde_json::json!({ PERSONAL: "system:cli:alice:AAAA", "ip": sealed_mark() });
+        assert_eq!(sealed_blob(&document), Some(("system:cli:alice", "AAAA")));
+        assert_eq!(sealed_blob(&serde_json::json!({"ip": "192.0.2.1"})), None);
+        assert!(is_sealed(&document["ip"]) && !is_sealed(&serde_json::json!("x")));
         assert!(is_erased(&erased_value()));
     }
 }

@@ -55,6 +55,13 @@ pub enum StoreError {
     /// The personal-data codec failed.
     #[error("personal data codec: {0}")]
     Codec(String),
+    /// Another process stored a different data key for this subject first (the append is
+    /// sealed again with the stored key).
+    #[error("the data key of {subject} was created by another process at the same time")]
+    DataKeyConflict {
+        /// Whose key.
+        subject: String,
+    },
     /// The database URL is not one idlog understands.
     #[error("unsupported database URL (use sqlite:PATH or postgres://...): {0}")]
     UnsupportedUrl(String),

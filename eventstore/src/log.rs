@@ -158,7 +158,34 @@ impl EventLog {
             .forget_data_subject
             .then(|| request.data_subject.clone())
             .flatten();
+        // Where new keys go in with the events, another process may store a different key for
+        // the same subject first: then the request is sealed again, with the stored key.
+        let retry = self
+            .inner
+            .storage
+            .stores_new_keys_with_events()
+            .then(|| request.clone());
+        let appended = match self.seal_and_commit(request).await {
+            Err(AppendError::Store(StoreError::DataKeyConflict { subject })) if retry.is_some() => {
+                self.inner.codec.drop_cached(&subject);
+                let request = retry.ok_or(StoreError::Closed)?;
+                self.seal_and_commit(request).await?
+            }
+            other => other?,
+        };
+        if let Some(subject) = forgotten {
+            self.inner.codec.forget(&subject);
+        }
+        Ok(appended)
+    }
+
+    async fn seal_and_commit(&self, request: AppendRequest) -> Result<Appended, AppendError> {
         let sealed = self.seal(request).await?;
+        let subjects: Vec<String> = sealed
+            .new_keys
+            .iter()
+            .map(|key| key.subject.clone())
+            .collect();
         let (reply, answer) = oneshot::channel();
         self.inner
             .jobs
@@ -169,8 +196,9 @@ impl EventLog {
             .await
             .map_err(|_| StoreError::Closed)?;
         let appended = answer.await.map_err(|_| StoreError::Closed)??;
-        if let Some(subject) = forgotten {
-            self.inner.codec.forget(&subject);
+        if !subjects.is_empty() {
+            let subjects: Vec<&str> = subjects.iter().map(String::as_str).collect();
+            self.inner.codec.keys_stored(&subjects);
         }
         Ok(appended)
     }
@@ -245,7 +273,14 @@ impl EventLog {
                 metadata: metadata.clone(),
             });
         }
-        Ok(SealedRequest {
+        let mut key_subjects: Vec<&str> = metadata_subject
+            .as_deref()
+            .into_iter()
+            .chain(subject)
+            .collect();
+        key_subjects.dedup();
+        let new_keys = codec.unstored_keys(&key_subjects);
+                Ok(SealedRequest {
             stream_id: request.stream_id,
             stream_type: request.stream_type,
             expected: request.expected_version,
@@ -253,6 +288,7 @@ impl EventLog {
             claims: request.claims,
             idempotency: request.idempotency,
             forget_subject,
+            new_keys,
         })
     }
 

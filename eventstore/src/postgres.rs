@@ -27,6 +27,9 @@ const EVENT_COLUMNS: &str = "global_position, stream_id, stream_type, stream_ver
 #[derive(Debug, Clone)]
 pub struct PostgresStorage {
     pool: PgPool,
+    /// Writes new data keys without waiting for their WAL flush: see
+    /// [`crate::storage::INSERT_DATA_KEY`].
+    keys_pool: PgPool,
 }
 
 impl PostgresStorage {
@@ -40,15 +43,26 @@ impl PostgresStorage {
             .test_before_acquire(false)
             .before_acquire(crate::storage::ping_if_idle::<sqlx::Postgres>)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .context("connecting to PostgreSQL")?;
-        Ok(Self { pool })
+        let keys_pool = PgPoolOptions::new()
+            .max_connections(2)
+            .test_before_acquire(false)
+            .before_acquire(crate::storage::ping_if_idle::<sqlx::Postgres>)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.options([("synchronous_commit", "off")]))
+            .await
+            .context("connecting to PostgreSQL")?;
+        Ok(Self { pool, keys_pool })
     }
 
     /// Wraps an existing pool.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            keys_pool: pool.clone(),
+            pool,
+        }
     }
 
     /// The connection pool (read models live in the same database).
@@ -471,7 +485,7 @@ impl LogStorage for PostgresStorage {
             .bind(&record.subject)
             .bind(&record.wrapped_key)
             .bind(&record.master_key_id)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.keys_pool)
             .await
             .context("storing a data key")?;
         data_key_record(&row)

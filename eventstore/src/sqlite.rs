@@ -256,6 +256,17 @@ impl LogStorage for SqliteStorage {
                     rejections.claims.push((index, claim.kind.clone()));
                 }
             }
+            for key in &request.new_keys {
+                let stored: Option<(Option<Vec<u8>>,)> =
+                    sqlx::query_as("SELECT wrapped_key FROM data_keys WHERE subject = ?")
+                        .bind(&key.subject)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .context("checking a data key")?;
+                if stored.is_some_and(|(stored,)| stored != key.wrapped_key) {
+                    rejections.keys.push((index, key.subject.clone()));
+                }
+            }
             if let Some((key, _)) = &request.idempotency {
                 let row = sqlx::query(
                     "SELECT fingerprint, stream_id, stream_version, first_position, last_position \
@@ -317,6 +328,19 @@ impl LogStorage for SqliteStorage {
                 .execute(&mut *tx)
                 .await
                 .context("taking a claim")?;
+            }
+            for key in &request.new_keys {
+                sqlx::query(
+                    "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at) \
+                     VALUES (?, ?, ?, ?) ON CONFLICT (subject) DO NOTHING",
+                )
+                .bind(&key.subject)
+                .bind(&key.wrapped_key)
+                .bind(&key.master_key_id)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .context("storing a data key")?;
             }
             if let Some(subject) = &request.forget_subject {
                 sqlx::query(DESTROY_DATA_KEY)
@@ -414,6 +438,11 @@ impl LogStorage for SqliteStorage {
             .await
             .context("counting claims")?;
         from_db(count, 0)
+    }
+
+    fn stores_new_keys_with_events(&self) -> bool {
+        // A separate write would wait for the file's one write lock behind the appender.
+        true
     }
 
     async fn data_keys(&self, subjects: &[&str]) -> Result<Vec<DataKeyRecord>, StoreError> {

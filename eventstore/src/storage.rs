@@ -50,6 +50,10 @@ pub struct BatchRequest {
     pub idempotency: Option<(String, IdempotencyRecord)>,
     /// A data subject whose data key is destroyed with these events (they are forgotten).
     pub forget_subject: Option<String>,
+    /// Data keys created for these events, stored with them (by storages that
+    /// [`LogStorage::stores_new_keys_with_events`]); a subject whose stored key differs is a
+    /// rejection.
+    pub new_keys: Vec<DataKeyRecord>,
 }
 
 /// A data subject's key as stored: wrapped by a master key, or destroyed.
@@ -86,6 +90,8 @@ pub struct Rejections {
     pub claims: Vec<(usize, String)>,
     /// Requests whose idempotency key was seen before: (request index, first result).
     pub idempotency: Vec<(usize, IdempotencyRecord)>,
+    /// Requests bringing a new data key for a subject that has another: (request index, subject).
+    pub keys: Vec<(usize, String)>,
 }
 
 impl Rejections {
@@ -95,6 +101,7 @@ impl Rejections {
             && self.versions.is_empty()
             && self.claims.is_empty()
             && self.idempotency.is_empty()
+            && self.keys.is_empty()
     }
 }
 
@@ -144,6 +151,13 @@ pub trait LogStorage: Send + Sync + 'static {
     /// How many values of a kind are claimed.
     async fn claim_count(&self, kind: &str) -> Result<u64, StoreError>;
 
+    /// Whether new data keys are best written in the transaction of the events they seal
+    /// ([`BatchRequest::new_keys`]) rather than on their own ([`Self::data_key_or_insert`]): true
+    /// where another writer would wait for the log's single write lock (SQLite).
+    fn stores_new_keys_with_events(&self) -> bool {
+        false
+    }
+
     /// The stored keys of these subjects (subjects with none are left out).
     async fn data_keys(&self, subjects: &[&str]) -> Result<Vec<DataKeyRecord>, StoreError>;
 
@@ -172,6 +186,11 @@ pub trait LogStorage: Send + Sync + 'static {
 
 /// Stores a subject's first key and returns the stored row: a later key for the same subject is
 /// ignored (the no-op update makes the existing row come back). (Both databases.)
+///
+/// PostgreSQL commits it without waiting for the disk (`synchronous_commit = off`): a key
+/// matters only once an event sealed with it is committed, and that later commit flushes the
+/// write-ahead log up to itself, this row included. A crash before then loses a key nothing used.
+/// (SQLite stores new keys in the events' own transaction instead.)
 pub(crate) const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at) \
      VALUES ($1, $2, $3, CURRENT_TIMESTAMP) ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
      RETURNING subject, wrapped_key, master_key_id";

@@ -64,12 +64,19 @@ async fn personal_fields_are_stored_encrypted_and_read_back_in_clear(backend: Ba
         "non-personal fields in clear"
     );
     assert_eq!(stored[0].payload["phone"], Value::Null, "nulls stay null");
+    assert_eq!(stored[0].payload["email"], json!({"$sealed": true}));
     assert!(
-        stored[0].payload["email"]["$sealed"]
+        stored[0].payload["$personal"]
             .as_str()
             .expect("sealed")
             .starts_with("user-1:")
     );
+    // Altered sealed data is refused, not read.
+    let mut altered = stored.clone();
+    altered[0].payload["$personal"] = json!(
+        stored[0].payload["$personal"].as_str().expect("sealed").replacen(':', ":A", 1)
+    );
+    assert!(log.decode_stored(altered).await.is_err());
 
     let read = log.read_stream("user-1").await.expect("read");
     assert_eq!(read[0].payload["email"], "ann@example.com");
@@ -273,7 +280,47 @@ async fn a_new_master_key_rewraps_data_keys_without_touching_the_log(backend: Ba
     );
 }
 
+async fn two_processes_creating_one_subjects_key_agree_on_one(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("db");
+    let first = db.open().await.expect("open").log;
+    let second = open_with(&db, test_masters()).await.log;
+    // The first process seals for a new subject, but its append is refused: on SQLite the new
+    // key is not stored then (it goes in with the events), on PostgreSQL it is.
+    let refused = first
+        .append(append_for(
+            "user-1",
+            registered("ann@example.com"),
+            ExpectedVersion::Exact(5),
+        ))
+        .await;
+    assert!(refused.is_err());
+    // The second process creates and stores the key of its own.
+    second
+        .append(append_for(
+            "user-1",
+            registered("ann@example.com"),
+            ExpectedVersion::NoStream,
+        ))
+        .await
+        .expect("second");
+    // The first one's next append finds the stored key (sealing again if it had its own).
+    first
+        .append(append_for(
+            "user-1",
+            registered("ann@example.org"),
+            ExpectedVersion::Exact(1),
+        ))
+        .await
+        .expect("first, again");
+    for log in [&first, &second] {
+        let events = log.read_stream("user-1").await.expect("read");
+        assert_eq!(events[0].payload["email"], "ann@example.com");
+        assert_eq!(events[1].payload["email"], "ann@example.org");
+    }
+}
+
 test_both_backends!(
+    two_processes_creating_one_subjects_key_agree_on_one,
     personal_fields_are_stored_encrypted_and_read_back_in_clear,
     forgetting_destroys_the_key_and_the_chain_still_verifies,
     events_written_in_clear_before_encryption_read_as_they_are,
