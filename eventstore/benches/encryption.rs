@@ -6,7 +6,8 @@
 //! Appends: 32 callers, each appending registration-sized events (email and names personal,
 //! metadata with address and user agent) to its own user streams: every 10th append starts a new
 //! user, whose data key is created then (as a registration does). Reads: the whole log read back
-//! and decoded in batches of 1,000, as the projector's rebuild reads it.
+//! and decoded in batches of 1,000, as the projector's rebuild reads it; and decoding alone (one
+//! stored batch decoded again and again). The allocator is the binary's (mimalloc).
 
 use eventstore::testing::{Backend, TestDb};
 use eventstore::{AppendRequest, EventLog, ExpectedVersion, NewEvent};
@@ -15,17 +16,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// As in the `idlog` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CALLERS: usize = 32;
 const ROUNDS: usize = 3;
-/// A new user every this many appends of a caller.
-const EVENTS_PER_USER: u64 = 10;
+/// A new user every this many appends of a caller (`EVENTS_PER_USER`, default 10).
+fn events_per_user() -> u64 {
+    std::env::var("EVENTS_PER_USER")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(10)
+}
 
 fn request(caller: usize, round: usize, n: u64) -> AppendRequest {
+    let per_user = events_per_user();
     let user = format!(
         "0193a5f2-7c1e-7a00-{round:04}-{caller:04}{:08}",
-        n / EVENTS_PER_USER
+        n / per_user
     );
-    let version = n % EVENTS_PER_USER;
+    let version = n % per_user;
     let expected = if version == 0 {
         ExpectedVersion::NoStream
     } else {
@@ -109,6 +120,23 @@ async fn bench(backend: Backend, seconds: u64) {
     let mut results = Vec::new();
     for _ in 0..2 {
         results = vec![reads(&plain).await, reads(&sealed).await];
+    }
+    // The codec alone: the same stored batch decoded again and again, no database.
+    for (name, log) in [("in clear", &plain), ("encrypted", &sealed)] {
+        let batch = log.read_all_stored(0, 1000).await.expect("stored");
+        let started = Instant::now();
+        let mut decoded = 0;
+        while started.elapsed() < Duration::from_secs(1) {
+            decoded += log
+                .decode_stored(batch.clone())
+                .await
+                .expect("decode")
+                .len();
+        }
+        println!(
+            "{backend:?} decoding alone, {name}: {:.0} events/s",
+            decoded as f64 / started.elapsed().as_secs_f64()
+        );
     }
     let (plain_events, plain_read) = results[0];
     let (sealed_events, sealed_read) = results[1];

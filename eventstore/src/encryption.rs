@@ -2,22 +2,23 @@
 //! by destroying one key (crypto-shredding).
 //!
 //! Each data subject (a user id, or whoever an actor is) has a random 256-bit data key, kept in
-//! the `data_keys` table wrapped (encrypted) by the master key from configuration. A personal
-//! field is sealed with XChaCha20-Poly1305 under its subject's key, bound to the subject and the
-//! field's name, and stored as `{"$sealed": "<subject>:<base64url(nonce || ciphertext)>"}` in
-//! place of the value. The hash chain covers these stored bytes, so destroying a key changes
-//! nothing the chain covers; the field then reads back as `{"$erased": true}`.
+//! the `data_keys` table wrapped (encrypted) by the master key from configuration. A document's
+//! personal fields are sealed together with AES-256-GCM under their subject's key, bound to the
+//! subject and the fields' names: each field holds `{"$sealed": true}` in place of its value, and
+//! the document a top-level `"$personal": "<subject>:<base64url(nonce || ciphertext)>"`. The hash
+//! chain covers these stored bytes, so destroying a key changes nothing the chain covers; the
+//! fields then read back as `{"$erased": true}`.
 //!
 //! Fields written in clear (before encryption was on) are read as they are.
 
 use crate::codec::PersonalDataCodec;
 use crate::error::StoreError;
 use crate::storage::{DataKeyRecord, LogStorage};
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use lru::LruCache;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -58,8 +59,9 @@ fn sealed_mark() -> Value {
     serde_json::json!({ SEALED: true })
 }
 
-/// XChaCha20-Poly1305 nonces are 24 bytes: random ones never repeat in practice.
-const NONCE_LEN: usize = 24;
+/// AES-GCM nonces are 12 bytes, random: each key seals a person's few events (and the master
+/// key one data key per person), far below the 2^32 random nonces one key may take.
+const NONCE_LEN: usize = 12;
 
 /// How many data keys a process keeps unwrapped in memory.
 pub const DEFAULT_CACHED_KEYS: usize = 100_000;
@@ -96,7 +98,7 @@ impl MasterKey {
 
     /// A fresh random key.
     pub fn generate() -> Self {
-        Self::from_bytes(XChaCha20Poly1305::generate_key(&mut OsRng).into())
+        Self::from_bytes(Aes256Gcm::generate_key(&mut OsRng).into())
     }
 
     /// A short public name of the key (a digest prefix), recorded with each data key it wraps.
@@ -104,8 +106,8 @@ impl MasterKey {
         &self.id
     }
 
-    fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(&self.key.into())
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(&self.key.into())
     }
 
     /// Encrypts a data key for `subject`.
@@ -179,9 +181,9 @@ fn fields_aad(subject: &str, names: &[&str]) -> Vec<u8> {
     aad
 }
 
-fn seal_bytes(cipher: &XChaCha20Poly1305, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, String> {
+fn seal_bytes(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, String> {
     // A CSPRNG seeded from the OS per thread: no system call per nonce.
-    let nonce = XChaCha20Poly1305::generate_nonce(&mut rand::thread_rng());
+    let nonce = Aes256Gcm::generate_nonce(&mut rand::thread_rng());
     let ciphertext = cipher
         .encrypt(
             &nonce,
@@ -194,14 +196,14 @@ fn seal_bytes(cipher: &XChaCha20Poly1305, aad: &[u8], plaintext: &[u8]) -> Resul
     Ok([nonce.as_slice(), &ciphertext].concat())
 }
 
-fn open_bytes(cipher: &XChaCha20Poly1305, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, ()> {
+fn open_bytes(cipher: &Aes256Gcm, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, ()> {
     if sealed.len() < NONCE_LEN {
         return Err(());
     }
     let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
     cipher
         .decrypt(
-            XNonce::from_slice(nonce),
+            Nonce::from_slice(nonce),
             Payload {
                 msg: ciphertext,
                 aad,
@@ -213,8 +215,9 @@ fn open_bytes(cipher: &XChaCha20Poly1305, aad: &[u8], sealed: &[u8]) -> Result<V
 /// A subject's key as this process knows it.
 #[derive(Clone)]
 struct CachedKey {
-    /// `None`: destroyed (the subject was forgotten); that never changes.
-    cipher: Option<XChaCha20Poly1305>,
+    /// `None`: destroyed (the subject was forgotten); that never changes. The key, not its
+    /// expanded cipher (ten times the size): expanding it per batch costs next to nothing.
+    key: Option<[u8; 32]>,
     loaded: Instant,
     /// A key created here and not stored yet: it goes into the database with the first events
     /// it sealed.
@@ -274,18 +277,17 @@ impl EncryptingCodec {
         let entry = cache.get(subject)?;
         // A destroyed key stays destroyed; a live one is re-read now and then, in case another
         // process destroyed it (one not stored yet cannot have been).
-        if entry.cipher.is_some() && entry.unstored.is_none() && entry.loaded.elapsed() > self.ttl
-        {
+        if entry.key.is_some() && entry.unstored.is_none() && entry.loaded.elapsed() > self.ttl {
             return None;
         }
         Some(entry.clone())
     }
 
-    fn remember(&self, subject: &str, cipher: Option<XChaCha20Poly1305>) {
+    fn remember(&self, subject: &str, key: Option<[u8; 32]>) {
         self.remember_entry(
             subject,
             CachedKey {
-                cipher,
+                key,
                 loaded: Instant::now(),
                 unstored: None,
             },
@@ -298,14 +300,12 @@ impl EncryptingCodec {
         }
     }
 
-    fn cipher_of(&self, record: &DataKeyRecord) -> Result<Option<XChaCha20Poly1305>, String> {
-        match &record.wrapped_key {
-            None => Ok(None),
-            Some(wrapped) => {
-                let key = self.masters.unwrap(record, wrapped)?;
-                Ok(Some(XChaCha20Poly1305::new(&key.into())))
-            }
-        }
+    fn key_of(&self, record: &DataKeyRecord) -> Result<Option<[u8; 32]>, String> {
+        record
+            .wrapped_key
+            .as_ref()
+            .map(|wrapped| self.masters.unwrap(record, wrapped))
+            .transpose()
     }
 
     /// Reads the keys of `subjects` that are not cached (one query); subjects with no key are
@@ -325,38 +325,37 @@ impl EncryptingCodec {
             .await
             .map_err(|e| e.to_string())?;
         for record in records {
-            let cipher = self.cipher_of(&record)?;
-            self.remember(&record.subject, cipher);
+            let key = self.key_of(&record)?;
+            self.remember(&record.subject, key);
         }
         Ok(())
     }
 
     /// The subject's key for sealing, created if it has none (one round trip on a miss).
-    async fn key_for_sealing(&self, subject: &str) -> Result<XChaCha20Poly1305, String> {
+    async fn key_for_sealing(&self, subject: &str) -> Result<Aes256Gcm, String> {
         if self.cached(subject).is_none() && self.storage.stores_new_keys_with_events() {
             // Only a read here; a key it lacks is created and goes in with the events.
             self.load(&[subject]).await?;
         }
-        let cipher = match self.cached(subject) {
-            Some(entry) => entry.cipher,
+        let key = match self.cached(subject) {
+            Some(entry) => entry.key,
             None => {
-                let data_key: [u8; 32] = XChaCha20Poly1305::generate_key(&mut OsRng).into();
+                let data_key: [u8; 32] = Aes256Gcm::generate_key(&mut OsRng).into();
                 let fresh = DataKeyRecord {
                     subject: subject.to_owned(),
                     wrapped_key: Some(self.masters.current.wrap(subject, &data_key)?),
                     master_key_id: self.masters.current.id.clone(),
                 };
                 if self.storage.stores_new_keys_with_events() {
-                    let cipher = XChaCha20Poly1305::new(&data_key.into());
                     self.remember_entry(
                         subject,
                         CachedKey {
-                            cipher: Some(cipher.clone()),
+                            key: Some(data_key),
                             loaded: Instant::now(),
                             unstored: Some(fresh),
                         },
                     );
-                    return Ok(cipher);
+                    return Ok(Aes256Gcm::new(&data_key.into()));
                 }
                 // Another process may create it at the same time: the first one stored wins,
                 // and a destroyed key stays destroyed.
@@ -365,12 +364,13 @@ impl EncryptingCodec {
                     .data_key_or_insert(&fresh)
                     .await
                     .map_err(|e| e.to_string())?;
-                let cipher = self.cipher_of(&stored)?;
-                self.remember(subject, cipher.clone());
-                cipher
+                let key = self.key_of(&stored)?;
+                self.remember(subject, key);
+                key
             }
         };
-        cipher.ok_or_else(|| format!("{subject} was forgotten: no personal data is kept for them"))
+        key.map(|key| Aes256Gcm::new(&key.into()))
+            .ok_or_else(|| format!("{subject} was forgotten: no personal data is kept for them"))
     }
 
     /// Re-wraps every data key not wrapped by the current master key; returns how many.
@@ -443,7 +443,10 @@ impl PersonalDataCodec for EncryptingCodec {
             return Err(format!("{PERSONAL} is reserved in event documents"));
         }
         let mut personal = serde_json::Map::new();
-        for name in pointers.iter().filter_map(|pointer| top_level_name(pointer)) {
+        for name in pointers
+            .iter()
+            .filter_map(|pointer| top_level_name(pointer))
+        {
             if let Some(value) = fields.get_mut(name).filter(|value| !value.is_null()) {
                 personal.insert(name.to_owned(), std::mem::replace(value, sealed_mark()));
             }
@@ -463,17 +466,25 @@ impl PersonalDataCodec for EncryptingCodec {
     }
 
     async fn open(&self, documents: &mut [&mut Value]) -> Result<(), String> {
-        let subjects: HashSet<&str> = documents
+        let subjects: HashSet<String> = documents
             .iter()
             .filter_map(|document| sealed_blob(document))
-            .map(|(subject, _)| subject)
+            .map(|(subject, _)| subject.to_owned())
             .collect();
         if subjects.is_empty() {
             return Ok(());
         }
-        let subjects: Vec<String> = subjects.into_iter().map(str::to_owned).collect();
         let wanted: Vec<&str> = subjects.iter().map(String::as_str).collect();
         self.load(&wanted).await?;
+        // The batch's keys, taken from the cache once.
+        let ciphers: std::collections::HashMap<&str, Option<Aes256Gcm>> = wanted
+            .iter()
+            .filter_map(|subject| {
+                let key = self.cached(subject)?.key;
+                Some((*subject, key.map(|key| Aes256Gcm::new(&key.into()))))
+            })
+            .collect();
+        let mut buffer = Vec::new();
         for document in documents.iter_mut() {
             let Some(fields) = document.as_object_mut() else {
                 continue;
@@ -484,25 +495,28 @@ impl PersonalDataCodec for EncryptingCodec {
             let (subject, sealed) = blob
                 .rsplit_once(':')
                 .ok_or_else(|| format!("{PERSONAL} names no subject"))?;
-            let entry = self
-                .cached(subject)
-                .ok_or_else(|| format!("no data key for {subject}: personal data cannot be read"))?;
-            let names: Vec<String> = fields
-                .iter()
-                .filter(|(_, value)| is_sealed(value))
-                .map(|(name, _)| name.clone())
-                .collect();
-            let Some(cipher) = entry.cipher else {
-                for name in &names {
-                    fields.insert(name.clone(), erased_value());
+            let entry = ciphers.get(subject).ok_or_else(|| {
+                format!("no data key for {subject}: personal data cannot be read")
+            })?;
+            let Some(cipher) = entry else {
+                for value in fields.values_mut().filter(|value| is_sealed(value)) {
+                    *value = erased_value();
                 }
                 continue;
             };
-            let bytes = URL_SAFE_NO_PAD
-                .decode(sealed)
+            let aad = {
+                let names: Vec<&str> = fields
+                    .iter()
+                    .filter(|(_, value)| is_sealed(value))
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                fields_aad(subject, &names)
+            };
+            buffer.clear();
+            URL_SAFE_NO_PAD
+                .decode_vec(sealed, &mut buffer)
                 .map_err(|_| format!("the personal data of {subject} is not base64url"))?;
-            let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            let plaintext = open_bytes(&cipher, &fields_aad(subject, &name_refs), &bytes)
+            let plaintext = open_bytes(cipher, &aad, &buffer)
                 .map_err(|()| format!("the personal data of {subject} does not open: altered"))?;
             let personal: serde_json::Map<String, Value> =
                 serde_json::from_slice(&plaintext).map_err(|e| e.to_string())?;
@@ -568,7 +582,8 @@ mod tests {
 
     #[test]
     fn sealed_data_names_its_subject_even_with_colons() {
-        let document = serde_json::json!({ PERSONAL: "system:cli:alice:AAAA", "ip": sealed_mark() });
+        let document =
+            serde_json::json!({ PERSONAL: "system:cli:alice:AAAA", "ip": sealed_mark() });
         assert_eq!(sealed_blob(&document), Some(("system:cli:alice", "AAAA")));
         assert_eq!(sealed_blob(&serde_json::json!({"ip": "192.0.2.1"})), None);
         assert!(is_sealed(&document["ip"]) && !is_sealed(&serde_json::json!("x")));

@@ -280,7 +280,7 @@ impl EventLog {
             .collect();
         key_subjects.dedup();
         let new_keys = codec.unstored_keys(&key_subjects);
-                Ok(SealedRequest {
+        Ok(SealedRequest {
             stream_id: request.stream_id,
             stream_type: request.stream_type,
             expected: request.expected_version,

@@ -256,17 +256,6 @@ impl LogStorage for SqliteStorage {
                     rejections.claims.push((index, claim.kind.clone()));
                 }
             }
-            for key in &request.new_keys {
-                let stored: Option<(Option<Vec<u8>>,)> =
-                    sqlx::query_as("SELECT wrapped_key FROM data_keys WHERE subject = ?")
-                        .bind(&key.subject)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .context("checking a data key")?;
-                if stored.is_some_and(|(stored,)| stored != key.wrapped_key) {
-                    rejections.keys.push((index, key.subject.clone()));
-                }
-            }
             if let Some((key, _)) = &request.idempotency {
                 let row = sqlx::query(
                     "SELECT fingerprint, stream_id, stream_version, first_position, last_position \
@@ -283,8 +272,57 @@ impl LogStorage for SqliteStorage {
                 }
             }
         }
+        // New data keys: one look-up for the batch; a subject whose stored key is another one is
+        // a rejection (the request is sealed again with the stored key).
+        let new_keys: Vec<(usize, &DataKeyRecord)> = batch
+            .requests
+            .iter()
+            .enumerate()
+            .flat_map(|(index, request)| request.new_keys.iter().map(move |key| (index, key)))
+            .collect();
+        if !new_keys.is_empty() {
+            let subjects: Vec<&str> = new_keys
+                .iter()
+                .map(|(_, key)| key.subject.as_str())
+                .collect();
+            let stored: std::collections::HashMap<String, Option<Vec<u8>>> = sqlx::query_as(
+                "SELECT subject, wrapped_key FROM data_keys WHERE subject IN (SELECT value FROM json_each(?))",
+            )
+            .bind(serde_json::to_string(&subjects).map_err(|e| StoreError::Batch(e.to_string()))?)
+            .fetch_all(&mut *tx)
+            .await
+            .context("checking data keys")?
+            .into_iter()
+            .collect();
+            for (index, key) in &new_keys {
+                if stored
+                    .get(&key.subject)
+                    .is_some_and(|wrapped| *wrapped != key.wrapped_key)
+                {
+                    rejections.keys.push((*index, key.subject.clone()));
+                }
+            }
+        }
         if !rejections.is_empty() {
             return Ok(BatchOutcome::Rejected(rejections));
+        }
+        if !new_keys.is_empty() {
+            let now = format_time(Utc::now());
+            let mut builder = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at) ",
+            );
+            builder.push_values(&new_keys, |mut row, (_, key)| {
+                row.push_bind(&key.subject)
+                    .push_bind(&key.wrapped_key)
+                    .push_bind(&key.master_key_id)
+                    .push_bind(now.clone());
+            });
+            builder.push(" ON CONFLICT (subject) DO NOTHING");
+            builder
+                .build()
+                .execute(&mut *tx)
+                .await
+                .context("storing data keys")?;
         }
 
         for chunk in batch.events.chunks(INSERT_CHUNK) {
@@ -328,19 +366,6 @@ impl LogStorage for SqliteStorage {
                 .execute(&mut *tx)
                 .await
                 .context("taking a claim")?;
-            }
-            for key in &request.new_keys {
-                sqlx::query(
-                    "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at) \
-                     VALUES (?, ?, ?, ?) ON CONFLICT (subject) DO NOTHING",
-                )
-                .bind(&key.subject)
-                .bind(&key.wrapped_key)
-                .bind(&key.master_key_id)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await
-                .context("storing a data key")?;
             }
             if let Some(subject) = &request.forget_subject {
                 sqlx::query(DESTROY_DATA_KEY)

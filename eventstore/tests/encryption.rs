@@ -74,7 +74,10 @@ async fn personal_fields_are_stored_encrypted_and_read_back_in_clear(backend: Ba
     // Altered sealed data is refused, not read.
     let mut altered = stored.clone();
     altered[0].payload["$personal"] = json!(
-        stored[0].payload["$personal"].as_str().expect("sealed").replacen(':', ":A", 1)
+        stored[0].payload["$personal"]
+            .as_str()
+            .expect("sealed")
+            .replacen(':', ":A", 1)
     );
     assert!(log.decode_stored(altered).await.is_err());
 

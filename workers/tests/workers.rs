@@ -451,7 +451,10 @@ async fn mail_to_a_forgotten_user_is_dropped_and_their_recipients_cleared(backen
 
     let sent = messages(mail.path());
     assert_eq!(sent.len(), 2, "cat's earlier welcome and bob's: {sent:?}");
-    assert!(sent.iter().all(|(_, text)| !text.contains("ann@example.com")));
+    assert!(
+        sent.iter()
+            .all(|(_, text)| !text.contains("ann@example.com"))
+    );
     let deliveries = DeliveryLog::new(f.database.clone())
         .list(&DeliveryFilter {
             limit: 100,
@@ -460,7 +463,11 @@ async fn mail_to_a_forgotten_user_is_dropped_and_their_recipients_cleared(backen
         .await
         .expect("deliveries");
     let recipients: Vec<&str> = deliveries.iter().map(|d| d.recipient.as_str()).collect();
-    assert_eq!(recipients, ["bob@example.com", ""], "cat's row kept, her address gone");
+    assert_eq!(
+        recipients,
+        ["bob@example.com", ""],
+        "cat's row kept, her address gone"
+    );
     for user in [ann, cat] {
         assert!(
             f.objects
@@ -471,7 +478,13 @@ async fn mail_to_a_forgotten_user_is_dropped_and_their_recipients_cleared(backen
             "a forgotten user's folder is removed"
         );
     }
-    assert!(!f.objects.list(&folder(&bob.to_string())).await.expect("list").is_empty());
+    assert!(
+        !f.objects
+            .list(&folder(&bob.to_string()))
+            .await
+            .expect("list")
+            .is_empty()
+    );
 }
 
 /// Forgets the email worker's checkpoint, as a lost checkpoint would.
