@@ -40,6 +40,15 @@ pub trait PersonalDataCodec: Send + Sync + 'static {
 
     /// Drops what is cached of `subject` (another process stored a different key first).
     fn drop_cached(&self, _subject: &str) {}
+
+    /// Whether sealing for these subjects may create a key (one is not known to be stored).
+    fn may_create_keys(&self, _subjects: &[&str]) -> bool {
+        false
+    }
+
+    /// `subject` is the id of a stream being created: it has no key yet, none need be looked
+    /// for (if it had one after all, the append would be refused and sealed again).
+    fn expect_new_subject(&self, _subject: &str) {}
 }
 
 /// Stores personal data as it is (tests of the log itself, and benchmarks without encryption).

@@ -331,6 +331,27 @@ impl EncryptingCodec {
         Ok(())
     }
 
+    /// A fresh key for `subject`, wrapped; remembered as not stored yet if `pending`.
+    fn new_key(&self, subject: &str, pending: bool) -> Result<([u8; 32], DataKeyRecord), String> {
+        let data_key: [u8; 32] = Aes256Gcm::generate_key(&mut OsRng).into();
+        let record = DataKeyRecord {
+            subject: subject.to_owned(),
+            wrapped_key: Some(self.masters.current.wrap(subject, &data_key)?),
+            master_key_id: self.masters.current.id.clone(),
+        };
+        if pending {
+            self.remember_entry(
+                subject,
+                CachedKey {
+                    key: Some(data_key),
+                    loaded: Instant::now(),
+                    unstored: Some(record.clone()),
+                },
+            );
+        }
+        Ok((data_key, record))
+    }
+
     /// The subject's key for sealing, created if it has none (one round trip on a miss).
     async fn key_for_sealing(&self, subject: &str) -> Result<Aes256Gcm, String> {
         if self.cached(subject).is_none() && self.storage.stores_new_keys_with_events() {
@@ -339,24 +360,11 @@ impl EncryptingCodec {
         }
         let key = match self.cached(subject) {
             Some(entry) => entry.key,
+            None if self.storage.stores_new_keys_with_events() => {
+                Some(self.new_key(subject, true)?.0)
+            }
             None => {
-                let data_key: [u8; 32] = Aes256Gcm::generate_key(&mut OsRng).into();
-                let fresh = DataKeyRecord {
-                    subject: subject.to_owned(),
-                    wrapped_key: Some(self.masters.current.wrap(subject, &data_key)?),
-                    master_key_id: self.masters.current.id.clone(),
-                };
-                if self.storage.stores_new_keys_with_events() {
-                    self.remember_entry(
-                        subject,
-                        CachedKey {
-                            key: Some(data_key),
-                            loaded: Instant::now(),
-                            unstored: Some(fresh),
-                        },
-                    );
-                    return Ok(Aes256Gcm::new(&data_key.into()));
-                }
+                let (_, fresh) = self.new_key(subject, false)?;
                 // Another process may create it at the same time: the first one stored wins,
                 // and a destroyed key stays destroyed.
                 let stored = self
@@ -548,6 +556,19 @@ impl PersonalDataCodec for EncryptingCodec {
                     entry.unstored = None;
                 }
             }
+        }
+    }
+
+    fn may_create_keys(&self, subjects: &[&str]) -> bool {
+        subjects.iter().any(|subject| {
+            self.cached(subject)
+                .is_none_or(|entry| entry.unstored.is_some())
+        })
+    }
+
+    fn expect_new_subject(&self, subject: &str) {
+        if self.storage.stores_new_keys_with_events() && self.cached(subject).is_none() {
+            let _ = self.new_key(subject, true);
         }
     }
 

@@ -6,7 +6,7 @@ use crate::codec::{PersonalDataCodec, PlainCodec};
 use crate::encryption::{EncryptingCodec, MasterKeys};
 use crate::error::{AppendError, StoreError};
 use crate::model::{
-    AppendRequest, Appended, EventMetadata, Head, IdempotencyRecord, RecordedEvent,
+    AppendRequest, Appended, EventMetadata, ExpectedVersion, Head, IdempotencyRecord, RecordedEvent,
 };
 use crate::storage::LogStorage;
 use crate::upcast::Upcasters;
@@ -160,11 +160,15 @@ impl EventLog {
             .flatten();
         // Where new keys go in with the events, another process may store a different key for
         // the same subject first: then the request is sealed again, with the stored key.
-        let retry = self
-            .inner
-            .storage
-            .stores_new_keys_with_events()
-            .then(|| request.clone());
+        let subjects: Vec<&str> = request
+            .data_subject
+            .iter()
+            .chain(&request.metadata.actor.id)
+            .map(String::as_str)
+            .collect();
+        let retry = (self.inner.storage.stores_new_keys_with_events()
+            && self.inner.codec.may_create_keys(&subjects))
+        .then(|| request.clone());
         let appended = match self.seal_and_commit(request).await {
             Err(AppendError::Store(StoreError::DataKeyConflict { subject })) if retry.is_some() => {
                 self.inner.codec.drop_cached(&subject);
@@ -226,6 +230,11 @@ impl EventLog {
         }
         let codec = &self.inner.codec;
         let subject = request.data_subject.as_deref();
+        if request.expected_version == ExpectedVersion::NoStream
+            && subject == Some(request.stream_id.as_str())
+        {
+            codec.expect_new_subject(&request.stream_id);
+        }
         // The actor's address and user agent are theirs, not the stream's subject's.
         let metadata_subject = request
             .metadata

@@ -20,8 +20,8 @@ use std::time::Duration;
 const EVENT_COLUMNS: &str = "global_position, stream_id, stream_type, stream_version, event_id, event_type, \
      schema_version, payload, metadata, recorded_at, prev_hash, hash";
 
-/// Rows per multi-row INSERT (12 parameters each, well under SQLite's limit).
-const INSERT_CHUNK: usize = 256;
+/// Events per INSERT: binding is quadratic in a statement's parameters on SQLite (12 each).
+const INSERT_CHUNK: usize = 64;
 
 /// The log's tables in a SQLite database file.
 #[derive(Debug, Clone)]
@@ -307,22 +307,30 @@ impl LogStorage for SqliteStorage {
             return Ok(BatchOutcome::Rejected(rejections));
         }
         if !new_keys.is_empty() {
-            let now = format_time(Utc::now());
-            let mut builder = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at) ",
-            );
-            builder.push_values(&new_keys, |mut row, (_, key)| {
-                row.push_bind(&key.subject)
-                    .push_bind(&key.wrapped_key)
-                    .push_bind(&key.master_key_id)
-                    .push_bind(now.clone());
-            });
-            builder.push(" ON CONFLICT (subject) DO NOTHING");
-            builder
-                .build()
-                .execute(&mut *tx)
-                .await
-                .context("storing data keys")?;
+            // One statement text whatever the count (a statement per row count would fill every
+            // connection's statement cache with large programs).
+            let rows: Vec<(&str, String, &str)> = new_keys
+                .iter()
+                .filter_map(|(_, key)| {
+                    let wrapped = key.wrapped_key.as_ref()?;
+                    Some((
+                        key.subject.as_str(),
+                        hex::encode(wrapped),
+                        key.master_key_id.as_str(),
+                    ))
+                })
+                .collect();
+            sqlx::query(
+                "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at) \
+                 SELECT json_extract(value, '$[0]'), unhex(json_extract(value, '$[1]')), \
+                        json_extract(value, '$[2]'), ? \
+                 FROM json_each(?) WHERE true ON CONFLICT (subject) DO NOTHING",
+            )
+            .bind(format_time(Utc::now()))
+            .bind(serde_json::to_string(&rows).map_err(|e| StoreError::Batch(e.to_string()))?)
+            .execute(&mut *tx)
+            .await
+            .context("storing data keys")?;
         }
 
         for chunk in batch.events.chunks(INSERT_CHUNK) {

@@ -22,6 +22,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+/// As in the `idlog` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn request<E: DomainEvent>(
     stream_type: &str,
     stream_id: &str,
@@ -198,8 +202,9 @@ async fn bench(backend: Backend, target: u64) {
     let started = Instant::now();
     let events = generate(&opened.log, target).await;
     println!(
-        "{backend:?}: generated {events} events in {:.1}s",
-        started.elapsed().as_secs_f64()
+        "{backend:?}: generated {events} events in {:.1}s (peak memory so far {:.0} MiB)",
+        started.elapsed().as_secs_f64(),
+        peak_memory_mib()
     );
     let reading = Instant::now();
     let mut position = 0;

@@ -334,6 +334,21 @@ pub fn label<T: serde::Serialize>(value: &T) -> String {
 /// Rows per multi-row statement: under SQLite's and PostgreSQL's parameter limits.
 pub const ROWS_PER_STATEMENT: usize = 500;
 
+/// The most parameters one SQLite statement gets here. Binding is quadratic in a statement's
+/// parameters there (sqlx looks up each one's name, and SQLite walks its list for every lookup):
+/// 500 rows of 26 columns spent most of a rebuild binding.
+const SQLITE_PARAMETERS: usize = 512;
+
+impl Dialect {
+    /// How many rows of `columns` parameters each one statement takes.
+    fn rows_per_statement(self, columns: usize) -> usize {
+        match self {
+            Self::Postgres => ROWS_PER_STATEMENT,
+            Self::Sqlite => (SQLITE_PARAMETERS / columns.max(1)).clamp(1, ROWS_PER_STATEMENT),
+        }
+    }
+}
+
 /// Runs `statement` (ending in `IN`) for `ids`, a chunk at a time; returns every chunk's rows.
 pub async fn fetch_in<T: Readable>(
     tx: &mut Tx,
@@ -341,7 +356,7 @@ pub async fn fetch_in<T: Readable>(
     ids: &[&str],
 ) -> Result<Vec<T>, sqlx::Error> {
     let mut rows = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+    for chunk in ids.chunks(tx.dialect().rows_per_statement(1)) {
         let sql = format!("{statement} {}", placeholders(1, chunk.len()));
         let args: Vec<Arg> = chunk.iter().map(|id| Arg::from(*id)).collect();
         rows.extend(tx.fetch_all::<T>(&sql, &args).await?);
@@ -351,7 +366,7 @@ pub async fn fetch_in<T: Readable>(
 
 /// Runs `statement` (ending in `IN`) for `ids`, a chunk at a time.
 pub async fn execute_in(tx: &mut Tx, statement: &str, ids: &[&str]) -> Result<(), sqlx::Error> {
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+    for chunk in ids.chunks(tx.dialect().rows_per_statement(1)) {
         let sql = format!("{statement} {}", placeholders(1, chunk.len()));
         let args: Vec<Arg> = chunk.iter().map(|id| Arg::from(*id)).collect();
         tx.execute(&sql, &args).await?;
@@ -393,7 +408,8 @@ pub async fn insert_rows(
     rows: Vec<Vec<Arg>>,
     sql_for: impl Fn(usize) -> String,
 ) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    let columns = rows.first().map_or(1, Vec::len);
+    for chunk in rows.chunks(tx.dialect().rows_per_statement(columns)) {
         let args: Vec<Arg> = chunk.iter().flatten().cloned().collect();
         tx.execute(&sql_for(chunk.len()), &args).await?;
     }
