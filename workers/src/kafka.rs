@@ -5,9 +5,10 @@
 //! the holder of the relay's lease publishes, so several servers may run it.
 //!
 //! Each worker kind is a consumer group (`{group_prefix}{worker}`): worker processes share the
-//! partitions, and a message's offset is stored only after its effect is done (or dead-lettered),
-//! then committed in the background; redeliveries after a crash or a rebalance are absorbed by
-//! the workers' idempotence.
+//! partitions. A consumer runs up to [`IN_FLIGHT`] effects at once, a stream's one after another
+//! in order; a partition's offset is committed only up to its first message whose effect is not
+//! done (or dead-lettered), so redeliveries after a crash or a rebalance are all that can happen,
+//! and the workers' idempotence absorbs them.
 
 use crate::runner::{WorkerRunner, load_checkpoint, save_checkpoint};
 use crate::{Worker, WorkerError};
@@ -24,7 +25,7 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -376,6 +377,70 @@ impl ConsumerContext for Rebalances {
     }
 }
 
+/// Effects one consumer runs at once. A stream's events (one key, so one partition) run one
+/// after another in log order; other streams' run beside them, so one slow effect (an S3 write,
+/// an SMTP exchange) does not hold back every user behind it.
+const IN_FLIGHT: usize = 32;
+
+/// Where each partition's consumption stands: what was received, which effects are not done, what
+/// was committed. A partition's committable offset is its first message not done yet, so a crash
+/// repeats nothing that is done beyond what idempotence absorbs, and loses nothing.
+#[derive(Debug, Default)]
+struct PartitionProgress {
+    /// Partition -> (highest offset received, offsets whose effect is running, offset committed).
+    partitions: HashMap<i32, (i64, BTreeSet<i64>, i64)>,
+}
+
+impl PartitionProgress {
+    /// Records a received message; `running`: its effect is started and not done yet.
+    fn received(&mut self, partition: i32, offset: i64, running: bool) {
+        let entry = self
+            .partitions
+            .entry(partition)
+            .or_insert_with(|| (offset - 1, BTreeSet::new(), -1));
+        if offset <= entry.0 {
+            // Redelivered from an earlier offset (a rebalance gave the partition back): start
+            // over from there; effects still running for it finish and are simply not waited for.
+            *entry = (offset - 1, BTreeSet::new(), -1);
+        }
+        entry.0 = offset;
+        if running {
+            entry.1.insert(offset);
+        }
+    }
+
+    fn done(&mut self, partition: i32, offset: i64) {
+        if let Some(entry) = self.partitions.get_mut(&partition) {
+            entry.1.remove(&offset);
+        }
+    }
+
+    /// The offsets to commit (the next message to consume, per partition) where they moved.
+    fn offsets_to_commit(&mut self, topic: &str) -> Option<rdkafka::TopicPartitionList> {
+        let mut list = rdkafka::TopicPartitionList::new();
+        for (partition, (received, running, committed)) in &mut self.partitions {
+            let next = running.first().copied().unwrap_or(*received + 1);
+            if next > *committed
+                && list
+                    .add_partition_offset(topic, *partition, rdkafka::Offset::Offset(next))
+                    .is_ok()
+            {
+                *committed = next;
+            }
+        }
+        (list.count() > 0).then_some(list)
+    }
+}
+
+/// An effect that ended: where its message was, and which link of its stream's chain it was.
+struct Finished {
+    partition: i32,
+    offset: i64,
+    stream_id: String,
+    link: u64,
+    outcome: Result<(), WorkerError>,
+}
+
 async fn consume_until_error(
     runner: &WorkerRunner,
     settings: &KafkaSettings,
@@ -384,7 +449,7 @@ async fn consume_until_error(
     let consumer: StreamConsumer<Rebalances> = settings
         .client()
         .set("group.id", settings.group(worker.name()))
-        // Offsets are committed by hand once the effect is done.
+        // Offsets are committed by hand once the effects before them are done.
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
@@ -395,51 +460,105 @@ async fn consume_until_error(
         .set("fetch.wait.max.ms", "50")
         .create_with_context(Rebalances(worker.name()))?;
     consumer.subscribe(&[&settings.topic])?;
+    let topic = settings.topic.clone();
+    let mut progress = PartitionProgress::default();
+    // Effects report here when they end. They are spawned, not owned: one running when the
+    // consumer stops still runs to its end.
+    let (finished_tx, mut finished) = tokio::sync::mpsc::unbounded_channel::<Finished>();
+    // Per stream, the last effect started and a receiver that resolves when it ends.
+    let mut stream_tails: HashMap<String, (u64, tokio::sync::oneshot::Receiver<()>)> =
+        HashMap::new();
+    let mut links = 0_u64;
+    let mut running = 0_usize;
     let result = async {
         let mut skipped = 0;
         loop {
-            let message = consumer.recv().await?;
+            let message = tokio::select! {
+                // Both branches are cancel safe: an unfinished receive loses no message.
+                Some(ended) = finished.recv(), if running > 0 => {
+                    running -= 1;
+                    progress.done(ended.partition, ended.offset);
+                    if stream_tails.get(&ended.stream_id).is_some_and(|(link, _)| *link == ended.link) {
+                        stream_tails.remove(&ended.stream_id);
+                    }
+                    ended.outcome?;
+                    commit(&consumer, &mut progress, &topic);
+                    skipped = 0;
+                    continue;
+                }
+                message = consumer.recv(), if running < IN_FLIGHT => message?,
+            };
             tracing::debug!(partition = message.partition(), offset = message.offset(), "received");
+            let (partition, offset) = (message.partition(), message.offset());
             let event: Option<RecordedEvent> = match message.payload().map(serde_json::from_slice) {
                 Some(Ok(event)) => Some(event),
                 Some(Err(error)) => {
-                    tracing::error!(%error, partition = message.partition(), offset = message.offset(), "not an idlog event: skipped");
+                    tracing::error!(%error, partition, offset, "not an idlog event: skipped");
                     None
                 }
                 None => None,
             };
-            let wanted = event.filter(|event| worker.wants(event));
-            let effect = wanted.is_some();
-            if let Some(event) = wanted {
+            drop(message);
+            let Some(event) = event.filter(|event| worker.wants(event)) else {
+                progress.received(partition, offset, false);
+                // Skipped messages are committed with the next effect or every
+                // `SKIPPED_PER_COMMIT`.
+                skipped += 1;
+                if skipped >= SKIPPED_PER_COMMIT {
+                    commit(&consumer, &mut progress, &topic);
+                    skipped = 0;
+                }
+                continue;
+            };
+            progress.received(partition, offset, true);
+            running += 1;
+            links += 1;
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            let previous = stream_tails
+                .insert(event.stream_id.clone(), (links, done_rx))
+                .map(|(_, previous)| previous);
+            let (runner, worker, finished_tx, link) =
+                (runner.clone(), worker.clone(), finished_tx.clone(), links);
+            tokio::spawn(async move {
+                if let Some(previous) = previous {
+                    // Ends (as an error) when the earlier effect's task drops its sender.
+                    let _ = previous.await;
+                }
+                let stream_id = event.stream_id.clone();
                 // Opened (and upcast) here, as every read of the log is.
-                let event = runner
-                    .log
-                    .decode_stored(vec![event])
-                    .await?
-                    .pop()
-                    .ok_or_else(|| WorkerError::Other("an event vanished while decoding".into()))?;
-                // Runs to its end even if the consumer is stopped meanwhile.
-                let (runner, worker) = (runner.clone(), worker.clone());
-                tokio::spawn(async move { runner.deliver(worker.as_ref(), &event).await })
-                    .await
-                    .map_err(|error| WorkerError::Other(format!("delivering: {error}")))?;
-            }
-            consumer.store_offset_from_message(&message)?;
-            // After an effect, commit at once (a crash then repeats nothing done); messages the
-            // worker skips are committed with the next effect or every `SKIPPED_PER_COMMIT`.
-            skipped = if effect { 0 } else { skipped + 1 };
-            if effect || skipped >= SKIPPED_PER_COMMIT {
-                consumer.commit_consumer_state(CommitMode::Async)?;
-                skipped = 0;
-            }
+                let outcome = match runner.log.decode_stored(vec![event]).await {
+                    Ok(mut events) => match events.pop() {
+                        Some(event) => {
+                            runner.deliver(worker.as_ref(), &event).await;
+                            Ok(())
+                        }
+                        None => Err(WorkerError::Other("an event vanished while decoding".into())),
+                    },
+                    Err(error) => Err(error.into()),
+                };
+                drop(done_tx);
+                let _ = finished_tx.send(Finished { partition, offset, stream_id, link, outcome });
+            });
         }
     }
     .await;
-    // Commit what is done before leaving (the message borrowed from the consumer is gone).
-    if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
+    // Commit what is done before leaving.
+    if let Some(list) = progress.offsets_to_commit(&topic)
+        && let Err(error) = consumer.commit(&list, CommitMode::Sync)
+    {
         tracing::debug!(%error, "nothing committed on leaving");
     }
     result
+}
+
+/// Commits the offsets that moved, in the background. A failed commit (a partition given to
+/// another member meanwhile, say) only means redeliveries, which idempotence absorbs.
+fn commit(consumer: &StreamConsumer<Rebalances>, progress: &mut PartitionProgress, topic: &str) {
+    if let Some(list) = progress.offsets_to_commit(topic)
+        && let Err(error) = consumer.commit(&list, CommitMode::Async)
+    {
+        tracing::debug!(%error, "offsets not committed");
+    }
 }
 
 /// Messages each worker's group has not committed yet, summed over the topic's partitions.
@@ -483,4 +602,58 @@ pub(crate) async fn group_lags(
     })
     .await
     .map_err(|error| WorkerError::Other(format!("reading consumer lag: {error}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PartitionProgress;
+
+    fn committed(progress: &mut PartitionProgress) -> Vec<(i32, i64)> {
+        let mut offsets: Vec<(i32, i64)> = progress
+            .offsets_to_commit("t")
+            .map(|list| {
+                list.elements()
+                    .iter()
+                    .filter_map(|element| match element.offset() {
+                        rdkafka::Offset::Offset(offset) => Some((element.partition(), offset)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        offsets.sort_unstable();
+        offsets
+    }
+
+    #[test]
+    fn a_partition_commits_up_to_its_first_effect_not_done() {
+        let mut progress = PartitionProgress::default();
+        progress.received(0, 10, true);
+        progress.received(0, 11, false);
+        progress.received(0, 12, true);
+        progress.received(1, 5, false);
+        // 10 still runs: partition 0 commits nothing past it; partition 1 is all done.
+        assert_eq!(committed(&mut progress), vec![(0, 10), (1, 6)]);
+        // 12 ends before 10: still nothing past 10.
+        progress.done(0, 12);
+        assert_eq!(committed(&mut progress), vec![]);
+        progress.done(0, 10);
+        assert_eq!(committed(&mut progress), vec![(0, 13)]);
+        // Nothing moved, nothing to commit.
+        assert_eq!(committed(&mut progress), vec![]);
+    }
+
+    #[test]
+    fn a_partition_given_back_from_an_earlier_offset_starts_over_there() {
+        let mut progress = PartitionProgress::default();
+        progress.received(0, 20, true);
+        progress.received(0, 21, false);
+        assert_eq!(committed(&mut progress), vec![(0, 20)]);
+        // A rebalance hands the partition back from 18: effects from there are what counts.
+        progress.received(0, 18, true);
+        assert_eq!(committed(&mut progress), vec![(0, 18)]);
+        progress.received(0, 19, false);
+        progress.done(0, 18);
+        assert_eq!(committed(&mut progress), vec![(0, 20)]);
+    }
 }
