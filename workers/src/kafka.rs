@@ -5,8 +5,8 @@
 //! the holder of the relay's lease publishes, so several servers may run it.
 //!
 //! Each worker kind is a consumer group (`{group_prefix}{worker}`): worker processes share the
-//! partitions. A consumer runs up to [`IN_FLIGHT`] effects at once, a stream's one after another
-//! in order; a partition's offset is committed only up to its first message whose effect is not
+//! partitions. A consumer runs up to its worker's [`Worker::concurrency`] effects at once, a
+//! stream's one after another in order; a partition's offset is committed only up to its first message whose effect is not
 //! done (or dead-lettered), so redeliveries after a crash or a rebalance are all that can happen,
 //! and the workers' idempotence absorbs them.
 
@@ -377,11 +377,6 @@ impl ConsumerContext for Rebalances {
     }
 }
 
-/// Effects one consumer runs at once. A stream's events (one key, so one partition) run one
-/// after another in log order; other streams' run beside them, so one slow effect (an S3 write,
-/// an SMTP exchange) does not hold back every user behind it.
-const IN_FLIGHT: usize = 32;
-
 /// Where each partition's consumption stands: what was received, which effects are not done, what
 /// was committed. A partition's committable offset is its first message not done yet, so a crash
 /// repeats nothing that is done beyond what idempotence absorbs, and loses nothing.
@@ -461,6 +456,7 @@ async fn consume_until_error(
         .create_with_context(Rebalances(worker.name()))?;
     consumer.subscribe(&[&settings.topic])?;
     let topic = settings.topic.clone();
+    let concurrency = worker.concurrency().max(1);
     let mut progress = PartitionProgress::default();
     // Effects report here when they end. They are spawned, not owned: one running when the
     // consumer stops still runs to its end.
@@ -486,7 +482,7 @@ async fn consume_until_error(
                     skipped = 0;
                     continue;
                 }
-                message = consumer.recv(), if running < IN_FLIGHT => message?,
+                message = consumer.recv(), if running < concurrency => message?,
             };
             tracing::debug!(partition = message.partition(), offset = message.offset(), "received");
             let (partition, offset) = (message.partition(), message.offset());

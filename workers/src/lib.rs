@@ -51,6 +51,15 @@ pub trait Worker: Send + Sync + 'static {
     /// Does what `event` calls for. Must be idempotent: it may run again for the same event.
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError>;
 
+    /// How many effects a Kafka consumer of this worker runs at once (each stream's still one
+    /// after another, in order). A crash repeats every effect running at that moment whose
+    /// record was not written yet: an effect idempotent by nature (an object written again)
+    /// may run many at once; one that hands something to another server (a message) keeps
+    /// the default, one, so a crash can repeat at most one.
+    fn concurrency(&self) -> usize {
+        1
+    }
+
     /// The runner gave up on `event` (it is dead-lettered): a chance to record that.
     async fn gave_up(&self, _event: &RecordedEvent) -> Result<(), WorkerError> {
         Ok(())

@@ -22,6 +22,9 @@ pub const NAME: &str = "storage";
 /// The version of `user_info.json`'s layout.
 pub const USER_INFO_SCHEMA: u32 = 1;
 
+/// Users whose objects one Kafka consumer writes at once: S3 round trips, not CPU, bound it.
+const CONCURRENT_USERS: usize = 32;
+
 /// User events that change the folder or what `user_info.json` holds.
 const RELEVANT: &[&str] = &[
     "UserRegistered",
@@ -231,6 +234,11 @@ impl Worker for StorageWorker {
 
     fn wants(&self, event: &RecordedEvent) -> bool {
         event.stream_type == "user" && RELEVANT.contains(&event.event_type.as_str())
+    }
+
+    /// Writing a user's objects converges on their present state, whatever ran before.
+    fn concurrency(&self) -> usize {
+        CONCURRENT_USERS
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
