@@ -1,5 +1,6 @@
-//! The Kafka pipeline, against real services on loopback (`scripts/bench-services` or the test
-//! command's: tansu at `TEST_KAFKA_BROKERS`, moto at `TEST_S3_ENDPOINT`, mailtutan at
+//! The Kafka pipeline, against real services on loopback (`scripts/bench-services` starts them:
+//! tansu at `TEST_KAFKA_BROKERS`, s3s-fs at `TEST_S3_ENDPOINT` (moto, the tests' S3 server, is
+//! the bottleneck at 50 registrations/s on two cores), mailtutan at
 //! `TEST_SMTP_HOST`/`TEST_SMTP_PORT`), on PostgreSQL (`TEST_DATABASE_URL`) and SQLite:
 //!
 //! - relay throughput: `EVENTS` (default 200,000) events already in the log published to a fresh
@@ -10,7 +11,8 @@
 //!   relay and the workers running in this process, two consumers in each worker kind's group
 //!   (as the compose file's two worker processes).
 //!
-//! Run: `cargo bench -p workers --bench pipeline` (`BACKENDS=postgres` or `sqlite` for one).
+//! Run: `scripts/bench-services cargo bench -p workers --bench pipeline` (`BACKENDS=postgres` or
+//! `sqlite` for one).
 
 use async_trait::async_trait;
 use chrono::Utc;
