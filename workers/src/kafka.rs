@@ -6,9 +6,9 @@
 //!
 //! Each worker kind is a consumer group (`{group_prefix}{worker}`): worker processes share the
 //! partitions. A consumer runs up to its worker's [`Worker::concurrency`] effects at once, a
-//! stream's one after another in order; a partition's offset is committed only up to its first message whose effect is not
-//! done (or dead-lettered), so redeliveries after a crash or a rebalance are all that can happen,
-//! and the workers' idempotence absorbs them.
+//! stream's one after another in order; a partition's offset is committed only up to its first
+//! message whose effect is not done (or dead-lettered), so a crash or a rebalance can only cause
+//! redeliveries, which the workers' idempotence absorbs.
 
 use crate::runner::{WorkerRunner, load_checkpoint, save_checkpoint};
 use crate::{Worker, WorkerError};
