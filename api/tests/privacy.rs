@@ -156,6 +156,60 @@ async fn a_person_exports_their_own_data(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, admin) = app.admin().await;
     let ann = app.register("ann@example.com", PASSWORD).await;
+    // An administrator acts on Ann: their address and user agent are theirs, not Ann's.
+    let locked = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{ann}/lock"),
+            &admin,
+            Some(serde_json::json!({"reason": "a check"})),
+            &[("user-agent", "admin-console/1")],
+        )
+        .await;
+    assert_eq!(locked.status(), 200);
+    let export = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/users/{ann}/export"),
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(export.status(), 200);
+    let body: Value = export.json().await.expect("json");
+    let by_others: Vec<&Value> = body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .chain(body["activity"].as_array().expect("activity"))
+        .filter(|entry| {
+            let actor = entry["actor"]["id"].as_str().or(entry["actor_id"].as_str());
+            actor != Some(ann.as_str())
+        })
+        .collect();
+    assert!(
+        by_others
+            .iter()
+            .any(|entry| entry["event_type"] == "AccountLocked"),
+        "{body}"
+    );
+    assert!(
+        by_others
+            .iter()
+            .all(|entry| entry["ip"].is_null() && entry["user_agent"].is_null()),
+        "{by_others:?}"
+    );
+    let unlocked = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{ann}/unlock"),
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(unlocked.status(), 200);
     let token = app.login("ann@example.com", PASSWORD).await["access_token"]
         .as_str()
         .expect("token")

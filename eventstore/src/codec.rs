@@ -14,13 +14,15 @@ use serde_json::Value;
 #[async_trait]
 pub trait PersonalDataCodec: Send + Sync + 'static {
     /// Seals the fields of `document` at `pointers`, which belong to `subject` (whose key is
-    /// used). Missing fields and `null`s are left alone.
+    /// used). Missing fields and `null`s are left alone. Returns the key it sealed with when
+    /// that key was created here and is not stored yet: the log writes it in the transaction of
+    /// the events it sealed (or refuses them if another key was stored first).
     async fn seal(
         &self,
         subject: &str,
         document: &mut Value,
         pointers: &[&str],
-    ) -> Result<(), String>;
+    ) -> Result<Option<DataKeyRecord>, String>;
 
     /// Opens every sealed field of `documents` in place (a batch, so keys are fetched once).
     /// A field whose key is gone reads back as erased, never as an error.
@@ -28,12 +30,6 @@ pub trait PersonalDataCodec: Send + Sync + 'static {
 
     /// `subject` was forgotten (their key destroyed): forget whatever is cached of them.
     fn forget(&self, _subject: &str) {}
-
-    /// Keys of these subjects created while sealing and not stored yet: the log writes them in
-    /// the transaction of the events they sealed.
-    fn unstored_keys(&self, _subjects: &[&str]) -> Vec<DataKeyRecord> {
-        Vec::new()
-    }
 
     /// Those keys are stored now.
     fn keys_stored(&self, _subjects: &[&str]) {}
@@ -62,8 +58,8 @@ impl PersonalDataCodec for PlainCodec {
         _subject: &str,
         _document: &mut Value,
         _pointers: &[&str],
-    ) -> Result<(), String> {
-        Ok(())
+    ) -> Result<Option<DataKeyRecord>, String> {
+        Ok(None)
     }
 
     async fn open(&self, _documents: &mut [&mut Value]) -> Result<(), String> {

@@ -283,20 +283,25 @@ impl EncryptingCodec {
         Some(entry.clone())
     }
 
+    /// Remembers `subject`'s key as read from the table. A key known here to be destroyed stays
+    /// destroyed (a read that started before the forgetting must not bring it back), and a key
+    /// created here and not stored yet stays until its events are stored or refused.
     fn remember(&self, subject: &str, key: Option<[u8; 32]>) {
-        self.remember_entry(
-            subject,
-            CachedKey {
-                key,
-                loaded: Instant::now(),
-                unstored: None,
-            },
-        );
-    }
-
-    fn remember_entry(&self, subject: &str, entry: CachedKey) {
         if let Ok(mut cache) = self.cache.lock() {
-            cache.put(subject.to_owned(), entry);
+            if cache
+                .peek(subject)
+                .is_some_and(|entry| entry.key.is_none() || entry.unstored.is_some())
+            {
+                return;
+            }
+            cache.put(
+                subject.to_owned(),
+                CachedKey {
+                    key,
+                    loaded: Instant::now(),
+                    unstored: None,
+                },
+            );
         }
     }
 
@@ -331,54 +336,79 @@ impl EncryptingCodec {
         Ok(())
     }
 
-    /// A fresh key for `subject`, wrapped; remembered as not stored yet if `pending`.
-    fn new_key(&self, subject: &str, pending: bool) -> Result<([u8; 32], DataKeyRecord), String> {
+    /// A fresh key for `subject`, wrapped.
+    fn new_key(&self, subject: &str) -> Result<([u8; 32], DataKeyRecord), String> {
         let data_key: [u8; 32] = Aes256Gcm::generate_key(&mut OsRng).into();
         let record = DataKeyRecord {
             subject: subject.to_owned(),
             wrapped_key: Some(self.masters.current.wrap(subject, &data_key)?),
             master_key_id: self.masters.current.id.clone(),
         };
-        if pending {
-            self.remember_entry(
-                subject,
-                CachedKey {
-                    key: Some(data_key),
-                    loaded: Instant::now(),
-                    unstored: Some(record.clone()),
-                },
-            );
-        }
         Ok((data_key, record))
     }
 
-    /// The subject's key for sealing, created if it has none (one round trip on a miss).
-    async fn key_for_sealing(&self, subject: &str) -> Result<Aes256Gcm, String> {
-        if self.cached(subject).is_none() && self.storage.stores_new_keys_with_events() {
-            // Only a read here; a key it lacks is created and goes in with the events.
-            self.load(&[subject]).await?;
+    /// `subject`'s cached key, or a new one remembered as not stored yet: one step under the
+    /// cache's lock, so concurrent appends for one subject never seal under two different new
+    /// keys. With the key, the record to store if it is not stored yet.
+    fn cached_or_pending_key(
+        &self,
+        subject: &str,
+    ) -> Result<(Option<[u8; 32]>, Option<DataKeyRecord>), String> {
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| "the data key cache is poisoned".to_owned())?;
+        if let Some(entry) = cache.get(subject) {
+            return Ok((entry.key, entry.unstored.clone()));
         }
-        let key = match self.cached(subject) {
-            Some(entry) => entry.key,
-            None if self.storage.stores_new_keys_with_events() => {
-                Some(self.new_key(subject, true)?.0)
-            }
+        let (key, record) = self.new_key(subject)?;
+        cache.put(
+            subject.to_owned(),
+            CachedKey {
+                key: Some(key),
+                loaded: Instant::now(),
+                unstored: Some(record.clone()),
+            },
+        );
+        Ok((Some(key), Some(record)))
+    }
+
+    /// The subject's key for sealing, created if it has none (a read on a miss, and on
+    /// PostgreSQL an insert when there is no key), with the record to store with the events
+    /// when the key is new and not stored yet.
+    async fn key_for_sealing(
+        &self,
+        subject: &str,
+    ) -> Result<(Aes256Gcm, Option<DataKeyRecord>), String> {
+        let (key, unstored) = match self.cached(subject) {
+            Some(entry) => (entry.key, entry.unstored),
             None => {
-                let (_, fresh) = self.new_key(subject, false)?;
-                // Another process may create it at the same time: the first one stored wins,
-                // and a destroyed key stays destroyed.
-                let stored = self
-                    .storage
-                    .data_key_or_insert(&fresh)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let key = self.key_of(&stored)?;
-                self.remember(subject, key);
-                key
+                self.load(&[subject]).await?;
+                match self.cached(subject) {
+                    Some(entry) => (entry.key, entry.unstored),
+                    // It goes in with the events that it seals.
+                    None if self.storage.stores_new_keys_with_events() => {
+                        self.cached_or_pending_key(subject)?
+                    }
+                    None => {
+                        let (_, fresh) = self.new_key(subject)?;
+                        // Another process may create it at the same time: the first one stored
+                        // wins, and a destroyed key stays destroyed.
+                        let stored = self
+                            .storage
+                            .data_key_or_insert(&fresh)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let key = self.key_of(&stored)?;
+                        self.remember(subject, key);
+                        (key, None)
+                    }
+                }
             }
         };
-        key.map(|key| Aes256Gcm::new(&key.into()))
-            .ok_or_else(|| format!("{subject} was forgotten: no personal data is kept for them"))
+        let key = key
+            .ok_or_else(|| format!("{subject} was forgotten: no personal data is kept for them"))?;
+        Ok((Aes256Gcm::new(&key.into()), unstored))
     }
 
     /// Re-wraps every data key not wrapped by the current master key; returns how many.
@@ -434,7 +464,7 @@ impl PersonalDataCodec for EncryptingCodec {
         subject: &str,
         document: &mut Value,
         pointers: &[&str],
-    ) -> Result<(), String> {
+    ) -> Result<Option<DataKeyRecord>, String> {
         // Only top-level fields are sealed, so opening never looks inside a value a user wrote.
         if let Some(nested) = pointers
             .iter()
@@ -445,7 +475,7 @@ impl PersonalDataCodec for EncryptingCodec {
             ));
         }
         let Some(fields) = document.as_object_mut() else {
-            return Ok(());
+            return Ok(None);
         };
         if fields.contains_key(PERSONAL) {
             return Err(format!("{PERSONAL} is reserved in event documents"));
@@ -460,9 +490,9 @@ impl PersonalDataCodec for EncryptingCodec {
             }
         }
         if personal.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let cipher = self.key_for_sealing(subject).await?;
+        let (cipher, unstored) = self.key_for_sealing(subject).await?;
         let plaintext = serde_json::to_vec(&personal).map_err(|e| e.to_string())?;
         let names: Vec<&str> = personal.keys().map(String::as_str).collect();
         let sealed = seal_bytes(&cipher, &fields_aad(subject, &names), &plaintext)?;
@@ -470,7 +500,7 @@ impl PersonalDataCodec for EncryptingCodec {
             PERSONAL.to_owned(),
             Value::String(format!("{subject}:{}", URL_SAFE_NO_PAD.encode(sealed))),
         );
-        Ok(())
+        Ok(unstored)
     }
 
     async fn open(&self, documents: &mut [&mut Value]) -> Result<(), String> {
@@ -539,16 +569,6 @@ impl PersonalDataCodec for EncryptingCodec {
         self.remember(subject, None);
     }
 
-    fn unstored_keys(&self, subjects: &[&str]) -> Vec<DataKeyRecord> {
-        let Ok(mut cache) = self.cache.lock() else {
-            return Vec::new();
-        };
-        subjects
-            .iter()
-            .filter_map(|subject| cache.get(*subject).and_then(|entry| entry.unstored.clone()))
-            .collect()
-    }
-
     fn keys_stored(&self, subjects: &[&str]) {
         if let Ok(mut cache) = self.cache.lock() {
             for subject in subjects {
@@ -567,8 +587,9 @@ impl PersonalDataCodec for EncryptingCodec {
     }
 
     fn expect_new_subject(&self, subject: &str) {
-        if self.storage.stores_new_keys_with_events() && self.cached(subject).is_none() {
-            let _ = self.new_key(subject, true);
+        if self.storage.stores_new_keys_with_events() {
+            // A failure here only means the key is looked for when sealing.
+            let _ = self.cached_or_pending_key(subject);
         }
     }
 

@@ -8,7 +8,7 @@ use crate::error::{AppendError, StoreError};
 use crate::model::{
     AppendRequest, Appended, EventMetadata, ExpectedVersion, Head, IdempotencyRecord, RecordedEvent,
 };
-use crate::storage::LogStorage;
+use crate::storage::{DataKeyRecord, LogStorage};
 use crate::upcast::Upcasters;
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -250,11 +250,22 @@ impl EventLog {
         metadata.forgot_subject = forget_subject.clone();
         let mut metadata =
             serde_json::to_value(&metadata).map_err(|e| AppendError::Invalid(e.to_string()))?;
+        // The keys sealed with that are not stored yet: they go in with the events.
+        let mut new_keys: Vec<DataKeyRecord> = Vec::new();
+        let mut keep_new = |key: Option<DataKeyRecord>| {
+            if let Some(key) = key
+                && !new_keys.iter().any(|known| known.subject == key.subject)
+            {
+                new_keys.push(key);
+            }
+        };
         if let Some(owner) = &metadata_subject {
-            codec
-                .seal(owner, &mut metadata, EventMetadata::PERSONAL_FIELDS)
-                .await
-                .map_err(StoreError::Codec)?;
+            keep_new(
+                codec
+                    .seal(owner, &mut metadata, EventMetadata::PERSONAL_FIELDS)
+                    .await
+                    .map_err(StoreError::Codec)?,
+            );
         }
         let metadata = canonical_json(&metadata);
         let mut events = Vec::with_capacity(request.events.len());
@@ -269,10 +280,12 @@ impl EventLog {
             if let Some(owner) = subject {
                 let pointers: Vec<&str> =
                     event.personal_fields.iter().map(String::as_str).collect();
-                codec
-                    .seal(owner, &mut payload, &pointers)
-                    .await
-                    .map_err(StoreError::Codec)?;
+                keep_new(
+                    codec
+                        .seal(owner, &mut payload, &pointers)
+                        .await
+                        .map_err(StoreError::Codec)?,
+                );
             }
             events.push(SealedEvent {
                 event_id: Uuid::now_v7(),
@@ -282,13 +295,6 @@ impl EventLog {
                 metadata: metadata.clone(),
             });
         }
-        let mut key_subjects: Vec<&str> = metadata_subject
-            .as_deref()
-            .into_iter()
-            .chain(subject)
-            .collect();
-        key_subjects.dedup();
-        let new_keys = codec.unstored_keys(&key_subjects);
         Ok(SealedRequest {
             stream_id: request.stream_id,
             stream_type: request.stream_type,
@@ -305,7 +311,18 @@ impl EventLog {
     /// the current schema. An event that forgot someone makes this process forget them too.
     async fn decode_all(
         &self,
+        events: Vec<RecordedEvent>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.decode(events, true).await
+    }
+
+    /// `from_log`: the events were read from this log's database, so an event that forgot
+    /// someone is trusted to say so; events from elsewhere (a Kafka topic anyone with access
+    /// may write to) only make this process read that person's key again.
+    async fn decode(
+        &self,
         mut events: Vec<RecordedEvent>,
+        from_log: bool,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let codec = &self.inner.codec;
         let mut documents: Vec<&mut Value> = events
@@ -318,7 +335,11 @@ impl EventLog {
             .map_err(StoreError::Codec)?;
         for event in &mut events {
             if let Some(subject) = event.metadata.get("forgot_subject").and_then(Value::as_str) {
-                codec.forget(subject);
+                if from_log {
+                    codec.forget(subject);
+                } else {
+                    codec.drop_cached(subject);
+                }
             }
             let payload = std::mem::take(&mut event.payload);
             let (version, payload) =
@@ -337,7 +358,7 @@ impl EventLog {
         &self,
         events: Vec<RecordedEvent>,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.decode_all(events).await
+        self.decode(events, false).await
     }
 
     /// Re-wraps every data key under the current master key (after a master key rotation);

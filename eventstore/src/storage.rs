@@ -204,8 +204,11 @@ pub(crate) const REPLACE_WRAPPED_KEY: &str = "UPDATE data_keys SET wrapped_key =
      WHERE subject = $1 AND master_key_id = $2 AND wrapped_key IS NOT NULL";
 
 /// Destroys a subject's key: their sealed data can never be read again. (Both databases.)
-pub(crate) const DESTROY_DATA_KEY: &str =
-    "UPDATE data_keys SET wrapped_key = NULL, destroyed_at = CURRENT_TIMESTAMP WHERE subject = $1";
+/// An upsert: a subject with no key yet (their events predate encryption) gets a destroyed one,
+/// so no process can create a live key for them later.
+pub(crate) const DESTROY_DATA_KEY: &str = "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at, destroyed_at) \
+     VALUES ($1, NULL, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) \
+     ON CONFLICT (subject) DO UPDATE SET wrapped_key = NULL, destroyed_at = CURRENT_TIMESTAMP";
 
 /// Converts a count or position for the database.
 pub(crate) fn to_db(value: u64) -> Result<i64, StoreError> {

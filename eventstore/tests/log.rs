@@ -514,13 +514,13 @@ impl PersonalDataCodec for WrappingCodec {
         subject: &str,
         document: &mut Value,
         pointers: &[&str],
-    ) -> Result<(), String> {
+    ) -> Result<Option<eventstore::storage::DataKeyRecord>, String> {
         for pointer in pointers {
             if let Some(field) = document.pointer_mut(pointer) {
                 *field = json!({ "sealed": field.take(), "subject": subject });
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn open(&self, documents: &mut [&mut Value]) -> Result<(), String> {

@@ -313,17 +313,36 @@ pub async fn personal_data(state: &AppState, user_id: UserId) -> Result<Personal
             .map_err(query_problem)?;
         activity.extend(pages.into_iter().flatten().map(|row| (row.position, row)));
     }
+    // Who acted on them and from where is the actor's personal data, not theirs: an
+    // administrator's address and user agent stay out of this person's copy.
+    for row in activity.values_mut() {
+        if row.actor_id.as_deref() != Some(id.as_str()) {
+            row.ip = None;
+            row.user_agent = None;
+        }
+    }
+    let theirs_only = |mut history: Vec<HistoryEntry>| {
+        for entry in &mut history {
+            if entry.actor.id.as_deref() != Some(id.as_str()) {
+                entry.ip = None;
+                entry.user_agent = None;
+            }
+        }
+        history
+    };
     let log = state.log();
-    let events = stream_history(log, &id)
-        .await
-        .map_err(|error| Problem::internal(&error))?;
+    let events = theirs_only(
+        stream_history(log, &id)
+            .await
+            .map_err(|error| Problem::internal(&error))?,
+    );
     let mut session_events = BTreeMap::new();
     for (session_id, _) in &user.sessions {
         let session_id = session_id.to_string();
         let history = stream_history(log, &session_id)
             .await
             .map_err(|error| Problem::internal(&error))?;
-        session_events.insert(session_id, history);
+        session_events.insert(session_id, theirs_only(history));
     }
     let now = chrono::Utc::now();
     Ok(PersonalData {
