@@ -322,7 +322,69 @@ async fn two_processes_creating_one_subjects_key_agree_on_one(backend: Backend) 
     }
 }
 
+async fn concurrent_appends_for_a_new_subject_seal_under_one_key(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("db");
+    let log = db.open().await.expect("open").log;
+    // Thirty appends at once on the runtime's threads, each a stream of its own (so they may be
+    // committed together), all sealing for one subject who has no key yet.
+    let appends = (0..30).map(|n| {
+        let log = log.clone();
+        tokio::spawn(async move {
+            let mut request = append_for(
+                "user-9",
+                registered(&format!("ann{n}@example.com")),
+                ExpectedVersion::NoStream,
+            );
+            request.stream_id = format!("session-{n}");
+            log.append(request).await
+        })
+    });
+    for appended in futures::future::join_all(appends).await {
+        appended.expect("task").expect("append");
+    }
+    // Another process, with nothing cached, reads every one of them.
+    let other = open_with(&db, test_masters()).await.log;
+    for n in 0..30 {
+        let events = other
+            .read_stream(&format!("session-{n}"))
+            .await
+            .expect("readable");
+        assert_eq!(events[0].payload["email"], format!("ann{n}@example.com"));
+    }
+}
+
+async fn forgetting_someone_without_a_key_leaves_a_destroyed_one(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("db");
+    let log = db.open().await.expect("open").log;
+    // Nothing of theirs was ever sealed: they have no key.
+    let mut forget = append_for(
+        "user-3",
+        NewEvent {
+            event_type: "Forgotten".into(),
+            schema_version: 1,
+            payload: json!({}),
+            personal_fields: vec![],
+        },
+        ExpectedVersion::Any,
+    );
+    forget.metadata.actor.id = Some("admin-1".into());
+    forget.forget_data_subject = true;
+    log.append(forget).await.expect("forget");
+    // Another process may not create a key for them now.
+    let other = open_with(&db, test_masters()).await.log;
+    let sealing = other
+        .append(append_for(
+            "user-3",
+            registered("carl@example.com"),
+            ExpectedVersion::Any,
+        ))
+        .await;
+    assert!(sealing.is_err(), "{sealing:?}");
+}
+
 test_both_backends!(
+    concurrent_appends_for_a_new_subject_seal_under_one_key,
+    forgetting_someone_without_a_key_leaves_a_destroyed_one,
     two_processes_creating_one_subjects_key_agree_on_one,
     personal_fields_are_stored_encrypted_and_read_back_in_clear,
     forgetting_destroys_the_key_and_the_chain_still_verifies,
