@@ -373,9 +373,8 @@ impl EncryptingCodec {
         Ok((Some(key), Some(record)))
     }
 
-    /// The subject's key for sealing, created if it has none (a read on a miss, and on
-    /// PostgreSQL an insert when there is no key), with the record to store with the events
-    /// when the key is new and not stored yet.
+    /// The subject's key for sealing, created if it has none, with the record to store with
+    /// the events when the key is new and not stored yet.
     async fn key_for_sealing(
         &self,
         subject: &str,
@@ -383,7 +382,15 @@ impl EncryptingCodec {
         let (key, unstored) = match self.cached(subject) {
             Some(entry) => (entry.key, entry.unstored),
             None => {
-                self.load(&[subject]).await?;
+                // A subject this process has not seen may well be new: on PostgreSQL the insert
+                // below finds out in one round trip (and reads the key if there is one).
+                let known = self
+                    .cache
+                    .lock()
+                    .is_ok_and(|cache| cache.peek(subject).is_some());
+                if known || self.storage.stores_new_keys_with_events() {
+                    self.load(&[subject]).await?;
+                }
                 match self.cached(subject) {
                     Some(entry) => (entry.key, entry.unstored),
                     // It goes in with the events that it seals.

@@ -5,7 +5,7 @@ use crate::error::{DbContext, StoreError};
 use crate::model::{Head, IdempotencyRecord, RecordedEvent};
 use crate::storage::{
     Batch, BatchOutcome, DATA_KEYS_AFTER, DESTROY_DATA_KEY, DataKeyRecord, INSERT_DATA_KEY,
-    LogStorage, REPLACE_WRAPPED_KEY, Rejections, from_db, hash_from_db, to_db,
+    LogStorage, REPLACE_WRAPPED_KEY, Rejections, SELECT_DATA_KEY, from_db, hash_from_db, to_db,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -481,13 +481,23 @@ impl LogStorage for PostgresStorage {
         &self,
         record: &DataKeyRecord,
     ) -> Result<DataKeyRecord, StoreError> {
-        let row = sqlx::query(INSERT_DATA_KEY)
+        // The first key stored wins; an existing row is read back, not rewritten (an update
+        // would lock the row and write to the WAL for nothing).
+        let inserted = sqlx::query(INSERT_DATA_KEY)
             .bind(&record.subject)
             .bind(&record.wrapped_key)
             .bind(&record.master_key_id)
-            .fetch_one(&self.keys_pool)
+            .fetch_optional(&self.keys_pool)
             .await
             .context("storing a data key")?;
+        let row = match inserted {
+            Some(row) => row,
+            None => sqlx::query(SELECT_DATA_KEY)
+                .bind(&record.subject)
+                .fetch_one(&self.keys_pool)
+                .await
+                .context("reading a data key")?,
+        };
         data_key_record(&row)
     }
 

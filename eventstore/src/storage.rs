@@ -184,16 +184,20 @@ pub trait LogStorage: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 }
 
-/// Stores a subject's first key and returns the stored row: a later key for the same subject is
-/// ignored (the no-op update makes the existing row come back). (Both databases.)
+/// Stores a subject's first key and returns it; a later key for the same subject is ignored and
+/// nothing is returned (the caller reads the stored one). (Both databases.)
 ///
 /// PostgreSQL commits it without waiting for the disk (`synchronous_commit = off`): a key
 /// matters only once an event sealed with it is committed, and that later commit flushes the
 /// write-ahead log up to itself, this row included. A crash before then loses a key nothing used.
 /// (SQLite stores new keys in the events' own transaction instead.)
 pub(crate) const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at) \
-     VALUES ($1, $2, $3, CURRENT_TIMESTAMP) ON CONFLICT (subject) DO UPDATE SET subject = excluded.subject \
+     VALUES ($1, $2, $3, CURRENT_TIMESTAMP) ON CONFLICT (subject) DO NOTHING \
      RETURNING subject, wrapped_key, master_key_id";
+
+/// One subject's stored key. (Both databases.)
+pub(crate) const SELECT_DATA_KEY: &str =
+    "SELECT subject, wrapped_key, master_key_id FROM data_keys WHERE subject = $1";
 
 /// A page of keys in subject order. (Both databases.)
 pub(crate) const DATA_KEYS_AFTER: &str = "SELECT subject, wrapped_key, master_key_id FROM data_keys \
