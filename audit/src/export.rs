@@ -6,8 +6,8 @@
 //! canonical JSON text in their cells.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use eventstore::chain::canonical_json;
-use eventstore::{EventLog, RecordedEvent, StoreError, VERIFY_BATCH};
+use eventstore::storage::StoredEvent;
+use eventstore::{CanonicalJson, EventLog, RecordedEvent, StoreError, VERIFY_BATCH};
 use std::io::{BufRead, Write};
 
 /// An export's format.
@@ -56,7 +56,7 @@ pub struct ExportFilter {
 
 impl ExportFilter {
     /// Whether `event` is selected.
-    pub fn matches(&self, event: &RecordedEvent) -> bool {
+    pub fn matches<J>(&self, event: &RecordedEvent<J>) -> bool {
         self.from_time.is_none_or(|from| event.recorded_at >= from)
             && self.to_time.is_none_or(|to| event.recorded_at <= to)
             && self
@@ -70,7 +70,7 @@ impl ExportFilter {
     }
 
     /// Whether the events after `event` can still match (times only grow).
-    fn past_the_end(&self, event: &RecordedEvent) -> bool {
+    fn past_the_end<J>(&self, event: &RecordedEvent<J>) -> bool {
         self.to_time.is_some_and(|to| event.recorded_at > to)
     }
 }
@@ -162,7 +162,7 @@ impl<W: Write> ExportWriter<W> {
     }
 
     /// Writes one event.
-    pub fn write(&mut self, event: &RecordedEvent) -> Result<(), ExportError> {
+    pub fn write(&mut self, event: &StoredEvent) -> Result<(), ExportError> {
         match &mut self.sink {
             Sink::Ndjson(out) => {
                 serde_json::to_writer(&mut *out, event)?;
@@ -180,8 +180,8 @@ impl<W: Write> ExportWriter<W> {
                     &event
                         .recorded_at
                         .to_rfc3339_opts(SecondsFormat::Micros, true),
-                    &canonical_json(&event.payload),
-                    &canonical_json(&event.metadata),
+                    event.payload.as_str(),
+                    event.metadata.as_str(),
                     &hex::encode(event.prev_hash),
                     &hex::encode(event.hash),
                 ])?;
@@ -214,7 +214,7 @@ pub struct ExportSummary {
 /// The events a filter selects, batch by batch, as stored; the next batch is read while the
 /// caller handles this one, so memory stays flat in the log's size.
 pub struct Selection {
-    batches: tokio::sync::mpsc::Receiver<Result<Vec<RecordedEvent>, StoreError>>,
+    batches: tokio::sync::mpsc::Receiver<Result<Vec<StoredEvent>, StoreError>>,
     filter: ExportFilter,
     ended: bool,
 }
@@ -232,7 +232,7 @@ impl Selection {
 
     /// The next batch's selected events (possibly none) and the last position read, or `None`
     /// at the end.
-    pub async fn next_batch(&mut self) -> Result<Option<(Vec<RecordedEvent>, u64)>, StoreError> {
+    pub async fn next_batch(&mut self) -> Result<Option<(Vec<StoredEvent>, u64)>, StoreError> {
         if self.ended {
             return Ok(None);
         }
@@ -338,7 +338,7 @@ impl<R: BufRead> ExportReader<R> {
 }
 
 impl<R: BufRead> Iterator for ExportReader<R> {
-    type Item = Result<(u64, RecordedEvent), UnreadableLine>;
+    type Item = Result<(u64, StoredEvent), UnreadableLine>;
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.lines {
@@ -396,7 +396,7 @@ impl<R: BufRead> Iterator for ExportReader<R> {
     }
 }
 
-fn event_from_csv(record: &csv::StringRecord) -> Result<RecordedEvent, String> {
+fn event_from_csv(record: &csv::StringRecord) -> Result<StoredEvent, String> {
     if record.len() != CSV_HEADER.len() {
         return Err(format!(
             "{} fields, expected {}",
@@ -411,7 +411,7 @@ fn event_from_csv(record: &csv::StringRecord) -> Result<RecordedEvent, String> {
             .map_err(|_| format!("{} is not a number", CSV_HEADER[index]))
     };
     let json = |index: usize| {
-        serde_json::from_str(field(index))
+        CanonicalJson::from_text(field(index))
             .map_err(|error| format!("{} is not JSON: {error}", CSV_HEADER[index]))
     };
     let hash = |index: usize| {
@@ -447,7 +447,7 @@ mod tests {
     use super::*;
     use eventstore::chain::recompute_hash;
 
-    fn event(position: u64) -> RecordedEvent {
+    fn event(position: u64) -> StoredEvent {
         let mut event = RecordedEvent {
             global_position: position,
             stream_id: "a,\"quoted\"\nstream".into(),
@@ -463,7 +463,7 @@ mod tests {
             hash: [0; 32],
         };
         event.hash = recompute_hash(&event);
-        event
+        event.map_json(|json| CanonicalJson::from_value(&json))
     }
 
     fn round_trip(format: ExportFormat) {
@@ -474,7 +474,7 @@ mod tests {
             writer.write(event).expect("write");
         }
         writer.finish().expect("finish");
-        let read: Vec<RecordedEvent> = ExportReader::new(bytes.as_slice())
+        let read: Vec<StoredEvent> = ExportReader::new(bytes.as_slice())
             .expect("reader")
             .map(|item| item.expect("event").1)
             .collect();

@@ -10,7 +10,9 @@
 
 use crate::chain::{HashedFields, event_hash};
 use crate::error::{AppendError, StoreError};
-use crate::model::{Appended, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord};
+use crate::model::{
+    Appended, CanonicalJson, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord,
+};
 use crate::storage::{Batch, BatchOutcome, BatchRequest, LogStorage, StoredEvent};
 use chrono::{DateTime, Utc};
 use std::collections::{HashSet, VecDeque};
@@ -31,8 +33,8 @@ pub(crate) struct SealedEvent {
     pub event_id: Uuid,
     pub event_type: String,
     pub schema_version: u32,
-    pub payload: String,
-    pub metadata: String,
+    pub payload: CanonicalJson,
+    pub metadata: CanonicalJson,
 }
 
 /// A request as the appender sees it.
@@ -177,8 +179,8 @@ fn build_batch(head: &Head, pending: &[Pending]) -> (Batch, Vec<Appended>) {
                     event_id: event.event_id,
                     event_type: &event.event_type,
                     schema_version: event.schema_version,
-                    payload: &event.payload,
-                    metadata: &event.metadata,
+                    payload: event.payload.as_str(),
+                    metadata: event.metadata.as_str(),
                     recorded_at: now,
                 },
             );

@@ -5,10 +5,11 @@
 //! text as UTF-8, JSON re-serialized compactly with object keys sorted (PostgreSQL's `jsonb`
 //! reorders keys, so the stored text is not what is hashed), each field prefixed by its length.
 
-use crate::model::RecordedEvent;
+use crate::model::{CanonicalJson, RecordedEvent};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use uuid::Uuid;
 
 /// The fields of an event that its hash covers.
@@ -107,6 +108,273 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
+/// Canonical JSON straight from JSON text (PostgreSQL's `jsonb` output, an export's cell),
+/// appended to `out`: the same bytes as `canonical_json(&serde_json::from_str(text)?)`, without
+/// building a tree. Text the fast path cannot vouch for (escaped or repeated keys, nesting deeper
+/// than serde_json allows, invalid JSON) goes through the tree, so the result never differs.
+pub fn canonicalize_text(text: &str, out: &mut String) -> Result<(), serde_json::Error> {
+    let start = out.len();
+    let mut reader = TextCanonicalizer {
+        text,
+        at: 0,
+        depth: 0,
+        entries: Vec::new(),
+        scratch: String::new(),
+    };
+    if reader.document(out).is_ok() {
+        return Ok(());
+    }
+    out.truncate(start);
+    let value: Value = serde_json::from_str(text)?;
+    write_canonical(&value, out);
+    Ok(())
+}
+
+/// The fast path met something it leaves to serde_json.
+struct Unsupported;
+
+/// serde_json's own recursion limit: deeper text is an error there, so it is not ours to accept.
+const MAX_DEPTH: usize = 128;
+
+struct TextCanonicalizer<'a> {
+    text: &'a str,
+    at: usize,
+    depth: usize,
+    /// The entries of the objects being read, innermost last: (key without quotes, start and end
+    /// of `"key":value` in the output).
+    entries: Vec<(&'a str, usize, usize)>,
+    /// Reused when an object's entries must be reordered.
+    scratch: String,
+}
+
+impl<'a> TextCanonicalizer<'a> {
+    fn document(&mut self, out: &mut String) -> Result<(), Unsupported> {
+        self.value(out)?;
+        self.skip_whitespace();
+        if self.at == self.text.len() {
+            Ok(())
+        } else {
+            Err(Unsupported)
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.at += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), Unsupported> {
+        self.skip_whitespace();
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(Unsupported)
+        }
+    }
+
+    fn value(&mut self, out: &mut String) -> Result<(), Unsupported> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b'{') => self.object(out),
+            Some(b'[') => self.array(out),
+            Some(b'"') => {
+                let (raw, escaped) = self.string()?;
+                if escaped {
+                    let text: String = serde_json::from_str(raw).map_err(|_| Unsupported)?;
+                    write_json_string(&text, out);
+                } else {
+                    out.push_str(raw);
+                }
+                Ok(())
+            }
+            Some(b't') => self.literal("true", out),
+            Some(b'f') => self.literal("false", out),
+            Some(b'n') => self.literal("null", out),
+            Some(b'-' | b'0'..=b'9') => self.number(out),
+            _ => Err(Unsupported),
+        }
+    }
+
+    fn literal(&mut self, word: &str, out: &mut String) -> Result<(), Unsupported> {
+        if self.text[self.at..].starts_with(word) {
+            self.at += word.len();
+            out.push_str(word);
+            Ok(())
+        } else {
+            Err(Unsupported)
+        }
+    }
+
+    /// A string token with its quotes, and whether it holds escapes. Raw control characters
+    /// are invalid JSON.
+    fn string(&mut self) -> Result<(&'a str, bool), Unsupported> {
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let mut at = start + 1;
+        let mut escaped = false;
+        loop {
+            match bytes.get(at) {
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    at += 2;
+                }
+                Some(0x00..=0x1f) | None => return Err(Unsupported),
+                Some(_) => at += 1,
+            }
+        }
+        self.at = at + 1;
+        // `at` is a quote, so both ends are on character boundaries.
+        self.text
+            .get(start..=at)
+            .map(|raw| (raw, escaped))
+            .ok_or(Unsupported)
+    }
+
+    fn number(&mut self, out: &mut String) -> Result<(), Unsupported> {
+        let start = self.at;
+        while matches!(
+            self.peek(),
+            Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+        ) {
+            self.at += 1;
+        }
+        let token = &self.text[start..self.at];
+        let digits = token.strip_prefix('-').unwrap_or(token);
+        let plain_integer = !digits.is_empty()
+            && digits.bytes().all(|byte| byte.is_ascii_digit())
+            && (digits.len() == 1 || !digits.starts_with('0'));
+        // serde_json keeps an integer that fits 64 bits as written, except `-0` (a float there).
+        let kept_as_written = plain_integer
+            && if token.starts_with('-') {
+                digits != "0" && token.parse::<i64>().is_ok()
+            } else {
+                token.parse::<u64>().is_ok()
+            };
+        if kept_as_written {
+            out.push_str(token);
+        } else {
+            let number: serde_json::Number =
+                serde_json::from_str(token).map_err(|_| Unsupported)?;
+            write_canonical(&Value::Number(number), out);
+        }
+        Ok(())
+    }
+
+    fn enter(&mut self) -> Result<(), Unsupported> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Unsupported);
+        }
+        self.at += 1;
+        Ok(())
+    }
+
+    fn array(&mut self, out: &mut String) -> Result<(), Unsupported> {
+        self.enter()?;
+        out.push('[');
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+        } else {
+            loop {
+                self.value(out)?;
+                self.skip_whitespace();
+                match self.peek() {
+                    Some(b',') => out.push(','),
+                    Some(b']') => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => return Err(Unsupported),
+                }
+                self.at += 1;
+            }
+        }
+        out.push(']');
+        self.depth -= 1;
+        Ok(())
+    }
+
+    fn object(&mut self, out: &mut String) -> Result<(), Unsupported> {
+        self.enter()?;
+        out.push('{');
+        let body = out.len();
+        let first_entry = self.entries.len();
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+        } else {
+            loop {
+                self.skip_whitespace();
+                if self.peek() != Some(b'"') {
+                    return Err(Unsupported);
+                }
+                let (key, escaped) = self.string()?;
+                if escaped {
+                    return Err(Unsupported);
+                }
+                self.expect(b':')?;
+                let entry = out.len();
+                out.push_str(key);
+                out.push(':');
+                self.value(out)?;
+                self.entries
+                    .push((&key[1..key.len() - 1], entry, out.len()));
+                self.skip_whitespace();
+                match self.peek() {
+                    Some(b',') => out.push(','),
+                    Some(b'}') => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => return Err(Unsupported),
+                }
+                self.at += 1;
+            }
+        }
+        self.sort_entries(first_entry, body, out)?;
+        self.entries.truncate(first_entry);
+        out.push('}');
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// Puts the object's entries (written from `body` on) in key order, as `canonical_json` does;
+    /// PostgreSQL orders keys by length first. A repeated key is left to serde_json.
+    fn sort_entries(
+        &mut self,
+        first: usize,
+        body: usize,
+        out: &mut String,
+    ) -> Result<(), Unsupported> {
+        let entries = &mut self.entries[first..];
+        if entries.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+            return Ok(());
+        }
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        if entries.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+            return Err(Unsupported);
+        }
+        self.scratch.clear();
+        self.scratch.push_str(&out[body..]);
+        out.truncate(body);
+        for (index, (_, start, end)) in entries.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            out.push_str(&self.scratch[start - body..end - body]);
+        }
+        Ok(())
+    }
+}
+
 /// A JSON string exactly as serde_json writes it (the canonical form must never change):
 /// `"` and `\\` escaped, control characters as `\b \f \n \r \t` or `\u00XX`, everything else
 /// as is.
@@ -138,8 +406,26 @@ fn write_json_string(text: &str, out: &mut String) {
     out.push('"');
 }
 
+/// Payload or metadata in a form the chain can hash.
+pub trait HashableJson {
+    /// The canonical text.
+    fn canonical(&self) -> Cow<'_, str>;
+}
+
+impl HashableJson for Value {
+    fn canonical(&self) -> Cow<'_, str> {
+        Cow::Owned(canonical_json(self))
+    }
+}
+
+impl HashableJson for CanonicalJson {
+    fn canonical(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.as_str())
+    }
+}
+
 /// Recomputes the hash of a stored event (as stored: sealed, not upcast).
-pub fn recompute_hash(event: &RecordedEvent) -> [u8; 32] {
+pub fn recompute_hash<J: HashableJson>(event: &RecordedEvent<J>) -> [u8; 32] {
     event_hash(
         &event.prev_hash,
         &HashedFields {
@@ -150,8 +436,8 @@ pub fn recompute_hash(event: &RecordedEvent) -> [u8; 32] {
             event_id: event.event_id,
             event_type: &event.event_type,
             schema_version: event.schema_version,
-            payload: &canonical_json(&event.payload),
-            metadata: &canonical_json(&event.metadata),
+            payload: &event.payload.canonical(),
+            metadata: &event.metadata.canonical(),
             recorded_at: event.recorded_at,
         },
     )
@@ -218,7 +504,7 @@ impl ChainVerifier {
     }
 
     /// Checks the next event.
-    pub fn push(&mut self, event: &RecordedEvent) -> Result<(), BrokenLink> {
+    pub fn push<J: HashableJson>(&mut self, event: &RecordedEvent<J>) -> Result<(), BrokenLink> {
         let position = event.global_position;
         if position != self.last_position + 1 {
             return Err(BrokenLink {
@@ -299,6 +585,149 @@ mod tests {
             canonical_json(&value),
             r#"{"a":{"c":1.5,"d":[true,null,{"y":"é\"\n","z":1}]},"b":1}"#
         );
+    }
+
+    /// The fast path against the tree's way, for one text: same bytes, or both refuse it.
+    fn assert_same_as_tree(text: &str) {
+        let tree = serde_json::from_str::<Value>(text).map(|value| canonical_json(&value));
+        let mut fast = String::from("prefix");
+        let outcome = canonicalize_text(text, &mut fast);
+        match tree {
+            Ok(expected) => {
+                assert!(outcome.is_ok(), "{text:?}");
+                assert_eq!(fast, format!("prefix{expected}"), "{text:?}");
+            }
+            Err(_) => assert!(outcome.is_err(), "{text:?} should be refused"),
+        }
+    }
+
+    #[test]
+    fn text_canonicalization_matches_the_tree_on_edge_cases() {
+        let deep_ok = format!("{}1{}", "[".repeat(127), "]".repeat(127));
+        let too_deep = format!("{}1{}", "[".repeat(129), "]".repeat(129));
+        for text in [
+            "{}",
+            "[]",
+            " { } ",
+            "0",
+            "-0",
+            "-1",
+            "01",
+            "1.0",
+            "1e3",
+            "1E+2",
+            "-2.5e-3",
+            "0.30000000000000004",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "1.",
+            "-",
+            "+1",
+            "true",
+            "tru",
+            "nul",
+            r#""plain""#,
+            r#""\u00e9\/\b\f\n\r\t\"\\""#,
+            r#""\ud83d\ude00""#,
+            r#""\ud800""#,
+            r#""\x""#,
+            "\"raw\tcontrol\"",
+            r#""unterminated"#,
+            r#"{"b": 1, "a": 2}"#,
+            r#"{"bb": 1, "a": {"dd": [1, {"y": 2, "x": null}], "c": "é"}}"#,
+            r#"{"a": 1, "a": 2}"#,
+            r#"{"b": 1, "a": 2, "b": 3}"#,
+            r#"{"\u0061": 1, "b": 2}"#,
+            r#"{"a\"b": 1}"#,
+            r#"{"a": 1,}"#,
+            r#"[1, 2,]"#,
+            r#"{"a" 1}"#,
+            r#"{1: 2}"#,
+            r#"{"a": 1} x"#,
+            "[1 2]",
+            &deep_ok,
+            &too_deep,
+        ] {
+            assert_same_as_tree(text);
+        }
+    }
+
+    /// A random JSON value: nested objects and arrays, strings with characters that need
+    /// escaping, integers and floats of every size.
+    fn random_value(rng: &mut impl rand::Rng, depth: u32) -> Value {
+        let leaf = depth == 0 || rng.gen_bool(0.4);
+        match rng.gen_range(0..if leaf { 5 } else { 7 }) {
+            0 => Value::Null,
+            1 => Value::Bool(rng.r#gen()),
+            2 => match rng.gen_range(0..4) {
+                0 => json!(rng.r#gen::<i64>()),
+                1 => json!(rng.r#gen::<u64>()),
+                2 => json!(rng.gen_range(-1000..1000)),
+                _ => json!(rng.r#gen::<f64>() * 10f64.powi(rng.gen_range(-30..30))),
+            },
+            3 | 4 => {
+                let alphabet = ['a', 'b', 'é', '"', '\\', '\n', '\u{1}', '€', '😀', '/', ' '];
+                let length = rng.gen_range(0..8);
+                Value::String(
+                    (0..length)
+                        .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                        .collect(),
+                )
+            }
+            5 => Value::Array(
+                (0..rng.gen_range(0..5))
+                    .map(|_| random_value(rng, depth - 1))
+                    .collect(),
+            ),
+            _ => {
+                let keys = ["a", "b", "ab", "ba", "abc", "z", "é", "A", "a b", ""];
+                Value::Object(
+                    (0..rng.gen_range(0..6))
+                        .map(|_| {
+                            let key = keys[rng.gen_range(0..keys.len())].to_owned();
+                            (key, random_value(rng, depth - 1))
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    /// JSON text laid out as PostgreSQL's `jsonb` writes it: keys by length, then bytes;
+    /// a space after each colon and comma.
+    fn jsonb_style(value: &Value) -> String {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(b.0)));
+                let body: Vec<String> = entries
+                    .into_iter()
+                    .map(|(key, item)| {
+                        format!("{}: {}", Value::from(key.as_str()), jsonb_style(item))
+                    })
+                    .collect();
+                format!("{{{}}}", body.join(", "))
+            }
+            Value::Array(items) => {
+                let body: Vec<String> = items.iter().map(jsonb_style).collect();
+                format!("[{}]", body.join(", "))
+            }
+            scalar => scalar.to_string(),
+        }
+    }
+
+    #[test]
+    fn text_canonicalization_matches_the_tree_on_random_documents() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..5_000 {
+            let value = random_value(&mut rng, 4);
+            assert_same_as_tree(&jsonb_style(&value));
+            assert_same_as_tree(&serde_json::to_string_pretty(&value).expect("json"));
+            assert_same_as_tree(&canonical_json(&value));
+        }
     }
 
     fn event(position: u64, prev_hash: [u8; 32]) -> RecordedEvent {

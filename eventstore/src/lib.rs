@@ -24,10 +24,12 @@ pub mod testing;
 pub mod upcast;
 
 pub use error::{AppendError, StoreError};
-pub use log::{ChainReport, EventLog, EventLogBuilder, READ_BATCH, Subscription, VERIFY_BATCH};
+pub use log::{
+    ChainReport, EventLog, EventLogBuilder, READ_BATCH, SubscribedEvent, Subscription, VERIFY_BATCH,
+};
 pub use model::{
-    Actor, ActorKind, AppendRequest, Appended, Claim, EventMetadata, ExpectedVersion, Head,
-    IdempotencyKey, IdempotencyRecord, NewEvent, RecordedEvent,
+    Actor, ActorKind, AppendRequest, Appended, CanonicalJson, Claim, EventMetadata,
+    ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord, NewEvent, RecordedEvent,
 };
 
 use std::sync::Arc;

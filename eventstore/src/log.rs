@@ -1,14 +1,15 @@
 //! [`EventLog`]: the log as the rest of idlog sees it, over any [`LogStorage`].
 
 use crate::appender::{self, Job, SealedEvent, SealedRequest};
-use crate::chain::{BrokenLink, ChainVerifier, canonical_json};
+use crate::chain::{BrokenLink, ChainVerifier};
 use crate::codec::{PersonalDataCodec, PlainCodec};
 use crate::encryption::{EncryptingCodec, MasterKeys};
 use crate::error::{AppendError, StoreError};
 use crate::model::{
-    AppendRequest, Appended, EventMetadata, ExpectedVersion, Head, IdempotencyRecord, RecordedEvent,
+    AppendRequest, Appended, CanonicalJson, EventMetadata, ExpectedVersion, Head,
+    IdempotencyRecord, RecordedEvent,
 };
-use crate::storage::{DataKeyRecord, LogStorage};
+use crate::storage::{DataKeyRecord, LogStorage, StoredEvent};
 use crate::upcast::Upcasters;
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -267,7 +268,7 @@ impl EventLog {
                     .map_err(StoreError::Codec)?,
             );
         }
-        let metadata = canonical_json(&metadata);
+        let metadata = CanonicalJson::from_value(&metadata);
         let mut events = Vec::with_capacity(request.events.len());
         for event in request.events {
             if event.event_type.is_empty() || event.event_type.len() > MAX_NAME_LEN {
@@ -291,7 +292,7 @@ impl EventLog {
                 event_id: Uuid::now_v7(),
                 event_type: event.event_type,
                 schema_version: event.schema_version,
-                payload: canonical_json(&payload),
+                payload: CanonicalJson::from_value(&payload),
                 metadata: metadata.clone(),
             });
         }
@@ -436,15 +437,18 @@ impl EventLog {
             .await
     }
 
-    /// Up to `limit` events after `after_position` exactly as stored (sealed, not upcast): what
-    /// the hash chain covers, for verification and export.
+    /// Up to `limit` events after `after_position` exactly as stored (sealed, not upcast, JSON as
+    /// canonical text): what the hash chain covers, for verification and export.
     #[tracing::instrument(skip(self))]
     pub async fn read_all_stored(
         &self,
         after_position: u64,
         limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.storage.read_all(after_position, limit).await
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner
+            .storage
+            .read_all_canonical(after_position, limit)
+            .await
     }
 
     /// The last event's position and hash.
@@ -482,8 +486,18 @@ impl EventLog {
     }
 
     /// Follows the log from `after_position`: first what is there, then each new event as it
-    /// is committed.
+    /// is committed, decoded.
     pub fn subscribe(&self, after_position: u64) -> Subscription {
+        self.subscribe_as(after_position)
+    }
+
+    /// Follows the log as stored (personal data sealed, JSON as canonical text): what leaves
+    /// the database for other systems, such as the Kafka relay.
+    pub fn subscribe_stored(&self, after_position: u64) -> Subscription<StoredEvent> {
+        self.subscribe_as(after_position)
+    }
+
+    fn subscribe_as<E: SubscribedEvent>(&self, after_position: u64) -> Subscription<E> {
         Subscription {
             log: self.clone(),
             position: after_position,
@@ -559,7 +573,7 @@ impl EventLog {
         after_position: u64,
         until: Option<u64>,
         batch: usize,
-    ) -> mpsc::Receiver<Result<Vec<RecordedEvent>, StoreError>> {
+    ) -> mpsc::Receiver<Result<Vec<StoredEvent>, StoreError>> {
         let (sender, receiver) = mpsc::channel(1);
         let log = self.clone();
         tokio::spawn(async move {
@@ -617,27 +631,68 @@ fn contains_nul(value: &Value) -> bool {
     }
 }
 
+/// The forms a [`Subscription`] reads the log in.
+pub trait SubscribedEvent: Sized + Send {
+    /// The event's position.
+    fn position(&self) -> u64;
+
+    /// Up to `limit` events after `after_position`.
+    fn read(
+        log: &EventLog,
+        after_position: u64,
+        limit: usize,
+    ) -> impl std::future::Future<Output = Result<Vec<Self>, StoreError>> + Send;
+}
+
+impl SubscribedEvent for RecordedEvent {
+    fn position(&self) -> u64 {
+        self.global_position
+    }
+
+    async fn read(
+        log: &EventLog,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<Self>, StoreError> {
+        log.read_all(after_position, limit).await
+    }
+}
+
+impl SubscribedEvent for StoredEvent {
+    fn position(&self) -> u64 {
+        self.global_position
+    }
+
+    async fn read(
+        log: &EventLog,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<Self>, StoreError> {
+        log.read_all_stored(after_position, limit).await
+    }
+}
+
 /// A live tail of the log. Never skips: it reads strictly after the last position it returned,
 /// and positions are commit order.
-pub struct Subscription {
+pub struct Subscription<E = RecordedEvent> {
     log: EventLog,
     position: u64,
-    buffer: VecDeque<RecordedEvent>,
+    buffer: VecDeque<E>,
     head_rx: watch::Receiver<u64>,
 }
 
-impl Subscription {
+impl<E: SubscribedEvent> Subscription<E> {
     /// The next event, waiting for it if need be.
-    pub async fn next(&mut self) -> Result<RecordedEvent, StoreError> {
+    pub async fn next(&mut self) -> Result<E, StoreError> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
-                self.position = event.global_position;
+                self.position = event.position();
                 return Ok(event);
             }
             // Mark the current head as seen *before* reading, so an append that lands after
             // the read wakes us instead of being missed until the next poll.
             self.head_rx.borrow_and_update();
-            let events = self.log.read_all(self.position, READ_BATCH).await?;
+            let events = E::read(&self.log, self.position, READ_BATCH).await?;
             if events.is_empty() {
                 tokio::select! {
                     changed = self.head_rx.changed() => {
@@ -654,9 +709,9 @@ impl Subscription {
     }
 
     /// The next event if it is already read (no waiting, no I/O): for gathering a batch.
-    pub fn next_buffered(&mut self) -> Option<RecordedEvent> {
+    pub fn next_buffered(&mut self) -> Option<E> {
         let event = self.buffer.pop_front()?;
-        self.position = event.global_position;
+        self.position = event.position();
         Some(event)
     }
 

@@ -186,8 +186,11 @@ pub struct Appended {
 }
 
 /// An event as stored. Its JSON form (hashes in hex) is what the Kafka relay publishes.
+///
+/// Payload and metadata are JSON trees by default; auditors' tools, which only hash and copy
+/// them, read them as [`CanonicalJson`] text instead ([`crate::storage::StoredEvent`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RecordedEvent {
+pub struct RecordedEvent<J = serde_json::Value> {
     /// Position in the whole log: 1, 2, 3, ... in commit order, without gaps.
     pub global_position: u64,
     /// The stream.
@@ -203,9 +206,9 @@ pub struct RecordedEvent {
     /// Payload schema version.
     pub schema_version: u32,
     /// Payload.
-    pub payload: serde_json::Value,
+    pub payload: J,
     /// Metadata (see [`EventMetadata`]).
-    pub metadata: serde_json::Value,
+    pub metadata: J,
     /// Server time of the append, in microseconds.
     pub recorded_at: DateTime<Utc>,
     /// The previous event's hash (zeros for the first event).
@@ -229,6 +232,83 @@ mod hex_hash {
         let mut hash = [0; 32];
         hex::decode_to_slice(text.as_bytes(), &mut hash).map_err(D::Error::custom)?;
         Ok(hash)
+    }
+}
+
+/// JSON as the hash chain covers it: compact, object keys sorted at every level
+/// ([`crate::chain::canonical_json`]). In JSON documents (an export line) it is embedded as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalJson(String);
+
+impl CanonicalJson {
+    /// Canonicalizes JSON text (any layout, any key order).
+    pub fn from_text(text: &str) -> Result<Self, serde_json::Error> {
+        let mut canonical = String::with_capacity(text.len());
+        crate::chain::canonicalize_text(text, &mut canonical)?;
+        Ok(Self(canonical))
+    }
+
+    /// The canonical text of a JSON tree.
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        Self(crate::chain::canonical_json(value))
+    }
+
+    /// The canonical text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The JSON tree.
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+}
+
+impl Serialize for CanonicalJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Canonical text is valid JSON by construction; serde_json takes it as a raw value.
+        let raw: &serde_json::value::RawValue =
+            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for CanonicalJson {
+    /// Reads JSON embedded in a document (from a string: it borrows the raw text).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <&'de serde_json::value::RawValue>::deserialize(deserializer)?;
+        Self::from_text(raw.get()).map_err(serde::de::Error::custom)
+    }
+}
+
+impl<J> RecordedEvent<J> {
+    /// The same event with its payload and metadata in another form.
+    pub fn map_json<K>(self, mut convert: impl FnMut(J) -> K) -> RecordedEvent<K> {
+        RecordedEvent {
+            global_position: self.global_position,
+            stream_id: self.stream_id,
+            stream_type: self.stream_type,
+            stream_version: self.stream_version,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            schema_version: self.schema_version,
+            payload: convert(self.payload),
+            metadata: convert(self.metadata),
+            recorded_at: self.recorded_at,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+impl RecordedEvent<CanonicalJson> {
+    /// The event with its payload and metadata as JSON trees.
+    pub fn into_tree(self) -> Result<RecordedEvent, serde_json::Error> {
+        Ok(RecordedEvent {
+            payload: self.payload.to_value()?,
+            metadata: self.metadata.to_value()?,
+            ..self.map_json(|_| serde_json::Value::Null)
+        })
     }
 }
 

@@ -2,10 +2,11 @@
 //! round trip and one commit for any number of requests.
 
 use crate::error::{DbContext, StoreError};
-use crate::model::{Head, IdempotencyRecord, RecordedEvent};
+use crate::model::{CanonicalJson, Head, IdempotencyRecord, RecordedEvent};
 use crate::storage::{
     Batch, BatchOutcome, DATA_KEYS_AFTER, DESTROY_DATA_KEY, DataKeyRecord, INSERT_DATA_KEY,
-    LogStorage, REPLACE_WRAPPED_KEY, Rejections, SELECT_DATA_KEY, from_db, hash_from_db, to_db,
+    LogStorage, REPLACE_WRAPPED_KEY, Rejections, SELECT_DATA_KEY, StoredEvent, from_db,
+    hash_from_db, to_db,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,6 +23,8 @@ pub const NOTIFY_CHANNEL: &str = "idlog_events";
 
 const EVENT_COLUMNS: &str = "global_position, stream_id, stream_type, stream_version, event_id, event_type, \
      schema_version, payload, metadata, recorded_at, prev_hash, hash";
+/// A page of the log in position order.
+const READ_ALL: &str = "FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2";
 
 /// The log's tables in a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -119,14 +122,37 @@ impl PostgresStorage {
 }
 
 fn event_from_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    event_with_json(row, |row, column| {
+        row.try_get(column).map_err(|error| error.to_string())
+    })
+}
+
+fn stored_event_from_row(row: &PgRow) -> Result<StoredEvent, StoreError> {
+    event_with_json(row, |row, column| {
+        // `jsonb`'s binary form is a version byte (1) and the text: canonicalized as it is,
+        // without building a tree.
+        let bytes: &[u8] = row
+            .try_get_unchecked(column)
+            .map_err(|error| error.to_string())?;
+        let Some((1, text)) = bytes.split_first() else {
+            return Err(format!("{column} is not jsonb of version 1"));
+        };
+        let text = std::str::from_utf8(text).map_err(|error| error.to_string())?;
+        CanonicalJson::from_text(text).map_err(|error| error.to_string())
+    })
+}
+
+/// Reads an event row, its payload and metadata through `json`.
+fn event_with_json<J>(
+    row: &PgRow,
+    json: fn(&PgRow, &str) -> Result<J, String>,
+) -> Result<RecordedEvent<J>, StoreError> {
     let position = from_db(
         row.try_get("global_position").context("reading an event")?,
         0,
     )?;
-    let get = |e: sqlx::Error| StoreError::Corrupt {
-        position,
-        message: e.to_string(),
-    };
+    let corrupt = |message: String| StoreError::Corrupt { position, message };
+    let get = |e: sqlx::Error| corrupt(e.to_string());
     Ok(RecordedEvent {
         global_position: position,
         stream_id: row.try_get("stream_id").map_err(get)?,
@@ -135,12 +161,9 @@ fn event_from_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
         event_id: row.try_get("event_id").map_err(get)?,
         event_type: row.try_get("event_type").map_err(get)?,
         schema_version: u32::try_from(row.try_get::<i32, _>("schema_version").map_err(get)?)
-            .map_err(|e| StoreError::Corrupt {
-                position,
-                message: e.to_string(),
-            })?,
-        payload: row.try_get("payload").map_err(get)?,
-        metadata: row.try_get("metadata").map_err(get)?,
+            .map_err(|e| corrupt(e.to_string()))?,
+        payload: json(row, "payload").map_err(corrupt)?,
+        metadata: json(row, "metadata").map_err(corrupt)?,
         recorded_at: row.try_get("recorded_at").map_err(get)?,
         prev_hash: hash_from_db(row.try_get("prev_hash").map_err(get)?, position)?,
         hash: hash_from_db(row.try_get("hash").map_err(get)?, position)?,
@@ -392,16 +415,27 @@ impl LogStorage for PostgresStorage {
         after_position: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} {READ_ALL}"))
             .bind(to_db(after_position)?)
             .bind(to_db(limit as u64)?)
             .fetch_all(&self.pool)
             .await
             .context("reading the log")?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    async fn read_all_canonical(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} {READ_ALL}"))
+            .bind(to_db(after_position)?)
+            .bind(to_db(limit as u64)?)
+            .fetch_all(&self.pool)
+            .await
+            .context("reading the log")?;
+        rows.iter().map(stored_event_from_row).collect()
     }
 
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {

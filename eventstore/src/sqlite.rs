@@ -2,7 +2,7 @@
 //! also across processes (a CLI next to a running server); WAL lets readers run meanwhile.
 
 use crate::error::{DbContext, StoreError};
-use crate::model::{Head, IdempotencyRecord, RecordedEvent};
+use crate::model::{CanonicalJson, Head, IdempotencyRecord, RecordedEvent};
 use crate::storage::{
     Batch, BatchOutcome, DATA_KEYS_AFTER, DESTROY_DATA_KEY, DataKeyRecord, INSERT_DATA_KEY,
     LogStorage, REPLACE_WRAPPED_KEY, Rejections, SELECT_DATA_KEY, StoredEvent, from_db,
@@ -20,6 +20,8 @@ use std::time::Duration;
 
 const EVENT_COLUMNS: &str = "global_position, stream_id, stream_type, stream_version, event_id, event_type, \
      schema_version, payload, metadata, recorded_at, prev_hash, hash";
+/// A page of the log in position order.
+const READ_ALL: &str = "FROM events WHERE global_position > ? ORDER BY global_position LIMIT ?";
 
 /// Events per INSERT: binding is quadratic in a statement's parameters on SQLite (12 each).
 const INSERT_CHUNK: usize = 64;
@@ -76,16 +78,28 @@ impl SqliteStorage {
 }
 
 fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    event_with_json(row, |text| serde_json::from_str(text))
+}
+
+fn stored_event_from_row(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
+    event_with_json(row, CanonicalJson::from_text)
+}
+
+/// Reads an event row, its payload and metadata text through `json`.
+fn event_with_json<J>(
+    row: &SqliteRow,
+    json: fn(&str) -> Result<J, serde_json::Error>,
+) -> Result<RecordedEvent<J>, StoreError> {
     let position = from_db(
         row.try_get("global_position").context("reading an event")?,
         0,
     )?;
     let corrupt = |message: String| StoreError::Corrupt { position, message };
     let get = |e: sqlx::Error| corrupt(e.to_string());
-    let event_id: String = row.try_get("event_id").map_err(get)?;
-    let payload: String = row.try_get("payload").map_err(get)?;
-    let metadata: String = row.try_get("metadata").map_err(get)?;
-    let recorded_at: String = row.try_get("recorded_at").map_err(get)?;
+    let event_id: &str = row.try_get("event_id").map_err(get)?;
+    let payload: &str = row.try_get("payload").map_err(get)?;
+    let metadata: &str = row.try_get("metadata").map_err(get)?;
+    let recorded_at: &str = row.try_get("recorded_at").map_err(get)?;
     Ok(RecordedEvent {
         global_position: position,
         stream_id: row.try_get("stream_id").map_err(get)?,
@@ -97,9 +111,9 @@ fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
         event_type: row.try_get("event_type").map_err(get)?,
         schema_version: u32::try_from(row.try_get::<i64, _>("schema_version").map_err(get)?)
             .map_err(|e| corrupt(e.to_string()))?,
-        payload: serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
-        metadata: serde_json::from_str(&metadata).map_err(|e| corrupt(e.to_string()))?,
-        recorded_at: parse_time(&recorded_at).map_err(|e| corrupt(e.to_string()))?,
+        payload: json(payload).map_err(|e| corrupt(e.to_string()))?,
+        metadata: json(metadata).map_err(|e| corrupt(e.to_string()))?,
+        recorded_at: parse_time(recorded_at).map_err(|e| corrupt(e.to_string()))?,
         prev_hash: hash_from_db(row.try_get("prev_hash").map_err(get)?, position)?,
         hash: hash_from_db(row.try_get("hash").map_err(get)?, position)?,
     })
@@ -162,8 +176,8 @@ fn push_event_values(
             .push_bind(event.event_id.to_string())
             .push_bind(event.event_type.clone())
             .push_bind(i64::from(event.schema_version))
-            .push_bind(event.payload.clone())
-            .push_bind(event.metadata.clone())
+            .push_bind(event.payload.as_str().to_owned())
+            .push_bind(event.metadata.as_str().to_owned())
             .push_bind(format_time(event.recorded_at))
             .push_bind(event.prev_hash.to_vec())
             .push_bind(event.hash.to_vec());
@@ -429,16 +443,27 @@ impl LogStorage for SqliteStorage {
         after_position: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ? ORDER BY global_position LIMIT ?"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} {READ_ALL}"))
             .bind(to_db(after_position)?)
             .bind(to_db(limit as u64)?)
             .fetch_all(&self.pool)
             .await
             .context("reading the log")?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    async fn read_all_canonical(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} {READ_ALL}"))
+            .bind(to_db(after_position)?)
+            .bind(to_db(limit as u64)?)
+            .fetch_all(&self.pool)
+            .await
+            .context("reading the log")?;
+        rows.iter().map(stored_event_from_row).collect()
     }
 
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {

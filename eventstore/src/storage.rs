@@ -3,39 +3,12 @@
 //! upcasting, subscriptions, chain verification) lives once, in [`crate::EventLog`].
 
 use crate::error::StoreError;
-use crate::model::{Claim, Head, IdempotencyRecord, RecordedEvent};
+use crate::model::{CanonicalJson, Claim, Head, IdempotencyRecord, RecordedEvent};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
-/// An event ready to be written: positioned, hashed, payload and metadata in canonical JSON.
-#[derive(Debug, Clone)]
-pub struct StoredEvent {
-    /// Global position.
-    pub global_position: u64,
-    /// Stream id.
-    pub stream_id: String,
-    /// Stream type.
-    pub stream_type: String,
-    /// Stream version.
-    pub stream_version: u64,
-    /// Event id.
-    pub event_id: Uuid,
-    /// Event type.
-    pub event_type: String,
-    /// Schema version.
-    pub schema_version: u32,
-    /// Canonical payload JSON (sealed).
-    pub payload: String,
-    /// Canonical metadata JSON (sealed).
-    pub metadata: String,
-    /// Recording time.
-    pub recorded_at: DateTime<Utc>,
-    /// Previous hash.
-    pub prev_hash: [u8; 32],
-    /// Hash.
-    pub hash: [u8; 32],
-}
+/// An event as the log stores and hashes it: payload and metadata as canonical JSON text (sealed
+/// personal data stays sealed). What the appender writes and what auditors' tools read.
+pub type StoredEvent = RecordedEvent<CanonicalJson>;
 
 /// What one request of a batch needs checked and written besides its events.
 #[derive(Debug, Clone)]
@@ -137,6 +110,14 @@ pub trait LogStorage: Send + Sync + 'static {
         after_position: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The same events as [`Self::read_all`], payload and metadata as canonical text: for
+    /// hashing and exporting, which need no JSON tree.
+    async fn read_all_canonical(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
 
     /// The first result remembered for an idempotency key.
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;

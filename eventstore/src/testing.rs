@@ -124,3 +124,11 @@ macro_rules! test_both_backends {
         )*
     };
 }
+
+/// Stored events with their JSON as trees, for assertions on single fields.
+pub fn as_trees(events: Vec<crate::storage::StoredEvent>) -> Vec<crate::RecordedEvent> {
+    events
+        .into_iter()
+        .map(|event| event.into_tree().expect("stored JSON reads as JSON"))
+        .collect()
+}

@@ -4,7 +4,7 @@ use eventstore::codec::PersonalDataCodec;
 use eventstore::postgres::PostgresStorage;
 use eventstore::sqlite::SqliteStorage;
 use eventstore::storage::{Batch, BatchOutcome, DataKeyRecord, LogStorage};
-use eventstore::testing::{Backend, TestDb};
+use eventstore::testing::{Backend, TestDb, as_trees};
 use eventstore::upcast::Upcasters;
 use eventstore::{
     Actor, ActorKind, AppendError, AppendRequest, Claim, EventLog, EventMetadata, ExpectedVersion,
@@ -442,6 +442,43 @@ async fn an_edited_event_breaks_the_chain_at_its_position(backend: Backend) {
     assert_eq!(report.verified, 4);
 }
 
+/// PostgreSQL's `jsonb` reorders keys, drops duplicates and rewrites numbers; what the log reads
+/// back as canonical text must still be exactly what was hashed.
+async fn awkward_json_reads_back_as_the_canonical_text_it_was_hashed_as(backend: Backend) {
+    let (_db, Opened { log, .. }) = fresh(backend).await;
+    let payloads = [
+        json!({"bb": 1, "a": 2, "ccc": {"zz": [1, 2.5, -3, 1e300, 0.1, 18446744073709551615_u64], "y": null}}),
+        json!({"text": "quote \" backslash \\ newline \n tab \t bell \u{7} é € 😀 \u{2028} /", "": true}),
+        json!({"nested": [[[{"b": [], "a": {}}]]], "big": -9223372036854775808_i64, "f": -1.25e-7}),
+        json!([1, "two", {"three": 3}]),
+        json!("just a string"),
+    ];
+    let events = payloads
+        .iter()
+        .map(|payload| event("Awkward", payload.clone()))
+        .collect();
+    log.append(AppendRequest::new(
+        "awkward",
+        "thing",
+        ExpectedVersion::NoStream,
+        events,
+    ))
+    .await
+    .expect("append");
+    let stored = log.read_all_stored(0, 10).await.expect("stored");
+    let texts: Vec<&str> = stored.iter().map(|event| event.payload.as_str()).collect();
+    let expected: Vec<String> = payloads
+        .iter()
+        .map(eventstore::chain::canonical_json)
+        .collect();
+    assert_eq!(texts, expected);
+    for event in &stored {
+        assert_eq!(eventstore::chain::recompute_hash(event), event.hash);
+    }
+    let report = log.verify_chain(|_| {}).await.expect("verify");
+    assert_eq!((report.verified, report.broken), (5, None));
+}
+
 async fn a_restart_keeps_the_log_the_chain_and_the_claims(backend: Backend) {
     let db = TestDb::new(backend).await.expect("test database");
     let head = {
@@ -564,7 +601,7 @@ async fn personal_data_goes_through_the_codec_and_old_schemas_are_upcast(backend
     append.metadata.ip = Some("192.0.2.9".into());
     log.append(append).await.expect("append");
 
-    let stored = log.read_all_stored(0, 10).await.expect("stored");
+    let stored = as_trees(log.read_all_stored(0, 10).await.expect("stored"));
     assert_eq!(
         stored[0].payload["email"],
         json!({ "sealed": "ann@example.com", "subject": "user-1" })
@@ -636,6 +673,13 @@ impl LogStorage for LosesOneAnswer {
     }
     async fn read_all(&self, after: u64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         self.inner.read_all(after, limit).await
+    }
+    async fn read_all_canonical(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<eventstore::storage::StoredEvent>, StoreError> {
+        self.inner.read_all_canonical(after, limit).await
     }
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.inner.idempotency_record(key).await
@@ -723,6 +767,7 @@ test_both_backends!(
     claims_are_unique_and_released_with_events,
     idempotency_keys_return_the_first_result,
     an_edited_event_breaks_the_chain_at_its_position,
+    awkward_json_reads_back_as_the_canonical_text_it_was_hashed_as,
     a_restart_keeps_the_log_the_chain_and_the_claims,
     two_processes_share_one_gap_free_log,
     personal_data_goes_through_the_codec_and_old_schemas_are_upcast,

@@ -175,7 +175,10 @@ impl Relay {
 
     /// Publishes `events` and waits until the broker has them all.
     #[tracing::instrument(skip_all, fields(events = events.len()))]
-    pub async fn publish(&self, events: &[RecordedEvent]) -> Result<(), WorkerError> {
+    pub async fn publish<J: serde::Serialize>(
+        &self,
+        events: &[RecordedEvent<J>],
+    ) -> Result<(), WorkerError> {
         let mut pending = Vec::with_capacity(events.len());
         for event in events {
             let payload = serde_json::to_vec(event)
@@ -291,9 +294,10 @@ impl Relay {
 
     /// Publishes batches from the checkpoint until the lease is lost or something fails.
     async fn relay_while_leased(&self) -> Result<(), WorkerError> {
+        // As stored, like `publish_to_head`: personal data stays sealed in the topic.
         let mut subscription = self
             .log
-            .subscribe(load_checkpoint(&self.database, RELAY).await?);
+            .subscribe_stored(load_checkpoint(&self.database, RELAY).await?);
         let mut renewed = Instant::now();
         loop {
             if renewed.elapsed() > LEASE / 3 {

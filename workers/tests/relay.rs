@@ -138,4 +138,55 @@ async fn the_relay_publishes_the_log_once_in_order_by_stream(backend: Backend) {
     assert_eq!(first, stored[0]);
 }
 
-test_both_backends!(the_relay_publishes_the_log_once_in_order_by_stream);
+/// The relay's continuous path (what `idlog serve` runs) publishes the log as stored: sealed
+/// personal data, hashes that still verify.
+async fn the_running_relay_publishes_personal_data_sealed(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let opened = db.open().await.expect("open");
+    let mut request = AppendRequest::new(
+        "ann",
+        "user",
+        ExpectedVersion::NoStream,
+        vec![NewEvent {
+            event_type: "Registered".into(),
+            schema_version: 1,
+            payload: serde_json::json!({ "email": "ann@example.com", "plan": "free" }),
+            personal_fields: vec!["/email".into()],
+        }],
+    );
+    request.data_subject = Some("ann".into());
+    request.metadata.ip = Some("192.0.2.7".into());
+    opened.log.append(request).await.expect("appended");
+    let settings = settings();
+    workers::kafka::ensure_topic(&settings)
+        .await
+        .expect("topic");
+    let relay = Relay::new(
+        opened.database.clone(),
+        opened.log.clone(),
+        settings.clone(),
+    )
+    .expect("relay");
+    let running = tokio::spawn(relay.run());
+    let read = read_back(&settings, 1).await;
+    running.abort();
+    let event = &read[0].1;
+    let text = serde_json::to_string(event).expect("json");
+    assert!(
+        !text.contains("ann@example.com") && !text.contains("192.0.2.7"),
+        "sealed in the topic: {text}"
+    );
+    assert_eq!(event.payload["plan"], "free");
+    assert_eq!(eventstore::chain::recompute_hash(event), event.hash);
+    let decoded = opened
+        .log
+        .decode_stored(vec![event.clone()])
+        .await
+        .expect("decoded");
+    assert_eq!(decoded[0].payload["email"], "ann@example.com");
+}
+
+test_both_backends!(
+    the_relay_publishes_the_log_once_in_order_by_stream,
+    the_running_relay_publishes_personal_data_sealed,
+);

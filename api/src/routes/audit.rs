@@ -223,7 +223,7 @@ pub async fn events(
         .into_response())
 }
 
-fn ndjson(events: &[eventstore::RecordedEvent]) -> Result<Vec<u8>, std::io::Error> {
+fn ndjson(events: &[eventstore::storage::StoredEvent]) -> Result<Vec<u8>, std::io::Error> {
     let mut bytes = Vec::with_capacity(events.len() * 512);
     let mut writer = ExportWriter::new(ExportFormat::Ndjson, &mut bytes)
         .map_err(|error| std::io::Error::other(error.to_string()))?;
