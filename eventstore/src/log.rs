@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// How many events a reader fetches at a time.
@@ -566,8 +567,8 @@ impl EventLog {
     }
 
     /// The stored log after `after_position`, up to `until` if given, in batches of `batch`
-    /// events, read by a task that stays one batch ahead of the consumer. Reading stops when
-    /// the receiver is dropped.
+    /// events, read by a task that stays one batch ahead of the consumer, as one streamed query.
+    /// Reading stops when the receiver is dropped.
     pub fn stored_batches(
         &self,
         after_position: u64,
@@ -576,43 +577,20 @@ impl EventLog {
     ) -> mpsc::Receiver<Result<Vec<StoredEvent>, StoreError>> {
         let (sender, receiver) = mpsc::channel(1);
         let log = self.clone();
-        tokio::spawn(async move {
-            let mut position = after_position;
-            loop {
-                let limit = match until {
-                    Some(until) if until <= position => return,
-                    Some(until) => batch.min(usize::try_from(until - position).unwrap_or(batch)),
-                    None => batch,
-                };
-                let read = log
-                    .read_all_stored(position, limit)
-                    .await
-                    .map(|mut events| {
-                        // Positions have no gaps in an intact log; in a tampered one, still stop at `until`.
-                        if let Some(until) = until {
-                            events.retain(|event| event.global_position <= until);
-                        }
-                        events
-                    });
-                let done = match &read {
-                    Ok(events) => match events.last() {
-                        Some(last) => {
-                            position = last.global_position;
-                            false
-                        }
-                        None => true,
-                    },
-                    Err(_) => true,
-                };
-                let empty = matches!(&read, Ok(events) if events.is_empty());
-                if !empty && sender.send(read).await.is_err() {
-                    return;
-                }
-                if done {
-                    return;
+        tokio::spawn(
+            async move {
+                let streamed = log
+                    .inner
+                    .storage
+                    .stream_canonical(after_position, until, batch, &sender)
+                    .await;
+                if let Err(error) = streamed {
+                    // The receiver may be gone; then nobody is left to tell.
+                    let _ = sender.send(Err(error)).await;
                 }
             }
-        });
+            .in_current_span(),
+        );
         receiver
     }
 }

@@ -5,8 +5,8 @@ use crate::error::{DbContext, StoreError};
 use crate::model::{CanonicalJson, Head, IdempotencyRecord, RecordedEvent};
 use crate::storage::{
     Batch, BatchOutcome, DATA_KEYS_AFTER, DESTROY_DATA_KEY, DataKeyRecord, INSERT_DATA_KEY,
-    LogStorage, REPLACE_WRAPPED_KEY, Rejections, SELECT_DATA_KEY, StoredEvent, from_db,
-    hash_from_db, to_db,
+    LogStorage, REPLACE_WRAPPED_KEY, Rejections, SELECT_DATA_KEY, SLOW_STATEMENT,
+    SLOW_STATEMENT_LEVEL, StoredEvent, from_db, hash_from_db, send_in_batches, to_db,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,7 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow}
 use sqlx::{ConnectOptions, Row};
 use std::str::FromStr;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 use uuid::Uuid;
 
@@ -40,7 +40,8 @@ impl PostgresStorage {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .context("parsing the PostgreSQL URL")?
-            .log_statements(tracing::log::LevelFilter::Trace);
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .test_before_acquire(false)
@@ -436,6 +437,24 @@ impl LogStorage for PostgresStorage {
             .await
             .context("reading the log")?;
         rows.iter().map(stored_event_from_row).collect()
+    }
+
+    async fn stream_canonical(
+        &self,
+        after_position: u64,
+        until_position: Option<u64>,
+        batch: usize,
+        batches: &mpsc::Sender<Result<Vec<StoredEvent>, StoreError>>,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > $1 \
+             AND global_position <= $2 ORDER BY global_position"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(to_db(after_position)?)
+            .bind(until_position.map_or(Ok(i64::MAX), to_db)?)
+            .fetch(&self.pool);
+        send_in_batches(rows, stored_event_from_row, batch, batches).await
     }
 
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {

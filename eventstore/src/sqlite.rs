@@ -5,8 +5,8 @@ use crate::error::{DbContext, StoreError};
 use crate::model::{CanonicalJson, Head, IdempotencyRecord, RecordedEvent};
 use crate::storage::{
     Batch, BatchOutcome, DATA_KEYS_AFTER, DESTROY_DATA_KEY, DataKeyRecord, INSERT_DATA_KEY,
-    LogStorage, REPLACE_WRAPPED_KEY, Rejections, SELECT_DATA_KEY, StoredEvent, from_db,
-    hash_from_db, to_db,
+    LogStorage, REPLACE_WRAPPED_KEY, Rejections, SELECT_DATA_KEY, SLOW_STATEMENT,
+    SLOW_STATEMENT_LEVEL, StoredEvent, from_db, hash_from_db, send_in_batches, to_db,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,9 +14,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite};
 use std::str::FromStr;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 const EVENT_COLUMNS: &str = "global_position, stream_id, stream_type, stream_version, event_id, event_type, \
      schema_version, payload, metadata, recorded_at, prev_hash, hash";
@@ -53,7 +54,8 @@ impl SqliteStorage {
             // An audit log must survive power loss: every commit is synced.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .test_before_acquire(false)
@@ -464,6 +466,24 @@ impl LogStorage for SqliteStorage {
             .await
             .context("reading the log")?;
         rows.iter().map(stored_event_from_row).collect()
+    }
+
+    async fn stream_canonical(
+        &self,
+        after_position: u64,
+        until_position: Option<u64>,
+        batch: usize,
+        batches: &mpsc::Sender<Result<Vec<StoredEvent>, StoreError>>,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ? \
+             AND global_position <= ? ORDER BY global_position"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(to_db(after_position)?)
+            .bind(until_position.map_or(Ok(i64::MAX), to_db)?)
+            .fetch(&self.pool);
+        send_in_batches(rows, stored_event_from_row, batch, batches).await
     }
 
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {

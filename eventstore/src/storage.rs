@@ -5,6 +5,8 @@
 use crate::error::StoreError;
 use crate::model::{CanonicalJson, Claim, Head, IdempotencyRecord, RecordedEvent};
 use async_trait::async_trait;
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
 
 /// An event as the log stores and hashes it: payload and metadata as canonical JSON text (sealed
 /// personal data stays sealed). What the appender writes and what auditors' tools read.
@@ -119,6 +121,18 @@ pub trait LogStorage: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError>;
 
+    /// Sends the events after `after_position`, up to `until_position` if given, as
+    /// [`Self::read_all_canonical`] reads them, in batches of `batch` through `batches`. One
+    /// streamed query: the database keeps sending while the batches are handled. Stops early
+    /// when the receiver is dropped.
+    async fn stream_canonical(
+        &self,
+        after_position: u64,
+        until_position: Option<u64>,
+        batch: usize,
+        batches: &mpsc::Sender<Result<Vec<StoredEvent>, StoreError>>,
+    ) -> Result<(), StoreError>;
+
     /// The first result remembered for an idempotency key.
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 
@@ -194,6 +208,43 @@ pub(crate) const REPLACE_WRAPPED_KEY: &str = "UPDATE data_keys SET wrapped_key =
 pub(crate) const DESTROY_DATA_KEY: &str = "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at, destroyed_at) \
      VALUES ($1, NULL, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) \
      ON CONFLICT (subject) DO UPDATE SET wrapped_key = NULL, destroyed_at = CURRENT_TIMESTAMP";
+
+/// Hands rows of a streamed query over in batches of `batch` events (see
+/// [`LogStorage::stream_canonical`]). (Both databases.)
+pub(crate) async fn send_in_batches<R>(
+    rows: impl Stream<Item = Result<R, sqlx::Error>>,
+    event_from_row: fn(&R) -> Result<StoredEvent, StoreError>,
+    batch: usize,
+    batches: &mpsc::Sender<Result<Vec<StoredEvent>, StoreError>>,
+) -> Result<(), StoreError> {
+    let mut rows = std::pin::pin!(rows);
+    let mut events = Vec::with_capacity(batch);
+    while let Some(row) = rows.next().await {
+        let row = row.map_err(|cause| StoreError::Database {
+            context: "reading the log",
+            cause,
+        })?;
+        events.push(event_from_row(&row)?);
+        if events.len() == batch {
+            let full = std::mem::replace(&mut events, Vec::with_capacity(batch));
+            if batches.send(Ok(full)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !events.is_empty() {
+        // The receiver may be gone; nothing is left to do either way.
+        let _ = batches.send(Ok(events)).await;
+    }
+    Ok(())
+}
+
+/// sqlx reports statements slower than this...
+pub(crate) const SLOW_STATEMENT: std::time::Duration = std::time::Duration::from_secs(1);
+/// ...at debug level, not as warnings: the auditors' streamed reads of the whole log
+/// ([`LogStorage::stream_canonical`]) are long by design. The database's own statement log
+/// (PostgreSQL's `log_min_duration_statement`) is the tool for slow queries.
+pub(crate) const SLOW_STATEMENT_LEVEL: tracing::log::LevelFilter = tracing::log::LevelFilter::Debug;
 
 /// Converts a count or position for the database.
 pub(crate) fn to_db(value: u64) -> Result<i64, StoreError> {

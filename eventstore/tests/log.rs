@@ -681,6 +681,19 @@ impl LogStorage for LosesOneAnswer {
     ) -> Result<Vec<eventstore::storage::StoredEvent>, StoreError> {
         self.inner.read_all_canonical(after, limit).await
     }
+    async fn stream_canonical(
+        &self,
+        after: u64,
+        until: Option<u64>,
+        batch: usize,
+        batches: &tokio::sync::mpsc::Sender<
+            Result<Vec<eventstore::storage::StoredEvent>, StoreError>,
+        >,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .stream_canonical(after, until, batch, batches)
+            .await
+    }
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.inner.idempotency_record(key).await
     }
