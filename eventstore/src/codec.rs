@@ -14,19 +14,22 @@ use serde_json::Value;
 #[async_trait]
 pub trait PersonalDataCodec: Send + Sync + 'static {
     /// Seals the fields of `document` at `pointers`, which belong to `subject` (whose key is
-    /// used). Missing fields and `null`s are left alone. Returns the key it sealed with when
-    /// that key was created here and is not stored yet: the log writes it in the transaction of
-    /// the events it sealed (or refuses them if another key was stored first).
+    /// used). Missing fields and `null`s are left alone. `implied_subject` is the id of the
+    /// event's stream: a subject equal to it need not be written out. Returns the key it sealed
+    /// with when that key was created here and is not stored yet: the log writes it in the
+    /// transaction of the events it sealed (or refuses them if another key was stored first).
     async fn seal(
         &self,
         subject: &str,
+        implied_subject: &str,
         document: &mut Value,
         pointers: &[&str],
     ) -> Result<Option<DataKeyRecord>, String>;
 
-    /// Opens every sealed field of `documents` in place (a batch, so keys are fetched once).
-    /// A field whose key is gone reads back as erased, never as an error.
-    async fn open(&self, documents: &mut [&mut Value]) -> Result<(), String>;
+    /// Opens every sealed field of `documents` in place (a batch, so keys are fetched once),
+    /// each with the id of its event's stream. A field whose key is gone reads back as erased,
+    /// never as an error.
+    async fn open(&self, documents: &mut [(&str, &mut Value)]) -> Result<(), String>;
 
     /// `subject` was forgotten (their key destroyed): forget whatever is cached of them.
     fn forget(&self, _subject: &str) {}
@@ -56,13 +59,14 @@ impl PersonalDataCodec for PlainCodec {
     async fn seal(
         &self,
         _subject: &str,
+        _implied_subject: &str,
         _document: &mut Value,
         _pointers: &[&str],
     ) -> Result<Option<DataKeyRecord>, String> {
         Ok(None)
     }
 
-    async fn open(&self, _documents: &mut [&mut Value]) -> Result<(), String> {
+    async fn open(&self, _documents: &mut [(&str, &mut Value)]) -> Result<(), String> {
         Ok(())
     }
 }

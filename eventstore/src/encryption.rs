@@ -30,8 +30,10 @@ use std::time::{Duration, Instant};
 /// The key of the one-entry object a sealed field holds in place of its value:
 /// `{"$sealed": true}`.
 pub const SEALED: &str = "$sealed";
-/// The top-level key of a document's sealed personal fields: `"<subject>:<base64url(nonce ||
-/// ciphertext)>"`, the ciphertext of a JSON object of the fields' values.
+/// The top-level key of a document's sealed personal fields: `"<base64url(nonce || ciphertext)>"`
+/// when their subject is the stream's id, `"<subject>:<base64url(...)>"` otherwise. The
+/// ciphertext is a JSON array of the fields' values in the order of their names; documents sealed
+/// before that hold a JSON object of names and values, and always name their subject. Both read.
 pub const PERSONAL: &str = "$personal";
 /// The key of the one-entry object an erased field reads back as: `{"$erased": true}`.
 pub const ERASED: &str = "$erased";
@@ -225,9 +227,61 @@ struct CachedKey {
 }
 
 /// A document's sealed personal data: its subject and bytes.
-fn sealed_blob(document: &Value) -> Option<(&str, &str)> {
-    // Subjects may hold ':' (`system:cli:alice`); base64url never does.
-    document.get(PERSONAL)?.as_str()?.rsplit_once(':')
+fn sealed_blob<'a>(implied_subject: &'a str, document: &'a Value) -> Option<(&'a str, &'a str)> {
+    document
+        .get(PERSONAL)?
+        .as_str()
+        .map(|blob| split_blob(implied_subject, blob))
+}
+
+/// The subject and bytes of a `$personal` value: subjects may hold ':' (`system:cli:alice`);
+/// base64url never does, and without a subject it is the stream's.
+fn split_blob<'a>(implied_subject: &'a str, blob: &'a str) -> (&'a str, &'a str) {
+    blob.rsplit_once(':').unwrap_or((implied_subject, blob))
+}
+
+/// Puts the sealed fields of a document (its `$personal` taken out: `sealed`) back in place.
+/// `buffer` is reused between documents.
+fn open_fields(
+    cipher: &Aes256Gcm,
+    subject: &str,
+    sealed: &str,
+    fields: &mut serde_json::Map<String, Value>,
+    buffer: &mut Vec<u8>,
+) -> Result<(), String> {
+    let mut names: Vec<String> = fields
+        .iter()
+        .filter(|(_, value)| is_sealed(value))
+        .map(|(name, _)| name.clone())
+        .collect();
+    names.sort_unstable();
+    let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
+    let aad = fields_aad(subject, &names_ref);
+    buffer.clear();
+    URL_SAFE_NO_PAD
+        .decode_vec(sealed, buffer)
+        .map_err(|_| format!("the personal data of {subject} is not base64url"))?;
+    let plaintext = open_bytes(cipher, &aad, buffer)
+        .map_err(|()| format!("the personal data of {subject} does not open: altered"))?;
+    match serde_json::from_slice(&plaintext).map_err(|e| e.to_string())? {
+        Value::Array(values) if values.len() == names.len() => {
+            for (name, value) in names.into_iter().zip(values) {
+                fields.insert(name, value);
+            }
+        }
+        // Sealed before the values went alone: names and values.
+        Value::Object(personal) => {
+            for (name, value) in personal {
+                fields.insert(name, value);
+            }
+        }
+        _ => {
+            return Err(format!(
+                "the personal data of {subject} does not match its fields"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The field name of a one-segment JSON pointer (`/email`).
@@ -469,6 +523,7 @@ impl PersonalDataCodec for EncryptingCodec {
     async fn seal(
         &self,
         subject: &str,
+        implied_subject: &str,
         document: &mut Value,
         pointers: &[&str],
     ) -> Result<Option<DataKeyRecord>, String> {
@@ -487,33 +542,41 @@ impl PersonalDataCodec for EncryptingCodec {
         if fields.contains_key(PERSONAL) {
             return Err(format!("{PERSONAL} is reserved in event documents"));
         }
-        let mut personal = serde_json::Map::new();
-        for name in pointers
+        let mut names: Vec<&str> = pointers
             .iter()
             .filter_map(|pointer| top_level_name(pointer))
-        {
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        // In name order, the order opening reads them back in.
+        let mut sealed_names = Vec::with_capacity(names.len());
+        let mut values = Vec::with_capacity(names.len());
+        for name in names {
             if let Some(value) = fields.get_mut(name).filter(|value| !value.is_null()) {
-                personal.insert(name.to_owned(), std::mem::replace(value, sealed_mark()));
+                values.push(std::mem::replace(value, sealed_mark()));
+                sealed_names.push(name);
             }
         }
-        if personal.is_empty() {
+        if values.is_empty() {
             return Ok(None);
         }
         let (cipher, unstored) = self.key_for_sealing(subject).await?;
-        let plaintext = serde_json::to_vec(&personal).map_err(|e| e.to_string())?;
-        let names: Vec<&str> = personal.keys().map(String::as_str).collect();
-        let sealed = seal_bytes(&cipher, &fields_aad(subject, &names), &plaintext)?;
-        fields.insert(
-            PERSONAL.to_owned(),
-            Value::String(format!("{subject}:{}", URL_SAFE_NO_PAD.encode(sealed))),
-        );
+        let plaintext = serde_json::to_vec(&values).map_err(|e| e.to_string())?;
+        let sealed = seal_bytes(&cipher, &fields_aad(subject, &sealed_names), &plaintext)?;
+        let encoded = URL_SAFE_NO_PAD.encode(sealed);
+        let blob = if subject == implied_subject {
+            encoded
+        } else {
+            format!("{subject}:{encoded}")
+        };
+        fields.insert(PERSONAL.to_owned(), Value::String(blob));
         Ok(unstored)
     }
 
-    async fn open(&self, documents: &mut [&mut Value]) -> Result<(), String> {
+    async fn open(&self, documents: &mut [(&str, &mut Value)]) -> Result<(), String> {
         let subjects: HashSet<String> = documents
             .iter()
-            .filter_map(|document| sealed_blob(document))
+            .filter_map(|(implied, document)| sealed_blob(implied, document))
             .map(|(subject, _)| subject.to_owned())
             .collect();
         if subjects.is_empty() {
@@ -530,43 +593,24 @@ impl PersonalDataCodec for EncryptingCodec {
             })
             .collect();
         let mut buffer = Vec::new();
-        for document in documents.iter_mut() {
+        for (implied_subject, document) in documents.iter_mut() {
             let Some(fields) = document.as_object_mut() else {
                 continue;
             };
             let Some(Value::String(blob)) = fields.remove(PERSONAL) else {
                 continue;
             };
-            let (subject, sealed) = blob
-                .rsplit_once(':')
-                .ok_or_else(|| format!("{PERSONAL} names no subject"))?;
+            let (subject, sealed) = split_blob(implied_subject, &blob);
             let entry = ciphers.get(subject).ok_or_else(|| {
                 format!("no data key for {subject}: personal data cannot be read")
             })?;
-            let Some(cipher) = entry else {
-                for value in fields.values_mut().filter(|value| is_sealed(value)) {
-                    *value = erased_value();
+            match entry {
+                Some(cipher) => open_fields(cipher, subject, sealed, fields, &mut buffer)?,
+                None => {
+                    for value in fields.values_mut().filter(|value| is_sealed(value)) {
+                        *value = erased_value();
+                    }
                 }
-                continue;
-            };
-            let aad = {
-                let names: Vec<&str> = fields
-                    .iter()
-                    .filter(|(_, value)| is_sealed(value))
-                    .map(|(name, _)| name.as_str())
-                    .collect();
-                fields_aad(subject, &names)
-            };
-            buffer.clear();
-            URL_SAFE_NO_PAD
-                .decode_vec(sealed, &mut buffer)
-                .map_err(|_| format!("the personal data of {subject} is not base64url"))?;
-            let plaintext = open_bytes(cipher, &aad, &buffer)
-                .map_err(|()| format!("the personal data of {subject} does not open: altered"))?;
-            let personal: serde_json::Map<String, Value> =
-                serde_json::from_slice(&plaintext).map_err(|e| e.to_string())?;
-            for (name, value) in personal {
-                fields.insert(name, value);
             }
         }
         Ok(())
@@ -629,12 +673,50 @@ mod tests {
         assert!(MasterKey::generate().unwrap("alice", &wrapped).is_err());
     }
 
+    /// Documents sealed before the values went alone (a JSON object of names and values, the
+    /// subject always written out) still open.
+    #[test]
+    fn documents_sealed_in_the_first_format_still_open() {
+        let key = [5; 32];
+        let cipher = Aes256Gcm::new(&key.into());
+        let plaintext = serde_json::json!({"email": "ann@example.com", "ip": "192.0.2.1"});
+        let sealed = seal_bytes(
+            &cipher,
+            &fields_aad("user-1", &["email", "ip"]),
+            &serde_json::to_vec(&plaintext).expect("json"),
+        )
+        .expect("sealed");
+        let blob = format!("user-1:{}", URL_SAFE_NO_PAD.encode(sealed));
+        let mut document = serde_json::json!({
+            "email": sealed_mark(), "ip": sealed_mark(), "plan": "free", PERSONAL: blob
+        });
+        let fields = document.as_object_mut().expect("object");
+        let Some(Value::String(blob)) = fields.remove(PERSONAL) else {
+            panic!("sealed")
+        };
+        let (subject, sealed) = split_blob("another-stream", &blob);
+        assert_eq!(subject, "user-1");
+        open_fields(&cipher, subject, sealed, fields, &mut Vec::new()).expect("opens");
+        assert_eq!(
+            document,
+            serde_json::json!({"email": "ann@example.com", "ip": "192.0.2.1", "plan": "free"})
+        );
+    }
+
     #[test]
     fn sealed_data_names_its_subject_even_with_colons() {
         let document =
             serde_json::json!({ PERSONAL: "system:cli:alice:AAAA", "ip": sealed_mark() });
-        assert_eq!(sealed_blob(&document), Some(("system:cli:alice", "AAAA")));
-        assert_eq!(sealed_blob(&serde_json::json!({"ip": "192.0.2.1"})), None);
+        assert_eq!(
+            sealed_blob("stream", &document),
+            Some(("system:cli:alice", "AAAA"))
+        );
+        let implied = serde_json::json!({ PERSONAL: "AAAA", "ip": sealed_mark() });
+        assert_eq!(sealed_blob("stream", &implied), Some(("stream", "AAAA")));
+        assert_eq!(
+            sealed_blob("stream", &serde_json::json!({"ip": "192.0.2.1"})),
+            None
+        );
         assert!(is_sealed(&document["ip"]) && !is_sealed(&serde_json::json!("x")));
         assert!(is_erased(&erased_value()));
     }

@@ -264,7 +264,12 @@ impl EventLog {
         if let Some(owner) = &metadata_subject {
             keep_new(
                 codec
-                    .seal(owner, &mut metadata, EventMetadata::PERSONAL_FIELDS)
+                    .seal(
+                        owner,
+                        &request.stream_id,
+                        &mut metadata,
+                        EventMetadata::PERSONAL_FIELDS,
+                    )
                     .await
                     .map_err(StoreError::Codec)?,
             );
@@ -284,7 +289,7 @@ impl EventLog {
                     event.personal_fields.iter().map(String::as_str).collect();
                 keep_new(
                     codec
-                        .seal(owner, &mut payload, &pointers)
+                        .seal(owner, &request.stream_id, &mut payload, &pointers)
                         .await
                         .map_err(StoreError::Codec)?,
                 );
@@ -327,9 +332,12 @@ impl EventLog {
         from_log: bool,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let codec = &self.inner.codec;
-        let mut documents: Vec<&mut Value> = events
+        let mut documents: Vec<(&str, &mut Value)> = events
             .iter_mut()
-            .flat_map(|event| [&mut event.payload, &mut event.metadata])
+            .flat_map(|event| {
+                let stream = event.stream_id.as_str();
+                [(stream, &mut event.payload), (stream, &mut event.metadata)]
+            })
             .collect();
         codec
             .open(&mut documents)

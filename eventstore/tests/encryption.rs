@@ -65,21 +65,41 @@ async fn personal_fields_are_stored_encrypted_and_read_back_in_clear(backend: Ba
     );
     assert_eq!(stored[0].payload["phone"], Value::Null, "nulls stay null");
     assert_eq!(stored[0].payload["email"], json!({"$sealed": true}));
-    assert!(
-        stored[0].payload["$personal"]
-            .as_str()
-            .expect("sealed")
-            .starts_with("user-1:")
-    );
-    // Altered sealed data is refused, not read.
+    // The subject is the stream's: left implicit.
+    let sealed = stored[0].payload["$personal"].as_str().expect("sealed");
+    assert!(!sealed.contains(':'), "{sealed}");
+    // Altered sealed data is refused, not read, and so is data moved to another stream.
     let mut altered = stored.clone();
-    altered[0].payload["$personal"] = json!(
-        stored[0].payload["$personal"]
+    altered[0].payload["$personal"] = json!(format!("A{sealed}"));
+    assert!(log.decode_stored(altered).await.is_err());
+    let mut moved = stored.clone();
+    moved[0].stream_id = "user-2".into();
+    assert!(log.decode_stored(moved).await.is_err());
+
+    // An administrator's address is theirs: sealed under their own key, named.
+    let mut by_admin = append_for(
+        "user-1",
+        registered("ann@example.org"),
+        ExpectedVersion::Exact(1),
+    );
+    by_admin.metadata.actor.id = Some("admin-1".into());
+    log.append(by_admin).await.expect("append");
+    let stored = as_trees(log.read_all_stored(0, 10).await.expect("stored"));
+    assert!(
+        stored[1].metadata["$personal"]
             .as_str()
             .expect("sealed")
-            .replacen(':', ":A", 1)
+            .starts_with("admin-1:")
     );
-    assert!(log.decode_stored(altered).await.is_err());
+    assert!(
+        !stored[1].payload["$personal"]
+            .as_str()
+            .expect("sealed")
+            .contains(':')
+    );
+    let read = log.read_stream("user-1").await.expect("read");
+    assert_eq!(read[1].payload["email"], "ann@example.org");
+    assert_eq!(read[1].metadata["ip"], "192.0.2.7");
 
     let read = log.read_stream("user-1").await.expect("read");
     assert_eq!(read[0].payload["email"], "ann@example.com");

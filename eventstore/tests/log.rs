@@ -549,6 +549,7 @@ impl PersonalDataCodec for WrappingCodec {
     async fn seal(
         &self,
         subject: &str,
+        _implied_subject: &str,
         document: &mut Value,
         pointers: &[&str],
     ) -> Result<Option<eventstore::storage::DataKeyRecord>, String> {
@@ -560,8 +561,8 @@ impl PersonalDataCodec for WrappingCodec {
         Ok(None)
     }
 
-    async fn open(&self, documents: &mut [&mut Value]) -> Result<(), String> {
-        for document in documents.iter_mut() {
+    async fn open(&self, documents: &mut [(&str, &mut Value)]) -> Result<(), String> {
+        for (_, document) in documents.iter_mut() {
             if let Value::Object(map) = document {
                 for field in map.values_mut() {
                     if let Some(inner) = field.get_mut("sealed") {
