@@ -1,7 +1,8 @@
 //! What encrypting personal data costs: appends and reads with the encrypting codec against the
 //! same with personal data in clear, on fresh databases of each backend.
 //! Run: `cargo bench -p eventstore --bench encryption` (`BACKENDS=postgres` or `sqlite` for one;
-//! `BENCH_SECONDS` per round, default 3; rounds alternate plain and encrypted, `ROUNDS` each).
+//! `BENCH_SECONDS` per round, default 3; rounds alternate plain and encrypted, `ROUNDS` each,
+//! default 3).
 //!
 //! Appends: 32 callers, each appending registration-sized events (email and names personal,
 //! metadata with address and user agent) to its own user streams: every 10th append starts a new
@@ -21,7 +22,13 @@ use std::time::{Duration, Instant};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CALLERS: usize = 32;
-const ROUNDS: usize = 3;
+/// Rounds of each mode (`ROUNDS`, default 3).
+fn rounds() -> usize {
+    std::env::var("ROUNDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(3)
+}
 /// A new user every this many appends of a caller (`EVENTS_PER_USER`, default 10).
 fn events_per_user() -> u64 {
     std::env::var("EVENTS_PER_USER")
@@ -105,17 +112,35 @@ async fn bench(backend: Backend, seconds: u64) {
     let sealed_db = TestDb::new(backend).await.expect("database");
     let sealed = sealed_db.open().await.expect("open").log;
     let (mut plain_rates, mut sealed_rates) = (Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
+    for round in 0..rounds() {
         plain_rates.push(appends(&plain, seconds, round).await);
         sealed_rates.push(appends(&sealed, seconds, round).await);
     }
     let mean = |rates: &[f64]| rates.iter().sum::<f64>() / rates.len() as f64;
+    let median = |rates: &[f64]| {
+        let mut sorted = rates.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted[sorted.len() / 2]
+    };
     let (plain_rate, sealed_rate) = (mean(&plain_rates), mean(&sealed_rates));
     println!(
         "{backend:?} appends, {CALLERS} callers: in clear {plain_rate:.0}/s, encrypted {sealed_rate:.0}/s \
-         ({:+.1} %); rounds {plain_rates:.0?} / {sealed_rates:.0?}",
-        (sealed_rate / plain_rate - 1.0) * 100.0
+         ({:+.1} %; medians {:+.1} %); rounds {plain_rates:.0?} / {sealed_rates:.0?}",
+        (sealed_rate / plain_rate - 1.0) * 100.0,
+        (median(&sealed_rates) / median(&plain_rates) - 1.0) * 100.0
     );
+    // What the database stores per event: payload and metadata text.
+    for (name, log) in [("in clear", &plain), ("encrypted", &sealed)] {
+        let stored = log.read_all_stored(0, 1000).await.expect("stored");
+        let bytes: usize = stored
+            .iter()
+            .map(|event| event.payload.as_str().len() + event.metadata.as_str().len())
+            .sum();
+        println!(
+            "{backend:?} stored JSON per event, {name}: {} bytes",
+            bytes / stored.len().max(1)
+        );
+    }
     // Each read twice, alternating; the second of each counts (warm caches for both).
     let mut results = Vec::new();
     for _ in 0..2 {

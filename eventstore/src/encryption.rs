@@ -249,14 +249,15 @@ fn open_fields(
     fields: &mut serde_json::Map<String, Value>,
     buffer: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let mut names: Vec<String> = fields
-        .iter()
+    // The sealed fields' places, in name order (the order their values were sealed in).
+    let mut places: Vec<(&str, &mut Value)> = fields
+        .iter_mut()
         .filter(|(_, value)| is_sealed(value))
-        .map(|(name, _)| name.clone())
+        .map(|(name, value)| (name.as_str(), value))
         .collect();
-    names.sort_unstable();
-    let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
-    let aad = fields_aad(subject, &names_ref);
+    places.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let names: Vec<&str> = places.iter().map(|(name, _)| *name).collect();
+    let aad = fields_aad(subject, &names);
     buffer.clear();
     URL_SAFE_NO_PAD
         .decode_vec(sealed, buffer)
@@ -264,13 +265,14 @@ fn open_fields(
     let plaintext = open_bytes(cipher, &aad, buffer)
         .map_err(|()| format!("the personal data of {subject} does not open: altered"))?;
     match serde_json::from_slice(&plaintext).map_err(|e| e.to_string())? {
-        Value::Array(values) if values.len() == names.len() => {
-            for (name, value) in names.into_iter().zip(values) {
-                fields.insert(name, value);
+        Value::Array(values) if values.len() == places.len() => {
+            for ((_, place), value) in places.into_iter().zip(values) {
+                *place = value;
             }
         }
         // Sealed before the values went alone: names and values.
         Value::Object(personal) => {
+            drop(places);
             for (name, value) in personal {
                 fields.insert(name, value);
             }

@@ -281,8 +281,8 @@ impl EventLog {
                 return invalid("an event type must be 1 to 200 characters");
             }
             let mut payload = event.payload;
-            if contains_nul(&payload) {
-                return invalid("text in an event may not contain NUL characters");
+            if let Some(reason) = unstorable(&payload) {
+                return invalid(reason);
             }
             if let Some(owner) = subject {
                 let pointers: Vec<&str> =
@@ -606,14 +606,30 @@ impl EventLog {
 /// How many events chain verification and export read at a time.
 pub const VERIFY_BATCH: usize = 2000;
 
-fn contains_nul(value: &Value) -> bool {
+/// What in `value` a database cannot store exactly, if anything: PostgreSQL's text refuses NUL
+/// characters, and its numbers have no negative zero (`-0.0` would read back as `0.0`, which the
+/// hash chain would take for tampering).
+fn unstorable(value: &Value) -> Option<&'static str> {
+    const NUL: &str = "text in an event may not contain NUL characters";
     match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(contains_nul),
-        Value::Object(map) => map
-            .iter()
-            .any(|(key, item)| key.contains('\0') || contains_nul(item)),
-        _ => false,
+        Value::String(text) if text.contains('\0') => Some(NUL),
+        Value::Number(number)
+            if number
+                .as_f64()
+                .is_some_and(|float| float == 0.0 && float.is_sign_negative())
+                && number.is_f64() =>
+        {
+            Some("numbers in an event may not be negative zero")
+        }
+        Value::Array(items) => items.iter().find_map(unstorable),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(NUL)
+            } else {
+                unstorable(item)
+            }
+        }),
+        _ => None,
     }
 }
 

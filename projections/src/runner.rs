@@ -746,12 +746,11 @@ impl Projector {
             works.push(self.start_rebuild(name, until).await?);
         }
         let head = self.inner.log.head().await?.position;
+        let batch_size = self.inner.settings.batch_size;
         let mut position = 0;
-        loop {
-            let events = self
-                .read_after(position, self.inner.settings.batch_size, until)
-                .await?;
-            let Some(last) = events.last() else { break };
+        let mut events = self.read_after(position, batch_size, until).await?;
+        while let Some(last) = events.last() {
+            let last = last.global_position;
             let checkpoint = |work: &Rebuild| Checkpoint {
                 position: to_db(position),
                 generation: work.generation.to_owned(),
@@ -766,46 +765,54 @@ impl Projector {
                 ))),
                 Err(StepError::Transient(error) | StepError::Failed { error, .. }) => Err(error),
             };
-            match self.inner.dialect {
-                // One writer at a time: one transaction (one sync) for every projection.
-                Dialect::Sqlite => {
-                    let mut tx = Tx::begin(&self.inner.database).await?;
-                    for work in &works {
-                        let step = self
-                            .apply_in(
-                                &mut tx,
-                                work.projection.as_ref(),
-                                &work.checkpoint,
-                                &checkpoint(work),
-                                &events,
-                            )
-                            .await;
-                        outcome(work, step)?;
-                    }
-                    tx.commit().await?;
-                }
-                // Each projection on its own connection, at once: the server's work overlaps.
-                Dialect::Postgres => {
-                    let applied = works.iter().map(|work| {
-                        let events = &events;
-                        let checkpoint = checkpoint(work);
-                        async move {
+            let apply = async {
+                match self.inner.dialect {
+                    // One writer at a time: one transaction (one sync) for every projection.
+                    Dialect::Sqlite => {
+                        let mut tx = Tx::begin(&self.inner.database).await?;
+                        for work in &works {
                             let step = self
-                                .apply_batch(
+                                .apply_in(
+                                    &mut tx,
                                     work.projection.as_ref(),
                                     &work.checkpoint,
-                                    &checkpoint,
-                                    events,
+                                    &checkpoint(work),
+                                    &events,
                                 )
                                 .await;
-                            outcome(work, step)
+                            outcome(work, step)?;
                         }
-                    });
-                    futures::future::try_join_all(applied).await?;
+                        tx.commit().await?;
+                    }
+                    // Each projection on its own connection, at once: the server's work overlaps.
+                    Dialect::Postgres => {
+                        let applied = works.iter().map(|work| {
+                            let events = &events;
+                            let checkpoint = checkpoint(work);
+                            async move {
+                                let step = self
+                                    .apply_batch(
+                                        work.projection.as_ref(),
+                                        &work.checkpoint,
+                                        &checkpoint,
+                                        events,
+                                    )
+                                    .await;
+                                outcome(work, step)
+                            }
+                        });
+                        futures::future::try_join_all(applied).await?;
+                    }
                 }
-            }
-            position = last.global_position;
+                Ok::<_, ProjectorError>(())
+            };
+            // The next batch is read and decoded while this one is applied: the database's
+            // work on one overlaps ours on the other.
+            let (applied, next) = tokio::join!(apply, self.read_after(last, batch_size, until));
+            applied?;
+            position = last;
             progress(position, head.max(position));
+            events = next?;
         }
         let mut reports = Vec::with_capacity(works.len());
         for work in works {
