@@ -128,6 +128,22 @@ fn event_from_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
     })
 }
 
+/// A page of the log after `after_position` in position order, each row read by `event_from_row`.
+async fn read_page<J>(
+    pool: &PgPool,
+    after_position: u64,
+    limit: usize,
+    event_from_row: fn(&PgRow) -> Result<RecordedEvent<J>, StoreError>,
+) -> Result<Vec<RecordedEvent<J>>, StoreError> {
+    let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} {READ_ALL}"))
+        .bind(to_db(after_position)?)
+        .bind(to_db(limit as u64)?)
+        .fetch_all(pool)
+        .await
+        .context("reading the log")?;
+    rows.iter().map(event_from_row).collect()
+}
+
 fn stored_event_from_row(row: &PgRow) -> Result<StoredEvent, StoreError> {
     event_with_json(row, |row, column| {
         // `jsonb`'s binary form is a version byte (1) and the text: canonicalized as it is,
@@ -416,13 +432,7 @@ impl LogStorage for PostgresStorage {
         after_position: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} {READ_ALL}"))
-            .bind(to_db(after_position)?)
-            .bind(to_db(limit as u64)?)
-            .fetch_all(&self.pool)
-            .await
-            .context("reading the log")?;
-        rows.iter().map(event_from_row).collect()
+        read_page(&self.pool, after_position, limit, event_from_row).await
     }
 
     async fn read_all_canonical(
@@ -430,13 +440,7 @@ impl LogStorage for PostgresStorage {
         after_position: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} {READ_ALL}"))
-            .bind(to_db(after_position)?)
-            .bind(to_db(limit as u64)?)
-            .fetch_all(&self.pool)
-            .await
-            .context("reading the log")?;
-        rows.iter().map(stored_event_from_row).collect()
+        read_page(&self.pool, after_position, limit, stored_event_from_row).await
     }
 
     async fn stream_canonical(
