@@ -14,7 +14,7 @@
 use crate::codec::PersonalDataCodec;
 use crate::error::StoreError;
 use crate::storage::{DataKeyRecord, LogStorage};
-use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::aead::{Aead, AeadCore, AeadInPlace, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -170,13 +170,11 @@ fn wrap_aad(subject: &str) -> Vec<u8> {
     [b"idlog.data-key.v1:".as_slice(), subject.as_bytes()].concat()
 }
 
-/// Binds sealed data to its subject and the names of its fields (sorted: documents come back
-/// from the database in its own key order).
-fn fields_aad(subject: &str, names: &[&str]) -> Vec<u8> {
-    let mut names = names.to_vec();
-    names.sort_unstable();
+/// Binds sealed data to its subject and the names of its fields, given sorted (documents come
+/// back from the database in its own key order).
+fn fields_aad<'a>(subject: &str, sorted_names: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
     let mut aad = [b"idlog.personal-fields.v1:".as_slice(), subject.as_bytes()].concat();
-    for name in names {
+    for name in sorted_names {
         aad.push(0);
         aad.extend_from_slice(name.as_bytes());
     }
@@ -211,6 +209,19 @@ fn open_bytes(cipher: &Aes256Gcm, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, 
                 aad,
             },
         )
+        .map_err(|_| ())
+}
+
+/// Opens `nonce || ciphertext` where it lies: `buffer` holds the plaintext afterwards (one
+/// allocation fewer per document than [`open_bytes`], on the path every read takes).
+fn open_in_place(cipher: &Aes256Gcm, aad: &[u8], buffer: &mut Vec<u8>) -> Result<(), ()> {
+    if buffer.len() < NONCE_LEN {
+        return Err(());
+    }
+    let nonce: [u8; NONCE_LEN] = buffer[..NONCE_LEN].try_into().map_err(|_| ())?;
+    buffer.drain(..NONCE_LEN);
+    cipher
+        .decrypt_in_place(Nonce::from_slice(&nonce), aad, buffer)
         .map_err(|_| ())
 }
 
@@ -256,15 +267,14 @@ fn open_fields(
         .map(|(name, value)| (name.as_str(), value))
         .collect();
     places.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let names: Vec<&str> = places.iter().map(|(name, _)| *name).collect();
-    let aad = fields_aad(subject, &names);
+    let aad = fields_aad(subject, places.iter().map(|(name, _)| *name));
     buffer.clear();
     URL_SAFE_NO_PAD
         .decode_vec(sealed, buffer)
         .map_err(|_| format!("the personal data of {subject} is not base64url"))?;
-    let plaintext = open_bytes(cipher, &aad, buffer)
+    open_in_place(cipher, &aad, buffer)
         .map_err(|()| format!("the personal data of {subject} does not open: altered"))?;
-    match serde_json::from_slice(&plaintext).map_err(|e| e.to_string())? {
+    match serde_json::from_slice(buffer).map_err(|e| e.to_string())? {
         Value::Array(values) if values.len() == places.len() => {
             for ((_, place), value) in places.into_iter().zip(values) {
                 *place = value;
@@ -564,7 +574,11 @@ impl PersonalDataCodec for EncryptingCodec {
         }
         let (cipher, unstored) = self.key_for_sealing(subject).await?;
         let plaintext = serde_json::to_vec(&values).map_err(|e| e.to_string())?;
-        let sealed = seal_bytes(&cipher, &fields_aad(subject, &sealed_names), &plaintext)?;
+        let sealed = seal_bytes(
+            &cipher,
+            &fields_aad(subject, sealed_names.iter().copied()),
+            &plaintext,
+        )?;
         let encoded = URL_SAFE_NO_PAD.encode(sealed);
         let blob = if subject == implied_subject {
             encoded
@@ -576,11 +590,16 @@ impl PersonalDataCodec for EncryptingCodec {
     }
 
     async fn open(&self, documents: &mut [(&str, &mut Value)]) -> Result<(), String> {
-        let subjects: HashSet<String> = documents
+        let mut subjects: HashSet<String> = HashSet::new();
+        for (subject, _) in documents
             .iter()
             .filter_map(|(implied, document)| sealed_blob(implied, document))
-            .map(|(subject, _)| subject.to_owned())
-            .collect();
+        {
+            // A batch holds few subjects and many documents: allocate once per subject.
+            if !subjects.contains(subject) {
+                subjects.insert(subject.to_owned());
+            }
+        }
         if subjects.is_empty() {
             return Ok(());
         }
@@ -684,7 +703,7 @@ mod tests {
         let plaintext = serde_json::json!({"email": "ann@example.com", "ip": "192.0.2.1"});
         let sealed = seal_bytes(
             &cipher,
-            &fields_aad("user-1", &["email", "ip"]),
+            &fields_aad("user-1", ["email", "ip"]),
             &serde_json::to_vec(&plaintext).expect("json"),
         )
         .expect("sealed");
