@@ -25,7 +25,7 @@ pub mod upcast;
 
 pub use error::{AppendError, StoreError};
 pub use log::{
-    ChainReport, EventLog, EventLogBuilder, READ_BATCH, SubscribedEvent, Subscription, VERIFY_BATCH,
+    ChainReport, EventLog, EventLogBuilder, READ_BATCH, SubscribedJson, Subscription, VERIFY_BATCH,
 };
 pub use model::{
     Actor, ActorKind, AppendRequest, Appended, CanonicalJson, Claim, EventMetadata,

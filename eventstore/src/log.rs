@@ -502,11 +502,11 @@ impl EventLog {
 
     /// Follows the log as stored (personal data sealed, JSON as canonical text): what leaves
     /// the database for other systems, such as the Kafka relay.
-    pub fn subscribe_stored(&self, after_position: u64) -> Subscription<StoredEvent> {
+    pub fn subscribe_stored(&self, after_position: u64) -> Subscription<CanonicalJson> {
         self.subscribe_as(after_position)
     }
 
-    fn subscribe_as<E: SubscribedEvent>(&self, after_position: u64) -> Subscription<E> {
+    fn subscribe_as<J: SubscribedJson>(&self, after_position: u64) -> Subscription<J> {
         Subscription {
             log: self.clone(),
             position: after_position,
@@ -633,68 +633,59 @@ fn unstorable(value: &Value) -> Option<&'static str> {
     }
 }
 
-/// The forms a [`Subscription`] reads the log in.
-pub trait SubscribedEvent: Sized + Send {
-    /// The event's position.
-    fn position(&self) -> u64;
-
+/// The forms of JSON a [`Subscription`] reads the log's events in.
+pub trait SubscribedJson: Sized + Send {
     /// Up to `limit` events after `after_position`.
     fn read(
         log: &EventLog,
         after_position: u64,
         limit: usize,
-    ) -> impl std::future::Future<Output = Result<Vec<Self>, StoreError>> + Send;
+    ) -> impl std::future::Future<Output = Result<Vec<RecordedEvent<Self>>, StoreError>> + Send;
 }
 
-impl SubscribedEvent for RecordedEvent {
-    fn position(&self) -> u64 {
-        self.global_position
-    }
-
+/// Decoded events.
+impl SubscribedJson for Value {
     async fn read(
         log: &EventLog,
         after_position: u64,
         limit: usize,
-    ) -> Result<Vec<Self>, StoreError> {
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         log.read_all(after_position, limit).await
     }
 }
 
-impl SubscribedEvent for StoredEvent {
-    fn position(&self) -> u64 {
-        self.global_position
-    }
-
+/// Events as stored.
+impl SubscribedJson for CanonicalJson {
     async fn read(
         log: &EventLog,
         after_position: u64,
         limit: usize,
-    ) -> Result<Vec<Self>, StoreError> {
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         log.read_all_stored(after_position, limit).await
     }
 }
 
 /// A live tail of the log. Never skips: it reads strictly after the last position it returned,
 /// and positions are commit order.
-pub struct Subscription<E = RecordedEvent> {
+pub struct Subscription<J = Value> {
     log: EventLog,
     position: u64,
-    buffer: VecDeque<E>,
+    buffer: VecDeque<RecordedEvent<J>>,
     head_rx: watch::Receiver<u64>,
 }
 
-impl<E: SubscribedEvent> Subscription<E> {
+impl<J: SubscribedJson> Subscription<J> {
     /// The next event, waiting for it if need be.
-    pub async fn next(&mut self) -> Result<E, StoreError> {
+    pub async fn next(&mut self) -> Result<RecordedEvent<J>, StoreError> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
-                self.position = event.position();
+                self.position = event.global_position;
                 return Ok(event);
             }
             // Mark the current head as seen *before* reading, so an append that lands after
             // the read wakes us instead of being missed until the next poll.
             self.head_rx.borrow_and_update();
-            let events = E::read(&self.log, self.position, READ_BATCH).await?;
+            let events = J::read(&self.log, self.position, READ_BATCH).await?;
             if events.is_empty() {
                 tokio::select! {
                     changed = self.head_rx.changed() => {
@@ -711,9 +702,9 @@ impl<E: SubscribedEvent> Subscription<E> {
     }
 
     /// The next event if it is already read (no waiting, no I/O): for gathering a batch.
-    pub fn next_buffered(&mut self) -> Option<E> {
+    pub fn next_buffered(&mut self) -> Option<RecordedEvent<J>> {
         let event = self.buffer.pop_front()?;
-        self.position = event.position();
+        self.position = event.global_position;
         Some(event)
     }
 

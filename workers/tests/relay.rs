@@ -80,6 +80,17 @@ async fn read_back(settings: &KafkaSettings, count: usize) -> Vec<(String, Recor
     read
 }
 
+/// A relay of `opened`'s log to the settings' topic, created first.
+async fn relay_on_new_topic(opened: &eventstore::Opened, settings: &KafkaSettings) -> Relay {
+    workers::kafka::ensure_topic(settings).await.expect("topic");
+    Relay::new(
+        opened.database.clone(),
+        opened.log.clone(),
+        settings.clone(),
+    )
+    .expect("relay")
+}
+
 async fn the_relay_publishes_the_log_once_in_order_by_stream(backend: Backend) {
     let db = TestDb::new(backend).await.expect("test database");
     let opened = db.open().await.expect("open");
@@ -87,15 +98,7 @@ async fn the_relay_publishes_the_log_once_in_order_by_stream(backend: Backend) {
         append(&opened.log, stream, 10).await;
     }
     let settings = settings();
-    workers::kafka::ensure_topic(&settings)
-        .await
-        .expect("topic");
-    let relay = Relay::new(
-        opened.database.clone(),
-        opened.log.clone(),
-        settings.clone(),
-    )
-    .expect("relay");
+    let relay = relay_on_new_topic(&opened, &settings).await;
     assert_eq!(relay.publish_to_head().await.expect("published"), 30);
     // The checkpoint: nothing twice.
     assert_eq!(relay.publish_to_head().await.expect("nothing new"), 0);
@@ -158,15 +161,7 @@ async fn the_running_relay_publishes_personal_data_sealed(backend: Backend) {
     request.metadata.ip = Some("192.0.2.7".into());
     opened.log.append(request).await.expect("appended");
     let settings = settings();
-    workers::kafka::ensure_topic(&settings)
-        .await
-        .expect("topic");
-    let relay = Relay::new(
-        opened.database.clone(),
-        opened.log.clone(),
-        settings.clone(),
-    )
-    .expect("relay");
+    let relay = relay_on_new_topic(&opened, &settings).await;
     let running = tokio::spawn(relay.run());
     let read = read_back(&settings, 1).await;
     running.abort();
