@@ -2,7 +2,7 @@
 //! administrator, from 32 concurrent clients, on PostgreSQL and SQLite. Throughput, p50 and p99.
 //!
 //! Run: `cargo bench -p api --bench commands` (PostgreSQL from `TEST_DATABASE_URL`; seconds per
-//! measurement from `BENCH_SECONDS`, default 5).
+//! measurement from `BENCH_SECONDS`, default 5; `BACKENDS=postgres` or `sqlite` for one).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -13,6 +13,10 @@ use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// As in the `idlog` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CLIENTS: usize = 32;
 const PASSWORD: &str = "correct horse battery staple";
@@ -134,7 +138,10 @@ async fn bench(backend: Backend) {
 
 #[tokio::main]
 async fn main() {
-    for backend in [Backend::Postgres, Backend::Sqlite] {
-        bench(backend).await;
+    let backends = std::env::var("BACKENDS").unwrap_or_else(|_| "postgres,sqlite".into());
+    for (name, backend) in [("postgres", Backend::Postgres), ("sqlite", Backend::Sqlite)] {
+        if backends.split(',').any(|wanted| wanted.trim() == name) {
+            bench(backend).await;
+        }
     }
 }

@@ -374,8 +374,146 @@ async fn a_cached_state_sees_what_another_process_appended(backend: Backend) {
     );
 }
 
+/// Waits until `handler` follows `stream_id` to `version` (another process's append is told by
+/// its wake-up, not at once).
+async fn followed_to(handler: &CommandHandler, stream_id: &str, version: u64) -> UserState {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let followed = handler
+            .followed::<UserAggregate>(stream_id)
+            .await
+            .expect("followed");
+        if followed.version == version {
+            return followed.state;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still at version {} of {version}",
+            followed.version
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// A followed state comes from memory, no read, and follows what another process appends.
+async fn followed_states_need_no_read_and_follow_other_processes(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let opened = db.open().await.expect("open");
+    let first = CommandHandler::new(opened.log, ClaimHasher::new([42; 32]));
+    let second = CommandHandler::new(
+        db.open().await.expect("open").log,
+        ClaimHasher::new([42; 32]),
+    );
+    let id = registered(&first, "ann@example.com").await.to_string();
+    let registered_version = first
+        .followed::<UserAggregate>(&id)
+        .await
+        .expect("followed")
+        .version;
+    let grant = UserCommand::GrantRole {
+        role: Role::parse("COACH").expect("valid"),
+        at: Utc::now(),
+    };
+    second
+        .execute::<UserAggregate>(&id, grant, CommandContext::default())
+        .await
+        .expect("grant");
+    let UserState::Present(user) = followed_to(&first, &id, registered_version + 1).await else {
+        panic!("no user")
+    };
+    assert!(user.roles.iter().any(|role| role.as_str() == "COACH"));
+    // Read once to cache the state; from then on it needs no database at all.
+    first.current::<UserAggregate>(&id).await.expect("current");
+    opened.database.close().await;
+    assert!(
+        first.current::<UserAggregate>(&id).await.is_err(),
+        "a read needs the database"
+    );
+    let remembered = first
+        .followed::<UserAggregate>(&id)
+        .await
+        .expect("from memory");
+    assert_eq!(remembered.version, registered_version + 1);
+}
+
+/// A command decided on an out-of-date state is checked against the log before it is refused,
+/// conflicts with If-Match, or is found to change nothing.
+async fn a_decision_on_an_old_state_is_checked_against_the_log(backend: Backend) {
+    let (_db, handler) = handler(backend).await;
+    let id = registered(&handler, "bea@example.com").await.to_string();
+    let before = handler
+        .current::<UserAggregate>(&id)
+        .await
+        .expect("current");
+    let lock = UserCommand::Lock {
+        reason: None,
+        until: None,
+        at: Utc::now(),
+    };
+    handler
+        .execute::<UserAggregate>(&id, lock, CommandContext::default())
+        .await
+        .expect("lock");
+    // Unlocking on the state from before the lock: "not locked" there, but locked in the log.
+    let unlocked = handler
+        .execute_on::<UserAggregate>(
+            &id,
+            before.state.clone(),
+            before.version,
+            UserCommand::Unlock { at: Utc::now() },
+            CommandContext::default(),
+        )
+        .await
+        .expect("unlocked after reading the log");
+    assert_eq!(unlocked.stream_version, before.version + 2);
+    // If-Match with the stream's real version, on a state older than it: no conflict.
+    let relock = UserCommand::Lock {
+        reason: None,
+        until: None,
+        at: Utc::now(),
+    };
+    let relocked = handler
+        .execute_on::<UserAggregate>(
+            &id,
+            before.state.clone(),
+            before.version,
+            relock,
+            CommandContext {
+                expected_version: Some(unlocked.stream_version),
+                ..CommandContext::default()
+            },
+        )
+        .await
+        .expect("If-Match of the current version");
+    assert_eq!(relocked.stream_version, unlocked.stream_version + 1);
+    // A real refusal still comes, after the read.
+    let again = UserCommand::Lock {
+        reason: None,
+        until: Some(Utc::now() - Duration::hours(1)),
+        at: Utc::now(),
+    };
+    let refused = handler
+        .execute_on::<UserAggregate>(
+            &id,
+            before.state,
+            before.version,
+            again,
+            CommandContext::default(),
+        )
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(CommandError::Rejected(UserError::LockEndsInPast))
+        ),
+        "{refused:?}"
+    );
+}
+
 test_both_backends!(
     a_cached_state_sees_what_another_process_appended,
+    followed_states_need_no_read_and_follow_other_processes,
+    a_decision_on_an_old_state_is_checked_against_the_log,
     one_of_fifty_concurrent_registrations_of_an_email_wins,
     parallel_failed_logins_lock_after_exactly_the_limit,
     a_stale_if_match_is_a_conflict,

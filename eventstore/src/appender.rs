@@ -9,6 +9,7 @@
 //! only costs a retry.
 
 use crate::chain::{HashedFields, event_hash};
+use crate::changes::{ChangeFeed, StreamChange};
 use crate::error::{AppendError, StoreError};
 use crate::model::{
     Appended, CanonicalJson, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord,
@@ -84,6 +85,7 @@ pub(crate) async fn run(
     storage: Arc<dyn LogStorage>,
     mut jobs: mpsc::Receiver<Job>,
     head_tx: watch::Sender<u64>,
+    changes: Arc<ChangeFeed>,
 ) {
     let mut head: Option<Head> = None;
     let mut backlog: VecDeque<Job> = VecDeque::new();
@@ -101,7 +103,7 @@ pub(crate) async fn run(
             }
         }
         let batch = take_disjoint(&mut backlog);
-        commit_jobs(storage.as_ref(), &mut head, batch, &head_tx).await;
+        commit_jobs(storage.as_ref(), &mut head, batch, &head_tx, &changes).await;
     }
 }
 
@@ -254,6 +256,7 @@ async fn commit_jobs(
     head: &mut Option<Head>,
     jobs: Vec<Job>,
     head_tx: &watch::Sender<u64>,
+    changes: &ChangeFeed,
 ) {
     let mut pending: Vec<Pending> = jobs.into_iter().map(Pending::new).collect();
     for _ in 0..MAX_ATTEMPTS {
@@ -270,7 +273,7 @@ async fn commit_jobs(
         let (batch, results) = build_batch(&current, &pending);
         match storage.commit(&batch).await {
             Ok(BatchOutcome::Committed) => {
-                return committed(head, head_tx, &batch, pending, results);
+                return committed(head, head_tx, changes, &batch, pending, results);
             }
             Ok(BatchOutcome::Rejected(rejections)) => {
                 if let Some(moved) = rejections.head_moved {
@@ -336,7 +339,7 @@ async fn commit_jobs(
                 // our last position carries our hash, and the batch must not be written again.
                 if committed_anyway(storage, &batch).await {
                     tracing::warn!(%error, "the database failed after committing a batch; it stands");
-                    return committed(head, head_tx, &batch, pending, results);
+                    return committed(head, head_tx, changes, &batch, pending, results);
                 }
                 if pending.len() == 1 {
                     return fail_all(pending, &error);
@@ -344,7 +347,14 @@ async fn commit_jobs(
                 // One bad request must not fail its neighbours: commit each alone.
                 tracing::warn!(%error, requests = pending.len(), "group commit failed; committing its requests one by one");
                 for single in pending {
-                    Box::pin(commit_jobs(storage, head, vec![single.job], head_tx)).await;
+                    Box::pin(commit_jobs(
+                        storage,
+                        head,
+                        vec![single.job],
+                        head_tx,
+                        changes,
+                    ))
+                    .await;
                 }
                 return;
             }
@@ -354,10 +364,12 @@ async fn commit_jobs(
     fail_all(pending, &error);
 }
 
-/// Moves the head past a committed batch, wakes subscribers and answers its callers.
+/// Moves the head past a committed batch, tells the change observers, wakes subscribers and
+/// answers its callers (in that order: a caller that hears back finds caches already told).
 fn committed(
     head: &mut Option<Head>,
     head_tx: &watch::Sender<u64>,
+    changes: &ChangeFeed,
     batch: &Batch,
     pending: Vec<Pending>,
     results: Vec<Appended>,
@@ -368,6 +380,16 @@ fn committed(
             hash: last.hash,
             recorded_at: Some(last.recorded_at),
         });
+        let changed: Vec<StreamChange> = batch
+            .events
+            .iter()
+            .map(|event| StreamChange {
+                position: event.global_position,
+                stream_id: event.stream_id.clone(),
+                stream_version: event.stream_version,
+            })
+            .collect();
+        changes.publish(batch.expected_head, last.global_position, &changed);
         head_tx.send_if_modified(|seen| {
             let advanced = last.global_position > *seen;
             *seen = (*seen).max(last.global_position);

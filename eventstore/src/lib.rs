@@ -11,6 +11,7 @@
 
 mod appender;
 pub mod chain;
+mod changes;
 pub mod codec;
 pub mod encryption;
 mod error;
@@ -23,6 +24,7 @@ pub mod storage;
 pub mod testing;
 pub mod upcast;
 
+pub use changes::{ChangeObserver, StreamChange};
 pub use error::{AppendError, StoreError};
 pub use log::{
     ChainReport, EventLog, EventLogBuilder, READ_BATCH, SubscribedJson, Subscription, VERIFY_BATCH,
@@ -87,6 +89,14 @@ pub async fn open_with(
 }
 
 impl Database {
+    /// Closes every connection: what is in flight finishes, anything after fails.
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite(pool) => pool.close().await,
+        }
+    }
+
     /// Records `value` under `name` unless a value is there already; returns the stored value.
     pub async fn settle_setting(&self, name: &str, value: &str) -> Result<String, StoreError> {
         const INSERT: &str = "INSERT INTO idlog_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";

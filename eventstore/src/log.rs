@@ -2,6 +2,7 @@
 
 use crate::appender::{self, Job, SealedEvent, SealedRequest};
 use crate::chain::{BrokenLink, ChainVerifier};
+use crate::changes::{ChangeFeed, ChangeObserver};
 use crate::codec::{PersonalDataCodec, PlainCodec};
 use crate::encryption::{EncryptingCodec, MasterKeys};
 use crate::error::{AppendError, StoreError};
@@ -41,6 +42,7 @@ struct Inner {
     storage: Arc<dyn LogStorage>,
     jobs: mpsc::Sender<Job>,
     head_rx: watch::Receiver<u64>,
+    changes: Arc<ChangeFeed>,
     codec: Arc<dyn PersonalDataCodec>,
     /// The same codec when it encrypts (for re-wrapping data keys).
     encryption: Option<Arc<EncryptingCodec>>,
@@ -110,16 +112,28 @@ impl EventLogBuilder {
         let head = self.storage.head().await?;
         let (head_tx, head_rx) = watch::channel(head.position);
         let (jobs, job_rx) = mpsc::channel(4096);
+        let changes = Arc::new(ChangeFeed::new(head.position));
         let mut background = Vec::new();
         if let Some(start) = self.wake_ups {
             background.push(start(head_tx.clone()));
         }
-        tokio::spawn(appender::run(self.storage.clone(), job_rx, head_tx));
+        background.push(
+            changes
+                .clone()
+                .follow(self.storage.clone(), head_tx.clone()),
+        );
+        tokio::spawn(appender::run(
+            self.storage.clone(),
+            job_rx,
+            head_tx,
+            changes.clone(),
+        ));
         Ok(EventLog {
             inner: Arc::new(Inner {
                 storage: self.storage,
                 jobs,
                 head_rx,
+                changes,
                 codec: self.codec,
                 encryption: self.encryption,
                 upcasters: self.upcasters,
@@ -463,6 +477,25 @@ impl EventLog {
     /// The last event's position and hash.
     pub async fn head(&self) -> Result<Head, StoreError> {
         self.inner.storage.head().await
+    }
+
+    /// Tells `observer` of every stream change after this call, in log order: this process's
+    /// appends as they commit, other processes' once noticed. Held weakly: dropping it ends it.
+    pub fn observe_changes(&self, observer: &Arc<dyn ChangeObserver>) {
+        self.inner.changes.observe(observer);
+    }
+
+    /// Whether the observers have been told of every change up to the newest position this
+    /// process knows of: its own appends at once, other processes' once their wake-up arrived
+    /// (`NOTIFY` on PostgreSQL, a poll of the head every 100 ms on SQLite). Then a state that an
+    /// observer keeps current is as current as a read of the log.
+    pub fn changes_caught_up(&self) -> bool {
+        self.inner.changes.through() >= *self.inner.head_rx.borrow()
+    }
+
+    /// The position up to which every change has been handed to the observers.
+    pub fn changes_through(&self) -> u64 {
+        self.inner.changes.through()
     }
 
     /// The highest position this process knows to be committed, updated by its own appends

@@ -6,7 +6,8 @@ use crate::model::{CanonicalJson, Head, IdempotencyRecord, RecordedEvent};
 use crate::storage::{
     Batch, BatchOutcome, DATA_KEYS_AFTER, DESTROY_DATA_KEY, DataKeyRecord, INSERT_DATA_KEY,
     LogStorage, REPLACE_WRAPPED_KEY, Rejections, SELECT_DATA_KEY, SLOW_STATEMENT,
-    SLOW_STATEMENT_LEVEL, StoredEvent, from_db, hash_from_db, send_in_batches, to_db,
+    SLOW_STATEMENT_LEVEL, STREAM_CHANGES_AFTER, StoredEvent, from_db, hash_from_db,
+    send_in_batches, stream_changes, to_db,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -512,6 +513,20 @@ impl LogStorage for SqliteStorage {
             .fetch_optional(&self.pool)
             .await
             .context("reading a claim")
+    }
+
+    async fn stream_changes_after(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::changes::StreamChange>, StoreError> {
+        let rows = sqlx::query_as(STREAM_CHANGES_AFTER)
+            .bind(to_db(after_position)?)
+            .bind(to_db(limit as u64)?)
+            .fetch_all(&self.pool)
+            .await
+            .context("reading the log's changes")?;
+        stream_changes(rows)
     }
 
     async fn claim_count(&self, kind: &str) -> Result<u64, StoreError> {

@@ -133,6 +133,13 @@ pub trait LogStorage: Send + Sync + 'static {
         batches: &mpsc::Sender<Result<Vec<StoredEvent>, StoreError>>,
     ) -> Result<(), StoreError>;
 
+    /// Up to `limit` events after `after_position`, in order: position, stream and version only.
+    async fn stream_changes_after(
+        &self,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::changes::StreamChange>, StoreError>;
+
     /// The first result remembered for an idempotency key.
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 
@@ -186,6 +193,25 @@ pub trait LogStorage: Send + Sync + 'static {
 /// matters only once an event sealed with it is committed, and that later commit flushes the
 /// write-ahead log up to itself, this row included. A crash before then loses a key nothing used.
 /// (SQLite stores new keys in the events' own transaction instead.)
+pub(crate) const STREAM_CHANGES_AFTER: &str = "SELECT global_position, stream_id, stream_version \
+     FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2";
+
+/// Rows of [`STREAM_CHANGES_AFTER`] as changes.
+pub(crate) fn stream_changes(
+    rows: Vec<(i64, String, i64)>,
+) -> Result<Vec<crate::changes::StreamChange>, StoreError> {
+    rows.into_iter()
+        .map(|(position, stream_id, version)| {
+            let position = from_db(position, 0)?;
+            Ok(crate::changes::StreamChange {
+                position,
+                stream_id,
+                stream_version: from_db(version, position)?,
+            })
+        })
+        .collect()
+}
+
 pub(crate) const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at) \
      VALUES ($1, $2, $3, CURRENT_TIMESTAMP) ON CONFLICT (subject) DO NOTHING \
      RETURNING subject, wrapped_key, master_key_id";

@@ -706,6 +706,13 @@ impl LogStorage for LosesOneAnswer {
             .stream_canonical(after, until, batch, batches)
             .await
     }
+    async fn stream_changes_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<eventstore::StreamChange>, StoreError> {
+        self.inner.stream_changes_after(after, limit).await
+    }
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.inner.idempotency_record(key).await
     }
@@ -783,8 +790,81 @@ async fn a_commit_whose_answer_is_lost_is_not_written_twice(backend: Backend) {
     assert_eq!(next.first_position, 3);
 }
 
+/// Records the changes it is told of.
+#[derive(Default)]
+struct ChangeRecorder(std::sync::Mutex<Vec<eventstore::StreamChange>>);
+
+impl eventstore::ChangeObserver for ChangeRecorder {
+    fn changed(&self, changes: &[eventstore::StreamChange]) {
+        self.0.lock().expect("lock").extend_from_slice(changes);
+    }
+}
+
+/// Observers hear of this process's appends before the appends return, and of another
+/// process's once its wake-up arrives; each change once, in log order.
+async fn change_observers_hear_of_every_append_once_in_order(backend: Backend) {
+    let (db, Opened { log, .. }) = fresh(backend).await;
+    let other = db.open().await.expect("second process").log;
+    let recorder = Arc::new(ChangeRecorder::default());
+    let observer: Arc<dyn eventstore::ChangeObserver> = recorder.clone();
+    log.observe_changes(&observer);
+    log.append(request("a", ExpectedVersion::NoStream, 2))
+        .await
+        .expect("append");
+    assert!(log.changes_caught_up());
+    assert_eq!(
+        recorder.0.lock().expect("lock").len(),
+        2,
+        "told before the append returned"
+    );
+    other
+        .append(request("b", ExpectedVersion::NoStream, 3))
+        .await
+        .expect("append elsewhere");
+    // Ours after theirs: it waits for theirs to be read, then all arrive in order.
+    log.append(request("a", ExpectedVersion::Exact(2), 1))
+        .await
+        .expect("append");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while recorder.0.lock().expect("lock").len() < 6 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other process's appends were not noticed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(log.changes_caught_up());
+    let seen: Vec<(u64, String, u64)> = recorder
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|change| {
+            (
+                change.position,
+                change.stream_id.clone(),
+                change.stream_version,
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String, u64)> = [
+        (1, "a", 1),
+        (2, "a", 2),
+        (3, "b", 1),
+        (4, "b", 2),
+        (5, "b", 3),
+        (6, "a", 3),
+    ]
+    .into_iter()
+    .map(|(position, stream, version)| (position, stream.to_owned(), version))
+    .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(log.changes_through(), 6);
+}
+
 test_both_backends!(
     a_commit_whose_answer_is_lost_is_not_written_twice,
+    change_observers_hear_of_every_append_once_in_order,
     appends_and_reads_back_streams,
     refuses_an_append_at_the_wrong_version,
     concurrent_appends_with_the_same_expected_version_have_one_winner,

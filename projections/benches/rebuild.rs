@@ -1,7 +1,9 @@
 //! Rebuild throughput: every read model replayed from a log of `EVENTS` events (default
 //! 1,000,000) of a realistic mix, on PostgreSQL (`TEST_DATABASE_URL`) and SQLite.
-//! Run: `cargo bench -p projections --bench rebuild` (`BACKENDS=postgres` or `sqlite` for one;
-//! `ENCRYPTION=off` keeps personal data in clear, to measure what encrypting it costs).
+//! Run: `cargo bench -p projections --bench rebuild` (`BACKENDS=postgres` or `sqlite` for one).
+//! By default it writes two logs, personal data in clear and encrypted, and rebuilds them in
+//! turn `ROUNDS` times (default 3), printing the medians and what encryption costs;
+//! `ENCRYPTION=on` or `off` writes and rebuilds one log only.
 //!
 //! The mix per user: a registration, often an email verification and a profile update, two
 //! failed logins (one user in ten then locked), three logins, each with its session started,
@@ -15,7 +17,7 @@ use domain::values::{Email, PasswordHash, PersonName, Profile, Role, TokenHash};
 use domain::{Duration, SessionId, UserId};
 use eventstore::testing::{Backend, TestDb};
 use eventstore::{
-    Actor, ActorKind, AppendRequest, EventLog, EventMetadata, ExpectedVersion, NewEvent,
+    Actor, ActorKind, AppendRequest, EventLog, EventMetadata, ExpectedVersion, NewEvent, Opened,
 };
 use projections::{Projector, ProjectorSettings};
 use std::sync::Arc;
@@ -190,19 +192,18 @@ fn peak_memory_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-async fn bench(backend: Backend, target: u64) {
+/// A fresh log of `target` events, personal data encrypted or in clear.
+async fn generated(backend: Backend, encrypted: bool, target: u64) -> (TestDb, Opened, u64) {
     let db = TestDb::new(backend).await.expect("test database");
-    let encrypted = std::env::var("ENCRYPTION").map_or(true, |value| value != "off");
     let opened = if encrypted {
         db.open().await.expect("open")
     } else {
         eventstore::open(&db.url, 16).await.expect("open")
     };
-    println!("{backend:?}: personal data encrypted: {encrypted}");
     let started = Instant::now();
     let events = generate(&opened.log, target).await;
     println!(
-        "{backend:?}: generated {events} events in {:.1}s (peak memory so far {:.0} MiB)",
+        "{backend:?}: generated {events} events, encrypted: {encrypted}, in {:.1}s (peak memory so far {:.0} MiB)",
         started.elapsed().as_secs_f64(),
         peak_memory_mib()
     );
@@ -217,6 +218,11 @@ async fn bench(backend: Backend, target: u64) {
         "{backend:?}: reading and decoding the log alone: {:.1}s",
         reading.elapsed().as_secs_f64()
     );
+    (db, opened, events)
+}
+
+/// Rebuilds every read model once; returns events per second.
+async fn rebuild(backend: Backend, label: &str, opened: &Opened, events: u64) -> f64 {
     let projector = Projector::new(
         opened.database.clone(),
         opened.log.clone(),
@@ -231,7 +237,7 @@ async fn bench(backend: Backend, target: u64) {
         .expect("rebuilt");
     for report in reports {
         println!(
-            "{backend:?}: {:<10} {:>9} events in {:>6.1}s = {:>8.0} events/s (concurrently with the others)",
+            "{backend:?} {label}: {:<10} {:>9} events in {:>6.1}s = {:>8.0} events/s (concurrently with the others)",
             report.name,
             report.events,
             report.seconds,
@@ -239,11 +245,52 @@ async fn bench(backend: Backend, target: u64) {
         );
     }
     let seconds = all.elapsed().as_secs_f64();
+    let rate = events as f64 / seconds;
     println!(
-        "{backend:?}: all read models: {events} events in {seconds:.1}s = {:.0} events/s (each event read by every projection); peak memory {:.0} MiB",
-        events as f64 / seconds,
+        "{backend:?} {label}: all read models: {events} events in {seconds:.1}s = {rate:.0} events/s (each event read by every projection); peak memory {:.0} MiB",
         peak_memory_mib()
     );
+    rate
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// `ENCRYPTION=on` or `off`: one log, rebuilt `ROUNDS` times. Otherwise both logs, rebuilt in
+/// turn (alternating which goes first), so that the machine's drift falls on both alike.
+async fn bench(backend: Backend, target: u64, rounds: usize) {
+    let modes: Vec<bool> = match std::env::var("ENCRYPTION").as_deref() {
+        Ok("on") => vec![true],
+        Ok("off") => vec![false],
+        _ => vec![false, true],
+    };
+    let mut logs = Vec::new();
+    for encrypted in &modes {
+        logs.push((*encrypted, generated(backend, *encrypted, target).await));
+    }
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); logs.len()];
+    for round in 0..rounds {
+        for turn in 0..logs.len() {
+            let index = (turn + round) % logs.len();
+            let (encrypted, (_, opened, events)) = &logs[index];
+            let label = if *encrypted { "encrypted" } else { "in clear" };
+            rates[index].push(rebuild(backend, label, opened, *events).await);
+        }
+    }
+    let medians: Vec<f64> = rates.into_iter().map(median).collect();
+    for ((encrypted, _), median) in logs.iter().zip(&medians) {
+        println!(
+            "{backend:?}: median of {rounds} rebuilds, encrypted: {encrypted}: {median:.0} events/s"
+        );
+    }
+    if let [clear, encrypted] = medians[..] {
+        println!(
+            "{backend:?}: encryption costs the rebuild {:+.1} % (medians)",
+            (encrypted / clear - 1.0) * 100.0
+        );
+    }
 }
 
 #[tokio::main]
@@ -252,11 +299,16 @@ async fn main() {
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(1_000_000);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     let backends = std::env::var("BACKENDS").unwrap_or_else(|_| "postgres,sqlite".into());
     for backend in backends.split(',') {
         match backend.trim() {
-            "postgres" => bench(Backend::Postgres, target).await,
-            "sqlite" => bench(Backend::Sqlite, target).await,
+            "postgres" => bench(Backend::Postgres, target, rounds).await,
+            "sqlite" => bench(Backend::Sqlite, target, rounds).await,
             other => eprintln!("unknown backend {other}"),
         }
     }

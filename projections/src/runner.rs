@@ -217,6 +217,8 @@ impl std::fmt::Debug for Projector {
 const REBUILD_SUFFIX: &str = "@rebuild";
 /// How long a SQLite follower lets new events gather after a wake-up.
 const SQLITE_GATHER: Duration = Duration::from_millis(20);
+/// How long a PostgreSQL follower lets new events gather after a wake-up.
+const POSTGRES_GATHER: Duration = Duration::from_millis(5);
 const AS_OF_SUFFIX: &str = "@as_of";
 const AS_OF_GENERATION: &str = "asof";
 
@@ -605,11 +607,15 @@ impl Projector {
                         _ = head.changed() => {}
                         () = tokio::time::sleep(settings.poll_interval) => {}
                     }
-                    // SQLite has one write lock, shared with the appender: let a few commits
-                    // gather so each follower takes it (and syncs) once for all of them.
-                    if self.inner.dialect == Dialect::Sqlite {
-                        tokio::time::sleep(SQLITE_GATHER).await;
-                    }
+                    // Let a few commits gather, so that each follower reads, decodes and writes
+                    // once for all of them: under load, a transaction per group commit per
+                    // read model costs more than the commands. SQLite has one write lock,
+                    // shared with the appender, so it waits longer.
+                    tokio::time::sleep(match self.inner.dialect {
+                        Dialect::Sqlite => SQLITE_GATHER,
+                        Dialect::Postgres => POSTGRES_GATHER,
+                    })
+                    .await;
                 }
                 Err(StepError::Transient(error)) => {
                     failures = failures.saturating_add(1);

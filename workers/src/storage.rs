@@ -100,7 +100,12 @@ impl StorageWorker {
             .current::<UserAggregate>(user_id)
             .await
             .map_err(|error| WorkerError::Other(error.to_string()))?;
-        match current.state {
+        self.write(user_id, current.state).await
+    }
+
+    /// Brings the folder in line with `state`, the user's.
+    async fn write(&self, user_id: &str, state: UserState) -> Result<Synced, WorkerError> {
+        match state {
             UserState::Present(user) if user.status != UserStatus::Deleted => {
                 let [biometric, performance, info] = expected_keys(user_id);
                 let body = serde_json::to_vec_pretty(&user_info(&user))
@@ -242,6 +247,18 @@ impl Worker for StorageWorker {
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
-        self.sync(&event.stream_id).await.map(drop)
+        let user_id = &event.stream_id;
+        let followed = self
+            .commands
+            .followed::<UserAggregate>(user_id)
+            .await
+            .map_err(|error| WorkerError::Other(error.to_string()))?;
+        // The user as this process follows the log, if that includes the event (it may not
+        // yet, for another process's append noticed by the worker first).
+        if followed.version >= event.stream_version {
+            self.write(user_id, followed.state).await.map(drop)
+        } else {
+            self.sync(user_id).await.map(drop)
+        }
     }
 }

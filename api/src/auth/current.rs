@@ -46,7 +46,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<CurrentSessio
     let (user_id, session_id) = claims.subject().ok_or_else(Problem::invalid_token)?;
     let loaded = state
         .commands
-        .current::<SessionAggregate>(&session_id.to_string())
+        .followed::<SessionAggregate>(&session_id.to_string())
         .await
         .map_err(|error| {
             crate::error::command_problem(error, crate::auth::sessions::session_problem)
@@ -140,7 +140,7 @@ impl FromRequestParts<AppState> for Caller {
         let session = CurrentSession::from_request_parts(parts, state).await?;
         let loaded = state
             .commands
-            .current::<UserAggregate>(&session.user_id.to_string())
+            .followed::<UserAggregate>(&session.user_id.to_string())
             .await
             .map_err(|error| crate::error::command_problem(error, crate::error::user_problem))?;
         match loaded.state {

@@ -128,7 +128,7 @@ pub async fn open_sessions(
         }
         let loaded = state
             .commands
-            .current::<SessionAggregate>(&session_id.to_string())
+            .followed::<SessionAggregate>(&session_id.to_string())
             .await
             .map_err(|error| command_problem(error, session_problem))?;
         if let SessionState::Present(session) = loaded.state

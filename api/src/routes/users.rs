@@ -53,17 +53,28 @@ async fn visible_user(
     state: &AppState,
     caller: &Caller,
     id: &str,
+    read: Read,
 ) -> Result<(Box<User>, u64), Problem> {
     let user_id: UserId = id.parse().map_err(|_| not_found())?;
-    if caller.is(user_id) {
+    if caller.is(user_id) && read == Read::Followed {
         // Read for this very request already.
         return Ok((caller.user.clone(), caller.version));
     }
-    let loaded = state
-        .commands
-        .current::<UserAggregate>(&user_id.to_string())
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
+    let loaded = match read {
+        Read::Latest => {
+            state
+                .commands
+                .current::<UserAggregate>(&user_id.to_string())
+                .await
+        }
+        Read::Followed => {
+            state
+                .commands
+                .followed::<UserAggregate>(&user_id.to_string())
+                .await
+        }
+    }
+    .map_err(|error| command_problem(error, user_problem))?;
     let UserState::Present(user) = loaded.state else {
         return Err(not_found());
     };
@@ -75,6 +86,16 @@ async fn visible_user(
     } else {
         Err(not_found())
     }
+}
+
+/// How current a user read for a request must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// The latest in the log: for answers that show the user (`GET`).
+    Latest,
+    /// As this process has followed the log: for deciding a command, whose append checks the
+    /// version anyway.
+    Followed,
 }
 
 /// The answer to a command on a user: the user, its `ETag` and the log position.
@@ -311,7 +332,7 @@ pub async fn get_user(
         }
         return crate::routes::audit::past_user(&state, &id, &point).await;
     }
-    let (user, version) = visible_user(&state, &caller, &id).await?;
+    let (user, version) = visible_user(&state, &caller, &id, Read::Latest).await?;
     let mut response = axum::Json(UserView::new(&user, chrono::Utc::now())).into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)
@@ -372,7 +393,7 @@ pub async fn update_user(
     IfMatch(expected_version): IfMatch,
     command: JsonCommand<UpdateUserRequest>,
 ) -> Result<Response, Problem> {
-    let (user, version) = visible_user(&state, &caller, &id).await?;
+    let (user, version) = visible_user(&state, &caller, &id, Read::Followed).await?;
     let body = command.body;
     if body.roles.is_some() && !caller.is_admin() {
         return Err(forbidden("Changing roles needs the admin role."));
@@ -487,7 +508,7 @@ async fn lifecycle(
     idempotency: Option<eventstore::IdempotencyKey>,
 ) -> Result<Response, Problem> {
     admin_only(caller)?;
-    let (user, version) = visible_user(state, caller, id).await?;
+    let (user, version) = visible_user(state, caller, id, Read::Followed).await?;
     let now = chrono::Utc::now();
     let command_context = CommandContext {
         metadata: caller.metadata(context, user.id),
@@ -779,7 +800,7 @@ pub async fn lockout(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<LockoutView>, Problem> {
-    let (user, _) = visible_user(&state, &caller, &id).await?;
+    let (user, _) = visible_user(&state, &caller, &id, Read::Latest).await?;
     let now = chrono::Utc::now();
     let lock = user.active_lock(now);
     // After a lock has run out the count starts again (as the domain counts).
@@ -844,7 +865,7 @@ pub async fn get_profile(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let (user, version) = visible_user(&state, &caller, &id).await?;
+    let (user, version) = visible_user(&state, &caller, &id, Read::Latest).await?;
     Ok(profile_answer(&user.profile, version))
 }
 
@@ -868,7 +889,7 @@ pub async fn put_profile(
     IfMatch(expected_version): IfMatch,
     command: JsonCommand<ProfileRequest>,
 ) -> Result<Response, Problem> {
-    let (user, version) = visible_user(&state, &caller, &id).await?;
+    let (user, version) = visible_user(&state, &caller, &id, Read::Followed).await?;
     if !caller.is_admin() && !caller.is(user.id) {
         return Err(forbidden(
             "A profile is changed by its user or an administrator.",
@@ -959,7 +980,7 @@ pub async fn put_picture(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
-    let (user, version) = visible_user(&state, &caller, &id).await?;
+    let (user, version) = visible_user(&state, &caller, &id, Read::Followed).await?;
     if !caller.is_admin() && !caller.is(user.id) {
         return Err(forbidden(
             "A profile picture is changed by its user or an administrator.",
@@ -1039,7 +1060,7 @@ pub async fn get_picture(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let (user, _) = visible_user(&state, &caller, &id).await?;
+    let (user, _) = visible_user(&state, &caller, &id, Read::Latest).await?;
     let no_picture = || Problem::new(StatusCode::NOT_FOUND, "no-picture", "No profile picture");
     let picture = user.picture.as_ref().ok_or_else(no_picture)?;
     let object = state
@@ -1069,7 +1090,7 @@ pub async fn delete_picture(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    let (user, version) = visible_user(&state, &caller, &id).await?;
+    let (user, version) = visible_user(&state, &caller, &id, Read::Followed).await?;
     if !caller.is_admin() && !caller.is(user.id) {
         return Err(forbidden(
             "A profile picture is changed by its user or an administrator.",

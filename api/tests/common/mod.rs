@@ -280,12 +280,14 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     projector.prepare().await.expect("read models");
     let following = Arc::new(projector.spawn());
     let objects_folder = tempfile::tempdir().expect("objects folder");
+    // One handler (one cache of folded states) for the API and the workers, as `idlog serve`.
+    let commands = CommandHandler::new(log.clone(), ClaimHasher::new([7; 32]));
     let workers = workers::WorkerRunner::new(
         opened.database.clone(),
         log.clone(),
         vec![Arc::new(workers::storage::StorageWorker::new(
             Arc::new(objects::LocalFolder::new(objects_folder.path())),
-            CommandHandler::new(log.clone(), ClaimHasher::new([7; 32])),
+            commands.clone(),
         ))],
         workers::WorkerSettings::default(),
     );
@@ -300,7 +302,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         },
         metrics: Default::default(),
         workers: Some(workers.clone()),
-        commands: CommandHandler::new(log.clone(), ClaimHasher::new([7; 32])),
+        commands,
         passwords,
         tokens: TokenMinter::new(TOKEN_KEY),
         totp: api::auth::totp::SecretSealer::new(&TOKEN_KEY),

@@ -1,0 +1,195 @@
+//! Which streams changed, in log order: what a cache of folded streams needs to stay true
+//! without reading the log on every use.
+//!
+//! This process's appends are told as they commit (before their callers hear back); other
+//! processes' are read (positions, stream ids and versions only) once their wake-up arrives:
+//! `NOTIFY` on PostgreSQL, a poll of the head on SQLite. [`ChangeFeed::through`] says how far
+//! the observers have been told; compared with the head this process knows of, it says whether
+//! a cached state can be trusted without a read.
+
+use crate::error::StoreError;
+use crate::storage::LogStorage;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+
+/// How many changes the follower reads at a time.
+const READ_CHANGES: usize = 1000;
+
+/// How often the head is read for appends that sent no wake-up: every append on SQLite (no
+/// cross-process notification), and on PostgreSQL any whose notification was lost.
+pub(crate) const HEAD_POLL: Duration = Duration::from_millis(100);
+
+/// A stream's new version, at the log position of the event that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamChange {
+    /// The event's position.
+    pub position: u64,
+    /// The stream.
+    pub stream_id: String,
+    /// The stream's version after the event.
+    pub stream_version: u64,
+}
+
+/// Told of every stream change, once each, in log order.
+pub trait ChangeObserver: Send + Sync {
+    /// `changes` follow those of the previous call without a gap. Called with the feed locked
+    /// and on the appender's path: keep it short and never block.
+    fn changed(&self, changes: &[StreamChange]);
+}
+
+#[derive(Default)]
+struct Observers {
+    observers: Vec<Weak<dyn ChangeObserver>>,
+}
+
+/// The log's changes, handed to observers in order.
+pub(crate) struct ChangeFeed {
+    observers: Mutex<Observers>,
+    /// Every change up to here has been handed on.
+    through: AtomicU64,
+}
+
+impl ChangeFeed {
+    pub(crate) fn new(head: u64) -> Self {
+        Self {
+            observers: Mutex::new(Observers::default()),
+            through: AtomicU64::new(head),
+        }
+    }
+
+    pub(crate) fn through(&self) -> u64 {
+        self.through.load(Ordering::Acquire)
+    }
+
+    /// Adds an observer; it hears of changes after [`Self::through`] at the time of the call.
+    /// Held weakly: dropping it unsubscribes.
+    pub(crate) fn observe(&self, observer: &Arc<dyn ChangeObserver>) {
+        if let Ok(mut guard) = self.observers.lock() {
+            guard.observers.push(Arc::downgrade(observer));
+        }
+    }
+
+    /// Hands on the `changes` read after position `after`, up to `last`, if they join what was
+    /// handed on so far (those already handed on are skipped). Returns false, and hands on
+    /// nothing, when they leave a gap: the follower reads the gap and these from the log.
+    pub(crate) fn publish(&self, after: u64, last: u64, changes: &[StreamChange]) -> bool {
+        let Ok(mut guard) = self.observers.lock() else {
+            return false;
+        };
+        let through = self.through();
+        if after > through {
+            return false;
+        }
+        if last <= through {
+            return true;
+        }
+        let new = &changes[changes.partition_point(|change| change.position <= through)..];
+        guard.observers.retain(|observer| match observer.upgrade() {
+            Some(observer) => {
+                if !new.is_empty() {
+                    observer.changed(new);
+                }
+                true
+            }
+            None => false,
+        });
+        self.through.store(last, Ordering::Release);
+        true
+    }
+
+    /// Follows other processes' appends: whenever the known head is ahead of what was handed
+    /// on, reads the changes in between. Reads the head itself every [`HEAD_POLL`].
+    pub(crate) fn follow(
+        self: Arc<Self>,
+        storage: Arc<dyn LogStorage>,
+        head_tx: watch::Sender<u64>,
+    ) -> AbortHandle {
+        tokio::spawn(async move {
+            let mut head_rx = head_tx.subscribe();
+            loop {
+                let head = *head_rx.borrow_and_update();
+                let through = self.through();
+                if through < head {
+                    match storage.stream_changes_after(through, READ_CHANGES).await {
+                        Ok(changes) => {
+                            if let Some(last) = changes.last().map(|change| change.position) {
+                                self.publish(through, last, &changes);
+                                continue;
+                            }
+                        }
+                        Err(error) => log_unreadable(&error),
+                    }
+                }
+                tokio::select! {
+                    _ = head_rx.changed() => {}
+                    () = tokio::time::sleep(HEAD_POLL) => {
+                        match storage.head().await {
+                            Ok(stored) => {
+                                head_tx.send_if_modified(|seen| {
+                                    let advanced = stored.position > *seen;
+                                    *seen = (*seen).max(stored.position);
+                                    advanced
+                                });
+                            }
+                            Err(error) => log_unreadable(&error),
+                        }
+                    }
+                }
+            }
+        })
+        .abort_handle()
+    }
+}
+
+fn log_unreadable(error: &StoreError) {
+    tracing::warn!(%error, "cannot follow the log's changes; cached states are read again until it can");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<u64>>);
+
+    impl ChangeObserver for Recorder {
+        fn changed(&self, changes: &[StreamChange]) {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.extend(changes.iter().map(|change| change.position));
+            }
+        }
+    }
+
+    fn change(position: u64) -> StreamChange {
+        StreamChange {
+            position,
+            stream_id: format!("s{position}"),
+            stream_version: 1,
+        }
+    }
+
+    #[test]
+    fn changes_are_handed_on_once_in_order_and_never_across_a_gap() {
+        let feed = ChangeFeed::new(10);
+        let recorder = Arc::new(Recorder::default());
+        let observer: Arc<dyn ChangeObserver> = recorder.clone();
+        feed.observe(&observer);
+        // 11 and 12 are someone else's: ours at 13 must wait for them.
+        assert!(!feed.publish(12, 13, &[change(13)]));
+        assert_eq!(feed.through(), 10);
+        // The follower reads 11 to 13; then ours at 12-13 arrive again late, and 14 joins.
+        assert!(feed.publish(10, 13, &[change(11), change(12), change(13)]));
+        assert!(feed.publish(11, 13, &[change(12), change(13)]));
+        assert!(feed.publish(13, 14, &[change(14)]));
+        assert_eq!(feed.through(), 14);
+        assert_eq!(*recorder.0.lock().expect("lock"), vec![11, 12, 13, 14]);
+        // A dropped observer is forgotten.
+        drop(observer);
+        drop(recorder);
+        assert!(feed.publish(14, 15, &[change(15)]));
+        assert!(feed.observers.lock().expect("lock").observers.is_empty());
+    }
+}
