@@ -458,7 +458,7 @@ impl CommandHandler {
     async fn decide_and_append<A: Aggregate>(
         &self,
         stream_id: &str,
-        mut known: Option<Current<A>>,
+        known: Option<Current<A>>,
         command: A::Command,
         context: CommandContext,
     ) -> Result<Executed<A>, CommandError<A::Error>> {
@@ -480,7 +480,7 @@ impl CommandHandler {
         // The first decision may be on a state from memory (the caller's, or as followed): the
         // append's version check catches one that is out of date. Refusals, If-Match conflicts
         // and "nothing to do" are only answered on a state read just now.
-        let mut next: Option<(Current<A>, bool)> = known.take().map(|given| (given, false));
+        let mut next: Option<(Current<A>, bool)> = known.map(|given| (given, false));
         loop {
             let (loaded, read_now) = match next.take() {
                 Some(given) => given,

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use eventstore::{Database, EventLog, RecordedEvent, StoreError};
 use rand::Rng;
 use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -204,6 +205,9 @@ struct Inner {
     dialect: Dialect,
     /// Bumped after every commit of this process's projector, to wake `wait_for`.
     progress: watch::Sender<u64>,
+    /// The last batches the followers read and decoded, oldest first: the other followers,
+    /// woken by the same commits, usually need the same events next.
+    recent_reads: std::sync::Mutex<VecDeque<Arc<Vec<RecordedEvent>>>>,
 }
 
 impl std::fmt::Debug for Projector {
@@ -215,6 +219,8 @@ impl std::fmt::Debug for Projector {
 }
 
 const REBUILD_SUFFIX: &str = "@rebuild";
+/// How many recently read batches the followers share.
+const SHARED_READS: usize = 8;
 /// How long a SQLite follower lets new events gather after a wake-up.
 const SQLITE_GATHER: Duration = Duration::from_millis(20);
 /// How long a PostgreSQL follower lets new events gather after a wake-up.
@@ -239,6 +245,7 @@ impl Projector {
                 settings,
                 dialect,
                 progress: watch::Sender::new(0),
+                recent_reads: std::sync::Mutex::new(VecDeque::new()),
             }),
         }
     }
@@ -447,12 +454,53 @@ impl Projector {
             return Ok(Step::Stopped);
         }
         let position = u64::try_from(checkpoint.position).unwrap_or(0);
+        if until.is_none() {
+            let (batch, range) = self
+                .read_shared(position, batch_size)
+                .await
+                .map_err(|e| transient(e.into()))?;
+            return self
+                .apply_batch(projection, name, &checkpoint, &batch[range])
+                .await;
+        }
         let events = self
             .read_after(position, batch_size, until)
             .await
             .map_err(|e| transient(e.into()))?;
         self.apply_batch(projection, name, &checkpoint, &events)
             .await
+    }
+
+    /// Up to `limit` events after `position`, from a batch another follower read and decoded
+    /// lately if one holds the next event, else read (and kept for the others).
+    async fn read_shared(
+        &self,
+        position: u64,
+        limit: usize,
+    ) -> Result<(Arc<Vec<RecordedEvent>>, std::ops::Range<usize>), StoreError> {
+        let shared = self.inner.recent_reads.lock().ok().and_then(|recent| {
+            recent.iter().find_map(|batch| {
+                let start = batch.partition_point(|event| event.global_position <= position);
+                let next = batch.get(start)?;
+                // The batch must hold the very next event, not a later one.
+                (start > 0 || next.global_position == position + 1)
+                    .then(|| (batch.clone(), start..batch.len().min(start + limit)))
+            })
+        });
+        if let Some(shared) = shared {
+            return Ok(shared);
+        }
+        let events = Arc::new(self.read_after(position, limit, None).await?);
+        if !events.is_empty()
+            && let Ok(mut recent) = self.inner.recent_reads.lock()
+        {
+            if recent.len() >= SHARED_READS {
+                recent.pop_front();
+            }
+            recent.push_back(events.clone());
+        }
+        let all = 0..events.len();
+        Ok((events, all))
     }
 
     /// Up to `limit` events after `position`, none past `until`.

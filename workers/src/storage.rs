@@ -11,10 +11,12 @@ use async_trait::async_trait;
 use commands::CommandHandler;
 use domain::user::{User, UserAggregate, UserState, UserStatus};
 use eventstore::RecordedEvent;
+use lru::LruCache;
 use objects::ObjectStore;
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
 /// The storage worker's name.
 pub const NAME: &str = "storage";
@@ -79,17 +81,37 @@ pub enum Synced {
     Removed,
 }
 
+/// How many users' last written `user_info.json` the worker remembers.
+const REMEMBERED_WRITES: usize = 10_000;
+
 /// Creates, rewrites and removes users' folders.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StorageWorker {
     objects: Arc<dyn ObjectStore>,
     commands: CommandHandler,
+    /// What this process last wrote as each user's `user_info.json`: an event that changes
+    /// nothing in it (most profile updates) writes nothing.
+    written: Arc<Mutex<LruCache<String, Vec<u8>>>>,
+}
+
+impl std::fmt::Debug for StorageWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageWorker")
+            .field("objects", &self.objects)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StorageWorker {
     /// A worker writing to `objects`, folding users with `commands`.
     pub fn new(objects: Arc<dyn ObjectStore>, commands: CommandHandler) -> Self {
-        Self { objects, commands }
+        Self {
+            objects,
+            commands,
+            written: Arc::new(Mutex::new(LruCache::new(
+                NonZeroUsize::new(REMEMBERED_WRITES).unwrap_or(NonZeroUsize::MIN),
+            ))),
+        }
     }
 
     /// Brings the folder of `user_id` in line with the user as the log says now.
@@ -100,16 +122,28 @@ impl StorageWorker {
             .current::<UserAggregate>(user_id)
             .await
             .map_err(|error| WorkerError::Other(error.to_string()))?;
-        self.write(user_id, current.state).await
+        self.write(user_id, current.state, Writes::All).await
     }
 
     /// Brings the folder in line with `state`, the user's.
-    async fn write(&self, user_id: &str, state: UserState) -> Result<Synced, WorkerError> {
+    async fn write(
+        &self,
+        user_id: &str,
+        state: UserState,
+        writes: Writes,
+    ) -> Result<Synced, WorkerError> {
         match state {
             UserState::Present(user) if user.status != UserStatus::Deleted => {
                 let [biometric, performance, info] = expected_keys(user_id);
                 let body = serde_json::to_vec_pretty(&user_info(&user))
                     .map_err(|error| WorkerError::Other(error.to_string()))?;
+                if writes == Writes::Changed
+                    && self.written.lock().is_ok_and(|mut written| {
+                        written.get(user_id).is_some_and(|last| *last == body)
+                    })
+                {
+                    return Ok(Synced::Written);
+                }
                 // Independent objects: written at once (three round trips cost one).
                 futures::try_join!(
                     self.objects.put(&biometric, b"", "application/x-directory"),
@@ -117,9 +151,15 @@ impl StorageWorker {
                         .put(&performance, b"", "application/x-directory"),
                     self.objects.put(&info, &body, "application/json"),
                 )?;
+                if let Ok(mut written) = self.written.lock() {
+                    written.put(user_id.to_owned(), body);
+                }
                 Ok(Synced::Written)
             }
             _ => {
+                if let Ok(mut written) = self.written.lock() {
+                    written.pop(user_id);
+                }
                 self.objects.delete_prefix(&folder(user_id)).await?;
                 Ok(Synced::Removed)
             }
@@ -204,6 +244,15 @@ impl StorageWorker {
     }
 }
 
+/// Which of a user's objects to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writes {
+    /// All of them (a sync or repair: someone may have removed them).
+    All,
+    /// None if this process last wrote the same `user_info.json` (an event's reaction).
+    Changed,
+}
+
 /// What a repair did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RepairReport {
@@ -256,7 +305,9 @@ impl Worker for StorageWorker {
         // The user as this process follows the log, if that includes the event (it may not
         // yet, for another process's append noticed by the worker first).
         if followed.version >= event.stream_version {
-            self.write(user_id, followed.state).await.map(drop)
+            self.write(user_id, followed.state, Writes::Changed)
+                .await
+                .map(drop)
         } else {
             self.sync(user_id).await.map(drop)
         }

@@ -562,7 +562,56 @@ async fn phone_codes_go_out_by_text_message_and_verify_the_number(backend: Backe
     );
 }
 
+/// An event that changes nothing in `user_info.json` (most profile updates) writes nothing; a
+/// sync (what `idlog storage repair` runs) writes everything again.
+async fn an_event_that_changes_nothing_in_user_info_writes_nothing(backend: Backend) {
+    let f = fixture(backend).await;
+    let ann = f.register("ann@example.com").await;
+    let storage = Arc::new(f.storage());
+    let runner = f.runner(vec![storage.clone()]);
+    runner.catch_up().await.expect("caught up");
+    let info_key = expected_keys(&ann.to_string())[2].clone();
+    // Someone removes the file behind the worker's back.
+    f.objects.delete_prefix(&info_key).await.expect("removed");
+    let language_only = Profile {
+        preferred_language: Some(LanguageTag::parse("pt-BR").expect("tag")),
+        ..Profile::default()
+    };
+    f.user(
+        ann,
+        UserCommand::UpdateProfile {
+            first_name: None,
+            last_name: None,
+            profile: language_only,
+            at: Utc::now(),
+        },
+    )
+    .await;
+    runner.catch_up().await.expect("caught up");
+    assert!(
+        f.objects.get(&info_key).await.expect("get").is_none(),
+        "the same user_info.json is not written again"
+    );
+    storage.sync(&ann.to_string()).await.expect("sync");
+    assert_eq!(f.info(ann).await["email"], "ann@example.com");
+    // A change to what it holds is written.
+    f.user(
+        ann,
+        UserCommand::UpdateProfile {
+            first_name: Some(PersonName::parse("Ann").expect("name")),
+            last_name: None,
+            profile: Profile::default(),
+            at: Utc::now(),
+        },
+    )
+    .await;
+    runner.catch_up().await.expect("caught up");
+    assert_eq!(f.info(ann).await["first_name"], "Ann");
+    assert!(runner.dead_letters(true).await.expect("letters").is_empty());
+}
+
 test_both_backends!(
+    an_event_that_changes_nothing_in_user_info_writes_nothing,
     mail_to_a_forgotten_user_is_dropped_and_their_recipients_cleared,
     phone_codes_go_out_by_text_message_and_verify_the_number,
     emails_carry_working_links_once_per_event,
