@@ -109,18 +109,20 @@ impl ChangeFeed {
     ) -> AbortHandle {
         tokio::spawn(async move {
             let mut head_rx = head_tx.subscribe();
+            let mut outage = Outage::default();
             loop {
                 let head = *head_rx.borrow_and_update();
                 let through = self.through();
                 if through < head {
                     match storage.stream_changes_after(through, READ_CHANGES).await {
                         Ok(changes) => {
+                            outage.over();
                             if let Some(last) = changes.last().map(|change| change.position) {
                                 self.publish(through, last, &changes);
                                 continue;
                             }
                         }
-                        Err(error) => log_unreadable(&error),
+                        Err(error) => outage.failed(&error),
                     }
                 }
                 tokio::select! {
@@ -128,13 +130,14 @@ impl ChangeFeed {
                     () = tokio::time::sleep(HEAD_POLL) => {
                         match storage.head().await {
                             Ok(stored) => {
+                                outage.over();
                                 head_tx.send_if_modified(|seen| {
                                     let advanced = stored.position > *seen;
                                     *seen = (*seen).max(stored.position);
                                     advanced
                                 });
                             }
-                            Err(error) => log_unreadable(&error),
+                            Err(error) => outage.failed(&error),
                         }
                     }
                 }
@@ -144,8 +147,28 @@ impl ChangeFeed {
     }
 }
 
-fn log_unreadable(error: &StoreError) {
-    tracing::warn!(%error, "cannot follow the log's changes; cached states are read again until it can");
+/// Whether the database answers the follower: a warning when it stops, not every poll.
+#[derive(Default)]
+struct Outage {
+    failing: bool,
+}
+
+impl Outage {
+    fn failed(&mut self, error: &StoreError) {
+        if self.failing {
+            tracing::debug!(%error, "still cannot follow the log's changes");
+        } else {
+            tracing::warn!(%error, "cannot follow the log's changes; retrying");
+        }
+        self.failing = true;
+    }
+
+    fn over(&mut self) {
+        if self.failing {
+            tracing::info!("following the log's changes again");
+        }
+        self.failing = false;
+    }
 }
 
 #[cfg(test)]
