@@ -215,6 +215,13 @@ impl StateCache {
                 .recent
                 .get(stream_id)
                 .is_none_or(|(_, changed_to)| *changed_to <= version);
+        // The same state again (a read that found nothing new): confirm it, no copy.
+        if let Some(entry) = inner.entries.get_mut(stream_id)
+            && entry.version == version
+        {
+            entry.current |= current;
+            return;
+        }
         inner.entries.put(
             stream_id.to_owned(),
             CachedState {

@@ -454,20 +454,18 @@ impl Projector {
             return Ok(Step::Stopped);
         }
         let position = u64::try_from(checkpoint.position).unwrap_or(0);
-        if until.is_none() {
-            let (batch, range) = self
-                .read_shared(position, batch_size)
+        let (batch, range) = match until {
+            None => self.read_shared(position, batch_size).await,
+            Some(_) => self
+                .read_after(position, batch_size, until)
                 .await
-                .map_err(|e| transient(e.into()))?;
-            return self
-                .apply_batch(projection, name, &checkpoint, &batch[range])
-                .await;
+                .map(|events| {
+                    let all = 0..events.len();
+                    (Arc::new(events), all)
+                }),
         }
-        let events = self
-            .read_after(position, batch_size, until)
-            .await
-            .map_err(|e| transient(e.into()))?;
-        self.apply_batch(projection, name, &checkpoint, &events)
+        .map_err(|e| transient(e.into()))?;
+        self.apply_batch(projection, name, &checkpoint, &batch[range])
             .await
     }
 
