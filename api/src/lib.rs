@@ -110,9 +110,29 @@ impl ReadSide {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach: [`AppServices`] behind one `Arc`, since axum clones the
+/// state for every extractor and middleware of every request.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<AppServices>);
+
+impl AppState {
+    /// The state holding `services`.
+    pub fn new(services: AppServices) -> Self {
+        Self(std::sync::Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppServices;
+
+    fn deref(&self) -> &AppServices {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
+#[derive(Debug)]
+pub struct AppServices {
     /// Runs commands.
     pub commands: CommandHandler,
     /// Hashes and checks passwords.
@@ -142,7 +162,7 @@ pub struct AppState {
     pub background: tokio_util::task::TaskTracker,
 }
 
-impl AppState {
+impl AppServices {
     /// The event log.
     pub fn log(&self) -> &EventLog {
         self.commands.log()

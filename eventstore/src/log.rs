@@ -545,6 +545,9 @@ impl EventLog {
             position: after_position,
             buffer: VecDeque::new(),
             head_rx: self.inner.head_rx.clone(),
+            gather: Duration::ZERO,
+            caught_up: false,
+            poll_due: true,
         }
     }
 
@@ -705,6 +708,11 @@ pub struct Subscription<J = Value> {
     position: u64,
     buffer: VecDeque<RecordedEvent<J>>,
     head_rx: watch::Receiver<u64>,
+    gather: Duration,
+    /// The last read found fewer events than it asked for.
+    caught_up: bool,
+    /// Read even if no wake-up came: the first read, and after every [`POLL_INTERVAL`].
+    poll_due: bool,
 }
 
 impl<J: SubscribedJson> Subscription<J> {
@@ -717,21 +725,35 @@ impl<J: SubscribedJson> Subscription<J> {
             }
             // Mark the current head as seen *before* reading, so an append that lands after
             // the read wakes us instead of being missed until the next poll.
-            self.head_rx.borrow_and_update();
-            let events = J::read(&self.log, self.position, READ_BATCH).await?;
-            if events.is_empty() {
-                tokio::select! {
-                    changed = self.head_rx.changed() => {
-                        if changed.is_err() {
-                            tokio::time::sleep(POLL_INTERVAL).await;
-                        }
-                    }
-                    () = tokio::time::sleep(POLL_INTERVAL) => {}
+            let head = *self.head_rx.borrow_and_update();
+            if head > self.position || std::mem::take(&mut self.poll_due) {
+                if self.caught_up && !self.gather.is_zero() {
+                    tokio::time::sleep(self.gather).await;
                 }
-            } else {
-                self.buffer.extend(events);
+                let events = J::read(&self.log, self.position, READ_BATCH).await?;
+                self.caught_up = events.len() < READ_BATCH;
+                if !events.is_empty() {
+                    self.buffer.extend(events);
+                    continue;
+                }
+            }
+            tokio::select! {
+                changed = self.head_rx.changed() => {
+                    if changed.is_err() {
+                        tokio::time::sleep(POLL_INTERVAL).await;
+                        self.poll_due = true;
+                    }
+                }
+                () = tokio::time::sleep(POLL_INTERVAL) => self.poll_due = true,
             }
         }
+    }
+
+    /// Once caught up with the log, lets new events gather for `gather` before reading them:
+    /// under load, one read (and decode) for many commits rather than one each.
+    pub fn gathering(mut self, gather: Duration) -> Self {
+        self.gather = gather;
+        self
     }
 
     /// The next event if it is already read (no waiting, no I/O): for gathering a batch.

@@ -9,7 +9,7 @@ use api::auth::password::{PasswordSettings, Passwords};
 use api::auth::rate_limit::{RateLimitSettings, RateLimits};
 use api::auth::sessions::SessionSettings;
 use api::auth::tokens::{TokenMinter, hash_token};
-use api::{AppState, Application, AuthSettings};
+use api::{AppServices, AppState, Application, AuthSettings};
 use commands::CommandContext;
 use commands::{ClaimHasher, CommandHandler};
 use domain::Duration;
@@ -712,7 +712,7 @@ pub(crate) fn app_state(
     )?));
     let limits = &settings.limits;
     let per_minute = |limit: u32| (limit > 0).then_some(limit);
-    Ok(AppState {
+    Ok(AppState::new(AppServices {
         read,
         metrics: Default::default(),
         workers,
@@ -764,7 +764,7 @@ pub(crate) fn app_state(
                 .collect::<anyhow::Result<_>>()?,
             invitation_lifetime: Duration::hours(auth.invitation_hours),
         },
-    })
+    }))
 }
 
 /// `idlog serve`.

@@ -174,7 +174,11 @@ struct Rebuild {
 }
 
 enum Step {
-    Applied { last: u64 },
+    /// `events` applied, up to position `last`.
+    Applied {
+        last: u64,
+        events: usize,
+    },
     Idle,
     Stopped,
     Raced,
@@ -208,6 +212,8 @@ struct Inner {
     /// The last batches the followers read and decoded, oldest first: the other followers,
     /// woken by the same commits, usually need the same events next.
     recent_reads: std::sync::Mutex<VecDeque<Arc<Vec<RecordedEvent>>>>,
+    /// Held while a follower reads for the others: one read per batch, not one per follower.
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Projector {
@@ -246,6 +252,7 @@ impl Projector {
                 dialect,
                 progress: watch::Sender::new(0),
                 recent_reads: std::sync::Mutex::new(VecDeque::new()),
+                reading: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -433,25 +440,50 @@ impl Projector {
 
     /// Applies the next batch of events to the tables of checkpoint `name`, moving it in the
     /// same transaction.
+    /// `known`: the checkpoint as this process last left it, if it trusts it: then it is not
+    /// read again (the transaction still checks it, so a stale one only makes a race). On
+    /// return, the checkpoint as this step left it, or `None` after a race or an error.
     async fn step(
         &self,
         projection: &dyn Projection,
         name: &str,
         batch_size: usize,
         until: Option<Until>,
+        known: &mut Option<Checkpoint>,
     ) -> Result<Step, StepError> {
+        let step = self
+            .step_from(projection, name, batch_size, until, known.take())
+            .await;
+        if let Ok((Step::Applied { .. } | Step::Idle, checkpoint)) = &step {
+            *known = Some(checkpoint.clone());
+        }
+        step.map(|(step, _)| step)
+    }
+
+    /// [`Self::step`], from `known` if given; with the checkpoint it leaves.
+    async fn step_from(
+        &self,
+        projection: &dyn Projection,
+        name: &str,
+        batch_size: usize,
+        until: Option<Until>,
+        known: Option<Checkpoint>,
+    ) -> Result<(Step, Checkpoint), StepError> {
         let transient = |error: ProjectorError| StepError::Transient(error);
-        let Some(checkpoint) = self
-            .checkpoint(name)
-            .await
-            .map_err(|e| transient(e.into()))?
-        else {
-            return Err(transient(ProjectorError::Refused(format!(
-                "projection {name} has no checkpoint"
-            ))));
+        let mut checkpoint = match known {
+            Some(known) => known,
+            None => self
+                .checkpoint(name)
+                .await
+                .map_err(|e| transient(e.into()))?
+                .ok_or_else(|| {
+                    transient(ProjectorError::Refused(format!(
+                        "projection {name} has no checkpoint"
+                    )))
+                })?,
         };
         if checkpoint.stopped_at.is_some() {
-            return Ok(Step::Stopped);
+            return Ok((Step::Stopped, checkpoint));
         }
         let position = u64::try_from(checkpoint.position).unwrap_or(0);
         let (batch, range) = match until {
@@ -465,8 +497,13 @@ impl Projector {
                 }),
         }
         .map_err(|e| transient(e.into()))?;
-        self.apply_batch(projection, name, &checkpoint, &batch[range])
-            .await
+        let step = self
+            .apply_batch(projection, name, &checkpoint, &batch[range])
+            .await?;
+        if let Step::Applied { last, .. } = step {
+            checkpoint.position = to_db(last);
+        }
+        Ok((step, checkpoint))
     }
 
     /// Up to `limit` events after `position`, from a batch another follower read and decoded
@@ -476,16 +513,24 @@ impl Projector {
         position: u64,
         limit: usize,
     ) -> Result<(Arc<Vec<RecordedEvent>>, std::ops::Range<usize>), StoreError> {
-        let shared = self.inner.recent_reads.lock().ok().and_then(|recent| {
-            recent.iter().find_map(|batch| {
-                let start = batch.partition_point(|event| event.global_position <= position);
-                let next = batch.get(start)?;
-                // The batch must hold the very next event, not a later one.
-                (start > 0 || next.global_position == position + 1)
-                    .then(|| (batch.clone(), start..batch.len().min(start + limit)))
+        let shared = || {
+            self.inner.recent_reads.lock().ok().and_then(|recent| {
+                recent.iter().find_map(|batch| {
+                    let start = batch.partition_point(|event| event.global_position <= position);
+                    let next = batch.get(start)?;
+                    // The batch must hold the very next event, not a later one.
+                    (start > 0 || next.global_position == position + 1)
+                        .then(|| (batch.clone(), start..batch.len().min(start + limit)))
+                })
             })
-        });
-        if let Some(shared) = shared {
+        };
+        if let Some(shared) = shared() {
+            return Ok(shared);
+        }
+        // Followers woken together would all read the same events: the first reads, the
+        // others wait for it and take its batch.
+        let _reading = self.inner.reading.lock().await;
+        if let Some(shared) = shared() {
             return Ok(shared);
         }
         let events = Arc::new(self.read_after(position, limit, None).await?);
@@ -568,15 +613,23 @@ impl Projector {
             last: last_position,
             error,
         };
-        let locked = self
-            .lock_checkpoint(tx, name)
+        // Moving the checkpoint first, only from where this batch starts, both checks that no
+        // one else moved it and holds its row (or SQLite's write lock) until the commit.
+        let moved = tx
+            .execute(
+                "UPDATE projection_checkpoints SET position = $2, updated_at = $3 \
+                 WHERE name = $1 AND position = $4 AND generation = $5 AND stopped_at IS NULL",
+                &[
+                    name.into(),
+                    to_db(last_position).into(),
+                    Utc::now().into(),
+                    checkpoint.position.into(),
+                    checkpoint.generation.clone().into(),
+                ],
+            )
             .await
             .map_err(|e| transient(e.into()))?;
-        if !locked.is_some_and(|c| {
-            c.position == checkpoint.position
-                && c.generation == checkpoint.generation
-                && c.stopped_at.is_none()
-        }) {
+        if moved == 0 {
             return Ok(Step::Raced);
         }
         let tables = Tables::new(self.inner.dialect, &checkpoint.generation);
@@ -586,14 +639,9 @@ impl Projector {
                 other => failed(other.into()),
             });
         }
-        tx.execute(
-            "UPDATE projection_checkpoints SET position = $2, updated_at = $3 WHERE name = $1",
-            &[name.into(), to_db(last_position).into(), Utc::now().into()],
-        )
-        .await
-        .map_err(|e| transient(e.into()))?;
         Ok(Step::Applied {
             last: last_position,
+            events: events.len(),
         })
     }
 
@@ -616,6 +664,9 @@ impl Projector {
         let mut failures: u32 = 0;
         // After a batch failed, its events are applied one by one to find the one at fault.
         let mut careful_until: Option<u64> = None;
+        // Where this follower left the checkpoint: read again only after something else may
+        // have moved it.
+        let mut known: Option<Checkpoint> = None;
         loop {
             head.borrow_and_update();
             let batch_size = if careful_until.is_some() {
@@ -629,40 +680,40 @@ impl Projector {
             let step = {
                 let projector = self.clone();
                 let projection = projection.clone();
+                let mut known = known.take();
                 tokio::spawn(async move {
-                    projector
-                        .step(projection.as_ref(), projection.name(), batch_size, None)
-                        .await
+                    let step = projector
+                        .step(
+                            projection.as_ref(),
+                            projection.name(),
+                            batch_size,
+                            None,
+                            &mut known,
+                        )
+                        .await;
+                    (step, known)
                 })
             };
-            let outcome = step.await.unwrap_or_else(|error| {
-                Err(StepError::Transient(ProjectorError::Refused(format!(
-                    "the step failed: {error}"
-                ))))
+            let outcome;
+            (outcome, known) = step.await.unwrap_or_else(|error| {
+                let error = ProjectorError::Refused(format!("the step failed: {error}"));
+                (Err(StepError::Transient(error)), None)
             });
             match outcome {
-                Ok(Step::Applied { last }) => {
+                Ok(Step::Applied { last, events }) => {
                     failures = 0;
                     if careful_until.is_some_and(|until| last >= until) {
                         careful_until = None;
                     }
+                    // Under load, stepping again at once would chase the head a few events at
+                    // a time, a transaction each: after a batch that was not full, wait and
+                    // gather as if idle.
+                    if events < batch_size {
+                        self.wait_and_gather(&mut head).await;
+                    }
                 }
                 Ok(Step::Raced) => {}
-                Ok(Step::Idle | Step::Stopped) => {
-                    tokio::select! {
-                        _ = head.changed() => {}
-                        () = tokio::time::sleep(settings.poll_interval) => {}
-                    }
-                    // Let a few commits gather, so that each follower reads, decodes and writes
-                    // once for all of them: under load, a transaction per group commit per
-                    // read model costs more than the commands. SQLite has one write lock,
-                    // shared with the appender, so it waits longer.
-                    tokio::time::sleep(match self.inner.dialect {
-                        Dialect::Sqlite => SQLITE_GATHER,
-                        Dialect::Postgres => POSTGRES_GATHER,
-                    })
-                    .await;
-                }
+                Ok(Step::Idle | Step::Stopped) => self.wait_and_gather(&mut head).await,
                 Err(StepError::Transient(error)) => {
                     failures = failures.saturating_add(1);
                     tracing::warn!(%error, failures, "projection cannot reach the database; retrying");
@@ -694,6 +745,22 @@ impl Projector {
                 }
             }
         }
+    }
+
+    /// Waits for new events (or the poll interval), then lets a few commits gather, so that
+    /// each follower reads, decodes and writes once for all of them: under load, a transaction
+    /// per group commit per read model costs more than the commands. SQLite has one write lock,
+    /// shared with the appender, so it waits longer.
+    async fn wait_and_gather(&self, head: &mut watch::Receiver<u64>) {
+        tokio::select! {
+            _ = head.changed() => {}
+            () = tokio::time::sleep(self.inner.settings.poll_interval) => {}
+        }
+        tokio::time::sleep(match self.inner.dialect {
+            Dialect::Sqlite => SQLITE_GATHER,
+            Dialect::Postgres => POSTGRES_GATHER,
+        })
+        .await;
     }
 
     async fn dead_letter(
@@ -732,6 +799,7 @@ impl Projector {
     pub async fn catch_up(&self) -> Result<(), ProjectorError> {
         for projection in &self.inner.projections {
             let name = projection.name();
+            let mut known = None;
             loop {
                 match self
                     .step(
@@ -739,6 +807,7 @@ impl Projector {
                         name,
                         self.inner.settings.batch_size,
                         None,
+                        &mut known,
                     )
                     .await
                 {

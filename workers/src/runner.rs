@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use eventstore::{Database, EventLog, RecordedEvent};
 use projections::sql::{self, Arg};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How workers retry.
 #[derive(Debug, Clone)]
@@ -142,8 +142,18 @@ pub enum Bus {
     Kafka(crate::kafka::KafkaSettings),
 }
 
-/// Checkpoints of events no worker wanted are saved this often (a wanted one is saved at once).
+/// A worker's checkpoint is saved after this many events, or [`SAVE_AFTER`] after the first
+/// handled one, or when the log goes quiet. Handling is idempotent (object puts, the delivery
+/// log), so a crash repeats at most that much work, and under load one write per event would
+/// cost the database more than the events themselves.
 const SAVE_EVERY: u64 = 500;
+
+/// See [`SAVE_EVERY`].
+const SAVE_AFTER: Duration = Duration::from_millis(250);
+
+/// How long new events gather before a worker reads them: emails and folders can wait that
+/// long, and each read decodes every event it returns.
+const GATHER: Duration = Duration::from_millis(20);
 
 impl WorkerRunner {
     /// Workers over `log` on the embedded bus, with their checkpoints and dead letters in
@@ -216,8 +226,10 @@ impl WorkerRunner {
                     continue;
                 }
             };
-            let mut subscription = self.log.subscribe(start);
+            let mut subscription = self.log.subscribe(start).gathering(GATHER);
             let mut unsaved = 0;
+            // When the first event handled since the last save was handled.
+            let mut handled_since: Option<Instant> = None;
             loop {
                 let event = match tokio::time::timeout(Duration::from_secs(1), subscription.next())
                     .await
@@ -232,6 +244,7 @@ impl WorkerRunner {
                     Err(_) => {
                         if unsaved > 0 && self.save(name, subscription.position()).await.is_ok() {
                             unsaved = 0;
+                            handled_since = None;
                         }
                         continue;
                     }
@@ -245,16 +258,18 @@ impl WorkerRunner {
                     if delivery.await.is_err() {
                         break;
                     }
-                    unsaved = SAVE_EVERY;
-                } else {
-                    unsaved += 1;
+                    handled_since.get_or_insert_with(Instant::now);
                 }
-                if unsaved >= SAVE_EVERY {
+                unsaved += 1;
+                if unsaved >= SAVE_EVERY
+                    || handled_since.is_some_and(|since| since.elapsed() >= SAVE_AFTER)
+                {
                     if let Err(error) = self.save(name, event.global_position).await {
                         tracing::warn!(%error, "cannot save the worker's checkpoint; resuming from the last one");
                         break;
                     }
                     unsaved = 0;
+                    handled_since = None;
                 }
             }
         }

@@ -295,7 +295,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let passwords =
         Passwords::new(options.passwords, options.hashing_concurrency).expect("passwords");
     let keys = KeySetFile::generate(chrono::Utc::now()).expect("keys");
-    let state = AppState {
+    let state = AppState::new(api::AppServices {
         read: api::ReadSide {
             wait_timeout: std::time::Duration::from_secs(1),
             ..api::ReadSide::new(projector.clone())
@@ -313,7 +313,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         rate_limits: RateLimits::new(options.limits),
         auth: options.auth.clone(),
         background: tokio_util::task::TaskTracker::new(),
-    };
+    });
     let background = state.background.clone();
     let commands = state.commands.clone();
     let app = Application::build("127.0.0.1:0".parse().expect("address"), state)
