@@ -82,10 +82,12 @@ where
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
     println!(
-        "{label}: {:.0} commands/s, p50 {:.2} ms, p99 {:.2} ms (n={})",
+        "{label}: {:.0} commands/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.1} ms (n={})",
         latencies.len() as f64 / elapsed,
         percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
+        percentile(&latencies, 0.9).as_secs_f64() * 1000.0,
         percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+        percentile(&latencies, 1.0).as_secs_f64() * 1000.0,
         latencies.len()
     );
 }

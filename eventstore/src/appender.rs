@@ -271,6 +271,10 @@ async fn commit_jobs(
             },
         };
         let (batch, results) = build_batch(&current, &pending);
+        let _committing = batch
+            .events
+            .last()
+            .map(|last| changes.committing(last.global_position));
         match storage.commit(&batch).await {
             Ok(BatchOutcome::Committed) => {
                 return committed(head, head_tx, changes, &batch, pending, results);

@@ -50,6 +50,22 @@ pub(crate) struct ChangeFeed {
     observers: Mutex<Observers>,
     /// Every change up to here has been handed on.
     through: AtomicU64,
+    /// This process's appender is committing up to here (0: nothing): a wake-up up to there is
+    /// its own commit, which it hands on itself, so the follower need not read it.
+    committing: AtomicU64,
+    /// Told when a commit settled (handed on, or failed).
+    settled: tokio::sync::Notify,
+}
+
+/// While alive, says that this process is committing up to a position.
+pub(crate) struct Committing<'a>(&'a ChangeFeed);
+
+impl Drop for Committing<'_> {
+    fn drop(&mut self) {
+        self.0.committing.store(0, Ordering::Release);
+        // A permit is kept if the follower is not waiting yet: it cannot miss this.
+        self.0.settled.notify_one();
+    }
 }
 
 impl ChangeFeed {
@@ -57,7 +73,16 @@ impl ChangeFeed {
         Self {
             observers: Mutex::new(Observers::default()),
             through: AtomicU64::new(head),
+            committing: AtomicU64::new(0),
+            settled: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Marks a commit of this process up to `last` as under way until the result is dropped
+    /// (after its changes were handed on, or it failed).
+    pub(crate) fn committing(&self, last: u64) -> Committing<'_> {
+        self.committing.store(last, Ordering::Release);
+        Committing(self)
     }
 
     pub(crate) fn through(&self) -> u64 {
@@ -113,7 +138,10 @@ impl ChangeFeed {
             loop {
                 let head = *head_rx.borrow_and_update();
                 let through = self.through();
-                if through < head {
+                // A wake-up by this process's own commit, whose answer is on its way: the
+                // appender hands it on (or, if it failed, wakes this loop to read).
+                let own = head <= self.committing.load(Ordering::Acquire);
+                if through < head && !own {
                     match storage.stream_changes_after(through, READ_CHANGES).await {
                         Ok(changes) => {
                             outage.over();
@@ -127,6 +155,7 @@ impl ChangeFeed {
                 }
                 tokio::select! {
                     _ = head_rx.changed() => {}
+                    () = self.settled.notified() => {}
                     () = tokio::time::sleep(HEAD_POLL) => {
                         match storage.head().await {
                             Ok(stored) => {

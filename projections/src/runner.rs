@@ -579,7 +579,7 @@ impl Projector {
         if events.is_empty() {
             return Ok(Step::Idle);
         }
-        let mut tx = Tx::begin(&self.inner.database)
+        let mut tx = Tx::begin_derived(&self.inner.database)
             .await
             .map_err(|e| StepError::Transient(e.into()))?;
         let step = self

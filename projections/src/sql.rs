@@ -228,6 +228,21 @@ impl Tx {
         })
     }
 
+    /// Begins a transaction over derived data only (read models and their checkpoints). On
+    /// PostgreSQL its commit does not wait for the WAL to reach the disk: a crash can lose the
+    /// last moments of such work, rows and checkpoint together (never one without the other),
+    /// and they are projected again from the log; meanwhile the log's own commits do not queue
+    /// behind the read models' flushes.
+    pub async fn begin_derived(database: &Database) -> Result<Self, sqlx::Error> {
+        Ok(match database {
+            Database::Postgres(pool) => Self::Postgres(
+                pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+                    .await?,
+            ),
+            Database::Sqlite(_) => Self::begin(database).await?,
+        })
+    }
+
     /// The transaction's dialect.
     pub fn dialect(&self) -> Dialect {
         match self {
