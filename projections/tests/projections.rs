@@ -662,6 +662,47 @@ async fn a_rebuild_equals_the_incrementally_built_read_models(backend: Backend) 
     assert_eq!(f.dump().await, incremental);
 }
 
+async fn followers_in_two_processes_and_a_rebuild_meanwhile_apply_each_event_once(
+    backend: Backend,
+) {
+    let f = fixture(backend).await;
+    // A second process following the same read models: each follower's remembered checkpoint
+    // goes stale whenever the other one moves it first.
+    let reopened = f.db.open().await.expect("reopened");
+    let other = Projector::new(
+        reopened.database,
+        reopened.log,
+        projections::all(),
+        settings(),
+    );
+    let following = (f.projector.spawn(), other.spawn());
+    history(&f).await;
+    // Fresh tables swapped in under both followers.
+    f.projector
+        .rebuild("directory", None, &|_, _| {})
+        .await
+        .expect("rebuilt");
+    history(&f).await;
+    let head = f.log.head().await.expect("head").position;
+    for projector in [&f.projector, &other] {
+        assert!(
+            projector
+                .wait_for(head, &[], StdDuration::from_secs(20))
+                .await
+                .expect("waited")
+        );
+    }
+    drop(following);
+    let followed = f.dump().await;
+    for name in f.projector.names() {
+        f.projector
+            .rebuild(name, None, &|_, _| {})
+            .await
+            .expect("rebuilt");
+    }
+    assert_eq!(f.dump().await, followed, "every event applied exactly once");
+}
+
 async fn a_past_view_equals_folding_the_log_up_to_then(backend: Backend) {
     let f = fixture(backend).await;
     let (users, _) = history(&f).await;
@@ -988,6 +1029,7 @@ test_both_backends!(
     directory_rows_follow_each_users_events,
     sessions_activity_and_analytics_are_counted_exactly,
     a_rebuild_equals_the_incrementally_built_read_models,
+    followers_in_two_processes_and_a_rebuild_meanwhile_apply_each_event_once,
     a_past_view_equals_folding_the_log_up_to_then,
     a_crash_before_the_commit_neither_loses_nor_repeats_an_event,
     a_poison_event_is_dead_lettered_and_stops_only_its_projection,
