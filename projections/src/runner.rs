@@ -231,6 +231,9 @@ const SHARED_READS: usize = 8;
 const SQLITE_GATHER: Duration = Duration::from_millis(20);
 /// How long a PostgreSQL follower lets new events gather after a wake-up.
 const POSTGRES_GATHER: Duration = Duration::from_millis(5);
+/// A batch of at least this many events (not full) says the log is busy: the follower then
+/// gathers before its next step instead of stepping at once.
+const BUSY_BATCH: usize = 8;
 const AS_OF_SUFFIX: &str = "@as_of";
 const AS_OF_GENERATION: &str = "asof";
 
@@ -706,9 +709,12 @@ impl Projector {
                         careful_until = None;
                     }
                     // Under load, stepping again at once would chase the head a few events at
-                    // a time, a transaction each: after a batch that was not full, wait and
-                    // gather as if idle.
-                    if events < batch_size {
+                    // a time, a transaction each: after a busy batch that was not full, wait
+                    // and gather as if idle. Under a light load, chase: lag stays low. Not on
+                    // SQLite: its 20 ms gathers in a row doubled the lag there (measured).
+                    if self.inner.dialect == Dialect::Postgres
+                        && (BUSY_BATCH..batch_size).contains(&events)
+                    {
                         self.wait_and_gather(&mut head).await;
                     }
                 }
