@@ -934,12 +934,19 @@ impl Projector {
                 Ok::<_, ProjectorError>(())
             };
             // The next batch is read and decoded while this one is applied: the database's
-            // work on one overlaps ours on the other.
-            let (applied, next) = tokio::join!(apply, self.read_after(last, batch_size, until));
+            // work on one overlaps ours on the other, and, as a task of its own, decoding
+            // (decrypting) runs on another core than the applying.
+            let reading = {
+                let projector = self.clone();
+                tokio::spawn(async move { projector.read_after(last, batch_size, until).await })
+            };
+            let (applied, next) = tokio::join!(apply, reading);
             applied?;
             position = last;
             progress(position, head.max(position));
-            events = next?;
+            events = next.map_err(|error| {
+                ProjectorError::Refused(format!("reading the next batch failed: {error}"))
+            })??;
         }
         let mut reports = Vec::with_capacity(works.len());
         for work in works {
