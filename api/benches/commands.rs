@@ -217,21 +217,13 @@ async fn bench(backend: Backend, loads: &[Load]) {
     });
 
     // Every profile load first: locking a user ends their sessions, so their tokens.
+    let profile = format!("{backend:?} PUT /users/{{id}}/profile (own)");
+    let locks = format!("{backend:?} POST /users/{{id}}/lock and /unlock (admin)");
     for &load in loads {
-        measure(
-            &format!("{backend:?} PUT /users/{{id}}/profile (own)"),
-            load,
-            update_profile.clone(),
-        )
-        .await;
+        measure(&profile, load, update_profile.clone()).await;
     }
     for &load in loads {
-        measure(
-            &format!("{backend:?} POST /users/{{id}}/lock and /unlock (admin)"),
-            load,
-            lock_and_unlock.clone(),
-        )
-        .await;
+        measure(&locks, load, lock_and_unlock.clone()).await;
     }
 }
 
