@@ -271,10 +271,11 @@ async fn commit_jobs(
             },
         };
         let (batch, results) = build_batch(&current, &pending);
+        // (A batch retried one request at a time below marks each of its commits in turn.)
         let _committing = batch
             .events
             .last()
-            .map(|last| changes.committing(last.global_position));
+            .map(|last| changes.committing(batch.expected_head, last.global_position));
         match storage.commit(&batch).await {
             Ok(BatchOutcome::Committed) => {
                 return committed(head, head_tx, changes, &batch, pending, results);

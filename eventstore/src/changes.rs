@@ -50,9 +50,10 @@ pub(crate) struct ChangeFeed {
     observers: Mutex<Observers>,
     /// Every change up to here has been handed on.
     through: AtomicU64,
-    /// This process's appender is committing up to here (0: nothing): a wake-up up to there is
-    /// its own commit, which it hands on itself, so the follower need not read it.
-    committing: AtomicU64,
+    /// The commit this process's appender has under way, as (the head it expects, its last
+    /// position): a wake-up up to its last position is its own commit, which it hands on
+    /// itself, so the follower need not read it, provided nothing else is missing before it.
+    committing: Mutex<Option<(u64, u64)>>,
     /// Told when a commit settled (handed on, or failed).
     settled: tokio::sync::Notify,
 }
@@ -62,7 +63,9 @@ pub(crate) struct Committing<'a>(&'a ChangeFeed);
 
 impl Drop for Committing<'_> {
     fn drop(&mut self) {
-        self.0.committing.store(0, Ordering::Release);
+        if let Ok(mut committing) = self.0.committing.lock() {
+            *committing = None;
+        }
         // A permit is kept if the follower is not waiting yet: it cannot miss this.
         self.0.settled.notify_one();
     }
@@ -73,16 +76,29 @@ impl ChangeFeed {
         Self {
             observers: Mutex::new(Observers::default()),
             through: AtomicU64::new(head),
-            committing: AtomicU64::new(0),
+            committing: Mutex::new(None),
             settled: tokio::sync::Notify::new(),
         }
     }
 
-    /// Marks a commit of this process up to `last` as under way until the result is dropped
-    /// (after its changes were handed on, or it failed).
-    pub(crate) fn committing(&self, last: u64) -> Committing<'_> {
-        self.committing.store(last, Ordering::Release);
+    /// Marks a commit of this process, after the head `after` up to `last`, as under way until
+    /// the result is dropped (after its changes were handed on, or it failed).
+    pub(crate) fn committing(&self, after: u64, last: u64) -> Committing<'_> {
+        if let Ok(mut committing) = self.committing.lock() {
+            *committing = Some((after, last));
+        }
         Committing(self)
+    }
+
+    /// Whether a wake-up for `head` is this process's own commit under way, which will hand on
+    /// everything up to `head` once it commits: it starts where the feed is (no other
+    /// process's appends before it) and reaches `head`.
+    fn own_commit_covers(&self, head: u64, through: u64) -> bool {
+        self.committing
+            .lock()
+            .ok()
+            .and_then(|committing| *committing)
+            .is_some_and(|(after, last)| after <= through && head <= last)
     }
 
     pub(crate) fn through(&self) -> u64 {
@@ -140,8 +156,7 @@ impl ChangeFeed {
                 let through = self.through();
                 // A wake-up by this process's own commit, whose answer is on its way: the
                 // appender hands it on (or, if it failed, wakes this loop to read).
-                let own = head <= self.committing.load(Ordering::Acquire);
-                if through < head && !own {
+                if through < head && !self.own_commit_covers(head, through) {
                     match storage.stream_changes_after(through, READ_CHANGES).await {
                         Ok(changes) => {
                             outage.over();
@@ -243,5 +258,22 @@ mod tests {
         drop(recorder);
         assert!(feed.publish(14, 15, &[change(15)]));
         assert!(feed.observers.lock().expect("lock").observers.is_empty());
+    }
+
+    #[test]
+    fn a_wake_up_is_left_to_our_commit_only_when_that_commit_joins_the_feed_and_reaches_it() {
+        let feed = ChangeFeed::new(10);
+        let ours = feed.committing(10, 13);
+        assert!(feed.own_commit_covers(12, 10));
+        assert!(feed.own_commit_covers(13, 10));
+        // Someone else appended past our batch: read it.
+        assert!(!feed.own_commit_covers(14, 10));
+        drop(ours);
+        assert!(!feed.own_commit_covers(12, 10));
+        // Our batch expects a head that the feed has not reached (another process's appends
+        // came first): our commit would not join, so the follower must read.
+        let _ours = feed.committing(12, 15);
+        assert!(!feed.own_commit_covers(14, 10));
+        assert!(feed.own_commit_covers(14, 12));
     }
 }

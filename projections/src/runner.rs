@@ -715,7 +715,13 @@ impl Projector {
                     if self.inner.dialect == Dialect::Postgres
                         && (BUSY_BATCH..batch_size).contains(&events)
                     {
-                        self.wait_and_gather(&mut head).await;
+                        // A batch shared with another follower may end before the head this
+                        // one already saw: then there is no wake-up to wait for.
+                        if last < *head.borrow() {
+                            tokio::time::sleep(POSTGRES_GATHER).await;
+                        } else {
+                            self.wait_and_gather(&mut head).await;
+                        }
                     }
                 }
                 Ok(Step::Raced) => {}

@@ -227,6 +227,8 @@ impl WorkerRunner {
                 }
             };
             let mut subscription = self.log.subscribe(start).gathering(GATHER);
+            // Every event up to here has been handled; `unsaved` of them since the last save.
+            let mut handled_through = start;
             let mut unsaved = 0;
             // When the first event handled since the last save was handled.
             let mut handled_since: Option<Instant> = None;
@@ -237,14 +239,23 @@ impl WorkerRunner {
                     Ok(Ok(event)) => event,
                     Ok(Err(error)) => {
                         tracing::warn!(%error, "cannot read the log; resuming from the checkpoint");
+                        self.save_before_resuming(name, handled_through, unsaved)
+                            .await;
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         break;
                     }
                     // Quiet: a good moment to save how far it looked.
                     Err(_) => {
-                        if unsaved > 0 && self.save(name, subscription.position()).await.is_ok() {
-                            unsaved = 0;
-                            handled_since = None;
+                        if unsaved > 0 {
+                            match self.save(name, handled_through).await {
+                                Ok(()) => {
+                                    unsaved = 0;
+                                    handled_since = None;
+                                }
+                                Err(error) => {
+                                    tracing::debug!(%error, "cannot save the worker's checkpoint; trying again later");
+                                }
+                            }
                         }
                         continue;
                     }
@@ -256,10 +267,13 @@ impl WorkerRunner {
                         tokio::spawn(async move { runner.deliver(worker.as_ref(), &event).await })
                     };
                     if delivery.await.is_err() {
+                        self.save_before_resuming(name, handled_through, unsaved)
+                            .await;
                         break;
                     }
                     handled_since.get_or_insert_with(Instant::now);
                 }
+                handled_through = event.global_position;
                 unsaved += 1;
                 if unsaved >= SAVE_EVERY
                     || handled_since.is_some_and(|since| since.elapsed() >= SAVE_AFTER)
@@ -272,6 +286,16 @@ impl WorkerRunner {
                     handled_since = None;
                 }
             }
+        }
+    }
+
+    /// Before following again from the saved checkpoint, saves how far it got, so that events
+    /// already handled (dead-lettered ones included) are not handled again.
+    async fn save_before_resuming(&self, name: &str, handled_through: u64, unsaved: u64) {
+        if unsaved > 0
+            && let Err(error) = self.save(name, handled_through).await
+        {
+            tracing::warn!(%error, "cannot save the worker's checkpoint; events since the last one will be handled again");
         }
     }
 
