@@ -3,7 +3,9 @@
 use crate::{Worker, WorkerError};
 use chrono::{DateTime, Utc};
 use eventstore::{Database, EventLog, RecordedEvent};
+use futures::FutureExt;
 use projections::sql::{self, Arg};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -304,9 +306,15 @@ impl WorkerRunner {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let error = match worker.handle(event).await {
-                Ok(()) => return,
-                Err(error) => error,
+            // A panic is a failed attempt like any other: retried, then dead-lettered, instead
+            // of ending the delivery and being handled again from the checkpoint, forever.
+            let error = match AssertUnwindSafe(worker.handle(event)).catch_unwind().await {
+                Ok(Ok(())) => return,
+                Ok(Err(error)) => error,
+                Err(panic) => WorkerError::Other(format!(
+                    "the worker panicked: {}",
+                    panic_message(panic.as_ref())
+                )),
             };
             if attempts >= self.settings.max_attempts {
                 tracing::error!(%error, attempts, position = event.global_position, "an event keeps failing: dead-lettered");
@@ -480,4 +488,13 @@ impl WorkerRunner {
         }
         Ok(statuses)
     }
+}
+
+/// What a panic said, when it said it as text.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }

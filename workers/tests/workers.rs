@@ -134,9 +134,10 @@ async fn registration_creates_the_folder_and_changes_rewrite_or_remove_it(backen
     assert!(runner.dead_letters(true).await.expect("letters").is_empty());
 }
 
-/// Fails for one user's events until told otherwise; counts what it handled.
+/// Fails (or panics) for one user's events until told otherwise; counts what it handled.
 struct Picky {
     refuse: String,
+    panics: bool,
     fixed: std::sync::atomic::AtomicBool,
     handled: AtomicU32,
 }
@@ -153,6 +154,9 @@ impl Worker for Picky {
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
         if event.stream_id == self.refuse && !self.fixed.load(Ordering::SeqCst) {
+            if self.panics {
+                panic!("the mail server's library panicked");
+            }
             return Err(WorkerError::Other("the mail server said no".into()));
         }
         self.handled.fetch_add(1, Ordering::SeqCst);
@@ -168,6 +172,7 @@ async fn a_failing_event_is_dead_lettered_without_holding_up_the_others(backend:
     }
     let picky = Arc::new(Picky {
         refuse: poison.to_string(),
+        panics: false,
         fixed: Default::default(),
         handled: AtomicU32::new(0),
     });
@@ -218,6 +223,47 @@ async fn a_failing_event_is_dead_lettered_without_holding_up_the_others(backend:
     );
     let all = runner.dead_letters(true).await.expect("letters");
     assert_eq!(all[0].resolution.as_deref(), Some("retried"));
+}
+
+async fn a_panicking_worker_is_retried_and_dead_lettered_like_a_failing_one(backend: Backend) {
+    let f = fixture(backend).await;
+    let poison = f.register("poison@example.com").await;
+    for n in 0..3 {
+        f.register(&format!("user{n}@example.com")).await;
+    }
+    let picky = Arc::new(Picky {
+        refuse: poison.to_string(),
+        panics: true,
+        fixed: Default::default(),
+        handled: AtomicU32::new(0),
+    });
+    let runner = f.runner(vec![picky.clone()]);
+    let tasks = runner.spawn();
+    let settled = async {
+        loop {
+            let letters = runner.dead_letters(false).await.expect("letters");
+            if !letters.is_empty() && picky.handled.load(Ordering::SeqCst) == 3 {
+                return letters;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    let letters = tokio::time::timeout(std::time::Duration::from_secs(20), settled)
+        .await
+        .expect("the others handled and the panicking event dead-lettered");
+    // Give a follower that would start over from its checkpoint the time to do it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(tasks);
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].stream_id, poison.to_string());
+    assert_eq!(letters[0].attempts, 3);
+    assert!(
+        letters[0].error.contains("panicked"),
+        "{}",
+        letters[0].error
+    );
+    assert_eq!(runner.dead_letters(false).await.expect("letters").len(), 1);
+    assert_eq!(picky.handled.load(Ordering::SeqCst), 3);
 }
 
 async fn verify_finds_missing_and_foreign_objects_and_repair_fixes_both(backend: Backend) {
@@ -617,5 +663,6 @@ test_both_backends!(
     emails_carry_working_links_once_per_event,
     registration_creates_the_folder_and_changes_rewrite_or_remove_it,
     a_failing_event_is_dead_lettered_without_holding_up_the_others,
+    a_panicking_worker_is_retried_and_dead_lettered_like_a_failing_one,
     verify_finds_missing_and_foreign_objects_and_repair_fixes_both,
 );
