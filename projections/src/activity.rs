@@ -1,7 +1,7 @@
 //! The activity log: one row per event, saying who did what to which resource, from where.
 //! Pruning its old rows (`idlog maintenance prune-activity`) never touches the log.
 
-use crate::sql::{Arg, Tx, fetch_in, insert_rows, insert_statement};
+use crate::sql::{Arg, Tx, fetch_in, insert_rows};
 use crate::{ApplyError, Fact, Projection, Table, Tables};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -154,14 +154,13 @@ impl Projection for Activity {
         let statement =
             format!("SELECT session_id, user_id FROM {sessions_table} WHERE session_id IN");
         session_users.extend(fetch_in::<(String, String)>(tx, &statement, &unknown).await?);
-        insert_rows(tx, started, |n| {
-            insert_statement(
-                &sessions_table,
-                &["session_id", "user_id"],
-                n,
-                "ON CONFLICT (session_id) DO NOTHING",
-            )
-        })
+        insert_rows(
+            tx,
+            &sessions_table,
+            &["session_id", "user_id"],
+            "ON CONFLICT (session_id) DO NOTHING",
+            started,
+        )
         .await?;
         let mut rows = Vec::with_capacity(facts.len());
         let mut forgotten = Vec::new();
@@ -213,9 +212,13 @@ impl Projection for Activity {
             ]);
         }
         let table = tables.get("activity");
-        insert_rows(tx, rows, |n| {
-            insert_statement(&table, COLUMNS, n, "ON CONFLICT (position) DO NOTHING")
-        })
+        insert_rows(
+            tx,
+            &table,
+            COLUMNS,
+            "ON CONFLICT (position) DO NOTHING",
+            rows,
+        )
         .await?;
         // A forgotten user's address and user agent were sealed under their key, wherever they
         // acted: what a rebuild from the erased log leaves too.

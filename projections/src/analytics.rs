@@ -2,7 +2,7 @@
 //! series, active users and per-organization figures are sums over it (organizations through
 //! their current members).
 
-use crate::sql::{Arg, Tx, insert_rows, insert_statement};
+use crate::sql::{Arg, Tx, insert_rows};
 use crate::{ApplyError, Projection, Table, Tables};
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -98,9 +98,13 @@ impl Projection for Analytics {
         let table = tables.get("daily");
         let target = format!("{table} AS existing");
         let suffix = "ON CONFLICT (metric, day, user_id) DO UPDATE SET n = existing.n + excluded.n";
-        insert_rows(tx, rows, |n| {
-            insert_statement(&target, &["day", "metric", "user_id", "n"], n, suffix)
-        })
+        insert_rows(
+            tx,
+            &target,
+            &["day", "metric", "user_id", "n"],
+            suffix,
+            rows,
+        )
         .await?;
         Ok(())
     }

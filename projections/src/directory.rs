@@ -4,9 +4,7 @@
 //! A batch reads the rows of the users it touches once, applies the events in memory and writes
 //! each touched row back once: a handful of statements per batch, whatever its size.
 
-use crate::sql::{
-    Arg, Tx, execute_in, fetch_in, insert_rows, insert_statement, label, upsert_suffix,
-};
+use crate::sql::{Arg, Tx, execute_in, fetch_in, insert_rows, label, upsert_suffix};
 use crate::{ApplyError, Fact, Projection, Table, Tables};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -570,10 +568,7 @@ impl Projection for Directory {
             .map(UserRow::args)
             .collect();
         let suffix = upsert_suffix(USER_COLUMNS, &["user_id"]);
-        insert_rows(tx, rows, |n| {
-            insert_statement(&users_table, USER_COLUMNS, n, &suffix)
-        })
-        .await?;
+        insert_rows(tx, &users_table, USER_COLUMNS, &suffix, rows).await?;
         write_roles(tx, &tables.get("user_roles"), &roles_changed, &users).await?;
         Ok(())
     }
@@ -598,10 +593,7 @@ async fn write_roles(
                 .collect::<Vec<_>>()
         })
         .collect();
-    insert_rows(tx, rows, |n| {
-        insert_statement(table, &["user_id", "role"], n, "")
-    })
-    .await
+    insert_rows(tx, table, &["user_id", "role"], "", rows).await
 }
 
 async fn apply_organization(

@@ -1,8 +1,6 @@
 //! Sessions: every session with its device, address, start, last use and end.
 
-use crate::sql::{
-    Arg, Tx, execute_in, fetch_in, insert_rows, insert_statement, label, upsert_suffix,
-};
+use crate::sql::{Arg, Tx, execute_in, fetch_in, insert_rows, label, upsert_suffix};
 use crate::{ApplyError, Fact, Projection, Table, Tables};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -210,7 +208,7 @@ impl Projection for Sessions {
             .map(SessionRow::args)
             .collect();
         let suffix = upsert_suffix(COLUMNS, &["session_id"]);
-        insert_rows(tx, args, |n| insert_statement(&table, COLUMNS, n, &suffix)).await?;
+        insert_rows(tx, &table, COLUMNS, &suffix, args).await?;
         // A forgotten user's sessions keep their times, not where they were used from.
         let forgotten: Vec<&str> = events
             .iter()

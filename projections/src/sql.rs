@@ -28,6 +28,67 @@ pub enum Arg {
     Date(NaiveDate),
     /// JSON (`jsonb` on PostgreSQL, text on SQLite).
     Json(Option<serde_json::Value>),
+    /// A column of values as one PostgreSQL array (SQLite has no arrays).
+    Array(Column),
+}
+
+/// One column's values, bound as a PostgreSQL array: a statement over arrays is the same
+/// whatever their length, so it is prepared and planned once per connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    /// `text[]`.
+    Text(Vec<Option<String>>),
+    /// `int8[]`.
+    Int(Vec<Option<i64>>),
+    /// `bool[]`.
+    Bool(Vec<bool>),
+    /// `timestamptz[]`.
+    Time(Vec<Option<DateTime<Utc>>>),
+    /// `date[]`.
+    Date(Vec<NaiveDate>),
+    /// `jsonb[]`.
+    Json(Vec<Option<serde_json::Value>>),
+}
+
+impl Column {
+    /// An empty column of `value`'s type.
+    fn like(value: &Arg) -> Option<Self> {
+        Some(match value {
+            Arg::Text(_) => Self::Text(Vec::new()),
+            Arg::Int(_) => Self::Int(Vec::new()),
+            Arg::Bool(_) => Self::Bool(Vec::new()),
+            Arg::Time(_) => Self::Time(Vec::new()),
+            Arg::Date(_) => Self::Date(Vec::new()),
+            Arg::Json(_) => Self::Json(Vec::new()),
+            Arg::Array(_) => return None,
+        })
+    }
+
+    /// Appends `value`; false if it is not of this column's type.
+    fn push(&mut self, value: Arg) -> bool {
+        match (self, value) {
+            (Self::Text(values), Arg::Text(value)) => values.push(value),
+            (Self::Int(values), Arg::Int(value)) => values.push(value),
+            (Self::Bool(values), Arg::Bool(value)) => values.push(value),
+            (Self::Time(values), Arg::Time(value)) => values.push(value),
+            (Self::Date(values), Arg::Date(value)) => values.push(value),
+            (Self::Json(values), Arg::Json(value)) => values.push(value),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The PostgreSQL array type.
+    fn sql_type(&self) -> &'static str {
+        match self {
+            Self::Text(_) => "text[]",
+            Self::Int(_) => "int8[]",
+            Self::Bool(_) => "bool[]",
+            Self::Time(_) => "timestamptz[]",
+            Self::Date(_) => "date[]",
+            Self::Json(_) => "jsonb[]",
+        }
+    }
 }
 
 impl From<&str> for Arg {
@@ -189,6 +250,17 @@ fn pg_arguments(args: &[Arg]) -> Result<PgArguments, sqlx::Error> {
             Arg::Time(value) => arguments.add(value),
             Arg::Date(value) => arguments.add(value),
             Arg::Json(value) => arguments.add(value.map(sqlx::types::Json)),
+            Arg::Array(Column::Text(values)) => arguments.add(values),
+            Arg::Array(Column::Int(values)) => arguments.add(values),
+            Arg::Array(Column::Bool(values)) => arguments.add(values),
+            Arg::Array(Column::Time(values)) => arguments.add(values),
+            Arg::Array(Column::Date(values)) => arguments.add(values),
+            Arg::Array(Column::Json(values)) => arguments.add(
+                values
+                    .into_iter()
+                    .map(|value| value.map(sqlx::types::Json))
+                    .collect::<Vec<_>>(),
+            ),
         }
         .map_err(sqlx::Error::Encode)?;
     }
@@ -205,6 +277,7 @@ fn sqlite_arguments(args: &[Arg]) -> Result<SqliteArguments<'static>, sqlx::Erro
             Arg::Time(value) => arguments.add(value.map(eventstore::sqlite::format_time)),
             Arg::Date(value) => arguments.add(value.format("%Y-%m-%d").to_string()),
             Arg::Json(value) => arguments.add(value.map(|json| json.to_string())),
+            Arg::Array(_) => Err("SQLite has no arrays".into()),
         }
         .map_err(sqlx::Error::Encode)?;
     }
@@ -364,43 +437,70 @@ impl Dialect {
     }
 }
 
-/// Runs `statement` (ending in `IN`) for `ids`, a chunk at a time; returns every chunk's rows.
+/// `statement`, which ends in `IN`, for `ids`: on PostgreSQL `= ANY($1)` with the ids bound as
+/// one array, so the statement is the same whatever their number; on SQLite `IN ($1, ...)`, a
+/// chunk at a time.
+fn statements_in<'a>(
+    dialect: Dialect,
+    statement: &str,
+    ids: &'a [&'a str],
+) -> Vec<(String, Vec<&'a str>)> {
+    match dialect {
+        Dialect::Postgres => {
+            let prefix = statement.strip_suffix("IN").unwrap_or(statement);
+            vec![(format!("{prefix}= ANY($1)"), ids.to_vec())]
+        }
+        Dialect::Sqlite => ids
+            .chunks(dialect.rows_per_statement(1))
+            .map(|chunk| {
+                (
+                    format!("{statement} {}", placeholders(1, chunk.len())),
+                    chunk.to_vec(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Runs `statement` (ending in `IN`) for `ids`; returns every row.
 pub async fn fetch_in<T: Readable>(
     tx: &mut Tx,
     statement: &str,
     ids: &[&str],
 ) -> Result<Vec<T>, sqlx::Error> {
     let mut rows = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(tx.dialect().rows_per_statement(1)) {
-        let sql = format!("{statement} {}", placeholders(1, chunk.len()));
-        let args: Vec<Arg> = chunk.iter().map(|id| Arg::from(*id)).collect();
-        rows.extend(tx.fetch_all::<T>(&sql, &args).await?);
+    if ids.is_empty() {
+        return Ok(rows);
+    }
+    for (sql, chunk) in statements_in(tx.dialect(), statement, ids) {
+        rows.extend(
+            tx.fetch_all::<T>(&sql, &ids_arguments(tx.dialect(), chunk))
+                .await?,
+        );
     }
     Ok(rows)
 }
 
-/// Runs `statement` (ending in `IN`) for `ids`, a chunk at a time.
+/// Runs `statement` (ending in `IN`) for `ids`.
 pub async fn execute_in(tx: &mut Tx, statement: &str, ids: &[&str]) -> Result<(), sqlx::Error> {
-    for chunk in ids.chunks(tx.dialect().rows_per_statement(1)) {
-        let sql = format!("{statement} {}", placeholders(1, chunk.len()));
-        let args: Vec<Arg> = chunk.iter().map(|id| Arg::from(*id)).collect();
-        tx.execute(&sql, &args).await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    for (sql, chunk) in statements_in(tx.dialect(), statement, ids) {
+        tx.execute(&sql, &ids_arguments(tx.dialect(), chunk))
+            .await?;
     }
     Ok(())
 }
 
-/// `INSERT INTO table (columns) VALUES (...), (...) [suffix]` for `rows` rows of `columns`.
-pub fn insert_statement(table: &str, columns: &[&str], rows: usize, suffix: &str) -> String {
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    for row in 0..rows {
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&placeholders(row * columns.len() + 1, columns.len()));
+/// The arguments of a statement from [`statements_in`].
+fn ids_arguments(dialect: Dialect, ids: Vec<&str>) -> Vec<Arg> {
+    match dialect {
+        Dialect::Postgres => vec![Arg::Array(Column::Text(
+            ids.into_iter().map(|id| Some(id.to_owned())).collect(),
+        ))],
+        Dialect::Sqlite => ids.into_iter().map(Arg::from).collect(),
     }
-    sql.push(' ');
-    sql.push_str(suffix);
-    sql
 }
 
 /// `ON CONFLICT (keys) DO UPDATE SET` every other column to its new value.
@@ -417,16 +517,85 @@ pub fn upsert_suffix(columns: &[&str], keys: &[&str]) -> String {
     )
 }
 
-/// Runs `sql_for(rows)` over `rows` in chunks, each with its rows' arguments.
+/// `INSERT INTO table (columns) VALUES (...), (...) [suffix]` for `rows` rows of `columns`.
+fn insert_statement(table: &str, columns: &[&str], rows: usize, suffix: &str) -> String {
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&placeholders(row * columns.len() + 1, columns.len()));
+    }
+    sql.push(' ');
+    sql.push_str(suffix);
+    sql
+}
+
+/// Inserts `rows` of `columns` into `table`, a chunk at a time, followed by `suffix` (an `ON
+/// CONFLICT` clause, say). On PostgreSQL each column is bound as one array (`INSERT ... SELECT *
+/// FROM unnest($1::text[], ...)`): one statement whatever the number of rows. A multi-row
+/// `VALUES` of each batch's size was a statement of its own, more of them than sqlx keeps
+/// prepared per connection (100), so PostgreSQL parsed and planned them again and again. SQLite
+/// has no arrays: a multi-row `VALUES` there.
 pub async fn insert_rows(
     tx: &mut Tx,
+    table: &str,
+    columns: &[&str],
+    suffix: &str,
     rows: Vec<Vec<Arg>>,
-    sql_for: impl Fn(usize) -> String,
 ) -> Result<(), sqlx::Error> {
-    let columns = rows.first().map_or(1, Vec::len);
-    for chunk in rows.chunks(tx.dialect().rows_per_statement(columns)) {
-        let args: Vec<Arg> = chunk.iter().flatten().cloned().collect();
-        tx.execute(&sql_for(chunk.len()), &args).await?;
+    let dialect = tx.dialect();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Arg>> = rows
+            .by_ref()
+            .take(dialect.rows_per_statement(columns.len()))
+            .collect();
+        match dialect {
+            Dialect::Postgres => {
+                let arrays = transpose(columns.len(), chunk)?;
+                let unnest: Vec<String> = arrays
+                    .iter()
+                    .enumerate()
+                    .map(|(i, column)| format!("${}::{}", i + 1, column.sql_type()))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO {table} ({}) SELECT * FROM unnest({}) {suffix}",
+                    columns.join(", "),
+                    unnest.join(", ")
+                );
+                let args: Vec<Arg> = arrays.into_iter().map(Arg::Array).collect();
+                tx.execute(&sql, &args).await?;
+            }
+            Dialect::Sqlite => {
+                let sql = insert_statement(table, columns, chunk.len(), suffix);
+                let args: Vec<Arg> = chunk.into_iter().flatten().collect();
+                tx.execute(&sql, &args).await?;
+            }
+        }
     }
     Ok(())
+}
+
+/// Rows of `width` values as one [`Column`] per value, each typed by the first row.
+fn transpose(width: usize, rows: Vec<Vec<Arg>>) -> Result<Vec<Column>, sqlx::Error> {
+    let mismatch = || sqlx::Error::Encode("rows of different shapes in one insert".into());
+    let mut columns: Vec<Column> = rows
+        .first()
+        .ok_or_else(mismatch)?
+        .iter()
+        .map(Column::like)
+        .collect::<Option<_>>()
+        .ok_or_else(mismatch)?;
+    for row in rows {
+        if row.len() != width || columns.len() != width {
+            return Err(mismatch());
+        }
+        for (column, value) in columns.iter_mut().zip(row) {
+            if !column.push(value) {
+                return Err(mismatch());
+            }
+        }
+    }
+    Ok(columns)
 }
