@@ -599,3 +599,60 @@ fn transpose(width: usize, rows: Vec<Vec<Arg>>) -> Result<Vec<Column>, sqlx::Err
     }
     Ok(columns)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_become_one_typed_array_per_column() {
+        let at = Utc::now();
+        let rows = vec![
+            vec![Arg::from("a"), Arg::Int(Some(1)), Arg::Time(Some(at))],
+            vec![Arg::Text(None), Arg::Int(None), Arg::Time(None)],
+        ];
+        let columns = transpose(3, rows).expect("same shapes");
+        assert_eq!(
+            columns,
+            vec![
+                Column::Text(vec![Some("a".into()), None]),
+                Column::Int(vec![Some(1), None]),
+                Column::Time(vec![Some(at), None]),
+            ]
+        );
+        assert_eq!(
+            columns.iter().map(Column::sql_type).collect::<Vec<_>>(),
+            ["text[]", "int8[]", "timestamptz[]"]
+        );
+    }
+
+    #[test]
+    fn rows_of_different_shapes_are_refused() {
+        let typed_differently = vec![vec![Arg::from("a")], vec![Arg::Int(Some(1))]];
+        assert!(transpose(1, typed_differently).is_err());
+        let shorter = vec![vec![Arg::from("a"), Arg::from("b")], vec![Arg::from("c")]];
+        assert!(transpose(2, shorter).is_err());
+        assert!(transpose(1, Vec::new()).is_err());
+    }
+
+    #[test]
+    fn lookups_by_id_are_one_statement_on_postgres_and_chunks_on_sqlite() {
+        let ids = ["a", "b", "c"];
+        let postgres = statements_in(Dialect::Postgres, "SELECT 1 FROM t WHERE id IN", &ids);
+        assert_eq!(
+            postgres,
+            vec![(
+                "SELECT 1 FROM t WHERE id = ANY($1)".to_owned(),
+                ids.to_vec()
+            )]
+        );
+        let sqlite = statements_in(Dialect::Sqlite, "SELECT 1 FROM t WHERE id IN", &ids);
+        assert_eq!(
+            sqlite,
+            vec![(
+                "SELECT 1 FROM t WHERE id IN ($1, $2, $3)".to_owned(),
+                ids.to_vec()
+            )]
+        );
+    }
+}
