@@ -419,7 +419,8 @@ pub fn label<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
-/// Rows per multi-row statement: under SQLite's and PostgreSQL's parameter limits.
+/// Rows per insert statement: the arrays of one statement on PostgreSQL; at most this many on
+/// SQLite, fewer for wide rows (see `SQLITE_PARAMETERS`).
 pub const ROWS_PER_STATEMENT: usize = 500;
 
 /// The most parameters one SQLite statement gets here. Binding is quadratic in a statement's
