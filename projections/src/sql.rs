@@ -440,12 +440,15 @@ impl Dialect {
 
 /// `statement`, which ends in `IN`, for `ids`: on PostgreSQL `= ANY($1)` with the ids bound as
 /// one array, so the statement is the same whatever their number; on SQLite `IN ($1, ...)`, a
-/// chunk at a time.
+/// chunk at a time. None for no ids.
 fn statements_in<'a>(
     dialect: Dialect,
     statement: &str,
     ids: &'a [&'a str],
 ) -> Vec<(String, Vec<&'a str>)> {
+    if ids.is_empty() {
+        return Vec::new();
+    }
     match dialect {
         Dialect::Postgres => {
             let prefix = statement.strip_suffix("IN").unwrap_or(statement);
@@ -470,9 +473,6 @@ pub async fn fetch_in<T: Readable>(
     ids: &[&str],
 ) -> Result<Vec<T>, sqlx::Error> {
     let mut rows = Vec::with_capacity(ids.len());
-    if ids.is_empty() {
-        return Ok(rows);
-    }
     for (sql, chunk) in statements_in(tx.dialect(), statement, ids) {
         rows.extend(
             tx.fetch_all::<T>(&sql, &ids_arguments(tx.dialect(), chunk))
@@ -484,9 +484,6 @@ pub async fn fetch_in<T: Readable>(
 
 /// Runs `statement` (ending in `IN`) for `ids`.
 pub async fn execute_in(tx: &mut Tx, statement: &str, ids: &[&str]) -> Result<(), sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(());
-    }
     for (sql, chunk) in statements_in(tx.dialect(), statement, ids) {
         tx.execute(&sql, &ids_arguments(tx.dialect(), chunk))
             .await?;
@@ -588,8 +585,11 @@ fn transpose(width: usize, rows: Vec<Vec<Arg>>) -> Result<Vec<Column>, sqlx::Err
         .map(Column::like)
         .collect::<Option<_>>()
         .ok_or_else(mismatch)?;
+    if columns.len() != width {
+        return Err(mismatch());
+    }
     for row in rows {
-        if row.len() != width || columns.len() != width {
+        if row.len() != width {
             return Err(mismatch());
         }
         for (column, value) in columns.iter_mut().zip(row) {
