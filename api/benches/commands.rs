@@ -14,6 +14,11 @@
 //! Each measurement runs one second first without recording it (the clients open their
 //! connections; caches fill).
 //!
+//! Below each measurement, its stalls: runs of overlapping commands slower than the 10 ms
+//! target, when and how long, and how late a 1 ms timer on the same runtime was meanwhile (late
+//! timers mean the process was starved of CPU; punctual ones put the wait in the database or
+//! the disk).
+//!
 //! Run: `cargo bench -p api --bench commands` (PostgreSQL from `TEST_DATABASE_URL`; seconds per
 //! measurement from `BENCH_SECONDS`, default 5; `BACKENDS=postgres` or `sqlite` for one;
 //! `LOADS=saturating` or `paced` for one; `RATE`).
@@ -35,6 +40,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const CLIENTS: usize = 32;
 /// Run before each measurement, not recorded.
 const WARM_UP: Duration = Duration::from_secs(1);
+/// The latency target: slower commands are reported as stalls.
+const TARGET: Duration = Duration::from_millis(10);
 const PASSWORD: &str = "correct horse battery staple";
 
 fn seconds() -> u64 {
@@ -111,6 +118,7 @@ where
         .map(|client| {
             let (command, stop) = (command.clone(), stop.clone());
             tokio::spawn(async move {
+                // (when it was due, how long it took)
                 let mut latencies = Vec::new();
                 let mut n = 0;
                 // Paced: this client's first turn, and the time between its turns; the
@@ -140,7 +148,7 @@ where
                     };
                     command(client, n).await;
                     if began >= recording_from {
-                        latencies.push(began.elapsed());
+                        latencies.push((began, began.elapsed()));
                     }
                     n += 1;
                 }
@@ -148,13 +156,16 @@ where
             })
         })
         .collect();
+    let timer = tokio::spawn(timer_lateness(stop.clone()));
     tokio::time::sleep_until((recording_from + Duration::from_secs(seconds())).into()).await;
     stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
+    let mut timed = Vec::new();
     for client in clients {
-        latencies.extend(client.await.expect("client"));
+        timed.extend(client.await.expect("client"));
     }
+    let lateness = timer.await.expect("timer");
     let elapsed = recording_from.elapsed().as_secs_f64();
+    let mut latencies: Vec<Duration> = timed.iter().map(|(_, latency)| *latency).collect();
     latencies.sort_unstable();
     println!(
         "{label}, {}: {:.0} commands/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.1} ms (n={})",
@@ -166,6 +177,71 @@ where
         percentile(&latencies, 1.0).as_secs_f64() * 1000.0,
         latencies.len()
     );
+    for stall in stalls(timed) {
+        let late = lateness
+            .iter()
+            // Wake-ups whose sleep overlapped the stall.
+            .filter(|(at, late)| *at <= stall.to && *at + *late >= stall.from)
+            .map(|(_, late)| *late)
+            .max()
+            .unwrap_or_default();
+        println!(
+            "  stall at {:.2} s: {:.0} ms, {} commands over {} ms (slowest {:.1} ms); the runtime's 1 ms timer at most {:.1} ms late",
+            stall.from.duration_since(recording_from).as_secs_f64(),
+            stall.to.duration_since(stall.from).as_secs_f64() * 1000.0,
+            stall.commands,
+            TARGET.as_millis(),
+            stall.slowest.as_secs_f64() * 1000.0,
+            late.as_secs_f64() * 1000.0
+        );
+    }
+}
+
+/// A run of overlapping commands slower than the target.
+struct Stall {
+    from: Instant,
+    to: Instant,
+    commands: usize,
+    slowest: Duration,
+}
+
+fn stalls(mut timed: Vec<(Instant, Duration)>) -> Vec<Stall> {
+    timed.retain(|(_, latency)| *latency > TARGET);
+    timed.sort_unstable();
+    let mut stalls: Vec<Stall> = Vec::new();
+    for (began, latency) in timed {
+        match stalls.last_mut() {
+            Some(stall) if began <= stall.to => {
+                stall.to = stall.to.max(began + latency);
+                stall.commands += 1;
+                stall.slowest = stall.slowest.max(latency);
+            }
+            _ => stalls.push(Stall {
+                from: began,
+                to: began + latency,
+                commands: 1,
+                slowest: latency,
+            }),
+        }
+    }
+    stalls
+}
+
+/// Until `stop`: sleeps 1 ms at a time on the runtime, and keeps (when, how late) for every
+/// wake-up more than 1 ms late.
+async fn timer_lateness(stop: Arc<AtomicBool>) -> Vec<(Instant, Duration)> {
+    const TICK: Duration = Duration::from_millis(1);
+    let mut late = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let asleep = Instant::now();
+        tokio::time::sleep(TICK).await;
+        // Tokio's timer rounds up to the next millisecond: up to 1 ms late is on time.
+        let lateness = asleep.elapsed().saturating_sub(TICK * 2);
+        if !lateness.is_zero() {
+            late.push((asleep, lateness));
+        }
+    }
+    late
 }
 
 async fn bench(backend: Backend, loads: &[Load]) {
