@@ -8,9 +8,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use eventstore::Database;
+use eventstore::sqlite::WriteTransaction;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{Arguments, FromRow, Postgres, Sqlite};
+use sqlx::{Arguments, FromRow, Postgres};
 
 /// A value bound to a statement.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,7 +290,7 @@ pub enum Tx {
     /// PostgreSQL.
     Postgres(sqlx::Transaction<'static, Postgres>),
     /// SQLite (begun `IMMEDIATE`: it holds the write lock from the start).
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(WriteTransaction),
 }
 
 impl Tx {
@@ -297,7 +298,7 @@ impl Tx {
     pub async fn begin(database: &Database) -> Result<Self, sqlx::Error> {
         Ok(match database {
             Database::Postgres(pool) => Self::Postgres(pool.begin().await?),
-            Database::Sqlite(pool) => Self::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Database::Sqlite(pool) => Self::Sqlite(WriteTransaction::begin(pool).await?),
         })
     }
 
