@@ -88,12 +88,12 @@ impl SqliteStorage {
 /// Per database file: the writers of this process queue here for their turn at SQLite's one
 /// write lock.
 ///
-/// Without it they wait in SQLite's busy handler, which sleeps 1, 2, 5, 10, 15, 20, 25 ms... between
-/// tries: a writer that found the lock taken five times has slept 33 ms, however soon the lock
-/// came free. Under load the appender and the four read-model followers took turns that way and
-/// commands stalled about 35 ms at a time (measured). Queued here, the next writer starts the
-/// moment the last one finishes, in arrival order. Another process (a CLI beside the server) still
-/// meets SQLite's lock and busy timeout; correctness never rests on this queue.
+/// Without it they wait in SQLite's busy handler, which sleeps 1, 2, 5, 10, 15, 20, 25 ms...
+/// between tries: a writer that found the lock taken five times has slept 33 ms, however soon
+/// the lock came free. Under load the appender and the four read-model followers took turns that
+/// way and commands stalled about 35 ms at a time (measured). Queued here, the next writer starts
+/// the moment the last one finishes, in arrival order. Another process (a CLI beside the server)
+/// still meets SQLite's lock and busy timeout; correctness never rests on this queue.
 static WRITE_TURNS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
     LazyLock::new(Mutex::default);
 
