@@ -368,17 +368,23 @@ impl Tx {
     }
 }
 
-/// Runs a statement on the pool (its own transaction).
+/// Runs a statement on the pool (its own transaction; on SQLite in this process's turn at the
+/// file's write lock, like every writer here: see [`WriteTransaction`]).
 pub async fn execute(database: &Database, sql: &str, args: &[Arg]) -> Result<u64, sqlx::Error> {
     Ok(match database {
         Database::Postgres(pool) => sqlx::query_with(sql, pg_arguments(args)?)
             .execute(pool)
             .await?
             .rows_affected(),
-        Database::Sqlite(pool) => sqlx::query_with(sql, sqlite_arguments(args)?)
-            .execute(pool)
-            .await?
-            .rows_affected(),
+        Database::Sqlite(pool) => {
+            let mut tx = WriteTransaction::begin(pool).await?;
+            let affected = sqlx::query_with(sql, sqlite_arguments(args)?)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            affected
+        }
     })
 }
 
