@@ -630,21 +630,25 @@ impl LogStorage for SqliteStorage {
         &self,
         record: &DataKeyRecord,
     ) -> Result<DataKeyRecord, StoreError> {
+        let mut tx = WriteTransaction::begin(&self.pool)
+            .await
+            .context("storing a data key")?;
         let inserted = sqlx::query(INSERT_DATA_KEY)
             .bind(&record.subject)
             .bind(&record.wrapped_key)
             .bind(&record.master_key_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .context("storing a data key")?;
         let row = match inserted {
             Some(row) => row,
             None => sqlx::query(SELECT_DATA_KEY)
                 .bind(&record.subject)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await
                 .context("reading a data key")?,
         };
+        tx.commit().await.context("storing a data key")?;
         data_key_record(&row)
     }
 
@@ -669,14 +673,18 @@ impl LogStorage for SqliteStorage {
         wrapped_key: &[u8],
         master_id: &str,
     ) -> Result<bool, StoreError> {
+        let mut tx = WriteTransaction::begin(&self.pool)
+            .await
+            .context("re-wrapping a data key")?;
         let done = sqlx::query(REPLACE_WRAPPED_KEY)
             .bind(subject)
             .bind(old_master_id)
             .bind(wrapped_key)
             .bind(master_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .context("re-wrapping a data key")?;
+        tx.commit().await.context("re-wrapping a data key")?;
         Ok(done.rows_affected() == 1)
     }
 }
