@@ -376,12 +376,9 @@ pub async fn execute(database: &Database, sql: &str, args: &[Arg]) -> Result<u64
             .execute(pool)
             .await?
             .rows_affected(),
-        Database::Sqlite(pool) => {
-            let mut tx = WriteTransaction::begin(pool).await?;
-            let affected = sqlx::query_with(sql, sqlite_arguments(args)?)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        Database::Sqlite(_) => {
+            let mut tx = Tx::begin(database).await?;
+            let affected = tx.execute(sql, args).await?;
             tx.commit().await?;
             affected
         }
