@@ -3,6 +3,7 @@
 
 use crate::auth::password::{HashingError, PasswordRejection, Passwords};
 use crate::auth::tokens::{TokenMinter, TokenPurpose};
+use application::policy::PRIVILEGED_ROLES;
 use commands::{CommandContext, CommandError, CommandHandler, Executed};
 use domain::user::{NewUser, UserAggregate, UserCommand, UserError};
 use domain::values::{Email, PersonName, PhoneNumber, Role, Username};
@@ -13,9 +14,13 @@ use std::collections::BTreeSet;
 /// The global roles every installation has.
 pub const BUILT_IN_ROLES: [&str; 4] = ["admin", "auditor", "analyst", "user"];
 
-/// The global roles that may be granted: the built-in ones and those configured.
+/// The global roles that may be granted: the built-in ones and those configured, and which of
+/// them are privileged (only their holder and administrators act on a holder).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleCatalog(BTreeSet<Role>);
+pub struct RoleCatalog {
+    roles: BTreeSet<Role>,
+    privileged: BTreeSet<Role>,
+}
 
 impl RoleCatalog {
     /// The built-in roles and `extra` ones (e.g. `ATHLETE`, `COACH`).
@@ -23,18 +28,42 @@ impl RoleCatalog {
         let built_in = BUILT_IN_ROLES
             .iter()
             .filter_map(|name| Role::parse(name).ok());
-        Self(built_in.chain(extra.iter().cloned()).collect())
+        let privileged = PRIVILEGED_ROLES
+            .iter()
+            .filter_map(|role| Role::parse(&role.to_string()).ok())
+            .collect();
+        Self {
+            roles: built_in.chain(extra.iter().cloned()).collect(),
+            privileged,
+        }
+    }
+
+    /// Marks catalog roles privileged, beside admin, auditor and analyst; a role the catalog
+    /// does not have is named in the error.
+    pub fn with_privileged(mut self, roles: &[Role]) -> Result<Self, Role> {
+        for role in roles {
+            if !self.roles.contains(role) {
+                return Err(role.clone());
+            }
+            self.privileged.insert(role.clone());
+        }
+        Ok(self)
     }
 
     /// The role named `name`, if the catalog has it.
     pub fn role(&self, name: &str) -> Option<Role> {
         let role = Role::parse(name).ok()?;
-        self.0.contains(&role).then_some(role)
+        self.roles.contains(&role).then_some(role)
+    }
+
+    /// Whether any of `roles` is privileged.
+    pub fn any_privileged<'a>(&self, mut roles: impl Iterator<Item = &'a Role>) -> bool {
+        roles.any(|role| self.privileged.contains(role))
     }
 
     /// The roles, for messages.
     pub fn names(&self) -> Vec<String> {
-        self.0.iter().map(ToString::to_string).collect()
+        self.roles.iter().map(ToString::to_string).collect()
     }
 }
 

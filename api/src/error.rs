@@ -60,6 +60,12 @@ pub fn command_problem<E: std::error::Error>(
             "The Idempotency-Key was used for another request",
         ),
         CommandError::Invalid(message) => Problem::validation().with_detail(message),
+        CommandError::OtherKind { expected } => Problem::new(
+            StatusCode::NOT_FOUND,
+            &format!("{expected}-not-found"),
+            "Not found",
+        )
+        .with_detail(format!("No {expected} has this id.")),
         CommandError::Corrupt { .. } | CommandError::Store(_) => Problem::internal(&error),
     }
 }

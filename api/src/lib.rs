@@ -5,10 +5,12 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod authz;
 mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod pictures;
 pub mod problem;
 pub mod routes;
 pub mod views;
@@ -27,6 +29,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// Requests larger than this are refused with 413.
@@ -54,8 +57,11 @@ pub struct AuthSettings {
     pub roles: accounts::RoleCatalog,
     /// The permission flags a membership may carry.
     pub member_permissions: std::collections::BTreeSet<domain::values::Permission>,
-    /// How long an invitation to set a first password works.
+    /// How long an invitation works: to set a first password, or to join an organization.
     pub invitation_lifetime: domain::Duration,
+    /// How recent a sign-in lets a person change their own email or phone without confirming
+    /// their current password.
+    pub reauth_window: domain::Duration,
     /// SHA-256 of the bearer credential services present to `POST /auth/introspect`; `None`
     /// turns introspection off.
     pub introspection_credential_hash: Option<domain::values::TokenHash>,
@@ -81,6 +87,7 @@ impl Default for AuthSettings {
                 .filter_map(|name| domain::values::Permission::parse(name).ok())
                 .collect(),
             invitation_lifetime: domain::Duration::days(7),
+            reauth_window: domain::Duration::minutes(5),
         }
     }
 }
@@ -195,6 +202,26 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/auth/introspect", post(routes::auth::introspect))
         .route(
+            "/auth/invitations",
+            get(routes::invitations::own_invitations),
+        )
+        .route(
+            "/auth/invitations/{organization_id}/accept",
+            post(routes::invitations::accept_invitation),
+        )
+        .route(
+            "/auth/invitations/{organization_id}/decline",
+            post(routes::invitations::decline_invitation),
+        )
+        .route(
+            "/organizations/{id}/invitations",
+            post(routes::invitations::invite_member).get(routes::invitations::list_invitations),
+        )
+        .route(
+            "/organizations/{id}/invitations/{user_id}",
+            axum::routing::delete(routes::invitations::revoke_invitation),
+        )
+        .route(
             "/auth/email/verify/send",
             post(routes::verification::send_email_verification),
         )
@@ -294,7 +321,10 @@ pub fn router(state: AppState) -> Router {
                 .delete(routes::users::delete_picture),
         )
         .layer(DefaultBodyLimit::max(picture_cap))
-        .layer(RequestBodyLimitLayer::new(picture_cap));
+        .layer(RequestBodyLimitLayer::new(picture_cap))
+        .layer(axum::middleware::map_response(
+            problem::problem_for_bare_picture_errors,
+        ));
     Router::new()
         .nest("/api/v1", v1)
         .route("/.well-known/jwks.json", get(routes::auth::jwks))
@@ -323,6 +353,11 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        // Tokens and personal data must not rest in caches; a handler may say otherwise.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        ))
 }
 
 /// Liveness answer.

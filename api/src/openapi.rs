@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::problem::Problem;
 use crate::routes::{
-    admin, audit, auth, mfa, organizations, privacy, queries, users, verification,
+    admin, audit, auth, invitations, mfa, organizations, privacy, queries, users, verification,
 };
 use axum::Json;
 use axum::Router;
@@ -67,6 +67,12 @@ use utoipa_scalar::{Scalar, Servable};
         organizations::add_member_route,
         organizations::change_member,
         organizations::remove_member,
+        invitations::invite_member,
+        invitations::list_invitations,
+        invitations::revoke_invitation,
+        invitations::own_invitations,
+        invitations::accept_invitation,
+        invitations::decline_invitation,
         queries::users,
         queries::search_users,
         queries::user_sessions,

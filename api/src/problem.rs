@@ -125,14 +125,19 @@ impl Problem {
 
     /// 413: the body is over [`crate::MAX_BODY_BYTES`].
     pub fn body_too_large() -> Self {
+        Self::too_large("Bodies", crate::MAX_BODY_BYTES)
+    }
+
+    /// 413 naming the limit of what was sent (`what`: "Bodies", "Pictures").
+    pub fn too_large(what: &str, limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body-too-large",
             "The body is too large",
         )
         .with_detail(format!(
-            "Bodies are limited to {} bytes.",
-            crate::MAX_BODY_BYTES
+            "{what} are limited to {} MiB ({limit} bytes).",
+            limit / (1024 * 1024)
         ))
     }
 
@@ -163,6 +168,17 @@ impl IntoResponse for Problem {
 /// Middleware: an error answered by the framework rather than by idlog (405 from the router,
 /// 413 from the body limit on `Content-Length`, ...) leaves as problem+json like every other.
 pub async fn problem_for_bare_errors(response: Response) -> Response {
+    as_problem(response, Problem::body_too_large)
+}
+
+/// As [`problem_for_bare_errors`], for the picture routes: a 413 states the pictures' limit.
+pub async fn problem_for_bare_picture_errors(response: Response) -> Response {
+    as_problem(response, || {
+        Problem::too_large("Pictures", crate::routes::users::MAX_PICTURE_BYTES)
+    })
+}
+
+fn as_problem(response: Response, too_large: impl FnOnce() -> Problem) -> Response {
     let status = response.status();
     let is_problem = response
         .headers()
@@ -172,7 +188,7 @@ pub async fn problem_for_bare_errors(response: Response) -> Response {
         return response;
     }
     let mut problem = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        Problem::body_too_large()
+        too_large()
     } else {
         let title = status.canonical_reason().unwrap_or("Error");
         Problem::new(status, &title.to_ascii_lowercase().replace(' ', "-"), title)

@@ -67,6 +67,68 @@ async fn add(
     .await
 }
 
+async fn invite(app: &TestApp, token: &str, organization: &str, body: Value) -> reqwest::Response {
+    call(
+        app,
+        reqwest::Method::POST,
+        &format!("/api/v1/organizations/{organization}/invitations"),
+        token,
+        Some(body),
+    )
+    .await
+}
+
+async fn answer(app: &TestApp, token: &str, organization: &str, verb: &str) -> reqwest::Response {
+    call(
+        app,
+        reqwest::Method::POST,
+        &format!("/api/v1/auth/invitations/{organization}/{verb}"),
+        token,
+        None,
+    )
+    .await
+}
+
+/// `user_id` joins `organization` as `role` the way a person does: invited by `inviter`, they
+/// accept with `their_token`.
+async fn join(
+    app: &TestApp,
+    inviter: &str,
+    organization: &str,
+    user_id: &str,
+    their_token: &str,
+    role: &str,
+) {
+    let body = json!({"user_id": user_id, "role": role, "permissions": ["can_view_reports"]});
+    assert_eq!(invite(app, inviter, organization, body).await.status(), 201);
+    assert_eq!(
+        answer(app, their_token, organization, "accept")
+            .await
+            .status(),
+        204
+    );
+}
+
+async fn member_ids(app: &TestApp, token: &str, organization: &str) -> Vec<String> {
+    let organization: Value = call(
+        app,
+        reqwest::Method::GET,
+        &format!("/api/v1/organizations/{organization}"),
+        token,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    organization["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|member| member["user_id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
 async fn members_and_org_admins_manage_only_their_organization(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, admin) = app.admin().await;
@@ -95,13 +157,21 @@ async fn members_and_org_admins_manage_only_their_organization(backend: Backend)
         201
     );
 
-    // The org_admin manages acme's members; a plain member cannot; globex is invisible to both.
-    assert_eq!(
-        add(&app, &boss, &acme, &ann_id, "member").await.status(),
-        201
-    );
-    problem(add(&app, &boss, &acme, &ann_id, "member").await, 409).await;
+    // The org_admin manages acme's members, through invitations the person accepts; a plain
+    // member cannot; globex is invisible to both.
+    problem(add(&app, &boss, &acme, &ann_id, "member").await, 403).await;
+    join(&app, &boss, &acme, &ann_id, &ann, "member").await;
+    problem(
+        invite(&app, &boss, &acme, json!({"user_id": ann_id})).await,
+        409,
+    )
+    .await;
     problem(add(&app, &ann, &acme, &bob_id, "member").await, 403).await;
+    problem(
+        invite(&app, &ann, &acme, json!({"user_id": bob_id})).await,
+        403,
+    )
+    .await;
     problem(add(&app, &boss, &globex, &bob_id, "member").await, 404).await;
     problem(
         call(
@@ -116,31 +186,13 @@ async fn members_and_org_admins_manage_only_their_organization(backend: Backend)
     )
     .await;
     let unknown_flag = json!({"user_id": bob_id, "permissions": ["can_launch_rockets"]});
-    let unknown_flag = call(
-        &app,
-        reqwest::Method::POST,
-        &format!("/api/v1/organizations/{acme}/members"),
-        &boss,
-        Some(unknown_flag),
-    )
-    .await;
+    let unknown_flag = invite(&app, &boss, &acme, unknown_flag).await;
     assert_eq!(
         problem(unknown_flag, 422).await["errors"][0]["pointer"],
         "/permissions/0"
     );
     let nobody = json!({"user_id": uuid::Uuid::now_v7().to_string()});
-    problem(
-        call(
-            &app,
-            reqwest::Method::POST,
-            &format!("/api/v1/organizations/{acme}/members"),
-            &boss,
-            Some(nobody),
-        )
-        .await,
-        422,
-    )
-    .await;
+    problem(invite(&app, &boss, &acme, nobody).await, 422).await;
 
     // Members read their organization and see it in /auth/me.
     let read = call(
@@ -289,10 +341,12 @@ async fn an_org_admin_creates_users_in_their_organization(backend: Backend) {
         .as_str()
         .expect("id")
         .to_owned();
-    let organization: Value = call(
+    // The account is an invitation: a member once its holder accepts, not before.
+    assert!(!member_ids(&app, &boss, &acme).await.contains(&new_id));
+    let pending: Value = call(
         &app,
         reqwest::Method::GET,
-        &format!("/api/v1/organizations/{acme}"),
+        &format!("/api/v1/organizations/{acme}/invitations"),
         &boss,
         None,
     )
@@ -300,13 +354,22 @@ async fn an_org_admin_creates_users_in_their_organization(backend: Backend) {
     .json()
     .await
     .expect("json");
-    assert!(
-        organization["members"]
-            .as_array()
-            .expect("members")
-            .iter()
-            .any(|member| member["user_id"] == new_id.as_str())
-    );
+    assert_eq!(pending[0]["user_id"], new_id.as_str());
+    assert_eq!(pending[0]["email"], "new@example.com");
+    let with_password =
+        json!({"email": "pw@example.com", "organization": acme, "password": PASSWORD});
+    problem(
+        call(
+            &app,
+            reqwest::Method::POST,
+            "/api/v1/users",
+            &boss,
+            Some(with_password),
+        )
+        .await,
+        403,
+    )
+    .await;
     let elsewhere = call(
         &app,
         reqwest::Method::POST,
@@ -315,7 +378,11 @@ async fn an_org_admin_creates_users_in_their_organization(backend: Backend) {
         Some(json!({"email": "x@example.com", "organization": globex})),
     )
     .await;
-    problem(elsewhere, 403).await;
+    // An organization the caller may not see is no organization to them.
+    assert_eq!(
+        problem(elsewhere, 422).await["errors"][0]["pointer"],
+        "/organization"
+    );
     let no_organization = call(
         &app,
         reqwest::Method::POST,
@@ -390,7 +457,232 @@ async fn members_of_a_suspended_organization_cannot_log_in(backend: Backend) {
     app.login("ann@example.com", PASSWORD).await;
 }
 
+/// The attack that was possible: an org_admin adds an administrator to their organization,
+/// changes the administrator's email to one they own, and resets the password through it.
+async fn an_org_admin_cannot_take_over_an_account(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (admin_id, admin) = app.admin().await;
+    let acme = create_organization(&app, &admin, "acme").await;
+    let (boss_id, boss) = user(&app, "boss@example.com").await;
+    add(&app, &admin, &acme, &boss_id, "org_admin").await;
+    let (ann_id, ann) = user(&app, "ann@example.com").await;
+
+    // Nobody joins without consent: adding is the administrators'; an invitation is only that.
+    problem(add(&app, &boss, &acme, &admin_id, "member").await, 403).await;
+    let invited = invite(&app, &boss, &acme, json!({"user_id": admin_id})).await;
+    assert_eq!(invited.status(), 201);
+    assert!(!member_ids(&app, &boss, &acme).await.contains(&admin_id));
+    let takeover = json!({"email": "boss+admin@example.com"});
+    let patch = |id: &str, body: Value| {
+        let path = format!("/api/v1/users/{id}");
+        let (app, boss) = (&app, &boss);
+        async move { call(app, reqwest::Method::PATCH, &path, boss, Some(body)).await }
+    };
+    problem(patch(&admin_id, takeover.clone()).await, 404).await;
+    problem(
+        call(
+            &app,
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{admin_id}/password-reset"),
+            &boss,
+            None,
+        )
+        .await,
+        404,
+    )
+    .await;
+
+    // Even an administrator who joined stays theirs alone: the org_admin reads the directory
+    // entry and nothing more.
+    assert_eq!(answer(&app, &admin, &acme, "accept").await.status(), 204);
+    let read = app
+        .get_with_token(&format!("/api/v1/users/{admin_id}"), &boss)
+        .await;
+    assert_eq!(read.status(), 200);
+    problem(patch(&admin_id, takeover).await, 403).await;
+    problem(
+        call(
+            &app,
+            reqwest::Method::DELETE,
+            &format!("/api/v1/organizations/{acme}/members/{admin_id}"),
+            &boss,
+            None,
+        )
+        .await,
+        403,
+    )
+    .await;
+
+    // A plain member's credentials, identity and private records are not the org_admin's.
+    join(&app, &boss, &acme, &ann_id, &ann, "member").await;
+    for body in [
+        json!({"email": "boss+ann@example.com"}),
+        json!({"phone": "+15555550100"}),
+        json!({"username": "ann2"}),
+        json!({"first_name": "Not Ann"}),
+        json!({"roles": ["user"]}),
+    ] {
+        problem(patch(&ann_id, body).await, 403).await;
+    }
+    for path in [
+        "profile", "sessions", "activity", "history", "export", "lockout",
+    ] {
+        let response = app
+            .get_with_token(&format!("/api/v1/users/{ann_id}/{path}"), &boss)
+            .await;
+        problem(response, 403).await;
+    }
+    problem(
+        call(
+            &app,
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{ann_id}/lock"),
+            &boss,
+            Some(json!({})),
+        )
+        .await,
+        403,
+    )
+    .await;
+    // The directory entry and the membership are theirs to manage.
+    let entry: Value = app
+        .get_with_token(&format!("/api/v1/users/{ann_id}"), &boss)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(entry["email"], "ann@example.com");
+    let demoted = call(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/organizations/{acme}/members/{ann_id}"),
+        &boss,
+        Some(json!({"role": "readonly"})),
+    )
+    .await;
+    assert_eq!(demoted.status(), 200);
+    // The administrator may still do all of it.
+    let changed = call(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/users/{ann_id}"),
+        &admin,
+        Some(json!({"first_name": "Anne"})),
+    )
+    .await;
+    assert_eq!(changed.status(), 200);
+}
+
+async fn invitations_are_answered_listed_revoked_and_lapse(backend: Backend) {
+    let mut options = common::Options::default();
+    let app = common::spawn_app_with(backend, options.clone()).await;
+    let (_, admin) = app.admin().await;
+    let acme = create_organization(&app, &admin, "acme").await;
+    let (boss_id, boss) = user(&app, "boss@example.com").await;
+    add(&app, &admin, &acme, &boss_id, "org_admin").await;
+    let (carol_id, carol) = user(&app, "carol@example.com").await;
+    let (dave_id, dave) = user(&app, "dave@example.com").await;
+
+    // The invitee sees the invitation while signed in, and may decline it.
+    let offer =
+        json!({"user_id": carol_id, "role": "readonly", "permissions": ["can_upload_files"]});
+    let invited = invite(&app, &boss, &acme, offer).await;
+    assert_eq!(invited.status(), 201);
+    let invited: Value = invited.json().await.expect("json");
+    assert_eq!(invited["role"], "readonly");
+    let own: Value = app
+        .get_with_token("/api/v1/auth/invitations", &carol)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(own[0]["organization_id"], acme.as_str());
+    assert_eq!(own[0]["name"], "acme");
+    assert_eq!(own[0]["permissions"], json!(["can_upload_files"]));
+    let nothing: Value = app
+        .get_with_token("/api/v1/auth/invitations", &dave)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(nothing, json!([]));
+    problem(answer(&app, &dave, &acme, "accept").await, 404).await;
+    assert_eq!(answer(&app, &carol, &acme, "decline").await.status(), 204);
+    assert!(!member_ids(&app, &boss, &acme).await.contains(&carol_id));
+    problem(answer(&app, &carol, &acme, "accept").await, 404).await;
+    assert_eq!(app.events_of_type("InvitationDeclined").await.len(), 1);
+
+    // The org_admin lists pending invitations and revokes one; a revoked one cannot be accepted.
+    assert_eq!(
+        invite(&app, &boss, &acme, json!({"user_id": dave_id}))
+            .await
+            .status(),
+        201
+    );
+    let pending: Value = call(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/v1/organizations/{acme}/invitations"),
+        &boss,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(pending.as_array().expect("list").len(), 1);
+    assert_eq!(pending[0]["user_id"], dave_id.as_str());
+    let revoke = format!("/api/v1/organizations/{acme}/invitations/{dave_id}");
+    problem(
+        call(&app, reqwest::Method::DELETE, &revoke, &dave, None).await,
+        404,
+    )
+    .await;
+    let revoked = call(&app, reqwest::Method::DELETE, &revoke, &boss, None).await;
+    assert_eq!(revoked.status(), 204);
+    problem(answer(&app, &dave, &acme, "accept").await, 404).await;
+    assert!(!member_ids(&app, &boss, &acme).await.contains(&dave_id));
+
+    // Inviting an address with no account creates one, as an invitation too.
+    let by_email = invite(&app, &boss, &acme, json!({"email": "erin@example.com"})).await;
+    assert_eq!(by_email.status(), 201);
+    let by_email: Value = by_email.json().await.expect("json");
+    assert_eq!(by_email["email"], "erin@example.com");
+    assert_eq!(app.events_of_type("UserCreated").await.len(), 2);
+    assert_eq!(app.events_of_type("InvitedToOrganization").await.len(), 3);
+
+    // An invitation lapses after its lifetime: the answer comes too late, and says so.
+    options.auth.invitation_lifetime = domain::Duration::zero();
+    let lapsing = common::spawn_app_with(backend, options).await;
+    let (_, admin) = lapsing.admin().await;
+    let acme = create_organization(&lapsing, &admin, "acme").await;
+    let (frank_id, frank) = user(&lapsing, "frank@example.com").await;
+    assert_eq!(
+        invite(&lapsing, &admin, &acme, json!({"user_id": frank_id}))
+            .await
+            .status(),
+        201
+    );
+    let nothing: Value = lapsing
+        .get_with_token("/api/v1/auth/invitations", &frank)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(nothing, json!([]));
+    let late = problem(answer(&lapsing, &frank, &acme, "accept").await, 410).await;
+    assert_eq!(late["type"], "urn:idlog:problem:invitation-expired");
+    assert_eq!(lapsing.events_of_type("InvitationExpired").await.len(), 1);
+    assert!(
+        !member_ids(&lapsing, &admin, &acme)
+            .await
+            .contains(&frank_id)
+    );
+}
+
 test_both_backends!(
+    an_org_admin_cannot_take_over_an_account,
+    invitations_are_answered_listed_revoked_and_lapse,
     members_and_org_admins_manage_only_their_organization,
     an_org_admin_creates_users_in_their_organization,
     members_of_a_suspended_organization_cannot_log_in,

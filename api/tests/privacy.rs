@@ -28,14 +28,14 @@ async fn only_the_person_with_their_password_or_an_administrator_may_forget(back
     };
     let head = app.head_position().await;
 
-    // Someone else: not allowed, with or without a password.
+    // Someone else: not found to them, with or without a password.
     let other = post(
         format!("/api/v1/users/{bob}/forget"),
         ann_token.clone(),
         json!({"password": PASSWORD}),
     )
     .await;
-    problem(other, 403).await;
+    problem(other, 404).await;
     // Themself: only with their password.
     let missing = post(
         format!("/api/v1/users/{ann}/forget"),

@@ -285,7 +285,7 @@ async fn users_see_and_edit_only_themselves(backend: Backend) {
             &[],
         )
         .await;
-    problem(others, 403).await;
+    problem(others, 404).await;
     problem(
         app.client
             .get(app.url(&format!("/api/v1/users/{ann}")))
@@ -633,7 +633,110 @@ async fn users_keep_their_profile(backend: Backend) {
     );
 }
 
+/// A stolen access token alone does not become a permanent takeover: changing one's own email
+/// or phone after the sign-in has aged needs the current password.
+async fn changing_ones_own_email_or_phone_needs_a_fresh_proof(backend: Backend) {
+    let mut options = Options::default();
+    options.auth.reauth_window = domain::Duration::zero();
+    let app = spawn_app_with(backend, options).await;
+    let id = app.register("ann@example.com", PASSWORD).await;
+    let token = app.login("ann@example.com", PASSWORD).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let path = format!("/api/v1/users/{id}");
+    let patch = |body: Value| app.send(reqwest::Method::PATCH, &path, &token, Some(body), &[]);
+    for body in [
+        json!({"email": "thief@example.com"}),
+        json!({"phone": "+14155550100"}),
+    ] {
+        let refused = problem(patch(body).await, 403).await;
+        assert_eq!(
+            refused["type"],
+            "urn:idlog:problem:reauthentication-required"
+        );
+    }
+    let wrong = patch(json!({"email": "thief@example.com", "current_password": "not it at all"}));
+    let wrong = problem(wrong.await, 403).await;
+    assert_eq!(wrong["type"], "urn:idlog:problem:wrong-password");
+    // Names need no proof; the current password unlocks the rest.
+    assert_eq!(patch(json!({"first_name": "Anne"})).await.status(), 200);
+    let changed = patch(json!({"email": "ann@new.example", "current_password": PASSWORD})).await;
+    assert_eq!(changed.status(), 200);
+    let changed: Value = changed.json().await.expect("json");
+    assert_eq!(changed["email"], "ann@new.example");
+
+    // Within `auth.reauth_minutes` of signing in, no password is asked for.
+    let app = spawn_app(backend).await;
+    let id = app.register("bob@example.com", PASSWORD).await;
+    let token = app.login("bob@example.com", PASSWORD).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let changed = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            &token,
+            Some(json!({"phone": "+14155550101"})),
+            &[],
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+}
+
+/// Token answers and personal data are not cached; an administrator's reset links to one
+/// account are limited like forgot-password ones; a search for a control character is refused.
+async fn answers_are_not_cached_and_resets_are_limited(backend: Backend) {
+    let mut options = Options::default();
+    options.limits.forgot_per_account = Some(3);
+    let app = spawn_app_with(backend, options).await;
+    let (_, admin) = app.admin().await;
+    let ann = app.register("ann@example.com", PASSWORD).await;
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"login": "ann@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.headers()["cache-control"], "no-store");
+    let read = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/users/{ann}"),
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(read.headers()["cache-control"], "no-store");
+
+    let reset_path = format!("/api/v1/users/{ann}/password-reset");
+    let reset = || app.send(reqwest::Method::POST, &reset_path, &admin, None, &[]);
+    for _ in 0..3 {
+        assert_eq!(reset().await.status(), 202);
+    }
+    let limited = reset().await;
+    assert!(limited.headers().contains_key("retry-after"));
+    problem(limited, 429).await;
+
+    for q in ["%00", "a%01b"] {
+        let search = app
+            .send(
+                reqwest::Method::GET,
+                &format!("/api/v1/users?q={q}"),
+                &admin,
+                None,
+                &[],
+            )
+            .await;
+        problem(search, 400).await;
+    }
+}
+
 test_both_backends!(
+    answers_are_not_cached_and_resets_are_limited,
+    changing_ones_own_email_or_phone_needs_a_fresh_proof,
     a_profile_picture_is_checked_stored_and_replaced,
     users_keep_their_profile,
     admin_creates_reads_and_edits_users,
@@ -642,11 +745,35 @@ test_both_backends!(
     lifecycle_commands_end_sessions_and_retry_safely,
 );
 
-/// The smallest valid PNG signature followed by some bytes: enough for type detection.
-fn png(size: usize) -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    bytes.resize(size, 7);
-    bytes
+/// A `width`×`width` image of noise in `format` (noise does not compress: a large body).
+fn picture(format: image::ImageFormat, width: u32) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    let image = image::RgbImage::from_fn(width, width, |_, _| {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let [a, b, c, _] = state.to_le_bytes();
+        image::Rgb([a, b, c])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut out, format)
+        .expect("encode");
+    out.into_inner()
+}
+
+/// PNG's CRC-32 (ISO 3309), to make a header that lies only about the image's size.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
 
 async fn a_profile_picture_is_checked_stored_and_replaced(backend: Backend) {
@@ -692,10 +819,34 @@ async fn a_profile_picture_is_checked_stored_and_replaced(backend: Backend) {
     let huge = common::raw_post_with(&app.address, &path, &headers, 5 * 1024 * 1024 + 1, b"").await;
     assert!(huge.starts_with("HTTP/1.1 413"), "{huge}");
     assert!(huge.contains("urn:idlog:problem:body-too-large"), "{huge}");
+    assert!(huge.contains("Pictures are limited to 5 MiB"), "{huge}");
+    // A signature with no image behind it, and a header claiming 30000×30000 pixels.
+    let mut html = b"\x89PNG\r\n\x1a\n".to_vec();
+    html.extend_from_slice(b"<html><script>alert(1)</script></html>");
+    let html = upload(html, token.clone()).await;
+    assert_eq!(
+        problem(html, 422).await["type"],
+        "urn:idlog:problem:broken-image"
+    );
+    let mut claim = picture(image::ImageFormat::Png, 1);
+    claim[16..20].copy_from_slice(&30_000u32.to_be_bytes());
+    claim[20..24].copy_from_slice(&30_000u32.to_be_bytes());
+    let crc = crc32(&claim[12..29]);
+    claim[29..33].copy_from_slice(&crc.to_be_bytes());
+    let claim = upload(claim, token.clone()).await;
+    assert_eq!(
+        problem(claim, 422).await["type"],
+        "urn:idlog:problem:image-too-large"
+    );
     assert_eq!(stored_files(), 0);
     assert!(app.events_of_type("ProfilePictureSet").await.is_empty());
 
-    let stored = upload(png(2 * 1024 * 1024), token.clone()).await;
+    // Over the 1 MiB of other bodies, and with HTML appended: stored encoded again, so the
+    // appendix is gone.
+    let mut sent = picture(image::ImageFormat::Png, 700);
+    assert!(sent.len() > 1024 * 1024);
+    sent.extend_from_slice(b"<html><script>alert(1)</script></html>");
+    let stored = upload(sent, token.clone()).await;
     assert_eq!(
         stored.status(),
         200,
@@ -703,13 +854,23 @@ async fn a_profile_picture_is_checked_stored_and_replaced(backend: Backend) {
     );
     let stored: Value = stored.json().await.expect("json");
     assert_eq!(stored["key"], format!("accounts/{ann}/profile/picture.png"));
-    assert_eq!(stored["size"], 2 * 1024 * 1024);
     let read = app.get_with_token(&path, &admin).await;
     assert_eq!(read.headers()["content-type"], "image/png");
-    assert_eq!(read.bytes().await.expect("bytes").len(), 2 * 1024 * 1024);
+    assert_eq!(read.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        read.headers()["content-security-policy"]
+            .to_str()
+            .expect("ascii")
+            .contains("sandbox")
+    );
+    let served = read.bytes().await.expect("bytes");
+    assert_eq!(served.len() as u64, stored["size"].as_u64().expect("size"));
+    assert!(!served.windows(8).any(|window| window == b"<script>"));
+    let decoded = image::load_from_memory(&served).expect("an image");
+    assert_eq!((decoded.width(), decoded.height()), (700, 700));
 
     // A JPEG replaces the PNG, file and all.
-    let jpeg = [vec![0xff, 0xd8, 0xff, 0xe0], vec![1; 100]].concat();
+    let jpeg = picture(image::ImageFormat::Jpeg, 16);
     assert_eq!(upload(jpeg, token.clone()).await.status(), 200);
     assert_eq!(stored_files(), 1);
     assert!(

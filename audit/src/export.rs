@@ -89,6 +89,12 @@ impl Bound {
     /// (`2026-01-31`, its midnight UTC).
     pub fn parse(text: &str) -> Result<Self, String> {
         if let Ok(position) = text.parse::<u64>() {
+            if position > eventstore::MAX_POSITION {
+                return Err(format!(
+                    "{text}: beyond any log position (at most {})",
+                    eventstore::MAX_POSITION
+                ));
+            }
             return Ok(Self::Position(position));
         }
         if let Ok(time) = DateTime::parse_from_rfc3339(text) {

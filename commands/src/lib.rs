@@ -50,6 +50,13 @@ pub enum CommandError<E: std::error::Error> {
     /// The request cannot be stored as given.
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The id names a stream of another kind (a user id where an organization id was
+    /// expected): to this aggregate, no such stream exists.
+    #[error("no {expected} has this id")]
+    OtherKind {
+        /// The kind asked for.
+        expected: &'static str,
+    },
     /// A stored event could not be read as a domain event.
     #[error("event at position {position} cannot be read: {message}")]
     Corrupt {
@@ -269,6 +276,19 @@ impl ChangeObserver for SharedCache {
     }
 }
 
+/// Refuses to fold `record` into `A` when its stream is of another kind: ids of all kinds are
+/// UUIDs, so a caller may name an organization where a user is expected, and its events are
+/// not corrupt, only not this aggregate's.
+fn same_kind<A: Aggregate>(record: &RecordedEvent) -> Result<(), CommandError<A::Error>> {
+    if record.stream_type == A::STREAM_TYPE {
+        Ok(())
+    } else {
+        Err(CommandError::OtherKind {
+            expected: A::STREAM_TYPE,
+        })
+    }
+}
+
 /// Runs commands against the log.
 #[derive(Debug, Clone)]
 pub struct CommandHandler {
@@ -311,6 +331,7 @@ impl CommandHandler {
             .unwrap_or_default();
         let records = self.log.read_stream_after(stream_id, version).await?;
         for record in records {
+            same_kind::<A>(&record)?;
             let event =
                 A::Event::from_payload(&record.event_type, record.payload).map_err(|error| {
                     CommandError::Corrupt {
@@ -392,6 +413,7 @@ impl CommandHandler {
         let mut history = Vec::with_capacity(records.len());
         let mut version = 0;
         for record in records {
+            same_kind::<A>(&record)?;
             let event = A::Event::from_payload(&record.event_type, record.payload.clone())
                 .map_err(|error| CommandError::Corrupt {
                     position: record.global_position,

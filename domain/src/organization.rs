@@ -76,6 +76,26 @@ pub struct Membership {
     pub since: Timestamp,
 }
 
+/// An offer to join an organization, waiting for the person's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// The role they would have.
+    pub role: OrgRole,
+    /// The permission flags they would have.
+    pub permissions: BTreeSet<Permission>,
+    /// When it was made.
+    pub invited_at: Timestamp,
+    /// When it lapses unanswered.
+    pub expires_at: Timestamp,
+}
+
+impl Invitation {
+    /// Whether it can still be answered at `at`.
+    pub fn is_open(&self, at: Timestamp) -> bool {
+        at < self.expires_at
+    }
+}
+
 /// An organization as folded from its stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
@@ -91,6 +111,8 @@ pub struct Organization {
     pub status: OrganizationStatus,
     /// Members by user.
     pub members: BTreeMap<UserId, Membership>,
+    /// Invitations not yet answered, revoked or recorded as expired, by invitee.
+    pub invitations: BTreeMap<UserId, Invitation>,
     /// When it was created.
     pub created_at: Timestamp,
 }
@@ -175,6 +197,35 @@ pub enum OrganizationCommand {
         /// When.
         at: Timestamp,
     },
+    /// Invites a person to join; they become a member only when they accept.
+    Invite {
+        /// The person.
+        user_id: UserId,
+        /// Their role once they accept.
+        role: OrgRole,
+        /// Their permission flags once they accept.
+        permissions: BTreeSet<Permission>,
+        /// When the invitation lapses.
+        expires_at: Timestamp,
+        /// When.
+        at: Timestamp,
+    },
+    /// The person's answer to their invitation.
+    AnswerInvitation {
+        /// The person.
+        user_id: UserId,
+        /// Yes or no.
+        accept: bool,
+        /// When.
+        at: Timestamp,
+    },
+    /// Withdraws a pending invitation.
+    RevokeInvitation {
+        /// The person.
+        user_id: UserId,
+        /// When.
+        at: Timestamp,
+    },
 }
 
 /// What happened to an organization.
@@ -222,6 +273,22 @@ pub enum OrganizationEvent {
     },
     /// A member was removed.
     MemberRemoved { user_id: UserId, at: Timestamp },
+    /// A person was invited to join.
+    MemberInvited {
+        user_id: UserId,
+        role: OrgRole,
+        permissions: BTreeSet<Permission>,
+        expires_at: Timestamp,
+        at: Timestamp,
+    },
+    /// The person accepted (a `MemberAdded` follows).
+    InvitationAccepted { user_id: UserId, at: Timestamp },
+    /// The person declined.
+    InvitationDeclined { user_id: UserId, at: Timestamp },
+    /// The organization withdrew it.
+    InvitationRevoked { user_id: UserId, at: Timestamp },
+    /// It lapsed unanswered (recorded when someone next touched it).
+    InvitationExpired { user_id: UserId, at: Timestamp },
 }
 
 impl DomainEvent for OrganizationEvent {
@@ -238,7 +305,12 @@ impl DomainEvent for OrganizationEvent {
             | Self::OrganizationStatusChanged { .. }
             | Self::MemberAdded { .. }
             | Self::MemberChanged { .. }
-            | Self::MemberRemoved { .. } => &[],
+            | Self::MemberRemoved { .. }
+            | Self::MemberInvited { .. }
+            | Self::InvitationAccepted { .. }
+            | Self::InvitationDeclined { .. }
+            | Self::InvitationRevoked { .. }
+            | Self::InvitationExpired { .. } => &[],
         }
     }
 }
@@ -258,6 +330,12 @@ pub enum OrganizationError {
     /// The user is not a member.
     #[error("the user is not a member")]
     NotAMember,
+    /// An invitation to the person is already waiting for their answer.
+    #[error("an invitation is already waiting for this person's answer")]
+    AlreadyInvited,
+    /// No invitation waits for this person.
+    #[error("no pending invitation")]
+    NoInvitation,
 }
 
 /// The Organization aggregate.
@@ -387,6 +465,71 @@ impl Aggregate for OrganizationAggregate {
                 }
                 Ok(vec![E::MemberRemoved { user_id, at }])
             }
+            (
+                org,
+                C::Invite {
+                    user_id,
+                    role,
+                    permissions,
+                    expires_at,
+                    at,
+                },
+            ) => {
+                if org.members.contains_key(&user_id) {
+                    return Err(OrganizationError::AlreadyMember);
+                }
+                let mut events = Vec::new();
+                match org.invitations.get(&user_id) {
+                    Some(pending) if pending.is_open(at) => {
+                        return Err(OrganizationError::AlreadyInvited);
+                    }
+                    Some(_) => events.push(E::InvitationExpired { user_id, at }),
+                    None => {}
+                }
+                events.push(E::MemberInvited {
+                    user_id,
+                    role,
+                    permissions,
+                    expires_at,
+                    at,
+                });
+                Ok(events)
+            }
+            (
+                org,
+                C::AnswerInvitation {
+                    user_id,
+                    accept,
+                    at,
+                },
+            ) => {
+                let invitation = org
+                    .invitations
+                    .get(&user_id)
+                    .ok_or(OrganizationError::NoInvitation)?;
+                if !invitation.is_open(at) {
+                    // Recorded, and the answer comes too late: the caller sees no membership.
+                    return Ok(vec![E::InvitationExpired { user_id, at }]);
+                }
+                if !accept {
+                    return Ok(vec![E::InvitationDeclined { user_id, at }]);
+                }
+                Ok(vec![
+                    E::InvitationAccepted { user_id, at },
+                    E::MemberAdded {
+                        user_id,
+                        role: invitation.role,
+                        permissions: invitation.permissions.clone(),
+                        at,
+                    },
+                ])
+            }
+            (org, C::RevokeInvitation { user_id, at }) => {
+                if !org.invitations.contains_key(&user_id) {
+                    return Err(OrganizationError::NoInvitation);
+                }
+                Ok(vec![E::InvitationRevoked { user_id, at }])
+            }
             (_, C::Create { .. }) => Err(OrganizationError::AlreadyExists),
         }
     }
@@ -411,6 +554,7 @@ impl Aggregate for OrganizationAggregate {
                 contact: contact.clone(),
                 status: *status,
                 members: BTreeMap::new(),
+                invitations: BTreeMap::new(),
                 created_at: *at,
             })),
             (OrganizationState::Present(mut org), event) => {
@@ -452,6 +596,29 @@ impl Aggregate for OrganizationAggregate {
                     }
                     E::MemberRemoved { user_id, .. } => {
                         org.members.remove(user_id);
+                    }
+                    E::MemberInvited {
+                        user_id,
+                        role,
+                        permissions,
+                        expires_at,
+                        at,
+                    } => {
+                        org.invitations.insert(
+                            *user_id,
+                            Invitation {
+                                role: *role,
+                                permissions: permissions.clone(),
+                                invited_at: *at,
+                                expires_at: *expires_at,
+                            },
+                        );
+                    }
+                    E::InvitationAccepted { user_id, .. }
+                    | E::InvitationDeclined { user_id, .. }
+                    | E::InvitationRevoked { user_id, .. }
+                    | E::InvitationExpired { user_id, .. } => {
+                        org.invitations.remove(user_id);
                     }
                 }
                 OrganizationState::Present(org)
@@ -723,9 +890,133 @@ mod tests {
         assert!(org.members.is_empty());
     }
 
+    fn invited(n: u128, minute: u32) -> OrganizationEvent {
+        OrganizationEvent::MemberInvited {
+            user_id: user(n),
+            role: OrgRole::Member,
+            permissions: perms(&["can_view_reports"]),
+            expires_at: at(minute + 60),
+            at: at(minute),
+        }
+    }
+
+    fn invite(n: u128, minute: u32) -> OrganizationCommand {
+        OrganizationCommand::Invite {
+            user_id: user(n),
+            role: OrgRole::Member,
+            permissions: perms(&["can_view_reports"]),
+            expires_at: at(minute + 60),
+            at: at(minute),
+        }
+    }
+
+    fn answer(n: u128, accept: bool, minute: u32) -> OrganizationCommand {
+        OrganizationCommand::AnswerInvitation {
+            user_id: user(n),
+            accept,
+            at: at(minute),
+        }
+    }
+
+    #[test]
+    fn inviting_someone_does_not_make_them_a_member() {
+        let state = given::<OrganizationAggregate>([created()])
+            .when(invite(1, 10))
+            .then([invited(1, 10)]);
+        let OrganizationState::Present(org) = state else {
+            panic!("organization exists")
+        };
+        assert!(org.members.is_empty());
+        assert!(org.invitations.contains_key(&user(1)));
+    }
+
+    #[test]
+    fn accepting_an_invitation_adds_the_member_with_the_offered_role() {
+        let state = given::<OrganizationAggregate>([created(), invited(1, 10)])
+            .when(answer(1, true, 20))
+            .then([
+                OrganizationEvent::InvitationAccepted {
+                    user_id: user(1),
+                    at: at(20),
+                },
+                OrganizationEvent::MemberAdded {
+                    user_id: user(1),
+                    role: OrgRole::Member,
+                    permissions: perms(&["can_view_reports"]),
+                    at: at(20),
+                },
+            ]);
+        let OrganizationState::Present(org) = state else {
+            panic!("organization exists")
+        };
+        assert!(org.invitations.is_empty());
+        assert_eq!(org.members[&user(1)].role, OrgRole::Member);
+    }
+
+    #[test]
+    fn declining_an_invitation_leaves_no_membership() {
+        let state = given::<OrganizationAggregate>([created(), invited(1, 10)])
+            .when(answer(1, false, 20))
+            .then([OrganizationEvent::InvitationDeclined {
+                user_id: user(1),
+                at: at(20),
+            }]);
+        let OrganizationState::Present(org) = state else {
+            panic!("organization exists")
+        };
+        assert!(org.invitations.is_empty() && org.members.is_empty());
+    }
+
+    #[test]
+    fn an_answer_after_the_invitation_lapsed_records_its_expiry_and_adds_no_one() {
+        given::<OrganizationAggregate>([created(), invited(1, 10)])
+            .when(answer(1, true, 70))
+            .then([OrganizationEvent::InvitationExpired {
+                user_id: user(1),
+                at: at(70),
+            }]);
+    }
+
+    #[test]
+    fn a_revoked_invitation_can_no_longer_be_accepted() {
+        given::<OrganizationAggregate>([
+            created(),
+            invited(1, 10),
+            OrganizationEvent::InvitationRevoked {
+                user_id: user(1),
+                at: at(11),
+            },
+        ])
+        .when(answer(1, true, 12))
+        .then_err(OrganizationError::NoInvitation);
+    }
+
+    #[test]
+    fn refuses_a_second_invitation_while_one_waits_but_replaces_a_lapsed_one() {
+        given::<OrganizationAggregate>([created(), invited(1, 10)])
+            .when(invite(1, 20))
+            .then_err(OrganizationError::AlreadyInvited);
+        given::<OrganizationAggregate>([created(), invited(1, 10)])
+            .when(invite(1, 80))
+            .then([
+                OrganizationEvent::InvitationExpired {
+                    user_id: user(1),
+                    at: at(80),
+                },
+                invited(1, 80),
+            ]);
+    }
+
+    #[test]
+    fn refuses_to_invite_a_member() {
+        given::<OrganizationAggregate>([created(), member_added(1)])
+            .when(invite(1, 10))
+            .then_err(OrganizationError::AlreadyMember);
+    }
+
     #[test]
     fn events_round_trip_through_their_stored_form() {
-        for event in [created(), member_added(3)] {
+        for event in [created(), member_added(3), invited(4, 1)] {
             let payload = event.to_payload().expect("serializes");
             let back =
                 OrganizationEvent::from_payload(event.event_type(), payload).expect("parses");

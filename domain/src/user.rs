@@ -493,6 +493,18 @@ pub enum UserCommand {
         /// When.
         at: Timestamp,
     },
+    /// Notes that an organization invited the user (which links it, as a membership would), so
+    /// that the person hears of it and finds it among their invitations.
+    NoteInvitation {
+        /// The organization.
+        organization_id: OrganizationId,
+        /// Its name, for the message to the person.
+        organization_name: crate::values::OrganizationName,
+        /// When the invitation lapses.
+        expires_at: Timestamp,
+        /// When.
+        at: Timestamp,
+    },
     /// Notes that an organization has removed the user.
     UnlinkOrganization {
         /// The organization.
@@ -674,6 +686,13 @@ pub enum UserEvent {
         organization_id: OrganizationId,
         at: Timestamp,
     },
+    /// An organization invited the user to join.
+    InvitedToOrganization {
+        organization_id: OrganizationId,
+        organization_name: crate::values::OrganizationName,
+        expires_at: Timestamp,
+        at: Timestamp,
+    },
     /// An organization removed the user.
     OrganizationUnlinked {
         organization_id: OrganizationId,
@@ -724,6 +743,7 @@ impl DomainEvent for UserEvent {
             | Self::UserDeleted { .. }
             | Self::UserForgotten { .. }
             | Self::OrganizationLinked { .. }
+            | Self::InvitedToOrganization { .. }
             | Self::OrganizationUnlinked { .. }
             | Self::ProfilePictureSet { .. }
             | Self::ProfilePictureRemoved { .. }
@@ -1451,6 +1471,17 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
                 at,
             }])
         }
+        C::NoteInvitation {
+            organization_id,
+            organization_name,
+            expires_at,
+            at,
+        } => Ok(vec![E::InvitedToOrganization {
+            organization_id,
+            organization_name,
+            expires_at,
+            at,
+        }]),
         C::UnlinkOrganization {
             organization_id,
             at,
@@ -1709,6 +1740,9 @@ fn apply(user: &mut User, event: &UserEvent) {
         }
         // An index, not a change the user would see: `updated_at` stays.
         E::OrganizationLinked {
+            organization_id, ..
+        }
+        | E::InvitedToOrganization {
             organization_id, ..
         } => {
             user.organizations.insert(*organization_id);

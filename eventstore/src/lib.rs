@@ -36,6 +36,10 @@ pub use model::{
 
 use std::sync::Arc;
 
+/// The largest log position there can be: positions are stored as signed 64-bit integers, so a
+/// position asked for beyond it is a bad request, not one to wait for.
+pub const MAX_POSITION: u64 = i64::MAX as u64;
+
 /// The database behind a log, for the crates that keep their own tables next to it.
 #[derive(Debug, Clone)]
 pub enum Database {

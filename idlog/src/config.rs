@@ -337,8 +337,15 @@ pub struct AuthConfig {
     pub lockout_max_minutes: i64,
     /// Global roles beyond the built-in admin, auditor, analyst and user (e.g. `["COACH"]`).
     pub roles: Vec<String>,
-    /// How long an invitation to set a first password works, in hours.
+    /// Global roles whose holders only they themselves and administrators act on, beside the
+    /// built-in admin, auditor and analyst (e.g. `["COACH"]`; each must be in `roles`).
+    pub privileged_roles: Vec<String>,
+    /// How long an invitation works, to set a first password or to join an organization, in
+    /// hours.
     pub invitation_hours: i64,
+    /// A sign-in this recent lets a person change their own email or phone without their
+    /// current password, in minutes.
+    pub reauth_minutes: i64,
     /// The permission flags organization memberships may carry.
     pub member_permissions: Vec<String>,
 }
@@ -363,7 +370,9 @@ impl Default for AuthConfig {
             lockout_minutes: 15,
             lockout_max_minutes: 24 * 60,
             roles: Vec::new(),
+            privileged_roles: Vec::new(),
             invitation_hours: 7 * 24,
+            reauth_minutes: 5,
             member_permissions: vec!["can_upload_files".into(), "can_view_reports".into()],
         }
     }
@@ -548,6 +557,7 @@ impl Settings {
             ("auth.lockout_minutes", auth.lockout_minutes),
             ("auth.lockout_max_minutes", auth.lockout_max_minutes),
             ("auth.invitation_hours", auth.invitation_hours),
+            ("auth.reauth_minutes", auth.reauth_minutes),
             ("auth.lockout_attempts", i64::from(auth.lockout_attempts)),
             (
                 "auth.password_min_length",

@@ -396,16 +396,22 @@ impl Core {
 
 /// The role catalog: built-in roles and the configured ones.
 fn role_catalog(settings: &Settings) -> anyhow::Result<RoleCatalog> {
-    let extra = settings
-        .auth
-        .roles
-        .iter()
-        .map(|name| {
-            Role::parse(name)
-                .map_err(|error| anyhow::anyhow!("auth.roles: {name}: {}", error.message))
+    let parse = |key: &str, names: &[String]| {
+        names
+            .iter()
+            .map(|name| {
+                Role::parse(name)
+                    .map_err(|error| anyhow::anyhow!("{key}: {name}: {}", error.message))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let extra = parse("auth.roles", &settings.auth.roles)?;
+    let privileged = parse("auth.privileged_roles", &settings.auth.privileged_roles)?;
+    RoleCatalog::new(&extra)
+        .with_privileged(&privileged)
+        .map_err(|role| {
+            anyhow::anyhow!("auth.privileged_roles: {role} is not a role (add it to auth.roles)")
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(RoleCatalog::new(&extra))
 }
 
 /// Creates a user from the command line or the bootstrap settings, as the system. Bad input (an
@@ -763,6 +769,7 @@ pub(crate) fn app_state(
                 })
                 .collect::<anyhow::Result<_>>()?,
             invitation_lifetime: Duration::hours(auth.invitation_hours),
+            reauth_window: Duration::minutes(auth.reauth_minutes),
         },
     }))
 }

@@ -173,7 +173,12 @@ impl Projection for Activity {
                     let member = match event {
                         OrganizationEvent::MemberAdded { user_id, .. }
                         | OrganizationEvent::MemberChanged { user_id, .. }
-                        | OrganizationEvent::MemberRemoved { user_id, .. } => {
+                        | OrganizationEvent::MemberRemoved { user_id, .. }
+                        | OrganizationEvent::MemberInvited { user_id, .. }
+                        | OrganizationEvent::InvitationAccepted { user_id, .. }
+                        | OrganizationEvent::InvitationDeclined { user_id, .. }
+                        | OrganizationEvent::InvitationRevoked { user_id, .. }
+                        | OrganizationEvent::InvitationExpired { user_id, .. } => {
                             Some(user_id.to_string())
                         }
                         _ => None,

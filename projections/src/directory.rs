@@ -278,6 +278,7 @@ impl UserRow {
             | E::RecoveryCodeUsed { .. }
             | E::ExpiredTokensDiscarded { .. }
             | E::OrganizationLinked { .. }
+            | E::InvitedToOrganization { .. }
             | E::OrganizationUnlinked { .. }
             | E::ProfilePictureSet { .. }
             | E::ProfilePictureRemoved { .. } => {}
@@ -710,7 +711,12 @@ async fn apply_organization(
                 &[organization_id.into(), user_id.to_string().into()],
             )
             .await?;
-        }
+        } // Invitations are read from the organization's stream; the directory lists members.
+        E::MemberInvited { .. }
+        | E::InvitationAccepted { .. }
+        | E::InvitationDeclined { .. }
+        | E::InvitationRevoked { .. }
+        | E::InvitationExpired { .. } => {}
     }
     Ok(())
 }

@@ -452,8 +452,8 @@ impl Queries {
                 conditions.push(format!("{column} < {value}"));
             }
         }
-        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-            let value = binds.push(escape_like(q.trim()));
+        if let Some(q) = search_text(filter.q.as_deref())? {
+            let value = binds.push(escape_like(q));
             conditions.push(format!("u.search LIKE {value}{}", self.like_escape()));
         }
         let where_clause = conditions.join(" AND ");
@@ -751,8 +751,8 @@ impl Queries {
         if let Some(status) = status {
             conditions.push(format!("o.status = {}", binds.push(status)));
         }
-        if let Some(q) = q.filter(|q| !q.trim().is_empty()) {
-            let value = binds.push(escape_like(q.trim()));
+        if let Some(q) = search_text(q)? {
+            let value = binds.push(escape_like(q));
             conditions.push(format!(
                 "(lower(o.name) LIKE {value}{escape} OR lower(COALESCE(o.display_name, '')) LIKE {value}{escape})",
                 escape = self.like_escape()
@@ -1087,4 +1087,18 @@ fn listed_user(row: UserRow, organizations: Vec<ListedMembership>) -> ListedUser
         last_login_ip: row.last_login_ip,
         last_login_device: row.last_login_device,
     }
+}
+
+/// The words searched for, trimmed; none when blank. Control characters are refused: a NUL
+/// cuts a pattern short on SQLite (matching everyone) and is an error on PostgreSQL.
+fn search_text(q: Option<&str>) -> Result<Option<&str>, QueryError> {
+    let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) else {
+        return Ok(None);
+    };
+    if q.chars().any(char::is_control) {
+        return Err(QueryError::Invalid(
+            "q must not contain control characters".into(),
+        ));
+    }
+    Ok(Some(q))
 }

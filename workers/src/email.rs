@@ -274,6 +274,8 @@ pub enum Template {
     AccountLocked,
     /// To the old address: the email address changed.
     EmailChanged,
+    /// An organization invited the person to join.
+    OrganizationInvitation,
 }
 
 impl Template {
@@ -287,6 +289,7 @@ impl Template {
             Self::PasswordChanged => "password_changed",
             Self::AccountLocked => "account_locked",
             Self::EmailChanged => "email_changed",
+            Self::OrganizationInvitation => "organization_invitation",
         }
     }
 }
@@ -364,6 +367,12 @@ impl Templates {
             "The email address of your account was changed from this one to {new_email} at {when}. If you did not do this, contact us.",
             "<p>The email address of your account was changed from this one to {new_email} at {when}.</p><p>If you did not do this, contact us.</p>",
         );
+        add(
+            Template::OrganizationInvitation,
+            "{product}: {organization} invites you to join",
+            "{organization} invites you to join it at {product}. Sign in to accept or decline:\n{link}\n\nThe invitation stands until {expires}; nothing changes unless you accept it.",
+            "<p>{organization} invites you to join it at {product}.</p><p><a href=\"{link}\">Sign in to accept or decline</a>. The invitation stands until {expires}; nothing changes unless you accept it.</p>",
+        );
         Self { texts }
     }
 
@@ -432,6 +441,7 @@ const WANTED: &[&str] = &[
     "PasswordResetCompleted",
     "AccountLocked",
     "EmailChanged",
+    "InvitedToOrganization",
     "UserForgotten",
 ];
 
@@ -530,6 +540,22 @@ impl EmailWorker {
                 values.push(("new_email", new_email.to_string()));
                 values.push(("when", time(*at)));
                 Template::EmailChanged
+            }
+            UserEvent::InvitedToOrganization {
+                organization_name,
+                expires_at,
+                ..
+            } => {
+                values.push(("organization", organization_name.to_string()));
+                values.push((
+                    "link",
+                    format!(
+                        "{}/account/invitations",
+                        self.settings.public_url.trim_end_matches('/')
+                    ),
+                ));
+                values.push(("expires", time(*expires_at)));
+                Template::OrganizationInvitation
             }
             _ => return Ok(None),
         };

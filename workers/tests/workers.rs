@@ -656,7 +656,52 @@ async fn an_event_that_changes_nothing_in_user_info_writes_nothing(backend: Back
     assert!(runner.dead_letters(true).await.expect("letters").is_empty());
 }
 
+async fn an_invitation_to_an_organization_is_mailed_to_the_invitee(backend: Backend) {
+    let f = fixture(backend).await;
+    let mail = tempfile::tempdir().expect("mail folder");
+    let worker = EmailWorker::new(
+        Arc::new(EmlFolder::new(mail.path())),
+        DeliveryLog::new(f.database.clone()),
+        f.commands.clone(),
+        minter(),
+        EmailSettings {
+            product: "Acme ID".into(),
+            from: "no-reply@acme.example".into(),
+            public_url: "https://id.acme.example/".into(),
+            reset_url: "https://app.acme.example/reset?token=".into(),
+        },
+        Templates::english(),
+    );
+    let ann = f.register("ann@example.com").await;
+    let expires_at = Utc::now() + Duration::days(7);
+    f.user(
+        ann,
+        UserCommand::NoteInvitation {
+            organization_id: domain::OrganizationId::from_uuid(uuid::Uuid::now_v7()),
+            organization_name: domain::values::OrganizationName::parse("Road <Runners>")
+                .expect("name"),
+            expires_at,
+            at: Utc::now(),
+        },
+    )
+    .await;
+    let runner = f.runner(vec![Arc::new(worker)]);
+    runner.catch_up().await.expect("caught up");
+    let sent = messages(mail.path());
+    let (_, invitation) = sent
+        .iter()
+        .find(|(name, _)| name.ends_with("-organization_invitation.eml"))
+        .expect("the invitation message");
+    assert!(invitation.contains("To: ann@example.com"));
+    assert!(invitation.contains("Subject: Acme ID: Road <Runners> invites you to join"));
+    assert!(invitation.contains("https://id.acme.example/account/invitations"));
+    // The organization's name is escaped in the HTML part.
+    assert!(invitation.contains("Road &lt;Runners&gt; invites you"));
+    assert!(invitation.contains(&expires_at.format("%Y-%m-%d %H:%M UTC").to_string()));
+}
+
 test_both_backends!(
+    an_invitation_to_an_organization_is_mailed_to_the_invitee,
     an_event_that_changes_nothing_in_user_info_writes_nothing,
     mail_to_a_forgotten_user_is_dropped_and_their_recipients_cleared,
     phone_codes_go_out_by_text_message_and_verify_the_number,

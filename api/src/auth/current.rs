@@ -48,8 +48,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<CurrentSessio
         .commands
         .followed::<SessionAggregate>(&session_id.to_string())
         .await
-        .map_err(|error| {
-            crate::error::command_problem(error, crate::auth::sessions::session_problem)
+        .map_err(|error| match error {
+            commands::CommandError::OtherKind { .. } => Problem::invalid_token(),
+            error => crate::error::command_problem(error, crate::auth::sessions::session_problem),
         })?;
     match loaded.state {
         SessionState::Present(session)

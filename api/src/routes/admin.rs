@@ -2,9 +2,10 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
+use crate::authz::Authority;
 use crate::extract::ApiJson;
 use crate::problem::Problem;
-use crate::routes::users::admin_only;
+use application::policy::{Operation, Target};
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -66,7 +67,7 @@ pub async fn verify_storage(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<axum::Json<StorageReport>, Problem> {
-    admin_only(&caller)?;
+    storage_managers_only(&state, &caller).await?;
     let (_, report) = check(&state).await?;
     Ok(axum::Json(report))
 }
@@ -101,7 +102,7 @@ pub async fn rebuild_storage(
     caller: Caller,
     ApiJson(request): ApiJson<RebuildRequest>,
 ) -> Result<axum::Json<RepairReport>, Problem> {
-    admin_only(&caller)?;
+    storage_managers_only(&state, &caller).await?;
     let (storage, report) = check(&state).await?;
     let repaired = storage
         .repair(&report, request.prune, &|_, _| {})
@@ -166,7 +167,7 @@ pub async fn deliveries(
     caller: Caller,
     crate::extract::ApiQuery(query): crate::extract::ApiQuery<DeliveryQuery>,
 ) -> Result<axum::Json<DeliveryPage>, Problem> {
-    admin_only(&caller)?;
+    storage_managers_only(&state, &caller).await?;
     if let Some(status) = query
         .status
         .as_deref()
@@ -198,4 +199,13 @@ pub async fn deliveries(
         .then(|| items.last().map(|last| last.position))
         .flatten();
     Ok(axum::Json(DeliveryPage { items, next_before }))
+}
+
+/// 403 unless the policy lets the caller manage storage and deliveries (administrators).
+async fn storage_managers_only(state: &AppState, caller: &Caller) -> Result<(), Problem> {
+    Authority::of(state, caller).await?.require(
+        Operation::ManageStorage,
+        Target::Everything,
+        || Problem::new(axum::http::StatusCode::NOT_FOUND, "not-found", "Not found"),
+    )
 }

@@ -3,10 +3,12 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
+use crate::authz::Authority;
 use crate::error::{command_problem, user_problem};
 use crate::extract::ApiQuery;
 use crate::problem::Problem;
 use crate::views::UserView;
+use application::policy::{Operation, Target};
 use audit::{Bound, ExportFilter, ExportFormat, ExportWriter, Selection};
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -21,25 +23,43 @@ use utoipa::ToSchema;
 /// The header naming the log position a past view of a user was folded up to.
 pub const AS_OF_POSITION: &str = "x-as-of-position";
 
-/// Whether the caller holds the global `auditor` or `admin` role.
-pub(crate) fn is_auditor(caller: &Caller) -> bool {
-    caller
-        .user
-        .roles
-        .iter()
-        .any(|role| matches!(role.as_str(), "auditor" | "admin"))
+/// 403 unless the policy lets the caller read the log (auditors and administrators).
+async fn auditors_only(state: &AppState, caller: &Caller) -> Result<(), Problem> {
+    Authority::of(state, caller).await?.require(
+        Operation::ReadAuditLog,
+        Target::Everything,
+        user_not_found,
+    )
 }
 
-/// 403 unless the caller is an auditor or an administrator.
-fn auditors_only(caller: &Caller) -> Result<(), Problem> {
-    if is_auditor(caller) {
-        Ok(())
-    } else {
-        Err(
-            Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed")
-                .with_detail("This needs the auditor or admin role."),
-        )
-    }
+fn user_not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "user-not-found", "No such user")
+}
+
+/// The user at `id` if the policy lets the caller read their history (auditors,
+/// administrators, the person). A forgotten or deleted user's past stays readable to auditors.
+pub(crate) async fn history_subject(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<UserId, Problem> {
+    let authority = Authority::of(state, caller).await?;
+    let user_id: UserId = id.parse().map_err(|_| user_not_found())?;
+    let loaded = state
+        .commands
+        .current::<UserAggregate>(&user_id.to_string())
+        .await
+        .map_err(|error| command_problem(error, user_problem))?;
+    let person = match &loaded.state {
+        UserState::Present(user) => authority.person(state, user),
+        _ => authority.person_without_roles(user_id),
+    };
+    authority.require(
+        Operation::ReadUserHistory,
+        Target::Person(&person),
+        user_not_found,
+    )?;
+    Ok(user_id)
 }
 
 fn invalid_query(pointer: &str, detail: impl Into<String>) -> Problem {
@@ -80,6 +100,15 @@ pub(crate) async fn past_user(
         return Err(invalid_query(
             "/as_of",
             "give as_of or at_position, not both",
+        ));
+    }
+    if point
+        .at_position
+        .is_some_and(|position| position > eventstore::MAX_POSITION)
+    {
+        return Err(invalid_query(
+            "/at_position",
+            format!("log positions go up to {}", eventstore::MAX_POSITION),
         ));
     }
     let not_then = || {
@@ -134,14 +163,12 @@ pub async fn user_history(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<HistoryView>, Problem> {
-    auditors_only(&caller)?;
-    let not_found = || Problem::new(StatusCode::NOT_FOUND, "user-not-found", "No such user");
-    let user_id: UserId = id.parse().map_err(|_| not_found())?;
+    let user_id = history_subject(&state, &caller, &id).await?;
     let events = audit::history::stream_history(state.log(), &user_id.to_string())
         .await
         .map_err(|error| Problem::internal(&error))?;
     if events.is_empty() {
-        return Err(not_found());
+        return Err(user_not_found());
     }
     Ok(axum::Json(HistoryView {
         user_id: user_id.to_string(),
@@ -181,7 +208,7 @@ pub async fn events(
     caller: Caller,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Response, Problem> {
-    auditors_only(&caller)?;
+    auditors_only(&state, &caller).await?;
     let filter = ExportFilter {
         stream: query.stream,
         event_type: query.event_type,
@@ -292,7 +319,15 @@ pub async fn verify(
     caller: Caller,
     ApiQuery(query): ApiQuery<VerifyQuery>,
 ) -> Result<axum::Json<VerifyView>, Problem> {
-    auditors_only(&caller)?;
+    auditors_only(&state, &caller).await?;
+    for (pointer, position) in [("/from", query.from), ("/to", query.to)] {
+        if position.is_some_and(|position| position > eventstore::MAX_POSITION) {
+            return Err(invalid_query(
+                pointer,
+                format!("log positions go up to {}", eventstore::MAX_POSITION),
+            ));
+        }
+    }
     let from = query.from.unwrap_or(1).max(1);
     if query.to.is_some_and(|to| to < from) {
         return Err(invalid_query("/to", "to comes before from"));
@@ -366,7 +401,7 @@ pub async fn checkpoints(
     caller: Caller,
     ApiQuery(query): ApiQuery<CheckpointsQuery>,
 ) -> Result<axum::Json<CheckpointsView>, Problem> {
-    auditors_only(&caller)?;
+    auditors_only(&state, &caller).await?;
     let limit = query.limit.unwrap_or(10).clamp(1, 100);
     let checkpoints = audit::checkpoint::latest_checkpoints(state.log(), limit)
         .await

@@ -1,14 +1,16 @@
 //! `/api/v1/auth/...`: registration, login, tokens, sessions and passwords.
 
 use crate::AppState;
-use crate::auth::current::{self, CurrentSession};
+use crate::auth::current::{self, Caller, CurrentSession};
 use crate::auth::jwt::Jwks;
 use crate::auth::sessions::{self, Closing, session_problem};
 use crate::auth::tokens::{TokenMinter, TokenPurpose, hash_token};
+use crate::authz::Authority;
 use crate::error::{command_problem, user_problem};
 use crate::extract::{ApiJson, RequestContext};
 use crate::problem::{FieldErrors, Problem};
 use crate::views::UserView;
+use application::policy::{Operation, Target};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -291,11 +293,12 @@ pub(crate) async fn load_user(
     state: &AppState,
     stream_id: &str,
 ) -> Result<Option<KnownUser>, Problem> {
-    let loaded = state
-        .commands
-        .current::<UserAggregate>(stream_id)
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
+    let loaded = match state.commands.current::<UserAggregate>(stream_id).await {
+        Ok(loaded) => loaded,
+        // An id of another kind (from a crafted token) names no user.
+        Err(commands::CommandError::OtherKind { .. }) => return Ok(None),
+        Err(error) => return Err(command_problem(error, user_problem)),
+    };
     Ok(match loaded.state {
         UserState::Present(user) if user.status != UserStatus::Deleted => Some(KnownUser {
             user,
@@ -571,7 +574,11 @@ pub async fn refresh(
         .commands
         .current::<SessionAggregate>(&session_id.to_string())
         .await
-        .map_err(|error| command_problem(error, session_problem))?;
+        .map_err(|error| match error {
+            // A token naming another kind of stream is no session's.
+            commands::CommandError::OtherKind { .. } => Problem::invalid_token(),
+            error => command_problem(error, session_problem),
+        })?;
     let SessionState::Present(session) = loaded.state else {
         return Err(Problem::invalid_token());
     };
@@ -760,34 +767,32 @@ fn identifiers(user: &User) -> Vec<&str> {
 pub async fn change_password(
     State(state): State<AppState>,
     context: RequestContext,
-    current: CurrentSession,
+    caller: Caller,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, Problem> {
-    let user = current_user(&state, &current).await?;
-    // Guessing the current password with a stolen access token is limited like logins are.
-    state
-        .rate_limits
-        .login_per_account
-        .check(user.email.as_str())?;
+    let user = caller.user.clone();
     if let Err(rejection) = state
         .passwords
         .check_policy(&body.new_password, &identifiers(&user))
     {
         return Err(Problem::validation().with_field("/new_password", rejection.to_string()));
     }
-    let matches = state
-        .passwords
-        .verify(body.current_password, user.password_hash.as_ref())
-        .await
-        .map_err(|e| Problem::internal(&e))?;
-    if !matches {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "wrong-password",
-            "The current password is wrong",
+    // The current password is always asked for, recent sign-in or not: it is the proof.
+    let mut authority = Authority::of(&state, &caller).await?;
+    authority
+        .confirm_password(
+            &state,
+            &caller,
+            Some(body.current_password),
+            "/current_password",
         )
-        .with_field("/current_password", "is not your current password"));
-    }
+        .await?;
+    let person = authority.person(&state, &user);
+    authority.require(
+        Operation::ChangeOwnPassword,
+        Target::Person(&person),
+        Problem::invalid_token,
+    )?;
     let password_hash = state
         .passwords
         .hash(body.new_password)
@@ -816,7 +821,7 @@ pub async fn change_password(
             &state,
             &context,
             user,
-            Some(current.session_id),
+            Some(caller.session.session_id),
             closing,
             now,
         )

@@ -3,12 +3,14 @@
 use crate::AppState;
 use crate::auth::current::Caller;
 use crate::auth::totp;
+use crate::authz::Authority;
 use crate::error::{command_problem, user_problem};
 use crate::extract::{ApiJson, RequestContext};
 use crate::problem::Problem;
 use crate::routes::auth::{
     KnownUser, complete_login, invalid_credentials, load_user, record_failed_login_later,
 };
+use application::policy::{Operation, Target};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -182,23 +184,17 @@ pub async fn disable(
     caller: Caller,
     ApiJson(body): ApiJson<DisableRequest>,
 ) -> Result<StatusCode, Problem> {
-    state
-        .rate_limits
-        .login_per_account
-        .check(caller.user.email.as_str())?;
-    let matches = state
-        .passwords
-        .verify(body.password, caller.user.password_hash.as_ref())
-        .await
-        .map_err(|e| Problem::internal(&e))?;
-    if !matches {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "wrong-password",
-            "The password is wrong",
-        )
-        .with_field("/password", "is not your password"));
-    }
+    // The password is always asked for, recent sign-in or not: it is the proof.
+    let mut authority = Authority::of(&state, &caller).await?;
+    authority
+        .confirm_password(&state, &caller, Some(body.password), "/password")
+        .await?;
+    let person = authority.person(&state, &caller.user);
+    authority.require(
+        Operation::DisableMfa,
+        Target::Person(&person),
+        Problem::invalid_token,
+    )?;
     let metadata = CommandContext {
         metadata: caller.metadata(&context, caller.user.id),
         ..Default::default()

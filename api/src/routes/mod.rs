@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod invitations;
 pub mod mfa;
 pub mod organizations;
 pub mod privacy;

@@ -1,8 +1,10 @@
 //! `/api/v1/organizations/...`: organizations (partners) and their members.
 //!
-//! Administrators manage everything; an organization's `org_admin` members manage its members,
-//! display name and contact; members may read their organization. An organization the caller
-//! may not see is "not found".
+//! Who may do what is the policy's (`application::policy`): administrators manage everything;
+//! an organization's `org_admin` members manage its memberships, invitations, display name and
+//! contact; members and global readers may read it. Joining takes the person's consent (an
+//! invitation, see `routes::invitations`) unless an administrator adds them. An organization the
+//! caller may not see is "not found".
 //!
 //! Memberships live in the organization's stream. The user's stream is linked to the
 //! organization before a membership is added and unlinked after it is removed, so a user's links
@@ -12,10 +14,12 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
+use crate::authz::Authority;
 use crate::error::{command_problem, user_problem};
 use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
 use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::LOG_POSITION;
+use application::policy::{Operation, Person, Target};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -39,10 +43,6 @@ fn not_found() -> Problem {
     )
 }
 
-fn forbidden(detail: &str) -> Problem {
-    Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(detail)
-}
-
 /// The answers to a refused organization command.
 pub fn organization_problem(error: OrganizationError) -> Problem {
     let (status, slug) = match &error {
@@ -50,6 +50,8 @@ pub fn organization_problem(error: OrganizationError) -> Problem {
         OrganizationError::AlreadyExists => (StatusCode::CONFLICT, "organization-exists"),
         OrganizationError::AlreadyMember => (StatusCode::CONFLICT, "already-a-member"),
         OrganizationError::NotAMember => (StatusCode::NOT_FOUND, "not-a-member"),
+        OrganizationError::AlreadyInvited => (StatusCode::CONFLICT, "already-invited"),
+        OrganizationError::NoInvitation => (StatusCode::NOT_FOUND, "invitation-not-found"),
     };
     Problem::new(status, slug, &error.to_string())
 }
@@ -93,25 +95,6 @@ pub async fn memberships_of(state: &AppState, user: &User) -> Result<Vec<Members
         }
     }
     Ok(memberships)
-}
-
-/// Whether `caller` is an `org_admin` of an organization `user` belongs to.
-pub async fn administers_member(
-    state: &AppState,
-    caller: &Caller,
-    user: &User,
-) -> Result<bool, Problem> {
-    for membership in memberships_of(state, &caller.user).await? {
-        if membership.role == OrgRole::OrgAdmin
-            && let Ok(id) = membership.organization_id.parse::<OrganizationId>()
-            && user.organizations.contains(&id)
-            && let Some((organization, _)) = load_organization(state, id).await?
-            && organization.members.contains_key(&user.id)
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// One of a user's memberships, as `/auth/me` shows it.
@@ -228,43 +211,22 @@ fn organization_answer(
         .into_response())
 }
 
-/// What the caller may do with an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Access {
-    /// May read it (a member).
-    Read,
-    /// May manage its members, display name and contact (its `org_admin`).
-    Manage,
-    /// Everything (a global administrator).
-    Administer,
-}
-
-/// The organization at `id` and what the caller may do with it; "not found" if nothing.
-async fn accessible(
+/// The organization at `id` if the policy lets the caller do `operation` to it; "not found"
+/// when it does not exist or the caller may not see it.
+pub(crate) async fn authorized_organization(
     state: &AppState,
-    caller: &Caller,
+    authority: &Authority,
     id: &str,
-) -> Result<(Box<Organization>, u64, Access), Problem> {
+    operation: Operation,
+) -> Result<(Box<Organization>, u64), Problem> {
     let id: OrganizationId = id.parse().map_err(|_| not_found())?;
     let (organization, version) = load_organization(state, id).await?.ok_or_else(not_found)?;
-    let access = if caller.is_admin() {
-        Access::Administer
-    } else {
-        match organization
-            .members
-            .get(&caller.user.id)
-            .map(|membership| membership.role)
-        {
-            Some(OrgRole::OrgAdmin) => Access::Manage,
-            Some(_) => Access::Read,
-            None => return Err(not_found()),
-        }
-    };
-    Ok((organization, version, access))
+    authority.require(operation, Target::Organization(id), not_found)?;
+    Ok((organization, version))
 }
 
 /// Membership permission flags from the catalog.
-fn catalog_permissions(
+pub(crate) fn catalog_permissions(
     fields: &mut FieldErrors,
     state: &AppState,
     names: &[String],
@@ -345,9 +307,11 @@ pub async fn create_organization(
     caller: Caller,
     command: JsonCommand<CreateOrganizationRequest>,
 ) -> Result<Response, Problem> {
-    if !caller.is_admin() {
-        return Err(forbidden("Creating organizations needs the admin role."));
-    }
+    Authority::of(&state, &caller).await?.require(
+        Operation::CreateOrganization,
+        Target::Everything,
+        not_found,
+    )?;
     let body = command.body;
     let mut fields = FieldErrors::default();
     let name = fields.parse(&body.name, OrganizationName::parse, "/name");
@@ -402,7 +366,9 @@ pub async fn get_organization(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let (organization, version, _) = accessible(&state, &caller, &id).await?;
+    let authority = Authority::of(&state, &caller).await?;
+    let (organization, version) =
+        authorized_organization(&state, &authority, &id, Operation::ReadOrganization).await?;
     organization_answer(
         StatusCode::OK,
         &OrganizationState::Present(organization),
@@ -446,17 +412,21 @@ pub async fn update_organization(
     IfMatch(expected_version): IfMatch,
     command: JsonCommand<UpdateOrganizationRequest>,
 ) -> Result<Response, Problem> {
-    let (organization, _, access) = accessible(&state, &caller, &id).await?;
+    let authority = Authority::of(&state, &caller).await?;
     let body = command.body;
-    if access < Access::Manage {
-        return Err(forbidden(
-            "Changing an organization needs its org_admin role.",
-        ));
+    let (organization, _) = authorized_organization(
+        &state,
+        &authority,
+        &id,
+        Operation::ChangeOrganizationDetails,
+    )
+    .await?;
+    let target = Target::Organization(organization.id);
+    if body.name.is_some() {
+        authority.require(Operation::RenameOrganization, target, not_found)?;
     }
-    if (body.name.is_some() || body.status.is_some()) && access < Access::Administer {
-        return Err(forbidden(
-            "Changing an organization's name or status needs the admin role.",
-        ));
+    if body.status.is_some() {
+        authority.require(Operation::ChangeOrganizationStatus, target, not_found)?;
     }
     let now = chrono::Utc::now();
     let mut fields = FieldErrors::default();
@@ -530,7 +500,9 @@ pub async fn update_organization(
             executed.position,
         ),
         None => {
-            let (organization, version, _) = accessible(&state, &caller, &id).await?;
+            let (organization, version) =
+                authorized_organization(&state, &authority, &id, Operation::ReadOrganization)
+                    .await?;
             organization_answer(
                 StatusCode::OK,
                 &OrganizationState::Present(organization),
@@ -563,7 +535,11 @@ pub struct ChangeMemberRequest {
     permissions: Option<Vec<String>>,
 }
 
-async fn existing_user(state: &AppState, raw: &str, pointer: &str) -> Result<Box<User>, Problem> {
+pub(crate) async fn existing_user(
+    state: &AppState,
+    raw: &str,
+    pointer: &str,
+) -> Result<Box<User>, Problem> {
     let missing = || Problem::validation().with_field(pointer, "no such user");
     let user_id: UserId = raw.parse().map_err(|_| missing())?;
     let loaded = state
@@ -575,6 +551,29 @@ async fn existing_user(state: &AppState, raw: &str, pointer: &str) -> Result<Box
         UserState::Present(user) if user.status != domain::user::UserStatus::Deleted => Ok(user),
         _ => Err(missing()),
     }
+}
+
+/// The member `raw` of `organization` as the policy sees them, or "not a member".
+async fn member_person(
+    state: &AppState,
+    authority: &Authority,
+    organization: &Organization,
+    raw: &str,
+) -> Result<Person, Problem> {
+    let not_a_member = || organization_problem(OrganizationError::NotAMember);
+    let user_id: UserId = raw.parse().map_err(|_| not_a_member())?;
+    if !organization.members.contains_key(&user_id) {
+        return Err(not_a_member());
+    }
+    let loaded = state
+        .commands
+        .followed::<UserAggregate>(&user_id.to_string())
+        .await
+        .map_err(|error| command_problem(error, user_problem))?;
+    Ok(match loaded.state {
+        UserState::Present(user) => authority.person(state, &user),
+        _ => authority.person_without_roles(user_id),
+    })
 }
 
 /// Adds a member: links the user to the organization, then adds the membership.
@@ -635,17 +634,30 @@ pub async fn add_member_route(
     IfMatch(expected_version): IfMatch,
     command: JsonCommand<AddMemberRequest>,
 ) -> Result<Response, Problem> {
-    let (organization, _, access) = accessible(&state, &caller, &id).await?;
-    if access < Access::Manage {
-        return Err(forbidden(
-            "Managing members needs the organization's org_admin role.",
-        ));
-    }
+    let authority = Authority::of(&state, &caller).await?;
+    let (organization, _) =
+        authorized_organization(&state, &authority, &id, Operation::ReadOrganization).await?;
     let body = command.body;
     let mut fields = FieldErrors::default();
     let permissions = catalog_permissions(&mut fields, &state, &body.permissions);
     fields.finish()?;
     let user = existing_user(&state, &body.user_id, "/user_id").await?;
+    let person = authority.person(&state, &user);
+    authority
+        .require(
+            Operation::AddMember,
+            Target::Member {
+                organization: organization.id,
+                person: &person,
+            },
+            not_found,
+        )
+        .map_err(|problem| {
+            problem.with_detail(
+                "Only administrators add members directly; invite the person instead \
+                 (POST /api/v1/organizations/{id}/invitations): they join when they accept.",
+            )
+        })?;
     let command_context = CommandContext {
         metadata: caller.metadata(&context, user.id),
         idempotency: command.idempotency,
@@ -685,14 +697,20 @@ pub async fn change_member(
     IfMatch(expected_version): IfMatch,
     command: JsonCommand<ChangeMemberRequest>,
 ) -> Result<Response, Problem> {
-    let (organization, _, access) = accessible(&state, &caller, &id).await?;
-    if access < Access::Manage {
-        return Err(forbidden(
-            "Managing members needs the organization's org_admin role.",
-        ));
-    }
+    let authority = Authority::of(&state, &caller).await?;
+    let (organization, _) =
+        authorized_organization(&state, &authority, &id, Operation::ReadOrganization).await?;
     let not_a_member = || organization_problem(OrganizationError::NotAMember);
-    let user_id: UserId = user_id.parse().map_err(|_| not_a_member())?;
+    let person = member_person(&state, &authority, &organization, &user_id).await?;
+    authority.require(
+        Operation::ChangeMember,
+        Target::Member {
+            organization: organization.id,
+            person: &person,
+        },
+        not_a_member,
+    )?;
+    let user_id = person.id;
     let current = organization
         .members
         .get(&user_id)
@@ -748,15 +766,19 @@ pub async fn remove_member(
     IfMatch(expected_version): IfMatch,
     Idempotency(idempotency): Idempotency,
 ) -> Result<Response, Problem> {
-    let (organization, _, access) = accessible(&state, &caller, &id).await?;
-    if access < Access::Manage {
-        return Err(forbidden(
-            "Managing members needs the organization's org_admin role.",
-        ));
-    }
-    let user_id: UserId = user_id
-        .parse()
-        .map_err(|_| organization_problem(OrganizationError::NotAMember))?;
+    let authority = Authority::of(&state, &caller).await?;
+    let (organization, _) =
+        authorized_organization(&state, &authority, &id, Operation::ReadOrganization).await?;
+    let person = member_person(&state, &authority, &organization, &user_id).await?;
+    authority.require(
+        Operation::RemoveMember,
+        Target::Member {
+            organization: organization.id,
+            person: &person,
+        },
+        || organization_problem(OrganizationError::NotAMember),
+    )?;
+    let user_id = person.id;
     let now = chrono::Utc::now();
     let metadata = caller.metadata(&context, user_id);
     let command_context = CommandContext {

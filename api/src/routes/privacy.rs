@@ -10,12 +10,13 @@
 use crate::AppState;
 use crate::auth::current::Caller;
 use crate::auth::sessions::{self, Closing};
+use crate::authz::Authority;
 use crate::error::{command_problem, user_problem};
 use crate::extract::{JsonCommand, RequestContext};
 use crate::problem::Problem;
 use crate::routes::auth::LOG_POSITION;
-use crate::routes::users::admin_only;
 use crate::views::UserView;
+use application::policy::{Operation, Target};
 use audit::history::{HistoryEntry, stream_history};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -152,15 +153,26 @@ pub async fn forget_user(
         idempotency: command.idempotency,
         ..Default::default()
     };
+    let mut authority = Authority::of(&state, &caller).await?;
     let (user, version) = if caller.is(user_id) {
-        check_own_password(&state, &caller, command.body.password).await?;
+        // A person forgetting themself proves it is them, as for turning off MFA.
+        authority
+            .confirm_password(&state, &caller, command.body.password, "/password")
+            .await?;
+        let person = authority.person(&state, &caller.user);
+        authority.require(Operation::ForgetUser, Target::Person(&person), not_found)?;
         (caller.user.clone(), caller.version)
     } else {
-        admin_only(&caller)?;
         match present_user(&state, user_id).await {
-            Ok(found) => found,
+            Ok((user, version)) => {
+                let person = authority.person(&state, &user);
+                authority.require(Operation::ForgetUser, Target::Person(&person), not_found)?;
+                (user, version)
+            }
             // A retry of a forgetting that went through answers as the first time did.
             Err(_) if command_context.idempotency.is_some() => {
+                let person = authority.person_without_roles(user_id);
+                authority.require(Operation::ForgetUser, Target::Person(&person), not_found)?;
                 let replayed = state
                     .commands
                     .execute::<UserAggregate>(
@@ -205,33 +217,6 @@ fn forgotten_answer(
         }),
     )
         .into_response()
-}
-
-/// A user forgetting themself proves it is them, as for turning off two-factor authentication.
-async fn check_own_password(
-    state: &AppState,
-    caller: &Caller,
-    password: Option<SecretString>,
-) -> Result<(), Problem> {
-    let wrong = || {
-        Problem::new(
-            StatusCode::FORBIDDEN,
-            "wrong-password",
-            "The password is wrong",
-        )
-        .with_field("/password", "is not your password")
-    };
-    let password = password.ok_or_else(wrong)?;
-    state
-        .rate_limits
-        .login_per_account
-        .check(caller.user.email.as_str())?;
-    let matches = state
-        .passwords
-        .verify(password, caller.user.password_hash.as_ref())
-        .await
-        .map_err(|e| Problem::internal(&e))?;
-    if matches { Ok(()) } else { Err(wrong()) }
 }
 
 /// The user now, if they exist and are not forgotten.
@@ -376,10 +361,13 @@ pub async fn export_user(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let user_id: UserId = id.parse().map_err(|_| not_found())?;
-    // Someone else's data is "not found" to anyone but an administrator.
-    if !caller.is(user_id) && !caller.is_admin() {
-        return Err(not_found());
-    }
+    let authority = Authority::of(&state, &caller).await?;
+    // What is left of a forgotten user is exported as such.
+    let person = match present_user(&state, user_id).await {
+        Ok((user, _)) => authority.person(&state, &user),
+        Err(_) => authority.person_without_roles(user_id),
+    };
+    authority.require(Operation::ExportUser, Target::Person(&person), not_found)?;
     let data = personal_data(&state, user_id).await?;
     let mut headers = HeaderMap::new();
     if let Ok(disposition) = HeaderValue::from_str(&format!(

@@ -9,15 +9,17 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
+use crate::authz::Authority;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::Problem;
-use crate::routes::organizations::memberships_of;
+use crate::routes::organizations::authorized_organization;
+use crate::routes::users::{Read, authorized_user};
+use application::policy::{Operation, Target};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use domain::organization::OrgRole;
 use futures::StreamExt;
 use projections::queries::{
     ActivityFilter, DailyPoint, Dashboard, Funnel, ListedMember, ListedOrganization, ListedUser,
@@ -46,44 +48,24 @@ impl Scope {
             Self::Organizations(ids) => Some(ids),
         }
     }
-
-    fn covers(&self, organization_id: &str) -> bool {
-        match self {
-            Self::All => true,
-            Self::Organizations(ids) => ids.iter().any(|id| id == organization_id),
-        }
-    }
 }
 
-/// Global roles that may read every read model.
-const READER_ROLES: &[&str] = &["admin", "auditor", "analyst"];
-
-fn forbidden() -> Problem {
-    Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(
-        "Reading this needs the admin, auditor or analyst role, or org_admin in an organization.",
-    )
-}
-
-/// What `caller` may read, or 403 if nothing.
-async fn scope(state: &AppState, caller: &Caller) -> Result<Scope, Problem> {
-    if caller
-        .user
-        .roles
-        .iter()
-        .any(|role| READER_ROLES.contains(&role.as_str()))
-    {
+/// What the caller may read for `operation`: everything, or their organizations' share, as
+/// the policy says; refused if neither.
+fn scope(authority: &Authority, operation: Operation) -> Result<Scope, Problem> {
+    let Err(refusal) = authority.require(operation, Target::Everything, organization_not_found)
+    else {
         return Ok(Scope::All);
-    }
-    let administered: Vec<String> = memberships_of(state, &caller.user)
-        .await?
-        .into_iter()
-        .filter(|membership| membership.role() == OrgRole::OrgAdmin)
-        .map(|membership| membership.organization_id().to_owned())
+    };
+    let shared: Vec<String> = authority
+        .organizations()
+        .filter(|id| authority.allows(operation, Target::Organization(*id)))
+        .map(|id| id.to_string())
         .collect();
-    if administered.is_empty() {
-        Err(forbidden())
+    if shared.is_empty() {
+        Err(refusal)
     } else {
-        Ok(Scope::Organizations(administered))
+        Ok(Scope::Organizations(shared))
     }
 }
 
@@ -113,6 +95,17 @@ async fn fresh(
     let Some(position) = parameter.max(header) else {
         return Ok(());
     };
+    if position > eventstore::MAX_POSITION {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-min-position",
+            "No such log position",
+        )
+        .with_detail(format!(
+            "Log positions go up to {}.",
+            eventstore::MAX_POSITION
+        )));
+    }
     let reached = state
         .read
         .projector
@@ -152,7 +145,7 @@ async fn list_users(
     headers: &HeaderMap,
     filter: UserFilter,
 ) -> Result<axum::Json<Page<ListedUser>>, Problem> {
-    let scope = scope(state, caller).await?;
+    let scope = scope(&Authority::of(state, caller).await?, Operation::ListUsers)?;
     fresh(state, headers, filter.min_position, &[directory::NAME]).await?;
     let page = state
         .read
@@ -250,37 +243,16 @@ struct UserFilterParams {
     min_position: Option<u64>,
 }
 
-/// Whether `caller` may read about the user `user_id`: readers of everything, the user, and
-/// org_admins of one of the user's organizations (per the directory).
-async fn may_read_user(state: &AppState, caller: &Caller, user_id: &str) -> Result<(), Problem> {
-    if caller.user.id.to_string() == user_id {
-        return Ok(());
-    }
-    let scope = scope(state, caller).await.map_err(|_| user_not_found())?;
-    if scope == Scope::All {
-        return Ok(());
-    }
-    let user = state
-        .read
-        .queries
-        .user(user_id)
-        .await
-        .map_err(query_problem)?;
-    match user {
-        Some(user)
-            if user
-                .organizations
-                .iter()
-                .any(|m| scope.covers(&m.organization_id)) =>
-        {
-            Ok(())
-        }
-        _ => Err(user_not_found()),
-    }
-}
-
-fn user_not_found() -> Problem {
-    Problem::new(StatusCode::NOT_FOUND, "user-not-found", "No such user")
+/// 404 unless the policy lets the caller do `operation` to the user `user_id`.
+async fn may_read_user(
+    state: &AppState,
+    caller: &Caller,
+    user_id: &str,
+    operation: Operation,
+) -> Result<(), Problem> {
+    let authority = Authority::of(state, caller).await?;
+    authorized_user(state, caller, &authority, user_id, Read::Latest, operation).await?;
+    Ok(())
 }
 
 /// `min_position` alone.
@@ -321,7 +293,7 @@ pub async fn user_sessions(
         &[sessions::NAME, directory::NAME],
     )
     .await?;
-    may_read_user(&state, &caller, &id).await?;
+    may_read_user(&state, &caller, &id, Operation::ReadUserSessions).await?;
     let rows = state
         .read
         .queries
@@ -417,7 +389,10 @@ pub async fn activity(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<ActivityParams>,
 ) -> Result<Response, Problem> {
-    let scope = scope(&state, &caller).await?;
+    let scope = scope(
+        &Authority::of(&state, &caller).await?,
+        Operation::ListActivity,
+    )?;
     let (filter, format, min_position) = params.filter(&scope);
     fresh(&state, &headers, min_position, &[activity::NAME]).await?;
     answer_activity(&state, filter, format).await
@@ -453,7 +428,7 @@ pub async fn user_activity(
         &[activity::NAME, directory::NAME],
     )
     .await?;
-    may_read_user(&state, &caller, &id).await?;
+    may_read_user(&state, &caller, &id, Operation::ReadUserActivity).await?;
     filter.user = Some(id);
     answer_activity(&state, filter, format).await
 }
@@ -589,9 +564,11 @@ pub async fn dashboard(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<WindowParams>,
 ) -> Result<axum::Json<Dashboard>, Problem> {
-    if scope(&state, &caller).await? != Scope::All {
-        return Err(forbidden());
-    }
+    Authority::of(&state, &caller).await?.require(
+        Operation::ReadAnalytics,
+        Target::Everything,
+        organization_not_found,
+    )?;
     let days = window(params.days)?;
     fresh(&state, &headers, params.min_position, ANALYTICS_MODELS).await?;
     let dashboard = state
@@ -626,10 +603,8 @@ pub async fn organization_dashboard(
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<WindowParams>,
 ) -> Result<axum::Json<Dashboard>, Problem> {
-    let scope = scope(&state, &caller).await?;
-    if !scope.covers(&id) {
-        return Err(organization_not_found());
-    }
+    let authority = Authority::of(&state, &caller).await?;
+    authorized_organization(&state, &authority, &id, Operation::ReadAnalytics).await?;
     let days = window(params.days)?;
     fresh(&state, &headers, params.min_position, ANALYTICS_MODELS).await?;
     let dashboard = state
@@ -688,11 +663,16 @@ pub async fn daily(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<DailyParams>,
 ) -> Result<axum::Json<Vec<DailyPoint>>, Problem> {
-    let scope = scope(&state, &caller).await?;
-    match (&scope, &params.organization) {
-        (Scope::All, _) => {}
-        (Scope::Organizations(_), Some(id)) if scope.covers(id) => {}
-        _ => return Err(forbidden()),
+    let authority = Authority::of(&state, &caller).await?;
+    match &params.organization {
+        Some(id) => {
+            authorized_organization(&state, &authority, id, Operation::ReadAnalytics).await?;
+        }
+        None => authority.require(
+            Operation::ReadAnalytics,
+            Target::Everything,
+            organization_not_found,
+        )?,
     }
     fresh(&state, &headers, params.min_position, ANALYTICS_MODELS).await?;
     let to = params.to.unwrap_or_else(|| chrono::Utc::now().date_naive());
@@ -727,9 +707,11 @@ pub async fn verification_funnel(
     headers: HeaderMap,
     ApiQuery(freshness): ApiQuery<Freshness>,
 ) -> Result<axum::Json<Funnel>, Problem> {
-    if scope(&state, &caller).await? != Scope::All {
-        return Err(forbidden());
-    }
+    Authority::of(&state, &caller).await?.require(
+        Operation::ReadAnalytics,
+        Target::Everything,
+        organization_not_found,
+    )?;
     fresh(&state, &headers, freshness.min_position, &[directory::NAME]).await?;
     let funnel = state
         .read
@@ -774,7 +756,10 @@ pub async fn organizations(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<OrganizationParams>,
 ) -> Result<axum::Json<Vec<ListedOrganization>>, Problem> {
-    let scope = scope(&state, &caller).await?;
+    let scope = scope(
+        &Authority::of(&state, &caller).await?,
+        Operation::ListOrganizations,
+    )?;
     fresh(&state, &headers, params.min_position, &[directory::NAME]).await?;
     let rows = state
         .read
@@ -812,10 +797,8 @@ pub async fn members(
     Path(id): Path<String>,
     ApiQuery(freshness): ApiQuery<Freshness>,
 ) -> Result<axum::Json<Vec<ListedMember>>, Problem> {
-    let scope = scope(&state, &caller).await?;
-    if !scope.covers(&id) {
-        return Err(organization_not_found());
-    }
+    let authority = Authority::of(&state, &caller).await?;
+    authorized_organization(&state, &authority, &id, Operation::ReadOrganization).await?;
     fresh(&state, &headers, freshness.min_position, &[directory::NAME]).await?;
     let rows = state
         .read

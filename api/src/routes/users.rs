@@ -1,25 +1,29 @@
 //! `/api/v1/users/...`: user administration.
 //!
-//! Administrators (global `admin` role) may do everything here; a user may read and edit their
-//! own names, username, email and phone, and see their own lockout. Someone else's user is "not
-//! found" to a non-administrator; an administrative action on oneself without the role is 403.
-//! Every command takes `If-Match` (the `ETag` of a read) and `Idempotency-Key`.
+//! Who may do what is the policy's (`application::policy`): administrators everything; a person
+//! their own names, username, email and phone (email and phone with a fresh proof: their current
+//! password or a recent sign-in), profile and picture; an organization's org_admins read their
+//! members' directory entries. Someone the caller may not see is "not found"; what they see but
+//! may not do is 403. Every command takes `If-Match` (the `ETag` of a read) and
+//! `Idempotency-Key`.
 
 use crate::AppState;
 use crate::accounts::{CreateAccountError, Creator, NewAccount};
 use crate::auth::current::Caller;
 use crate::auth::sessions::{self, Closing};
+use crate::authz::Authority;
 use crate::error::{command_problem, user_problem};
 use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
+use crate::pictures::PictureError;
 use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::{Accepted, LOG_POSITION};
-use crate::routes::organizations;
+use crate::routes::{invitations, organizations};
 use crate::views::UserView;
+use application::policy::{Operation, Target};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use commands::{CommandContext, Executed};
-use domain::OrganizationId;
 use domain::organization::OrgRole;
 use domain::session::RevocationReason;
 use domain::user::{User, UserAggregate, UserCommand, UserState};
@@ -34,63 +38,49 @@ fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "user-not-found", "No such user")
 }
 
-fn forbidden(detail: &str) -> Problem {
-    Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(detail)
-}
-
-/// 403 unless `caller` holds the global admin role.
-pub(crate) fn admin_only(caller: &Caller) -> Result<(), Problem> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(forbidden("This needs the admin role."))
-    }
-}
-
-/// The user at `id` as `caller` may see it, with its stream version: administrators see
-/// everyone, org_admins the members of their organizations, everyone else themselves.
-async fn visible_user(
+/// The user at `id` if the policy lets the caller do `operation` to them, with its stream
+/// version; "not found" when there is no such user or the caller may not see them.
+pub(crate) async fn authorized_user(
     state: &AppState,
     caller: &Caller,
+    authority: &Authority,
     id: &str,
     read: Read,
+    operation: Operation,
 ) -> Result<(Box<User>, u64), Problem> {
     let user_id: UserId = id.parse().map_err(|_| not_found())?;
-    if caller.is(user_id) && read == Read::Followed {
+    let (user, version) = if caller.is(user_id) && read == Read::Followed {
         // Read for this very request already.
-        return Ok((caller.user.clone(), caller.version));
-    }
-    let loaded = match read {
-        Read::Latest => {
-            state
-                .commands
-                .current::<UserAggregate>(&user_id.to_string())
-                .await
-        }
-        Read::Followed => {
-            state
-                .commands
-                .followed::<UserAggregate>(&user_id.to_string())
-                .await
-        }
-    }
-    .map_err(|error| command_problem(error, user_problem))?;
-    let UserState::Present(user) = loaded.state else {
-        return Err(not_found());
-    };
-    if caller.is_admin()
-        || caller.is(user_id)
-        || organizations::administers_member(state, caller, &user).await?
-    {
-        Ok((user, loaded.version))
+        (caller.user.clone(), caller.version)
     } else {
-        Err(not_found())
-    }
+        let loaded = match read {
+            Read::Latest => {
+                state
+                    .commands
+                    .current::<UserAggregate>(&user_id.to_string())
+                    .await
+            }
+            Read::Followed => {
+                state
+                    .commands
+                    .followed::<UserAggregate>(&user_id.to_string())
+                    .await
+            }
+        }
+        .map_err(|error| command_problem(error, user_problem))?;
+        let UserState::Present(user) = loaded.state else {
+            return Err(not_found());
+        };
+        (user, loaded.version)
+    };
+    let person = authority.person(state, &user);
+    authority.require(operation, Target::Person(&person), not_found)?;
+    Ok((user, version))
 }
 
 /// How current a user read for a request must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Read {
+pub(crate) enum Read {
     /// The latest in the log: for answers that show the user (`GET`).
     Latest,
     /// As this process has followed the log: for deciding a command, whose append checks the
@@ -188,34 +178,43 @@ pub async fn create_user(
     command: JsonCommand<CreateUserRequest>,
 ) -> Result<Response, Problem> {
     let body = command.body;
+    let authority = Authority::of(&state, &caller).await?;
     let organization = match &body.organization {
         Some(raw) => {
-            let id: OrganizationId = raw.parse().map_err(|_| {
-                Problem::validation().with_field("/organization", "no such organization")
-            })?;
-            let (organization, _) = organizations::load_organization(&state, id)
-                .await?
-                .ok_or_else(|| {
+            let (organization, _) = organizations::authorized_organization(
+                &state,
+                &authority,
+                raw,
+                Operation::CreateUser,
+            )
+            .await
+            .map_err(|problem| {
+                if problem.status == 404 {
                     Problem::validation().with_field("/organization", "no such organization")
-                })?;
-            let manages = organization
-                .members
-                .get(&caller.user.id)
-                .is_some_and(|member| member.role == OrgRole::OrgAdmin);
-            if !caller.is_admin() && !manages {
-                return Err(forbidden(
-                    "Creating users needs the admin role, or the org_admin role in their organization.",
-                ));
-            }
+                } else {
+                    problem
+                }
+            })?;
             Some(organization)
         }
         None => {
-            admin_only(&caller)?;
+            authority.require(Operation::CreateUser, Target::Everything, not_found)?;
             None
         }
     };
-    if body.roles.is_some() && !caller.is_admin() {
-        return Err(forbidden("Global roles are granted by administrators."));
+    if body.roles.is_some() {
+        authority.require(Operation::ChangeRoles, Target::Everything, not_found)?;
+    }
+    // Who may only invite (an org_admin) creates the account as an invitation: the person sets
+    // their own password and joins when they accept.
+    let adds_directly = authority.allows(Operation::CreateUser, Target::Everything);
+    if !adds_directly && body.password.is_some() {
+        return Err(
+            Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_field(
+                "/password",
+                "an org_admin creates accounts as invitations: the person sets their own password",
+            ),
+        );
     }
     let mut fields = FieldErrors::default();
     let email = fields.parse(&body.email, Email::parse, "/email");
@@ -283,21 +282,29 @@ pub async fn create_user(
     if let (Some(organization), UserState::Present(user)) = (organization, &executed.state)
         && !executed.replayed
     {
-        let member_context = CommandContext {
-            metadata,
-            data_subject: Some(organization.id.to_string()),
-            ..Default::default()
-        };
         let role = body.organization_role.unwrap_or(OrgRole::Member);
-        organizations::add_member(
-            &state,
-            member_context,
-            organization.id,
-            user,
-            role,
-            BTreeSet::new(),
-        )
-        .await?;
+        if adds_directly {
+            let member_context = CommandContext {
+                metadata,
+                data_subject: Some(organization.id.to_string()),
+                ..Default::default()
+            };
+            organizations::add_member(
+                &state,
+                member_context,
+                organization.id,
+                user,
+                role,
+                BTreeSet::new(),
+            )
+            .await?;
+        } else {
+            let offer = invitations::Offer {
+                role,
+                permissions: BTreeSet::new(),
+            };
+            invitations::invite(&state, metadata, &organization, user, offer).await?;
+        }
     }
     user_answer(StatusCode::CREATED, &executed, chrono::Utc::now())
 }
@@ -323,16 +330,22 @@ pub async fn get_user(
     Path(id): Path<String>,
     crate::extract::ApiQuery(point): crate::extract::ApiQuery<crate::routes::audit::PointInTime>,
 ) -> Result<Response, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
     if point.is_set() {
-        // Auditors and administrators see anyone's past, a user their own; an org_admin's view
-        // of a member starts when the membership did, so their past is not theirs to see.
-        let own = id.parse::<UserId>().is_ok_and(|user_id| caller.is(user_id));
-        if !own && !crate::routes::audit::is_auditor(&caller) {
-            return Err(not_found());
-        }
+        // An org_admin's view of a member starts when the membership did, so their past is
+        // not theirs to see: the past is the history's, for auditors and the person.
+        crate::routes::audit::history_subject(&state, &caller, &id).await?;
         return crate::routes::audit::past_user(&state, &id, &point).await;
     }
-    let (user, version) = visible_user(&state, &caller, &id, Read::Latest).await?;
+    let (user, version) = authorized_user(
+        &state,
+        &caller,
+        &authority,
+        &id,
+        Read::Latest,
+        Operation::ReadUser,
+    )
+    .await?;
     let mut response = axum::Json(UserView::new(&user, chrono::Utc::now())).into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)
@@ -363,6 +376,10 @@ pub struct UpdateUserRequest {
     email: Option<String>,
     /// The whole set of global roles (administrators only).
     roles: Option<Vec<String>>,
+    /// A person changing their own email or phone confirms it with their current password,
+    /// unless they signed in within `auth.reauth_minutes`.
+    #[schema(value_type = Option<String>, format = Password)]
+    current_password: Option<SecretString>,
 }
 
 /// Changes a user's names, username, email, phone or roles, all at once or not at all.
@@ -393,10 +410,38 @@ pub async fn update_user(
     IfMatch(expected_version): IfMatch,
     command: JsonCommand<UpdateUserRequest>,
 ) -> Result<Response, Problem> {
-    let (user, version) = visible_user(&state, &caller, &id, Read::Followed).await?;
+    let mut authority = Authority::of(&state, &caller).await?;
+    let (user, version) = authorized_user(
+        &state,
+        &caller,
+        &authority,
+        &id,
+        Read::Followed,
+        Operation::ReadUser,
+    )
+    .await?;
     let body = command.body;
-    if body.roles.is_some() && !caller.is_admin() {
-        return Err(forbidden("Changing roles needs the admin role."));
+    let asked = [
+        (
+            body.first_name.is_some() || body.last_name.is_some(),
+            Operation::ChangeNames,
+        ),
+        (body.username.is_some(), Operation::ChangeUsername),
+        (body.email.is_some(), Operation::ChangeEmail),
+        (body.phone.is_some(), Operation::ChangePhone),
+        (body.roles.is_some(), Operation::ChangeRoles),
+    ];
+    let person = authority.person(&state, &user);
+    if body.current_password.is_some() {
+        authority
+            .confirm_password(&state, &caller, body.current_password, "/current_password")
+            .await?;
+    }
+    for operation in asked
+        .into_iter()
+        .filter_map(|(sent, operation)| sent.then_some(operation))
+    {
+        authority.require(operation, Target::Person(&person), not_found)?;
     }
     let now = chrono::Utc::now();
     let mut fields = FieldErrors::default();
@@ -497,23 +542,30 @@ pub struct DeactivateRequest {
     reason: Option<String>,
 }
 
+/// A command's HTTP preconditions: `If-Match` and `Idempotency-Key`.
+struct Preconditions {
+    expected_version: Option<u64>,
+    idempotency: Option<eventstore::IdempotencyKey>,
+}
+
 /// Runs an administrator's lifecycle command on a user, over HTTP.
 async fn lifecycle(
     state: &AppState,
     context: &RequestContext,
     caller: &Caller,
     id: &str,
+    operation: Operation,
     command: impl FnOnce(Timestamp) -> UserCommand,
-    expected_version: Option<u64>,
-    idempotency: Option<eventstore::IdempotencyKey>,
+    preconditions: Preconditions,
 ) -> Result<Response, Problem> {
-    admin_only(caller)?;
-    let (user, version) = visible_user(state, caller, id, Read::Followed).await?;
+    let authority = Authority::of(state, caller).await?;
+    let (user, version) =
+        authorized_user(state, caller, &authority, id, Read::Followed, operation).await?;
     let now = chrono::Utc::now();
     let command_context = CommandContext {
         metadata: caller.metadata(context, user.id),
-        idempotency,
-        expected_version,
+        idempotency: preconditions.idempotency,
+        expected_version: preconditions.expected_version,
         ..Default::default()
     };
     let executed = apply_lifecycle(
@@ -594,9 +646,12 @@ pub async fn lock_user(
         &context,
         &caller,
         &id,
+        Operation::LockUser,
         |at| UserCommand::Lock { reason, until, at },
-        expected,
-        command.idempotency,
+        Preconditions {
+            expected_version: expected,
+            idempotency: command.idempotency,
+        },
     )
     .await
 }
@@ -625,9 +680,12 @@ pub async fn unlock_user(
         &context,
         &caller,
         &id,
+        Operation::UnlockUser,
         |at| UserCommand::Unlock { at },
-        expected,
-        idempotency,
+        Preconditions {
+            expected_version: expected,
+            idempotency,
+        },
     )
     .await
 }
@@ -658,9 +716,12 @@ pub async fn deactivate_user(
         &context,
         &caller,
         &id,
+        Operation::DeactivateUser,
         |at| UserCommand::Deactivate { reason, at },
-        expected,
-        command.idempotency,
+        Preconditions {
+            expected_version: expected,
+            idempotency: command.idempotency,
+        },
     )
     .await
 }
@@ -689,9 +750,12 @@ pub async fn reactivate_user(
         &context,
         &caller,
         &id,
+        Operation::ReactivateUser,
         |at| UserCommand::Reactivate { at },
-        expected,
-        idempotency,
+        Preconditions {
+            expected_version: expected,
+            idempotency,
+        },
     )
     .await
 }
@@ -719,9 +783,12 @@ pub async fn delete_user(
         &context,
         &caller,
         &id,
+        Operation::DeleteUser,
         |at| UserCommand::Delete { at },
-        expected,
-        idempotency,
+        Preconditions {
+            expected_version: expected,
+            idempotency,
+        },
     )
     .await
 }
@@ -744,9 +811,24 @@ pub async fn send_password_reset(
     IfMatch(expected): IfMatch,
     Idempotency(idempotency): Idempotency,
 ) -> Result<Response, Problem> {
+    // Reset links to one account are limited as the forgot-password ones are, whoever asks.
+    let authority = Authority::of(&state, &caller).await?;
+    let (user, _) = authorized_user(
+        &state,
+        &caller,
+        &authority,
+        &id,
+        Read::Followed,
+        Operation::SendPasswordReset,
+    )
+    .await?;
+    state
+        .rate_limits
+        .forgot_per_account
+        .check(user.email.as_str())?;
     let lifetime = state.auth.password_reset_lifetime;
     let tokens = state.tokens.clone();
-    let user_id: UserId = id.parse().map_err(|_| not_found())?;
+    let user_id = user.id;
     let command = move |at| UserCommand::RequestPasswordReset {
         token: tokens
             .issue(
@@ -762,9 +844,12 @@ pub async fn send_password_reset(
         &context,
         &caller,
         &id,
+        Operation::SendPasswordReset,
         command,
-        expected,
-        idempotency,
+        Preconditions {
+            expected_version: expected,
+            idempotency,
+        },
     )
     .await?;
     let mut response =
@@ -800,7 +885,16 @@ pub async fn lockout(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<LockoutView>, Problem> {
-    let (user, _) = visible_user(&state, &caller, &id, Read::Latest).await?;
+    let authority = Authority::of(&state, &caller).await?;
+    let (user, _) = authorized_user(
+        &state,
+        &caller,
+        &authority,
+        &id,
+        Read::Latest,
+        Operation::ReadLockout,
+    )
+    .await?;
     let now = chrono::Utc::now();
     let lock = user.active_lock(now);
     // After a lock has run out the count starts again (as the domain counts).
@@ -865,7 +959,16 @@ pub async fn get_profile(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let (user, version) = visible_user(&state, &caller, &id, Read::Latest).await?;
+    let authority = Authority::of(&state, &caller).await?;
+    let (user, version) = authorized_user(
+        &state,
+        &caller,
+        &authority,
+        &id,
+        Read::Latest,
+        Operation::ReadProfile,
+    )
+    .await?;
     Ok(profile_answer(&user.profile, version))
 }
 
@@ -889,12 +992,16 @@ pub async fn put_profile(
     IfMatch(expected_version): IfMatch,
     command: JsonCommand<ProfileRequest>,
 ) -> Result<Response, Problem> {
-    let (user, version) = visible_user(&state, &caller, &id, Read::Followed).await?;
-    if !caller.is_admin() && !caller.is(user.id) {
-        return Err(forbidden(
-            "A profile is changed by its user or an administrator.",
-        ));
-    }
+    let authority = Authority::of(&state, &caller).await?;
+    let (user, version) = authorized_user(
+        &state,
+        &caller,
+        &authority,
+        &id,
+        Read::Followed,
+        Operation::ChangeProfile,
+    )
+    .await?;
     let body = command.body;
     let profile = domain::values::Profile {
         address: body.address,
@@ -940,27 +1047,14 @@ pub async fn put_profile(
 /// The largest profile picture accepted, in bytes.
 pub const MAX_PICTURE_BYTES: usize = 5 * 1024 * 1024;
 
-/// The image type of `bytes` by their signature (what they are, not what they claim):
-/// PNG, JPEG or WebP, with its extension.
-fn detect_image(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some(("image/png", "png"))
-    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        Some(("image/jpeg", "jpg"))
-    } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some(("image/webp", "webp"))
-    } else {
-        None
-    }
-}
-
 /// Where a user's profile picture is stored.
 fn picture_key(user_id: UserId, extension: &str) -> String {
     format!("accounts/{user_id}/profile/picture.{extension}")
 }
 
-/// Stores a profile picture (PNG, JPEG or WebP, told by its bytes; at most 5 MB): the raw image
-/// is the body.
+/// Stores a profile picture: the raw image is the body, a PNG, JPEG or WebP (told by its bytes)
+/// of at most 5 MiB and 40 megapixels that decodes whole; what is stored is the image encoded
+/// again, without metadata.
 #[utoipa::path(post, path = "/api/v1/users/{id}/profile/picture", tag = "users", params(("id" = String, Path, description = "User id")),
     request_body(content = Vec<u8>, content_type = "image/*", description = "The image's bytes"),
     security(("bearer" = [])),
@@ -980,22 +1074,43 @@ pub async fn put_picture(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
-    let (user, version) = visible_user(&state, &caller, &id, Read::Followed).await?;
-    if !caller.is_admin() && !caller.is(user.id) {
-        return Err(forbidden(
-            "A profile picture is changed by its user or an administrator.",
-        ));
-    }
-    let Some((content_type, extension)) = detect_image(&body) else {
-        return Err(Problem::new(
+    let authority = Authority::of(&state, &caller).await?;
+    let (user, version) = authorized_user(
+        &state,
+        &caller,
+        &authority,
+        &id,
+        Read::Followed,
+        Operation::ChangeProfile,
+    )
+    .await?;
+    let decoded = tokio::task::spawn_blocking(move || crate::pictures::reencode(&body))
+        .await
+        .map_err(|error| Problem::internal(&error))?;
+    let image = decoded.map_err(|error| match error {
+        PictureError::Unsupported => Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-image",
             "Not a supported image",
         )
-        .with_detail("Send a PNG, JPEG or WebP image as the body."));
-    };
+        .with_detail("Send a PNG, JPEG or WebP image as the body."),
+        PictureError::TooLarge { .. } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "image-too-large",
+            "The image has too many pixels",
+        )
+        .with_detail(error.to_string()),
+        PictureError::Broken(_) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "broken-image",
+            "The image does not decode",
+        )
+        .with_detail(error.to_string()),
+    })?;
+    let content_type = image.content_type;
+    let body = image.bytes;
     let picture = domain::user::Picture {
-        key: picture_key(user.id, extension),
+        key: picture_key(user.id, image.extension),
         content_type: content_type.to_owned(),
         size: body.len() as u64,
         sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)),
@@ -1060,7 +1175,16 @@ pub async fn get_picture(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let (user, _) = visible_user(&state, &caller, &id, Read::Latest).await?;
+    let authority = Authority::of(&state, &caller).await?;
+    let (user, _) = authorized_user(
+        &state,
+        &caller,
+        &authority,
+        &id,
+        Read::Latest,
+        Operation::ReadProfile,
+    )
+    .await?;
     let no_picture = || Problem::new(StatusCode::NOT_FOUND, "no-picture", "No profile picture");
     let picture = user.picture.as_ref().ok_or_else(no_picture)?;
     let object = state
@@ -1069,9 +1193,25 @@ pub async fn get_picture(
         .await
         .map_err(|e| Problem::internal(&e))?
         .ok_or_else(no_picture)?;
-    let content_type = HeaderValue::from_str(&picture.content_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    Ok(([(header::CONTENT_TYPE, content_type)], object.bytes).into_response())
+    // Served as the image it was stored as and nothing else: no sniffing, no active content.
+    let content_type = match picture.content_type.as_str() {
+        "image/png" => "image/png",
+        "image/jpeg" => "image/jpeg",
+        "image/webp" => "image/webp",
+        _ => "application/octet-stream",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox",
+            ),
+        ],
+        object.bytes,
+    )
+        .into_response())
 }
 
 /// Removes the profile picture.
@@ -1090,12 +1230,16 @@ pub async fn delete_picture(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    let (user, version) = visible_user(&state, &caller, &id, Read::Followed).await?;
-    if !caller.is_admin() && !caller.is(user.id) {
-        return Err(forbidden(
-            "A profile picture is changed by its user or an administrator.",
-        ));
-    }
+    let authority = Authority::of(&state, &caller).await?;
+    let (user, version) = authorized_user(
+        &state,
+        &caller,
+        &authority,
+        &id,
+        Read::Followed,
+        Operation::ChangeProfile,
+    )
+    .await?;
     let key = user.picture.as_ref().map(|picture| picture.key.clone());
     let metadata = CommandContext {
         metadata: caller.metadata(&context, user.id),

@@ -100,7 +100,8 @@ async fn verify_email(
             // An unknown user and a wrong token answer alike.
             commands::CommandError::Rejected(
                 UserError::NotFound | UserError::Deleted | UserError::NothingToVerify,
-            ) => invalid(),
+            )
+            | commands::CommandError::OtherKind { .. } => invalid(),
             other => command_problem(other, user_problem),
         })?;
     verified(&executed.state)

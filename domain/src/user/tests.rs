@@ -1433,3 +1433,26 @@ fn an_erased_history_reads_back_and_folds_into_what_is_left_of_a_forgotten_user(
         })
     );
 }
+
+fn name() -> crate::values::OrganizationName {
+    crate::values::OrganizationName::parse("Acme").expect("valid name")
+}
+
+#[test]
+fn an_invitation_links_the_organization_so_the_person_finds_it() {
+    let organization_id = crate::OrganizationId::from_uuid(uuid::Uuid::from_u128(9));
+    let state = given::<UserAggregate>(history())
+        .when(UserCommand::NoteInvitation {
+            organization_id,
+            organization_name: name(),
+            expires_at: at(60),
+            at: at(1),
+        })
+        .then([UserEvent::InvitedToOrganization {
+            organization_id,
+            organization_name: name(),
+            expires_at: at(60),
+            at: at(1),
+        }]);
+    assert!(present(state).organizations.contains(&organization_id));
+}

@@ -1,0 +1,539 @@
+//! Who may do what to whom: one rule per operation, and one function that applies them.
+//!
+//! Every use case asks [`authorize`] before it acts, whichever front end called it, so REST, the
+//! web pages and the command line cannot disagree. The rules are data ([`Operation::rule`]); the
+//! matrix test walks every operation × caller × target and compares with the committed table.
+//!
+//! What matters most for identity:
+//! - only the person and administrators change a person's credentials and identity;
+//! - an `org_admin` manages memberships, roles and permission flags in their organization and
+//!   reads their members' directory entries, nothing else about a person;
+//! - grants that come from an organization never reach a holder of a privileged global role;
+//! - a person changing their own email, phone or password, or turning MFA off, needs a fresh
+//!   proof (a recent sign-in or their current password), so a stolen access token alone does not
+//!   become a permanent takeover.
+
+use domain::organization::OrgRole;
+use domain::{OrganizationId, UserId};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A global role that grants something by itself. Other global roles (`user`, an operator's
+/// `COACH`) grant nothing here; the catalog may still mark them privileged.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, strum::Display, strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum GlobalRole {
+    /// Administers everything.
+    Admin,
+    /// Reads the log, its verification and anyone's history.
+    Auditor,
+    /// Reads the read models and analytics.
+    Analyst,
+}
+
+/// The global roles that are privileged whatever the catalog says.
+pub const PRIVILEGED_ROLES: [GlobalRole; 3] =
+    [GlobalRole::Admin, GlobalRole::Auditor, GlobalRole::Analyst];
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// Nobody signed in.
+    Anonymous,
+    /// A signed-in person.
+    User(UserActor),
+    /// A service holding a configured credential (token introspection).
+    Service,
+    /// The operator at the command line, with the database at hand: full rights.
+    Operator,
+    /// idlog itself (workers, the bootstrap).
+    System,
+}
+
+/// A signed-in person as the policy sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserActor {
+    /// Who.
+    pub id: UserId,
+    /// Their global roles that grant something.
+    pub roles: BTreeSet<GlobalRole>,
+    /// Their memberships, confirmed against each organization.
+    pub memberships: BTreeMap<OrganizationId, OrgRole>,
+    /// Whether they proved who they are recently: signed in within the re-authentication
+    /// window, or confirmed their current password with this request.
+    pub fresh: bool,
+}
+
+/// A person an operation is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Who.
+    pub id: UserId,
+    /// Whether they hold a privileged global role (see [`PRIVILEGED_ROLES`] and the catalog).
+    pub privileged: bool,
+    /// Their memberships, as far as the caller's organizations know them.
+    pub memberships: BTreeMap<OrganizationId, OrgRole>,
+}
+
+/// What an operation is done to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// The whole installation: every user, the log, the read models, the workers.
+    Everything,
+    /// One organization, or its share of a collection (its members' list, its analytics).
+    Organization(OrganizationId),
+    /// One person.
+    Person(&'a Person),
+    /// A person's membership, existing or offered, in an organization.
+    Member {
+        /// The organization.
+        organization: OrganizationId,
+        /// The person.
+        person: &'a Person,
+    },
+}
+
+/// Who an operation is allowed to, as data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// Anyone, signed in or not.
+    pub anyone: bool,
+    /// The person the target is (a member leaving, someone reading their own account).
+    pub person: bool,
+    /// Roles in the target's organization that grant it (never over a privileged person).
+    pub organization: &'static [OrgRole],
+    /// Global roles that grant it.
+    pub global: &'static [GlobalRole],
+    /// A service credential.
+    pub service: bool,
+    /// The person doing it to themself needs a fresh proof of who they are.
+    pub fresh: bool,
+    /// It only reads: organization grants reach privileged persons too (reading a directory
+    /// entry is not acting on its holder).
+    pub read_only: bool,
+}
+
+const NONE: Rule = Rule {
+    anyone: false,
+    person: false,
+    organization: &[],
+    global: &[],
+    service: false,
+    fresh: false,
+    read_only: false,
+};
+const ADMIN: &[GlobalRole] = &[GlobalRole::Admin];
+const AUDITORS: &[GlobalRole] = &[GlobalRole::Admin, GlobalRole::Auditor];
+const READERS: &[GlobalRole] = &[GlobalRole::Admin, GlobalRole::Auditor, GlobalRole::Analyst];
+const ORG_ADMINS: &[OrgRole] = &[OrgRole::OrgAdmin];
+const MEMBERS: &[OrgRole] = &[OrgRole::OrgAdmin, OrgRole::Member, OrgRole::Readonly];
+
+/// Anyone, signed in or not.
+const PUBLIC: Rule = Rule {
+    anyone: true,
+    ..NONE
+};
+/// The person alone.
+const OWN: Rule = Rule {
+    person: true,
+    ..NONE
+};
+/// The person alone, with a fresh proof.
+const OWN_FRESH: Rule = Rule {
+    person: true,
+    fresh: true,
+    ..NONE
+};
+/// Administrators.
+const ADMINISTRATORS: Rule = Rule {
+    global: ADMIN,
+    ..NONE
+};
+/// The person and administrators.
+const PERSON_OR_ADMIN: Rule = Rule {
+    person: true,
+    global: ADMIN,
+    ..NONE
+};
+/// The person (with a fresh proof) and administrators.
+const PERSON_FRESH_OR_ADMIN: Rule = Rule {
+    person: true,
+    global: ADMIN,
+    fresh: true,
+    ..NONE
+};
+/// The person and every global reader of the read models.
+const PERSON_OR_READERS: Rule = Rule {
+    person: true,
+    global: READERS,
+    ..NONE
+};
+/// Administrators and the organization's org_admins.
+const ORGANIZATION_ADMINS: Rule = Rule {
+    organization: ORG_ADMINS,
+    global: ADMIN,
+    ..NONE
+};
+/// Global readers, and an organization's org_admins for its share.
+const READERS_OR_ORG_ADMINS: Rule = Rule {
+    organization: ORG_ADMINS,
+    global: READERS,
+    ..NONE
+};
+
+/// Everything idlog lets someone do, named after the use case.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::Display,
+    strum::EnumIter,
+    strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum Operation {
+    // Open to everyone.
+    /// Create one's own account.
+    Register,
+    /// Sign in with a password (and a second factor).
+    SignIn,
+    /// Exchange a refresh token for new tokens.
+    RefreshSession,
+    /// Ask for a password reset link.
+    ForgotPassword,
+    /// Set a new password with a reset link.
+    ResetPassword,
+    /// Confirm an email address with its link.
+    VerifyEmail,
+    /// Read the access tokens' public keys.
+    ReadPublicKeys,
+    /// Read liveness and readiness.
+    ReadHealth,
+    /// Read the OpenAPI document.
+    ReadApiDocument,
+    /// Read the Prometheus metrics.
+    ReadMetrics,
+    /// Ask whether an access token is valid (a service credential).
+    IntrospectToken,
+
+    // A person's own account.
+    /// Read one's own account and memberships.
+    ReadOwnAccount,
+    /// End the session one signed in with.
+    SignOut,
+    /// End every session of one's own.
+    SignOutEverywhere,
+    /// List one's own sessions.
+    ListOwnSessions,
+    /// End one of one's own sessions.
+    EndOwnSession,
+    /// Change one's own password.
+    ChangeOwnPassword,
+    /// Start enrolling a TOTP second factor.
+    EnrollMfa,
+    /// Confirm a TOTP enrollment, which turns MFA on.
+    ConfirmMfa,
+    /// Turn MFA off.
+    DisableMfa,
+    /// Send oneself an email verification link.
+    SendEmailVerification,
+    /// Send oneself a phone verification code.
+    SendPhoneCode,
+    /// Confirm one's phone with its code.
+    VerifyPhone,
+    /// List the invitations waiting for one's answer.
+    ListOwnInvitations,
+    /// Accept or decline an invitation to an organization.
+    AnswerInvitation,
+
+    // A person, by id.
+    /// Read a person's directory entry (names, email, status, memberships).
+    ReadUser,
+    /// Change a person's first and last name.
+    ChangeNames,
+    /// Change a person's username.
+    ChangeUsername,
+    /// Change a person's email address.
+    ChangeEmail,
+    /// Change a person's phone number.
+    ChangePhone,
+    /// Grant or revoke global roles.
+    ChangeRoles,
+    /// Read a person's profile and picture.
+    ReadProfile,
+    /// Change a person's profile and picture.
+    ChangeProfile,
+    /// Read whether a person is locked out.
+    ReadLockout,
+    /// Lock an account.
+    LockUser,
+    /// Unlock an account.
+    UnlockUser,
+    /// Deactivate an account.
+    DeactivateUser,
+    /// Reactivate an account.
+    ReactivateUser,
+    /// Delete an account.
+    DeleteUser,
+    /// Send a person a password reset link.
+    SendPasswordReset,
+    /// Erase a person's personal data for good.
+    ForgetUser,
+    /// Export a person's personal data.
+    ExportUser,
+    /// List a person's sessions.
+    ReadUserSessions,
+    /// Read a person's activity.
+    ReadUserActivity,
+    /// Read a person's events and past states.
+    ReadUserHistory,
+
+    // Organizations.
+    /// Create an organization.
+    CreateOrganization,
+    /// Read an organization and its members.
+    ReadOrganization,
+    /// Change an organization's display name and contact.
+    ChangeOrganizationDetails,
+    /// Change an organization's unique name.
+    RenameOrganization,
+    /// Change an organization's status.
+    ChangeOrganizationStatus,
+    /// Add a member without asking them (administrators).
+    AddMember,
+    /// Invite a person to join (they accept or decline).
+    InviteMember,
+    /// List an organization's pending invitations.
+    ListInvitations,
+    /// Withdraw a pending invitation.
+    RevokeInvitation,
+    /// Change a member's role or permission flags.
+    ChangeMember,
+    /// Remove a member (or leave, for the member).
+    RemoveMember,
+
+    // Collections.
+    /// Create an account (administrators anywhere; org_admins as an invitation to theirs).
+    CreateUser,
+    /// List and search users.
+    ListUsers,
+    /// List organizations.
+    ListOrganizations,
+    /// Read the activity log.
+    ListActivity,
+    /// Read analytics (dashboards, daily counts, the verification funnel).
+    ReadAnalytics,
+    /// Read the log, its verification and checkpoints.
+    ReadAuditLog,
+    /// Check and rebuild the storage folders; list email and SMS deliveries.
+    ManageStorage,
+}
+
+impl Operation {
+    /// Who may do it.
+    pub const fn rule(self) -> Rule {
+        use Operation as O;
+        match self {
+            O::Register
+            | O::SignIn
+            | O::RefreshSession
+            | O::ForgotPassword
+            | O::ResetPassword
+            | O::VerifyEmail
+            | O::ReadPublicKeys
+            | O::ReadHealth
+            | O::ReadApiDocument
+            | O::ReadMetrics => PUBLIC,
+            O::IntrospectToken => Rule {
+                service: true,
+                ..NONE
+            },
+
+            O::ReadOwnAccount
+            | O::SignOut
+            | O::SignOutEverywhere
+            | O::ListOwnSessions
+            | O::EndOwnSession
+            | O::EnrollMfa
+            | O::ConfirmMfa
+            | O::SendEmailVerification
+            | O::SendPhoneCode
+            | O::VerifyPhone
+            | O::ListOwnInvitations
+            | O::AnswerInvitation => OWN,
+            O::ChangeOwnPassword | O::DisableMfa => OWN_FRESH,
+
+            O::ReadUser => Rule {
+                person: true,
+                organization: ORG_ADMINS,
+                global: READERS,
+                read_only: true,
+                ..NONE
+            },
+            O::ChangeNames
+            | O::ChangeUsername
+            | O::ReadProfile
+            | O::ChangeProfile
+            | O::ReadLockout
+            | O::ExportUser => PERSON_OR_ADMIN,
+            O::ChangeEmail | O::ChangePhone => PERSON_FRESH_OR_ADMIN,
+            O::ChangeRoles
+            | O::LockUser
+            | O::UnlockUser
+            | O::DeactivateUser
+            | O::ReactivateUser
+            | O::DeleteUser
+            | O::SendPasswordReset => ADMINISTRATORS,
+            // The right to erasure: the person, with their password, or an administrator.
+            O::ForgetUser => PERSON_FRESH_OR_ADMIN,
+            O::ReadUserSessions | O::ReadUserActivity => PERSON_OR_READERS,
+            O::ReadUserHistory => Rule {
+                person: true,
+                global: AUDITORS,
+                ..NONE
+            },
+
+            O::CreateOrganization
+            | O::RenameOrganization
+            | O::ChangeOrganizationStatus
+            | O::AddMember
+            | O::ManageStorage => ADMINISTRATORS,
+            O::ReadOrganization => Rule {
+                organization: MEMBERS,
+                global: READERS,
+                ..NONE
+            },
+            O::ChangeOrganizationDetails
+            | O::InviteMember
+            | O::ListInvitations
+            | O::RevokeInvitation
+            | O::ChangeMember
+            | O::CreateUser => ORGANIZATION_ADMINS,
+            O::RemoveMember => Rule {
+                person: true,
+                ..ORGANIZATION_ADMINS
+            },
+
+            O::ListUsers | O::ReadAnalytics => READERS_OR_ORG_ADMINS,
+            O::ListOrganizations => Rule {
+                organization: MEMBERS,
+                global: READERS,
+                ..NONE
+            },
+            O::ListActivity => Rule {
+                global: READERS,
+                ..NONE
+            },
+            O::ReadAuditLog => Rule {
+                global: AUDITORS,
+                ..NONE
+            },
+        }
+    }
+}
+
+/// Why an operation was refused, and so what the caller may be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display)]
+#[strum(serialize_all = "snake_case")]
+pub enum Refusal {
+    /// Nobody is signed in: sign in first (401).
+    SignInRequired,
+    /// The caller may not even see the target: it is "not found" to them (404).
+    NotFound,
+    /// The caller sees the target but may not do this (403).
+    Forbidden,
+    /// The person may do this with a fresh proof: their current password, or a new sign-in.
+    FreshProofRequired,
+}
+
+/// Whether `actor` may do `operation` to `target`.
+pub fn authorize(actor: &Actor, operation: Operation, target: Target<'_>) -> Result<(), Refusal> {
+    let rule = operation.rule();
+    if rule.anyone {
+        return Ok(());
+    }
+    let user = match actor {
+        Actor::Operator | Actor::System => return Ok(()),
+        Actor::Service if rule.service => return Ok(()),
+        Actor::Service => return Err(Refusal::Forbidden),
+        Actor::Anonymous => return Err(Refusal::SignInRequired),
+        Actor::User(user) => user,
+    };
+    let is_person = target_person(target).is_some_and(|person| person.id == user.id);
+    if is_person && rule.person {
+        // Asked of everyone acting on their own credentials, administrators too.
+        return if rule.fresh && !user.fresh {
+            Err(Refusal::FreshProofRequired)
+        } else {
+            Ok(())
+        };
+    }
+    if grants(user, rule, target) {
+        return Ok(());
+    }
+    Err(if may_see(user, target) {
+        Refusal::Forbidden
+    } else {
+        Refusal::NotFound
+    })
+}
+
+/// Whether `operation` on `target` is allowed to `actor` (for listings that filter rather than
+/// refuse).
+pub fn allows(actor: &Actor, operation: Operation, target: Target<'_>) -> bool {
+    authorize(actor, operation, target).is_ok()
+}
+
+fn target_person<'a>(target: Target<'a>) -> Option<&'a Person> {
+    match target {
+        Target::Person(person) | Target::Member { person, .. } => Some(person),
+        Target::Everything | Target::Organization(_) => None,
+    }
+}
+
+/// Whether a global role or an organization role of `user` grants `rule` over `target`.
+fn grants(user: &UserActor, rule: Rule, target: Target<'_>) -> bool {
+    if rule.global.iter().any(|role| user.roles.contains(role)) {
+        return true;
+    }
+    // Organization grants are over others, and over privileged persons only to read.
+    let reaches = |person: &Person| person.id != user.id && (rule.read_only || !person.privileged);
+    let role_in = |organization: &OrganizationId| {
+        user.memberships
+            .get(organization)
+            .is_some_and(|role| rule.organization.contains(role))
+    };
+    match target {
+        Target::Everything => false,
+        Target::Organization(organization) => role_in(&organization),
+        Target::Member {
+            organization,
+            person,
+        } => reaches(person) && role_in(&organization),
+        Target::Person(person) => reaches(person) && person.memberships.keys().any(role_in),
+    }
+}
+
+/// Whether `user` may know that `target` exists: refusals name it (403) only then.
+fn may_see(user: &UserActor, target: Target<'_>) -> bool {
+    match target {
+        Target::Everything => true,
+        Target::Organization(organization) | Target::Member { organization, .. } => grants(
+            user,
+            Operation::ReadOrganization.rule(),
+            Target::Organization(organization),
+        ),
+        Target::Person(person) => {
+            person.id == user.id || grants(user, Operation::ReadUser.rule(), target)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
