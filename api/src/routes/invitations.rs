@@ -10,10 +10,10 @@
 //! organization's stream.
 
 use crate::AppState;
-use crate::accounts::{CreateAccountError, Creator, NewAccount};
+use crate::accounts::{Creator, NewAccount};
 use crate::auth::current::Caller;
 use crate::authz::Authority;
-use crate::error::{command_problem, user_problem};
+use crate::error::{command_problem, create_account_problem, user_problem};
 use crate::extract::{Idempotency, JsonCommand, RequestContext};
 use crate::problem::{FieldErrors, Problem};
 use crate::routes::organizations::{
@@ -226,13 +226,7 @@ pub async fn user_for_invitation(
     let executed = creator
         .create(account, context)
         .await
-        .map_err(|error| match error {
-            CreateAccountError::Password(rejection) => {
-                Problem::validation().with_field("/password", rejection.to_string())
-            }
-            CreateAccountError::Hashing(error) => Problem::internal(&error),
-            CreateAccountError::Command(error) => command_problem(error, user_problem),
-        })?;
+        .map_err(create_account_problem)?;
     match executed.state {
         UserState::Present(user) => Ok(user),
         _ => Err(Problem::validation().with_field("/email", "no such user")),

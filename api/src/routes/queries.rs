@@ -13,7 +13,7 @@ use crate::authz::Authority;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::Problem;
 use crate::routes::organizations::authorized_organization;
-use crate::routes::users::{Read, authorized_user};
+use crate::routes::users::{Read, user_for};
 use application::policy::{Operation, Target};
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -250,8 +250,7 @@ async fn may_read_user(
     user_id: &str,
     operation: Operation,
 ) -> Result<(), Problem> {
-    let authority = Authority::of(state, caller).await?;
-    authorized_user(state, caller, &authority, user_id, Read::Latest, operation).await?;
+    user_for(state, caller, user_id, Read::Latest, operation).await?;
     Ok(())
 }
 

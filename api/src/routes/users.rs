@@ -8,11 +8,11 @@
 //! `Idempotency-Key`.
 
 use crate::AppState;
-use crate::accounts::{CreateAccountError, Creator, NewAccount};
+use crate::accounts::{Creator, NewAccount};
 use crate::auth::current::Caller;
 use crate::auth::sessions::{self, Closing};
 use crate::authz::Authority;
-use crate::error::{command_problem, user_problem};
+use crate::error::{command_problem, create_account_problem, user_problem};
 use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
 use crate::pictures::PictureError;
 use crate::problem::{FieldErrors, Problem};
@@ -76,6 +76,18 @@ pub(crate) async fn authorized_user(
     let person = authority.person(state, &user);
     authority.require(operation, Target::Person(&person), not_found)?;
     Ok((user, version))
+}
+
+/// As [`authorized_user`], for a request that asks the policy once.
+pub(crate) async fn user_for(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    read: Read,
+    operation: Operation,
+) -> Result<(Box<User>, u64), Problem> {
+    let authority = Authority::of(state, caller).await?;
+    authorized_user(state, caller, &authority, id, read, operation).await
 }
 
 /// How current a user read for a request must be.
@@ -272,13 +284,7 @@ pub async fn create_user(
     let executed = creator
         .create(account, context)
         .await
-        .map_err(|error| match error {
-            CreateAccountError::Password(rejection) => {
-                Problem::validation().with_field("/password", rejection.to_string())
-            }
-            CreateAccountError::Hashing(error) => Problem::internal(&error),
-            CreateAccountError::Command(error) => command_problem(error, user_problem),
-        })?;
+        .map_err(create_account_problem)?;
     if let (Some(organization), UserState::Present(user)) = (organization, &executed.state)
         && !executed.replayed
     {
@@ -330,22 +336,13 @@ pub async fn get_user(
     Path(id): Path<String>,
     crate::extract::ApiQuery(point): crate::extract::ApiQuery<crate::routes::audit::PointInTime>,
 ) -> Result<Response, Problem> {
-    let authority = Authority::of(&state, &caller).await?;
     if point.is_set() {
         // An org_admin's view of a member starts when the membership did, so their past is
         // not theirs to see: the past is the history's, for auditors and the person.
         crate::routes::audit::history_subject(&state, &caller, &id).await?;
         return crate::routes::audit::past_user(&state, &id, &point).await;
     }
-    let (user, version) = authorized_user(
-        &state,
-        &caller,
-        &authority,
-        &id,
-        Read::Latest,
-        Operation::ReadUser,
-    )
-    .await?;
+    let (user, version) = user_for(&state, &caller, &id, Read::Latest, Operation::ReadUser).await?;
     let mut response = axum::Json(UserView::new(&user, chrono::Utc::now())).into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)
@@ -558,9 +555,7 @@ async fn lifecycle(
     command: impl FnOnce(Timestamp) -> UserCommand,
     preconditions: Preconditions,
 ) -> Result<Response, Problem> {
-    let authority = Authority::of(state, caller).await?;
-    let (user, version) =
-        authorized_user(state, caller, &authority, id, Read::Followed, operation).await?;
+    let (user, version) = user_for(state, caller, id, Read::Followed, operation).await?;
     let now = chrono::Utc::now();
     let command_context = CommandContext {
         metadata: caller.metadata(context, user.id),
@@ -812,11 +807,9 @@ pub async fn send_password_reset(
     Idempotency(idempotency): Idempotency,
 ) -> Result<Response, Problem> {
     // Reset links to one account are limited as the forgot-password ones are, whoever asks.
-    let authority = Authority::of(&state, &caller).await?;
-    let (user, _) = authorized_user(
+    let (user, _) = user_for(
         &state,
         &caller,
-        &authority,
         &id,
         Read::Followed,
         Operation::SendPasswordReset,
@@ -885,16 +878,7 @@ pub async fn lockout(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<LockoutView>, Problem> {
-    let authority = Authority::of(&state, &caller).await?;
-    let (user, _) = authorized_user(
-        &state,
-        &caller,
-        &authority,
-        &id,
-        Read::Latest,
-        Operation::ReadLockout,
-    )
-    .await?;
+    let (user, _) = user_for(&state, &caller, &id, Read::Latest, Operation::ReadLockout).await?;
     let now = chrono::Utc::now();
     let lock = user.active_lock(now);
     // After a lock has run out the count starts again (as the domain counts).
@@ -959,16 +943,8 @@ pub async fn get_profile(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let authority = Authority::of(&state, &caller).await?;
-    let (user, version) = authorized_user(
-        &state,
-        &caller,
-        &authority,
-        &id,
-        Read::Latest,
-        Operation::ReadProfile,
-    )
-    .await?;
+    let (user, version) =
+        user_for(&state, &caller, &id, Read::Latest, Operation::ReadProfile).await?;
     Ok(profile_answer(&user.profile, version))
 }
 
@@ -992,11 +968,9 @@ pub async fn put_profile(
     IfMatch(expected_version): IfMatch,
     command: JsonCommand<ProfileRequest>,
 ) -> Result<Response, Problem> {
-    let authority = Authority::of(&state, &caller).await?;
-    let (user, version) = authorized_user(
+    let (user, version) = user_for(
         &state,
         &caller,
-        &authority,
         &id,
         Read::Followed,
         Operation::ChangeProfile,
@@ -1074,11 +1048,9 @@ pub async fn put_picture(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
-    let authority = Authority::of(&state, &caller).await?;
-    let (user, version) = authorized_user(
+    let (user, version) = user_for(
         &state,
         &caller,
-        &authority,
         &id,
         Read::Followed,
         Operation::ChangeProfile,
@@ -1175,16 +1147,7 @@ pub async fn get_picture(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let authority = Authority::of(&state, &caller).await?;
-    let (user, _) = authorized_user(
-        &state,
-        &caller,
-        &authority,
-        &id,
-        Read::Latest,
-        Operation::ReadProfile,
-    )
-    .await?;
+    let (user, _) = user_for(&state, &caller, &id, Read::Latest, Operation::ReadProfile).await?;
     let no_picture = || Problem::new(StatusCode::NOT_FOUND, "no-picture", "No profile picture");
     let picture = user.picture.as_ref().ok_or_else(no_picture)?;
     let object = state
@@ -1230,11 +1193,9 @@ pub async fn delete_picture(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    let authority = Authority::of(&state, &caller).await?;
-    let (user, version) = authorized_user(
+    let (user, version) = user_for(
         &state,
         &caller,
-        &authority,
         &id,
         Read::Followed,
         Operation::ChangeProfile,
