@@ -837,6 +837,10 @@ pub enum UserError {
     },
 }
 
+/// The type of [`UserEvent::UserForgotten`], after which a person's data is erased everywhere:
+/// readers of the log that do not decode user events match on it.
+pub const USER_FORGOTTEN: &str = "UserForgotten";
+
 /// The User aggregate.
 #[derive(Debug, Clone, Copy)]
 pub struct UserAggregate;

@@ -34,6 +34,7 @@ pub use model::{
     ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord, NewEvent, RecordedEvent,
 };
 
+use crate::error::DbContext;
 use std::sync::Arc;
 
 /// The largest log position there can be: positions are stored as signed 64-bit integers, so a
@@ -48,6 +49,52 @@ pub enum Database {
     /// A SQLite file.
     Sqlite(sqlx::SqlitePool),
 }
+
+impl Database {
+    /// Takes erased personal data out of the disk's reach once the rows that held it changed
+    /// (`tables`, by their names in this database). On SQLite, whose freed space is zeroed
+    /// (`secure_delete`), the write-ahead log with the old page images is folded in and
+    /// emptied. On PostgreSQL the tables are vacuumed, so their dead row versions are pruned;
+    /// freed space is not overwritten there, and WAL archives and backups keep old pages (see
+    /// the privacy documentation).
+    #[tracing::instrument(skip(self))]
+    pub async fn scrub(&self, tables: &[String]) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(pool) => {
+                if !sqlite::truncate_wal(pool, SCRUB_PATIENCE).await? {
+                    tracing::warn!(
+                        "readers kept the write-ahead log from being emptied for {SCRUB_PATIENCE:?}; \
+                         erased data stays in it until the next checkpoint"
+                    );
+                }
+            }
+            Self::Postgres(pool) => {
+                for table in tables {
+                    // Names come from code, never from a request; VACUUM takes no parameters.
+                    sqlx::query(&format!("VACUUM {table}"))
+                        .execute(pool)
+                        .await
+                        .context("vacuuming a table that held erased data")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Self::scrub`] in the background: erasing is done, what is left is housekeeping, and a
+    /// failure is logged.
+    pub fn scrub_soon(&self, tables: Vec<String>) {
+        let database = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = database.scrub(&tables).await {
+                tracing::warn!(%error, "scrubbing erased data failed");
+            }
+        });
+    }
+}
+
+/// How long a scrub waits for SQLite's readers to let the write-ahead log be emptied.
+const SCRUB_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// An opened log and its database.
 #[derive(Debug, Clone)]

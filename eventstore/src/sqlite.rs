@@ -60,6 +60,9 @@ impl SqliteStorage {
             // An audit log must survive power loss: every commit is synced.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
+            // Freed space is overwritten with zeros: an erased email or name does not linger
+            // in free pages of the file (see `truncate_wal` for the write-ahead log).
+            .pragma("secure_delete", "ON")
             .foreign_keys(true)
             .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
         let pool = SqlitePoolOptions::new()
@@ -97,6 +100,57 @@ impl SqliteStorage {
 static WRITE_TURNS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
     LazyLock::new(Mutex::default);
 
+/// This process's turn at `pool`'s file (see [`WRITE_TURNS`]); `None` when waiting for it took
+/// longer than the busy timeout (a writer holding it that long is stuck): SQLite's own lock
+/// decides then.
+async fn write_turn(pool: &SqlitePool) -> Option<OwnedMutexGuard<()>> {
+    let file = pool
+        .connect_options()
+        .get_filename()
+        .to_string_lossy()
+        .into_owned();
+    let queue = WRITE_TURNS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(file)
+        .or_default()
+        .clone();
+    let turn = tokio::time::timeout(BUSY_TIMEOUT, queue.lock_owned())
+        .await
+        .ok();
+    if turn.is_none() {
+        tracing::warn!(
+            "no turn at the SQLite file's write lock for {BUSY_TIMEOUT:?}; trying without"
+        );
+    }
+    turn
+}
+
+/// Folds the write-ahead log into the database file and empties it (`wal_checkpoint(TRUNCATE)`),
+/// so that old page images, erased personal data among them, leave the disk. A reader in the
+/// middle of a transaction holds it back: it is tried again until it completes or `patience`
+/// runs out (then false).
+pub async fn truncate_wal(pool: &SqlitePool, patience: Duration) -> Result<bool, StoreError> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let (busy, _, _): (i64, i64, i64) = {
+            // This process's writers wait meanwhile: a checkpoint cannot pass one writing.
+            let _turn = write_turn(pool).await;
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(pool)
+                .await
+                .context("checkpointing the write-ahead log")?
+        };
+        if busy == 0 {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// A write transaction (`BEGIN IMMEDIATE`) begun in this process's turn at the file: see
 /// [`WRITE_TURNS`]. Commit it, or drop it to roll back; either way the turn passes on.
 pub struct WriteTransaction {
@@ -110,25 +164,7 @@ impl WriteTransaction {
     /// than the busy timeout (a writer holding it that long is stuck) is skipped: SQLite's own
     /// lock decides then.
     pub async fn begin(pool: &SqlitePool) -> Result<Self, sqlx::Error> {
-        let file = pool
-            .connect_options()
-            .get_filename()
-            .to_string_lossy()
-            .into_owned();
-        let queue = WRITE_TURNS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(file)
-            .or_default()
-            .clone();
-        let turn = tokio::time::timeout(BUSY_TIMEOUT, queue.lock_owned())
-            .await
-            .ok();
-        if turn.is_none() {
-            tracing::warn!(
-                "no turn at the SQLite file's write lock for {BUSY_TIMEOUT:?}; trying without"
-            );
-        }
+        let turn = write_turn(pool).await;
         let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok(Self { tx, _turn: turn })
     }

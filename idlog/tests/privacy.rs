@@ -30,6 +30,42 @@ const ANN_SECRETS: &[&str] = &[
     "phone-of-annabel",
 ];
 
+/// Which of ann's values the SQLite files (the database, its write-ahead log and shared memory)
+/// hold anywhere in their bytes, with the file.
+fn on_disk(url: &str) -> Vec<String> {
+    let path = url.trim_start_matches("sqlite://");
+    let mut found = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{path}{suffix}");
+        let Ok(bytes) = std::fs::read(&file) else {
+            continue;
+        };
+        for secret in ANN_SECRETS {
+            if bytes
+                .windows(secret.len())
+                .any(|window| window == secret.as_bytes())
+            {
+                found.push(format!("{secret} in {file}"));
+            }
+        }
+    }
+    found
+}
+
+/// Whether PostgreSQL vacuumed `table` (in any schema) since the database was made.
+async fn vacuumed(database: &Database, table: &str) -> bool {
+    let Database::Postgres(pool) = database else {
+        return false;
+    };
+    sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM pg_stat_user_tables WHERE relname = $1 AND last_vacuum IS NOT NULL",
+    )
+    .bind(table)
+    .fetch_one(pool)
+    .await
+    .is_ok_and(|count| count > 0)
+}
+
 /// Every text and JSON value of every table, searched for `needle`: which (table, column) hold it.
 async fn tables_holding(database: &Database, needle: &str) -> Vec<String> {
     let pattern = format!("%{needle}%");
@@ -321,6 +357,24 @@ async fn forgetting_leaves_nothing_in_clear(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(left.is_empty(), "still in clear: {left:?}");
+    // Nor on the disk: SQLite zeroes freed space and the write-ahead log with the old page
+    // images is emptied; PostgreSQL vacuums the tables that held her data.
+    match backend {
+        Backend::Sqlite => {
+            eventually("ann's data off the SQLite files", || async {
+                on_disk(&db.url).is_empty()
+            })
+            .await;
+        }
+        Backend::Postgres => {
+            for table in ["data_keys", "deliveries"] {
+                eventually(&format!("{table} vacuumed"), || async {
+                    vacuumed(&database, table).await
+                })
+                .await;
+            }
+        }
+    }
     let forgotten = users_listed(dir.path(), &env, "forgotten");
     assert_eq!(forgotten.as_array().map(Vec::len), Some(1), "{forgotten}");
     assert_eq!(forgotten[0]["id"], ann_id.as_str());
@@ -421,6 +475,23 @@ async fn forgetting_leaves_nothing_in_clear(backend: Backend) {
     assert_eq!(users_listed(dir.path(), &env, "forgotten"), before);
     let left = ann_left_in(&database).await;
     assert!(left.is_empty(), "in clear after the rebuild: {left:?}");
+    // And once the server has stopped.
+    server.stop();
+    if backend == Backend::Sqlite {
+        let found = on_disk(&db.url);
+        assert!(
+            found.is_empty(),
+            "in clear on disk after a shutdown: {found:?}"
+        );
+    }
+    let server = common::start(
+        dir.path(),
+        &[
+            ("IDLOG_DATABASE_URL", db.url.as_str()),
+            ("IDLOG_SERVER_PORT", "0"),
+        ],
+    );
+    let api = |path: &str| format!("{}/api/v1{path}", server.address);
 
     // Last (her address in clear again, now a new person's): the address is free.
     let anew = send(

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use domain::DomainEvent;
 use domain::organization::OrganizationEvent;
 use domain::session::SessionEvent;
+use domain::user::USER_FORGOTTEN;
 use eventstore::{EventMetadata, RecordedEvent};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -18,9 +19,6 @@ pub struct Activity;
 
 /// Its name.
 pub const NAME: &str = "activity";
-
-/// The event that forgets a user.
-const FORGOTTEN: &str = "UserForgotten";
 
 const TABLES: &[Table] = &[
     Table {
@@ -197,7 +195,7 @@ impl Projection for Activity {
                 domain::without_secrets(record.payload.clone()),
                 personal_fields,
             );
-            if record.event_type == FORGOTTEN {
+            if record.event_type == USER_FORGOTTEN {
                 forgotten.push(record.stream_id.as_str());
             }
             rows.push(vec![

@@ -594,6 +594,18 @@ impl Projector {
                 .await
                 .map_err(|e| StepError::Transient(e.into()))?;
             self.inner.progress.send_modify(|n| *n += 1);
+            if events
+                .iter()
+                .any(|event| event.event_type == domain::user::USER_FORGOTTEN)
+            {
+                let tables = Tables::new(self.inner.dialect, &checkpoint.generation);
+                let names = projection
+                    .tables()
+                    .iter()
+                    .map(|table| tables.get(table.name))
+                    .collect();
+                self.inner.database.scrub_soon(names);
+            }
         }
         Ok(step)
     }

@@ -214,7 +214,7 @@ impl Projection for Sessions {
             .iter()
             .filter(|record| {
                 record.stream_type == UserAggregate::STREAM_TYPE
-                    && record.event_type == "UserForgotten"
+                    && record.event_type == domain::user::USER_FORGOTTEN
             })
             .map(|record| record.stream_id.as_str())
             .collect();

@@ -162,6 +162,8 @@ impl DeliveryLog {
             &[user_id.into(), Utc::now().into()],
         )
         .await?;
+        // The old addresses' page images leave the disk too.
+        self.database.scrub_soon(vec!["deliveries".to_owned()]);
         Ok(())
     }
 

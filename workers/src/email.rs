@@ -591,7 +591,7 @@ impl Worker for EmailWorker {
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
-        if event.event_type == "UserForgotten" {
+        if event.event_type == domain::user::USER_FORGOTTEN {
             return self.deliveries.forget_recipient(&event.stream_id).await;
         }
         // A forgotten user's history no longer reads: what was not sent yet is dropped.

@@ -62,7 +62,7 @@ pub async fn forget(
     )
     .await?;
     let user_id = user.id.to_string();
-    state
+    let executed = state
         .commands
         .execute_on::<UserAggregate>(
             &user_id,
@@ -72,7 +72,15 @@ pub async fn forget(
             command_context,
         )
         .await
-        .map_err(|error| command_problem(error, user_problem))
+        .map_err(|error| command_problem(error, user_problem))?;
+    // Their data key and released claims are gone from the tables: take the old page images
+    // off the disk too (awaited: the command line exits after this). The read models and the
+    // delivery log scrub after their own erasing.
+    let tables = ["data_keys", "unique_claims"].map(str::to_owned);
+    if let Err(error) = state.read.projector.database().scrub(&tables).await {
+        tracing::warn!(%error, "scrubbing after a forget failed");
+    }
+    Ok(executed)
 }
 
 /// How many of the user's events hold personal data in clear: written before personal data

@@ -1456,3 +1456,12 @@ fn an_invitation_links_the_organization_so_the_person_finds_it() {
         }]);
     assert!(present(state).organizations.contains(&organization_id));
 }
+
+#[test]
+fn the_forgotten_event_type_constant_names_the_event() {
+    use crate::DomainEvent;
+    assert_eq!(
+        UserEvent::UserForgotten { at: at(1) }.event_type(),
+        USER_FORGOTTEN
+    );
+}

@@ -48,6 +48,19 @@ pub struct Server {
     pub address: String,
 }
 
+impl Server {
+    /// Stops the server as an operator would (SIGTERM) and waits for it to exit.
+    pub fn stop(mut self) {
+        let stopped = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|status| status.success());
+        assert!(stopped, "SIGTERM sent");
+        let status = self.child.wait().expect("the server exits");
+        assert!(status.success(), "a clean shutdown: {status}");
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
