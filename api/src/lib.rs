@@ -468,6 +468,16 @@ async fn not_found() -> impl IntoResponse {
         .with_detail("There is nothing at this address.")
 }
 
+/// The routes of `metrics.listen`: `/metrics` alone.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::render_on_metrics_listener))
+        .with_state(state)
+        .layer(axum::middleware::map_response(
+            problem::problem_for_bare_errors,
+        ))
+}
+
 /// A bound, not yet serving, HTTP server.
 pub struct Application {
     listener: TcpListener,
@@ -484,6 +494,16 @@ impl Application {
             listener,
             router: router(state),
             background,
+        })
+    }
+
+    /// Binds `address` for `metrics.listen`: `/metrics` alone.
+    pub async fn metrics(address: SocketAddr, state: AppState) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(address).await?;
+        Ok(Self {
+            listener,
+            router: metrics_router(state),
+            background: Default::default(),
         })
     }
 

@@ -473,10 +473,61 @@ async fn readiness_and_metrics_report_the_read_models(backend: Backend) {
     assert!(metrics.contains(
         "idlog_http_requests_total{method=\"GET\",route=\"/api/v1/users\",status=\"200\"} 1"
     ));
-    assert!(metrics.contains("idlog_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/auth/login\",le=\"+Inf\"} 1"));
+    assert!(metrics.contains("idlog_http_request_duration_seconds_bucket{le=\"+Inf\",method=\"POST\",route=\"/api/v1/auth/login\"} 1"));
+}
+
+/// `/metrics` behind a credential, or on a listener of its own.
+async fn metrics_take_a_credential_or_a_listener_of_their_own(backend: Backend) {
+    let mut options = common::Options::default();
+    options.metrics.credential_hash = Some(api::auth::tokens::hash_token("scrape me"));
+    let app = common::spawn_app_with(backend, options).await;
+    let url = app.url("/metrics");
+    problem(app.client.get(&url).send().await.expect("request"), 401).await;
+    let scraped = app
+        .client
+        .get(&url)
+        .bearer_auth("scrape me")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(scraped.status(), 200);
+    assert!(
+        scraped
+            .text()
+            .await
+            .expect("text")
+            .contains("# TYPE idlog_http_requests counter")
+    );
+
+    let mut options = common::Options::default();
+    options.metrics.separate_listener = true;
+    let app = common::spawn_app_with(backend, options).await;
+    problem(
+        app.client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .expect("request"),
+        404,
+    )
+    .await;
+    let listener =
+        api::Application::metrics("127.0.0.1:0".parse().expect("address"), app.state.clone())
+            .await
+            .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(listener.run(std::future::pending()));
+    let scraped = app
+        .client
+        .get(format!("http://{address}/metrics"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(scraped.status(), 200);
 }
 
 test_both_backends!(
+    metrics_take_a_credential_or_a_listener_of_their_own,
     administrators_list_and_search_users_reading_their_writes,
     readers_see_what_their_roles_allow,
     activity_exports_stream_every_row,

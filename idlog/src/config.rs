@@ -6,7 +6,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// All of idlog's settings.
@@ -41,6 +41,19 @@ pub struct Settings {
     pub sms: SmsConfig,
     /// `[kafka]`
     pub kafka: KafkaConfig,
+    /// `[metrics]`
+    pub metrics: MetricsSettings,
+}
+
+/// `[metrics]`: who reads `/metrics`. With neither set, loopback clients of the API's listener.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// A bearer credential scrapers must send, wherever metrics are served.
+    pub credential: Option<SecretString>,
+    /// An address of their own to serve metrics on (e.g. `10.0.0.5:9464`); the API's listener
+    /// then has no `/metrics`.
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[email]`: what messages say and where their links point.

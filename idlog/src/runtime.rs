@@ -720,7 +720,14 @@ pub(crate) fn app_state(
     let per_minute = |limit: u32| (limit > 0).then_some(limit);
     Ok(AppState::new(AppServices {
         read,
-        metrics: Default::default(),
+        metrics: api::metrics::Metrics::new(api::metrics::MetricsAccess {
+            credential_hash: settings
+                .metrics
+                .credential
+                .as_ref()
+                .map(|credential| hash_token(credential.expose_secret())),
+            separate_listener: settings.metrics.listen.is_some(),
+        }),
         workers,
         commands: core.commands,
         passwords: core.passwords,
@@ -812,6 +819,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         state.access_tokens.clone(),
     ));
     let address = SocketAddr::new(settings.server.host, settings.server.port);
+    let metrics_state = state.clone();
     let app = Application::build(address, state)
         .await
         .with_context(|| format!("listening on {address}"))?;
@@ -825,6 +833,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         eventstore::redact_url(&settings.database_url())
     );
     println!("data folder: {}", settings.data.dir.display());
+    if let Some(address) = settings.metrics.listen {
+        let metrics = Application::metrics(address, metrics_state)
+            .await
+            .with_context(|| format!("listening for metrics on {address}"))?;
+        println!("metrics on http://{}/metrics", metrics.local_addr()?);
+        tokio::spawn(async move {
+            if let Err(error) = metrics.run(std::future::pending()).await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        });
+    }
     app.run(shutdown_signal()).await.context("serving HTTP")?;
     println!("idlog stopped");
     Ok(())

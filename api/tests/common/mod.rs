@@ -26,6 +26,9 @@ pub struct Options {
     pub auth: AuthSettings,
     pub limits: RateLimitSettings,
     pub tokens: AccessTokenSettings,
+    pub metrics: api::metrics::MetricsAccess,
+    /// Whether requests are counted for `/metrics` (the metrics benchmark turns it off).
+    pub count_requests: bool,
 }
 
 impl Default for Options {
@@ -41,12 +44,16 @@ impl Default for Options {
             auth: AuthSettings::default(),
             limits: RateLimitSettings::unlimited(),
             tokens: AccessTokenSettings::default(),
+            metrics: Default::default(),
+            count_requests: true,
         }
     }
 }
 
 pub struct TestApp {
     pub address: String,
+    /// The server's state, to serve it on another listener.
+    pub state: AppState,
     pub client: reqwest::Client,
     pub log: EventLog,
     /// The server's key set, to mint tokens the server would (or, with other settings, would not).
@@ -300,7 +307,11 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
             wait_timeout: std::time::Duration::from_secs(1),
             ..api::ReadSide::new(projector.clone())
         },
-        metrics: Default::default(),
+        metrics: if options.count_requests {
+            api::metrics::Metrics::new(options.metrics.clone())
+        } else {
+            api::metrics::Metrics::new(options.metrics.clone()).without_request_counting()
+        },
         workers: Some(workers.clone()),
         commands,
         passwords,
@@ -316,6 +327,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     });
     let background = state.background.clone();
     let commands = state.commands.clone();
+    let state_for_tests = state.clone();
     let app = Application::build("127.0.0.1:0".parse().expect("address"), state)
         .await
         .expect("bind");
@@ -323,6 +335,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     tokio::spawn(app.run(std::future::pending()));
     TestApp {
         address,
+        state: state_for_tests,
         client: reqwest::Client::new(),
         log,
         keys,
