@@ -93,7 +93,7 @@ use utoipa_scalar::{Scalar, Servable};
         audit::checkpoints,
     ),
     components(schemas(auth::MfaChallenge)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &CommonAnswers),
     tags(
         (name = "auth", description = "Registration, login, tokens, sessions and passwords"),
         (name = "mfa", description = "Two-factor authentication (TOTP)"),
@@ -126,6 +126,82 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
     }
+}
+
+/// The answers every operation of a kind can get before its handler decides anything, listed
+/// where they apply: a body's (400, 413, 415, 422), a bearer token's (401), a path id's (404)
+/// and a query string's (400). Each handler documents its own answers besides.
+struct CommonAnswers;
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{Operation, ParameterIn};
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations: [&mut Option<Operation>; 5] = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let mut answers: Vec<(&str, &str)> = Vec::new();
+                if operation.request_body.is_some() {
+                    answers.extend([
+                        ("400", "Malformed body"),
+                        ("413", "Body over its limit"),
+                        ("415", "Not the content type this operation takes"),
+                        (
+                            "422",
+                            "Invalid fields or body (field errors as JSON pointers)",
+                        ),
+                    ]);
+                }
+                let bearer = operation.security.as_ref().is_some_and(|requirements| {
+                    serde_json::to_string(requirements)
+                        .is_ok_and(|text| text.contains("\"bearer\""))
+                });
+                if bearer {
+                    answers.push((
+                        "401",
+                        "Missing, invalid or expired access token, or its session is closed",
+                    ));
+                }
+                if path.contains('{') {
+                    answers.push(("404", "Nothing of that id, or nothing the caller may see"));
+                }
+                let queried = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|parameter| matches!(parameter.parameter_in, ParameterIn::Query));
+                if queried {
+                    answers.push(("400", "A query parameter does not fit"));
+                }
+                for (status, description) in answers {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem_answer(description));
+                }
+            }
+        }
+    }
+}
+
+/// A problem+json answer.
+fn problem_answer(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::response::Response> {
+    let content = utoipa::openapi::ContentBuilder::new()
+        .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+        .build();
+    utoipa::openapi::ResponseBuilder::new()
+        .description(description)
+        .content("application/problem+json", content)
+        .build()
+        .into()
 }
 
 /// `GET /api/openapi.json`.

@@ -50,6 +50,16 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
     DateTime::parse_from_rfc3339(text).map(|time| time.with_timezone(&Utc))
 }
 
+/// `secure_delete` is always on; builds for tests and benchmarks may turn it off with
+/// `IDLOG_TEST_SECURE_DELETE=off`, to measure what it costs.
+fn secure_delete() -> &'static str {
+    #[cfg(feature = "testing")]
+    if std::env::var("IDLOG_TEST_SECURE_DELETE").is_ok_and(|value| value == "off") {
+        return "OFF";
+    }
+    "ON"
+}
+
 impl SqliteStorage {
     /// Opens (creating if missing) the database at `url` (`sqlite:PATH` or `sqlite://PATH`).
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
@@ -62,7 +72,7 @@ impl SqliteStorage {
             .busy_timeout(BUSY_TIMEOUT)
             // Freed space is overwritten with zeros: an erased email or name does not linger
             // in free pages of the file (see `truncate_wal` for the write-ahead log).
-            .pragma("secure_delete", "ON")
+            .pragma("secure_delete", secure_delete())
             .foreign_keys(true)
             .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
         let pool = SqlitePoolOptions::new()

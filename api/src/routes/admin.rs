@@ -118,6 +118,7 @@ pub async fn rebuild_storage(
 
 /// Which messages to list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
     /// `sending`, `sent`, `failed` or `dead`.

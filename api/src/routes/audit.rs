@@ -75,6 +75,7 @@ fn bound(pointer: &str, raw: Option<&str>) -> Result<Option<Bound>, Problem> {
 /// A past point of the log: at most one of the two. (Other parameters are ignored, as they
 /// were before `GET /users/{id}` took these: clients add cache-busters.)
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PointInTime {
     /// The user as of this time (RFC 3339): every event recorded at or before it.
     #[param(value_type = Option<String>, format = DateTime)]
@@ -178,6 +179,7 @@ pub async fn user_history(
 
 /// Which events to stream.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// From this log position or time (RFC 3339, or a date).
@@ -267,6 +269,7 @@ fn ndjson(events: &[eventstore::storage::StoredEvent]) -> Result<Vec<u8>, std::i
 
 /// Which part of the chain to verify.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyQuery {
     /// First position (default 1).
@@ -370,6 +373,7 @@ pub async fn verify(
 
 /// How many checkpoints.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointsQuery {
     /// At most this many, newest first (1 to 100, default 10).

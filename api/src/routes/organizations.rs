@@ -244,29 +244,25 @@ pub(crate) fn catalog_permissions(
     )
 }
 
-/// Contact fields as requests send them.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContactFields {
-    contact_name: Option<String>,
-    contact_email: Option<String>,
-    contact_phone: Option<String>,
+/// Contact fields as requests send them (at the top level of the body, beside the others).
+#[derive(Debug, Default, Clone, Copy)]
+struct ContactFields<'a> {
+    contact_name: Option<&'a str>,
+    contact_email: Option<&'a str>,
+    contact_phone: Option<&'a str>,
 }
 
-impl ContactFields {
+impl ContactFields<'_> {
     fn parse(&self, fields: &mut FieldErrors) -> Contact {
         Contact {
             name: self
                 .contact_name
-                .as_deref()
                 .and_then(|raw| fields.parse(raw, PersonName::parse, "/contact_name")),
             email: self
                 .contact_email
-                .as_deref()
                 .and_then(|raw| fields.parse(raw, Email::parse, "/contact_email")),
             phone: self
                 .contact_phone
-                .as_deref()
                 .and_then(|raw| fields.parse(raw, PhoneNumber::parse, "/contact_phone")),
         }
     }
@@ -283,12 +279,29 @@ pub struct CreateOrganizationRequest {
     /// Unique name.
     name: String,
     display_name: Option<String>,
-    #[serde(flatten)]
-    contact: ContactFields,
+    contact_name: Option<String>,
+    contact_email: Option<String>,
+    contact_phone: Option<String>,
     /// `active` (default), `inactive`, `testing` or `suspended`.
     #[schema(value_type = Option<String>)]
     status: Option<OrganizationStatus>,
 }
+
+macro_rules! contact_fields {
+    ($request:ty) => {
+        impl $request {
+            fn contact(&self) -> ContactFields<'_> {
+                ContactFields {
+                    contact_name: self.contact_name.as_deref(),
+                    contact_email: self.contact_email.as_deref(),
+                    contact_phone: self.contact_phone.as_deref(),
+                }
+            }
+        }
+    };
+}
+contact_fields!(CreateOrganizationRequest);
+contact_fields!(UpdateOrganizationRequest);
 
 /// Creates an organization (administrators).
 #[utoipa::path(post, path = "/api/v1/organizations", tag = "organizations", request_body = CreateOrganizationRequest,
@@ -319,7 +332,7 @@ pub async fn create_organization(
         .display_name
         .as_deref()
         .and_then(|raw| fields.parse(raw, DisplayName::parse, "/display_name"));
-    let contact = body.contact.parse(&mut fields);
+    let contact = body.contact().parse(&mut fields);
     fields.finish()?;
     let Some(name) = name else {
         return Err(Problem::validation().with_field("/name", "is required"));
@@ -384,8 +397,9 @@ pub struct UpdateOrganizationRequest {
     /// Unique name (administrators).
     name: Option<String>,
     display_name: Option<String>,
-    #[serde(flatten)]
-    contact: ContactFields,
+    contact_name: Option<String>,
+    contact_email: Option<String>,
+    contact_phone: Option<String>,
     /// Status (administrators).
     #[schema(value_type = Option<String>)]
     status: Option<OrganizationStatus>,
@@ -448,20 +462,20 @@ pub async fn update_organization(
             });
         }
     }
-    if body.contact.any() {
-        let sent = body.contact.parse(&mut fields);
+    if body.contact().any() {
+        let sent = body.contact().parse(&mut fields);
         let contact = Contact {
-            name: if body.contact.contact_name.is_some() {
+            name: if body.contact_name.is_some() {
                 sent.name
             } else {
                 organization.contact.name.clone()
             },
-            email: if body.contact.contact_email.is_some() {
+            email: if body.contact_email.is_some() {
                 sent.email
             } else {
                 organization.contact.email.clone()
             },
-            phone: if body.contact.contact_phone.is_some() {
+            phone: if body.contact_phone.is_some() {
                 sent.phone
             } else {
                 organization.contact.phone.clone()

@@ -106,6 +106,24 @@ async fn fresh(
             eventstore::MAX_POSITION
         )));
     }
+    // Every position a command answered with is at or below the head: one above it was never
+    // given out, so waiting for it would only time out.
+    let head = state
+        .log()
+        .head()
+        .await
+        .map_err(|error| Problem::internal(&error))?
+        .position;
+    if position > head {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-min-position",
+            "No such log position yet",
+        )
+        .with_detail(format!(
+            "The log ends at position {head}; min_position takes a position a command answered with."
+        )));
+    }
     let reached = state
         .read
         .projector
@@ -326,6 +344,7 @@ pub struct ActivityParams {
     /// Page size, at most 200 (default 50).
     limit: Option<u32>,
     /// `json` (a page, default), `csv` or `ndjson` (every matching row, streamed).
+    #[param(inline)]
     format: Option<ExportFormat>,
     /// Wait until the read models have applied this log position.
     min_position: Option<u64>,
