@@ -19,11 +19,43 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let bytes =
+            axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+                .await
+                .map_err(|rejection| {
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        Problem::body_too_large()
+                    } else {
+                        Problem::new(
+                            StatusCode::BAD_REQUEST,
+                            "unreadable-body",
+                            "The body could not be read",
+                        )
+                    }
+                })?;
+        refuse_non_objects(&bytes)?;
+        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_problem(&rejection)),
         }
     }
+}
+
+/// Every body this API takes is a JSON object: serde would read an array into a struct field by
+/// field (`[null, null]` as a lock request), which no schema here describes.
+fn refuse_non_objects(bytes: &[u8]) -> Result<(), Problem> {
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first.is_none_or(|byte| *byte == b'{') {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-body",
+        "The body does not fit this request",
+    )
+    .with_detail("The body must be a JSON object."))
 }
 
 fn json_problem(rejection: &JsonRejection) -> Problem {
@@ -223,6 +255,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonCommand<T> {
                         )
                     }
                 })?;
+        refuse_non_objects(&bytes)?;
         let axum::Json(body) =
             axum::Json::<T>::from_bytes(&bytes).map_err(|rejection| json_problem(&rejection))?;
         let idempotency = idempotency_key(&parts, &bytes)?;

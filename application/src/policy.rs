@@ -112,6 +112,10 @@ pub struct Rule {
     /// It only reads: organization grants reach privileged persons too (reading a directory
     /// entry is not acting on its holder).
     pub read_only: bool,
+    /// Never on oneself, whatever the role: an administrator does not lock, deactivate or
+    /// delete their own account or change their own roles (another administrator or the
+    /// command line does), so no one shuts themselves out by a slip.
+    pub not_on_oneself: bool,
 }
 
 const NONE: Rule = Rule {
@@ -122,6 +126,7 @@ const NONE: Rule = Rule {
     service: false,
     fresh: false,
     read_only: false,
+    not_on_oneself: false,
 };
 const ADMIN: &[GlobalRole] = &[GlobalRole::Admin];
 const AUDITORS: &[GlobalRole] = &[GlobalRole::Admin, GlobalRole::Auditor];
@@ -383,13 +388,11 @@ impl Operation {
             | O::ReadLockout
             | O::ExportUser => PERSON_OR_ADMIN,
             O::ChangeEmail | O::ChangePhone => PERSON_FRESH_OR_ADMIN,
-            O::ChangeRoles
-            | O::LockUser
-            | O::UnlockUser
-            | O::DeactivateUser
-            | O::ReactivateUser
-            | O::DeleteUser
-            | O::SendPasswordReset => ADMINISTRATORS,
+            O::ChangeRoles | O::LockUser | O::DeactivateUser | O::DeleteUser => Rule {
+                not_on_oneself: true,
+                ..ADMINISTRATORS
+            },
+            O::UnlockUser | O::ReactivateUser | O::SendPasswordReset => ADMINISTRATORS,
             // The right to erasure: the person, with their password, or an administrator.
             O::ForgetUser => PERSON_FRESH_OR_ADMIN,
             O::ReadUserSessions | O::ReadUserActivity => PERSON_OR_READERS,
@@ -466,6 +469,9 @@ pub fn authorize(actor: &Actor, operation: Operation, target: Target<'_>) -> Res
         Actor::User(user) => user,
     };
     let is_person = target_person(target).is_some_and(|person| person.id == user.id);
+    if is_person && rule.not_on_oneself {
+        return Err(Refusal::Forbidden);
+    }
     if is_person && rule.person {
         // Asked of everyone acting on their own credentials, administrators too.
         return if rule.fresh && !user.fresh {

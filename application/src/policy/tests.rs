@@ -474,6 +474,36 @@ fn an_org_admin_cannot_add_anyone_without_their_consent_but_may_invite() {
 }
 
 #[test]
+fn an_administrator_does_not_lock_out_or_demote_themself() {
+    let admin = PersonKind::Administrator;
+    let actor = Actor::User(admin.actor(true));
+    for operation in [
+        Operation::LockUser,
+        Operation::DeactivateUser,
+        Operation::DeleteUser,
+        Operation::ChangeRoles,
+    ] {
+        assert_eq!(
+            authorize(&actor, operation, Target::Person(&admin.person())),
+            Err(Refusal::Forbidden),
+            "{operation} on oneself"
+        );
+        assert_eq!(
+            authorize(
+                &actor,
+                operation,
+                Target::Person(&PersonKind::Member.person())
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(&Actor::Operator, operation, Target::Person(&admin.person())),
+            Ok(())
+        );
+    }
+}
+
+#[test]
 fn someone_elses_account_is_not_found_to_a_stranger() {
     let person = PersonKind::Member.person();
     for operation in [
