@@ -190,6 +190,53 @@ impl Modify for CommonAnswers {
     }
 }
 
+/// A string schema that takes only `values`.
+fn string_enum(values: &[&str]) -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
+}
+
+/// A membership's role.
+pub fn org_role() -> utoipa::openapi::schema::Object {
+    string_enum(&["org_admin", "member", "readonly"])
+}
+
+/// An organization's status.
+pub fn organization_status() -> utoipa::openapi::schema::Object {
+    string_enum(&["active", "inactive", "testing", "suspended"])
+}
+
+/// A user's verification, as the users list filters it.
+pub fn verification_status() -> utoipa::openapi::schema::Object {
+    string_enum(&[
+        "not_verified",
+        "email_verified",
+        "phone_verified",
+        "both_verified",
+    ])
+}
+
+/// A message's delivery status.
+pub fn delivery_status() -> utoipa::openapi::schema::Object {
+    string_enum(&["sending", "sent", "failed", "dead"])
+}
+
+/// A daily series' metric.
+pub fn daily_metric() -> utoipa::openapi::schema::Object {
+    string_enum(&[
+        "registrations",
+        "logins",
+        "failed_logins",
+        "lockouts",
+        "email_verifications",
+        "phone_verifications",
+        "password_resets",
+        "active_users",
+    ])
+}
+
 /// A problem+json answer.
 fn problem_answer(
     description: &str,

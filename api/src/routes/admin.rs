@@ -122,6 +122,7 @@ pub async fn rebuild_storage(
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
     /// `sending`, `sent`, `failed` or `dead`.
+    #[param(schema_with = crate::openapi::delivery_status)]
     status: Option<String>,
     /// A template, e.g. `welcome`, `password_reset`, `phone_verification`.
     template: Option<String>,
@@ -132,6 +133,7 @@ pub struct DeliveryQuery {
     /// Only messages of events before this log position (the previous page's `next_before`).
     before: Option<i64>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -184,7 +186,15 @@ pub async fn deliveries(
             format!("{status:?} is not one of {DELIVERY_STATUSES:?}"),
         ));
     }
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "Invalid query",
+        )
+        .with_field("/limit", "must be 1 to 1000"));
+    }
     let items = workers::deliveries::DeliveryLog::new(state.read.projector.database().clone())
         .list(&workers::deliveries::DeliveryFilter {
             status: query.status,

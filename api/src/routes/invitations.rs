@@ -103,7 +103,7 @@ pub struct InviteRequest {
     /// An email address; one with no account gets an account and a link to set its password.
     email: Option<String>,
     /// `org_admin`, `member` (default) or `readonly`, once accepted.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::org_role)]
     role: Option<OrgRole>,
     /// Permission flags from the catalog, once accepted.
     #[serde(default)]

@@ -283,7 +283,7 @@ pub struct CreateOrganizationRequest {
     contact_email: Option<String>,
     contact_phone: Option<String>,
     /// `active` (default), `inactive`, `testing` or `suspended`.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::organization_status)]
     status: Option<OrganizationStatus>,
 }
 
@@ -401,7 +401,7 @@ pub struct UpdateOrganizationRequest {
     contact_email: Option<String>,
     contact_phone: Option<String>,
     /// Status (administrators).
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::organization_status)]
     status: Option<OrganizationStatus>,
 }
 
@@ -533,7 +533,7 @@ pub async fn update_organization(
 pub struct AddMemberRequest {
     user_id: String,
     /// `org_admin`, `member` (default) or `readonly`.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::org_role)]
     role: Option<OrgRole>,
     /// Permission flags from the catalog.
     #[serde(default)]
@@ -544,7 +544,7 @@ pub struct AddMemberRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeMemberRequest {
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::org_role)]
     role: Option<OrgRole>,
     permissions: Option<Vec<String>>,
 }

@@ -233,11 +233,13 @@ pub async fn search_users(
 struct UserFilterParams {
     /// Holds this global role.
     role: Option<String>,
-    /// `active`, `inactive`, `locked` or `deleted` (default: all but deleted).
-    status: Option<String>,
+    /// Default: all but deleted and forgotten.
+    #[param(inline)]
+    status: Option<projections::queries::ListedStatus>,
     /// A member of this organization.
     organization: Option<String>,
     /// `not_verified`, `email_verified`, `phone_verified` or `both_verified`.
+    #[param(schema_with = crate::openapi::verification_status)]
     verification: Option<String>,
     /// Created at or after (RFC 3339).
     created_from: Option<String>,
@@ -250,9 +252,11 @@ struct UserFilterParams {
     /// Part of the email, username or names.
     q: Option<String>,
     /// `created` (default), `last_login` or `email`.
-    sort: Option<String>,
+    #[param(inline)]
+    sort: Option<projections::queries::UserSort>,
     /// `desc` (default) or `asc`.
-    order: Option<String>,
+    #[param(inline)]
+    order: Option<projections::queries::Order>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, at most 200 (default 50).
@@ -540,6 +544,7 @@ fn csv_line(row: &activity::ActivityRow) -> String {
 #[serde(deny_unknown_fields)]
 pub struct WindowParams {
     /// Days up to today (default 30, at most 3660).
+    #[param(minimum = 1, maximum = 3660)]
     days: Option<u32>,
     /// Wait until the read models have applied this log position.
     min_position: Option<u64>,
@@ -649,6 +654,7 @@ fn organization_not_found() -> Problem {
 pub struct DailyParams {
     /// `registrations`, `logins`, `failed_logins`, `lockouts`, `email_verifications`,
     /// `phone_verifications`, `password_resets` or `active_users`.
+    #[param(schema_with = crate::openapi::daily_metric)]
     metric: String,
     /// First day (default: 29 days before `to`).
     from: Option<NaiveDate>,
@@ -671,6 +677,7 @@ pub struct DailyParams {
         crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -163,7 +163,7 @@ pub struct CreateUserRequest {
     /// An organization to add the user to (an org_admin must name theirs).
     organization: Option<String>,
     /// Their role there: `org_admin`, `member` (default) or `readonly`.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::org_role)]
     organization_role: Option<OrgRole>,
 }
 
