@@ -349,23 +349,15 @@ pub struct ApiQuery<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // A parameter sent empty (`?status=&q=`, as a form with blank fields sends it) is one
-        // not sent.
-        let given = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-            .filter(|(_, value)| !value.is_empty());
-        let query = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(given)
-            .finish();
-        serde_urlencoded::from_str(&query)
-            .map(Self)
-            .map_err(|error| {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-query",
-                    "The query string does not fit this request",
-                )
-                .with_detail(format!("Failed to deserialize query string: {error}"))
-            })
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-query",
+                "The query string does not fit this request",
+            )
+            .with_detail(rejection.body_text())),
+        }
     }
 }

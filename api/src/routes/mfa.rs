@@ -171,6 +171,7 @@ pub struct DisableRequest {
 #[utoipa::path(delete, path = "/api/v1/auth/mfa/totp", tag = "mfa", request_body = DisableRequest,
     security(("bearer" = [])),
     responses(
+        (status = 429, description = "Too many password checks or reset links for this account; see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "TOTP is off"),
         crate::openapi::AuthErrors,
         (status = 403, description = "Wrong password", body = Problem, content_type = "application/problem+json"),

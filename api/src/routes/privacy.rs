@@ -141,6 +141,7 @@ pub struct ForgottenView {
 #[utoipa::path(post, path = "/api/v1/users/{id}/forget", tag = "users", params(("id" = String, Path, description = "User id")),
     request_body = ForgetRequest, security(("bearer" = [])),
     responses(
+        (status = 429, description = "Too many password checks or reset links for this account; see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "Forgotten", body = ForgottenView),
         crate::openapi::BodyErrors,
         (status = 403, description = "Not an administrator, or the user's own password is wrong or missing", body = Problem, content_type = "application/problem+json"),

@@ -388,6 +388,7 @@ pub struct UpdateUserRequest {
     request_body = UpdateUserRequest,
     security(("bearer" = [])),
     responses(
+        (status = 429, description = "Too many password checks or reset links for this account; see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The changed user", body = UserView),
         (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
         crate::openapi::AuthErrors,
@@ -792,6 +793,7 @@ pub async fn delete_user(
 #[utoipa::path(post, path = "/api/v1/users/{id}/password-reset", tag = "users", params(("id" = String, Path, description = "User id")),
     security(("bearer" = [])),
     responses(
+        (status = 429, description = "Too many password checks or reset links for this account; see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 202, description = "A reset link is on its way", body = Accepted),
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
