@@ -20,27 +20,36 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
-        let bytes =
-            axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
-                .await
-                .map_err(|rejection| {
-                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                        Problem::body_too_large()
-                    } else {
-                        Problem::new(
-                            StatusCode::BAD_REQUEST,
-                            "unreadable-body",
-                            "The body could not be read",
-                        )
-                    }
-                })?;
-        refuse_non_objects(&bytes)?;
+        let bytes = object_bytes(&parts, body, state).await?;
         let request = Request::from_parts(parts, axum::body::Body::from(bytes));
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_problem(&rejection)),
         }
     }
+}
+
+/// The body's bytes, under the body limit, refused unless they start a JSON object.
+async fn object_bytes<S: Send + Sync>(
+    parts: &Parts,
+    body: axum::body::Body,
+    state: &S,
+) -> Result<axum::body::Bytes, Problem> {
+    let bytes = axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::body_too_large()
+            } else {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "unreadable-body",
+                    "The body could not be read",
+                )
+            }
+        })?;
+    refuse_non_objects(&bytes)?;
+    Ok(bytes)
 }
 
 /// Every body this API takes is a JSON object: serde would read an array into a struct field by
@@ -241,21 +250,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonCommand<T> {
                 Default::default(),
             )));
         }
-        let bytes =
-            axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
-                .await
-                .map_err(|rejection| {
-                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                        Problem::body_too_large()
-                    } else {
-                        Problem::new(
-                            StatusCode::BAD_REQUEST,
-                            "unreadable-body",
-                            "The body could not be read",
-                        )
-                    }
-                })?;
-        refuse_non_objects(&bytes)?;
+        let bytes = object_bytes(&parts, body, state).await?;
         let axum::Json(body) =
             axum::Json::<T>::from_bytes(&bytes).map_err(|rejection| json_problem(&rejection))?;
         let idempotency = idempotency_key(&parts, &bytes)?;

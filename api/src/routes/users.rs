@@ -1039,8 +1039,9 @@ fn picture_key(user_id: UserId, extension: &str) -> String {
         crate::openapi::AuthErrors,
         (status = 403, description = "Someone else's picture", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Over 5 MB", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over 5 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not a PNG, JPEG or WebP image", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The image does not decode, or has over 40 megapixels", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn put_picture(
