@@ -210,12 +210,7 @@ pub fn organization_status() -> utoipa::openapi::schema::Object {
 
 /// A user's verification, as the users list filters it.
 pub fn verification_status() -> utoipa::openapi::schema::Object {
-    string_enum(&[
-        "not_verified",
-        "email_verified",
-        "phone_verified",
-        "both_verified",
-    ])
+    string_enum(&projections::directory::VERIFICATION_STATUSES)
 }
 
 /// A message's delivery status.

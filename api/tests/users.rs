@@ -686,7 +686,8 @@ async fn changing_ones_own_email_or_phone_needs_a_fresh_proof(backend: Backend) 
 }
 
 /// Token answers and personal data are not cached; an administrator's reset links to one
-/// account are limited like forgot-password ones; a search for a control character is refused.
+/// account are limited like forgot-password ones; a search for a control character, or by an
+/// unknown verification status, is refused.
 async fn answers_are_not_cached_and_resets_are_limited(backend: Backend) {
     let mut options = Options::default();
     options.limits.forgot_per_account = Some(3);
@@ -720,11 +721,11 @@ async fn answers_are_not_cached_and_resets_are_limited(backend: Backend) {
     assert!(limited.headers().contains_key("retry-after"));
     problem(limited, 429).await;
 
-    for q in ["%00", "a%01b"] {
+    for query in ["q=%00", "q=a%01b", "verification=nonsense"] {
         let search = app
             .send(
                 reqwest::Method::GET,
-                &format!("/api/v1/users?q={q}"),
+                &format!("/api/v1/users?{query}"),
                 &admin,
                 None,
                 &[],

@@ -22,6 +22,14 @@ pub struct Directory;
 /// Its name.
 pub const NAME: &str = "directory";
 
+/// The users' verification statuses, as listed and filtered.
+pub const VERIFICATION_STATUSES: [&str; 4] = [
+    "both_verified",
+    "email_verified",
+    "phone_verified",
+    "not_verified",
+];
+
 const TABLES: &[Table] = &[
     Table {
         name: "users",
@@ -243,14 +251,15 @@ impl UserRow {
 
     /// Keeps the derived columns in step with the others.
     fn derive(&mut self) {
+        let [both, email, phone, none] = VERIFICATION_STATUSES;
         self.verification = match (
             self.email_verified_at.is_some(),
             self.phone_verified_at.is_some(),
         ) {
-            (true, true) => "both_verified",
-            (true, false) => "email_verified",
-            (false, true) => "phone_verified",
-            (false, false) => "not_verified",
+            (true, true) => both,
+            (true, false) => email,
+            (false, true) => phone,
+            (false, false) => none,
         }
         .into();
         let mut search = self.email.to_lowercase();

@@ -432,6 +432,12 @@ impl Queries {
             }
         }
         if let Some(verification) = &filter.verification {
+            if !crate::directory::VERIFICATION_STATUSES.contains(&verification.as_str()) {
+                return Err(QueryError::Invalid(format!(
+                    "verification: one of {}",
+                    crate::directory::VERIFICATION_STATUSES.join(", ")
+                )));
+            }
             let value = binds.push(verification.clone());
             conditions.push(format!("u.verification = {value}"));
         }
