@@ -588,6 +588,7 @@ async fn invitations_are_answered_listed_revoked_and_lapse(backend: Backend) {
         json!({"user_id": carol_id, "role": "readonly", "permissions": ["can_upload_files"]});
     let invited = invite(&app, &boss, &acme, offer).await;
     assert_eq!(invited.status(), 201);
+    assert!(invited.headers().contains_key("x-log-position"));
     let invited: Value = invited.json().await.expect("json");
     assert_eq!(invited["role"], "readonly");
     let own: Value = app
@@ -607,7 +608,9 @@ async fn invitations_are_answered_listed_revoked_and_lapse(backend: Backend) {
         .expect("json");
     assert_eq!(nothing, json!([]));
     problem(answer(&app, &dave, &acme, "accept").await, 404).await;
-    assert_eq!(answer(&app, &carol, &acme, "decline").await.status(), 204);
+    let declined = answer(&app, &carol, &acme, "decline").await;
+    assert_eq!(declined.status(), 204);
+    assert!(declined.headers().contains_key("x-log-position"));
     assert!(!member_ids(&app, &boss, &acme).await.contains(&carol_id));
     problem(answer(&app, &carol, &acme, "accept").await, 404).await;
     assert_eq!(app.events_of_type("InvitationDeclined").await.len(), 1);

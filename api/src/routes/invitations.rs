@@ -16,6 +16,7 @@ use crate::authz::Authority;
 use crate::error::{command_problem, create_account_problem, user_problem};
 use crate::extract::{Idempotency, JsonCommand, RequestContext};
 use crate::problem::{FieldErrors, Problem};
+use crate::routes::auth::LOG_POSITION;
 use crate::routes::organizations::{
     authorized_organization, catalog_permissions, existing_user, load_organization,
     organization_problem,
@@ -286,17 +287,9 @@ pub async fn invite_member(
         role: body.role.unwrap_or(OrgRole::Member),
         permissions,
     };
-    let (invitation, _) = invite(&state, metadata, &organization, &user, offer).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(InvitationView::new(
-            organization.id,
-            Some(&user),
-            user.id,
-            &invitation,
-        )),
-    )
-        .into_response())
+    let (invitation, position) = invite(&state, metadata, &organization, &user, offer).await?;
+    let view = InvitationView::new(organization.id, Some(&user), user.id, &invitation);
+    Ok((StatusCode::CREATED, positioned(position), axum::Json(view)).into_response())
 }
 
 /// An organization's invitations waiting for an answer (administrators and its org_admins).
@@ -359,14 +352,14 @@ pub async fn revoke_invitation(
     caller: Caller,
     Path((id, user_id)): Path<(String, String)>,
     Idempotency(idempotency): Idempotency,
-) -> Result<StatusCode, Problem> {
+) -> Result<Response, Problem> {
     let authority = Authority::of(&state, &caller).await?;
     let (organization, _) =
         authorized_organization(&state, &authority, &id, Operation::RevokeInvitation).await?;
     let user_id: UserId = user_id.parse().map_err(|_| invitation_not_found())?;
     let metadata = caller.metadata(&context, user_id);
     let now = chrono::Utc::now();
-    state
+    let executed = state
         .commands
         .execute::<OrganizationAggregate>(
             &organization.id.to_string(),
@@ -381,7 +374,7 @@ pub async fn revoke_invitation(
         .await
         .map_err(|error| command_problem(error, organization_problem))?;
     unlink(&state, metadata, organization.id, user_id, now).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((StatusCode::NO_CONTENT, positioned(executed.position)).into_response())
 }
 
 /// Drops a person's link to an organization they did not join. A link left behind is harmless:
@@ -474,7 +467,7 @@ pub async fn accept_invitation(
     context: RequestContext,
     caller: Caller,
     Path(organization_id): Path<String>,
-) -> Result<StatusCode, Problem> {
+) -> Result<Response, Problem> {
     answer(state, context, caller, organization_id, true).await
 }
 
@@ -494,7 +487,7 @@ pub async fn decline_invitation(
     context: RequestContext,
     caller: Caller,
     Path(organization_id): Path<String>,
-) -> Result<StatusCode, Problem> {
+) -> Result<Response, Problem> {
     answer(state, context, caller, organization_id, false).await
 }
 
@@ -504,7 +497,7 @@ async fn answer(
     caller: Caller,
     organization_id: String,
     accept: bool,
-) -> Result<StatusCode, Problem> {
+) -> Result<Response, Problem> {
     let authority = Authority::of(&state, &caller).await?;
     let person = authority.person(&state, &caller.user);
     authority.require(
@@ -557,5 +550,14 @@ async fn answer(
         )
         .with_detail("Ask the organization to invite you again."));
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok((StatusCode::NO_CONTENT, positioned(executed.position)).into_response())
+}
+
+/// `X-Log-Position` for what a command appended, so that reads can wait for it.
+fn positioned(position: Option<u64>) -> axum::http::HeaderMap {
+    let mut headers = axum::http::HeaderMap::new();
+    if let Some(position) = position {
+        headers.insert(LOG_POSITION, axum::http::HeaderValue::from(position));
+    }
+    headers
 }
