@@ -179,3 +179,15 @@ ensure_bench_s3() {
     STARTED_PIDS+=("$!")
     wait_for "s3s-fs" 30 port_answers 9010
 }
+
+# Exports SCHEMATHESIS for the API fuzzer (schemathesis 4.32.5 from PyPI, in the tools cache).
+ensure_schemathesis() {
+    local venv="$TOOLS_DIR/schemathesis-4.32.5"
+    if [ ! -x "$venv/bin/schemathesis" ]; then
+        log "schemathesis: installing 4.32.5 (PyPI) into $venv"
+        mkdir -p "$TOOLS_DIR"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
+    fi
+    export SCHEMATHESIS="$venv/bin/schemathesis"
+}

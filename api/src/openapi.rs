@@ -192,20 +192,26 @@ impl Modify for CommonAnswers {
 
 /// A string schema that takes only `values`.
 fn string_enum(values: &[&str]) -> utoipa::openapi::schema::Object {
-    utoipa::openapi::schema::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
+    string(false)
         .enum_values(Some(values.iter().copied()))
         .build()
 }
 
-/// A membership's role.
-pub fn org_role() -> utoipa::openapi::schema::Object {
-    string_enum(&["org_admin", "member", "readonly"])
+/// A string schema that takes only `values`, or `null` (an optional field sent as null).
+fn string_enum_or_null(values: &[&str]) -> utoipa::openapi::schema::Object {
+    string(true)
+        .enum_values(Some(values.iter().copied().map(Some).chain([None])))
+        .build()
 }
 
-/// An organization's status.
+/// A membership's role (optional: null leaves the default).
+pub fn org_role() -> utoipa::openapi::schema::Object {
+    string_enum_or_null(&["org_admin", "member", "readonly"])
+}
+
+/// An organization's status (optional: null leaves it).
 pub fn organization_status() -> utoipa::openapi::schema::Object {
-    string_enum(&["active", "inactive", "testing", "suspended"])
+    string_enum_or_null(&["active", "inactive", "testing", "suspended"])
 }
 
 /// A user's verification, as the users list filters it.
@@ -230,6 +236,114 @@ pub fn daily_metric() -> utoipa::openapi::schema::Object {
         "password_resets",
         "active_users",
     ])
+}
+
+/// Characters free text may hold: any but control characters.
+const PRINTABLE: &str = "[^\\u0000-\\u001f\\u007f-\\u009f]";
+
+fn string(nullable: bool) -> utoipa::openapi::schema::ObjectBuilder {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let types = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    utoipa::openapi::schema::ObjectBuilder::new().schema_type(types)
+}
+
+/// Free text as the domain takes it: not blank, no control characters, at most `max`
+/// characters.
+fn text(max: usize, nullable: bool) -> utoipa::openapi::schema::Object {
+    string(nullable)
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(format!(
+            "^{PRINTABLE}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{PRINTABLE}*$"
+        )))
+        .build()
+}
+
+/// A first or last name; `null` removes it.
+pub fn person_name_or_null() -> utoipa::openapi::schema::Object {
+    text(100, true)
+}
+
+/// An organization's unique name.
+pub fn organization_name() -> utoipa::openapi::schema::Object {
+    text(100, false)
+}
+
+/// An organization's unique name, or null (optional).
+pub fn organization_name_or_null() -> utoipa::openapi::schema::Object {
+    text(100, true)
+}
+
+/// An organization's display name (optional).
+pub fn display_name() -> utoipa::openapi::schema::Object {
+    text(200, true)
+}
+
+/// Why an account is locked or deactivated (optional).
+pub fn reason() -> utoipa::openapi::schema::Object {
+    text(500, true)
+}
+
+fn username_schema(nullable: bool) -> utoipa::openapi::schema::Object {
+    // 3 to 32 of letters, digits, `.`, `_`, `-`, first a letter or digit (read in lower case).
+    string(nullable)
+        .pattern(Some("^\\s*[A-Za-z0-9][A-Za-z0-9._-]{2,31}\\s*$"))
+        .build()
+}
+
+/// A username; `null` removes it.
+pub fn username_or_null() -> utoipa::openapi::schema::Object {
+    username_schema(true)
+}
+
+fn phone_schema(nullable: bool) -> utoipa::openapi::schema::Object {
+    // E.164: `+`, 8 to 15 digits, the first not 0; spaces, dots, dashes and parentheses are
+    // dropped.
+    string(nullable)
+        .pattern(Some(
+            "^[ .()-]*\\+[ .()-]*[1-9]([ .()-]*[0-9]){7,14}[ .()-]*$",
+        ))
+        .build()
+}
+
+/// A phone number; `null` removes it.
+pub fn phone_or_null() -> utoipa::openapi::schema::Object {
+    phone_schema(true)
+}
+
+/// A new password under the default policy (8 to 128 characters; `auth.password_min_length`
+/// may ask for more).
+pub fn new_password() -> utoipa::openapi::schema::Object {
+    string(false)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Password,
+        )))
+        .min_length(Some(8))
+        .max_length(Some(128))
+        .build()
+}
+
+fn email_schema(nullable: bool) -> utoipa::openapi::schema::Object {
+    string(nullable)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Email,
+        )))
+        .max_length(Some(254))
+        .build()
+}
+
+/// An email address (at most 254 characters).
+pub fn email() -> utoipa::openapi::schema::Object {
+    email_schema(false)
+}
+
+/// An email address, or null (optional).
+pub fn email_or_null() -> utoipa::openapi::schema::Object {
+    email_schema(true)
 }
 
 /// A problem+json answer.

@@ -121,8 +121,10 @@ pub struct UserFilter {
     #[serde(default)]
     pub order: Order,
     /// Where the previous page ended.
+    #[schema(min_length = 1)]
     pub cursor: Option<String>,
     /// Page size (default 50, at most 200).
+    #[schema(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Answer only once the read models have applied this log position (a command's
     /// `X-Log-Position`): read-your-writes. The query itself ignores it.
@@ -308,8 +310,13 @@ pub const ACTIVE_USERS: &str = "active_users";
 /// Reads a cursor's sort value back as a bound argument.
 type CursorValue = fn(&str) -> Result<Arg, QueryError>;
 
-fn limit_of(limit: Option<u32>) -> i64 {
-    i64::from(limit.unwrap_or(50).clamp(1, MAX_LIMIT))
+/// A page size: 50 unless given, 1 to [`MAX_LIMIT`].
+fn limit_of(limit: Option<u32>) -> Result<i64, QueryError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(QueryError::Invalid(format!("limit: 1 to {MAX_LIMIT}")));
+    }
+    Ok(i64::from(limit))
 }
 
 /// Binds arguments in order, numbering their placeholders.
@@ -494,7 +501,7 @@ impl Queries {
                 "({key_expr} {comparison} {value} OR ({key_expr} = {value} AND u.user_id {comparison} {id}))"
             ));
         }
-        let limit = limit_of(filter.limit);
+        let limit = limit_of(filter.limit)?;
         let limit_bind = binds.push(limit + 1);
         let select = format!(
             "{} {} ORDER BY {key_expr} {direction}, u.user_id {direction} LIMIT {limit_bind}",
@@ -678,7 +685,7 @@ impl Queries {
     /// A page of the activity log, newest first.
     #[tracing::instrument(skip(self))]
     pub async fn activity(&self, filter: &ActivityFilter) -> Result<Page<ActivityRow>, QueryError> {
-        let limit = limit_of(filter.limit);
+        let limit = limit_of(filter.limit)?;
         let (sql, args) = self.activity_sql(filter, Some(limit + 1))?;
         let mut rows: Vec<ActivityRow> = sql::fetch_all(&self.database, &sql, &args).await?;
         let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);

@@ -377,6 +377,7 @@ pub async fn verify(
 #[serde(deny_unknown_fields)]
 pub struct CheckpointsQuery {
     /// At most this many, newest first (1 to 100, default 10).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 
@@ -406,7 +407,10 @@ pub async fn checkpoints(
     ApiQuery(query): ApiQuery<CheckpointsQuery>,
 ) -> Result<axum::Json<CheckpointsView>, Problem> {
     auditors_only(&state, &caller).await?;
-    let limit = query.limit.unwrap_or(10).clamp(1, 100);
+    let limit = query.limit.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(invalid_query("/limit", "must be 1 to 100"));
+    }
     let checkpoints = audit::checkpoint::latest_checkpoints(state.log(), limit)
         .await
         .map_err(|error| Problem::internal(&error))?;

@@ -35,12 +35,17 @@ pub const LOG_POSITION: &str = "x-log-position";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(schema_with = crate::openapi::email)]
     email: String,
-    #[schema(value_type = String, format = Password)]
+    #[schema(schema_with = crate::openapi::new_password)]
     password: SecretString,
+    #[schema(schema_with = crate::openapi::username_or_null)]
     username: Option<String>,
+    #[schema(schema_with = crate::openapi::phone_or_null)]
     phone: Option<String>,
+    #[schema(schema_with = crate::openapi::person_name_or_null)]
     first_name: Option<String>,
+    #[schema(schema_with = crate::openapi::person_name_or_null)]
     last_name: Option<String>,
 }
 
@@ -732,7 +737,7 @@ pub async fn me(
 pub struct ChangePasswordRequest {
     #[schema(value_type = String, format = Password)]
     current_password: SecretString,
-    #[schema(value_type = String, format = Password)]
+    #[schema(schema_with = crate::openapi::new_password)]
     new_password: SecretString,
     #[serde(default)]
     end_other_sessions: bool,
@@ -920,7 +925,7 @@ async fn request_reset(
 pub struct ResetPasswordRequest {
     #[schema(value_type = String, format = Password)]
     token: SecretString,
-    #[schema(value_type = String, format = Password)]
+    #[schema(schema_with = crate::openapi::new_password)]
     new_password: SecretString,
 }
 

@@ -102,6 +102,7 @@ pub struct InviteRequest {
     /// An existing user.
     user_id: Option<String>,
     /// An email address; one with no account gets an account and a link to set its password.
+    #[schema(schema_with = crate::openapi::email_or_null)]
     email: Option<String>,
     /// `org_admin`, `member` (default) or `readonly`, once accepted.
     #[schema(schema_with = crate::openapi::org_role)]

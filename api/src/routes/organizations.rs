@@ -277,10 +277,15 @@ impl ContactFields<'_> {
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganizationRequest {
     /// Unique name.
+    #[schema(schema_with = crate::openapi::organization_name)]
     name: String,
+    #[schema(schema_with = crate::openapi::display_name)]
     display_name: Option<String>,
+    #[schema(schema_with = crate::openapi::person_name_or_null)]
     contact_name: Option<String>,
+    #[schema(schema_with = crate::openapi::email_or_null)]
     contact_email: Option<String>,
+    #[schema(schema_with = crate::openapi::phone_or_null)]
     contact_phone: Option<String>,
     /// `active` (default), `inactive`, `testing` or `suspended`.
     #[schema(schema_with = crate::openapi::organization_status)]
@@ -395,10 +400,15 @@ pub async fn get_organization(
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganizationRequest {
     /// Unique name (administrators).
+    #[schema(schema_with = crate::openapi::organization_name_or_null)]
     name: Option<String>,
+    #[schema(schema_with = crate::openapi::display_name)]
     display_name: Option<String>,
+    #[schema(schema_with = crate::openapi::person_name_or_null)]
     contact_name: Option<String>,
+    #[schema(schema_with = crate::openapi::email_or_null)]
     contact_email: Option<String>,
+    #[schema(schema_with = crate::openapi::phone_or_null)]
     contact_phone: Option<String>,
     /// Status (administrators).
     #[schema(schema_with = crate::openapi::organization_status)]

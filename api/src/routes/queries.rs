@@ -242,12 +242,16 @@ struct UserFilterParams {
     #[param(schema_with = crate::openapi::verification_status)]
     verification: Option<String>,
     /// Created at or after (RFC 3339).
+    #[param(format = DateTime)]
     created_from: Option<String>,
     /// Created before.
+    #[param(format = DateTime)]
     created_to: Option<String>,
     /// Last login at or after.
+    #[param(format = DateTime)]
     last_login_from: Option<String>,
     /// Last login before.
+    #[param(format = DateTime)]
     last_login_to: Option<String>,
     /// Part of the email, username or names.
     q: Option<String>,
@@ -258,8 +262,10 @@ struct UserFilterParams {
     #[param(inline)]
     order: Option<projections::queries::Order>,
     /// The `next_cursor` of the previous page.
+    #[param(min_length = 1)]
     cursor: Option<String>,
-    /// Page size, at most 200 (default 50).
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// Wait until the read models have applied this log position.
     min_position: Option<u64>,
@@ -344,8 +350,10 @@ pub struct ActivityParams {
     /// Concerning this organization.
     organization: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(min_length = 1)]
     cursor: Option<String>,
-    /// Page size, at most 200 (default 50).
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// `json` (a page, default), `csv` or `ndjson` (every matching row, streamed).
     #[param(inline)]
@@ -397,7 +405,11 @@ impl ActivityParams {
     tag = "queries",
     params(ActivityParams),
     responses(
-        (status = 200, description = "A page of activity (JSON), or the whole export (CSV, NDJSON)", body = Page<activity::ActivityRow>),
+        (status = 200, description = "A page of activity (JSON), or the whole export (CSV, NDJSON)", content(
+            (Page<activity::ActivityRow> = "application/json"),
+            (String = "text/csv"),
+            (String = "application/x-ndjson"),
+        )),
         crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
@@ -427,7 +439,11 @@ pub async fn activity(
     tag = "queries",
     params(("id" = String, Path, description = "User id"), ActivityParams),
     responses(
-        (status = 200, description = "A page of activity (JSON), or the whole export (CSV, NDJSON)", body = Page<activity::ActivityRow>),
+        (status = 200, description = "A page of activity (JSON), or the whole export (CSV, NDJSON)", content(
+            (Page<activity::ActivityRow> = "application/json"),
+            (String = "text/csv"),
+            (String = "application/x-ndjson"),
+        )),
         crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),

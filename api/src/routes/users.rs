@@ -150,13 +150,18 @@ fn catalog_roles(fields: &mut FieldErrors, state: &AppState, names: &[String]) -
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(schema_with = crate::openapi::email)]
     email: String,
     /// Without a password, an invitation to set one goes to the email address.
     #[schema(value_type = Option<String>, format = Password)]
     password: Option<SecretString>,
+    #[schema(schema_with = crate::openapi::username_or_null)]
     username: Option<String>,
+    #[schema(schema_with = crate::openapi::phone_or_null)]
     phone: Option<String>,
+    #[schema(schema_with = crate::openapi::person_name_or_null)]
     first_name: Option<String>,
+    #[schema(schema_with = crate::openapi::person_name_or_null)]
     last_name: Option<String>,
     /// Global roles from the catalog; default `user`.
     roles: Option<Vec<String>>,
@@ -358,18 +363,19 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::person_name_or_null)]
     first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::person_name_or_null)]
     last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::username_or_null)]
     username: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::phone_or_null)]
     phone: Option<Option<String>>,
     /// A new address restarts its verification.
+    #[schema(schema_with = crate::openapi::email_or_null)]
     email: Option<String>,
     /// The whole set of global roles (administrators only).
     roles: Option<Vec<String>>,
@@ -527,6 +533,7 @@ pub async fn update_user(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LockRequest {
+    #[schema(schema_with = crate::openapi::reason)]
     reason: Option<String>,
     /// Until when; without it, until unlocked.
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -537,6 +544,7 @@ pub struct LockRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeactivateRequest {
+    #[schema(schema_with = crate::openapi::reason)]
     reason: Option<String>,
 }
 
