@@ -197,7 +197,9 @@ fn idempotency_key(
         .to_str()
         .ok()
         .map(str::trim)
-        .filter(|key| (1..=255).contains(&key.len()))
+        // Visible ASCII only: a header value may also carry tabs (and HTTP's parser refuses
+        // other control characters before a request gets here).
+        .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| {
             Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -321,6 +323,28 @@ mod tests {
     #[expect(dead_code, reason = "only deserialized")]
     struct Inner {
         number: u32,
+    }
+
+    #[test]
+    fn an_idempotency_key_with_a_tab_or_a_space_inside_is_refused() {
+        for raw in [&b"a\tb"[..], b"a b", b"ok-key"] {
+            let request = axum::http::Request::builder()
+                .header(
+                    IDEMPOTENCY_KEY,
+                    axum::http::HeaderValue::from_bytes(raw).expect("a header value"),
+                )
+                .body(())
+                .expect("request");
+            let (parts, ()) = request.into_parts();
+            let key = idempotency_key(&parts, b"");
+            if raw == b"ok-key" {
+                assert!(key.is_ok_and(|key| key.is_some()));
+            } else {
+                let problem = key.expect_err("refused");
+                assert_eq!(problem.status, 400);
+                assert!(problem.problem_type.ends_with("invalid-idempotency-key"));
+            }
+        }
     }
 
     #[test]
