@@ -241,6 +241,9 @@ pub fn daily_metric() -> utoipa::openapi::schema::Object {
 /// Characters free text may hold: any but control characters.
 const PRINTABLE: &str = "[^\\u0000-\\u001f\\u007f-\\u009f]";
 
+/// Characters free text may start and end with: neither white space nor control characters.
+const VISIBLE: &str = "[^\\s\\u0000-\\u001f\\u007f-\\u009f]";
+
 fn string(nullable: bool) -> utoipa::openapi::schema::ObjectBuilder {
     use utoipa::openapi::schema::{SchemaType, Type};
     let types = if nullable {
@@ -251,14 +254,15 @@ fn string(nullable: bool) -> utoipa::openapi::schema::ObjectBuilder {
     utoipa::openapi::schema::ObjectBuilder::new().schema_type(types)
 }
 
-/// Free text as the domain takes it: not blank, no control characters, at most `max`
-/// characters.
+/// Free text as the domain takes it: surrounding white space trimmed, then not empty, at most
+/// `max` characters, no control characters. The length is in the pattern, not `maxLength`,
+/// because it counts what is left after trimming.
 fn text(max: usize, nullable: bool) -> utoipa::openapi::schema::Object {
     string(nullable)
         .min_length(Some(1))
-        .max_length(Some(max))
         .pattern(Some(format!(
-            "^{PRINTABLE}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{PRINTABLE}*$"
+            "^\\s*{VISIBLE}({PRINTABLE}{{0,{}}}{VISIBLE})?\\s*$",
+            max.saturating_sub(2)
         )))
         .build()
 }
