@@ -11,7 +11,7 @@ use crate::routes::organizations::organization_problem;
 use application::policy::{self, Actor, GlobalRole, Operation, Person, Refusal, Target, UserActor};
 use axum::http::StatusCode;
 use domain::organization::{Organization, OrganizationAggregate, OrganizationState};
-use domain::user::User;
+use domain::user::{User, UserState};
 use domain::{OrganizationId, UserId};
 use secrecy::SecretString;
 use std::collections::BTreeMap;
@@ -59,14 +59,6 @@ impl Authority {
             }),
             organizations,
         })
-    }
-
-    /// The operator at the command line.
-    pub fn operator() -> Self {
-        Self {
-            actor: Actor::Operator,
-            organizations: Vec::new(),
-        }
     }
 
     /// Who is asking, to the policy.
@@ -117,6 +109,15 @@ impl Authority {
         Person {
             privileged: state.auth.roles.any_privileged(user.roles.iter()),
             ..self.person_without_roles(user.id)
+        }
+    }
+
+    /// The person whose stream `state` is: as [`Self::person`] while they are present; once
+    /// forgotten (or never there), only their id is left and they hold no role.
+    pub fn person_in(&self, state: &AppState, id: UserId, user: &UserState) -> Person {
+        match user {
+            UserState::Present(user) => self.person(state, user),
+            _ => self.person_without_roles(id),
         }
     }
 

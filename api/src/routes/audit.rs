@@ -50,10 +50,7 @@ pub(crate) async fn history_subject(
         .current::<UserAggregate>(&user_id.to_string())
         .await
         .map_err(|error| command_problem(error, user_problem))?;
-    let person = match &loaded.state {
-        UserState::Present(user) => authority.person(state, user),
-        _ => authority.person_without_roles(user_id),
-    };
+    let person = authority.person_in(state, user_id, &loaded.state);
     authority.require(
         Operation::ReadUserHistory,
         Target::Person(&person),

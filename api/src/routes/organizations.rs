@@ -594,10 +594,7 @@ async fn member_person(
         .followed::<UserAggregate>(&user_id.to_string())
         .await
         .map_err(|error| command_problem(error, user_problem))?;
-    Ok(match loaded.state {
-        UserState::Present(user) => authority.person(state, &user),
-        _ => authority.person_without_roles(user_id),
-    })
+    Ok(authority.person_in(state, user_id, &loaded.state))
 }
 
 /// Adds a member: links the user to the organization, then adds the membership.
