@@ -165,8 +165,25 @@ pub enum SessionCommand {
 }
 
 /// What happened to a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+///
+/// [`SessionEventType`] names its variants without their fields: the stored event type, so code
+/// that reads the log without decoding payloads matches on names the compiler checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::EnumDiscriminants)]
 #[serde(tag = "type", content = "data")]
+#[strum_discriminants(
+    name(SessionEventType),
+    doc = "The type of a [`SessionEvent`], as stored with it; see [`SessionEventType::as_str`].",
+    derive(
+        Hash,
+        PartialOrd,
+        Ord,
+        strum::IntoStaticStr,
+        strum::EnumString,
+        strum::Display,
+        strum::VariantNames,
+        strum::EnumIter
+    )
+)]
 #[expect(missing_docs, reason = "event fields are named after what they hold")]
 pub enum SessionEvent {
     /// A session started.
@@ -198,9 +215,18 @@ pub enum SessionEvent {
     },
 }
 
+impl SessionEventType {
+    /// The event type as stored in the log, e.g. `"SessionStarted"`.
+    pub const fn as_str(self) -> &'static str {
+        // The names are listed in declaration order, the order of the discriminants.
+        <Self as strum::VariantNames>::VARIANTS[self as usize]
+    }
+}
+
 impl DomainEvent for SessionEvent {
     fn event_type(&self) -> &'static str {
-        self.into()
+        // One source for the name: the type the rest of the system matches on.
+        SessionEventType::from(self).as_str()
     }
 
     fn personal_fields(&self) -> &'static [&'static str] {
@@ -578,6 +604,19 @@ mod tests {
             assert!(
                 payload.pointer(pointer).is_some(),
                 "{pointer} is not in the payload"
+            );
+        }
+    }
+
+    #[test]
+    fn every_event_type_is_the_name_its_events_are_stored_and_read_by() {
+        crate::testing::assert_event_type_names::<SessionEvent, _>(SessionEventType::as_str);
+        for event in [started(), refreshed(2, 5)] {
+            let event_type = SessionEventType::from(&event);
+            assert_eq!(event_type.as_str(), event.event_type());
+            assert_eq!(
+                serde_json::to_value(&event).expect("serializes")["type"],
+                event_type.as_str()
             );
         }
     }

@@ -1,6 +1,6 @@
 //! Given/when/then for aggregates: `given::<User>(history).when(command).then(events)`.
 
-use crate::Aggregate;
+use crate::{Aggregate, DomainEvent};
 
 /// Starts a scenario from a history of events.
 pub fn given<A: Aggregate>(history: impl IntoIterator<Item = A::Event>) -> Given<A> {
@@ -59,5 +59,44 @@ impl<A: Aggregate> Then<A> {
     /// The raw outcome, for checks that need more than equality.
     pub fn outcome(self) -> Result<Vec<A::Event>, A::Error> {
         self.outcome
+    }
+}
+
+/// Asserts that every name of an event type enum (`T`, the twin of `E` that
+/// [`strum::EnumDiscriminants`] derives) is the name events of `E` are stored and read by:
+/// `as_str`, `Into<&str>`, `Display` and `FromStr` agree, and `E`'s serde tag knows it.
+#[track_caller]
+pub fn assert_event_type_names<E, T>(as_str: fn(T) -> &'static str)
+where
+    E: DomainEvent,
+    T: strum::IntoEnumIterator
+        + Copy
+        + std::fmt::Debug
+        + std::fmt::Display
+        + PartialEq
+        + std::str::FromStr
+        + Into<&'static str>,
+{
+    let unknown_name = |read: Result<E, serde_json::Error>| {
+        read.is_err_and(|error| error.to_string().contains("unknown variant"))
+    };
+    // A name that is no event's, to show the check below can fail.
+    assert!(unknown_name(E::from_payload(
+        "NoSuchEvent",
+        serde_json::json!({})
+    )));
+    for event_type in T::iter() {
+        let name = as_str(event_type);
+        assert_eq!(event_type.into(), name);
+        assert_eq!(event_type.to_string(), name);
+        assert!(
+            name.parse::<T>().ok() == Some(event_type),
+            "{name} does not parse back"
+        );
+        // The payload is empty, so the event may not read: but not for want of its name.
+        assert!(
+            !unknown_name(E::from_payload(name, serde_json::json!({}))),
+            "{name} is not a stored event type"
+        );
     }
 }

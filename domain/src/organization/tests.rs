@@ -1,0 +1,386 @@
+//! Given/when/then for the Organization aggregate.
+
+use super::*;
+use crate::testing::given;
+use crate::values::{DisplayName, Email, OrganizationName, Permission, PersonName};
+use crate::{ClaimKind, DomainEvent, OrganizationId, Timestamp, UserId};
+use chrono::TimeZone;
+use std::collections::BTreeSet;
+
+fn at(minute: u32) -> Timestamp {
+    chrono::Utc
+        .with_ymd_and_hms(2026, 1, 1, 12, 0, 0)
+        .single()
+        .expect("valid time")
+        + crate::Duration::minutes(minute.into())
+}
+fn org_id() -> OrganizationId {
+    OrganizationId::from_uuid(uuid::Uuid::from_u128(0x10))
+}
+fn user(n: u128) -> UserId {
+    UserId::from_uuid(uuid::Uuid::from_u128(n))
+}
+fn name(raw: &str) -> OrganizationName {
+    OrganizationName::parse(raw).expect("valid name")
+}
+fn perms(names: &[&str]) -> BTreeSet<Permission> {
+    names
+        .iter()
+        .map(|n| Permission::parse(n).expect("valid permission"))
+        .collect()
+}
+fn created() -> OrganizationEvent {
+    OrganizationEvent::OrganizationCreated {
+        organization_id: org_id(),
+        name: name("Acme"),
+        display_name: None,
+        contact: Contact::default(),
+        status: OrganizationStatus::Active,
+        at: at(0),
+    }
+}
+fn member_added(n: u128) -> OrganizationEvent {
+    OrganizationEvent::MemberAdded {
+        user_id: user(n),
+        role: OrgRole::Member,
+        permissions: perms(&[]),
+        at: at(1),
+    }
+}
+
+#[test]
+fn creates_an_organization_and_claims_its_name() {
+    let command = OrganizationCommand::Create {
+        organization_id: org_id(),
+        name: name("Acme"),
+        display_name: None,
+        contact: Contact::default(),
+        status: OrganizationStatus::Active,
+        at: at(0),
+    };
+    given::<OrganizationAggregate>([])
+        .when(command)
+        .then([created()]);
+    let claims = OrganizationAggregate::claims(&OrganizationState::Absent, &[created()]);
+    assert_eq!(
+        claims,
+        vec![ClaimChange::take(ClaimKind::OrganizationName, "acme")]
+    );
+}
+
+#[test]
+fn refuses_to_create_an_organization_twice() {
+    let command = OrganizationCommand::Create {
+        organization_id: org_id(),
+        name: name("Other"),
+        display_name: None,
+        contact: Contact::default(),
+        status: OrganizationStatus::Testing,
+        at: at(2),
+    };
+    given::<OrganizationAggregate>([created()])
+        .when(command)
+        .then_err(OrganizationError::AlreadyExists);
+}
+
+#[test]
+fn refuses_commands_for_an_unknown_organization() {
+    given::<OrganizationAggregate>([])
+        .when(OrganizationCommand::ChangeStatus {
+            status: OrganizationStatus::Suspended,
+            at: at(1),
+        })
+        .then_err(OrganizationError::NotFound);
+}
+
+#[test]
+fn renaming_releases_the_old_name_and_claims_the_new_one() {
+    let state = given::<OrganizationAggregate>([created()]).when(OrganizationCommand::Rename {
+        name: name("Acme Labs"),
+        display_name: Some(DisplayName::parse("ACME Laboratories").expect("valid")),
+        at: at(3),
+    });
+    let events = state.outcome().expect("accepted");
+    assert_eq!(
+        OrganizationAggregate::claims(&OrganizationState::Absent, &events),
+        vec![
+            ClaimChange::release(ClaimKind::OrganizationName, "acme"),
+            ClaimChange::take(ClaimKind::OrganizationName, "acme labs"),
+        ]
+    );
+}
+
+#[test]
+fn changes_the_contact_person() {
+    let contact = Contact {
+        name: Some(PersonName::parse("Ann Lee").expect("valid")),
+        email: Some(Email::parse("ann@acme.test").expect("valid")),
+        phone: None,
+    };
+    given::<OrganizationAggregate>([created()])
+        .when(OrganizationCommand::ChangeContact {
+            contact: contact.clone(),
+            at: at(4),
+        })
+        .then([OrganizationEvent::OrganizationContactChanged { contact, at: at(4) }]);
+}
+
+#[test]
+fn suspending_an_organization_stops_its_members_logging_in() {
+    let state = given::<OrganizationAggregate>([created()])
+        .when(OrganizationCommand::ChangeStatus {
+            status: OrganizationStatus::Suspended,
+            at: at(5),
+        })
+        .then([OrganizationEvent::OrganizationStatusChanged {
+            old_status: OrganizationStatus::Active,
+            status: OrganizationStatus::Suspended,
+            at: at(5),
+        }]);
+    let OrganizationState::Present(org) = state else {
+        panic!("organization exists")
+    };
+    assert!(!org.status.allows_login());
+    assert!(OrganizationStatus::Testing.allows_login());
+}
+
+#[test]
+fn setting_the_same_status_changes_nothing() {
+    given::<OrganizationAggregate>([created()])
+        .when(OrganizationCommand::ChangeStatus {
+            status: OrganizationStatus::Active,
+            at: at(5),
+        })
+        .then([]);
+}
+
+#[test]
+fn adds_a_member_with_a_role_and_permissions() {
+    let state = given::<OrganizationAggregate>([created()])
+        .when(OrganizationCommand::AddMember {
+            user_id: user(1),
+            role: OrgRole::OrgAdmin,
+            permissions: perms(&["can_view_reports"]),
+            at: at(6),
+        })
+        .then([OrganizationEvent::MemberAdded {
+            user_id: user(1),
+            role: OrgRole::OrgAdmin,
+            permissions: perms(&["can_view_reports"]),
+            at: at(6),
+        }]);
+    let OrganizationState::Present(org) = state else {
+        panic!("organization exists")
+    };
+    assert_eq!(org.members[&user(1)].role, OrgRole::OrgAdmin);
+}
+
+#[test]
+fn refuses_to_add_a_member_twice() {
+    given::<OrganizationAggregate>([created(), member_added(1)])
+        .when(OrganizationCommand::AddMember {
+            user_id: user(1),
+            role: OrgRole::Readonly,
+            permissions: perms(&[]),
+            at: at(7),
+        })
+        .then_err(OrganizationError::AlreadyMember);
+}
+
+#[test]
+fn changes_a_members_role_and_permissions() {
+    given::<OrganizationAggregate>([created(), member_added(1)])
+        .when(OrganizationCommand::ChangeMember {
+            user_id: user(1),
+            role: OrgRole::Readonly,
+            permissions: perms(&["can_upload_files"]),
+            at: at(8),
+        })
+        .then([OrganizationEvent::MemberChanged {
+            user_id: user(1),
+            role: OrgRole::Readonly,
+            permissions: perms(&["can_upload_files"]),
+            at: at(8),
+        }]);
+}
+
+#[test]
+fn refuses_to_change_or_remove_someone_who_is_not_a_member() {
+    given::<OrganizationAggregate>([created()])
+        .when(OrganizationCommand::ChangeMember {
+            user_id: user(2),
+            role: OrgRole::Member,
+            permissions: perms(&[]),
+            at: at(8),
+        })
+        .then_err(OrganizationError::NotAMember);
+    given::<OrganizationAggregate>([created()])
+        .when(OrganizationCommand::RemoveMember {
+            user_id: user(2),
+            at: at(8),
+        })
+        .then_err(OrganizationError::NotAMember);
+}
+
+#[test]
+fn removes_a_member() {
+    let state = given::<OrganizationAggregate>([created(), member_added(1)])
+        .when(OrganizationCommand::RemoveMember {
+            user_id: user(1),
+            at: at(9),
+        })
+        .then([OrganizationEvent::MemberRemoved {
+            user_id: user(1),
+            at: at(9),
+        }]);
+    let OrganizationState::Present(org) = state else {
+        panic!("organization exists")
+    };
+    assert!(org.members.is_empty());
+}
+
+fn invited(n: u128, minute: u32) -> OrganizationEvent {
+    OrganizationEvent::MemberInvited {
+        user_id: user(n),
+        role: OrgRole::Member,
+        permissions: perms(&["can_view_reports"]),
+        expires_at: at(minute + 60),
+        at: at(minute),
+    }
+}
+
+fn invite(n: u128, minute: u32) -> OrganizationCommand {
+    OrganizationCommand::Invite {
+        user_id: user(n),
+        role: OrgRole::Member,
+        permissions: perms(&["can_view_reports"]),
+        expires_at: at(minute + 60),
+        at: at(minute),
+    }
+}
+
+fn answer(n: u128, accept: bool, minute: u32) -> OrganizationCommand {
+    OrganizationCommand::AnswerInvitation {
+        user_id: user(n),
+        accept,
+        at: at(minute),
+    }
+}
+
+#[test]
+fn inviting_someone_does_not_make_them_a_member() {
+    let state = given::<OrganizationAggregate>([created()])
+        .when(invite(1, 10))
+        .then([invited(1, 10)]);
+    let OrganizationState::Present(org) = state else {
+        panic!("organization exists")
+    };
+    assert!(org.members.is_empty());
+    assert!(org.invitations.contains_key(&user(1)));
+}
+
+#[test]
+fn accepting_an_invitation_adds_the_member_with_the_offered_role() {
+    let state = given::<OrganizationAggregate>([created(), invited(1, 10)])
+        .when(answer(1, true, 20))
+        .then([
+            OrganizationEvent::InvitationAccepted {
+                user_id: user(1),
+                at: at(20),
+            },
+            OrganizationEvent::MemberAdded {
+                user_id: user(1),
+                role: OrgRole::Member,
+                permissions: perms(&["can_view_reports"]),
+                at: at(20),
+            },
+        ]);
+    let OrganizationState::Present(org) = state else {
+        panic!("organization exists")
+    };
+    assert!(org.invitations.is_empty());
+    assert_eq!(org.members[&user(1)].role, OrgRole::Member);
+}
+
+#[test]
+fn declining_an_invitation_leaves_no_membership() {
+    let state = given::<OrganizationAggregate>([created(), invited(1, 10)])
+        .when(answer(1, false, 20))
+        .then([OrganizationEvent::InvitationDeclined {
+            user_id: user(1),
+            at: at(20),
+        }]);
+    let OrganizationState::Present(org) = state else {
+        panic!("organization exists")
+    };
+    assert!(org.invitations.is_empty() && org.members.is_empty());
+}
+
+#[test]
+fn an_answer_after_the_invitation_lapsed_records_its_expiry_and_adds_no_one() {
+    given::<OrganizationAggregate>([created(), invited(1, 10)])
+        .when(answer(1, true, 70))
+        .then([OrganizationEvent::InvitationExpired {
+            user_id: user(1),
+            at: at(70),
+        }]);
+}
+
+#[test]
+fn a_revoked_invitation_can_no_longer_be_accepted() {
+    given::<OrganizationAggregate>([
+        created(),
+        invited(1, 10),
+        OrganizationEvent::InvitationRevoked {
+            user_id: user(1),
+            at: at(11),
+        },
+    ])
+    .when(answer(1, true, 12))
+    .then_err(OrganizationError::NoInvitation);
+}
+
+#[test]
+fn refuses_a_second_invitation_while_one_waits_but_replaces_a_lapsed_one() {
+    given::<OrganizationAggregate>([created(), invited(1, 10)])
+        .when(invite(1, 20))
+        .then_err(OrganizationError::AlreadyInvited);
+    given::<OrganizationAggregate>([created(), invited(1, 10)])
+        .when(invite(1, 80))
+        .then([
+            OrganizationEvent::InvitationExpired {
+                user_id: user(1),
+                at: at(80),
+            },
+            invited(1, 80),
+        ]);
+}
+
+#[test]
+fn refuses_to_invite_a_member() {
+    given::<OrganizationAggregate>([created(), member_added(1)])
+        .when(invite(1, 10))
+        .then_err(OrganizationError::AlreadyMember);
+}
+
+#[test]
+fn events_round_trip_through_their_stored_form() {
+    for event in [created(), member_added(3), invited(4, 1)] {
+        let payload = event.to_payload().expect("serializes");
+        let back = OrganizationEvent::from_payload(event.event_type(), payload).expect("parses");
+        assert_eq!(back, event);
+    }
+}
+
+#[test]
+fn every_event_type_is_the_name_its_events_are_stored_and_read_by() {
+    crate::testing::assert_event_type_names::<OrganizationEvent, _>(OrganizationEventType::as_str);
+    for event in [created(), member_added(3), invited(4, 1)] {
+        let event_type = OrganizationEventType::from(&event);
+        assert_eq!(event_type.as_str(), event.event_type());
+        assert_eq!(
+            serde_json::to_value(&event).expect("serializes")["type"],
+            event_type.as_str()
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! An administrator's hold on the account: locking, unlocking, deactivating, reactivating.
+
+use super::ensure_active;
+use crate::Timestamp;
+use crate::user::{LockKind, User, UserError, UserEvent, UserStatus};
+use crate::values::Reason;
+
+/// An administrator locks the account, until `until` or until unlocked.
+pub(super) fn lock(
+    reason: Option<Reason>,
+    until: Option<Timestamp>,
+    at: Timestamp,
+) -> Result<Vec<UserEvent>, UserError> {
+    if until.is_some_and(|until| until <= at) {
+        return Err(UserError::LockEndsInPast);
+    }
+    Ok(vec![UserEvent::AccountLocked {
+        kind: LockKind::Admin,
+        reason,
+        until,
+        at,
+    }])
+}
+
+/// An administrator lifts any lock.
+pub(super) fn unlock(user: &User, at: Timestamp) -> Result<Vec<UserEvent>, UserError> {
+    if !user.is_locked(at) {
+        return Err(UserError::NotLocked);
+    }
+    Ok(vec![UserEvent::AccountUnlocked { at }])
+}
+
+/// An administrator turns the account off.
+pub(super) fn deactivate(
+    user: &User,
+    reason: Option<Reason>,
+    at: Timestamp,
+) -> Result<Vec<UserEvent>, UserError> {
+    ensure_active(user)?;
+    Ok(vec![UserEvent::UserDeactivated { reason, at }])
+}
+
+/// An administrator turns a deactivated account back on.
+pub(super) fn reactivate(user: &User, at: Timestamp) -> Result<Vec<UserEvent>, UserError> {
+    match user.status {
+        UserStatus::Deactivated => Ok(vec![UserEvent::UserReactivated { at }]),
+        _ => Err(UserError::NotDeactivated),
+    }
+}

@@ -1,0 +1,273 @@
+//! Passwords, resets, logins and lockout.
+
+use super::*;
+
+// Passwords
+
+#[test]
+fn changes_the_password() {
+    given::<UserAggregate>(history())
+        .when(UserCommand::ChangePassword {
+            password_hash: password(7),
+            at: at(4),
+        })
+        .then([UserEvent::PasswordChanged {
+            password_hash: password(7),
+            at: at(4),
+        }]);
+}
+
+#[test]
+fn completes_a_password_reset_with_the_token_and_lifts_a_policy_lock() {
+    let events = with(
+        history(),
+        [
+            failed(1, 1),
+            failed(2, 1),
+            failed(3, 1),
+            failed(4, 1),
+            failed(5, 1),
+            policy_lock(1, 16),
+            UserEvent::PasswordResetRequested {
+                purpose: ResetPurpose::Reset,
+                token: token(4, 2, 60),
+            },
+        ],
+    );
+    let state = given::<UserAggregate>(events)
+        .when(UserCommand::CompletePasswordReset {
+            token_hash: hash(4),
+            password_hash: password(8),
+            at: at(3),
+        })
+        .then([
+            UserEvent::PasswordResetCompleted {
+                password_hash: password(8),
+                at: at(3),
+            },
+            UserEvent::EmailVerified {
+                email: email("ann@example.com").into(),
+                at: at(3),
+            },
+        ]);
+    let user = present(state);
+    assert!(!user.is_locked(at(4)));
+    assert_eq!(user.failed_logins, 0);
+    assert!(user.password_reset.is_none());
+}
+
+#[test]
+fn a_reset_token_works_only_once() {
+    let events = with(
+        history(),
+        [
+            UserEvent::PasswordResetRequested {
+                purpose: ResetPurpose::Reset,
+                token: token(4, 2, 60),
+            },
+            UserEvent::PasswordResetCompleted {
+                password_hash: password(8),
+                at: at(3),
+            },
+        ],
+    );
+    given::<UserAggregate>(events)
+        .when(UserCommand::CompletePasswordReset {
+            token_hash: hash(4),
+            password_hash: password(9),
+            at: at(4),
+        })
+        .then_err(UserError::InvalidToken);
+}
+
+#[test]
+fn refuses_an_expired_reset_token() {
+    let requested = UserEvent::PasswordResetRequested {
+        purpose: ResetPurpose::Reset,
+        token: token(4, 2, 10),
+    };
+    given::<UserAggregate>(with(history(), [requested]))
+        .when(UserCommand::CompletePasswordReset {
+            token_hash: hash(4),
+            password_hash: password(9),
+            at: at(10),
+        })
+        .then_err(UserError::TokenExpired);
+}
+
+#[test]
+fn refuses_a_password_reset_for_a_deactivated_user() {
+    let deactivated = UserEvent::UserDeactivated {
+        reason: None,
+        at: at(1),
+    };
+    given::<UserAggregate>(with(history(), [deactivated]))
+        .when(UserCommand::RequestPasswordReset {
+            token: token(4, 2, 60),
+        })
+        .then_err(UserError::Deactivated);
+}
+
+// Logins and lockout
+
+#[test]
+fn counts_failed_logins() {
+    given::<UserAggregate>(with(history(), [failed(1, 1)]))
+        .when(UserCommand::RecordFailedLogin {
+            policy: policy(),
+            at: at(2),
+        })
+        .then([failed(2, 2)]);
+}
+
+#[test]
+fn locks_the_account_after_five_failed_logins() {
+    let state = given::<UserAggregate>(with(
+        history(),
+        [failed(1, 1), failed(2, 1), failed(3, 1), failed(4, 1)],
+    ))
+    .when(UserCommand::RecordFailedLogin {
+        policy: policy(),
+        at: at(2),
+    })
+    .then([failed(5, 2), policy_lock(2, 17)]);
+    assert!(present(state).is_locked(at(16)));
+}
+
+#[test]
+fn refuses_a_sixth_failed_login_while_locked() {
+    let locked = with(
+        history(),
+        [
+            failed(1, 1),
+            failed(2, 1),
+            failed(3, 1),
+            failed(4, 1),
+            failed(5, 2),
+            policy_lock(2, 17),
+        ],
+    );
+    given::<UserAggregate>(locked)
+        .when(UserCommand::RecordFailedLogin {
+            policy: policy(),
+            at: at(3),
+        })
+        .then_err(UserError::Locked {
+            until: Some(at(17)),
+        });
+}
+
+#[test]
+fn refuses_a_correct_password_while_locked() {
+    let locked = with(history(), [failed(5, 2), policy_lock(2, 17)]);
+    given::<UserAggregate>(locked)
+        .when(UserCommand::RecordSuccessfulLogin {
+            session_id: None,
+            at: at(3),
+        })
+        .then_err(UserError::Locked {
+            until: Some(at(17)),
+        });
+}
+
+#[test]
+fn a_policy_lock_expires_by_time_and_the_count_starts_again() {
+    let locked = with(history(), [failed(5, 2), policy_lock(2, 17)]);
+    let state = given::<UserAggregate>(locked.clone())
+        .when(UserCommand::RecordFailedLogin {
+            policy: policy(),
+            at: at(17),
+        })
+        .then([failed(1, 17)]);
+    assert!(!present(state).is_locked(at(17)));
+    given::<UserAggregate>(locked)
+        .when(UserCommand::RecordSuccessfulLogin {
+            session_id: None,
+            at: at(18),
+        })
+        .then([UserEvent::LoginSucceeded {
+            session_id: None,
+            at: at(18),
+        }]);
+}
+
+#[test]
+fn each_further_lock_before_a_successful_login_lasts_twice_as_long() {
+    let events = with(
+        history(),
+        [
+            failed(5, 2),
+            policy_lock(2, 17),
+            failed(1, 20),
+            failed(2, 20),
+            failed(3, 20),
+            failed(4, 20),
+        ],
+    );
+    given::<UserAggregate>(events)
+        .when(UserCommand::RecordFailedLogin {
+            policy: policy(),
+            at: at(21),
+        })
+        .then([
+            failed(5, 21),
+            UserEvent::AccountLocked {
+                kind: LockKind::Policy,
+                reason: None,
+                until: Some(at(21) + Duration::minutes(30)),
+                at: at(21),
+            },
+        ]);
+    assert_eq!(policy().lock_duration_after(10), Duration::hours(24));
+}
+
+#[test]
+fn a_successful_login_resets_the_failure_count() {
+    let state = given::<UserAggregate>(with(history(), [failed(3, 1)]))
+        .when(UserCommand::RecordSuccessfulLogin {
+            session_id: None,
+            at: at(2),
+        })
+        .then([UserEvent::LoginSucceeded {
+            session_id: None,
+            at: at(2),
+        }]);
+    let user = present(state);
+    assert_eq!(user.failed_logins, 0);
+    assert_eq!(user.last_login_at, Some(at(2)));
+}
+
+#[test]
+fn an_invited_user_cannot_log_in_before_setting_a_password() {
+    let events = vec![UserEvent::UserCreated {
+        user_id: user_id(),
+        email: email("ann@example.com").into(),
+        username: None,
+        phone: None,
+        first_name: None,
+        last_name: None,
+        roles: roles(&["user"]),
+        password_hash: None,
+        at: at(0),
+    }];
+    given::<UserAggregate>(events)
+        .when(UserCommand::RecordSuccessfulLogin {
+            session_id: None,
+            at: at(1),
+        })
+        .then_err(UserError::NoPassword);
+}
+
+#[test]
+fn refuses_a_password_change_for_a_deactivated_user() {
+    let deactivated = UserEvent::UserDeactivated {
+        reason: None,
+        at: at(1),
+    };
+    given::<UserAggregate>(with(history(), [deactivated]))
+        .when(UserCommand::ChangePassword {
+            password_hash: password(7),
+            at: at(2),
+        })
+        .then_err(UserError::Deactivated);
+}
