@@ -8,8 +8,11 @@
 //! - Each event's SHA-256 covers its canonical bytes and the previous hash ([`chain`]).
 //! - Personal data passes through one codec ([`codec`]), encrypted per person ([`encryption`]);
 //!   old schemas are upcast on read ([`upcast`]).
+//! - Reads are written once for both databases ([`storage::LogReads`]); so are the statements of
+//!   the crates that keep their own tables next to the log ([`sql`]).
 
 mod appender;
+pub mod backoff;
 pub mod chain;
 mod changes;
 pub mod codec;
@@ -18,6 +21,8 @@ mod error;
 mod log;
 mod model;
 pub mod postgres;
+mod queries;
+pub mod sql;
 pub mod sqlite;
 pub mod storage;
 #[cfg(feature = "testing")]
@@ -150,40 +155,24 @@ impl Database {
 
     /// Records `value` under `name` unless a value is there already; returns the stored value.
     pub async fn settle_setting(&self, name: &str, value: &str) -> Result<String, StoreError> {
-        const INSERT: &str = "INSERT INTO idlog_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
-        const SELECT: &str = "SELECT value FROM idlog_settings WHERE name = $1";
-        let context = |cause| StoreError::Database {
+        sql::execute(
+            self,
+            "INSERT INTO idlog_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &[name.into(), value.into()],
+        )
+        .await
+        .context("settling a setting")?;
+        let stored: Option<(String,)> = sql::fetch_optional(
+            self,
+            "SELECT value FROM idlog_settings WHERE name = $1",
+            &[name.into()],
+        )
+        .await
+        .context("settling a setting")?;
+        stored.map(|(value,)| value).ok_or(StoreError::Database {
             context: "settling a setting",
-            cause,
-        };
-        match self {
-            Self::Postgres(pool) => {
-                sqlx::query(INSERT)
-                    .bind(name)
-                    .bind(value)
-                    .execute(pool)
-                    .await
-                    .map_err(context)?;
-                sqlx::query_scalar(SELECT)
-                    .bind(name)
-                    .fetch_one(pool)
-                    .await
-                    .map_err(context)
-            }
-            Self::Sqlite(pool) => {
-                sqlx::query(INSERT)
-                    .bind(name)
-                    .bind(value)
-                    .execute(pool)
-                    .await
-                    .map_err(context)?;
-                sqlx::query_scalar(SELECT)
-                    .bind(name)
-                    .fetch_one(pool)
-                    .await
-                    .map_err(context)
-            }
-        }
+            cause: sqlx::Error::RowNotFound,
+        })
     }
 }
 

@@ -1,36 +1,34 @@
 //! The log on PostgreSQL. A batch is one call of `idlog_append_batch` (see the migration): one
 //! round trip and one commit for any number of requests.
 
+use crate::Database;
 use crate::error::{DbContext, StoreError};
 use crate::model::{CanonicalJson, Head, IdempotencyRecord, RecordedEvent};
+use crate::queries::{self, DataKeyRow, data_key_from_row};
 use crate::storage::{
-    Batch, BatchOutcome, DATA_KEYS_AFTER, DESTROY_DATA_KEY, DataKeyRecord, INSERT_DATA_KEY,
-    LogStorage, REPLACE_WRAPPED_KEY, Rejections, SELECT_DATA_KEY, SLOW_STATEMENT,
-    SLOW_STATEMENT_LEVEL, STREAM_CHANGES_AFTER, StoredEvent, from_db, hash_from_db,
-    send_in_batches, stream_changes, to_db,
+    Batch, BatchOutcome, DESTROY_DATA_KEY, DataKeyRecord, INSERT_DATA_KEY, LogStorage, Rejections,
+    SELECT_DATA_KEY, SLOW_STATEMENT, SLOW_STATEMENT_LEVEL, StoredEvent, from_db, hash_from_db,
+    pool_options, to_db,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgRow};
 use sqlx::{ConnectOptions, Row};
 use std::str::FromStr;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 /// The notification channel appends signal on.
 pub const NOTIFY_CHANNEL: &str = "idlog_events";
 
-const EVENT_COLUMNS: &str = "global_position, stream_id, stream_type, stream_version, event_id, event_type, \
-     schema_version, payload, metadata, recorded_at, prev_hash, hash";
-/// A page of the log in position order.
-const READ_ALL: &str = "FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2";
-
 /// The log's tables in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresStorage {
     pool: PgPool,
+    /// The same pool, for the reads both databases share ([`crate::storage::LogReads`]).
+    database: Database,
     /// Writes new data keys without waiting for their WAL flush: see
     /// [`crate::storage::INSERT_DATA_KEY`].
     keys_pool: PgPool,
@@ -43,29 +41,26 @@ impl PostgresStorage {
             .context("parsing the PostgreSQL URL")?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .test_before_acquire(false)
-            .before_acquire(crate::storage::ping_if_idle::<sqlx::Postgres>)
-            .acquire_timeout(Duration::from_secs(10))
+        let pool = pool_options(max_connections, Duration::from_secs(10))
             .connect_with(options.clone())
             .await
             .context("connecting to PostgreSQL")?;
-        let keys_pool = PgPoolOptions::new()
-            .max_connections(2)
-            .test_before_acquire(false)
-            .before_acquire(crate::storage::ping_if_idle::<sqlx::Postgres>)
-            .acquire_timeout(Duration::from_secs(10))
+        let keys_pool = pool_options(2, Duration::from_secs(10))
             .connect_with(options.options([("synchronous_commit", "off")]))
             .await
             .context("connecting to PostgreSQL")?;
-        Ok(Self { pool, keys_pool })
+        Ok(Self {
+            database: Database::Postgres(pool.clone()),
+            pool,
+            keys_pool,
+        })
     }
 
     /// Wraps an existing pool.
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
             keys_pool: pool.clone(),
+            database: Database::Postgres(pool.clone()),
             pool,
         }
     }
@@ -123,29 +118,15 @@ impl PostgresStorage {
     }
 }
 
-fn event_from_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+/// Reads an event row, payload and metadata as JSON trees.
+pub(crate) fn event_from_row(row: &PgRow) -> Result<RecordedEvent, StoreError> {
     event_with_json(row, |row, column| {
         row.try_get(column).map_err(|error| error.to_string())
     })
 }
 
-/// A page of the log after `after_position` in position order, each row read by `event_from_row`.
-async fn read_page<J>(
-    pool: &PgPool,
-    after_position: u64,
-    limit: usize,
-    event_from_row: fn(&PgRow) -> Result<RecordedEvent<J>, StoreError>,
-) -> Result<Vec<RecordedEvent<J>>, StoreError> {
-    let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} {READ_ALL}"))
-        .bind(to_db(after_position)?)
-        .bind(to_db(limit as u64)?)
-        .fetch_all(pool)
-        .await
-        .context("reading the log")?;
-    rows.iter().map(event_from_row).collect()
-}
-
-fn stored_event_from_row(row: &PgRow) -> Result<StoredEvent, StoreError> {
+/// Reads an event row, payload and metadata as canonical text.
+pub(crate) fn stored_event_from_row(row: &PgRow) -> Result<StoredEvent, StoreError> {
     event_with_json(row, |row, column| {
         // `jsonb`'s binary form is a version byte (1) and the text: canonicalized as it is,
         // without building a tree.
@@ -188,6 +169,19 @@ fn event_with_json<J>(
     })
 }
 
+/// Reads the head: the last event's position, hash and time.
+pub(crate) fn head_from_row(row: &PgRow) -> Result<Head, StoreError> {
+    let position = from_db(
+        row.try_get("global_position").context("reading the head")?,
+        0,
+    )?;
+    Ok(Head {
+        position,
+        hash: hash_from_db(row.try_get("hash").context("reading the head")?, position)?,
+        recorded_at: Some(row.try_get("recorded_at").context("reading the head")?),
+    })
+}
+
 fn request_index(row: &PgRow) -> Result<usize, StoreError> {
     let index: i32 = row.try_get("request").context("reading a rejection")?;
     usize::try_from(index - 1).map_err(|_| StoreError::Corrupt {
@@ -196,27 +190,15 @@ fn request_index(row: &PgRow) -> Result<usize, StoreError> {
     })
 }
 
+impl AsRef<Database> for PostgresStorage {
+    /// The database it reads through ([`crate::storage::LogReads`]).
+    fn as_ref(&self) -> &Database {
+        &self.database
+    }
+}
+
 #[async_trait]
 impl LogStorage for PostgresStorage {
-    async fn head(&self) -> Result<Head, StoreError> {
-        let row = sqlx::query("SELECT global_position, hash, recorded_at FROM events ORDER BY global_position DESC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await
-            .context("reading the head")?;
-        let Some(row) = row else {
-            return Ok(Head::EMPTY);
-        };
-        let position = from_db(
-            row.try_get("global_position").context("reading the head")?,
-            0,
-        )?;
-        Ok(Head {
-            position,
-            hash: hash_from_db(row.try_get("hash").context("reading the head")?, position)?,
-            recorded_at: Some(row.try_get("recorded_at").context("reading the head")?),
-        })
-    }
-
     async fn commit(&self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
         let mut r_stream_ids = Vec::new();
         let mut r_versions = Vec::new();
@@ -408,154 +390,13 @@ impl LogStorage for PostgresStorage {
         Ok(BatchOutcome::Rejected(rejections))
     }
 
-    async fn read_stream(
-        &self,
-        stream_id: &str,
-        after_version: u64,
-        until_position: Option<u64>,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2 \
-             AND global_position <= $3 ORDER BY stream_version"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(stream_id)
-            .bind(to_db(after_version)?)
-            .bind(until_position.map_or(Ok(i64::MAX), to_db)?)
-            .fetch_all(&self.pool)
-            .await
-            .context("reading a stream")?;
-        rows.iter().map(event_from_row).collect()
-    }
-
-    async fn read_all(
-        &self,
-        after_position: u64,
-        limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        read_page(&self.pool, after_position, limit, event_from_row).await
-    }
-
-    async fn read_all_canonical(
-        &self,
-        after_position: u64,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        read_page(&self.pool, after_position, limit, stored_event_from_row).await
-    }
-
-    async fn stream_canonical(
-        &self,
-        after_position: u64,
-        until_position: Option<u64>,
-        batch: usize,
-        batches: &mpsc::Sender<Result<Vec<StoredEvent>, StoreError>>,
-    ) -> Result<(), StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > $1 \
-             AND global_position <= $2 ORDER BY global_position"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(to_db(after_position)?)
-            .bind(until_position.map_or(Ok(i64::MAX), to_db)?)
-            .fetch(&self.pool);
-        send_in_batches(rows, stored_event_from_row, batch, batches).await
-    }
-
-    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT fingerprint, stream_id, stream_version, first_position, last_position FROM idempotency_keys WHERE key = $1",
-        )
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await
-        .context("reading an idempotency key")?;
-        row.map(|row| {
-            Ok(IdempotencyRecord {
-                fingerprint: hash_from_db(
-                    row.try_get("fingerprint")
-                        .context("reading an idempotency key")?,
-                    0,
-                )?,
-                stream_id: row
-                    .try_get("stream_id")
-                    .context("reading an idempotency key")?,
-                stream_version: from_db(
-                    row.try_get("stream_version")
-                        .context("reading an idempotency key")?,
-                    0,
-                )?,
-                first_position: from_db(
-                    row.try_get("first_position")
-                        .context("reading an idempotency key")?,
-                    0,
-                )?,
-                last_position: from_db(
-                    row.try_get("last_position")
-                        .context("reading an idempotency key")?,
-                    0,
-                )?,
-            })
-        })
-        .transpose()
-    }
-
-    async fn claim_owner(
-        &self,
-        kind: &str,
-        value_hash: &[u8; 32],
-    ) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar(
-            "SELECT stream_id FROM unique_claims WHERE kind = $1 AND value_hash = $2",
-        )
-        .bind(kind)
-        .bind(value_hash.as_slice())
-        .fetch_optional(&self.pool)
-        .await
-        .context("reading a claim")
-    }
-
-    async fn stream_changes_after(
-        &self,
-        after_position: u64,
-        limit: usize,
-    ) -> Result<Vec<crate::changes::StreamChange>, StoreError> {
-        let rows = sqlx::query_as(STREAM_CHANGES_AFTER)
-            .bind(to_db(after_position)?)
-            .bind(to_db(limit as u64)?)
-            .fetch_all(&self.pool)
-            .await
-            .context("reading the log's changes")?;
-        stream_changes(rows)
-    }
-
-    async fn claim_count(&self, kind: &str) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM unique_claims WHERE kind = $1")
-            .bind(kind)
-            .fetch_one(&self.pool)
-            .await
-            .context("counting claims")?;
-        from_db(count, 0)
-    }
-
-    async fn data_keys(&self, subjects: &[&str]) -> Result<Vec<DataKeyRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT subject, wrapped_key, master_key_id FROM data_keys WHERE subject = ANY($1)",
-        )
-        .bind(subjects)
-        .fetch_all(&self.pool)
-        .await
-        .context("reading data keys")?;
-        rows.iter().map(data_key_record).collect()
-    }
-
     async fn data_key_or_insert(
         &self,
         record: &DataKeyRecord,
     ) -> Result<DataKeyRecord, StoreError> {
         // The first key stored wins; an existing row is read back, not rewritten (an update
         // would lock the row and write to the WAL for nothing).
-        let inserted = sqlx::query(INSERT_DATA_KEY)
+        let inserted = sqlx::query_as::<_, DataKeyRow>(INSERT_DATA_KEY)
             .bind(&record.subject)
             .bind(&record.wrapped_key)
             .bind(&record.master_key_id)
@@ -564,27 +405,13 @@ impl LogStorage for PostgresStorage {
             .context("storing a data key")?;
         let row = match inserted {
             Some(row) => row,
-            None => sqlx::query(SELECT_DATA_KEY)
+            None => sqlx::query_as(SELECT_DATA_KEY)
                 .bind(&record.subject)
                 .fetch_one(&self.keys_pool)
                 .await
                 .context("reading a data key")?,
         };
-        data_key_record(&row)
-    }
-
-    async fn data_keys_after(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<DataKeyRecord>, StoreError> {
-        let rows = sqlx::query(DATA_KEYS_AFTER)
-            .bind(after.unwrap_or(""))
-            .bind(to_db(limit as u64)?)
-            .fetch_all(&self.pool)
-            .await
-            .context("listing data keys")?;
-        rows.iter().map(data_key_record).collect()
+        Ok(data_key_from_row(row))
     }
 
     async fn replace_wrapped_key(
@@ -594,22 +421,13 @@ impl LogStorage for PostgresStorage {
         wrapped_key: &[u8],
         master_id: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(REPLACE_WRAPPED_KEY)
-            .bind(subject)
-            .bind(old_master_id)
-            .bind(wrapped_key)
-            .bind(master_id)
-            .execute(&self.pool)
-            .await
-            .context("re-wrapping a data key")?;
-        Ok(done.rows_affected() == 1)
+        queries::replace_wrapped_key(
+            &self.database,
+            subject,
+            old_master_id,
+            wrapped_key,
+            master_id,
+        )
+        .await
     }
-}
-
-fn data_key_record(row: &PgRow) -> Result<DataKeyRecord, StoreError> {
-    Ok(DataKeyRecord {
-        subject: row.try_get("subject").context("reading data keys")?,
-        wrapped_key: row.try_get("wrapped_key").context("reading data keys")?,
-        master_key_id: row.try_get("master_key_id").context("reading data keys")?,
-    })
 }

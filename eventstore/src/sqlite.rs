@@ -1,31 +1,29 @@
 //! The log in a SQLite file (the embedded default). `BEGIN IMMEDIATE` serializes appends,
 //! also across processes (a CLI next to a running server); WAL lets readers run meanwhile.
 
+use crate::Database;
 use crate::error::{DbContext, StoreError};
-use crate::model::{CanonicalJson, Head, IdempotencyRecord, RecordedEvent};
+use crate::model::{CanonicalJson, Head, RecordedEvent};
+use crate::queries::{
+    self, DataKeyRow, EVENT_COLUMNS, IDEMPOTENCY_RECORD, IdempotencyRow, data_key_from_row,
+    idempotency_from_row,
+};
 use crate::storage::{
-    Batch, BatchOutcome, DATA_KEYS_AFTER, DESTROY_DATA_KEY, DataKeyRecord, INSERT_DATA_KEY,
-    LogStorage, REPLACE_WRAPPED_KEY, Rejections, SELECT_DATA_KEY, SLOW_STATEMENT,
-    SLOW_STATEMENT_LEVEL, STREAM_CHANGES_AFTER, StoredEvent, from_db, hash_from_db,
-    send_in_batches, stream_changes, to_db,
+    Batch, BatchOutcome, DESTROY_DATA_KEY, DataKeyRecord, INSERT_DATA_KEY, LogStorage, Rejections,
+    SELECT_DATA_KEY, SLOW_STATEMENT, SLOW_STATEMENT_LEVEL, StoredEvent, from_db, hash_from_db,
+    pool_options, to_db,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::{OwnedMutexGuard, mpsc};
-
-const EVENT_COLUMNS: &str = "global_position, stream_id, stream_type, stream_version, event_id, event_type, \
-     schema_version, payload, metadata, recorded_at, prev_hash, hash";
-/// A page of the log in position order.
-const READ_ALL: &str = "FROM events WHERE global_position > ? ORDER BY global_position LIMIT ?";
+use tokio::sync::OwnedMutexGuard;
 
 /// Events per INSERT: binding is quadratic in a statement's parameters on SQLite (12 each).
 const INSERT_CHUNK: usize = 64;
@@ -37,6 +35,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    /// The same pool, for the reads both databases share ([`crate::storage::LogReads`]).
+    database: Database,
 }
 
 /// Formats a time the way SQLite columns store it: ISO 8601 UTC with microseconds, so text
@@ -75,15 +75,14 @@ impl SqliteStorage {
             .pragma("secure_delete", secure_delete())
             .foreign_keys(true)
             .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .test_before_acquire(false)
-            .before_acquire(crate::storage::ping_if_idle::<sqlx::Sqlite>)
-            .acquire_timeout(Duration::from_secs(30))
+        let pool = pool_options(max_connections, Duration::from_secs(30))
             .connect_with(options)
             .await
             .context("opening the SQLite database")?;
-        Ok(Self { pool })
+        Ok(Self {
+            database: Database::Sqlite(pool.clone()),
+            pool,
+        })
     }
 
     /// The connection pool (read models live in the same file).
@@ -199,27 +198,13 @@ impl std::ops::DerefMut for WriteTransaction {
     }
 }
 
-fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+/// Reads an event row, payload and metadata as JSON trees.
+pub(crate) fn event_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
     event_with_json(row, |text| serde_json::from_str(text))
 }
 
-/// A page of the log after `after_position` in position order, each row read by `event_from_row`.
-async fn read_page<J>(
-    pool: &SqlitePool,
-    after_position: u64,
-    limit: usize,
-    event_from_row: fn(&SqliteRow) -> Result<RecordedEvent<J>, StoreError>,
-) -> Result<Vec<RecordedEvent<J>>, StoreError> {
-    let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} {READ_ALL}"))
-        .bind(to_db(after_position)?)
-        .bind(to_db(limit as u64)?)
-        .fetch_all(pool)
-        .await
-        .context("reading the log")?;
-    rows.iter().map(event_from_row).collect()
-}
-
-fn stored_event_from_row(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
+/// Reads an event row, payload and metadata as canonical text.
+pub(crate) fn stored_event_from_row(row: &SqliteRow) -> Result<StoredEvent, StoreError> {
     event_with_json(row, CanonicalJson::from_text)
 }
 
@@ -257,28 +242,8 @@ fn event_with_json<J>(
     })
 }
 
-fn idempotency_from_row(row: &SqliteRow) -> Result<IdempotencyRecord, StoreError> {
-    let get = |e: sqlx::Error| StoreError::Database {
-        context: "reading an idempotency key",
-        cause: e,
-    };
-    Ok(IdempotencyRecord {
-        fingerprint: hash_from_db(row.try_get("fingerprint").map_err(get)?, 0)?,
-        stream_id: row.try_get("stream_id").map_err(get)?,
-        stream_version: from_db(row.try_get("stream_version").map_err(get)?, 0)?,
-        first_position: from_db(row.try_get("first_position").map_err(get)?, 0)?,
-        last_position: from_db(row.try_get("last_position").map_err(get)?, 0)?,
-    })
-}
-
-async fn read_head(executor: impl sqlx::SqliteExecutor<'_>) -> Result<Head, StoreError> {
-    let row = sqlx::query("SELECT global_position, hash, recorded_at FROM events ORDER BY global_position DESC LIMIT 1")
-        .fetch_optional(executor)
-        .await
-        .context("reading the head")?;
-    let Some(row) = row else {
-        return Ok(Head::EMPTY);
-    };
+/// Reads the head: the last event's position, hash and time.
+pub(crate) fn head_from_row(row: &SqliteRow) -> Result<Head, StoreError> {
     let position = from_db(
         row.try_get("global_position").context("reading the head")?,
         0,
@@ -323,12 +288,15 @@ fn push_event_values(
     Ok(())
 }
 
+impl AsRef<Database> for SqliteStorage {
+    /// The database it reads through ([`crate::storage::LogReads`]).
+    fn as_ref(&self) -> &Database {
+        &self.database
+    }
+}
+
 #[async_trait]
 impl LogStorage for SqliteStorage {
-    async fn head(&self) -> Result<Head, StoreError> {
-        read_head(&self.pool).await
-    }
-
     async fn commit(&self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
         // Dropping `tx` on any early return rolls back.
         let mut tx = WriteTransaction::begin(&self.pool)
@@ -408,18 +376,15 @@ impl LogStorage for SqliteStorage {
                 }
             }
             if let Some((key, _)) = &request.idempotency {
-                let row = sqlx::query(
-                    "SELECT fingerprint, stream_id, stream_version, first_position, last_position \
-                     FROM idempotency_keys WHERE key = ?",
-                )
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await
-                .context("checking an idempotency key")?;
+                let row = sqlx::query_as::<_, IdempotencyRow>(IDEMPOTENCY_RECORD)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .context("checking an idempotency key")?;
                 if let Some(row) = row {
                     rejections
                         .idempotency
-                        .push((index, idempotency_from_row(&row)?));
+                        .push((index, idempotency_from_row(row)?));
                 }
             }
         }
@@ -554,122 +519,9 @@ impl LogStorage for SqliteStorage {
         Ok(BatchOutcome::Committed)
     }
 
-    async fn read_stream(
-        &self,
-        stream_id: &str,
-        after_version: u64,
-        until_position: Option<u64>,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ? \
-             AND global_position <= ? ORDER BY stream_version"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(stream_id)
-            .bind(to_db(after_version)?)
-            .bind(until_position.map_or(Ok(i64::MAX), to_db)?)
-            .fetch_all(&self.pool)
-            .await
-            .context("reading a stream")?;
-        rows.iter().map(event_from_row).collect()
-    }
-
-    async fn read_all(
-        &self,
-        after_position: u64,
-        limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        read_page(&self.pool, after_position, limit, event_from_row).await
-    }
-
-    async fn read_all_canonical(
-        &self,
-        after_position: u64,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        read_page(&self.pool, after_position, limit, stored_event_from_row).await
-    }
-
-    async fn stream_canonical(
-        &self,
-        after_position: u64,
-        until_position: Option<u64>,
-        batch: usize,
-        batches: &mpsc::Sender<Result<Vec<StoredEvent>, StoreError>>,
-    ) -> Result<(), StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ? \
-             AND global_position <= ? ORDER BY global_position"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(to_db(after_position)?)
-            .bind(until_position.map_or(Ok(i64::MAX), to_db)?)
-            .fetch(&self.pool);
-        send_in_batches(rows, stored_event_from_row, batch, batches).await
-    }
-
-    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT fingerprint, stream_id, stream_version, first_position, last_position FROM idempotency_keys WHERE key = ?",
-        )
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await
-        .context("reading an idempotency key")?;
-        row.as_ref().map(idempotency_from_row).transpose()
-    }
-
-    async fn claim_owner(
-        &self,
-        kind: &str,
-        value_hash: &[u8; 32],
-    ) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT stream_id FROM unique_claims WHERE kind = ? AND value_hash = ?")
-            .bind(kind)
-            .bind(value_hash.as_slice())
-            .fetch_optional(&self.pool)
-            .await
-            .context("reading a claim")
-    }
-
-    async fn stream_changes_after(
-        &self,
-        after_position: u64,
-        limit: usize,
-    ) -> Result<Vec<crate::changes::StreamChange>, StoreError> {
-        let rows = sqlx::query_as(STREAM_CHANGES_AFTER)
-            .bind(to_db(after_position)?)
-            .bind(to_db(limit as u64)?)
-            .fetch_all(&self.pool)
-            .await
-            .context("reading the log's changes")?;
-        stream_changes(rows)
-    }
-
-    async fn claim_count(&self, kind: &str) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM unique_claims WHERE kind = ?")
-            .bind(kind)
-            .fetch_one(&self.pool)
-            .await
-            .context("counting claims")?;
-        from_db(count, 0)
-    }
-
     fn stores_new_keys_with_events(&self) -> bool {
         // A separate write would wait for the file's one write lock behind the appender.
         true
-    }
-
-    async fn data_keys(&self, subjects: &[&str]) -> Result<Vec<DataKeyRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT subject, wrapped_key, master_key_id FROM data_keys \
-             WHERE subject IN (SELECT value FROM json_each(?))",
-        )
-        .bind(serde_json::to_string(subjects).map_err(|e| StoreError::Batch(e.to_string()))?)
-        .fetch_all(&self.pool)
-        .await
-        .context("reading data keys")?;
-        rows.iter().map(data_key_record).collect()
     }
 
     async fn data_key_or_insert(
@@ -679,7 +531,7 @@ impl LogStorage for SqliteStorage {
         let mut tx = WriteTransaction::begin(&self.pool)
             .await
             .context("storing a data key")?;
-        let inserted = sqlx::query(INSERT_DATA_KEY)
+        let inserted = sqlx::query_as::<_, DataKeyRow>(INSERT_DATA_KEY)
             .bind(&record.subject)
             .bind(&record.wrapped_key)
             .bind(&record.master_key_id)
@@ -688,28 +540,14 @@ impl LogStorage for SqliteStorage {
             .context("storing a data key")?;
         let row = match inserted {
             Some(row) => row,
-            None => sqlx::query(SELECT_DATA_KEY)
+            None => sqlx::query_as(SELECT_DATA_KEY)
                 .bind(&record.subject)
                 .fetch_one(&mut *tx)
                 .await
                 .context("reading a data key")?,
         };
         tx.commit().await.context("storing a data key")?;
-        data_key_record(&row)
-    }
-
-    async fn data_keys_after(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<DataKeyRecord>, StoreError> {
-        let rows = sqlx::query(DATA_KEYS_AFTER)
-            .bind(after.unwrap_or(""))
-            .bind(to_db(limit as u64)?)
-            .fetch_all(&self.pool)
-            .await
-            .context("listing data keys")?;
-        rows.iter().map(data_key_record).collect()
+        Ok(data_key_from_row(row))
     }
 
     async fn replace_wrapped_key(
@@ -719,26 +557,13 @@ impl LogStorage for SqliteStorage {
         wrapped_key: &[u8],
         master_id: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = WriteTransaction::begin(&self.pool)
-            .await
-            .context("re-wrapping a data key")?;
-        let done = sqlx::query(REPLACE_WRAPPED_KEY)
-            .bind(subject)
-            .bind(old_master_id)
-            .bind(wrapped_key)
-            .bind(master_id)
-            .execute(&mut *tx)
-            .await
-            .context("re-wrapping a data key")?;
-        tx.commit().await.context("re-wrapping a data key")?;
-        Ok(done.rows_affected() == 1)
+        queries::replace_wrapped_key(
+            &self.database,
+            subject,
+            old_master_id,
+            wrapped_key,
+            master_id,
+        )
+        .await
     }
-}
-
-fn data_key_record(row: &SqliteRow) -> Result<DataKeyRecord, StoreError> {
-    Ok(DataKeyRecord {
-        subject: row.try_get("subject").context("reading data keys")?,
-        wrapped_key: row.try_get("wrapped_key").context("reading data keys")?,
-        master_key_id: row.try_get("master_key_id").context("reading data keys")?,
-    })
 }

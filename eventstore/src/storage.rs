@@ -1,11 +1,11 @@
-//! The database side of the log: one small trait, implemented for PostgreSQL and SQLite.
+//! The database side of the log: what it reads ([`LogReads`], one implementation for both
+//! databases) and what it writes ([`LogStorage`], implemented for PostgreSQL and SQLite).
 //! Everything that does not depend on the database (group commit, hashing, the codec,
 //! upcasting, subscriptions, chain verification) lives once, in [`crate::EventLog`].
 
 use crate::error::StoreError;
 use crate::model::{CanonicalJson, Claim, Head, IdempotencyRecord, RecordedEvent};
 use async_trait::async_trait;
-use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 /// An event as the log stores and hashes it: payload and metadata as canonical JSON text (sealed
@@ -89,14 +89,12 @@ pub enum BatchOutcome {
     Rejected(Rejections),
 }
 
-/// The database operations the log needs.
+/// What the log reads from its database. Written once for both databases
+/// (`queries.rs`): every storage that has a [`Database`](crate::Database) reads through it.
 #[async_trait]
-pub trait LogStorage: Send + Sync + 'static {
+pub trait LogReads: Send + Sync + 'static {
     /// The last event's position, hash and time.
     async fn head(&self) -> Result<Head, StoreError>;
-
-    /// Under the append lock: checks the batch and writes all of it, or nothing.
-    async fn commit(&self, batch: &Batch) -> Result<BatchOutcome, StoreError>;
 
     /// A stream's events after `after_version`, up to `until_position` if given, as stored.
     async fn read_stream(
@@ -153,20 +151,8 @@ pub trait LogStorage: Send + Sync + 'static {
     /// How many values of a kind are claimed.
     async fn claim_count(&self, kind: &str) -> Result<u64, StoreError>;
 
-    /// Whether new data keys are best written in the transaction of the events they seal
-    /// ([`BatchRequest::new_keys`]) rather than on their own ([`Self::data_key_or_insert`]): true
-    /// where another writer would wait for the log's single write lock (SQLite).
-    fn stores_new_keys_with_events(&self) -> bool {
-        false
-    }
-
     /// The stored keys of these subjects (subjects with none are left out).
     async fn data_keys(&self, subjects: &[&str]) -> Result<Vec<DataKeyRecord>, StoreError>;
-
-    /// Stores a new subject's key unless the subject has one already (which then stays, even
-    /// destroyed); returns the stored one. One round trip.
-    async fn data_key_or_insert(&self, record: &DataKeyRecord)
-    -> Result<DataKeyRecord, StoreError>;
 
     /// Up to `limit` keys after `after` in subject order (destroyed ones included).
     async fn data_keys_after(
@@ -174,6 +160,26 @@ pub trait LogStorage: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<DataKeyRecord>, StoreError>;
+}
+
+/// The database operations the log needs: its reads, and the writes each database does its own
+/// way (appends under the append lock, data keys).
+#[async_trait]
+pub trait LogStorage: LogReads {
+    /// Under the append lock: checks the batch and writes all of it, or nothing.
+    async fn commit(&self, batch: &Batch) -> Result<BatchOutcome, StoreError>;
+
+    /// Whether new data keys are best written in the transaction of the events they seal
+    /// ([`BatchRequest::new_keys`]) rather than on their own ([`Self::data_key_or_insert`]): true
+    /// where another writer would wait for the log's single write lock (SQLite).
+    fn stores_new_keys_with_events(&self) -> bool {
+        false
+    }
+
+    /// Stores a new subject's key unless the subject has one already (which then stays, even
+    /// destroyed); returns the stored one. One round trip.
+    async fn data_key_or_insert(&self, record: &DataKeyRecord)
+    -> Result<DataKeyRecord, StoreError>;
 
     /// Replaces a key's wrapping if it is still wrapped by `old_master_id` and not destroyed;
     /// says whether it was.
@@ -193,25 +199,6 @@ pub trait LogStorage: Send + Sync + 'static {
 /// matters only once an event sealed with it is committed, and that later commit flushes the
 /// write-ahead log up to itself, this row included. A crash before then loses a key nothing used.
 /// (SQLite stores new keys in the events' own transaction instead.)
-pub(crate) const STREAM_CHANGES_AFTER: &str = "SELECT global_position, stream_id, stream_version \
-     FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2";
-
-/// Rows of [`STREAM_CHANGES_AFTER`] as changes.
-pub(crate) fn stream_changes(
-    rows: Vec<(i64, String, i64)>,
-) -> Result<Vec<crate::changes::StreamChange>, StoreError> {
-    rows.into_iter()
-        .map(|(position, stream_id, version)| {
-            let position = from_db(position, 0)?;
-            Ok(crate::changes::StreamChange {
-                position,
-                stream_id,
-                stream_version: from_db(version, position)?,
-            })
-        })
-        .collect()
-}
-
 pub(crate) const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at) \
      VALUES ($1, $2, $3, CURRENT_TIMESTAMP) ON CONFLICT (subject) DO NOTHING \
      RETURNING subject, wrapped_key, master_key_id";
@@ -220,50 +207,12 @@ pub(crate) const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (subject, wrappe
 pub(crate) const SELECT_DATA_KEY: &str =
     "SELECT subject, wrapped_key, master_key_id FROM data_keys WHERE subject = $1";
 
-/// A page of keys in subject order. (Both databases.)
-pub(crate) const DATA_KEYS_AFTER: &str = "SELECT subject, wrapped_key, master_key_id FROM data_keys \
-     WHERE subject > $1 ORDER BY subject LIMIT $2";
-
-/// Re-wraps a live key still wrapped by the old master key. (Both databases.)
-pub(crate) const REPLACE_WRAPPED_KEY: &str = "UPDATE data_keys SET wrapped_key = $3, master_key_id = $4 \
-     WHERE subject = $1 AND master_key_id = $2 AND wrapped_key IS NOT NULL";
-
 /// Destroys a subject's key: their sealed data can never be read again. (Both databases.)
 /// An upsert: a subject with no key yet (their events predate encryption) gets a destroyed one,
 /// so no process can create a live key for them later.
 pub(crate) const DESTROY_DATA_KEY: &str = "INSERT INTO data_keys (subject, wrapped_key, master_key_id, created_at, destroyed_at) \
      VALUES ($1, NULL, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) \
      ON CONFLICT (subject) DO UPDATE SET wrapped_key = NULL, destroyed_at = CURRENT_TIMESTAMP";
-
-/// Hands rows of a streamed query over in batches of `batch` events (see
-/// [`LogStorage::stream_canonical`]). (Both databases.)
-pub(crate) async fn send_in_batches<R>(
-    rows: impl Stream<Item = Result<R, sqlx::Error>>,
-    event_from_row: fn(&R) -> Result<StoredEvent, StoreError>,
-    batch: usize,
-    batches: &mpsc::Sender<Result<Vec<StoredEvent>, StoreError>>,
-) -> Result<(), StoreError> {
-    let mut rows = std::pin::pin!(rows);
-    let mut events = Vec::with_capacity(batch);
-    while let Some(row) = rows.next().await {
-        let row = row.map_err(|cause| StoreError::Database {
-            context: "reading the log",
-            cause,
-        })?;
-        events.push(event_from_row(&row)?);
-        if events.len() == batch {
-            let full = std::mem::replace(&mut events, Vec::with_capacity(batch));
-            if batches.send(Ok(full)).await.is_err() {
-                return Ok(());
-            }
-        }
-    }
-    if !events.is_empty() {
-        // The receiver may be gone; nothing is left to do either way.
-        let _ = batches.send(Ok(events)).await;
-    }
-    Ok(())
-}
 
 /// sqlx reports statements slower than this...
 pub(crate) const SLOW_STATEMENT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -296,9 +245,22 @@ pub(crate) fn hash_from_db(bytes: Vec<u8>, position: u64) -> Result<[u8; 32], St
     })
 }
 
+/// A pool of at most `max_connections` that waits `acquire_timeout` for a free connection and
+/// pings one before use only if it sat idle for a while ([`ping_if_idle`]).
+pub(crate) fn pool_options<DB: sqlx::Database>(
+    max_connections: u32,
+    acquire_timeout: std::time::Duration,
+) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+        .before_acquire(ping_if_idle::<DB>)
+        .acquire_timeout(acquire_timeout)
+}
+
 /// Pings a pooled connection before use only if it sat idle for a while (a database restart
 /// may have cut it). sqlx's default pings before *every* use: one more round trip per query.
-pub(crate) fn ping_if_idle<DB: sqlx::Database>(
+fn ping_if_idle<DB: sqlx::Database>(
     connection: &mut DB::Connection,
     metadata: sqlx::pool::PoolConnectionMetadata,
 ) -> futures::future::BoxFuture<'_, Result<bool, sqlx::Error>> {

@@ -3,7 +3,7 @@
 use eventstore::codec::PersonalDataCodec;
 use eventstore::postgres::PostgresStorage;
 use eventstore::sqlite::SqliteStorage;
-use eventstore::storage::{Batch, BatchOutcome, DataKeyRecord, LogStorage};
+use eventstore::storage::{Batch, BatchOutcome, DataKeyRecord, LogReads, LogStorage};
 use eventstore::testing::{Backend, TestDb, as_trees};
 use eventstore::upcast::Upcasters;
 use eventstore::{
@@ -664,16 +664,9 @@ struct LosesOneAnswer {
 }
 
 #[async_trait::async_trait]
-impl LogStorage for LosesOneAnswer {
+impl LogReads for LosesOneAnswer {
     async fn head(&self) -> Result<Head, StoreError> {
         self.inner.head().await
-    }
-    async fn commit(&self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
-        let outcome = self.inner.commit(batch).await?;
-        if !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            return Err(StoreError::Batch("connection reset after COMMIT".into()));
-        }
-        Ok(outcome)
     }
     async fn read_stream(
         &self,
@@ -725,18 +718,29 @@ impl LogStorage for LosesOneAnswer {
     async fn data_keys(&self, subjects: &[&str]) -> Result<Vec<DataKeyRecord>, StoreError> {
         self.inner.data_keys(subjects).await
     }
-    async fn data_key_or_insert(
-        &self,
-        record: &DataKeyRecord,
-    ) -> Result<DataKeyRecord, StoreError> {
-        self.inner.data_key_or_insert(record).await
-    }
     async fn data_keys_after(
         &self,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<DataKeyRecord>, StoreError> {
         self.inner.data_keys_after(after, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl LogStorage for LosesOneAnswer {
+    async fn commit(&self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
+        let outcome = self.inner.commit(batch).await?;
+        if !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Batch("connection reset after COMMIT".into()));
+        }
+        Ok(outcome)
+    }
+    async fn data_key_or_insert(
+        &self,
+        record: &DataKeyRecord,
+    ) -> Result<DataKeyRecord, StoreError> {
+        self.inner.data_key_or_insert(record).await
     }
     async fn replace_wrapped_key(
         &self,

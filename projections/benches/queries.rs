@@ -62,7 +62,7 @@ async fn fill(database: &eventstore::Database, users: u64, activity: u64) {
     ];
     for statement in statements {
         let started = Instant::now();
-        projections::sql::execute(database, &statement, &[])
+        eventstore::sql::execute(database, &statement, &[])
             .await
             .expect("filled");
         println!(

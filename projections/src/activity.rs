@@ -1,7 +1,6 @@
 //! The activity log: one row per event, saying who did what to which resource, from where.
 //! Pruning its old rows (`idlog maintenance prune-activity`) never touches the log.
 
-use crate::sql::{Arg, Tx, fetch_in, insert_rows};
 use crate::{ApplyError, Fact, Projection, Table, Tables};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,6 +8,7 @@ use domain::DomainEvent;
 use domain::organization::OrganizationEvent;
 use domain::session::SessionEvent;
 use domain::user::USER_FORGOTTEN;
+use eventstore::sql::{Arg, Tx, fetch_in, insert_rows};
 use eventstore::{EventMetadata, RecordedEvent};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -199,11 +199,11 @@ impl Projection for Activity {
                 forgotten.push(record.stream_id.as_str());
             }
             rows.push(vec![
-                Arg::Int(Some(crate::runner::to_db(record.global_position))),
+                Arg::Int(Some(crate::projector::to_db(record.global_position))),
                 record.event_id.to_string().into(),
                 record.recorded_at.into(),
                 metadata.actor.id.clone().into(),
-                crate::sql::label(&metadata.actor.kind).into(),
+                eventstore::sql::label(&metadata.actor.kind).into(),
                 record.event_type.clone().into(),
                 record.stream_type.clone().into(),
                 record.stream_id.clone().into(),

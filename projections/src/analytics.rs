@@ -2,12 +2,12 @@
 //! series, active users and per-organization figures are sums over it (organizations through
 //! their current members).
 
-use crate::sql::{Arg, Tx, insert_rows};
 use crate::{ApplyError, Projection, Table, Tables};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use domain::Aggregate;
-use domain::user::UserAggregate;
+use domain::user::{UserAggregate, UserEventType};
+use eventstore::sql::{Arg, Tx, insert_rows};
 use eventstore::{ActorKind, RecordedEvent};
 use std::collections::BTreeMap;
 
@@ -40,17 +40,19 @@ pub const METRICS: &[&str] = &[
     "active",
 ];
 
-/// The metric a user event counts toward, if any. Only the type counts, so an event whose
-/// payload no longer reads still counts (and never stops this projection).
+/// The metric a user event counts toward, if any (none for a type no user event has). Only the
+/// type counts, so an event whose payload no longer reads still counts (and never stops this
+/// projection).
 fn metric_of(event_type: &str) -> Option<&'static str> {
-    Some(match event_type {
-        "UserRegistered" | "UserCreated" => "registrations",
-        "LoginSucceeded" => "logins",
-        "LoginFailed" => "failed_logins",
-        "AccountLocked" => "lockouts",
-        "EmailVerified" => "email_verifications",
-        "PhoneVerified" => "phone_verifications",
-        "PasswordResetCompleted" => "password_resets",
+    use UserEventType as T;
+    Some(match event_type.parse().ok()? {
+        T::UserRegistered | T::UserCreated => "registrations",
+        T::LoginSucceeded => "logins",
+        T::LoginFailed => "failed_logins",
+        T::AccountLocked => "lockouts",
+        T::EmailVerified => "email_verifications",
+        T::PhoneVerified => "phone_verifications",
+        T::PasswordResetCompleted => "password_resets",
         _ => return None,
     })
 }

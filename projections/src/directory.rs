@@ -4,7 +4,6 @@
 //! A batch reads the rows of the users it touches once, applies the events in memory and writes
 //! each touched row back once: a handful of statements per batch, whatever its size.
 
-use crate::sql::{Arg, Tx, execute_in, fetch_in, insert_rows, label, upsert_suffix};
 use crate::{ApplyError, Fact, Projection, Table, Tables};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,6 +11,7 @@ use domain::organization::OrganizationEvent;
 use domain::session::SessionEvent;
 use domain::user::{LockKind, UserEvent};
 use eventstore::RecordedEvent;
+use eventstore::sql::{Arg, Tx, execute_in, fetch_in, insert_rows, label, upsert_suffix};
 use sqlx::types::Json;
 use std::collections::{BTreeSet, HashMap};
 

@@ -14,20 +14,21 @@ pub mod activity;
 pub mod analytics;
 pub mod directory;
 mod events;
+pub mod names;
+mod projector;
 pub mod queries;
-mod runner;
 pub mod sessions;
-pub mod sql;
 
 pub use events::Fact;
-pub use runner::{
+pub use projector::{
     DeadLetter, LagReport, Projector, ProjectorError, ProjectorSettings, RebuildReport, Status,
-    Until, backoff_delay,
+    Until,
 };
 
 use async_trait::async_trait;
 use eventstore::RecordedEvent;
-use sql::{Dialect, Names, Tx};
+use eventstore::sql::{Dialect, Tx};
+use names::Names;
 use std::sync::Arc;
 
 /// A read-model table: its name, columns (DDL with `{time}`, `{date}`, `{json}`, `{int}`,

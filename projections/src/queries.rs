@@ -5,10 +5,11 @@
 
 use crate::activity::ActivityRow;
 use crate::directory::UserRow;
+use crate::names::Names;
 use crate::sessions::SessionRow;
-use crate::sql::{self, Arg, Dialect, Names, placeholders};
 use chrono::{DateTime, NaiveDate, Utc};
 use eventstore::Database;
+use eventstore::sql::{self, Arg, Dialect, placeholders};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

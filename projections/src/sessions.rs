@@ -1,6 +1,5 @@
 //! Sessions: every session with its device, address, start, last use and end.
 
-use crate::sql::{Arg, Tx, execute_in, fetch_in, insert_rows, label, upsert_suffix};
 use crate::{ApplyError, Fact, Projection, Table, Tables};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -8,6 +7,7 @@ use domain::Aggregate;
 use domain::session::{SessionAggregate, SessionEvent};
 use domain::user::UserAggregate;
 use eventstore::RecordedEvent;
+use eventstore::sql::{Arg, Tx, execute_in, fetch_in, insert_rows, label, upsert_suffix};
 use std::collections::{BTreeSet, HashMap};
 
 /// The sessions projection.

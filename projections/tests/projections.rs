@@ -10,13 +10,14 @@ use domain::values::{
     UserAgent,
 };
 use domain::{DomainEvent, Duration, OrganizationId, SessionId, UserId};
+use eventstore::sql::{self, Arg, Dialect};
 use eventstore::testing::{Backend, TestDb};
 use eventstore::{
     Actor, ActorKind, AppendRequest, Database, EventLog, EventMetadata, ExpectedVersion, NewEvent,
     test_both_backends,
 };
+use projections::names::Names;
 use projections::queries::{ActivityFilter, ListedStatus, Queries, UserFilter, UserSort};
-use projections::sql::{self, Arg};
 use projections::{Projector, ProjectorSettings, Until};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -148,7 +149,7 @@ impl Fixture {
 
     /// The rows of a view as JSON text per row (dialect-neutral enough to compare builds).
     async fn rows(&self, view: &str, key: &str) -> Value {
-        let name = sql::Names::new(sql::Dialect::of(&self.database)).view(view);
+        let name = Names::new(Dialect::of(&self.database)).view(view);
         let rows = match &self.database {
             Database::Postgres(pool) => sqlx::query_scalar::<_, String>(&format!(
                 "SELECT CAST(row_to_json(t) AS TEXT) FROM (SELECT * FROM {name} ORDER BY {key}) t"
@@ -179,7 +180,7 @@ impl Fixture {
 }
 
 async fn count(database: &Database, view: &str, condition: &str) -> i64 {
-    let name = sql::Names::new(sql::Dialect::of(database)).view(view);
+    let name = Names::new(Dialect::of(database)).view(view);
     let rows: Vec<(i64,)> = sql::fetch_all(
         database,
         &format!("SELECT count(*) FROM {name} WHERE {condition}"),
@@ -728,7 +729,7 @@ async fn a_past_view_equals_folding_the_log_up_to_then(backend: Backend) {
     assert!(!report.swapped);
     assert_eq!(report.position, then);
     let handler = CommandHandler::new(f.log.clone(), ClaimHasher::new([1; 32]));
-    let view = sql::Names::new(sql::Dialect::of(&f.database)).view("users_as_of");
+    let view = Names::new(Dialect::of(&f.database)).view("users_as_of");
     for id in &users {
         let folded = handler
             .load::<UserAggregate>(&id.to_string(), Some(then))

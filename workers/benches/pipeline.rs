@@ -215,12 +215,12 @@ async fn end_to_end(backend: Backend, rate: u64, seconds: u64) {
                     inner: store,
                     written: written.clone(),
                 }),
-                commands.clone(),
+                commands.reader(),
             )),
             Arc::new(EmailWorker::new(
                 Arc::new(mailer),
                 DeliveryLog::new(opened.database.clone()),
-                commands.clone(),
+                commands.reader(),
                 tokens.clone(),
                 EmailSettings {
                     product: "idlog".into(),

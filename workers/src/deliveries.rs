@@ -9,8 +9,8 @@
 
 use crate::WorkerError;
 use chrono::{DateTime, Utc};
+use eventstore::sql::{self, Arg};
 use eventstore::{Database, RecordedEvent};
-use projections::sql::{self, Arg};
 
 /// How a message goes out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,11 +9,11 @@
 use crate::deliveries::{Channel, DeliveryLog, Outgoing};
 use crate::{Worker, WorkerError};
 use async_trait::async_trait;
-use commands::CommandHandler;
+use commands::StateReader;
 use commands::tokens::{TokenMinter, TokenPurpose};
-use domain::DomainEvent;
-use domain::user::{ResetPurpose, User, UserAggregate, UserEvent, UserState};
+use domain::user::{ResetPurpose, User, UserAggregate, UserEvent, UserEventType, UserState};
 use domain::values::Personal;
+use domain::{Aggregate, DomainEvent};
 use eventstore::RecordedEvent;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -428,22 +428,27 @@ pub struct EmailSettings {
 pub struct EmailWorker {
     mailer: Arc<dyn Mailer>,
     deliveries: DeliveryLog,
-    commands: CommandHandler,
+    states: StateReader,
     tokens: TokenMinter,
     settings: EmailSettings,
     templates: Arc<Templates>,
 }
 
-const WANTED: &[&str] = &[
-    "EmailVerificationRequested",
-    "PasswordResetRequested",
-    "PasswordChanged",
-    "PasswordResetCompleted",
-    "AccountLocked",
-    "EmailChanged",
-    "InvitedToOrganization",
-    "UserForgotten",
-];
+/// Whether a user event calls for a message (or, once forgotten, for forgetting the recipient).
+fn wanted(event_type: UserEventType) -> bool {
+    use UserEventType as T;
+    matches!(
+        event_type,
+        T::EmailVerificationRequested
+            | T::PasswordResetRequested
+            | T::PasswordChanged
+            | T::PasswordResetCompleted
+            | T::AccountLocked
+            | T::EmailChanged
+            | T::InvitedToOrganization
+            | T::UserForgotten
+    )
+}
 
 fn time(at: domain::Timestamp) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -454,7 +459,7 @@ impl EmailWorker {
     pub fn new(
         mailer: Arc<dyn Mailer>,
         deliveries: DeliveryLog,
-        commands: CommandHandler,
+        states: StateReader,
         tokens: TokenMinter,
         settings: EmailSettings,
         templates: Templates,
@@ -462,7 +467,7 @@ impl EmailWorker {
         Self {
             mailer,
             deliveries,
-            commands,
+            states,
             tokens,
             settings,
             templates: Arc::new(templates),
@@ -587,7 +592,9 @@ impl Worker for EmailWorker {
     }
 
     fn wants(&self, event: &RecordedEvent) -> bool {
-        event.stream_type == "user" && WANTED.contains(&event.event_type.as_str())
+        // A type no user event has is not one this worker knows.
+        event.stream_type == UserAggregate::STREAM_TYPE
+            && event.event_type.parse().is_ok_and(wanted)
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
@@ -596,7 +603,7 @@ impl Worker for EmailWorker {
         }
         // A forgotten user's history no longer reads: what was not sent yet is dropped.
         let loaded = self
-            .commands
+            .states
             .load::<UserAggregate>(&event.stream_id, Some(event.global_position))
             .await
             .map_err(|error| WorkerError::Other(error.to_string()))?;

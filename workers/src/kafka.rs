@@ -13,8 +13,8 @@
 use crate::runner::{WorkerRunner, load_checkpoint, save_checkpoint};
 use crate::{Worker, WorkerError};
 use chrono::Utc;
+use eventstore::sql;
 use eventstore::{Database, EventLog, RecordedEvent};
-use projections::sql;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;

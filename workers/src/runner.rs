@@ -2,9 +2,9 @@
 
 use crate::{Worker, WorkerError};
 use chrono::{DateTime, Utc};
+use eventstore::sql::{self, Arg};
 use eventstore::{Database, EventLog, RecordedEvent};
 use futures::FutureExt;
-use projections::sql::{self, Arg};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -326,7 +326,7 @@ impl WorkerRunner {
                 return;
             }
             tracing::warn!(%error, attempts, position = event.global_position, "an event failed; retrying");
-            tokio::time::sleep(projections::backoff_delay(
+            tokio::time::sleep(eventstore::backoff::delay(
                 self.settings.retry_base,
                 self.settings.retry_cap,
                 attempts,

@@ -5,10 +5,10 @@
 use crate::deliveries::{Channel, DeliveryLog, Outgoing};
 use crate::{Worker, WorkerError};
 use async_trait::async_trait;
-use commands::CommandHandler;
+use commands::StateReader;
 use commands::tokens::TokenMinter;
-use domain::DomainEvent;
-use domain::user::{UserAggregate, UserEvent, UserState};
+use domain::user::{UserAggregate, UserEvent, UserEventType, UserState};
+use domain::{Aggregate, DomainEvent};
 use eventstore::RecordedEvent;
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
@@ -140,7 +140,7 @@ impl SmsSender for WebhookSender {
 pub struct SmsWorker {
     sender: Arc<dyn SmsSender>,
     deliveries: DeliveryLog,
-    commands: CommandHandler,
+    states: StateReader,
     tokens: TokenMinter,
     product: String,
 }
@@ -151,14 +151,14 @@ impl SmsWorker {
     pub fn new(
         sender: Arc<dyn SmsSender>,
         deliveries: DeliveryLog,
-        commands: CommandHandler,
+        states: StateReader,
         tokens: TokenMinter,
         product: impl Into<String>,
     ) -> Self {
         Self {
             sender,
             deliveries,
-            commands,
+            states,
             tokens,
             product: product.into(),
         }
@@ -172,7 +172,8 @@ impl Worker for SmsWorker {
     }
 
     fn wants(&self, event: &RecordedEvent) -> bool {
-        event.stream_type == "user" && event.event_type == "PhoneVerificationRequested"
+        event.stream_type == UserAggregate::STREAM_TYPE
+            && event.event_type.parse() == Ok(UserEventType::PhoneVerificationRequested)
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
@@ -187,7 +188,7 @@ impl Worker for SmsWorker {
         };
         // The number as of the request.
         let loaded = self
-            .commands
+            .states
             .load::<UserAggregate>(&event.stream_id, Some(event.global_position))
             .await
             .map_err(|error| WorkerError::Other(error.to_string()))?;

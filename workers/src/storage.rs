@@ -8,8 +8,9 @@
 
 use crate::{Worker, WorkerError};
 use async_trait::async_trait;
-use commands::CommandHandler;
-use domain::user::{User, UserAggregate, UserState, UserStatus};
+use commands::StateReader;
+use domain::Aggregate;
+use domain::user::{User, UserAggregate, UserEventType, UserState, UserStatus};
 use eventstore::RecordedEvent;
 use lru::LruCache;
 use objects::ObjectStore;
@@ -27,20 +28,24 @@ pub const USER_INFO_SCHEMA: u32 = 1;
 /// Users whose objects one Kafka consumer writes at once: S3 round trips, not CPU, bound it.
 const CONCURRENT_USERS: usize = 32;
 
-/// User events that change the folder or what `user_info.json` holds.
-const RELEVANT: &[&str] = &[
-    "UserRegistered",
-    "UserCreated",
-    "ProfileUpdated",
-    "EmailChanged",
-    "UsernameChanged",
-    "RoleGranted",
-    "RoleRevoked",
-    "OrganizationLinked",
-    "OrganizationUnlinked",
-    "UserDeleted",
-    "UserForgotten",
-];
+/// Whether a user event changes the folder or what `user_info.json` holds.
+fn relevant(event_type: UserEventType) -> bool {
+    use UserEventType as T;
+    matches!(
+        event_type,
+        T::UserRegistered
+            | T::UserCreated
+            | T::ProfileUpdated
+            | T::EmailChanged
+            | T::UsernameChanged
+            | T::RoleGranted
+            | T::RoleRevoked
+            | T::OrganizationLinked
+            | T::OrganizationUnlinked
+            | T::UserDeleted
+            | T::UserForgotten
+    )
+}
 
 /// The folder of a user.
 pub fn folder(user_id: &str) -> String {
@@ -88,7 +93,7 @@ const REMEMBERED_WRITES: usize = 10_000;
 #[derive(Clone)]
 pub struct StorageWorker {
     objects: Arc<dyn ObjectStore>,
-    commands: CommandHandler,
+    states: StateReader,
     /// What this process last wrote as each user's `user_info.json`: an event that changes
     /// nothing in it (most profile updates) writes nothing.
     written: Arc<Mutex<LruCache<String, Vec<u8>>>>,
@@ -103,11 +108,11 @@ impl std::fmt::Debug for StorageWorker {
 }
 
 impl StorageWorker {
-    /// A worker writing to `objects`, folding users with `commands`.
-    pub fn new(objects: Arc<dyn ObjectStore>, commands: CommandHandler) -> Self {
+    /// A worker writing to `objects`, reading users' states through `states`.
+    pub fn new(objects: Arc<dyn ObjectStore>, states: StateReader) -> Self {
         Self {
             objects,
-            commands,
+            states,
             written: Arc::new(Mutex::new(LruCache::new(
                 NonZeroUsize::new(REMEMBERED_WRITES).unwrap_or(NonZeroUsize::MIN),
             ))),
@@ -118,7 +123,7 @@ impl StorageWorker {
     #[tracing::instrument(skip(self))]
     pub async fn sync(&self, user_id: &str) -> Result<Synced, WorkerError> {
         let current = self
-            .commands
+            .states
             .current::<UserAggregate>(user_id)
             .await
             .map_err(|error| WorkerError::Other(error.to_string()))?;
@@ -287,7 +292,9 @@ impl Worker for StorageWorker {
     }
 
     fn wants(&self, event: &RecordedEvent) -> bool {
-        event.stream_type == "user" && RELEVANT.contains(&event.event_type.as_str())
+        // A type no user event has is not one this worker knows.
+        event.stream_type == UserAggregate::STREAM_TYPE
+            && event.event_type.parse().is_ok_and(relevant)
     }
 
     /// Writing a user's objects converges on their present state, whatever ran before.
@@ -298,7 +305,7 @@ impl Worker for StorageWorker {
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
         let user_id = &event.stream_id;
         let followed = self
-            .commands
+            .states
             .followed::<UserAggregate>(user_id)
             .await
             .map_err(|error| WorkerError::Other(error.to_string()))?;

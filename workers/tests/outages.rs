@@ -182,7 +182,7 @@ async fn an_s3_outage_delays_the_folders_and_loses_nothing(backend: Backend) {
     let ann = f.register("ann@example.com").await;
     let store = Arc::new(store);
     let runner = f.runner(
-        Arc::new(StorageWorker::new(store.clone(), f.commands.clone())),
+        Arc::new(StorageWorker::new(store.clone(), f.commands.reader())),
         patient(),
     );
     let _following = runner.spawn();
@@ -241,7 +241,7 @@ async fn an_smtp_outage_is_retried_dead_lettered_and_retried_by_the_operator(bac
                 .expect("mailer"),
             ),
             DeliveryLog::new(f.database.clone()),
-            f.commands.clone(),
+            f.commands.reader(),
             TokenMinter::new([9; 32]),
             EmailSettings {
                 product: "idlog".into(),

@@ -90,7 +90,7 @@ async fn codes_go_to_the_webhook_with_the_token_and_failures_are_retried(backend
     let worker = SmsWorker::new(
         Arc::new(sender),
         DeliveryLog::new(opened.database.clone()),
-        commands.clone(),
+        commands.reader(),
         minter.clone(),
         "Acme ID",
     );
@@ -180,7 +180,7 @@ async fn codes_go_to_the_webhook_with_the_token_and_failures_are_retried(backend
     assert_eq!(deliveries[0].attempts as usize, requests.len());
 
     // Once sent, a redelivery posts nothing.
-    projections::sql::execute(&opened.database, "DELETE FROM worker_checkpoints", &[])
+    eventstore::sql::execute(&opened.database, "DELETE FROM worker_checkpoints", &[])
         .await
         .expect("reset");
     runner.catch_up().await.expect("again");

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use commands::tokens::{TokenPurpose, hash_token};
 use commands::{ClaimHasher, CommandContext, CommandHandler};
-use domain::user::{UserAggregate, UserCommand};
+use domain::user::{UserAggregate, UserCommand, UserEventType};
 use domain::values::{LanguageTag, PersonName, PhoneNumber, Profile};
 use domain::{Duration, UserId};
 use eventstore::testing::{Backend, TestDb};
@@ -57,7 +57,7 @@ fn settings() -> WorkerSettings {
 
 impl Fixture {
     fn storage(&self) -> StorageWorker {
-        StorageWorker::new(self.objects.clone(), self.commands.clone())
+        StorageWorker::new(self.objects.clone(), self.commands.reader())
     }
 
     fn runner(&self, workers: Vec<Arc<dyn Worker>>) -> WorkerRunner {
@@ -149,7 +149,7 @@ impl Worker for Picky {
     }
 
     fn wants(&self, event: &RecordedEvent) -> bool {
-        event.event_type == "UserRegistered"
+        event.event_type.parse() == Ok(UserEventType::UserRegistered)
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), WorkerError> {
@@ -355,7 +355,7 @@ async fn emails_carry_working_links_once_per_event(backend: Backend) {
     let worker = EmailWorker::new(
         Arc::new(EmlFolder::new(mail.path())),
         DeliveryLog::new(f.database.clone()),
-        f.commands.clone(),
+        f.commands.reader(),
         minter(),
         EmailSettings {
             product: "Acme ID".into(),
@@ -463,7 +463,7 @@ async fn mail_to_a_forgotten_user_is_dropped_and_their_recipients_cleared(backen
     let worker = EmailWorker::new(
         Arc::new(EmlFolder::new(mail.path())),
         DeliveryLog::new(f.database.clone()),
-        f.commands.clone(),
+        f.commands.reader(),
         minter(),
         EmailSettings {
             product: "Acme ID".into(),
@@ -535,7 +535,7 @@ async fn mail_to_a_forgotten_user_is_dropped_and_their_recipients_cleared(backen
 
 /// Forgets the email worker's checkpoint, as a lost checkpoint would.
 async fn forget_checkpoints(f: &Fixture) {
-    projections::sql::execute(&f.database, "DELETE FROM worker_checkpoints", &[])
+    eventstore::sql::execute(&f.database, "DELETE FROM worker_checkpoints", &[])
         .await
         .expect("reset");
 }
@@ -546,7 +546,7 @@ async fn phone_codes_go_out_by_text_message_and_verify_the_number(backend: Backe
     let worker = SmsWorker::new(
         Arc::new(SmsFolder::new(sms.path())),
         DeliveryLog::new(f.database.clone()),
-        f.commands.clone(),
+        f.commands.reader(),
         minter(),
         "Acme ID",
     );
@@ -662,7 +662,7 @@ async fn an_invitation_to_an_organization_is_mailed_to_the_invitee(backend: Back
     let worker = EmailWorker::new(
         Arc::new(EmlFolder::new(mail.path())),
         DeliveryLog::new(f.database.clone()),
-        f.commands.clone(),
+        f.commands.reader(),
         minter(),
         EmailSettings {
             product: "Acme ID".into(),

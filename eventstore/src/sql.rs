@@ -1,14 +1,12 @@
 //! One way to talk to either database: SQL written once (`$1` placeholders, `ON CONFLICT`, no
 //! dialect-only functions), values as [`Arg`]s bound the way each database stores them, and rows
-//! decoded by `sqlx::FromRow` types that work for both.
-//!
-//! Read-model tables and views get their names from [`Names`]: on PostgreSQL they live in the
-//! `idlog_read` (tables) and `analytics` (stable views) schemas; SQLite has no schemas, so there
-//! they are prefixed `rm_` (tables) and `analytics_` (views).
+//! decoded by `sqlx::FromRow` types that work for both. The log's own reads use it, and so do the
+//! crates that keep their tables next to the log (read models, workers' checkpoints).
 
+use crate::Database;
+use crate::sqlite::WriteTransaction;
 use chrono::{DateTime, NaiveDate, Utc};
-use eventstore::Database;
-use eventstore::sqlite::WriteTransaction;
+use futures::stream::{self, BoxStream, StreamExt};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, FromRow, Postgres};
@@ -29,6 +27,8 @@ pub enum Arg {
     Date(NaiveDate),
     /// JSON (`jsonb` on PostgreSQL, text on SQLite).
     Json(Option<serde_json::Value>),
+    /// Bytes (`bytea` on PostgreSQL, a blob on SQLite).
+    Bytes(Option<Vec<u8>>),
     /// A column of values as one PostgreSQL array (SQLite has no arrays).
     Array(Column),
 }
@@ -49,6 +49,8 @@ pub enum Column {
     Date(Vec<NaiveDate>),
     /// `jsonb[]`.
     Json(Vec<Option<serde_json::Value>>),
+    /// `bytea[]`.
+    Bytes(Vec<Option<Vec<u8>>>),
 }
 
 impl Column {
@@ -61,6 +63,7 @@ impl Column {
             Arg::Time(_) => Self::Time(Vec::new()),
             Arg::Date(_) => Self::Date(Vec::new()),
             Arg::Json(_) => Self::Json(Vec::new()),
+            Arg::Bytes(_) => Self::Bytes(Vec::new()),
             Arg::Array(_) => return None,
         })
     }
@@ -74,6 +77,7 @@ impl Column {
             (Self::Time(values), Arg::Time(value)) => values.push(value),
             (Self::Date(values), Arg::Date(value)) => values.push(value),
             (Self::Json(values), Arg::Json(value)) => values.push(value),
+            (Self::Bytes(values), Arg::Bytes(value)) => values.push(value),
             _ => return false,
         }
         true
@@ -88,6 +92,7 @@ impl Column {
             Self::Time(_) => "timestamptz[]",
             Self::Date(_) => "date[]",
             Self::Json(_) => "jsonb[]",
+            Self::Bytes(_) => "bytea[]",
         }
     }
 }
@@ -134,6 +139,12 @@ impl From<Option<DateTime<Utc>>> for Arg {
     }
 }
 
+impl From<&[u8]> for Arg {
+    fn from(value: &[u8]) -> Self {
+        Self::Bytes(Some(value.to_vec()))
+    }
+}
+
 impl From<NaiveDate> for Arg {
     fn from(value: NaiveDate) -> Self {
         Self::Date(value)
@@ -158,7 +169,7 @@ impl Dialect {
         }
     }
 
-    /// Replaces the type placeholders of read-model DDL: `{time}`, `{date}`, `{json}`, `{int}`,
+    /// Replaces the type placeholders of DDL: `{time}`, `{date}`, `{json}`, `{int}`,
     /// `{bool}`.
     pub fn ddl(self, template: &str) -> String {
         let (time, date, json, int, boolean) = match self {
@@ -171,48 +182,6 @@ impl Dialect {
             .replace("{json}", json)
             .replace("{int}", int)
             .replace("{bool}", boolean)
-    }
-}
-
-/// Where a read model's tables and views are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Names {
-    dialect: Dialect,
-}
-
-/// PostgreSQL schema of the read models' tables.
-pub const TABLE_SCHEMA: &str = "idlog_read";
-/// PostgreSQL schema of the stable views analysts query.
-pub const VIEW_SCHEMA: &str = "analytics";
-
-impl Names {
-    /// Names on `dialect`.
-    pub fn new(dialect: Dialect) -> Self {
-        Self { dialect }
-    }
-
-    /// The table `name` of `generation`, qualified (what statements use).
-    pub fn table(self, name: &str, generation: &str) -> String {
-        match self.dialect {
-            Dialect::Postgres => format!("{TABLE_SCHEMA}.{name}_{generation}"),
-            Dialect::Sqlite => format!("rm_{name}_{generation}"),
-        }
-    }
-
-    /// The bare name of a table's index (an index lives in its table's schema).
-    pub fn index(self, name: &str, generation: &str, suffix: &str) -> String {
-        match self.dialect {
-            Dialect::Postgres => format!("{name}_{generation}_{suffix}"),
-            Dialect::Sqlite => format!("rm_{name}_{generation}_{suffix}"),
-        }
-    }
-
-    /// The stable view over the live generation of table `name` (what queries use).
-    pub fn view(self, name: &str) -> String {
-        match self.dialect {
-            Dialect::Postgres => format!("{VIEW_SCHEMA}.{name}"),
-            Dialect::Sqlite => format!("analytics_{name}"),
-        }
     }
 }
 
@@ -251,6 +220,7 @@ fn pg_arguments(args: &[Arg]) -> Result<PgArguments, sqlx::Error> {
             Arg::Time(value) => arguments.add(value),
             Arg::Date(value) => arguments.add(value),
             Arg::Json(value) => arguments.add(value.map(sqlx::types::Json)),
+            Arg::Bytes(value) => arguments.add(value),
             Arg::Array(Column::Text(values)) => arguments.add(values),
             Arg::Array(Column::Int(values)) => arguments.add(values),
             Arg::Array(Column::Bool(values)) => arguments.add(values),
@@ -262,6 +232,7 @@ fn pg_arguments(args: &[Arg]) -> Result<PgArguments, sqlx::Error> {
                     .map(|value| value.map(sqlx::types::Json))
                     .collect::<Vec<_>>(),
             ),
+            Arg::Array(Column::Bytes(values)) => arguments.add(values),
         }
         .map_err(sqlx::Error::Encode)?;
     }
@@ -275,9 +246,10 @@ fn sqlite_arguments(args: &[Arg]) -> Result<SqliteArguments<'static>, sqlx::Erro
             Arg::Text(value) => arguments.add(value),
             Arg::Int(value) => arguments.add(value),
             Arg::Bool(value) => arguments.add(value),
-            Arg::Time(value) => arguments.add(value.map(eventstore::sqlite::format_time)),
+            Arg::Time(value) => arguments.add(value.map(crate::sqlite::format_time)),
             Arg::Date(value) => arguments.add(value.format("%Y-%m-%d").to_string()),
             Arg::Json(value) => arguments.add(value.map(|json| json.to_string())),
+            Arg::Bytes(value) => arguments.add(value),
             Arg::Array(_) => Err("SQLite has no arrays".into()),
         }
         .map_err(sqlx::Error::Encode)?;
@@ -402,6 +374,25 @@ pub async fn fetch_all<T: Readable>(
                 .fetch_all(pool)
                 .await
         }
+    }
+}
+
+/// Runs a query on the pool; streams its rows as the database sends them.
+pub fn fetch<'a, T: Readable + 'a>(
+    database: &'a Database,
+    sql: &'a str,
+    args: &[Arg],
+) -> BoxStream<'a, Result<T, sqlx::Error>> {
+    let failed = |error| stream::once(async { Err(error) }).boxed();
+    match database {
+        Database::Postgres(pool) => match pg_arguments(args) {
+            Ok(arguments) => sqlx::query_as_with(sql, arguments).fetch(pool),
+            Err(error) => failed(error),
+        },
+        Database::Sqlite(pool) => match sqlite_arguments(args) {
+            Ok(arguments) => sqlx::query_as_with(sql, arguments).fetch(pool),
+            Err(error) => failed(error),
+        },
     }
 }
 
