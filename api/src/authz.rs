@@ -1,165 +1,158 @@
-//! A request's caller as the application policy sees them, and its refusals as problem+json.
-//!
-//! Handlers never decide who may do what: they build an [`Authority`] for the caller, describe
-//! the target, and ask [`application::policy::authorize`] through [`Authority::require`].
+//! The application's answers as problem+json: each [`AppError`] maps to one problem here, so
+//! every handler answers the same refusal the same way.
 
-use crate::AppState;
-use crate::auth::current::Caller;
-use crate::error::command_problem;
+use crate::error::{command_problem, user_problem};
 use crate::problem::Problem;
 use crate::routes::organizations::organization_problem;
-use application::policy::{self, Actor, GlobalRole, Operation, Person, Refusal, Target, UserActor};
+use application::authority::Authority;
+use application::policy::{Operation, Refusal, Target};
+use application::{AppError, Resource};
 use axum::http::StatusCode;
-use domain::organization::{Organization, OrganizationAggregate, OrganizationState};
-use domain::user::{User, UserState};
-use domain::{OrganizationId, UserId};
-use secrecy::SecretString;
-use std::collections::BTreeMap;
 
-/// The caller's rights: who they are to the policy, and the organizations they belong to (which
-/// tell their members' roles).
-#[derive(Debug, Clone)]
-pub struct Authority {
-    actor: Actor,
-    organizations: Vec<Organization>,
+/// "Not found" for `resource`.
+pub fn not_found(resource: Resource) -> Problem {
+    match resource {
+        Resource::User => Problem::new(StatusCode::NOT_FOUND, "user-not-found", "No such user"),
+        Resource::Organization => Problem::new(
+            StatusCode::NOT_FOUND,
+            "organization-not-found",
+            "No such organization",
+        ),
+        Resource::Session => Problem::new(
+            StatusCode::NOT_FOUND,
+            "session-not-found",
+            "No such session",
+        ),
+        Resource::Invitation => {
+            organization_problem(domain::organization::OrganizationError::NoInvitation)
+        }
+        Resource::Member => {
+            organization_problem(domain::organization::OrganizationError::NotAMember)
+        }
+        Resource::Picture => {
+            Problem::new(StatusCode::NOT_FOUND, "no-picture", "No profile picture")
+        }
+        Resource::Anything => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found"),
+    }
 }
 
-impl Authority {
-    /// The rights of a signed-in caller, their memberships confirmed against each organization.
-    pub async fn of(state: &AppState, caller: &Caller) -> Result<Self, Problem> {
-        let mut organizations = Vec::new();
-        let mut memberships = BTreeMap::new();
-        for id in &caller.user.organizations {
-            let loaded = state
-                .commands
-                .followed::<OrganizationAggregate>(&id.to_string())
-                .await
-                .map_err(|error| command_problem(error, organization_problem))?;
-            if let OrganizationState::Present(organization) = loaded.state
-                && let Some(membership) = organization.members.get(&caller.user.id)
-            {
-                memberships.insert(organization.id, membership.role);
-                organizations.push(*organization);
+impl From<AppError> for Problem {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Refused {
+                refusal,
+                operation,
+                resource,
+            } => refusal_problem(refusal, operation, || not_found(resource)),
+            AppError::NotFound(resource) => not_found(resource),
+            AppError::User(error) => command_problem(error, user_problem),
+            AppError::Organization(error) => command_problem(error, organization_problem),
+            AppError::Session(error) => command_problem(error, session_problem),
+            AppError::Invalid(error) => error.into(),
+            AppError::Picture(error) => picture_problem(&error),
+            AppError::InvalidQuery { field, message } => {
+                Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query")
+                    .with_field(field, message)
             }
-        }
-        let roles = caller
-            .user
-            .roles
-            .iter()
-            .filter_map(|role| role.as_str().parse::<GlobalRole>().ok())
-            .collect();
-        let fresh =
-            chrono::Utc::now() < caller.session.session.started_at + state.auth.reauth_window;
-        Ok(Self {
-            actor: Actor::User(UserActor {
-                id: caller.user.id,
-                roles,
-                memberships,
-                fresh,
-            }),
-            organizations,
-        })
-    }
-
-    /// Who is asking, to the policy.
-    pub fn actor(&self) -> &Actor {
-        &self.actor
-    }
-
-    /// Checks the password the caller sent (at `pointer` in the body) against their own,
-    /// counted against their account like a login; when it matches, the caller has a fresh
-    /// proof of who they are for this request.
-    pub async fn confirm_password(
-        &mut self,
-        state: &AppState,
-        caller: &Caller,
-        password: Option<SecretString>,
-        pointer: &str,
-    ) -> Result<(), Problem> {
-        let wrong = || {
-            Problem::new(
+            AppError::Password { field, rejection } => {
+                Problem::validation().with_field(field, rejection.to_string())
+            }
+            AppError::WrongPassword { field } => Problem::new(
                 StatusCode::FORBIDDEN,
                 "wrong-password",
                 "The password is wrong",
             )
-            .with_field(pointer, "is not your current password")
-        };
-        let password = password.ok_or_else(wrong)?;
-        state
-            .rate_limits
-            .login_per_account
-            .check(caller.user.email.as_str())?;
-        let matches = state
-            .passwords
-            .verify(password, caller.user.password_hash.as_ref())
-            .await
-            .map_err(|error| Problem::internal(&error))?;
-        if !matches {
-            return Err(wrong());
-        }
-        if let Actor::User(user) = &mut self.actor {
-            user.fresh = true;
-        }
-        Ok(())
-    }
-
-    /// `user` as the policy sees them: privileged or not, and their memberships in the
-    /// caller's organizations (the only ones that can grant the caller anything over them).
-    pub fn person(&self, state: &AppState, user: &User) -> Person {
-        Person {
-            privileged: state.auth.roles.any_privileged(user.roles.iter()),
-            ..self.person_without_roles(user.id)
+            .with_field(field, "is not your current password"),
+            AppError::RateLimited(limited) => {
+                Problem::too_many_requests(limited.retry_after_seconds)
+            }
+            AppError::InvalidCredentials => invalid_credentials(),
+            AppError::OrganizationOutOfService(status) => Problem::new(
+                StatusCode::FORBIDDEN,
+                &format!("organization-{status}"),
+                "Organization not in service",
+            )
+            .with_detail(format!(
+                "Your organization is {status}; its members cannot log in."
+            )),
+            AppError::InvalidToken => Problem::invalid_token(),
+            AppError::Unavailable(detail) => Problem::unavailable(&detail),
+            AppError::Internal(error) => Problem::internal(error.as_ref()),
         }
     }
+}
 
-    /// The person whose stream `state` is: as [`Self::person`] while they are present; once
-    /// forgotten (or never there), only their id is left and they hold no role.
-    pub fn person_in(&self, state: &AppState, id: UserId, user: &UserState) -> Person {
-        match user {
-            UserState::Present(user) => self.person(state, user),
-            _ => self.person_without_roles(id),
-        }
+impl From<application::rate_limit::RateLimited> for Problem {
+    fn from(limited: application::rate_limit::RateLimited) -> Self {
+        AppError::from(limited).into()
     }
+}
 
-    /// A person who holds no global role (one forgotten: nothing but the id is left).
-    pub fn person_without_roles(&self, id: UserId) -> Person {
-        Person {
-            id,
-            privileged: false,
-            memberships: self
-                .organizations
-                .iter()
-                .filter_map(|organization| {
-                    let membership = organization.members.get(&id)?;
-                    Some((organization.id, membership.role))
-                })
-                .collect(),
-        }
-    }
+/// `require` with an answer of its own for a refused target the caller may not know of, for
+/// operations whose "not found" is not a missing resource (an expired session, an invalid
+/// field).
+pub trait RequireOr {
+    /// `operation` on `target` if the policy allows it; otherwise the refusal, with
+    /// `not_found` as the answer for a target the caller may not know exists.
+    fn require_or(
+        &self,
+        operation: Operation,
+        target: Target<'_>,
+        not_found: impl FnOnce() -> Problem,
+    ) -> Result<(), Problem>;
+}
 
-    /// The organizations the caller belongs to.
-    pub fn organizations(&self) -> impl Iterator<Item = OrganizationId> + '_ {
-        self.organizations
-            .iter()
-            .map(|organization| organization.id)
-    }
-
-    /// Whether the policy allows `operation` on `target`.
-    pub fn allows(&self, operation: Operation, target: Target<'_>) -> bool {
-        policy::allows(&self.actor, operation, target)
-    }
-
-    /// `operation` on `target` if the policy allows it; otherwise the refusal as problem+json,
-    /// with `not_found` as the answer when the caller may not know the target exists.
-    pub fn require(
+impl RequireOr for Authority {
+    fn require_or(
         &self,
         operation: Operation,
         target: Target<'_>,
         not_found: impl FnOnce() -> Problem,
     ) -> Result<(), Problem> {
-        policy::authorize(&self.actor, operation, target)
+        application::policy::authorize(self.actor(), operation, target)
             .map_err(|refusal| refusal_problem(refusal, operation, not_found))
     }
+}
+
+/// The answers to a refused session command. Every one means "this token no longer works".
+pub fn session_problem(error: domain::session::SessionError) -> Problem {
+    tracing::info!(%error, "session refused");
+    Problem::invalid_token()
+}
+
+/// The answer to an upload that is not a picture idlog takes.
+fn picture_problem(error: &application::pictures::PictureError) -> Problem {
+    use application::pictures::PictureError;
+    match error {
+        PictureError::Unsupported => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-image",
+            "Not a supported image",
+        )
+        .with_detail("Send a PNG, JPEG or WebP image as the body."),
+        PictureError::TooLarge { .. } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "image-too-large",
+            "The image has too many pixels",
+        )
+        .with_detail(error.to_string()),
+        PictureError::Broken(_) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "broken-image",
+            "The image does not decode",
+        )
+        .with_detail(error.to_string()),
+    }
+}
+
+/// The one answer to every failed login, whatever failed.
+pub fn invalid_credentials() -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid-credentials",
+        "Invalid credentials",
+    )
+    .with_detail("The login or password is wrong, or the account cannot log in now.")
 }
 
 /// A refusal as the caller may see it.
@@ -298,6 +291,16 @@ mod tests {
             }
         }
         ids
+    }
+
+    #[test]
+    fn too_many_requests_answer_429_with_when_to_retry() {
+        let problem = Problem::from(AppError::from(application::rate_limit::RateLimited {
+            retry_after_seconds: 7,
+        }));
+        assert_eq!(problem.status, 429);
+        let headers = problem.headers.expect("headers");
+        assert_eq!(headers["retry-after"], "7");
     }
 
     #[test]

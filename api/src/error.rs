@@ -109,15 +109,3 @@ pub fn user_problem(error: UserError) -> Problem {
         _ => problem,
     }
 }
-
-/// The answer to an account that could not be created.
-pub fn create_account_problem(error: crate::accounts::CreateAccountError) -> Problem {
-    use crate::accounts::CreateAccountError;
-    match error {
-        CreateAccountError::Password(rejection) => {
-            Problem::validation().with_field("/password", rejection.to_string())
-        }
-        CreateAccountError::Hashing(error) => Problem::internal(&error),
-        CreateAccountError::Command(error) => command_problem(error, user_problem),
-    }
-}

@@ -6,7 +6,6 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use eventstore::{Actor, ActorKind, EventMetadata};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -123,44 +122,16 @@ fn json_problem(rejection: &JsonRejection) -> Problem {
     }
 }
 
-/// Who is asking and from where: the metadata every event of this request carries.
-#[derive(Debug, Clone, Default)]
-pub struct RequestContext {
-    /// Client address.
-    pub ip: Option<String>,
-    /// Client user agent (truncated to 512 characters).
-    pub user_agent: Option<String>,
-    /// Request id.
-    pub request_id: Option<String>,
-}
+pub use application::RequestContext;
 
-impl RequestContext {
-    /// Event metadata for an action by `actor`.
-    pub fn metadata(&self, actor: Actor) -> EventMetadata {
-        EventMetadata {
-            actor,
-            correlation_id: Some(uuid::Uuid::now_v7()),
-            command_id: Some(uuid::Uuid::now_v7()),
-            request_id: self.request_id.clone(),
-            ip: self.ip.clone(),
-            user_agent: self.user_agent.clone(),
-            ..Default::default()
-        }
-    }
-
-    /// Event metadata for a user acting for themself.
-    pub fn user_metadata(&self, user_id: &str) -> EventMetadata {
-        self.metadata(Actor {
-            kind: ActorKind::User,
-            id: Some(user_id.to_owned()),
-        })
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+/// Where the request comes from: its connection and headers.
+impl FromRequestParts<crate::AppState> for RequestContext {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &crate::AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = |name: &str| {
             parts
                 .headers

@@ -3,25 +3,21 @@
 //! [`Application::build`] binds the listener (port 0 in tests) and [`Application::run`] serves
 //! until shutdown. Every error leaves as RFC 9457 problem+json ([`problem`]).
 
-pub mod accounts;
 pub mod auth;
 pub mod authz;
 mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
-pub mod pictures;
 pub mod problem;
 pub mod routes;
-pub mod views;
 
+use application::App;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use commands::CommandHandler;
-use eventstore::EventLog;
 use problem::Problem;
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -37,85 +33,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The header carrying the request id (set if the client did not send one, and echoed).
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Authentication settings, from configuration.
-#[derive(Debug, Clone)]
-pub struct AuthSettings {
-    /// Register and password-forgot answer the same whether or not the account exists.
-    pub hide_account_existence: bool,
-    /// How long an email verification link works.
-    pub email_verification_lifetime: domain::Duration,
-    /// How long a phone verification code works.
-    pub phone_code_lifetime: domain::Duration,
-    /// How long a password reset link works.
-    pub password_reset_lifetime: domain::Duration,
-    /// Session lifetimes and limits.
-    pub sessions: auth::sessions::SessionSettings,
-    /// When failed logins lock an account.
-    pub lockout: domain::user::LockoutPolicy,
-    /// The global roles that may be granted.
-    pub roles: accounts::RoleCatalog,
-    /// The permission flags a membership may carry.
-    pub member_permissions: std::collections::BTreeSet<domain::values::Permission>,
-    /// How long an invitation works: to set a first password, or to join an organization.
-    pub invitation_lifetime: domain::Duration,
-    /// How recent a sign-in lets a person change their own email or phone without confirming
-    /// their current password.
-    pub reauth_window: domain::Duration,
-    /// SHA-256 of the bearer credential services present to `POST /auth/introspect`; `None`
-    /// turns introspection off.
-    pub introspection_credential_hash: Option<domain::values::TokenHash>,
-}
-
-impl Default for AuthSettings {
-    fn default() -> Self {
-        Self {
-            hide_account_existence: false,
-            email_verification_lifetime: domain::Duration::hours(48),
-            phone_code_lifetime: domain::Duration::minutes(10),
-            password_reset_lifetime: domain::Duration::hours(24),
-            sessions: auth::sessions::SessionSettings::default(),
-            lockout: domain::user::LockoutPolicy {
-                max_failed_attempts: 5,
-                lock_duration: domain::Duration::minutes(15),
-                max_lock_duration: domain::Duration::hours(24),
-            },
-            introspection_credential_hash: None,
-            roles: accounts::RoleCatalog::default(),
-            member_permissions: ["can_upload_files", "can_view_reports"]
-                .iter()
-                .filter_map(|name| domain::values::Permission::parse(name).ok())
-                .collect(),
-            invitation_lifetime: domain::Duration::days(7),
-            reauth_window: domain::Duration::minutes(5),
-        }
-    }
-}
-
-/// The read side as the API uses it: the projector (for waits and lag) and the queries.
-#[derive(Clone, Debug)]
-pub struct ReadSide {
-    /// The projector (of this process or another one on the same database).
-    pub projector: projections::Projector,
-    /// Read-model queries.
-    pub queries: projections::queries::Queries,
-    /// The longest a query waits for its `min_position`.
-    pub wait_timeout: Duration,
-    /// Readiness fails while a projection lags by more events than this.
-    pub max_ready_lag: u64,
-}
-
-impl ReadSide {
-    /// The read side over `projector`'s database, with default waits.
-    pub fn new(projector: projections::Projector) -> Self {
-        Self {
-            queries: projections::queries::Queries::new(projector.database().clone()),
-            projector,
-            wait_timeout: Duration::from_secs(5),
-            max_ready_lag: 10_000,
-        }
-    }
-}
 
 /// What every handler can reach: [`AppServices`] behind one `Arc`, since axum clones the
 /// state for every extractor and middleware of every request.
@@ -137,42 +54,21 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// The services behind [`AppState`].
+/// The services behind [`AppState`]: the application's use cases, and what only the HTTP
+/// front end keeps (its metrics).
 #[derive(Debug)]
 pub struct AppServices {
-    /// Runs commands.
-    pub commands: CommandHandler,
-    /// Hashes and checks passwords.
-    pub passwords: auth::password::Passwords,
-    /// Mints email and reset tokens.
-    pub tokens: auth::tokens::TokenMinter,
-    /// Stores users' files (profile pictures).
-    pub objects: std::sync::Arc<dyn objects::ObjectStore>,
-    /// Seals TOTP secrets.
-    pub totp: auth::totp::SecretSealer,
-    /// Mints and checks access tokens.
-    pub access_tokens: std::sync::Arc<auth::jwt::AccessTokenKeys>,
-    /// Rate limits.
-    pub rate_limits: auth::rate_limit::RateLimits,
-    /// Authentication settings.
-    pub auth: AuthSettings,
-    /// The read models.
-    pub read: ReadSide,
+    /// The use cases and what they work with (shared with background work they start).
+    pub app: std::sync::Arc<App>,
     /// Request counters and latencies.
     pub metrics: metrics::Metrics,
-    /// The workers this process runs, if any (their lag and dead letters in readiness and
-    /// metrics).
-    pub workers: Option<workers::WorkerRunner>,
-    /// Work that finishes after its request was answered (recording a failed login, issuing a
-    /// reset link), so that neither its result nor its duration shows in the answer. Shutdown
-    /// waits for it.
-    pub background: tokio_util::task::TaskTracker,
 }
 
-impl AppServices {
-    /// The event log.
-    pub fn log(&self) -> &EventLog {
-        self.commands.log()
+impl std::ops::Deref for AppServices {
+    type Target = std::sync::Arc<App>;
+
+    fn deref(&self) -> &std::sync::Arc<App> {
+        &self.app
     }
 }
 
@@ -384,7 +280,7 @@ pub struct Readiness {
     projections: Vec<projections::Status>,
     /// Each worker's position, lag and open dead letters (workers run by this process).
     #[schema(value_type = Vec<Object>)]
-    workers: Vec<workers::runner::WorkerStatus>,
+    workers: Vec<application::administration::WorkerStatus>,
 }
 
 /// Readiness: the database answers and every read model and worker is close enough to the log's

@@ -297,7 +297,7 @@ fn may_read(
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.split_once(' '))
                 .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| crate::auth::tokens::hash_token(token.trim()));
+                .map(|(_, token)| commands::tokens::hash_token(token.trim()));
             // TokenHash compares in constant time.
             if presented.is_some_and(|presented| presented == *expected) {
                 Ok(())
@@ -462,7 +462,7 @@ mod tests {
     #[test]
     fn a_credential_is_asked_of_everyone_and_a_separate_listener_moves_them() {
         let guarded = MetricsAccess {
-            credential_hash: Some(crate::auth::tokens::hash_token("scrape me")),
+            credential_hash: Some(commands::tokens::hash_token("scrape me")),
             separate_listener: false,
         };
         let remote = Some(IpAddr::from([203, 0, 113, 7]));

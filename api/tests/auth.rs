@@ -2,10 +2,10 @@
 
 mod common;
 
-use api::auth::jwt::{AccessClaims, AccessTokenSettings, AccessTokens, KeySetFile};
-use api::auth::tokens::TokenPurpose;
+use application::credentials::jwt::{AccessClaims, AccessTokenSettings, AccessTokens, KeySetFile};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use commands::tokens::TokenPurpose;
 use common::{Options, TestApp, problem, spawn_app, spawn_app_with};
 use domain::{Duration, UserId};
 use eventstore::test_both_backends;
@@ -469,7 +469,7 @@ async fn jwks_publishes_the_signing_key(backend: Backend) {
 async fn introspection_needs_the_service_credential(backend: Backend) {
     let mut options = Options::default();
     options.auth.introspection_credential_hash =
-        Some(api::auth::tokens::hash_token("service-secret"));
+        Some(commands::tokens::hash_token("service-secret"));
     let app = spawn_app_with(backend, options).await;
     let (user_id, tokens) = ann_logged_in(&app).await;
     let introspect = |credential: Option<&'static str>, token: String| {

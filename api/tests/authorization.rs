@@ -4,7 +4,7 @@
 
 mod common;
 
-use api::auth::tokens::hash_token;
+use commands::tokens::hash_token;
 use common::{Options, TestApp, spawn_app_with};
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;

@@ -2,7 +2,7 @@
 
 mod common;
 
-use api::auth::totp;
+use application::credentials::totp;
 use common::{TestApp, problem, spawn_app};
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;

@@ -478,7 +478,7 @@ async fn readiness_and_metrics_report_the_read_models(backend: Backend) {
 /// `/metrics` behind a credential, or on a listener of its own.
 async fn metrics_take_a_credential_or_a_listener_of_their_own(backend: Backend) {
     let mut options = common::Options::default();
-    options.metrics.credential_hash = Some(api::auth::tokens::hash_token("scrape me"));
+    options.metrics.credential_hash = Some(commands::tokens::hash_token("scrape me"));
     let app = common::spawn_app_with(backend, options).await;
     let url = app.url("/metrics");
     problem(app.client.get(&url).send().await.expect("request"), 401).await;

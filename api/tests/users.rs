@@ -2,7 +2,7 @@
 
 mod common;
 
-use api::auth::tokens::TokenPurpose;
+use commands::tokens::TokenPurpose;
 use common::{Options, problem, spawn_app, spawn_app_with};
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
@@ -210,7 +210,9 @@ async fn an_invited_user_sets_a_first_password(backend: Backend) {
 async fn users_see_and_edit_only_themselves(backend: Backend) {
     let mut options = Options::default();
     options.auth.roles =
-        api::accounts::RoleCatalog::new(&[domain::values::Role::parse("COACH").expect("role")]);
+        application::accounts::RoleCatalog::new(&[
+            domain::values::Role::parse("COACH").expect("role")
+        ]);
     let app = spawn_app_with(backend, options).await;
     let (admin_id, admin) = app.admin().await;
     let ann = app.register("ann@example.com", PASSWORD).await;

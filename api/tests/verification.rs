@@ -2,7 +2,7 @@
 
 mod common;
 
-use api::auth::tokens::TokenPurpose;
+use commands::tokens::TokenPurpose;
 use common::{Options, TestApp, problem, spawn_app, spawn_app_with};
 use domain::Duration;
 use eventstore::test_both_backends;

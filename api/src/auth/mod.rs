@@ -1,10 +1,4 @@
-//! Authentication building blocks: passwords, access tokens and their keys, sessions and
-//! refresh tokens, single-use tokens, rate limits, and the authenticated caller.
+//! Who calls: the bearer token of a request, checked by the application into a
+//! [`application::authentication::CurrentSession`] and a [`application::authentication::Caller`].
 
 pub mod current;
-pub mod jwt;
-pub mod password;
-pub mod rate_limit;
-pub mod sessions;
-pub mod tokens;
-pub mod totp;

@@ -2,52 +2,13 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::authz::Authority;
 use crate::extract::ApiJson;
 use crate::problem::Problem;
-use application::policy::{Operation, Target};
+use application::administration::{Delivery, DeliveryFilter, RepairReport, StorageReport};
+use application::authority::Authority;
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use workers::storage::{RepairReport, StorageReport, StorageWorker};
-
-/// The storage check: every user the directory holds (brought up to date first) against the
-/// object store.
-async fn check(state: &AppState) -> Result<(StorageWorker, StorageReport), Problem> {
-    let head = state
-        .log()
-        .head()
-        .await
-        .map_err(|error| Problem::internal(&error))?
-        .position;
-    let reached = state
-        .read
-        .projector
-        .wait_for(
-            head,
-            &[projections::directory::NAME],
-            state.read.wait_timeout,
-        )
-        .await
-        .map_err(|error| Problem::internal(&error))?;
-    if !reached {
-        return Err(Problem::unavailable(
-            "the users read model has not caught up; try again shortly",
-        ));
-    }
-    let users = state
-        .read
-        .queries
-        .live_user_ids()
-        .await
-        .map_err(|error| Problem::internal(&error))?;
-    let storage = StorageWorker::new(state.objects.clone(), state.commands.clone());
-    let report = storage
-        .verify(&users)
-        .await
-        .map_err(|error| Problem::internal(&error))?;
-    Ok((storage, report))
-}
 
 /// Checks that every user has their folder structure and that nothing else is stored.
 #[utoipa::path(
@@ -67,9 +28,8 @@ pub async fn verify_storage(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<axum::Json<StorageReport>, Problem> {
-    storage_managers_only(&state, &caller).await?;
-    let (_, report) = check(&state).await?;
-    Ok(axum::Json(report))
+    let authority = Authority::of(&state, &caller).await?;
+    Ok(axum::Json(state.verify_storage(&authority).await?))
 }
 
 /// What to repair.
@@ -102,18 +62,10 @@ pub async fn rebuild_storage(
     caller: Caller,
     ApiJson(request): ApiJson<RebuildRequest>,
 ) -> Result<axum::Json<RepairReport>, Problem> {
-    storage_managers_only(&state, &caller).await?;
-    let (storage, report) = check(&state).await?;
-    let repaired = storage
-        .repair(&report, request.prune, &|_, _| {})
-        .await
-        .map_err(|error| Problem::internal(&error))?;
-    tracing::info!(
-        users = repaired.users_repaired,
-        orphans = repaired.orphans_removed,
-        "storage repaired"
-    );
-    Ok(axum::Json(repaired))
+    let authority = Authority::of(&state, &caller).await?;
+    Ok(axum::Json(
+        state.rebuild_storage(&authority, request.prune).await?,
+    ))
 }
 
 /// Which messages to list.
@@ -142,12 +94,10 @@ pub struct DeliveryQuery {
 pub struct DeliveryPage {
     /// The messages, newest event first.
     #[schema(value_type = Vec<Object>)]
-    items: Vec<workers::deliveries::Delivery>,
+    items: Vec<Delivery>,
     /// Pass as `before` for the next page; absent on the last.
     next_before: Option<i64>,
 }
-
-const DELIVERY_STATUSES: &[&str] = &["sending", "sent", "failed", "dead"];
 
 /// The delivery log: per message (email or SMS) the event, recipient, template, attempts, status
 /// and last error.
@@ -170,53 +120,19 @@ pub async fn deliveries(
     caller: Caller,
     crate::extract::ApiQuery(query): crate::extract::ApiQuery<DeliveryQuery>,
 ) -> Result<axum::Json<DeliveryPage>, Problem> {
-    storage_managers_only(&state, &caller).await?;
-    if let Some(status) = query
-        .status
-        .as_deref()
-        .filter(|status| !DELIVERY_STATUSES.contains(status))
-    {
-        return Err(Problem::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "Invalid query",
-        )
-        .with_field(
-            "/status",
-            format!("{status:?} is not one of {DELIVERY_STATUSES:?}"),
-        ));
-    }
+    let authority = Authority::of(&state, &caller).await?;
     let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(Problem::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "Invalid query",
-        )
-        .with_field("/limit", "must be 1 to 1000"));
-    }
-    let items = workers::deliveries::DeliveryLog::new(state.read.projector.database().clone())
-        .list(&workers::deliveries::DeliveryFilter {
-            status: query.status,
-            template: query.template,
-            recipient: query.recipient,
-            event_id: query.event_id,
-            before_position: query.before,
-            limit,
-        })
-        .await
-        .map_err(|error| Problem::internal(&error))?;
+    let filter = DeliveryFilter {
+        status: query.status,
+        template: query.template,
+        recipient: query.recipient,
+        event_id: query.event_id,
+        before_position: query.before,
+        limit,
+    };
+    let items = state.deliveries(&authority, &filter).await?;
     let next_before = (items.len() == limit as usize)
         .then(|| items.last().map(|last| last.position))
         .flatten();
     Ok(axum::Json(DeliveryPage { items, next_before }))
-}
-
-/// 403 unless the policy lets the caller manage storage and deliveries (administrators).
-async fn storage_managers_only(state: &AppState, caller: &Caller) -> Result<(), Problem> {
-    Authority::of(state, caller).await?.require(
-        Operation::ManageStorage,
-        Target::Everything,
-        || Problem::new(axum::http::StatusCode::NOT_FOUND, "not-found", "Not found"),
-    )
 }

@@ -3,12 +3,13 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::authz::Authority;
 use crate::error::{command_problem, user_problem};
 use crate::extract::ApiQuery;
 use crate::problem::Problem;
-use crate::views::UserView;
+use application::Resource;
+use application::authority::Authority;
 use application::policy::{Operation, Target};
+use application::views::UserView;
 use audit::{Bound, ExportFilter, ExportFormat, ExportWriter, Selection};
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -28,8 +29,9 @@ async fn auditors_only(state: &AppState, caller: &Caller) -> Result<(), Problem>
     Authority::of(state, caller).await?.require(
         Operation::ReadAuditLog,
         Target::Everything,
-        user_not_found,
-    )
+        Resource::User,
+    )?;
+    Ok(())
 }
 
 fn user_not_found() -> Problem {
@@ -54,7 +56,7 @@ pub(crate) async fn history_subject(
     authority.require(
         Operation::ReadUserHistory,
         Target::Person(&person),
-        user_not_found,
+        Resource::User,
     )?;
     Ok(user_id)
 }

@@ -1,29 +1,27 @@
 //! `/api/v1/auth/...`: registration, login, tokens, sessions and passwords.
 
 use crate::AppState;
-use crate::auth::current::{self, Caller, CurrentSession};
-use crate::auth::jwt::Jwks;
-use crate::auth::sessions::{self, Closing, session_problem};
-use crate::auth::tokens::{TokenMinter, TokenPurpose, hash_token};
-use crate::authz::Authority;
+use crate::auth::current::{Caller, CurrentSession};
+use crate::authz::RequireOr;
 use crate::error::{command_problem, user_problem};
 use crate::extract::{ApiJson, RequestContext};
 use crate::problem::{FieldErrors, Problem};
-use crate::views::UserView;
+use application::accounts::{Registered, Registration};
+use application::authority::Authority;
+use application::credentials::jwt::Jwks;
+use application::login::{KnownUser, PasswordLogin, SignIn, Tokens};
 use application::policy::{Operation, Target};
+use application::sessions::{self, Closing};
+use application::views::UserView;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use commands::CommandContext;
-use domain::ClaimKind;
-use domain::session::{
-    EndReason, RevocationReason, SessionAggregate, SessionCommand, SessionEvent, SessionState,
-};
-use domain::user::{
-    NewUser, User, UserAggregate, UserCommand, UserError, UserEvent, UserState, UserStatus,
-};
-use domain::values::{DeviceName, Email, PersonName, PhoneNumber, Role, Username};
-use domain::{SessionId, Timestamp, UserId};
+use commands::tokens::{TokenMinter, TokenPurpose, hash_token};
+use domain::session::RevocationReason;
+use domain::user::{User, UserAggregate, UserCommand, UserError, UserState};
+use domain::values::{Email, PersonName, PhoneNumber, Username};
+use domain::{SessionId, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -69,10 +67,6 @@ pub async fn register(
     context: RequestContext,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<Response, Problem> {
-    state
-        .rate_limits
-        .register_per_ip
-        .check(context.ip.as_deref().unwrap_or_default())?;
     let mut fields = FieldErrors::default();
     let email = fields.parse(&body.email, Email::parse, "/email");
     let username = fields.optional(body.username.as_deref(), Username::parse, "/username");
@@ -95,57 +89,25 @@ pub async fn register(
         return Err(Problem::validation().with_field("/email", "is required"));
     };
 
-    let password_hash = state
-        .passwords
-        .hash(body.password)
-        .await
-        .map_err(|e| Problem::internal(&e))?;
-    let now = chrono::Utc::now();
-    let user_id = UserId::from_uuid(uuid::Uuid::now_v7());
-    let (verification, _token) = state.tokens.issue(
-        TokenPurpose::EmailVerification,
-        user_id,
-        now,
-        state.auth.email_verification_lifetime,
-    );
-    let command = UserCommand::Register {
-        user: NewUser {
-            user_id,
-            email,
-            username,
-            phone,
-            first_name,
-            last_name,
-            roles: [Role::parse("user").map_err(Problem::from)?].into(),
-        },
-        password_hash,
-        email_verification: verification,
-        at: now,
+    let registration = Registration {
+        email,
+        username,
+        phone,
+        first_name,
+        last_name,
+        password: body.password,
     };
-    let context = CommandContext {
-        metadata: context.user_metadata(&user_id.to_string()),
-        ..Default::default()
+    let executed = match state.register(&context, registration).await? {
+        Registered::Created(executed) => executed,
+        Registered::Hidden => return Ok(accepted_without_saying()),
     };
-    let result = state
-        .commands
-        .execute::<UserAggregate>(&user_id.to_string(), command, context)
-        .await;
-    let executed = match result {
-        Ok(executed) => executed,
-        // The owner of the address is told by email instead (once the email worker runs).
-        Err(commands::CommandError::Duplicate { .. }) if state.auth.hide_account_existence => {
-            return Ok(accepted_without_saying());
-        }
-        Err(error) => return Err(command_problem(error, user_problem)),
-    };
-    if state.auth.hide_account_existence {
-        return Ok(accepted_without_saying());
-    }
     let UserState::Present(user) = &executed.state else {
         return Err(Problem::internal(&std::io::Error::other(
             "registration produced no user",
         )));
     };
+    let user_id = user.id;
+    let now = chrono::Utc::now();
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/users/{user_id}")) {
         headers.insert(header::LOCATION, location);
@@ -153,7 +115,6 @@ pub async fn register(
     if let Some(position) = executed.position {
         headers.insert(LOG_POSITION, HeaderValue::from(position));
     }
-    tracing::info!(user_id = %user_id, "registered");
     Ok((
         StatusCode::CREATED,
         headers,
@@ -222,95 +183,18 @@ pub struct TokenResponse {
     user: Option<UserView>,
 }
 
-fn token_response(
-    state: &AppState,
-    user: &User,
-    session_id: SessionId,
-    refresh_token: &SecretString,
-    with_user: bool,
-    now: Timestamp,
-) -> Result<TokenResponse, Problem> {
-    let access_token = state
-        .access_tokens
-        .current()
-        .mint(user.id, session_id, now)
-        .map_err(|e| Problem::internal(&e))?;
-    Ok(TokenResponse {
-        access_token,
-        refresh_token: refresh_token.expose_secret().to_owned(),
-        token_type: "Bearer",
-        expires_in: state.access_tokens.current().lifetime().num_seconds(),
-        session_id: session_id.to_string(),
-        user: with_user.then(|| UserView::new(user, now)),
-    })
-}
-
-/// The one answer to every failed login, whatever failed.
-pub(crate) fn invalid_credentials() -> Problem {
-    Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid-credentials",
-        "Invalid credentials",
-    )
-    .with_detail("The login or password is wrong, or the account cannot log in now.")
-}
-
-/// The user owning an email address or username, as typed at login or password-forgot.
-async fn find_user(state: &AppState, login: &str) -> Result<Option<KnownUser>, Problem> {
-    let owner = if login.contains('@') {
-        match Email::parse(login) {
-            Ok(email) => {
-                state
-                    .commands
-                    .find_owner(ClaimKind::Email, email.as_str())
-                    .await
-            }
-            Err(_) => return Ok(None),
-        }
-    } else {
-        match Username::parse(login) {
-            Ok(username) => {
-                state
-                    .commands
-                    .find_owner(ClaimKind::Username, username.as_str())
-                    .await
-            }
-            Err(_) => return Ok(None),
+impl TokenResponse {
+    /// The answer for a session's tokens, with the user or without.
+    pub(crate) fn new(tokens: Tokens, with_user: bool) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token.expose_secret().to_owned(),
+            token_type: "Bearer",
+            expires_in: tokens.expires_in,
+            session_id: tokens.session_id.to_string(),
+            user: with_user.then_some(tokens.user),
         }
     }
-    .map_err(|e| Problem::internal(&e))?;
-    let Some(stream_id) = owner else {
-        // Read a stream anyway, so an unknown account makes the same round trips as a known one.
-        load_user(state, &uuid::Uuid::now_v7().to_string()).await?;
-        return Ok(None);
-    };
-    load_user(state, &stream_id).await
-}
-
-/// A user, and their stream's version when read (to decide a command on without reading again).
-pub(crate) struct KnownUser {
-    pub(crate) user: Box<User>,
-    pub(crate) version: u64,
-}
-
-/// The user of a stream, unless there is none or it was deleted.
-pub(crate) async fn load_user(
-    state: &AppState,
-    stream_id: &str,
-) -> Result<Option<KnownUser>, Problem> {
-    let loaded = match state.commands.current::<UserAggregate>(stream_id).await {
-        Ok(loaded) => loaded,
-        // An id of another kind (from a crafted token) names no user.
-        Err(commands::CommandError::OtherKind { .. }) => return Ok(None),
-        Err(error) => return Err(command_problem(error, user_problem)),
-    };
-    Ok(match loaded.state {
-        UserState::Present(user) if user.status != UserStatus::Deleted => Some(KnownUser {
-            user,
-            version: loaded.version,
-        }),
-        _ => None,
-    })
 }
 
 /// Logs in with an email address or username and a password, starting a session.
@@ -333,83 +217,23 @@ pub async fn login(
     context: RequestContext,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, Problem> {
-    let login = body.login.trim();
-    state
-        .rate_limits
-        .login_per_ip
-        .check(context.ip.as_deref().unwrap_or_default())?;
-    state.rate_limits.login_per_account.check(login)?;
-    let known = find_user(&state, login).await?;
-    // Unknown accounts are checked against a dummy hash: same cost, same answer.
-    let hash = known
-        .as_ref()
-        .and_then(|known| known.user.password_hash.as_ref());
-    let password_matches = state
-        .passwords
-        .verify(body.password, hash)
-        .await
-        .map_err(|e| Problem::internal(&e))?;
-    let Some(KnownUser { user, version }) = known else {
-        return Err(invalid_credentials());
+    let login = PasswordLogin {
+        login: body.login,
+        password: body.password,
+        device_name: body.device_name,
     };
-    let now = chrono::Utc::now();
-    let user_id = user.id.to_string();
-    let metadata = CommandContext {
-        metadata: context.user_metadata(&user_id),
-        ..Default::default()
-    };
-    if !password_matches {
-        // Recorded after answering: a wrong password then costs what an unknown account costs.
-        // The count stays exact (one stream, optimistic concurrency); the lock is in place
-        // long before a next guess has been hashed.
-        record_failed_login_later(&state, context, user.clone(), now);
-        return Err(invalid_credentials());
-    }
-    // The right password: now it may be said that an organization keeps the user out.
-    for membership in crate::routes::organizations::memberships_of(&state, &user).await? {
-        if !membership.status().allows_login() {
-            let status = membership.status();
-            return Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                &format!("organization-{status}"),
-                "Organization not in service",
-            )
-            .with_detail(format!(
-                "Your organization is {status}; its members cannot log in."
-            )));
-        }
-    }
-    let device = body
-        .device_name
-        .as_deref()
-        .map(DeviceName::parse)
-        .transpose()
-        .map_err(Problem::from)?;
-    if user.has_mfa() {
-        // The password was right; the session waits for the second factor.
-        let mfa_token = state
-            .access_tokens
-            .current()
-            .mint_mfa(user.id, now)
-            .map_err(|e| Problem::internal(&e))?;
-        let challenge = MfaChallenge {
+    Ok(match state.app.login(&context, login).await? {
+        SignIn::Session(tokens) => axum::Json(TokenResponse::new(*tokens, true)).into_response(),
+        SignIn::SecondFactorRequired {
+            mfa_token,
+            expires_in,
+        } => axum::Json(MfaChallenge {
             mfa_required: true,
             mfa_token,
-            expires_in: crate::auth::jwt::MFA_TOKEN_LIFETIME.num_seconds(),
-        };
-        return Ok(axum::Json(challenge).into_response());
-    }
-    complete_login(
-        &state,
-        &context,
-        user,
-        version,
-        Vec::new(),
-        device,
-        metadata,
-        now,
-    )
-    .await
+            expires_in,
+        })
+        .into_response(),
+    })
 }
 
 /// The answer to a right password when a second factor is on.
@@ -421,125 +245,6 @@ pub struct MfaChallenge {
     mfa_token: String,
     /// Seconds it stays valid.
     expires_in: i64,
-}
-
-/// Records a successful login (after `proofs`, such as a TOTP code, in the same append), starts
-/// the session and answers with its tokens.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the parts of one login, each needed"
-)]
-pub(crate) async fn complete_login(
-    state: &AppState,
-    context: &RequestContext,
-    user: Box<User>,
-    version: u64,
-    proofs: Vec<UserCommand>,
-    device: Option<DeviceName>,
-    metadata: CommandContext,
-    now: Timestamp,
-) -> Result<Response, Problem> {
-    let user_id = user.id.to_string();
-    let session_id = SessionId::from_uuid(uuid::Uuid::now_v7());
-    let mut commands = proofs;
-    commands.push(UserCommand::RecordSuccessfulLogin {
-        session_id: Some(session_id),
-        at: now,
-    });
-    let executed = match state
-        .commands
-        .execute_on::<UserAggregate>(
-            &user_id,
-            UserState::Present(user),
-            version,
-            UserCommand::Batch(commands),
-            metadata,
-        )
-        .await
-    {
-        Ok(executed) => executed,
-        // Locked (a correct password changes nothing), deactivated, no password yet, or a
-        // second factor refused.
-        Err(commands::CommandError::Rejected(error)) => {
-            tracing::info!(%user_id, %error, "login refused");
-            return Err(invalid_credentials());
-        }
-        Err(error) => return Err(command_problem(error, user_problem)),
-    };
-    let UserState::Present(user) = executed.state else {
-        return Err(Problem::internal(&std::io::Error::other(
-            "login produced no user",
-        )));
-    };
-    let refresh_token = sessions::start(state, context, &user, session_id, device, now).await?;
-    sessions::enforce_maximum(state, context, &user, now).await?;
-    tracing::info!(%user_id, %session_id, "logged in");
-    Ok(axum::Json(token_response(
-        state,
-        &user,
-        session_id,
-        &refresh_token,
-        true,
-        now,
-    )?)
-    .into_response())
-}
-
-/// Counts a failed login after the answer has gone (see `login`), in the background work that
-/// shutdown waits for.
-pub(crate) fn record_failed_login_later(
-    state: &AppState,
-    context: RequestContext,
-    user: Box<User>,
-    now: Timestamp,
-) {
-    let state = state.clone();
-    state.background.clone().spawn(async move {
-        if let Err(problem) = record_failed_login(&state, &context, &user, now).await {
-            tracing::error!(user_id = %user.id, detail = ?problem.detail, "recording a failed login failed");
-        }
-    });
-}
-
-/// Counts a failed login; the one that reaches the limit locks the account and ends its sessions.
-async fn record_failed_login(
-    state: &AppState,
-    context: &RequestContext,
-    user: &User,
-    now: Timestamp,
-) -> Result<(), Problem> {
-    let user_id = user.id.to_string();
-    let metadata = CommandContext {
-        metadata: context.user_metadata(&user_id),
-        ..Default::default()
-    };
-    let command = UserCommand::RecordFailedLogin {
-        policy: state.auth.lockout,
-        at: now,
-    };
-    match state
-        .commands
-        .execute::<UserAggregate>(&user_id, command, metadata)
-        .await
-    {
-        Ok(executed) => {
-            if executed
-                .events
-                .iter()
-                .any(|event| matches!(event, UserEvent::AccountLocked { .. }))
-            {
-                tracing::warn!(%user_id, "account locked after failed logins");
-                if let UserState::Present(locked) = &executed.state {
-                    let closing = Closing::Revoke(RevocationReason::UserLocked);
-                    sessions::close_all(state, context, locked, None, closing, now).await?;
-                }
-            }
-            Ok(())
-        }
-        // Already locked or deactivated: nothing more to count.
-        Err(commands::CommandError::Rejected(_)) => Ok(()),
-        Err(error) => Err(command_problem(error, user_problem)),
-    }
 }
 
 /// `POST /auth/refresh`.
@@ -569,71 +274,8 @@ pub async fn refresh(
     context: RequestContext,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<Response, Problem> {
-    state
-        .rate_limits
-        .refresh_per_ip
-        .check(context.ip.as_deref().unwrap_or_default())?;
-    let session_id = sessions::session_of_refresh_token(&body.refresh_token)
-        .ok_or_else(Problem::invalid_token)?;
-    let loaded = state
-        .commands
-        .current::<SessionAggregate>(&session_id.to_string())
-        .await
-        .map_err(|error| match error {
-            // A token naming another kind of stream is no session's.
-            commands::CommandError::OtherKind { .. } => Problem::invalid_token(),
-            error => command_problem(error, session_problem),
-        })?;
-    let SessionState::Present(session) = loaded.state else {
-        return Err(Problem::invalid_token());
-    };
-    let now = chrono::Utc::now();
-    let Some(KnownUser { user, .. }) = load_user(&state, &session.user_id.to_string()).await?
-    else {
-        return Err(Problem::invalid_token());
-    };
-    if user.status != UserStatus::Active || user.is_locked(now) {
-        // Closing these sessions should have happened with the lock; make sure it did.
-        sessions::close(
-            &state,
-            &context,
-            &user,
-            session_id,
-            Closing::Revoke(RevocationReason::UserLocked),
-            now,
-        )
-        .await?;
-        return Err(Problem::invalid_token());
-    }
-    let (new_token, new_hash) = sessions::new_refresh_token(session_id);
-    let command = SessionCommand::Refresh {
-        presented_hash: hash_token(body.refresh_token.expose_secret()),
-        new_hash,
-        at: now,
-    };
-    let user_id = user.id.to_string();
-    let metadata = CommandContext {
-        metadata: context.user_metadata(&user_id),
-        data_subject: Some(user_id.clone()),
-        ..Default::default()
-    };
-    let executed = state
-        .commands
-        .execute::<SessionAggregate>(&session_id.to_string(), command, metadata)
-        .await
-        .map_err(|error| command_problem(error, session_problem))?;
-    if executed
-        .events
-        .iter()
-        .any(|event| matches!(event, SessionEvent::SessionRevoked { .. }))
-    {
-        tracing::warn!(%user_id, %session_id, "a rotated refresh token was presented again: session revoked");
-        return Err(Problem::invalid_token());
-    }
-    Ok(axum::Json(token_response(
-        &state, &user, session_id, &new_token, false, now,
-    )?)
-    .into_response())
+    let tokens = state.refresh(&context, &body.refresh_token).await?;
+    Ok(axum::Json(TokenResponse::new(tokens, false)).into_response())
 }
 
 /// Ends the caller's session.
@@ -653,17 +295,7 @@ pub async fn logout(
     context: RequestContext,
     current: CurrentSession,
 ) -> Result<StatusCode, Problem> {
-    let user = current_user(&state, &current).await?;
-    let now = chrono::Utc::now();
-    sessions::close(
-        &state,
-        &context,
-        &user,
-        current.session_id,
-        Closing::End(EndReason::Logout),
-        now,
-    )
-    .await?;
+    state.logout(&context, &current).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -684,17 +316,8 @@ pub async fn logout_all(
     context: RequestContext,
     current: CurrentSession,
 ) -> Result<StatusCode, Problem> {
-    let user = current_user(&state, &current).await?;
-    let closing = Closing::Revoke(RevocationReason::LogoutAll);
-    sessions::close_all(&state, &context, &user, None, closing, chrono::Utc::now()).await?;
+    state.logout_everywhere(&context, &current).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn current_user(state: &AppState, current: &CurrentSession) -> Result<Box<User>, Problem> {
-    load_user(state, &current.user_id.to_string())
-        .await?
-        .map(|known| known.user)
-        .ok_or_else(Problem::invalid_token)
 }
 
 /// `GET /auth/me`.
@@ -722,7 +345,7 @@ pub async fn me(
     State(state): State<AppState>,
     current: CurrentSession,
 ) -> Result<axum::Json<MeResponse>, Problem> {
-    let user = current_user(&state, &current).await?;
+    let user = state.signed_in_user(&current).await?;
     let organizations = crate::routes::organizations::memberships_of(&state, &user).await?;
     Ok(axum::Json(MeResponse {
         user: UserView::new(&user, chrono::Utc::now()),
@@ -785,15 +408,10 @@ pub async fn change_password(
     // The current password is always asked for, recent sign-in or not: it is the proof.
     let mut authority = Authority::of(&state, &caller).await?;
     authority
-        .confirm_password(
-            &state,
-            &caller,
-            Some(body.current_password),
-            "/current_password",
-        )
+        .confirm_password(&state, Some(body.current_password), "/current_password")
         .await?;
     let person = authority.person(&state, &user);
-    authority.require(
+    authority.require_or(
         Operation::ChangeOwnPassword,
         Target::Person(&person),
         Problem::invalid_token,
@@ -890,7 +508,7 @@ async fn request_reset(
     if !email.contains('@') {
         return Ok(());
     }
-    let Some(KnownUser { user, .. }) = find_user(state, email).await? else {
+    let Some(KnownUser { user, .. }) = state.known_user(email).await? else {
         return Ok(());
     };
     let (token, _) = state.tokens.issue(
@@ -949,7 +567,8 @@ pub async fn reset_password(
 ) -> Result<StatusCode, Problem> {
     let invalid = || user_problem(UserError::InvalidToken);
     let user_id = TokenMinter::user_of(body.token.expose_secret()).ok_or_else(invalid)?;
-    let user = load_user(&state, &user_id.to_string())
+    let user = state
+        .user_in_stream(&user_id.to_string())
         .await?
         .map(|known| known.user)
         .ok_or_else(invalid)?;
@@ -1034,7 +653,7 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     current: CurrentSession,
 ) -> Result<axum::Json<Vec<SessionView>>, Problem> {
-    let user = current_user(&state, &current).await?;
+    let user = state.signed_in_user(&current).await?;
     let now = chrono::Utc::now();
     let open = sessions::open_sessions(&state, &user, now).await?;
     let views = open
@@ -1084,7 +703,7 @@ pub async fn delete_session(
         )
     };
     let session_id: SessionId = id.parse().map_err(|_| not_found())?;
-    let user = current_user(&state, &current).await?;
+    let user = state.signed_in_user(&current).await?;
     let now = chrono::Utc::now();
     let open = sessions::open_sessions(&state, &user, now).await?;
     if !open.iter().any(|session| session.id == session_id) {
@@ -1174,7 +793,7 @@ pub async fn introspect(
         )
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
     }
-    let answer = match current::authenticate(&state, body.token.expose_secret()).await {
+    let answer = match state.authenticate(body.token.expose_secret()).await {
         Ok(current) => IntrospectResponse {
             active: true,
             claims: Some(IntrospectedClaims {
@@ -1188,11 +807,11 @@ pub async fn introspect(
                 token_type: "access_token",
             }),
         },
-        Err(problem) if problem.status == 401 => IntrospectResponse {
+        Err(application::AppError::InvalidToken) => IntrospectResponse {
             active: false,
             claims: None,
         },
-        Err(problem) => return Err(problem),
+        Err(error) => return Err(error.into()),
     };
     Ok(axum::Json(answer))
 }

@@ -10,10 +10,9 @@
 //! organization's stream.
 
 use crate::AppState;
-use crate::accounts::{Creator, NewAccount};
 use crate::auth::current::Caller;
-use crate::authz::Authority;
-use crate::error::{command_problem, create_account_problem, user_problem};
+use crate::authz::RequireOr;
+use crate::error::{command_problem, user_problem};
 use crate::extract::{Idempotency, JsonCommand, RequestContext};
 use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::LOG_POSITION;
@@ -21,6 +20,9 @@ use crate::routes::organizations::{
     authorized_organization, catalog_permissions, existing_user, load_organization,
     organization_problem,
 };
+use application::Resource;
+use application::accounts::{Creator, NewAccount};
+use application::authority::Authority;
 use application::policy::{Operation, Target};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -225,10 +227,7 @@ pub async fn user_for_invitation(
         metadata,
         ..Default::default()
     };
-    let executed = creator
-        .create(account, context)
-        .await
-        .map_err(create_account_problem)?;
+    let executed = creator.create(account, context).await?;
     match executed.state {
         UserState::Present(user) => Ok(user),
         _ => Err(Problem::validation().with_field("/email", "no such user")),
@@ -271,7 +270,7 @@ pub async fn invite_member(
     let user = match (&body.user_id, email) {
         (Some(user_id), None) => existing_user(&state, user_id, "/user_id").await?,
         (None, Some(email)) => {
-            authority.require(
+            authority.require_or(
                 Operation::CreateUser,
                 Target::Organization(organization.id),
                 Problem::validation,
@@ -421,7 +420,7 @@ pub async fn own_invitations(
     authority.require(
         Operation::ListOwnInvitations,
         Target::Person(&person),
-        invitation_not_found,
+        Resource::Invitation,
     )?;
     let now = chrono::Utc::now();
     let mut views = Vec::new();
@@ -504,7 +503,7 @@ async fn answer(
     authority.require(
         Operation::AnswerInvitation,
         Target::Person(&person),
-        invitation_not_found,
+        Resource::Invitation,
     )?;
     let organization_id: OrganizationId = organization_id
         .parse()

@@ -2,21 +2,20 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::auth::totp;
-use crate::authz::Authority;
+use crate::authz::RequireOr;
 use crate::error::{command_problem, user_problem};
 use crate::extract::{ApiJson, RequestContext};
 use crate::problem::Problem;
-use crate::routes::auth::{
-    KnownUser, complete_login, invalid_credentials, load_user, record_failed_login_later,
-};
+use crate::routes::auth::TokenResponse;
+use application::authority::Authority;
+use application::credentials::totp;
+use application::login::{SecondFactor, SecondFactorLogin};
 use application::policy::{Operation, Target};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use commands::CommandContext;
 use domain::user::{UserAggregate, UserCommand, UserState};
-use domain::values::DeviceName;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -188,10 +187,10 @@ pub async fn disable(
     // The password is always asked for, recent sign-in or not: it is the proof.
     let mut authority = Authority::of(&state, &caller).await?;
     authority
-        .confirm_password(&state, &caller, Some(body.password), "/password")
+        .confirm_password(&state, Some(body.password), "/password")
         .await?;
     let person = authority.person(&state, &caller.user);
-    authority.require(
+    authority.require_or(
         Operation::DisableMfa,
         Target::Person(&person),
         Problem::invalid_token,
@@ -245,72 +244,18 @@ pub async fn login_mfa(
     context: RequestContext,
     ApiJson(body): ApiJson<MfaLoginRequest>,
 ) -> Result<Response, Problem> {
-    let user_id = state
-        .access_tokens
-        .current()
-        .validate_mfa(body.mfa_token.expose_secret())
-        .map_err(|error| {
-            tracing::info!(%error, "MFA token refused");
-            invalid_credentials()
-        })?;
-    state
-        .rate_limits
-        .login_per_account
-        .check(&user_id.to_string())?;
-    let device = body
-        .device_name
-        .as_deref()
-        .map(DeviceName::parse)
-        .transpose()
-        .map_err(Problem::from)?;
-    let Some(KnownUser { user, version }) = load_user(&state, &user_id.to_string()).await? else {
-        return Err(invalid_credentials());
-    };
-    let Some(enabled) = user.totp.as_ref().filter(|totp| totp.enabled) else {
-        return Err(invalid_credentials());
-    };
-    let now = chrono::Utc::now();
-    let proof = match (&body.code, &body.recovery_code) {
-        (Some(code), None) => {
-            let secret = state
-                .totp
-                .open(user.id, &enabled.sealed_secret)
-                .map_err(|e| Problem::internal(&e))?;
-            totp::matching_step(
-                &secret,
-                code.expose_secret(),
-                totp::step_of(now.timestamp()),
-            )
-            .map(|step| UserCommand::UseTotpCode { step, at: now })
-        }
-        (None, Some(code)) => {
-            let code_hash = state
-                .tokens
-                .recovery_code_hash(user.id, code.expose_secret());
-            Some(UserCommand::UseRecoveryCode { code_hash, at: now })
-        }
+    let proof = match (body.code, body.recovery_code) {
+        (Some(code), None) => SecondFactor::Code(code),
+        (None, Some(code)) => SecondFactor::RecoveryCode(code),
         _ => {
             return Err(Problem::validation().with_detail("Send either code or recovery_code."));
         }
     };
-    let Some(proof) = proof else {
-        // A wrong code counts toward the lockout like a wrong password.
-        record_failed_login_later(&state, context, user.clone(), now);
-        return Err(invalid_credentials());
+    let login = SecondFactorLogin {
+        mfa_token: body.mfa_token,
+        proof,
+        device_name: body.device_name,
     };
-    let metadata = CommandContext {
-        metadata: context.user_metadata(&user.id.to_string()),
-        ..Default::default()
-    };
-    complete_login(
-        &state,
-        &context,
-        user,
-        version,
-        vec![proof],
-        device,
-        metadata,
-        now,
-    )
-    .await
+    let tokens = state.app.login_with_second_factor(&context, login).await?;
+    Ok(axum::Json(TokenResponse::new(tokens, true)).into_response())
 }

@@ -14,11 +14,12 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::authz::Authority;
 use crate::error::{command_problem, user_problem};
 use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
 use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::LOG_POSITION;
+use application::Resource;
+use application::authority::Authority;
 use application::policy::{Operation, Person, Target};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -61,15 +62,7 @@ pub async fn load_organization(
     state: &AppState,
     id: OrganizationId,
 ) -> Result<Option<(Box<Organization>, u64)>, Problem> {
-    let loaded = state
-        .commands
-        .current::<OrganizationAggregate>(&id.to_string())
-        .await
-        .map_err(|error| command_problem(error, organization_problem))?;
-    Ok(match loaded.state {
-        OrganizationState::Present(organization) => Some((organization, loaded.version)),
-        OrganizationState::Absent => None,
-    })
+    Ok(state.organization(id).await?)
 }
 
 /// The organizations `user` is a member of, with the membership, confirmed against each
@@ -221,7 +214,7 @@ pub(crate) async fn authorized_organization(
 ) -> Result<(Box<Organization>, u64), Problem> {
     let id: OrganizationId = id.parse().map_err(|_| not_found())?;
     let (organization, version) = load_organization(state, id).await?.ok_or_else(not_found)?;
-    authority.require(operation, Target::Organization(id), not_found)?;
+    authority.require(operation, Target::Organization(id), Resource::Organization)?;
     Ok((organization, version))
 }
 
@@ -328,7 +321,7 @@ pub async fn create_organization(
     Authority::of(&state, &caller).await?.require(
         Operation::CreateOrganization,
         Target::Everything,
-        not_found,
+        Resource::Organization,
     )?;
     let body = command.body;
     let mut fields = FieldErrors::default();
@@ -447,10 +440,18 @@ pub async fn update_organization(
     .await?;
     let target = Target::Organization(organization.id);
     if body.name.is_some() {
-        authority.require(Operation::RenameOrganization, target, not_found)?;
+        authority.require(
+            Operation::RenameOrganization,
+            target,
+            Resource::Organization,
+        )?;
     }
     if body.status.is_some() {
-        authority.require(Operation::ChangeOrganizationStatus, target, not_found)?;
+        authority.require(
+            Operation::ChangeOrganizationStatus,
+            target,
+            Resource::Organization,
+        )?;
     }
     let now = chrono::Utc::now();
     let mut fields = FieldErrors::default();
@@ -597,43 +598,6 @@ async fn member_person(
     Ok(authority.person_in(state, user_id, &loaded.state))
 }
 
-/// Adds a member: links the user to the organization, then adds the membership.
-pub async fn add_member(
-    state: &AppState,
-    context: CommandContext,
-    organization_id: OrganizationId,
-    user: &User,
-    role: OrgRole,
-    permissions: BTreeSet<Permission>,
-) -> Result<(OrganizationState, u64, Option<u64>), Problem> {
-    let now = chrono::Utc::now();
-    let link = UserCommand::LinkOrganization {
-        organization_id,
-        at: now,
-    };
-    let link_context = CommandContext {
-        metadata: context.metadata.clone(),
-        ..Default::default()
-    };
-    state
-        .commands
-        .execute::<UserAggregate>(&user.id.to_string(), link, link_context)
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    let add = OrganizationCommand::AddMember {
-        user_id: user.id,
-        role,
-        permissions,
-        at: now,
-    };
-    let executed = state
-        .commands
-        .execute::<OrganizationAggregate>(&organization_id.to_string(), add, context)
-        .await
-        .map_err(|error| command_problem(error, organization_problem))?;
-    Ok((executed.state, executed.stream_version, executed.position))
-}
-
 /// Adds a user to an organization (administrators, and the organization's org_admins).
 #[utoipa::path(post, path = "/api/v1/organizations/{id}/members", tag = "organizations",
     params(("id" = String, Path, description = "Organization id")), request_body = AddMemberRequest,
@@ -671,10 +635,10 @@ pub async fn add_member_route(
                 organization: organization.id,
                 person: &person,
             },
-            not_found,
+            Resource::Organization,
         )
-        .map_err(|problem| {
-            problem.with_detail(
+        .map_err(|error| {
+            Problem::from(error).with_detail(
                 "Only administrators add members directly; invite the person instead \
                  (POST /api/v1/organizations/{id}/invitations): they join when they accept.",
             )
@@ -686,15 +650,9 @@ pub async fn add_member_route(
         data_subject: Some(organization.id.to_string()),
     };
     let role = body.role.unwrap_or(OrgRole::Member);
-    let (after, version, position) = add_member(
-        &state,
-        command_context,
-        organization.id,
-        &user,
-        role,
-        permissions,
-    )
-    .await?;
+    let (after, version, position) = state
+        .add_member(command_context, organization.id, &user, role, permissions)
+        .await?;
     organization_answer(StatusCode::CREATED, &after, version, position)
 }
 
@@ -729,7 +687,7 @@ pub async fn change_member(
             organization: organization.id,
             person: &person,
         },
-        not_a_member,
+        Resource::Member,
     )?;
     let user_id = person.id;
     let current = organization
@@ -797,7 +755,7 @@ pub async fn remove_member(
             organization: organization.id,
             person: &person,
         },
-        || organization_problem(OrganizationError::NotAMember),
+        Resource::Member,
     )?;
     let user_id = person.id;
     let now = chrono::Utc::now();

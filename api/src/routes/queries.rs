@@ -9,12 +9,14 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::authz::Authority;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::Problem;
 use crate::routes::organizations::authorized_organization;
-use crate::routes::users::{Read, user_for};
+use crate::routes::users::user_for;
+use application::Resource;
+use application::authority::Authority;
 use application::policy::{Operation, Target};
+use application::users::Read;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -53,7 +55,7 @@ impl Scope {
 /// What the caller may read for `operation`: everything, or their organizations' share, as
 /// the policy says; refused if neither.
 fn scope(authority: &Authority, operation: Operation) -> Result<Scope, Problem> {
-    let Err(refusal) = authority.require(operation, Target::Everything, organization_not_found)
+    let Err(refusal) = authority.require(operation, Target::Everything, Resource::Organization)
     else {
         return Ok(Scope::All);
     };
@@ -63,7 +65,7 @@ fn scope(authority: &Authority, operation: Operation) -> Result<Scope, Problem> 
         .map(|id| id.to_string())
         .collect();
     if shared.is_empty() {
-        Err(refusal)
+        Err(refusal.into())
     } else {
         Ok(Scope::Organizations(shared))
     }
@@ -606,7 +608,7 @@ pub async fn dashboard(
     Authority::of(&state, &caller).await?.require(
         Operation::ReadAnalytics,
         Target::Everything,
-        organization_not_found,
+        Resource::Organization,
     )?;
     let days = window(params.days)?;
     fresh(&state, &headers, params.min_position, ANALYTICS_MODELS).await?;
@@ -653,14 +655,6 @@ pub async fn organization_dashboard(
         .await
         .map_err(query_problem)?;
     Ok(axum::Json(dashboard))
-}
-
-fn organization_not_found() -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "organization-not-found",
-        "No such organization",
-    )
 }
 
 /// A daily series.
@@ -712,7 +706,7 @@ pub async fn daily(
         None => authority.require(
             Operation::ReadAnalytics,
             Target::Everything,
-            organization_not_found,
+            Resource::Organization,
         )?,
     }
     fresh(&state, &headers, params.min_position, ANALYTICS_MODELS).await?;
@@ -751,7 +745,7 @@ pub async fn verification_funnel(
     Authority::of(&state, &caller).await?.require(
         Operation::ReadAnalytics,
         Target::Everything,
-        organization_not_found,
+        Resource::Organization,
     )?;
     fresh(&state, &headers, freshness.min_position, &[directory::NAME]).await?;
     let funnel = state

@@ -8,24 +8,23 @@
 //! `Idempotency-Key`.
 
 use crate::AppState;
-use crate::accounts::{Creator, NewAccount};
 use crate::auth::current::Caller;
-use crate::auth::sessions::{self, Closing};
-use crate::authz::Authority;
-use crate::error::{command_problem, create_account_problem, user_problem};
+use crate::error::{command_problem, user_problem};
 use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
-use crate::pictures::PictureError;
 use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::{Accepted, LOG_POSITION};
 use crate::routes::{invitations, organizations};
-use crate::views::UserView;
+use application::Resource;
+use application::accounts::{Creator, NewAccount};
+use application::authority::Authority;
 use application::policy::{Operation, Target};
+use application::users::{AccountAction, Preconditions, Read};
+use application::views::UserView;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use commands::{CommandContext, Executed};
 use domain::organization::OrgRole;
-use domain::session::RevocationReason;
 use domain::user::{User, UserAggregate, UserCommand, UserState};
 use domain::values::{Email, PersonName, PhoneNumber, Reason, Role, Username};
 use domain::{Timestamp, UserId};
@@ -34,48 +33,24 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeSet;
 use utoipa::ToSchema;
 
-fn not_found() -> Problem {
-    Problem::new(StatusCode::NOT_FOUND, "user-not-found", "No such user")
+/// The user id in a path: one that does not parse names no user.
+pub(crate) fn user_id(id: &str) -> Result<UserId, Problem> {
+    id.parse()
+        .map_err(|_| crate::authz::not_found(Resource::User))
 }
 
 /// The user at `id` if the policy lets the caller do `operation` to them, with its stream
 /// version; "not found" when there is no such user or the caller may not see them.
 pub(crate) async fn authorized_user(
     state: &AppState,
-    caller: &Caller,
     authority: &Authority,
     id: &str,
     read: Read,
     operation: Operation,
 ) -> Result<(Box<User>, u64), Problem> {
-    let user_id: UserId = id.parse().map_err(|_| not_found())?;
-    let (user, version) = if caller.is(user_id) && read == Read::Followed {
-        // Read for this very request already.
-        (caller.user.clone(), caller.version)
-    } else {
-        let loaded = match read {
-            Read::Latest => {
-                state
-                    .commands
-                    .current::<UserAggregate>(&user_id.to_string())
-                    .await
-            }
-            Read::Followed => {
-                state
-                    .commands
-                    .followed::<UserAggregate>(&user_id.to_string())
-                    .await
-            }
-        }
-        .map_err(|error| command_problem(error, user_problem))?;
-        let UserState::Present(user) = loaded.state else {
-            return Err(not_found());
-        };
-        (user, loaded.version)
-    };
-    let person = authority.person(state, &user);
-    authority.require(operation, Target::Person(&person), not_found)?;
-    Ok((user, version))
+    Ok(state
+        .authorized_user(authority, user_id(id)?, read, operation)
+        .await?)
 }
 
 /// As [`authorized_user`], for a request that asks the policy once.
@@ -87,17 +62,7 @@ pub(crate) async fn user_for(
     operation: Operation,
 ) -> Result<(Box<User>, u64), Problem> {
     let authority = Authority::of(state, caller).await?;
-    authorized_user(state, caller, &authority, id, read, operation).await
-}
-
-/// How current a user read for a request must be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Read {
-    /// The latest in the log: for answers that show the user (`GET`).
-    Latest,
-    /// As this process has followed the log: for deciding a command, whose append checks the
-    /// version anyway.
-    Followed,
+    authorized_user(state, &authority, id, read, operation).await
 }
 
 /// The answer to a command on a user: the user, its `ETag` and the log position.
@@ -107,7 +72,7 @@ fn user_answer(
     now: Timestamp,
 ) -> Result<Response, Problem> {
     let UserState::Present(user) = &executed.state else {
-        return Err(not_found());
+        return Err(crate::authz::not_found(Resource::User));
     };
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, etag(executed.stream_version));
@@ -215,12 +180,12 @@ pub async fn create_user(
             Some(organization)
         }
         None => {
-            authority.require(Operation::CreateUser, Target::Everything, not_found)?;
+            authority.require(Operation::CreateUser, Target::Everything, Resource::User)?;
             None
         }
     };
     if body.roles.is_some() {
-        authority.require(Operation::ChangeRoles, Target::Everything, not_found)?;
+        authority.require(Operation::ChangeRoles, Target::Everything, Resource::User)?;
     }
     // Who may only invite (an org_admin) creates the account as an invitation: the person sets
     // their own password and joins when they accept.
@@ -286,10 +251,7 @@ pub async fn create_user(
         ..Default::default()
     };
     let metadata = context.metadata.clone();
-    let executed = creator
-        .create(account, context)
-        .await
-        .map_err(create_account_problem)?;
+    let executed = creator.create(account, context).await?;
     if let (Some(organization), UserState::Present(user)) = (organization, &executed.state)
         && !executed.replayed
     {
@@ -300,15 +262,9 @@ pub async fn create_user(
                 data_subject: Some(organization.id.to_string()),
                 ..Default::default()
             };
-            organizations::add_member(
-                &state,
-                member_context,
-                organization.id,
-                user,
-                role,
-                BTreeSet::new(),
-            )
-            .await?;
+            state
+                .add_member(member_context, organization.id, user, role, BTreeSet::new())
+                .await?;
         } else {
             let offer = invitations::Offer {
                 role,
@@ -415,15 +371,8 @@ pub async fn update_user(
     command: JsonCommand<UpdateUserRequest>,
 ) -> Result<Response, Problem> {
     let mut authority = Authority::of(&state, &caller).await?;
-    let (user, version) = authorized_user(
-        &state,
-        &caller,
-        &authority,
-        &id,
-        Read::Followed,
-        Operation::ReadUser,
-    )
-    .await?;
+    let (user, version) =
+        authorized_user(&state, &authority, &id, Read::Followed, Operation::ReadUser).await?;
     let body = command.body;
     let asked = [
         (
@@ -438,14 +387,14 @@ pub async fn update_user(
     let person = authority.person(&state, &user);
     if body.current_password.is_some() {
         authority
-            .confirm_password(&state, &caller, body.current_password, "/current_password")
+            .confirm_password(&state, body.current_password, "/current_password")
             .await?;
     }
     for operation in asked
         .into_iter()
         .filter_map(|(sent, operation)| sent.then_some(operation))
     {
-        authority.require(operation, Target::Person(&person), not_found)?;
+        authority.require(operation, Target::Person(&person), Resource::User)?;
     }
     let now = chrono::Utc::now();
     let mut fields = FieldErrors::default();
@@ -483,7 +432,7 @@ pub async fn update_user(
         .and_then(|raw| fields.parse(raw, Email::parse, "/email"))
     {
         let (verification, _) = state.tokens.issue(
-            crate::auth::tokens::TokenPurpose::EmailVerification,
+            commands::tokens::TokenPurpose::EmailVerification,
             user.id,
             now,
             state.auth.email_verification_lifetime,
@@ -548,76 +497,20 @@ pub struct DeactivateRequest {
     reason: Option<String>,
 }
 
-/// A command's HTTP preconditions: `If-Match` and `Idempotency-Key`.
-struct Preconditions {
-    expected_version: Option<u64>,
-    idempotency: Option<eventstore::IdempotencyKey>,
-}
-
-/// Runs an administrator's lifecycle command on a user, over HTTP.
-async fn lifecycle(
+/// Runs an administrator's action on a user's account, over HTTP.
+async fn change_account(
     state: &AppState,
     context: &RequestContext,
     caller: &Caller,
     id: &str,
-    operation: Operation,
-    command: impl FnOnce(Timestamp) -> UserCommand,
+    action: AccountAction,
     preconditions: Preconditions,
 ) -> Result<Response, Problem> {
-    let (user, version) = user_for(state, caller, id, Read::Followed, operation).await?;
-    let now = chrono::Utc::now();
-    let command_context = CommandContext {
-        metadata: caller.metadata(context, user.id),
-        idempotency: preconditions.idempotency,
-        expected_version: preconditions.expected_version,
-        ..Default::default()
-    };
-    let executed = apply_lifecycle(
-        state,
-        context,
-        user,
-        version,
-        command(now),
-        command_context,
-        now,
-    )
-    .await?;
-    user_answer(StatusCode::OK, &executed, now)
-}
-
-/// Runs a lifecycle command (lock, unlock, deactivate, reactivate, delete, password reset) on
-/// `user`, loaded at `version`; a lock, deactivation or deletion ends the user's sessions. The
-/// API and the command line both come through here.
-pub async fn apply_lifecycle(
-    state: &AppState,
-    context: &RequestContext,
-    user: Box<User>,
-    version: u64,
-    command: UserCommand,
-    command_context: CommandContext,
-    now: Timestamp,
-) -> Result<Executed<UserAggregate>, Problem> {
-    let ends_sessions = match &command {
-        UserCommand::Lock { .. } => Some(RevocationReason::UserLocked),
-        UserCommand::Deactivate { .. } => Some(RevocationReason::UserDeactivated),
-        UserCommand::Delete { .. } => Some(RevocationReason::UserDeleted),
-        _ => None,
-    };
+    let authority = Authority::of(state, caller).await?;
     let executed = state
-        .commands
-        .execute_on::<UserAggregate>(
-            &user.id.to_string(),
-            UserState::Present(user),
-            version,
-            command,
-            command_context,
-        )
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    if let (Some(reason), UserState::Present(after)) = (ends_sessions, &executed.state) {
-        sessions::close_all(state, context, after, None, Closing::Revoke(reason), now).await?;
-    }
-    Ok(executed)
+        .change_account(&authority, context, user_id(id)?, action, preconditions)
+        .await?;
+    user_answer(StatusCode::OK, &executed, chrono::Utc::now())
 }
 
 fn reason(raw: Option<&str>) -> Result<Option<Reason>, Problem> {
@@ -645,13 +538,12 @@ pub async fn lock_user(
 ) -> Result<Response, Problem> {
     let reason = reason(command.body.reason.as_deref())?;
     let until = command.body.until;
-    lifecycle(
+    change_account(
         &state,
         &context,
         &caller,
         &id,
-        Operation::LockUser,
-        |at| UserCommand::Lock { reason, until, at },
+        AccountAction::Lock { reason, until },
         Preconditions {
             expected_version: expected,
             idempotency: command.idempotency,
@@ -679,13 +571,12 @@ pub async fn unlock_user(
     IfMatch(expected): IfMatch,
     Idempotency(idempotency): Idempotency,
 ) -> Result<Response, Problem> {
-    lifecycle(
+    change_account(
         &state,
         &context,
         &caller,
         &id,
-        Operation::UnlockUser,
-        |at| UserCommand::Unlock { at },
+        AccountAction::Unlock,
         Preconditions {
             expected_version: expected,
             idempotency,
@@ -715,13 +606,12 @@ pub async fn deactivate_user(
     command: JsonCommand<DeactivateRequest>,
 ) -> Result<Response, Problem> {
     let reason = reason(command.body.reason.as_deref())?;
-    lifecycle(
+    change_account(
         &state,
         &context,
         &caller,
         &id,
-        Operation::DeactivateUser,
-        |at| UserCommand::Deactivate { reason, at },
+        AccountAction::Deactivate { reason },
         Preconditions {
             expected_version: expected,
             idempotency: command.idempotency,
@@ -749,13 +639,12 @@ pub async fn reactivate_user(
     IfMatch(expected): IfMatch,
     Idempotency(idempotency): Idempotency,
 ) -> Result<Response, Problem> {
-    lifecycle(
+    change_account(
         &state,
         &context,
         &caller,
         &id,
-        Operation::ReactivateUser,
-        |at| UserCommand::Reactivate { at },
+        AccountAction::Reactivate,
         Preconditions {
             expected_version: expected,
             idempotency,
@@ -782,13 +671,12 @@ pub async fn delete_user(
     IfMatch(expected): IfMatch,
     Idempotency(idempotency): Idempotency,
 ) -> Result<Response, Problem> {
-    lifecycle(
+    change_account(
         &state,
         &context,
         &caller,
         &id,
-        Operation::DeleteUser,
-        |at| UserCommand::Delete { at },
+        AccountAction::Delete,
         Preconditions {
             expected_version: expected,
             idempotency,
@@ -816,39 +704,12 @@ pub async fn send_password_reset(
     IfMatch(expected): IfMatch,
     Idempotency(idempotency): Idempotency,
 ) -> Result<Response, Problem> {
-    // Reset links to one account are limited as the forgot-password ones are, whoever asks.
-    let (user, _) = user_for(
-        &state,
-        &caller,
-        &id,
-        Read::Followed,
-        Operation::SendPasswordReset,
-    )
-    .await?;
-    state
-        .rate_limits
-        .forgot_per_account
-        .check(user.email.as_str())?;
-    let lifetime = state.auth.password_reset_lifetime;
-    let tokens = state.tokens.clone();
-    let user_id = user.id;
-    let command = move |at| UserCommand::RequestPasswordReset {
-        token: tokens
-            .issue(
-                crate::auth::tokens::TokenPurpose::PasswordReset,
-                user_id,
-                at,
-                lifetime,
-            )
-            .0,
-    };
-    let done = lifecycle(
+    let done = change_account(
         &state,
         &context,
         &caller,
         &id,
-        Operation::SendPasswordReset,
-        command,
+        AccountAction::SendPasswordReset,
         Preconditions {
             expected_version: expected,
             idempotency,
@@ -978,14 +839,6 @@ pub async fn put_profile(
     IfMatch(expected_version): IfMatch,
     command: JsonCommand<ProfileRequest>,
 ) -> Result<Response, Problem> {
-    let (user, version) = user_for(
-        &state,
-        &caller,
-        &id,
-        Read::Followed,
-        Operation::ChangeProfile,
-    )
-    .await?;
     let body = command.body;
     let profile = domain::values::Profile {
         address: body.address,
@@ -993,31 +846,16 @@ pub async fn put_profile(
         preferred_language: body.preferred_language,
         notification_preferences: body.notification_preferences,
     };
-    let update = UserCommand::UpdateProfile {
-        first_name: user.first_name.clone(),
-        last_name: user.last_name.clone(),
-        profile,
-        at: chrono::Utc::now(),
-    };
-    let context = CommandContext {
-        metadata: caller.metadata(&context, user.id),
-        idempotency: command.idempotency,
+    let authority = Authority::of(&state, &caller).await?;
+    let preconditions = Preconditions {
         expected_version,
-        ..Default::default()
+        idempotency: command.idempotency,
     };
     let executed = state
-        .commands
-        .execute_on::<UserAggregate>(
-            &user.id.to_string(),
-            UserState::Present(user.clone()),
-            version,
-            update,
-            context,
-        )
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
+        .change_profile(&authority, &context, user_id(&id)?, profile, preconditions)
+        .await?;
     let UserState::Present(after) = &executed.state else {
-        return Err(not_found());
+        return Err(crate::authz::not_found(Resource::User));
     };
     let mut response = profile_answer(&after.profile, executed.stream_version);
     if let Some(position) = executed.position {
@@ -1030,11 +868,6 @@ pub async fn put_profile(
 
 /// The largest profile picture accepted, in bytes.
 pub const MAX_PICTURE_BYTES: usize = 5 * 1024 * 1024;
-
-/// Where a user's profile picture is stored.
-fn picture_key(user_id: UserId, extension: &str) -> String {
-    format!("accounts/{user_id}/profile/picture.{extension}")
-}
 
 /// Stores a profile picture: the raw image is the body, a PNG, JPEG or WebP (told by its bytes)
 /// of at most 5 MiB and 40 megapixels that decodes whole; what is stored is the image encoded
@@ -1059,83 +892,12 @@ pub async fn put_picture(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
-    let (user, version) = user_for(
-        &state,
-        &caller,
-        &id,
-        Read::Followed,
-        Operation::ChangeProfile,
-    )
-    .await?;
-    let decoded = tokio::task::spawn_blocking(move || crate::pictures::reencode(&body))
-        .await
-        .map_err(|error| Problem::internal(&error))?;
-    let image = decoded.map_err(|error| match error {
-        PictureError::Unsupported => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-image",
-            "Not a supported image",
-        )
-        .with_detail("Send a PNG, JPEG or WebP image as the body."),
-        PictureError::TooLarge { .. } => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "image-too-large",
-            "The image has too many pixels",
-        )
-        .with_detail(error.to_string()),
-        PictureError::Broken(_) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "broken-image",
-            "The image does not decode",
-        )
-        .with_detail(error.to_string()),
-    })?;
-    let content_type = image.content_type;
-    let body = image.bytes;
-    let picture = domain::user::Picture {
-        key: picture_key(user.id, image.extension),
-        content_type: content_type.to_owned(),
-        size: body.len() as u64,
-        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)),
-    };
-    // Stored first: an event never points at a missing object. A stored object with no event
-    // (a crash between) is replaced by the next upload, or found by the storage check.
-    state
-        .objects
-        .put(&picture.key, &body, content_type)
-        .await
-        .map_err(|e| Problem::internal(&e))?;
-    let replaced = user
-        .picture
-        .as_ref()
-        .map(|old| old.key.clone())
-        .filter(|old| *old != picture.key);
-    let command = UserCommand::SetProfilePicture {
-        picture,
-        at: chrono::Utc::now(),
-    };
-    let metadata = CommandContext {
-        metadata: caller.metadata(&context, user.id),
-        ..Default::default()
-    };
+    let authority = Authority::of(&state, &caller).await?;
     let executed = state
-        .commands
-        .execute_on::<UserAggregate>(
-            &user.id.to_string(),
-            UserState::Present(user.clone()),
-            version,
-            command,
-            metadata,
-        )
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    if let Some(old) = replaced
-        && let Err(error) = state.objects.delete(&old).await
-    {
-        tracing::warn!(%error, "the replaced picture stays in storage");
-    }
+        .set_picture(&authority, &context, user_id(&id)?, body)
+        .await?;
     let UserState::Present(after) = &executed.state else {
-        return Err(not_found());
+        return Err(crate::authz::not_found(Resource::User));
     };
     let mut response = axum::Json(&after.picture).into_response();
     response
@@ -1158,17 +920,10 @@ pub async fn get_picture(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let (user, _) = user_for(&state, &caller, &id, Read::Latest, Operation::ReadProfile).await?;
-    let no_picture = || Problem::new(StatusCode::NOT_FOUND, "no-picture", "No profile picture");
-    let picture = user.picture.as_ref().ok_or_else(no_picture)?;
-    let object = state
-        .objects
-        .get(&picture.key)
-        .await
-        .map_err(|e| Problem::internal(&e))?
-        .ok_or_else(no_picture)?;
+    let authority = Authority::of(&state, &caller).await?;
+    let stored = state.picture(&authority, user_id(&id)?).await?;
     // Served as the image it was stored as and nothing else: no sniffing, no active content.
-    let content_type = match picture.content_type.as_str() {
+    let content_type = match stored.picture.content_type.as_str() {
         "image/png" => "image/png",
         "image/jpeg" => "image/jpeg",
         "image/webp" => "image/webp",
@@ -1183,7 +938,7 @@ pub async fn get_picture(
                 "default-src 'none'; sandbox",
             ),
         ],
-        object.bytes,
+        stored.bytes,
     )
         .into_response())
 }
@@ -1204,38 +959,9 @@ pub async fn delete_picture(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    let (user, version) = user_for(
-        &state,
-        &caller,
-        &id,
-        Read::Followed,
-        Operation::ChangeProfile,
-    )
-    .await?;
-    let key = user.picture.as_ref().map(|picture| picture.key.clone());
-    let metadata = CommandContext {
-        metadata: caller.metadata(&context, user.id),
-        ..Default::default()
-    };
-    let command = UserCommand::RemoveProfilePicture {
-        at: chrono::Utc::now(),
-    };
+    let authority = Authority::of(&state, &caller).await?;
     state
-        .commands
-        .execute_on::<UserAggregate>(
-            &user.id.to_string(),
-            UserState::Present(user.clone()),
-            version,
-            command,
-            metadata,
-        )
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    // The event first: a failed delete leaves an unreferenced file, never a dangling reference.
-    if let Some(key) = key
-        && let Err(error) = state.objects.delete(&key).await
-    {
-        tracing::warn!(%error, "the removed picture stays in storage");
-    }
+        .remove_picture(&authority, &context, user_id(&id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,11 +1,10 @@
 //! Email and phone verification: `/api/v1/auth/email/...` and `/api/v1/auth/phone/...`.
 //!
-//! Links and codes are derived from the token key (see [`crate::auth::tokens`]); the log holds
+//! Links and codes are derived from the token key (see [`commands::tokens`]); the log holds
 //! only their hashes, and the email and SMS workers rebuild them from the events to send them.
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::auth::tokens::{TokenMinter, TokenPurpose, hash_token};
 use crate::error::{command_problem, user_problem};
 use crate::extract::{ApiJson, RequestContext};
 use crate::problem::Problem;
@@ -14,6 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use commands::CommandContext;
+use commands::tokens::{TokenMinter, TokenPurpose, hash_token};
 use domain::Timestamp;
 use domain::user::{UserAggregate, UserCommand, UserError, UserEvent, UserState};
 use secrecy::{ExposeSecret, SecretString};
@@ -112,7 +112,7 @@ fn verified(state: &UserState) -> Result<Verified, Problem> {
         return Err(user_problem(UserError::NotFound));
     };
     Ok(Verified {
-        verification_status: crate::views::verification_status(user),
+        verification_status: application::views::verification_status(user),
         email_verified_at: user.email_verified_at,
         phone_verified_at: user.phone_verified_at,
     })

@@ -2,11 +2,12 @@
 
 #![allow(dead_code, reason = "each test binary uses some of the helpers")]
 
-use api::auth::jwt::{AccessTokenSettings, AccessTokens, KeySetFile};
-use api::auth::password::{PasswordSettings, Passwords};
-use api::auth::rate_limit::{RateLimitSettings, RateLimits};
-use api::auth::tokens::TokenMinter;
-use api::{AppState, Application, AuthSettings};
+use api::{AppState, Application};
+use application::AuthSettings;
+use application::credentials::jwt::{AccessTokenSettings, AccessTokens, KeySetFile};
+use application::credentials::password::{PasswordSettings, Passwords};
+use application::rate_limit::{RateLimitSettings, RateLimits};
+use commands::tokens::TokenMinter;
 use commands::{ClaimHasher, CommandHandler};
 use eventstore::EventLog;
 use eventstore::testing::{Backend, TestDb};
@@ -138,13 +139,13 @@ impl TestApp {
     pub async fn admin(&self) -> (String, String) {
         let passwords = Passwords::new(self.options.passwords, 1).expect("passwords");
         let tokens = TokenMinter::new(TOKEN_KEY);
-        let creator = api::accounts::Creator {
+        let creator = application::accounts::Creator {
             commands: &self.commands,
             passwords: &passwords,
             tokens: &tokens,
             invitation_lifetime: domain::Duration::days(7),
         };
-        let account = api::accounts::NewAccount {
+        let account = application::accounts::NewAccount {
             email: domain::values::Email::parse("root@example.com").expect("email"),
             username: None,
             phone: None,
@@ -208,11 +209,11 @@ impl TestApp {
     pub async fn sent_token(
         &self,
         user_id: &str,
-        purpose: api::auth::tokens::TokenPurpose,
+        purpose: commands::tokens::TokenPurpose,
     ) -> String {
         let event_type = match purpose {
-            api::auth::tokens::TokenPurpose::EmailVerification => "EmailVerificationRequested",
-            api::auth::tokens::TokenPurpose::PasswordReset => "PasswordResetRequested",
+            commands::tokens::TokenPurpose::EmailVerification => "EmailVerificationRequested",
+            commands::tokens::TokenPurpose::PasswordReset => "PasswordResetRequested",
         };
         let at = self
             .issued_at(user_id, event_type, "/token/issued_at")
@@ -294,7 +295,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         log.clone(),
         vec![Arc::new(workers::storage::StorageWorker::new(
             Arc::new(objects::LocalFolder::new(objects_folder.path())),
-            commands.clone(),
+            commands.reader(),
         ))],
         workers::WorkerSettings::default(),
     );
@@ -302,28 +303,37 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let passwords =
         Passwords::new(options.passwords, options.hashing_concurrency).expect("passwords");
     let keys = KeySetFile::generate(chrono::Utc::now()).expect("keys");
+    let objects: Arc<dyn objects::ObjectStore> =
+        Arc::new(objects::LocalFolder::new(objects_folder.path()));
+    let administration = idlog::administration::Workers {
+        runner: Some(workers.clone()),
+        storage: workers::storage::StorageWorker::new(objects.clone(), commands.reader()),
+        deliveries: workers::deliveries::DeliveryLog::new(opened.database.clone()),
+    };
     let state = AppState::new(api::AppServices {
-        read: api::ReadSide {
-            wait_timeout: std::time::Duration::from_secs(1),
-            ..api::ReadSide::new(projector.clone())
-        },
+        app: Arc::new(application::App {
+            read: application::ReadSide {
+                wait_timeout: std::time::Duration::from_secs(1),
+                ..application::ReadSide::new(projector.clone())
+            },
+            workers: Some(Arc::new(administration)),
+            commands,
+            passwords,
+            tokens: TokenMinter::new(TOKEN_KEY),
+            totp: application::credentials::totp::SecretSealer::new(&TOKEN_KEY),
+            objects,
+            access_tokens: Arc::new(application::credentials::jwt::AccessTokenKeys::new(
+                AccessTokens::new(&keys, options.tokens.clone()).expect("access tokens"),
+            )),
+            rate_limits: RateLimits::new(options.limits),
+            auth: options.auth.clone(),
+            background: tokio_util::task::TaskTracker::new(),
+        }),
         metrics: if options.count_requests {
             api::metrics::Metrics::new(options.metrics.clone())
         } else {
             api::metrics::Metrics::new(options.metrics.clone()).without_request_counting()
         },
-        workers: Some(workers.clone()),
-        commands,
-        passwords,
-        tokens: TokenMinter::new(TOKEN_KEY),
-        totp: api::auth::totp::SecretSealer::new(&TOKEN_KEY),
-        objects: Arc::new(objects::LocalFolder::new(objects_folder.path())),
-        access_tokens: Arc::new(api::auth::jwt::AccessTokenKeys::new(
-            AccessTokens::new(&keys, options.tokens.clone()).expect("access tokens"),
-        )),
-        rate_limits: RateLimits::new(options.limits),
-        auth: options.auth.clone(),
-        background: tokio_util::task::TaskTracker::new(),
     });
     let background = state.background.clone();
     let commands = state.commands.clone();

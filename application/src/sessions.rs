@@ -5,13 +5,10 @@
 //! and always as of the latest write. Only sessions started within the absolute lifetime can
 //! still be open, which bounds how many streams are read.
 
-use crate::AppState;
-use crate::auth::tokens::hash_token;
-use crate::error::command_problem;
-use crate::extract::RequestContext;
-use crate::problem::Problem;
+use crate::{App, AppError, RequestContext};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use commands::tokens::hash_token;
 use commands::{CommandContext, CommandError};
 use domain::session::{
     EndReason, RevocationReason, Session, SessionAggregate, SessionCommand, SessionError,
@@ -76,15 +73,15 @@ fn session_context(context: &RequestContext, user: &User) -> CommandContext {
 
 /// Starts a session for `user` (whose login is already recorded under `session_id`).
 pub async fn start(
-    state: &AppState,
+    app: &App,
     context: &RequestContext,
     user: &User,
     session_id: SessionId,
     device: Option<DeviceName>,
     now: Timestamp,
-) -> Result<SecretString, Problem> {
+) -> Result<SecretString, AppError> {
     let (refresh_token, refresh_token_hash) = new_refresh_token(session_id);
-    let settings = state.auth.sessions;
+    let settings = app.auth.sessions;
     let command = SessionCommand::Start {
         session_id,
         user_id: user.id,
@@ -99,8 +96,7 @@ pub async fn start(
         expires_at: now + settings.absolute_lifetime,
         at: now,
     };
-    state
-        .commands
+    app.commands
         .execute_on::<SessionAggregate>(
             &session_id.to_string(),
             SessionState::Absent,
@@ -108,29 +104,27 @@ pub async fn start(
             command,
             session_context(context, user),
         )
-        .await
-        .map_err(|error| command_problem(error, session_problem))?;
+        .await?;
     Ok(refresh_token)
 }
 
 /// The user's sessions usable at `now`, oldest first.
 pub async fn open_sessions(
-    state: &AppState,
+    app: &App,
     user: &User,
     now: Timestamp,
-) -> Result<Vec<Session>, Problem> {
-    let oldest_possible = now - state.auth.sessions.absolute_lifetime;
+) -> Result<Vec<Session>, AppError> {
+    let oldest_possible = now - app.auth.sessions.absolute_lifetime;
     let mut open = Vec::new();
     for (session_id, started_at) in user.sessions.iter().rev() {
         // Logins are in order: everything before this one has outlived the absolute lifetime.
         if *started_at < oldest_possible {
             break;
         }
-        let loaded = state
+        let loaded = app
             .commands
             .followed::<SessionAggregate>(&session_id.to_string())
-            .await
-            .map_err(|error| command_problem(error, session_problem))?;
+            .await?;
         if let SessionState::Present(session) = loaded.state
             && session.user_id == user.id
             && session.is_usable(now)
@@ -153,18 +147,18 @@ pub enum Closing {
 
 /// Ends or revokes one session. A session that is already closed stays as it is.
 pub async fn close(
-    state: &AppState,
+    app: &App,
     context: &RequestContext,
     user: &User,
     session_id: SessionId,
     closing: Closing,
     now: Timestamp,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let command = match closing {
         Closing::End(reason) => SessionCommand::End { reason, at: now },
         Closing::Revoke(reason) => SessionCommand::Revoke { reason, at: now },
     };
-    match state
+    match app
         .commands
         .execute::<SessionAggregate>(
             &session_id.to_string(),
@@ -176,23 +170,23 @@ pub async fn close(
         Ok(_) | Err(CommandError::Rejected(SessionError::NotActive | SessionError::NotFound)) => {
             Ok(())
         }
-        Err(error) => Err(command_problem(error, session_problem)),
+        Err(error) => Err(error.into()),
     }
 }
 
 /// Closes every open session of `user` but `except`; returns how many were closed.
 pub async fn close_all(
-    state: &AppState,
+    app: &App,
     context: &RequestContext,
     user: &User,
     except: Option<SessionId>,
     closing: Closing,
     now: Timestamp,
-) -> Result<usize, Problem> {
+) -> Result<usize, AppError> {
     let mut closed = 0;
-    for session in open_sessions(state, user, now).await? {
+    for session in open_sessions(app, user, now).await? {
         if Some(session.id) != except {
-            close(state, context, user, session.id, closing, now).await?;
+            close(app, context, user, session.id, closing, now).await?;
             closed += 1;
         }
     }
@@ -201,19 +195,19 @@ pub async fn close_all(
 
 /// Ends the oldest sessions beyond the per-user maximum.
 pub async fn enforce_maximum(
-    state: &AppState,
+    app: &App,
     context: &RequestContext,
     user: &User,
     now: Timestamp,
-) -> Result<(), Problem> {
-    let Some(maximum) = state.auth.sessions.max_per_user else {
+) -> Result<(), AppError> {
+    let Some(maximum) = app.auth.sessions.max_per_user else {
         return Ok(());
     };
-    let open = open_sessions(state, user, now).await?;
+    let open = open_sessions(app, user, now).await?;
     let excess = open.len().saturating_sub(maximum.max(1));
     for session in open.iter().take(excess) {
         close(
-            state,
+            app,
             context,
             user,
             session.id,
@@ -223,10 +217,4 @@ pub async fn enforce_maximum(
         .await?;
     }
     Ok(())
-}
-
-/// The answers to a refused session command. Every one means "this token no longer works".
-pub fn session_problem(error: SessionError) -> Problem {
-    tracing::info!(%error, "session refused");
-    Problem::invalid_token()
 }

@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
-/// The 10,000 most common passwords (see `api/data/README.md`), refused whatever the case.
+/// The 10,000 most common passwords (see `application/data/README.md`), refused whatever the case.
 static COMMON_PASSWORDS: LazyLock<HashSet<String>> = LazyLock::new(|| {
     include_str!("../../data/common-passwords.txt")
         .lines()

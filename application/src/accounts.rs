@@ -1,0 +1,276 @@
+//! Accounts coming into being: a person registering, and users created by an administrator,
+//! an operator at the command line or the bootstrap. Both ways share their steps.
+
+use crate::credentials::password::Passwords;
+use crate::policy::PRIVILEGED_ROLES;
+use crate::{App, AppError, RequestContext};
+use commands::tokens::{TokenMinter, TokenPurpose};
+use commands::{CommandContext, CommandError, CommandHandler, Executed};
+use domain::user::{NewUser, UserAggregate, UserCommand};
+use domain::values::{Email, PasswordHash, PersonName, PhoneNumber, Role, Username};
+use domain::{Duration, Timestamp, UserId};
+use secrecy::SecretString;
+use std::collections::BTreeSet;
+
+/// The global roles every installation has.
+pub const BUILT_IN_ROLES: [&str; 4] = ["admin", "auditor", "analyst", "user"];
+
+/// The global roles that may be granted: the built-in ones and those configured, and which of
+/// them are privileged (only their holder and administrators act on a holder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleCatalog {
+    roles: BTreeSet<Role>,
+    privileged: BTreeSet<Role>,
+}
+
+impl RoleCatalog {
+    /// The built-in roles and `extra` ones (e.g. `ATHLETE`, `COACH`).
+    pub fn new(extra: &[Role]) -> Self {
+        let built_in = BUILT_IN_ROLES
+            .iter()
+            .filter_map(|name| Role::parse(name).ok());
+        let privileged = PRIVILEGED_ROLES
+            .iter()
+            .filter_map(|role| Role::parse(&role.to_string()).ok())
+            .collect();
+        Self {
+            roles: built_in.chain(extra.iter().cloned()).collect(),
+            privileged,
+        }
+    }
+
+    /// Marks catalog roles privileged, beside admin, auditor and analyst; a role the catalog
+    /// does not have is named in the error.
+    pub fn with_privileged(mut self, roles: &[Role]) -> Result<Self, Role> {
+        for role in roles {
+            if !self.roles.contains(role) {
+                return Err(role.clone());
+            }
+            self.privileged.insert(role.clone());
+        }
+        Ok(self)
+    }
+
+    /// The role named `name`, if the catalog has it.
+    pub fn role(&self, name: &str) -> Option<Role> {
+        let role = Role::parse(name).ok()?;
+        self.roles.contains(&role).then_some(role)
+    }
+
+    /// Whether any of `roles` is privileged.
+    pub fn any_privileged<'a>(&self, mut roles: impl Iterator<Item = &'a Role>) -> bool {
+        roles.any(|role| self.privileged.contains(role))
+    }
+
+    /// The roles, for messages.
+    pub fn names(&self) -> Vec<String> {
+        self.roles.iter().map(ToString::to_string).collect()
+    }
+}
+
+impl Default for RoleCatalog {
+    fn default() -> Self {
+        Self::new(&[])
+    }
+}
+
+/// A user to create.
+#[derive(Debug)]
+pub struct NewAccount {
+    /// Email address.
+    pub email: Email,
+    /// Username.
+    pub username: Option<Username>,
+    /// Phone number.
+    pub phone: Option<PhoneNumber>,
+    /// First name.
+    pub first_name: Option<PersonName>,
+    /// Last name.
+    pub last_name: Option<PersonName>,
+    /// Global roles (from the catalog).
+    pub roles: BTreeSet<Role>,
+    /// A password; without one an invitation link to set it goes out by email.
+    pub password: Option<SecretString>,
+}
+
+/// A person signing themself up.
+#[derive(Debug)]
+pub struct Registration {
+    /// Email address.
+    pub email: Email,
+    /// Username.
+    pub username: Option<Username>,
+    /// Phone number.
+    pub phone: Option<PhoneNumber>,
+    /// First name.
+    pub first_name: Option<PersonName>,
+    /// Last name.
+    pub last_name: Option<PersonName>,
+    /// Their password.
+    pub password: SecretString,
+}
+
+/// What a registration did.
+#[derive(Debug)]
+pub enum Registered {
+    /// The account exists now, unverified.
+    Created(Executed<UserAggregate>),
+    /// With `hide_account_existence`: nothing is said (the address's owner is told by email
+    /// if it was taken).
+    Hidden,
+}
+
+/// The global role everyone who signs up holds.
+const SIGNED_UP_ROLE: &str = "user";
+
+impl App {
+    /// Registers a person (unverified) and starts their email verification.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(
+        &self,
+        context: &RequestContext,
+        registration: Registration,
+    ) -> Result<Registered, AppError> {
+        self.rate_limits
+            .register_per_ip
+            .check(context.ip.as_deref().unwrap_or_default())?;
+        let password_hash = hash_new_password(
+            &self.passwords,
+            registration.password,
+            &registration.email,
+            registration.username.as_ref(),
+        )
+        .await?;
+        let (user_id, now) = new_user();
+        let (email_verification, _) = self.tokens.issue(
+            TokenPurpose::EmailVerification,
+            user_id,
+            now,
+            self.auth.email_verification_lifetime,
+        );
+        let command = UserCommand::Register {
+            user: NewUser {
+                user_id,
+                email: registration.email,
+                username: registration.username,
+                phone: registration.phone,
+                first_name: registration.first_name,
+                last_name: registration.last_name,
+                roles: [Role::parse(SIGNED_UP_ROLE)?].into(),
+            },
+            password_hash,
+            email_verification,
+            at: now,
+        };
+        let command_context = CommandContext {
+            metadata: context.user_metadata(&user_id.to_string()),
+            ..Default::default()
+        };
+        let hide = self.auth.hide_account_existence;
+        match self
+            .commands
+            .execute::<UserAggregate>(&user_id.to_string(), command, command_context)
+            .await
+        {
+            Ok(_) if hide => Ok(Registered::Hidden),
+            Ok(executed) => {
+                tracing::info!(user_id = %user_id, "registered");
+                Ok(Registered::Created(executed))
+            }
+            // The owner of the address is told by email instead (once the email worker runs).
+            Err(CommandError::Duplicate { .. }) if hide => Ok(Registered::Hidden),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// A new user's id, and the time of their creation.
+fn new_user() -> (UserId, Timestamp) {
+    (UserId::from_uuid(uuid::Uuid::now_v7()), chrono::Utc::now())
+}
+
+/// `password`'s hash if it meets the policy (which refuses one close to the person's email or
+/// username).
+async fn hash_new_password(
+    passwords: &Passwords,
+    password: SecretString,
+    email: &Email,
+    username: Option<&Username>,
+) -> Result<PasswordHash, AppError> {
+    let identifiers: Vec<&str> = [Some(email.as_str()), username.map(Username::as_str)]
+        .into_iter()
+        .flatten()
+        .collect();
+    passwords
+        .check_policy(&password, &identifiers)
+        .map_err(|rejection| AppError::Password {
+            field: "/password",
+            rejection,
+        })?;
+    Ok(passwords.hash(password).await?)
+}
+
+/// What creating a user needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Creator<'a> {
+    /// Runs the command.
+    pub commands: &'a CommandHandler,
+    /// Hashes the password.
+    pub passwords: &'a Passwords,
+    /// Mints the invitation token.
+    pub tokens: &'a TokenMinter,
+    /// How long an invitation link works.
+    pub invitation_lifetime: Duration,
+}
+
+impl Creator<'_> {
+    /// Creates the user, with the password or an invitation to set one.
+    #[tracing::instrument(skip_all)]
+    pub async fn create(
+        &self,
+        account: NewAccount,
+        context: CommandContext,
+    ) -> Result<Executed<UserAggregate>, AppError> {
+        let password_hash = match account.password {
+            Some(password) => Some(
+                hash_new_password(
+                    self.passwords,
+                    password,
+                    &account.email,
+                    account.username.as_ref(),
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let (user_id, now) = new_user();
+        let invitation = password_hash.is_none().then(|| {
+            self.tokens
+                .issue(
+                    TokenPurpose::PasswordReset,
+                    user_id,
+                    now,
+                    self.invitation_lifetime,
+                )
+                .0
+        });
+        let command = UserCommand::Create {
+            user: NewUser {
+                user_id,
+                email: account.email,
+                username: account.username,
+                phone: account.phone,
+                first_name: account.first_name,
+                last_name: account.last_name,
+                roles: account.roles,
+            },
+            password_hash,
+            invitation,
+            at: now,
+        };
+        Ok(self
+            .commands
+            .execute::<UserAggregate>(&user_id.to_string(), command, context)
+            .await?)
+    }
+}

@@ -1,0 +1,138 @@
+//! What a use case answers when it does not do what was asked: named for the caller, with no
+//! HTTP in it; each front end maps it once (REST to problem+json, the command line to a message
+//! and an exit code).
+
+use crate::credentials::password::{HashingError, PasswordRejection};
+use crate::policy::{Operation, Refusal};
+use crate::rate_limit::RateLimited;
+use commands::CommandError;
+use domain::organization::{OrganizationError, OrganizationStatus};
+use domain::session::SessionError;
+use domain::user::UserError;
+use domain::values::InvalidValue;
+
+/// The kinds of things a caller asks about by id: what "not found" names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::Display)]
+#[strum(serialize_all = "snake_case")]
+pub enum Resource {
+    /// A user (person).
+    User,
+    /// An organization.
+    Organization,
+    /// One of the caller's sessions.
+    Session,
+    /// An invitation to an organization.
+    Invitation,
+    /// A member of an organization.
+    Member,
+    /// A user's profile picture.
+    Picture,
+    /// Anything else (an operation whose target is the whole installation).
+    Anything,
+}
+
+/// Why a use case did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The policy refused `operation`; for [`Refusal::NotFound`] the caller is told `resource`
+    /// does not exist.
+    #[error("refused ({refusal:?}): {operation}")]
+    Refused {
+        /// Why.
+        refusal: Refusal,
+        /// What was asked.
+        operation: Operation,
+        /// What the caller asked about.
+        resource: Resource,
+    },
+    /// Nothing the caller may see has this id.
+    #[error("no {0} has this id")]
+    NotFound(Resource),
+    /// A user command failed.
+    #[error("{0}")]
+    User(CommandError<UserError>),
+    /// An organization command failed.
+    #[error("{0}")]
+    Organization(CommandError<OrganizationError>),
+    /// A session command failed.
+    #[error("{0}")]
+    Session(CommandError<SessionError>),
+    /// A field of the input is invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    /// A query's parameter is invalid (`field` names it, as a JSON pointer).
+    #[error("{field}: {message}")]
+    InvalidQuery {
+        /// Which parameter.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An uploaded picture is not one idlog takes.
+    #[error(transparent)]
+    Picture(crate::pictures::PictureError),
+    /// A new password breaks the policy (`field` names where it was sent).
+    #[error("{field}: password {rejection}")]
+    Password {
+        /// Where the password was sent (a JSON pointer, e.g. `/password`).
+        field: &'static str,
+        /// What is wrong with it.
+        rejection: PasswordRejection,
+    },
+    /// The caller's own password, sent to confirm who they are, is wrong or missing.
+    #[error("{field}: not the current password")]
+    WrongPassword {
+        /// Where the password was sent.
+        field: &'static str,
+    },
+    /// Too many requests.
+    #[error(transparent)]
+    RateLimited(#[from] RateLimited),
+    /// A login failed: the one answer, whatever failed (an unknown account, a wrong password
+    /// or code, a locked or deactivated account).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The right password, but the user's organization keeps its members out.
+    #[error("the organization is {0}")]
+    OrganizationOutOfService(OrganizationStatus),
+    /// The access or refresh token does not (or no longer) work.
+    #[error("invalid or expired token")]
+    InvalidToken,
+    /// A dependency is behind or down for now; retrying later can succeed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// Something failed on idlog's side (store, hashing, a worker): logged, not shown.
+    #[error(transparent)]
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AppError {
+    /// A failure on idlog's side.
+    pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(error))
+    }
+}
+
+impl From<CommandError<UserError>> for AppError {
+    fn from(error: CommandError<UserError>) -> Self {
+        Self::User(error)
+    }
+}
+
+impl From<CommandError<OrganizationError>> for AppError {
+    fn from(error: CommandError<OrganizationError>) -> Self {
+        Self::Organization(error)
+    }
+}
+
+impl From<CommandError<SessionError>> for AppError {
+    fn from(error: CommandError<SessionError>) -> Self {
+        Self::Session(error)
+    }
+}
+
+impl From<HashingError> for AppError {
+    fn from(error: HashingError) -> Self {
+        Self::internal(error)
+    }
+}

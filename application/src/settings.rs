@@ -1,0 +1,55 @@
+//! Authentication settings, typed once from configuration.
+
+/// Authentication settings, from configuration.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Register and password-forgot answer the same whether or not the account exists.
+    pub hide_account_existence: bool,
+    /// How long an email verification link works.
+    pub email_verification_lifetime: domain::Duration,
+    /// How long a phone verification code works.
+    pub phone_code_lifetime: domain::Duration,
+    /// How long a password reset link works.
+    pub password_reset_lifetime: domain::Duration,
+    /// Session lifetimes and limits.
+    pub sessions: crate::sessions::SessionSettings,
+    /// When failed logins lock an account.
+    pub lockout: domain::user::LockoutPolicy,
+    /// The global roles that may be granted.
+    pub roles: crate::accounts::RoleCatalog,
+    /// The permission flags a membership may carry.
+    pub member_permissions: std::collections::BTreeSet<domain::values::Permission>,
+    /// How long an invitation works: to set a first password, or to join an organization.
+    pub invitation_lifetime: domain::Duration,
+    /// How recent a sign-in lets a person change their own email or phone without confirming
+    /// their current password.
+    pub reauth_window: domain::Duration,
+    /// SHA-256 of the bearer credential services present to `POST /auth/introspect`; `None`
+    /// turns introspection off.
+    pub introspection_credential_hash: Option<domain::values::TokenHash>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            hide_account_existence: false,
+            email_verification_lifetime: domain::Duration::hours(48),
+            phone_code_lifetime: domain::Duration::minutes(10),
+            password_reset_lifetime: domain::Duration::hours(24),
+            sessions: crate::sessions::SessionSettings::default(),
+            lockout: domain::user::LockoutPolicy {
+                max_failed_attempts: 5,
+                lock_duration: domain::Duration::minutes(15),
+                max_lock_duration: domain::Duration::hours(24),
+            },
+            introspection_credential_hash: None,
+            roles: crate::accounts::RoleCatalog::default(),
+            member_permissions: ["can_upload_files", "can_view_reports"]
+                .iter()
+                .filter_map(|name| domain::values::Permission::parse(name).ok())
+                .collect(),
+            invitation_lifetime: domain::Duration::days(7),
+            reauth_window: domain::Duration::minutes(5),
+        }
+    }
+}
