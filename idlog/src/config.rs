@@ -299,7 +299,7 @@ pub struct LimitSettings {
 
 impl Default for LimitSettings {
     fn default() -> Self {
-        let defaults = api::auth::rate_limit::RateLimitSettings::default();
+        let defaults = application::rate_limit::RateLimitSettings::default();
         let per_minute = |limit: Option<u32>| limit.unwrap_or(0);
         Self {
             login_per_ip: per_minute(defaults.login_per_ip),
@@ -583,12 +583,12 @@ impl Settings {
                 message: "must be at least 1".into(),
             });
         }
-        if auth.password_min_length > api::auth::password::MAX_PASSWORD_CHARS {
+        if auth.password_min_length > application::credentials::password::MAX_PASSWORD_CHARS {
             return Err(ConfigError::Invalid {
                 key: "auth.password_min_length",
                 message: format!(
                     "must be at most {}",
-                    api::auth::password::MAX_PASSWORD_CHARS
+                    application::credentials::password::MAX_PASSWORD_CHARS
                 ),
             });
         }

@@ -3,16 +3,13 @@
 //! clear, the chain still verifies, a rebuild gives the same erased read models, they cannot log
 //! in or refresh, their address is free again, and other people's data is untouched.
 
+use super::common::{self, text};
 use eventstore::testing::{Backend, TestDb};
 use eventstore::{Database, test_both_backends};
 use serde_json::{Value, json};
 use sqlx::Row;
 use std::path::Path;
 use std::time::Duration;
-
-mod common;
-
-use common::text;
 
 const PASSWORD: &str = "correct horse battery staple";
 

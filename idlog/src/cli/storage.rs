@@ -1,10 +1,41 @@
-//! The operators' worker commands: `idlog storage verify|rebuild` and `idlog workers ...`.
+//! `idlog storage verify|rebuild`: users' storage folders checked against the users, and
+//! repaired.
 
-use crate::config::Settings;
-use crate::read_side::progress_bar;
-use crate::runtime::{Core, object_store, projector_over, storage_worker, worker_runner};
-use crate::{Usage, confirm};
+use super::{confirm, progress_bar};
+use clap::Subcommand;
+use idlog::Usage;
+use idlog::config::Settings;
+use idlog::server::wiring::{Core, object_store, projector_over, storage_worker};
 use std::collections::BTreeSet;
+
+/// `idlog storage ...`.
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Checks that every user has their folder structure and nothing else is stored; exit 1
+    /// when something differs.
+    Verify,
+    /// Recreates what is missing (every user's, or one user's), and with `--prune` removes
+    /// the folders of deleted and unknown users.
+    Rebuild {
+        /// Only this user.
+        #[arg(long, value_name = "ID")]
+        user: Option<String>,
+        /// Also remove orphans.
+        #[arg(long)]
+        prune: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `idlog storage ...`.
+pub async fn run(settings: &Settings, command: StorageCommand) -> anyhow::Result<()> {
+    match command {
+        StorageCommand::Verify => verify(settings).await,
+        StorageCommand::Rebuild { user, prune, yes } => rebuild(settings, user, prune, yes).await,
+    }
+}
 
 /// Every user who should have a storage folder: the directory's users not deleted, brought up
 /// to date first.
@@ -19,7 +50,7 @@ async fn current_users(core: &Core, settings: &Settings) -> anyhow::Result<BTree
 
 /// `idlog storage verify`: exit 0 when every user has the full structure and nothing else is
 /// there; 1 (with the differences) otherwise.
-pub async fn verify(settings: &Settings) -> anyhow::Result<()> {
+async fn verify(settings: &Settings) -> anyhow::Result<()> {
     let core = Core::open(settings).await?;
     let users = current_users(&core, settings).await?;
     let storage = storage_worker(core.commands.clone(), object_store(settings).await?);
@@ -48,7 +79,7 @@ pub async fn verify(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// `idlog storage rebuild [--user ID] [--prune]`.
-pub async fn rebuild(
+async fn rebuild(
     settings: &Settings,
     user: Option<String>,
     prune: bool,
@@ -98,83 +129,5 @@ pub async fn rebuild(
             String::new()
         }
     );
-    Ok(())
-}
-
-/// `idlog workers status`: exit 1 when a worker cannot reach its bus (a health check).
-pub async fn status(settings: &Settings) -> anyhow::Result<()> {
-    let core = Core::open(settings).await?;
-    let runner = worker_runner(&core, settings, object_store(settings).await?)?;
-    println!(
-        "{:<10} {:>10} {:>8} {:>5}  bus",
-        "worker", "position", "lag", "dead"
-    );
-    let statuses = runner.status().await?;
-    for worker in &statuses {
-        println!(
-            "{:<10} {:>10} {:>8} {:>5}  {}",
-            worker.name,
-            worker.position,
-            worker.lag,
-            worker.open_dead_letters,
-            match (runner.bus(), worker.connected) {
-                (workers::Bus::Embedded, _) => "embedded",
-                (workers::Bus::Kafka(_), true) => "kafka",
-                (workers::Bus::Kafka(_), false) => "kafka (not reachable)",
-            }
-        );
-    }
-    if statuses.iter().any(|worker| !worker.connected) {
-        anyhow::bail!("Kafka is not reachable")
-    }
-    Ok(())
-}
-
-/// `idlog workers dead-letters [--all]`.
-pub async fn dead_letters(settings: &Settings, all: bool) -> anyhow::Result<()> {
-    let core = Core::open(settings).await?;
-    let runner = worker_runner(&core, settings, object_store(settings).await?)?;
-    let letters = runner.dead_letters(all).await?;
-    if letters.is_empty() {
-        println!("no dead letters");
-    }
-    for letter in letters {
-        println!(
-            "#{} {} position {} {} of {} ({} attempts, {}){}\n    {}",
-            letter.id,
-            letter.worker,
-            letter.position,
-            letter.event_type,
-            letter.stream_id,
-            letter.attempts,
-            letter.failed_at.to_rfc3339(),
-            letter
-                .resolution
-                .map(|how| format!(" [{how}]"))
-                .unwrap_or_default(),
-            letter.error
-        );
-    }
-    Ok(())
-}
-
-/// `idlog workers retry ID|--all`.
-pub async fn retry(settings: &Settings, id: Option<i64>, all: bool) -> anyhow::Result<()> {
-    if id.is_none() && !all {
-        return Err(Usage("name a dead letter's id, or pass --all".into()).into());
-    }
-    let core = Core::open(settings).await?;
-    let runner = worker_runner(&core, settings, object_store(settings).await?)?;
-    let report = runner.retry(id).await?;
-    println!(
-        "{} handled, {} still failing",
-        report.succeeded, report.failed
-    );
-    if report.failed > 0 {
-        anyhow::bail!(
-            "{} dead letters still fail; see `idlog workers dead-letters`",
-            report.failed
-        )
-    }
     Ok(())
 }

@@ -2,16 +2,13 @@
 //! creates them on registration; `storage verify` and `storage rebuild` find and repair
 //! differences; `workers status` and `dead-letters` report.
 
+use super::common::{self, text};
 use eventstore::test_both_backends;
 use eventstore::testing::{Backend, TestDb};
 use objects::ObjectStore;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-mod common;
-
-use common::text;
 
 /// The object store the binary is configured with, and the environment that configures it (on
 /// S3, mail goes to the SMTP sink too).

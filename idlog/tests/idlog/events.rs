@@ -1,24 +1,12 @@
-//! The real `idlog` binary's auditors' commands, on SQLite and PostgreSQL: export, checkpoint,
-//! offline verification (and each kind of tampering named), history, tail, and a tampered
-//! database row found by `events verify` at its position.
+//! `idlog events ...` (and `idlog keys checkpoint-public`), on SQLite and PostgreSQL: export,
+//! checkpoint, offline verification (and each kind of tampering named), history, tail, and a
+//! tampered database row found by `events verify` at its position.
 
+use super::common::{self, idlog_on, succeeds, text};
 use eventstore::test_both_backends;
 use eventstore::testing::{Backend, TestDb};
 use std::path::Path;
 use std::process::Output;
-
-mod common;
-
-use common::text;
-
-fn idlog(dir: &Path, url: &str, args: &[&str]) -> Output {
-    common::run(dir, args, &[("IDLOG_DATABASE_URL", url)])
-}
-
-fn succeeds(output: &Output) -> String {
-    assert!(output.status.success(), "{}", text(output));
-    text(output)
-}
 
 /// What a successful run printed on standard output.
 fn stdout(output: &Output) -> String {
@@ -31,9 +19,9 @@ async fn seeded(backend: Backend) -> (TestDb, tempfile::TempDir) {
     let db = TestDb::new(backend).await.expect("test database");
     let dir = tempfile::tempdir().expect("temp dir");
     for email in ["ann@example.com", "bob@example.com", "cat@example.com"] {
-        succeeds(&idlog(dir.path(), &db.url, &["users", "create", email]));
+        succeeds(&idlog_on(dir.path(), &db.url, &["users", "create", email]));
     }
-    succeeds(&idlog(
+    succeeds(&idlog_on(
         dir.path(),
         &db.url,
         &["users", "lock", "bob@example.com"],
@@ -51,7 +39,7 @@ test_both_backends!(
 /// Signs a checkpoint and exports the log; returns (export, checkpoint, public key).
 fn checkpoint_and_export(dir: &Path, url: &str, format: &str) -> (String, String, String) {
     let checkpoint = dir.join("checkpoint.json");
-    let out = succeeds(&idlog(
+    let out = succeeds(&idlog_on(
         dir,
         url,
         &[
@@ -62,11 +50,11 @@ fn checkpoint_and_export(dir: &Path, url: &str, format: &str) -> (String, String
         ],
     ));
     assert!(out.contains("\"signature\""), "{out}");
-    let key = succeeds(&idlog(dir, url, &["keys", "checkpoint-public"]));
+    let key = succeeds(&idlog_on(dir, url, &["keys", "checkpoint-public"]));
     let key = key.trim().to_owned();
     assert_eq!(key.len(), 64, "{key}");
     let export = dir.join(format!("log.{format}"));
-    let out = succeeds(&idlog(
+    let out = succeeds(&idlog_on(
         dir,
         url,
         &[
@@ -117,7 +105,7 @@ async fn an_export_verifies_offline_against_a_signed_checkpoint(backend: Backend
         );
     }
     // The checkpoints are in the log, and each was taken at a later head.
-    let tail = succeeds(&idlog(
+    let tail = succeeds(&idlog_on(
         dir,
         url,
         &["events", "tail", "--type", "CheckpointSigned"],
@@ -157,7 +145,7 @@ async fn an_export_verifies_offline_against_a_signed_checkpoint(backend: Backend
 
     // A range export verifies on its own; with a checkpoint it must start at 1.
     let range = dir.join("range.ndjson");
-    succeeds(&idlog(
+    succeeds(&idlog_on(
         dir,
         url,
         &[
@@ -178,7 +166,7 @@ async fn an_export_verifies_offline_against_a_signed_checkpoint(backend: Backend
         &[],
     ));
     assert!(out.contains("positions 3 to 6"), "{out}");
-    let key = succeeds(&idlog(dir, url, &["keys", "checkpoint-public"]));
+    let key = succeeds(&idlog_on(dir, url, &["keys", "checkpoint-public"]));
     let refused = verify_offline(dir, range, &checkpoint, key.trim());
     assert_eq!(refused.status.code(), Some(1));
     assert!(
@@ -188,7 +176,7 @@ async fn an_export_verifies_offline_against_a_signed_checkpoint(backend: Backend
     );
 
     // Exporting over an existing file asks first.
-    let refused = idlog(dir, url, &["events", "export", "-o", range]);
+    let refused = idlog_on(dir, url, &["events", "export", "-o", range]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
 }
 
@@ -270,7 +258,7 @@ async fn tampering_with_an_export_is_named(backend: Backend) {
 async fn a_tampered_database_row_is_found_at_its_position(backend: Backend) {
     let (db, dir) = seeded(backend).await;
     let (dir, url) = (dir.path(), db.url.as_str());
-    let out = succeeds(&idlog(dir, url, &["events", "verify"]));
+    let out = succeeds(&idlog_on(dir, url, &["events", "verify"]));
     assert!(out.contains("the chain is intact"), "{out}");
     assert!(out.contains("head hash"), "{out}");
 
@@ -289,7 +277,7 @@ async fn a_tampered_database_row_is_found_at_its_position(backend: Backend) {
             .expect("tamper"),
         1
     );
-    let output = idlog(dir, url, &["events", "verify"]);
+    let output = idlog_on(dir, url, &["events", "verify"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let message = text(&output);
     assert!(message.contains("breaks at position 3"), "{message}");
@@ -297,14 +285,14 @@ async fn a_tampered_database_row_is_found_at_its_position(backend: Backend) {
     assert!(message.contains("found"), "{message}");
     assert!(message.contains("2 events before it verified"), "{message}");
     // A range after the tampered row still verifies.
-    let out = succeeds(&idlog(dir, url, &["events", "verify", "--from", "4"]));
+    let out = succeeds(&idlog_on(dir, url, &["events", "verify", "--from", "4"]));
     assert!(out.contains("intact"), "{out}");
 }
 
 async fn history_and_tail_show_who_did_what(backend: Backend) {
     let (db, dir) = seeded(backend).await;
     let (dir, url) = (dir.path(), db.url.as_str());
-    let history = idlog(
+    let history = idlog_on(
         dir,
         url,
         &["events", "history", "bob@example.com", "--json"],
@@ -328,10 +316,10 @@ async fn history_and_tail_show_who_did_what(backend: Backend) {
         );
         assert_eq!(entry["hash"].as_str().map(str::len), Some(64));
     }
-    let tail = stdout(&idlog(dir, url, &["events", "tail", "-n", "2"]));
+    let tail = stdout(&idlog_on(dir, url, &["events", "tail", "-n", "2"]));
     assert_eq!(tail.lines().count(), 2, "{tail}");
     assert!(tail.contains("AccountLocked"), "{tail}");
-    let json = idlog(dir, url, &["events", "tail", "-n", "1", "--json"]);
+    let json = idlog_on(dir, url, &["events", "tail", "-n", "1", "--json"]);
     let last: serde_json::Value = serde_json::from_slice(&json.stdout).expect("one JSON event");
     assert_eq!(last["event_type"], "AccountLocked");
 }

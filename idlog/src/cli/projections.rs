@@ -1,30 +1,67 @@
-//! The operators' read-side commands: `idlog projections ...`, `idlog maintenance
-//! prune-activity` and `idlog analysts grant`.
+//! `idlog projections ...`: the read models' status, rebuilds (live, or a past view), their
+//! dead letters, and retrying or skipping a dead-lettered event.
 
-use crate::config::Settings;
-use crate::runtime::{open, projector_over};
-use crate::{Usage, confirm};
+use super::{confirm, progress_bar};
 use anyhow::Context;
-use eventstore::{Database, Opened};
-use indicatif::{ProgressBar, ProgressStyle};
+use clap::Subcommand;
+use eventstore::Opened;
+use idlog::Usage;
+use idlog::config::Settings;
+use idlog::server::wiring::{open, projector_over};
 use projections::Until;
-use projections::queries::Queries;
-use secrecy::{ExposeSecret, SecretString};
 
-/// A progress bar on standard error (hidden when it is not a terminal).
-pub fn progress_bar(length: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(length);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
-    {
-        bar.set_style(style.progress_chars("=> "));
+/// `idlog projections ...`.
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Each read model's position, lag and state.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replays the log into fresh tables and swaps them in (queries keep answering). With
+    /// `--until`, builds a past view instead (`*_as_of` views) and leaves the live tables alone.
+    Rebuild {
+        /// One read model (default: all).
+        name: Option<String>,
+        /// Up to a log position, a time (RFC 3339) or a date (its midnight, UTC).
+        #[arg(long, value_name = "POS|TIME")]
+        until: Option<String>,
+    },
+    /// Events that kept failing, with their errors.
+    DeadLetters {
+        /// Resolved ones too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Lets a stopped read model try its dead-lettered event again.
+    Retry {
+        /// The read model.
+        name: String,
+    },
+    /// Moves a stopped read model past its dead-lettered event, without applying it.
+    Skip {
+        /// The read model.
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `idlog projections ...`.
+pub async fn run(settings: &Settings, command: ProjectionsCommand) -> anyhow::Result<()> {
+    match command {
+        ProjectionsCommand::Status { json } => status(settings, json).await,
+        ProjectionsCommand::Rebuild { name, until } => rebuild(settings, name, until).await,
+        ProjectionsCommand::DeadLetters { all } => dead_letters(settings, all).await,
+        ProjectionsCommand::Retry { name } => resolve(settings, &name, false, false).await,
+        ProjectionsCommand::Skip { name, yes } => resolve(settings, &name, true, yes).await,
     }
-    bar.set_message(what.to_owned());
-    bar
 }
 
 /// Reads `--until`: a log position, an RFC 3339 time, or a date (its midnight, UTC).
-pub fn parse_until(text: &str) -> Result<Until, Usage> {
+fn parse_until(text: &str) -> Result<Until, Usage> {
     match audit::Bound::parse(text) {
         Ok(audit::Bound::Position(position)) => Ok(Until::Position(position)),
         Ok(audit::Bound::Time(time)) => Ok(Until::Time(time)),
@@ -32,25 +69,8 @@ pub fn parse_until(text: &str) -> Result<Until, Usage> {
     }
 }
 
-/// Reads a span like `90d`, `12h` or `30m`.
-pub fn parse_span(text: &str) -> Result<chrono::TimeDelta, Usage> {
-    let invalid = || Usage(format!("{text:?}: give a span like 90d, 12h or 30m"));
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let number: i64 = number.parse().map_err(|_| invalid())?;
-    if number <= 0 {
-        return Err(invalid());
-    }
-    match unit {
-        "d" => chrono::TimeDelta::try_days(number),
-        "h" => chrono::TimeDelta::try_hours(number),
-        "m" => chrono::TimeDelta::try_minutes(number),
-        _ => None,
-    }
-    .ok_or_else(invalid)
-}
-
 /// `idlog projections status`.
-pub async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
+async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
     let Opened { log, database } = open(settings).await?;
     let projector = projector_over(database, log, settings);
     projector.prepare().await?;
@@ -80,7 +100,7 @@ pub async fn status(settings: &Settings, json: bool) -> anyhow::Result<()> {
 }
 
 /// `idlog projections rebuild [NAME] [--until POS|TIME]`.
-pub async fn rebuild(
+async fn rebuild(
     settings: &Settings,
     name: Option<String>,
     until: Option<String>,
@@ -141,7 +161,7 @@ pub async fn rebuild(
 }
 
 /// `idlog projections dead-letters [--all]`.
-pub async fn dead_letters(settings: &Settings, all: bool) -> anyhow::Result<()> {
+async fn dead_letters(settings: &Settings, all: bool) -> anyhow::Result<()> {
     let Opened { log, database } = open(settings).await?;
     let projector = projector_over(database, log, settings);
     projector.prepare().await?;
@@ -169,7 +189,7 @@ pub async fn dead_letters(settings: &Settings, all: bool) -> anyhow::Result<()> 
 }
 
 /// `idlog projections retry NAME` and `idlog projections skip NAME`.
-pub async fn resolve(settings: &Settings, name: &str, skip: bool, yes: bool) -> anyhow::Result<()> {
+async fn resolve(settings: &Settings, name: &str, skip: bool, yes: bool) -> anyhow::Result<()> {
     let Opened { log, database } = open(settings).await?;
     let projector = projector_over(database, log, settings);
     projector.prepare().await?;
@@ -202,110 +222,4 @@ fn refused(error: projections::ProjectorError) -> anyhow::Error {
         projections::ProjectorError::Refused(message) => Usage(message).into(),
         other => other.into(),
     }
-}
-
-/// `idlog maintenance prune-activity --older-than SPAN`.
-pub async fn prune_activity(
-    settings: &Settings,
-    older_than: &str,
-    yes: bool,
-) -> anyhow::Result<()> {
-    let span = parse_span(older_than)?;
-    let before = chrono::Utc::now() - span;
-    confirm(
-        yes,
-        &format!(
-            "Delete activity read-model rows recorded before {}? The log keeps every event; a rebuild brings them back.",
-            before.to_rfc3339()
-        ),
-        "yes",
-    )?;
-    let Opened { log, database } = open(settings).await?;
-    projector_over(database.clone(), log, settings)
-        .prepare()
-        .await?;
-    let removed = Queries::new(database).prune_activity(before).await?;
-    println!(
-        "removed {removed} activity rows recorded before {}",
-        before.to_rfc3339()
-    );
-    Ok(())
-}
-
-/// `idlog analysts grant ROLE [--password-stdin]`: a read-only PostgreSQL role for analysts'
-/// SQL, limited to the `analytics` schema's views.
-pub async fn grant(
-    settings: &Settings,
-    role: &str,
-    password: Option<SecretString>,
-) -> anyhow::Result<()> {
-    let valid = !role.is_empty()
-        && role.len() <= 63
-        && role
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && role.starts_with(|c: char| c.is_ascii_lowercase());
-    if !valid {
-        return Err(Usage(format!(
-            "{role:?}: a role name is lower-case letters, digits and _, starting with a letter"
-        ))
-        .into());
-    }
-    let Opened { log, database } = open(settings).await?;
-    projector_over(database.clone(), log, settings)
-        .prepare()
-        .await?;
-    let Database::Postgres(pool) = &database else {
-        return Err(Usage(
-            "analysts' roles are PostgreSQL roles; on the embedded SQLite file, give analysts a read-only copy of it".into(),
-        )
-        .into());
-    };
-    let mut tx = pool.begin().await?;
-    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_roles WHERE rolname = $1")
-        .bind(role)
-        .fetch_optional(&mut *tx)
-        .await?;
-    // Identifiers cannot be bound; `role` was checked to be a plain lower-case name above.
-    if exists.is_none() {
-        sqlx::query(&format!(
-            "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"
-        ))
-        .execute(&mut *tx)
-        .await?;
-    }
-    if let Some(password) = password {
-        // The password travels as a literal (roles take no bound parameters): quote it.
-        let quoted = password.expose_secret().replace('\'', "''");
-        sqlx::query(&format!("ALTER ROLE {role} PASSWORD '{quoted}'"))
-            .execute(&mut *tx)
-            .await?;
-    }
-    let database_name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&mut *tx)
-        .await?;
-    for statement in [
-        format!("GRANT CONNECT ON DATABASE \"{database_name}\" TO {role}"),
-        format!(
-            "GRANT USAGE ON SCHEMA {} TO {role}",
-            projections::sql::VIEW_SCHEMA
-        ),
-        format!(
-            "GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {role}",
-            projections::sql::VIEW_SCHEMA
-        ),
-        // Rebuilds replace the views: new ones are granted too.
-        format!(
-            "ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {role}",
-            projections::sql::VIEW_SCHEMA
-        ),
-    ] {
-        sqlx::query(&statement).execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    println!(
-        "{role} may now read the views of schema {} (and nothing else)",
-        projections::sql::VIEW_SCHEMA
-    );
-    Ok(())
 }

@@ -1,7 +1,6 @@
-//! Running the real `idlog` binary in tests.
+//! Running the real `idlog` binary in tests, and the services around it.
 
-#![allow(dead_code, reason = "each test binary uses some of the helpers")]
-
+use eventstore::testing::{Backend, TestDb};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -32,6 +31,16 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("idlog runs")
 }
 
+/// `idlog ARGS` in `dir` against the database at `url`.
+pub fn command_on(dir: &Path, url: &str, args: &[&str]) -> Command {
+    idlog(dir, args, &[("IDLOG_DATABASE_URL", url)])
+}
+
+/// Runs `idlog ARGS` in `dir` against the database at `url`, with no standard input.
+pub fn idlog_on(dir: &Path, url: &str, args: &[&str]) -> Output {
+    run(dir, args, &[("IDLOG_DATABASE_URL", url)])
+}
+
 /// What a run printed, both streams.
 pub fn text(output: &Output) -> String {
     format!(
@@ -39,6 +48,23 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// What a run that had to succeed printed, both streams.
+pub fn succeeds(output: &Output) -> String {
+    assert!(output.status.success(), "{}", text(output));
+    text(output)
+}
+
+/// A log with two users (ann and bob) created through the command line.
+pub async fn two_users(backend: Backend) -> (TestDb, tempfile::TempDir) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for email in ["ann@example.com", "bob@example.com"] {
+        let output = idlog_on(dir.path(), &db.url, &["users", "create", email]);
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    (db, dir)
 }
 
 /// A running server and the address it printed; killed when dropped.

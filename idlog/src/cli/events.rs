@@ -1,20 +1,172 @@
-//! The auditors' commands: `idlog events tail|export|history|verify|checkpoint` and
-//! `idlog keys checkpoint-public`.
+//! `idlog events ...`: the log, for auditors: tail, export, a user's history, verification (of
+//! the database, or offline of an export) and signed checkpoints.
 
-use crate::config::Settings;
-use crate::operators::{cli_actor, resolve_user};
-use crate::read_side::progress_bar;
-use crate::runtime::{Core, checkpoint_key, open};
-use crate::{Usage, confirm};
+use super::{cli_actor, confirm, progress_bar, resolve_user, write_whole};
 use anyhow::Context;
 use audit::{Bound, ExportFilter, ExportFormat, ExportWriter, PublicKey};
+use clap::Subcommand;
 use domain::audit::SignedCheckpoint;
 use eventstore::{EventLog, RecordedEvent};
+use idlog::Usage;
+use idlog::config::Settings;
+use idlog::server::keys::checkpoint_key;
+use idlog::server::wiring::{Core, open};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// `idlog events ...`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// The latest events (personal data opened), and with `--follow` new ones as they come.
+    Tail {
+        /// Keep printing new events until Ctrl-C.
+        #[arg(long, short)]
+        follow: bool,
+        /// How many of the latest events to print first.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        lines: usize,
+        /// Only this stream (a user's id, for instance).
+        #[arg(long, value_name = "ID")]
+        stream: Option<String>,
+        /// Only this event type.
+        #[arg(long = "type", value_name = "TYPE")]
+        event_type: Option<String>,
+        /// One JSON event per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Writes the log as stored (what the hash chain covers) to a file, streamed.
+    Export {
+        /// From a log position, or a time (RFC 3339) or date.
+        #[arg(long, value_name = "POS|TIME")]
+        from: Option<String>,
+        /// Up to a log position, or a time or date.
+        #[arg(long, value_name = "POS|TIME")]
+        to: Option<String>,
+        /// Only this stream (a partial export: its links cannot be checked).
+        #[arg(long, value_name = "ID")]
+        stream: Option<String>,
+        /// Only this event type (a partial export).
+        #[arg(long = "type", value_name = "TYPE")]
+        event_type: Option<String>,
+        /// The format.
+        #[arg(long, value_enum, default_value = "ndjson")]
+        format: ExportFormatArg,
+        /// The file to write.
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+        /// Overwrite an existing file without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// A user's events with actor, ip and hashes.
+    History {
+        /// Email address or user id.
+        user: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Checks the hash chain in the database (exit 0 and the head hash, or 1 and the first
+    /// broken position); with `--export`, checks an export file instead, with no database.
+    Verify {
+        /// First position (database).
+        #[arg(long, value_name = "POS", conflicts_with = "export")]
+        from: Option<u64>,
+        /// Last position (database).
+        #[arg(long, value_name = "POS", conflicts_with = "export")]
+        to: Option<u64>,
+        /// An export file (NDJSON or CSV) to verify offline.
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+        /// A signed checkpoint (JSON, from `idlog events checkpoint -o` or
+        /// `GET /api/v1/audit/checkpoints`): proves the export complete up to it.
+        #[arg(long, value_name = "FILE", requires = "export")]
+        checkpoint: Option<PathBuf>,
+        /// The trusted public key: 64 hex digits, or a file holding them.
+        #[arg(long, value_name = "KEY", requires = "checkpoint")]
+        public_key: Option<String>,
+    },
+    /// Signs the log's head (position, hash, time) with the checkpoint key and appends the
+    /// checkpoint to the log.
+    Checkpoint {
+        /// Also write the checkpoint to this file.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Export formats, on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormatArg {
+    /// One JSON event per line.
+    Ndjson,
+    /// Comma-separated with a header.
+    Csv,
+}
+
+/// `idlog events ...`.
+pub async fn run(settings: &Settings, command: EventsCommand) -> anyhow::Result<()> {
+    match command {
+        EventsCommand::Tail {
+            follow,
+            lines,
+            stream,
+            event_type,
+            json,
+        } => {
+            let request = TailRequest {
+                follow,
+                lines,
+                stream,
+                event_type,
+                json,
+            };
+            tail(settings, request).await
+        }
+        EventsCommand::Export {
+            from,
+            to,
+            stream,
+            event_type,
+            format,
+            output,
+            yes,
+        } => {
+            let format = match format {
+                ExportFormatArg::Ndjson => audit::ExportFormat::Ndjson,
+                ExportFormatArg::Csv => audit::ExportFormat::Csv,
+            };
+            let request = ExportRequest {
+                from,
+                to,
+                stream,
+                event_type,
+                format,
+                output,
+                yes,
+            };
+            export(settings, request).await
+        }
+        EventsCommand::History { user, json } => history(settings, &user, json).await,
+        EventsCommand::Verify {
+            export: Some(export),
+            checkpoint,
+            public_key,
+            ..
+        } => verify_export(&export, checkpoint.as_deref(), public_key.as_deref()),
+        EventsCommand::Verify {
+            from,
+            to,
+            export: None,
+            ..
+        } => verify_database(settings, from, to).await,
+        EventsCommand::Checkpoint { output } => checkpoint(settings, output).await,
+    }
+}
+
 /// Which events `tail` shows.
-pub struct TailRequest {
+struct TailRequest {
     /// Keep printing new events.
     pub follow: bool,
     /// How many of the latest to print first.
@@ -62,7 +214,7 @@ fn print_event(out: &mut impl Write, event: &RecordedEvent, json: bool) -> std::
 /// `idlog events tail`: the latest events (personal data opened, secrets left out), then with
 /// `--follow` each new one as it is committed, until Ctrl-C.
 #[tracing::instrument(skip_all)]
-pub async fn tail(settings: &Settings, request: TailRequest) -> anyhow::Result<()> {
+async fn tail(settings: &Settings, request: TailRequest) -> anyhow::Result<()> {
     let eventstore::Opened { log, .. } = open(settings).await?;
     let filter = ExportFilter {
         stream: request.stream,
@@ -121,7 +273,7 @@ async fn latest_matching(
 }
 
 /// What `export` writes.
-pub struct ExportRequest {
+struct ExportRequest {
     /// From a position or time.
     pub from: Option<String>,
     /// To a position or time.
@@ -146,7 +298,7 @@ fn bound(option: &str, raw: Option<&str>) -> Result<Option<Bound>, Usage> {
 /// `idlog events export`: the log as stored, streamed to a file (written next to it and renamed
 /// into place at the end, so an interrupted export never leaves a partial file under the name).
 #[tracing::instrument(skip_all)]
-pub async fn export(settings: &Settings, request: ExportRequest) -> anyhow::Result<()> {
+async fn export(settings: &Settings, request: ExportRequest) -> anyhow::Result<()> {
     let filter = ExportFilter {
         stream: request.stream,
         event_type: request.event_type,
@@ -199,7 +351,7 @@ pub async fn export(settings: &Settings, request: ExportRequest) -> anyhow::Resu
 
 /// `idlog events history EMAIL|ID`: the user's events with actor, ip and hashes.
 #[tracing::instrument(skip_all)]
-pub async fn history(settings: &Settings, user: &str, json: bool) -> anyhow::Result<()> {
+async fn history(settings: &Settings, user: &str, json: bool) -> anyhow::Result<()> {
     let core = Core::open(settings).await?;
     let user_id = resolve_user(&core.commands, user).await?;
     let entries = audit::history::stream_history(&core.log, &user_id.to_string()).await?;
@@ -232,7 +384,7 @@ pub async fn history(settings: &Settings, user: &str, json: bool) -> anyhow::Res
 /// `idlog events verify [--from N] [--to N]`: the chain in the database. Exit 0 with the head
 /// hash, or 1 with the first broken position and the expected and found hashes.
 #[tracing::instrument(skip_all)]
-pub async fn verify_database(
+async fn verify_database(
     settings: &Settings,
     from: Option<u64>,
     to: Option<u64>,
@@ -296,7 +448,7 @@ fn read_public_key(raw: &str) -> anyhow::Result<PublicKey> {
 /// `idlog events verify --export FILE [--checkpoint FILE --public-key KEY]`: an export checked
 /// with no database.
 #[tracing::instrument(skip_all)]
-pub fn verify_export(
+fn verify_export(
     export: &Path,
     checkpoint: Option<&Path>,
     public_key: Option<&str>,
@@ -362,10 +514,10 @@ pub fn verify_export(
 
 /// `idlog events checkpoint [-o FILE]`: signs the log's head and appends the checkpoint.
 #[tracing::instrument(skip_all)]
-pub async fn checkpoint(settings: &Settings, output: Option<PathBuf>) -> anyhow::Result<()> {
+async fn checkpoint(settings: &Settings, output: Option<PathBuf>) -> anyhow::Result<()> {
     let core = Core::open(settings).await?;
     let key = checkpoint_key(settings, &core.database).await?;
-    let metadata = api::extract::RequestContext::default().metadata(cli_actor());
+    let metadata = application::RequestContext::default().metadata(cli_actor());
     let checkpoint =
         audit::checkpoint::record_checkpoint(&core.commands, &key, metadata, chrono::Utc::now())
             .await
@@ -379,32 +531,5 @@ pub async fn checkpoint(settings: &Settings, output: Option<PathBuf>) -> anyhow:
         eprintln!("checkpoint written to {}", path.display());
     }
     println!("{text}");
-    Ok(())
-}
-
-/// `idlog keys checkpoint-public`: the public half auditors verify checkpoints with.
-#[tracing::instrument(skip_all)]
-pub async fn checkpoint_public_key(settings: &Settings) -> anyhow::Result<()> {
-    let eventstore::Opened { database, .. } = open(settings).await?;
-    println!(
-        "{}",
-        checkpoint_key(settings, &database).await?.public_key()
-    );
-    Ok(())
-}
-
-/// Writes `bytes` to `path` whole or not at all: beside it first, then renamed into place.
-pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut partial = tempfile::NamedTempFile::new_in(&folder)
-        .with_context(|| format!("creating a file in {}", folder.display()))?;
-    partial.write_all(bytes)?;
-    partial.as_file().sync_all()?;
-    partial
-        .persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

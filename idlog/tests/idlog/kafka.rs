@@ -3,15 +3,12 @@
 //! SQLite and PostgreSQL: `idlog serve` relays the log, `idlog worker` processes share each worker
 //! kind's consumer group.
 
+use super::common::{self, Server, Sink, WorkerProcess};
 use eventstore::testing::{Backend, TestDb};
 use futures::StreamExt;
 use objects::ObjectStore;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-
-mod common;
-
-use common::{Server, Sink, WorkerProcess};
 
 const PASSWORD: &str = "correct horse battery staple";
 

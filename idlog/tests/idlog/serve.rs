@@ -1,12 +1,11 @@
-//! The real `idlog` binary: start-up with no configuration, bad configuration, PostgreSQL.
+//! `idlog serve` and start-up: with no configuration, bad configuration, PostgreSQL; a JWT key
+//! rotation reaching a running server; the first administrator, from the command line or the
+//! bootstrap settings.
 
+use super::common::{self, idlog, start};
 use eventstore::testing::{Backend, TestDb};
 use std::process::Stdio;
 use std::time::Duration;
-
-mod common;
-
-use common::{idlog, start};
 
 async fn get_health(address: &str) -> reqwest::StatusCode {
     reqwest::get(format!("{address}/health"))

@@ -1,0 +1,14 @@
+//! The real `idlog` binary end to end, on SQLite and PostgreSQL (and on S3, an SMTP sink and
+//! Kafka where a module says so): a module per group of commands, the helpers in [`common`].
+
+mod analysts;
+mod common;
+mod documentation;
+mod events;
+mod kafka;
+mod maintenance;
+mod privacy;
+mod projections;
+mod serve;
+mod storage;
+mod users;
