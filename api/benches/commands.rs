@@ -23,11 +23,8 @@
 //! measurement from `BENCH_SECONDS`, default 5; `BACKENDS=postgres` or `sqlite` for one;
 //! `LOADS=saturating` or `paced` for one; `RATE`).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::{Options, TestApp, spawn_app_with};
 use eventstore::testing::Backend;
+use idlog::testing::{Options, TestApp, spawn_app_with};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -5,11 +5,8 @@
 //!
 //! Run: `cargo bench -p api --bench lag`.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::{Options, spawn_app_with};
 use eventstore::testing::Backend;
+use idlog::testing::{Options, spawn_app_with};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

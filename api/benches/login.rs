@@ -8,15 +8,12 @@
 //! Run: `cargo bench -p api --bench login` (PostgreSQL from `TEST_DATABASE_URL`; seconds per
 //! measurement from `BENCH_SECONDS`, default 5).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use application::credentials::password::PasswordSettings;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use common::{Options, TestApp, spawn_app_with};
 use eventstore::testing::Backend;
+use idlog::testing::{Options, TestApp, spawn_app_with};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -6,11 +6,8 @@
 //! Run: `cargo bench -p api --bench metrics` (SQLite; `ROUNDS`, default 7, and `BENCH_SECONDS`
 //! per round, default 3).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::{Options, TestApp, spawn_app_with};
 use eventstore::testing::Backend;
+use idlog::testing::{Options, TestApp, spawn_app_with};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};

@@ -4,6 +4,8 @@
 pub mod administration;
 pub mod config;
 pub mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 /// Bad input (from the command line, or an account the bootstrap settings describe): a plain
 /// message, and exit code 2.

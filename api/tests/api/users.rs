@@ -1,11 +1,10 @@
 //! User administration over real HTTP, on SQLite and PostgreSQL.
 
-mod common;
-
+use crate::common::{problem, raw_post_with};
 use commands::tokens::TokenPurpose;
-use common::{Options, problem, spawn_app, spawn_app_with};
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
+use idlog::testing::{Options, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -819,7 +818,7 @@ async fn a_profile_picture_is_checked_stored_and_replaced(backend: Backend) {
         ("Content-Type", "image/png"),
         ("Authorization", bearer.as_str()),
     ];
-    let huge = common::raw_post_with(&app.address, &path, &headers, 5 * 1024 * 1024 + 1, b"").await;
+    let huge = raw_post_with(&app.address, &path, &headers, 5 * 1024 * 1024 + 1, b"").await;
     assert!(huge.starts_with("HTTP/1.1 413"), "{huge}");
     assert!(huge.contains("urn:idlog:problem:body-too-large"), "{huge}");
     assert!(huge.contains("Pictures are limited to 5 MiB"), "{huge}");

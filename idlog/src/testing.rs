@@ -1,6 +1,7 @@
-//! The test server and helpers shared by the API tests.
-
-#![allow(dead_code, reason = "each test binary uses some of the helpers")]
+//! The real server as `idlog serve` wires it (the API, the projector, the workers'
+//! administration; of the workers, the storage worker only), on a random port over a fresh
+//! database: for the API's tests and benchmarks, behind the `testing` feature. [`spawn_app`] and [`spawn_app_with`]
+//! start one; the [`TestApp`] they return talks to it as a client would.
 
 use api::{AppState, Application};
 use application::AuthSettings;
@@ -24,9 +25,13 @@ pub struct Options {
     pub passwords: PasswordSettings,
     /// Concurrent hashes (the blocking pool cap).
     pub hashing_concurrency: usize,
+    /// Accounts, sessions and login (lifetimes, lockout, roles, hiding whether an account exists).
     pub auth: AuthSettings,
+    /// Rate limits: none by default.
     pub limits: RateLimitSettings,
+    /// Access tokens' issuer, audience and lifetime.
     pub tokens: AccessTokenSettings,
+    /// Who may read `/metrics` on the API's listener.
     pub metrics: api::metrics::MetricsAccess,
     /// Whether requests are counted for `/metrics` (the metrics benchmark turns it off).
     pub count_requests: bool,
@@ -51,14 +56,20 @@ impl Default for Options {
     }
 }
 
+/// A running test server and a client for it. Its projector and workers stop, and its object
+/// folder (and SQLite file) go, when it is dropped.
 pub struct TestApp {
+    /// The server's base URL (`http://127.0.0.1:<port>`).
     pub address: String,
     /// The server's state, to serve it on another listener.
     pub state: AppState,
+    /// An HTTP client (one connection pool for the test).
     pub client: reqwest::Client,
+    /// The server's event log.
     pub log: EventLog,
     /// The server's key set, to mint tokens the server would (or, with other settings, would not).
     pub keys: KeySetFile,
+    /// The options the server was built with.
     pub options: Options,
     /// The server's command handler, to set up what no endpoint may (the first administrator).
     pub commands: CommandHandler,
@@ -96,10 +107,12 @@ impl TestApp {
         request.send().await.expect("request")
     }
 
+    /// The URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
 
+    /// Posts `body` as JSON to `path`, anonymously (user agent `idlog-tests/1.0`).
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .post(self.url(path))
@@ -110,6 +123,7 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Posts `body` as JSON to `path` with a bearer token.
     pub async fn post_with_token(
         &self,
         path: &str,
@@ -125,6 +139,7 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Gets `path` with a bearer token.
     pub async fn get_with_token(&self, path: &str, token: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
@@ -240,6 +255,7 @@ impl TestApp {
         self.background.reopen();
     }
 
+    /// The position of the last event in the log.
     pub async fn head_position(&self) -> u64 {
         self.log.head().await.expect("head").position
     }
@@ -305,7 +321,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let keys = KeySetFile::generate(chrono::Utc::now()).expect("keys");
     let objects: Arc<dyn objects::ObjectStore> =
         Arc::new(objects::LocalFolder::new(objects_folder.path()));
-    let administration = idlog::administration::Workers {
+    let administration = crate::administration::Workers {
         runner: Some(workers.clone()),
         storage: workers::storage::StorageWorker::new(objects.clone(), commands.reader()),
         deliveries: workers::deliveries::DeliveryLog::new(opened.database.clone()),
@@ -360,74 +376,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     }
 }
 
+/// [`spawn_app_with`] the default [`Options`].
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, Options::default()).await
-}
-
-/// Asserts a problem+json answer with `status`; returns its body.
-pub async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.expect("json");
-    assert_eq!(body["status"], status);
-    body
-}
-
-/// A valid registration body.
-pub fn ann() -> Value {
-    json!({
-        "email": "Ann.Lee@Example.com",
-        "password": "correct horse battery staple",
-        "username": "ann_lee",
-        "phone": "+1 415 555 0100",
-        "first_name": "Ann",
-        "last_name": "Lee"
-    })
-}
-
-/// Posts over a bare connection, declaring `content_length` whatever `body` holds: an HTTP client
-/// reports a server answering before reading the whole body as a broken pipe.
-pub async fn raw_post(address: &str, path: &str, content_length: usize, body: &[u8]) -> String {
-    raw_post_with(
-        address,
-        path,
-        &[("Content-Type", "application/json")],
-        content_length,
-        body,
-    )
-    .await
-}
-
-/// [`raw_post`] with more headers.
-pub async fn raw_post_with(
-    address: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    content_length: usize,
-    body: &[u8],
-) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = address.trim_start_matches("http://");
-    let stream = tokio::net::TcpStream::connect(host).await.expect("connect");
-    let (mut reader, mut writer) = stream.into_split();
-    let extra: String = headers
-        .iter()
-        .map(|(name, value)| format!("{name}: {value}\r\n"))
-        .collect();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: {content_length}\r\nConnection: close\r\n\r\n"
-    );
-    let body = body.to_vec();
-    let writing = tokio::spawn(async move {
-        // The server may close early; what matters is its answer.
-        let _ = writer.write_all(head.as_bytes()).await;
-        let _ = writer.write_all(&body).await;
-    });
-    let mut response = Vec::new();
-    let _ = reader.read_to_end(&mut response).await;
-    writing.abort();
-    String::from_utf8_lossy(&response).into_owned()
 }

@@ -2,11 +2,10 @@
 //! position, their history, the log as NDJSON (verified offline), chain verification and
 //! signed checkpoints; and who may see them.
 
-mod common;
-
-use common::{problem, spawn_app};
+use crate::common::problem;
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
+use idlog::testing::{TestApp, spawn_app};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -51,7 +50,7 @@ async fn positions_beyond_any_log_are_bad_requests(backend: Backend) {
     assert_eq!(largest.status(), 200);
 }
 
-async fn get(app: &common::TestApp, path: &str, token: &str) -> reqwest::Response {
+async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
     app.send(reqwest::Method::GET, path, token, None, &[]).await
 }
 
@@ -301,7 +300,7 @@ async fn auditors_read_histories_the_log_and_checkpoints(backend: Backend) {
     }
 }
 
-async fn head_hash_at(app: &common::TestApp, position: u64) -> [u8; 32] {
+async fn head_hash_at(app: &TestApp, position: u64) -> [u8; 32] {
     app.log
         .read_all_stored(position - 1, 1)
         .await

@@ -2,12 +2,10 @@
 //! one it refuses: a handler that forgets to ask the policy fails here. Every operation of the
 //! OpenAPI document must have its case.
 
-mod common;
-
 use commands::tokens::hash_token;
-use common::{Options, TestApp, spawn_app_with};
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
+use idlog::testing::{Options, TestApp, spawn_app_with};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 

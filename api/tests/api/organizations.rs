@@ -1,10 +1,9 @@
 //! Organizations and their members over real HTTP, on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{TestApp, problem, spawn_app};
+use crate::common::problem;
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
+use idlog::testing::{Options, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -574,8 +573,8 @@ async fn an_org_admin_cannot_take_over_an_account(backend: Backend) {
 }
 
 async fn invitations_are_answered_listed_revoked_and_lapse(backend: Backend) {
-    let mut options = common::Options::default();
-    let app = common::spawn_app_with(backend, options.clone()).await;
+    let mut options = Options::default();
+    let app = spawn_app_with(backend, options.clone()).await;
     let (_, admin) = app.admin().await;
     let acme = create_organization(&app, &admin, "acme").await;
     let (boss_id, boss) = user(&app, "boss@example.com").await;
@@ -656,7 +655,7 @@ async fn invitations_are_answered_listed_revoked_and_lapse(backend: Backend) {
 
     // An invitation lapses after its lifetime: the answer comes too late, and says so.
     options.auth.invitation_lifetime = domain::Duration::zero();
-    let lapsing = common::spawn_app_with(backend, options).await;
+    let lapsing = spawn_app_with(backend, options).await;
     let (_, admin) = lapsing.admin().await;
     let acme = create_organization(&lapsing, &admin, "acme").await;
     let (frank_id, frank) = user(&lapsing, "frank@example.com").await;

@@ -2,6 +2,7 @@
 //! it receives), on SQLite and PostgreSQL: the code goes out as JSON with the bearer token and the
 //! message id as `Idempotency-Key`, verifies the number, and a failing webhook is retried.
 
+use crate::common;
 use chrono::Utc;
 use commands::tokens::TokenMinter;
 use commands::{ClaimHasher, CommandContext, CommandHandler};
@@ -14,8 +15,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use workers::deliveries::{DeliveryFilter, DeliveryLog};
 use workers::sms::{SmsWorker, WebhookSender};
 use workers::{WorkerRunner, WorkerSettings};
-
-mod common;
 
 /// A request as the server saw it: head (request line and headers) and body.
 #[derive(Debug, Clone)]

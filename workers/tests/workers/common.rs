@@ -1,6 +1,4 @@
-//! What the workers' tests share.
-
-#![allow(dead_code, reason = "each test binary uses some of the helpers")]
+//! What the workers' tests share: a token minter and registering a user.
 
 use chrono::Utc;
 use commands::tokens::{TokenMinter, TokenPurpose};

@@ -1,10 +1,10 @@
-//! The HTTP API over real HTTP, on SQLite and PostgreSQL.
+//! The service as a whole over real HTTP, on SQLite and PostgreSQL: health and readiness,
+//! problem+json for unknown paths and bad bodies, registration, the OpenAPI document.
 
-mod common;
-
-use common::{Options, ann, problem, raw_post, spawn_app, spawn_app_with};
+use crate::common::{ann, problem, raw_post};
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
+use idlog::testing::{Options, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 fn hidden() -> Options {

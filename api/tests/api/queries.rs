@@ -1,16 +1,25 @@
 //! Read-model queries over real HTTP, on SQLite and PostgreSQL: listing and search, scopes,
 //! sessions, activity exports, analytics, readiness and metrics.
 
-mod common;
-
-use common::{TestApp, problem, spawn_app};
+use crate::common::problem;
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
+use idlog::testing::{Options, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
 
-impl TestApp {
+/// What these tests ask of a test server besides [`TestApp`]'s own helpers.
+trait Reader {
+    /// `GET path` with `token`, answered 200; its JSON.
+    async fn read(&self, path: &str, token: &str) -> Value;
+    /// Registers and logs in `email`; returns the user id and access token.
+    async fn member(&self, email: &str) -> (String, String);
+    /// Everything appended so far applied by every read model.
+    async fn caught_up(&self) -> u64;
+}
+
+impl Reader for TestApp {
     async fn read(&self, path: &str, token: &str) -> Value {
         let response = self
             .send(reqwest::Method::GET, path, token, None, &[])
@@ -19,7 +28,6 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
-    /// Registers and logs in `email`; returns the user id and access token.
     async fn member(&self, email: &str) -> (String, String) {
         let id = self.register(email, PASSWORD).await;
         let token = self.login(email, PASSWORD).await["access_token"]
@@ -29,7 +37,6 @@ impl TestApp {
         (id, token)
     }
 
-    /// Everything appended so far applied by every read model.
     async fn caught_up(&self) -> u64 {
         self.settle().await;
         let head = self.head_position().await;
@@ -477,9 +484,9 @@ async fn readiness_and_metrics_report_the_read_models(backend: Backend) {
 
 /// `/metrics` behind a credential, or on a listener of its own.
 async fn metrics_take_a_credential_or_a_listener_of_their_own(backend: Backend) {
-    let mut options = common::Options::default();
+    let mut options = Options::default();
     options.metrics.credential_hash = Some(commands::tokens::hash_token("scrape me"));
-    let app = common::spawn_app_with(backend, options).await;
+    let app = spawn_app_with(backend, options).await;
     let url = app.url("/metrics");
     problem(app.client.get(&url).send().await.expect("request"), 401).await;
     let scraped = app
@@ -498,9 +505,9 @@ async fn metrics_take_a_credential_or_a_listener_of_their_own(backend: Backend) 
             .contains("# TYPE idlog_http_requests counter")
     );
 
-    let mut options = common::Options::default();
+    let mut options = Options::default();
     options.metrics.separate_listener = true;
-    let app = common::spawn_app_with(backend, options).await;
+    let app = spawn_app_with(backend, options).await;
     problem(
         app.client
             .get(app.url("/metrics"))

@@ -1,6 +1,7 @@
 //! Workers on the embedded bus against real databases (SQLite and PostgreSQL) and the local
 //! folder object store: users' folders, retries and dead letters, restarts, verify and repair.
 
+use crate::common::{self, minter};
 use async_trait::async_trait;
 use chrono::Utc;
 use commands::tokens::{TokenPurpose, hash_token};
@@ -42,10 +43,6 @@ async fn fixture(backend: Backend) -> Fixture {
         _folder: folder,
     }
 }
-
-mod common;
-
-use common::minter;
 
 fn settings() -> WorkerSettings {
     WorkerSettings {

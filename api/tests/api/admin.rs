@@ -1,10 +1,9 @@
 //! Operators' actions over real HTTP, on SQLite and PostgreSQL: storage verification and repair.
 
-mod common;
-
-use common::{problem, spawn_app};
+use crate::common::problem;
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
+use idlog::testing::spawn_app;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";

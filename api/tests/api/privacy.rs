@@ -1,11 +1,10 @@
 //! Forgetting and exporting a person over real HTTP, on SQLite and PostgreSQL: who may do it,
 //! and what the log says afterwards.
 
-mod common;
-
-use common::{problem, spawn_app};
+use crate::common::problem;
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
+use idlog::testing::spawn_app;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";

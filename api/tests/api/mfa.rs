@@ -1,11 +1,10 @@
 //! Two-factor authentication (TOTP) over real HTTP, on SQLite and PostgreSQL.
 
-mod common;
-
+use crate::common::problem;
 use application::credentials::totp;
-use common::{TestApp, problem, spawn_app};
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
+use idlog::testing::{TestApp, spawn_app};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";

@@ -3,6 +3,7 @@
 //! stopping it disturbs no other test. The test command installs both (`TEST_MOTO_BIN`,
 //! `TEST_MAILTUTAN_BIN`).
 
+use crate::common;
 use commands::tokens::TokenMinter;
 use commands::{ClaimHasher, CommandHandler};
 use domain::UserId;
@@ -15,8 +16,6 @@ use workers::deliveries::{DeliveryFilter, DeliveryLog};
 use workers::email::{EmailSettings, EmailWorker, SmtpMailer, SmtpSettings, SmtpTls, Templates};
 use workers::storage::{StorageWorker, expected_keys};
 use workers::{WorkerRunner, WorkerSettings};
-
-mod common;
 
 /// A service process of this test's; killed when dropped.
 struct Service(Child);

@@ -1,12 +1,11 @@
 //! Email and phone verification over real HTTP, on SQLite and PostgreSQL.
 
-mod common;
-
+use crate::common::problem;
 use commands::tokens::TokenPurpose;
-use common::{Options, TestApp, problem, spawn_app, spawn_app_with};
 use domain::Duration;
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
+use idlog::testing::{Options, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";

@@ -1,15 +1,14 @@
 //! Login, tokens, sessions, passwords and lockout over real HTTP, on SQLite and PostgreSQL.
 
-mod common;
-
+use crate::common::problem;
 use application::credentials::jwt::{AccessClaims, AccessTokenSettings, AccessTokens, KeySetFile};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use commands::tokens::TokenPurpose;
-use common::{Options, TestApp, problem, spawn_app, spawn_app_with};
 use domain::{Duration, UserId};
 use eventstore::test_both_backends;
 use eventstore::testing::Backend;
+use idlog::testing::{Options, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";

@@ -1,0 +1,16 @@
+//! The HTTP API over real HTTP, on SQLite and PostgreSQL: a module per group of endpoints. The
+//! server is `idlog::testing`'s (the whole server as the binary wires it); the helpers for
+//! problem+json answers and raw requests are in [`common`].
+
+mod admin;
+mod audit;
+mod auth;
+mod authorization;
+mod common;
+mod mfa;
+mod organizations;
+mod privacy;
+mod queries;
+mod service;
+mod users;
+mod verification;
