@@ -50,6 +50,7 @@ impl From<AppError> for Problem {
             AppError::Session(error) => command_problem(error, session_problem),
             AppError::Invalid(error) => error.into(),
             AppError::Picture(error) => picture_problem(&error),
+            AppError::Malformed(detail) => Problem::validation().with_detail(detail),
             AppError::InvalidQuery { field, message } => {
                 Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query")
                     .with_field(field, message)
@@ -67,6 +68,21 @@ impl From<AppError> for Problem {
                 Problem::too_many_requests(limited.retry_after_seconds)
             }
             AppError::InvalidCredentials => invalid_credentials(),
+            AppError::WrongPhoneCode { attempts_left } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-code",
+                "Wrong code",
+            )
+            .with_detail(format!(
+                "{attempts_left} attempts left before a new code is needed."
+            ))
+            .with_field("/code", "is not the code that was sent"),
+            AppError::WrongCode => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-code",
+                "Wrong code",
+            )
+            .with_field("/code", "is not the current code of the authenticator"),
             AppError::OrganizationOutOfService(status) => Problem::new(
                 StatusCode::FORBIDDEN,
                 &format!("organization-{status}"),

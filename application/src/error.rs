@@ -60,6 +60,9 @@ pub enum AppError {
     /// A field of the input is invalid.
     #[error(transparent)]
     Invalid(#[from] InvalidValue),
+    /// The input does not make sense as a whole (the detail says why).
+    #[error("{0}")]
+    Malformed(&'static str),
     /// A query's parameter is invalid (`field` names it, as a JSON pointer).
     #[error("{field}: {message}")]
     InvalidQuery {
@@ -78,6 +81,15 @@ pub enum AppError {
         field: &'static str,
         /// What is wrong with it.
         rejection: PasswordRejection,
+    },
+    /// The code is not the authenticator's current one.
+    #[error("/code: not the current code of the authenticator")]
+    WrongCode,
+    /// The phone code is not the one sent.
+    #[error("/code: not the code that was sent ({attempts_left} attempts left)")]
+    WrongPhoneCode {
+        /// Tries left before a new code is needed.
+        attempts_left: u32,
     },
     /// The caller's own password, sent to confirm who they are, is wrong or missing.
     #[error("{field}: not the current password")]
@@ -107,6 +119,18 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// For an operation on one's own account: a target the caller may not know of means their
+    /// token no longer names them.
+    pub fn hidden_as_invalid_token(self) -> Self {
+        match self {
+            Self::Refused {
+                refusal: Refusal::NotFound,
+                ..
+            } => Self::InvalidToken,
+            error => error,
+        }
+    }
+
     /// A failure on idlog's side.
     pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(error))

@@ -14,7 +14,9 @@ pub mod context;
 pub mod credentials;
 mod error;
 pub mod login;
+pub mod mfa;
 pub mod organizations;
+pub mod passwords;
 pub mod pictures;
 pub mod policy;
 pub mod privacy;
@@ -23,6 +25,7 @@ pub mod rate_limit;
 pub mod sessions;
 pub mod settings;
 pub mod users;
+pub mod verification;
 pub mod views;
 
 pub use context::RequestContext;

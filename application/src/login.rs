@@ -37,19 +37,12 @@ pub struct PasswordLogin {
 pub struct SecondFactorLogin {
     /// The token the first step gave.
     pub mfa_token: SecretString,
-    /// The code of the authenticator, or one of the recovery codes.
-    pub proof: SecondFactor,
+    /// A code of the authenticator…
+    pub code: Option<SecretString>,
+    /// …or one of the recovery codes (exactly one of the two).
+    pub recovery_code: Option<SecretString>,
     /// A name for the device, shown in the session list.
     pub device_name: Option<String>,
-}
-
-/// A second factor.
-#[derive(Debug)]
-pub enum SecondFactor {
-    /// A TOTP code from the authenticator.
-    Code(SecretString),
-    /// One of the recovery codes.
-    RecoveryCode(SecretString),
 }
 
 /// What a right password gives.
@@ -174,8 +167,8 @@ impl App {
             return Err(AppError::InvalidCredentials);
         };
         let now = chrono::Utc::now();
-        let proof = match &login.proof {
-            SecondFactor::Code(code) => {
+        let proof = match (&login.code, &login.recovery_code) {
+            (Some(code), None) => {
                 let secret = self
                     .totp
                     .open(user.id, &enabled.sealed_secret)
@@ -187,12 +180,13 @@ impl App {
                 )
                 .map(|step| UserCommand::UseTotpCode { step, at: now })
             }
-            SecondFactor::RecoveryCode(code) => {
+            (None, Some(code)) => {
                 let code_hash = self
                     .tokens
                     .recovery_code_hash(user.id, code.expose_secret());
                 Some(UserCommand::UseRecoveryCode { code_hash, at: now })
             }
+            _ => return Err(AppError::Malformed("Send either code or recovery_code.")),
         };
         let Some(proof) = proof else {
             // A wrong code counts toward the lockout like a wrong password.

@@ -187,12 +187,9 @@ impl App {
             now,
         )
         .await?;
-        let user_id = user.id.to_string();
         let executed = self
-            .commands
-            .execute_on::<UserAggregate>(
-                &user_id,
-                UserState::Present(user),
+            .on_user(
+                user,
                 version,
                 UserCommand::Forget { at: now },
                 command_context,

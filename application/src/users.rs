@@ -157,14 +157,7 @@ impl App {
             ..Default::default()
         };
         let executed = self
-            .commands
-            .execute_on::<UserAggregate>(
-                &user.id.to_string(),
-                UserState::Present(user),
-                version,
-                command,
-                command_context,
-            )
+            .on_user(user, version, command, command_context)
             .await?;
         if let (Some(reason), UserState::Present(after)) = (ends_sessions, &executed.state) {
             sessions::close_all(self, context, after, None, Closing::Revoke(reason), now).await?;

@@ -2,24 +2,18 @@
 
 use crate::AppState;
 use crate::auth::current::{Caller, CurrentSession};
-use crate::authz::RequireOr;
-use crate::error::{command_problem, user_problem};
 use crate::extract::{ApiJson, RequestContext};
 use crate::problem::{FieldErrors, Problem};
 use application::accounts::{Registered, Registration};
 use application::authority::Authority;
 use application::credentials::jwt::Jwks;
-use application::login::{KnownUser, PasswordLogin, SignIn, Tokens};
-use application::policy::{Operation, Target};
-use application::sessions::{self, Closing};
+use application::login::{PasswordLogin, SignIn, Tokens};
 use application::views::UserView;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use commands::CommandContext;
-use commands::tokens::{TokenMinter, TokenPurpose, hash_token};
-use domain::session::RevocationReason;
-use domain::user::{User, UserAggregate, UserCommand, UserError, UserState};
+use commands::tokens::hash_token;
+use domain::user::UserState;
 use domain::values::{Email, PersonName, PhoneNumber, Username};
 use domain::{SessionId, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
@@ -366,16 +360,6 @@ pub struct ChangePasswordRequest {
     end_other_sessions: bool,
 }
 
-fn identifiers(user: &User) -> Vec<&str> {
-    [
-        Some(user.email.as_str()),
-        user.username.as_ref().map(Username::as_str),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
 /// Changes the caller's password, optionally ending their other sessions.
 #[utoipa::path(
     post,
@@ -398,58 +382,16 @@ pub async fn change_password(
     caller: Caller,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, Problem> {
-    let user = caller.user.clone();
-    if let Err(rejection) = state
-        .passwords
-        .check_policy(&body.new_password, &identifiers(&user))
-    {
-        return Err(Problem::validation().with_field("/new_password", rejection.to_string()));
-    }
-    // The current password is always asked for, recent sign-in or not: it is the proof.
     let mut authority = Authority::of(&state, &caller).await?;
-    authority
-        .confirm_password(&state, Some(body.current_password), "/current_password")
-        .await?;
-    let person = authority.person(&state, &user);
-    authority.require_or(
-        Operation::ChangeOwnPassword,
-        Target::Person(&person),
-        Problem::invalid_token,
-    )?;
-    let password_hash = state
-        .passwords
-        .hash(body.new_password)
-        .await
-        .map_err(|e| Problem::internal(&e))?;
-    let now = chrono::Utc::now();
-    let user_id = user.id.to_string();
-    let metadata = CommandContext {
-        metadata: context.user_metadata(&user_id),
-        ..Default::default()
-    };
-    let command = UserCommand::ChangePassword {
-        password_hash,
-        at: now,
-    };
-    let executed = state
-        .commands
-        .execute::<UserAggregate>(&user_id, command, metadata)
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    if body.end_other_sessions
-        && let UserState::Present(user) = &executed.state
-    {
-        let closing = Closing::Revoke(RevocationReason::PasswordChanged);
-        sessions::close_all(
-            &state,
+    state
+        .change_password(
+            &mut authority,
             &context,
-            user,
-            Some(caller.session.session_id),
-            closing,
-            now,
+            body.current_password,
+            body.new_password,
+            body.end_other_sessions,
         )
         .await?;
-    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -478,63 +420,12 @@ pub async fn forgot_password(
     context: RequestContext,
     ApiJson(body): ApiJson<ForgotPasswordRequest>,
 ) -> Result<Response, Problem> {
-    state
-        .rate_limits
-        .forgot_per_ip
-        .check(context.ip.as_deref().unwrap_or_default())?;
-    state
-        .rate_limits
-        .forgot_per_account
-        .check(body.email.trim())?;
-    // The work happens after the answer, so neither its result nor its duration says anything.
-    let task_state = state.clone();
-    state.background.spawn(async move {
-        if let Err(problem) = request_reset(&task_state, &context, body.email.trim()).await {
-            tracing::error!(detail = ?problem.detail, "password reset request failed");
-        }
-    });
+    state.app.forgot_password(&context, &body.email)?;
     Ok(Accepted {
         status: "accepted",
         detail: "If the address belongs to an account, a reset link is on its way to it.",
     }
     .into_response())
-}
-
-async fn request_reset(
-    state: &AppState,
-    context: &RequestContext,
-    email: &str,
-) -> Result<(), Problem> {
-    if !email.contains('@') {
-        return Ok(());
-    }
-    let Some(KnownUser { user, .. }) = state.known_user(email).await? else {
-        return Ok(());
-    };
-    let (token, _) = state.tokens.issue(
-        TokenPurpose::PasswordReset,
-        user.id,
-        chrono::Utc::now(),
-        state.auth.password_reset_lifetime,
-    );
-    let user_id = user.id.to_string();
-    let metadata = CommandContext {
-        metadata: context.user_metadata(&user_id),
-        ..Default::default()
-    };
-    match state
-        .commands
-        .execute::<UserAggregate>(
-            &user_id,
-            UserCommand::RequestPasswordReset { token },
-            metadata,
-        )
-        .await
-    {
-        // An inactive account gets no link.
-        Ok(_) | Err(commands::CommandError::Rejected(_)) => Ok(()),
-        Err(error) => Err(command_problem(error, user_problem)),
-    }
 }
 
 /// `POST /auth/password/reset`.
@@ -565,59 +456,9 @@ pub async fn reset_password(
     context: RequestContext,
     ApiJson(body): ApiJson<ResetPasswordRequest>,
 ) -> Result<StatusCode, Problem> {
-    let invalid = || user_problem(UserError::InvalidToken);
-    let user_id = TokenMinter::user_of(body.token.expose_secret()).ok_or_else(invalid)?;
-    let user = state
-        .user_in_stream(&user_id.to_string())
-        .await?
-        .map(|known| known.user)
-        .ok_or_else(invalid)?;
-    if let Err(rejection) = state
-        .passwords
-        .check_policy(&body.new_password, &identifiers(&user))
-    {
-        return Err(Problem::validation().with_field("/new_password", rejection.to_string()));
-    }
-    let token_hash = hash_token(body.token.expose_secret());
-    // Check the token before paying for a hash; the command checks it again, atomically.
-    if user
-        .password_reset
-        .as_ref()
-        .is_none_or(|(_, pending)| pending.token_hash != token_hash)
-    {
-        return Err(invalid());
-    }
-    let password_hash = state
-        .passwords
-        .hash(body.new_password)
-        .await
-        .map_err(|e| Problem::internal(&e))?;
-    let now = chrono::Utc::now();
-    let metadata = CommandContext {
-        metadata: context.user_metadata(&user_id.to_string()),
-        ..Default::default()
-    };
-    let command = UserCommand::CompletePasswordReset {
-        token_hash,
-        password_hash,
-        at: now,
-    };
-    let executed = state
-        .commands
-        .execute::<UserAggregate>(&user_id.to_string(), command, metadata)
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    if let UserState::Present(user) = &executed.state {
-        sessions::close_all(
-            &state,
-            &context,
-            user,
-            None,
-            Closing::Revoke(RevocationReason::PasswordReset),
-            now,
-        )
+    state
+        .reset_password(&context, body.token, body.new_password)
         .await?;
-    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -653,9 +494,7 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     current: CurrentSession,
 ) -> Result<axum::Json<Vec<SessionView>>, Problem> {
-    let user = state.signed_in_user(&current).await?;
-    let now = chrono::Utc::now();
-    let open = sessions::open_sessions(&state, &user, now).await?;
+    let open = state.own_sessions(&current).await?;
     let views = open
         .iter()
         .rev()
@@ -695,29 +534,12 @@ pub async fn delete_session(
     current: CurrentSession,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    let not_found = || {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "session-not-found",
-            "No such session",
-        )
-    };
-    let session_id: SessionId = id.parse().map_err(|_| not_found())?;
-    let user = state.signed_in_user(&current).await?;
-    let now = chrono::Utc::now();
-    let open = sessions::open_sessions(&state, &user, now).await?;
-    if !open.iter().any(|session| session.id == session_id) {
-        return Err(not_found());
-    }
-    sessions::close(
-        &state,
-        &context,
-        &user,
-        session_id,
-        Closing::Revoke(RevocationReason::Revoked),
-        now,
-    )
-    .await?;
+    let session_id: SessionId = id
+        .parse()
+        .map_err(|_| crate::authz::not_found(application::Resource::Session))?;
+    state
+        .end_own_session(&context, &current, session_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

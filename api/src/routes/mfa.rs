@@ -2,21 +2,15 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::authz::RequireOr;
-use crate::error::{command_problem, user_problem};
 use crate::extract::{ApiJson, RequestContext};
 use crate::problem::Problem;
 use crate::routes::auth::TokenResponse;
 use application::authority::Authority;
-use application::credentials::totp;
-use application::login::{SecondFactor, SecondFactorLogin};
-use application::policy::{Operation, Target};
+use application::login::SecondFactorLogin;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use commands::CommandContext;
-use domain::user::{UserAggregate, UserCommand, UserState};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -42,30 +36,11 @@ pub async fn enroll(
     context: RequestContext,
     caller: Caller,
 ) -> Result<axum::Json<Enrollment>, Problem> {
-    let secret = totp::new_secret();
-    let command = UserCommand::StartTotpEnrollment {
-        sealed_secret: state.totp.seal(caller.user.id, &secret),
-        at: chrono::Utc::now(),
-    };
-    let metadata = CommandContext {
-        metadata: caller.metadata(&context, caller.user.id),
-        ..Default::default()
-    };
-    state
-        .commands
-        .execute_on::<UserAggregate>(
-            &caller.user.id.to_string(),
-            UserState::Present(caller.user.clone()),
-            caller.version,
-            command,
-            metadata,
-        )
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    let issuer = state.access_tokens.current().issuer().to_owned();
+    let authority = Authority::of(&state, &caller).await?;
+    let enrollment = state.enroll_totp(&authority, &context).await?;
     Ok(axum::Json(Enrollment {
-        secret: data_encoding::BASE32_NOPAD.encode(&secret),
-        otpauth_uri: totp::otpauth_uri(&issuer, caller.user.email.as_str(), &secret),
+        secret: enrollment.secret,
+        otpauth_uri: enrollment.otpauth_uri,
     }))
 }
 
@@ -84,15 +59,6 @@ pub struct RecoveryCodes {
     recovery_codes: Vec<String>,
 }
 
-fn wrong_code() -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-code",
-        "Wrong code",
-    )
-    .with_field("/code", "is not the current code of the authenticator")
-}
-
 /// Turns TOTP on with a first code; answers the recovery codes (only their hashes are kept).
 #[utoipa::path(post, path = "/api/v1/auth/mfa/totp/confirm", tag = "mfa", request_body = CodeRequest,
     security(("bearer" = [])),
@@ -109,53 +75,9 @@ pub async fn confirm(
     caller: Caller,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<axum::Json<RecoveryCodes>, Problem> {
-    let user = &caller.user;
-    let Some(enrollment) = user.totp.as_ref().filter(|totp| !totp.enabled) else {
-        return Err(user_problem(if user.has_mfa() {
-            domain::user::UserError::TotpAlreadyEnabled
-        } else {
-            domain::user::UserError::TotpNotEnrolled
-        }));
-    };
-    let secret = state
-        .totp
-        .open(user.id, &enrollment.sealed_secret)
-        .map_err(|e| Problem::internal(&e))?;
-    let now = chrono::Utc::now();
-    let step = totp::matching_step(
-        &secret,
-        body.code.expose_secret(),
-        totp::step_of(now.timestamp()),
-    )
-    .ok_or_else(wrong_code)?;
-    let codes = totp::new_recovery_codes();
-    let hashes = codes
-        .iter()
-        .map(|code| state.tokens.recovery_code_hash(user.id, code))
-        .collect();
-    let command = UserCommand::ConfirmTotp {
-        step,
-        recovery_codes: hashes,
-        at: now,
-    };
-    let metadata = CommandContext {
-        metadata: caller.metadata(&context, user.id),
-        ..Default::default()
-    };
-    state
-        .commands
-        .execute_on::<UserAggregate>(
-            &user.id.to_string(),
-            UserState::Present(user.clone()),
-            caller.version,
-            command,
-            metadata,
-        )
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    Ok(axum::Json(RecoveryCodes {
-        recovery_codes: codes,
-    }))
+    let authority = Authority::of(&state, &caller).await?;
+    let recovery_codes = state.confirm_totp(&authority, &context, &body.code).await?;
+    Ok(axum::Json(RecoveryCodes { recovery_codes }))
 }
 
 /// `DELETE /auth/mfa/totp`.
@@ -184,32 +106,10 @@ pub async fn disable(
     caller: Caller,
     ApiJson(body): ApiJson<DisableRequest>,
 ) -> Result<StatusCode, Problem> {
-    // The password is always asked for, recent sign-in or not: it is the proof.
     let mut authority = Authority::of(&state, &caller).await?;
-    authority
-        .confirm_password(&state, Some(body.password), "/password")
-        .await?;
-    let person = authority.person(&state, &caller.user);
-    authority.require_or(
-        Operation::DisableMfa,
-        Target::Person(&person),
-        Problem::invalid_token,
-    )?;
-    let metadata = CommandContext {
-        metadata: caller.metadata(&context, caller.user.id),
-        ..Default::default()
-    };
     state
-        .commands
-        .execute::<UserAggregate>(
-            &caller.user.id.to_string(),
-            UserCommand::DisableTotp {
-                at: chrono::Utc::now(),
-            },
-            metadata,
-        )
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
+        .disable_totp(&mut authority, &context, body.password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -244,16 +144,10 @@ pub async fn login_mfa(
     context: RequestContext,
     ApiJson(body): ApiJson<MfaLoginRequest>,
 ) -> Result<Response, Problem> {
-    let proof = match (body.code, body.recovery_code) {
-        (Some(code), None) => SecondFactor::Code(code),
-        (None, Some(code)) => SecondFactor::RecoveryCode(code),
-        _ => {
-            return Err(Problem::validation().with_detail("Send either code or recovery_code."));
-        }
-    };
     let login = SecondFactorLogin {
         mfa_token: body.mfa_token,
-        proof,
+        code: body.code,
+        recovery_code: body.recovery_code,
         device_name: body.device_name,
     };
     let tokens = state.app.login_with_second_factor(&context, login).await?;

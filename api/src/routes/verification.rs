@@ -5,18 +5,15 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::error::{command_problem, user_problem};
 use crate::extract::{ApiJson, RequestContext};
 use crate::problem::Problem;
 use crate::routes::auth::Accepted;
+use application::authority::Authority;
+use application::verification::Verification;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use commands::CommandContext;
-use commands::tokens::{TokenMinter, TokenPurpose, hash_token};
 use domain::Timestamp;
-use domain::user::{UserAggregate, UserCommand, UserError, UserEvent, UserState};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -34,27 +31,8 @@ pub async fn send_email_verification(
     context: RequestContext,
     caller: Caller,
 ) -> Result<Response, Problem> {
-    let now = chrono::Utc::now();
-    let lifetime = state.auth.email_verification_lifetime;
-    let (token, _) = state.tokens.issue(
-        TokenPurpose::EmailVerification,
-        caller.user.id,
-        now,
-        lifetime,
-    );
-    let metadata = CommandContext {
-        metadata: caller.metadata(&context, caller.user.id),
-        ..Default::default()
-    };
-    state
-        .commands
-        .execute::<UserAggregate>(
-            &caller.user.id.to_string(),
-            UserCommand::RequestEmailVerification { token },
-            metadata,
-        )
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
+    let authority = Authority::of(&state, &caller).await?;
+    state.send_email_verification(&authority, &context).await?;
     Ok(Accepted::new("A verification link is on its way to your email address.").into_response())
 }
 
@@ -77,45 +55,14 @@ pub struct Verified {
     phone_verified_at: Option<Timestamp>,
 }
 
-async fn verify_email(
-    state: &AppState,
-    context: &RequestContext,
-    token: &SecretString,
-) -> Result<Verified, Problem> {
-    let invalid = || user_problem(UserError::InvalidToken);
-    let user_id = TokenMinter::user_of(token.expose_secret()).ok_or_else(invalid)?;
-    let command = UserCommand::ConfirmEmailVerification {
-        token_hash: hash_token(token.expose_secret()),
-        at: chrono::Utc::now(),
-    };
-    let metadata = CommandContext {
-        metadata: context.user_metadata(&user_id.to_string()),
-        ..Default::default()
-    };
-    let executed = state
-        .commands
-        .execute::<UserAggregate>(&user_id.to_string(), command, metadata)
-        .await
-        .map_err(|error| match error {
-            // An unknown user and a wrong token answer alike.
-            commands::CommandError::Rejected(
-                UserError::NotFound | UserError::Deleted | UserError::NothingToVerify,
-            )
-            | commands::CommandError::OtherKind { .. } => invalid(),
-            other => command_problem(other, user_problem),
-        })?;
-    verified(&executed.state)
-}
-
-fn verified(state: &UserState) -> Result<Verified, Problem> {
-    let UserState::Present(user) = state else {
-        return Err(user_problem(UserError::NotFound));
-    };
-    Ok(Verified {
-        verification_status: application::views::verification_status(user),
-        email_verified_at: user.email_verified_at,
-        phone_verified_at: user.phone_verified_at,
-    })
+impl From<Verification> for Verified {
+    fn from(verification: Verification) -> Self {
+        Self {
+            verification_status: verification.status,
+            email_verified_at: verification.email_verified_at,
+            phone_verified_at: verification.phone_verified_at,
+        }
+    }
 }
 
 /// Verifies an email address with the token from the link.
@@ -131,9 +78,8 @@ pub async fn verify_email_post(
     context: RequestContext,
     ApiJson(body): ApiJson<VerifyEmailRequest>,
 ) -> Result<axum::Json<Verified>, Problem> {
-    verify_email(&state, &context, &body.token)
-        .await
-        .map(axum::Json)
+    let verification = state.verify_email(&context, &body.token).await?;
+    Ok(axum::Json(Verified::from(verification)))
 }
 
 /// The link in the email: verifies and answers a short page.
@@ -149,7 +95,7 @@ pub async fn verify_email_link(
     context: RequestContext,
     Query(query): Query<VerifyEmailRequest>,
 ) -> Result<Html<&'static str>, Problem> {
-    verify_email(&state, &context, &query.token).await?;
+    state.verify_email(&context, &query.token).await?;
     Ok(Html(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Email verified</title></head>\
          <body><h1>Your email address is verified.</h1><p>You can close this page.</p></body></html>",
@@ -171,24 +117,8 @@ pub async fn send_phone_code(
     context: RequestContext,
     caller: Caller,
 ) -> Result<Response, Problem> {
-    // Stored times have microsecond precision; derive the code from what will be stored.
-    let now = chrono::Utc::now();
-    let now = Timestamp::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
-    let (_, code_hash) = state.tokens.phone_code(caller.user.id, now);
-    let command = UserCommand::RequestPhoneVerification {
-        code_hash,
-        expires_at: now + state.auth.phone_code_lifetime,
-        at: now,
-    };
-    let metadata = CommandContext {
-        metadata: caller.metadata(&context, caller.user.id),
-        ..Default::default()
-    };
-    state
-        .commands
-        .execute::<UserAggregate>(&caller.user.id.to_string(), command, metadata)
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
+    let authority = Authority::of(&state, &caller).await?;
+    state.send_phone_code(&authority, &context).await?;
     Ok(Accepted::new("A code is on its way to your phone.").into_response())
 }
 
@@ -217,33 +147,7 @@ pub async fn verify_phone(
     caller: Caller,
     ApiJson(body): ApiJson<VerifyPhoneRequest>,
 ) -> Result<axum::Json<Verified>, Problem> {
-    let code_hash = state
-        .tokens
-        .phone_code_hash(caller.user.id, body.code.expose_secret());
-    let command = UserCommand::ConfirmPhoneVerification {
-        code_hash,
-        at: chrono::Utc::now(),
-    };
-    let metadata = CommandContext {
-        metadata: caller.metadata(&context, caller.user.id),
-        ..Default::default()
-    };
-    let executed = state
-        .commands
-        .execute::<UserAggregate>(&caller.user.id.to_string(), command, metadata)
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    if let Some(UserEvent::PhoneVerificationFailed { attempts_left, .. }) = executed.events.first()
-    {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-code",
-            "Wrong code",
-        )
-        .with_detail(format!(
-            "{attempts_left} attempts left before a new code is needed."
-        ))
-        .with_field("/code", "is not the code that was sent"));
-    }
-    verified(&executed.state).map(axum::Json)
+    let authority = Authority::of(&state, &caller).await?;
+    let verification = state.verify_phone(&authority, &context, &body.code).await?;
+    Ok(axum::Json(Verified::from(verification)))
 }
