@@ -96,6 +96,15 @@ impl Authority {
         &self.actor
     }
 
+    /// Event metadata for what this caller does to no person in particular (an organization):
+    /// a signed-in person acts as themself.
+    pub fn acting(&self, context: &RequestContext) -> EventMetadata {
+        match &self.recorded_as {
+            RecordedAs::Person { id, .. } => self.metadata(context, *id),
+            RecordedAs::Named(actor) => context.metadata(actor.clone()),
+        }
+    }
+
     /// Event metadata for what this caller does to `subject`.
     pub fn metadata(&self, context: &RequestContext, subject: UserId) -> EventMetadata {
         match &self.recorded_as {

@@ -20,16 +20,17 @@ use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::LOG_POSITION;
 use application::Resource;
 use application::authority::Authority;
+use application::organizations::{MemberChange, NewOrganization, OrganizationChanges};
 use application::policy::{Operation, Person, Target};
+use application::users::Preconditions;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use commands::{CommandContext, CommandError};
+use commands::CommandContext;
 use domain::organization::{
-    Contact, OrgRole, Organization, OrganizationAggregate, OrganizationCommand, OrganizationError,
-    OrganizationState, OrganizationStatus,
+    Contact, OrgRole, Organization, OrganizationError, OrganizationState, OrganizationStatus,
 };
-use domain::user::{User, UserAggregate, UserCommand, UserState};
+use domain::user::{User, UserAggregate, UserState};
 use domain::values::{DisplayName, Email, OrganizationName, Permission, PersonName, PhoneNumber};
 use domain::{OrganizationId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
@@ -213,9 +214,9 @@ pub(crate) async fn authorized_organization(
     operation: Operation,
 ) -> Result<(Box<Organization>, u64), Problem> {
     let id: OrganizationId = id.parse().map_err(|_| not_found())?;
-    let (organization, version) = load_organization(state, id).await?.ok_or_else(not_found)?;
-    authority.require(operation, Target::Organization(id), Resource::Organization)?;
-    Ok((organization, version))
+    Ok(state
+        .authorized_organization(authority, id, operation)
+        .await?)
 }
 
 /// Membership permission flags from the catalog.
@@ -258,10 +259,6 @@ impl ContactFields<'_> {
                 .contact_phone
                 .and_then(|raw| fields.parse(raw, PhoneNumber::parse, "/contact_phone")),
         }
-    }
-
-    fn any(&self) -> bool {
-        self.contact_name.is_some() || self.contact_email.is_some() || self.contact_phone.is_some()
     }
 }
 
@@ -318,7 +315,8 @@ pub async fn create_organization(
     caller: Caller,
     command: JsonCommand<CreateOrganizationRequest>,
 ) -> Result<Response, Problem> {
-    Authority::of(&state, &caller).await?.require(
+    let authority = Authority::of(&state, &caller).await?;
+    authority.require(
         Operation::CreateOrganization,
         Target::Everything,
         Resource::Organization,
@@ -335,32 +333,16 @@ pub async fn create_organization(
     let Some(name) = name else {
         return Err(Problem::validation().with_field("/name", "is required"));
     };
-    let organization_id = OrganizationId::from_uuid(uuid::Uuid::now_v7());
-    let command_context = CommandContext {
-        metadata: caller.metadata(&context, caller.user.id),
-        idempotency: command.idempotency,
-        data_subject: Some(organization_id.to_string()),
-        ..Default::default()
-    };
-    let create = OrganizationCommand::Create {
-        organization_id,
+    let new = NewOrganization {
         name,
         display_name,
         contact,
         status: body.status.unwrap_or(OrganizationStatus::Active),
-        at: chrono::Utc::now(),
     };
-    let executed = state
-        .commands
-        .execute::<OrganizationAggregate>(&organization_id.to_string(), create, command_context)
-        .await
-        .map_err(|error| command_problem(error, organization_problem))?;
-    organization_answer(
-        StatusCode::CREATED,
-        &executed.state,
-        executed.stream_version,
-        executed.position,
-    )
+    let (after, version, position) = state
+        .create_organization(&authority, &context, new, command.idempotency)
+        .await?;
+    organization_answer(StatusCode::CREATED, &after, version, position)
 }
 
 /// Reads an organization with its members (administrators and its members).
@@ -431,6 +413,7 @@ pub async fn update_organization(
 ) -> Result<Response, Problem> {
     let authority = Authority::of(&state, &caller).await?;
     let body = command.body;
+    // Who may not change it hears so before anything is said about the fields.
     let (organization, _) = authorized_organization(
         &state,
         &authority,
@@ -438,104 +421,37 @@ pub async fn update_organization(
         Operation::ChangeOrganizationDetails,
     )
     .await?;
-    let target = Target::Organization(organization.id);
-    if body.name.is_some() {
-        authority.require(
-            Operation::RenameOrganization,
-            target,
-            Resource::Organization,
-        )?;
-    }
-    if body.status.is_some() {
-        authority.require(
-            Operation::ChangeOrganizationStatus,
-            target,
-            Resource::Organization,
-        )?;
-    }
-    let now = chrono::Utc::now();
     let mut fields = FieldErrors::default();
-    let mut changes = Vec::new();
-    if body.name.is_some() || body.display_name.is_some() {
-        let name = match &body.name {
-            Some(raw) => fields.parse(raw, OrganizationName::parse, "/name"),
-            None => Some(organization.name.clone()),
-        };
-        let display_name = match &body.display_name {
-            Some(raw) => fields.parse(raw, DisplayName::parse, "/display_name"),
-            None => organization.display_name.clone(),
-        };
-        if let Some(name) = name {
-            changes.push(OrganizationCommand::Rename {
-                name,
-                display_name,
-                at: now,
-            });
-        }
-    }
-    if body.contact().any() {
-        let sent = body.contact().parse(&mut fields);
-        let contact = Contact {
-            name: if body.contact_name.is_some() {
-                sent.name
-            } else {
-                organization.contact.name.clone()
-            },
-            email: if body.contact_email.is_some() {
-                sent.email
-            } else {
-                organization.contact.email.clone()
-            },
-            phone: if body.contact_phone.is_some() {
-                sent.phone
-            } else {
-                organization.contact.phone.clone()
-            },
-        };
-        changes.push(OrganizationCommand::ChangeContact { contact, at: now });
-    }
-    if let Some(status) = body.status {
-        changes.push(OrganizationCommand::ChangeStatus { status, at: now });
-    }
-    fields.finish()?;
-    let mut context = CommandContext {
-        metadata: caller.metadata(&context, caller.user.id),
-        idempotency: command.idempotency,
-        expected_version,
-        data_subject: Some(organization.id.to_string()),
+    let sent = body.contact().parse(&mut fields);
+    let changes = OrganizationChanges {
+        name: body
+            .name
+            .as_deref()
+            .and_then(|raw| fields.parse(raw, OrganizationName::parse, "/name")),
+        display_name: body
+            .display_name
+            .as_deref()
+            .and_then(|raw| fields.parse(raw, DisplayName::parse, "/display_name")),
+        contact_name: sent.name,
+        contact_email: sent.email,
+        contact_phone: sent.phone,
+        status: body.status,
     };
-    let mut last = None;
-    // One command per changed aspect; If-Match guards the first, and each next one expects the
-    // version the previous one left.
-    for change in changes {
-        let executed = state
-            .commands
-            .execute::<OrganizationAggregate>(&organization.id.to_string(), change, context.clone())
-            .await
-            .map_err(|error| command_problem(error, organization_problem))?;
-        context.expected_version = Some(executed.stream_version);
-        context.idempotency = None;
-        last = Some(executed);
-    }
-    match last {
-        Some(executed) => organization_answer(
-            StatusCode::OK,
-            &executed.state,
-            executed.stream_version,
-            executed.position,
-        ),
-        None => {
-            let (organization, version) =
-                authorized_organization(&state, &authority, &id, Operation::ReadOrganization)
-                    .await?;
-            organization_answer(
-                StatusCode::OK,
-                &OrganizationState::Present(organization),
-                version,
-                None,
-            )
-        }
-    }
+    fields.finish()?;
+    let preconditions = Preconditions {
+        expected_version,
+        idempotency: command.idempotency,
+    };
+    let (after, version, position) = state
+        .change_organization(
+            &authority,
+            &context,
+            organization.id,
+            changes,
+            preconditions,
+        )
+        .await?;
+    organization_answer(StatusCode::OK, &after, version, position)
 }
 
 /// `POST /organizations/{id}/members`.
@@ -585,17 +501,10 @@ async fn member_person(
     organization: &Organization,
     raw: &str,
 ) -> Result<Person, Problem> {
-    let not_a_member = || organization_problem(OrganizationError::NotAMember);
-    let user_id: UserId = raw.parse().map_err(|_| not_a_member())?;
-    if !organization.members.contains_key(&user_id) {
-        return Err(not_a_member());
-    }
-    let loaded = state
-        .commands
-        .followed::<UserAggregate>(&user_id.to_string())
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    Ok(authority.person_in(state, user_id, &loaded.state))
+    let user_id: UserId = raw
+        .parse()
+        .map_err(|_| organization_problem(OrganizationError::NotAMember))?;
+    Ok(state.member(authority, organization, user_id).await?)
 }
 
 /// Adds a user to an organization (administrators, and the organization's org_admins).
@@ -679,8 +588,8 @@ pub async fn change_member(
     let authority = Authority::of(&state, &caller).await?;
     let (organization, _) =
         authorized_organization(&state, &authority, &id, Operation::ReadOrganization).await?;
-    let not_a_member = || organization_problem(OrganizationError::NotAMember);
     let person = member_person(&state, &authority, &organization, &user_id).await?;
+    // Who may not change the member hears so before anything is said about the fields.
     authority.require(
         Operation::ChangeMember,
         Target::Member {
@@ -689,41 +598,31 @@ pub async fn change_member(
         },
         Resource::Member,
     )?;
-    let user_id = person.id;
-    let current = organization
-        .members
-        .get(&user_id)
-        .ok_or_else(not_a_member)?;
     let body = command.body;
     let mut fields = FieldErrors::default();
-    let permissions = match &body.permissions {
-        Some(names) => catalog_permissions(&mut fields, &state, names),
-        None => current.permissions.clone(),
-    };
+    let permissions = body
+        .permissions
+        .as_ref()
+        .map(|names| catalog_permissions(&mut fields, &state, names));
     fields.finish()?;
-    let change = OrganizationCommand::ChangeMember {
-        user_id,
-        role: body.role.unwrap_or(current.role),
-        permissions,
-        at: chrono::Utc::now(),
-    };
-    let command_context = CommandContext {
-        metadata: caller.metadata(&context, user_id),
-        idempotency: command.idempotency,
+    let preconditions = Preconditions {
         expected_version,
-        data_subject: Some(organization.id.to_string()),
+        idempotency: command.idempotency,
     };
-    let executed = state
-        .commands
-        .execute::<OrganizationAggregate>(&organization.id.to_string(), change, command_context)
-        .await
-        .map_err(|error| command_problem(error, organization_problem))?;
-    organization_answer(
-        StatusCode::OK,
-        &executed.state,
-        executed.stream_version,
-        executed.position,
-    )
+    let (after, version, position) = state
+        .change_member(
+            &authority,
+            &context,
+            organization.id,
+            person.id,
+            MemberChange {
+                role: body.role,
+                permissions,
+            },
+            preconditions,
+        )
+        .await?;
+    organization_answer(StatusCode::OK, &after, version, position)
 }
 
 /// Removes a member: removes the membership, then unlinks the user.
@@ -746,61 +645,16 @@ pub async fn remove_member(
     Idempotency(idempotency): Idempotency,
 ) -> Result<Response, Problem> {
     let authority = Authority::of(&state, &caller).await?;
-    let (organization, _) =
-        authorized_organization(&state, &authority, &id, Operation::ReadOrganization).await?;
-    let person = member_person(&state, &authority, &organization, &user_id).await?;
-    authority.require(
-        Operation::RemoveMember,
-        Target::Member {
-            organization: organization.id,
-            person: &person,
-        },
-        Resource::Member,
-    )?;
-    let user_id = person.id;
-    let now = chrono::Utc::now();
-    let metadata = caller.metadata(&context, user_id);
-    let command_context = CommandContext {
-        metadata: metadata.clone(),
-        idempotency,
+    let id: OrganizationId = id.parse().map_err(|_| not_found())?;
+    let user_id: UserId = user_id
+        .parse()
+        .map_err(|_| organization_problem(OrganizationError::NotAMember))?;
+    let preconditions = Preconditions {
         expected_version,
-        data_subject: Some(organization.id.to_string()),
+        idempotency,
     };
-    let executed = state
-        .commands
-        .execute::<OrganizationAggregate>(
-            &organization.id.to_string(),
-            OrganizationCommand::RemoveMember { user_id, at: now },
-            command_context,
-        )
-        .await
-        .map_err(|error| command_problem(error, organization_problem))?;
-    let unlink = UserCommand::UnlinkOrganization {
-        organization_id: organization.id,
-        at: now,
-    };
-    match state
-        .commands
-        .execute::<UserAggregate>(
-            &user_id.to_string(),
-            unlink,
-            CommandContext {
-                metadata,
-                ..Default::default()
-            },
-        )
-        .await
-    {
-        // A link left behind is harmless: readers confirm links against the organization.
-        Ok(_) | Err(CommandError::Rejected(_)) => {}
-        Err(error) => {
-            tracing::warn!(%error, "unlinking a removed member failed; the link stays, unconfirmed")
-        }
-    }
-    organization_answer(
-        StatusCode::OK,
-        &executed.state,
-        executed.stream_version,
-        executed.position,
-    )
+    let (after, version, position) = state
+        .remove_member(&authority, &context, id, user_id, preconditions)
+        .await?;
+    organization_answer(StatusCode::OK, &after, version, position)
 }
