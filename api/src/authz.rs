@@ -68,6 +68,15 @@ impl From<AppError> for Problem {
                 Problem::too_many_requests(limited.retry_after_seconds)
             }
             AppError::InvalidCredentials => invalid_credentials(),
+            AppError::NoSuchUser { field } => {
+                Problem::validation().with_field(field, "no such user")
+            }
+            AppError::InvitationLapsed => Problem::new(
+                StatusCode::GONE,
+                "invitation-expired",
+                "The invitation lapsed",
+            )
+            .with_detail("Ask the organization to invite you again."),
             AppError::WrongPhoneCode { attempts_left } => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-code",

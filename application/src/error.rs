@@ -91,6 +91,15 @@ pub enum AppError {
         /// Tries left before a new code is needed.
         attempts_left: u32,
     },
+    /// The user named at `field` does not exist (or was deleted).
+    #[error("{field}: no such user")]
+    NoSuchUser {
+        /// Where the user was named.
+        field: &'static str,
+    },
+    /// The invitation lapsed before it was answered.
+    #[error("the invitation lapsed")]
+    InvitationLapsed,
     /// The caller's own password, sent to confirm who they are, is wrong or missing.
     #[error("{field}: not the current password")]
     WrongPassword {

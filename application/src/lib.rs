@@ -13,6 +13,7 @@ pub mod authority;
 pub mod context;
 pub mod credentials;
 mod error;
+pub mod invitations;
 pub mod login;
 pub mod mfa;
 pub mod organizations;

@@ -11,37 +11,23 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::authz::RequireOr;
-use crate::error::{command_problem, user_problem};
 use crate::extract::{Idempotency, JsonCommand, RequestContext};
 use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::LOG_POSITION;
-use crate::routes::organizations::{
-    authorized_organization, catalog_permissions, existing_user, load_organization,
-    organization_problem,
-};
+use crate::routes::organizations::{authorized_organization, catalog_permissions};
 use application::Resource;
-use application::accounts::{Creator, NewAccount};
 use application::authority::Authority;
-use application::policy::{Operation, Target};
+use application::invitations::{Invitee, Offer};
+use application::policy::Operation;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use commands::CommandContext;
-use domain::organization::{
-    Invitation, OrgRole, Organization, OrganizationAggregate, OrganizationCommand,
-    OrganizationError, OrganizationEvent,
-};
-use domain::user::{User, UserAggregate, UserCommand, UserState};
-use domain::values::{Email, Permission};
-use domain::{ClaimKind, OrganizationId, Timestamp, UserId};
+use domain::organization::{Invitation, OrgRole};
+use domain::user::User;
+use domain::values::Email;
+use domain::{OrganizationId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 use utoipa::ToSchema;
-
-fn invitation_not_found() -> Problem {
-    organization_problem(OrganizationError::NoInvitation)
-}
 
 /// A pending invitation, as its organization lists it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -114,126 +100,6 @@ pub struct InviteRequest {
     permissions: Vec<String>,
 }
 
-/// What an invitation offers.
-#[derive(Debug, Clone)]
-pub struct Offer {
-    /// The role.
-    pub role: OrgRole,
-    /// The permission flags.
-    pub permissions: BTreeSet<Permission>,
-}
-
-/// Invites `user` to `organization`: links their stream (which tells them, by email), then
-/// records the invitation. The caller is authorized already.
-pub async fn invite(
-    state: &AppState,
-    metadata: eventstore::EventMetadata,
-    organization: &Organization,
-    user: &User,
-    offer: Offer,
-) -> Result<(Invitation, Option<u64>), Problem> {
-    let now = chrono::Utc::now();
-    // Checked before the person is told; the organization's stream decides again below.
-    if organization.members.contains_key(&user.id) {
-        return Err(organization_problem(OrganizationError::AlreadyMember));
-    }
-    if organization
-        .invitations
-        .get(&user.id)
-        .is_some_and(|pending| pending.is_open(now))
-    {
-        return Err(organization_problem(OrganizationError::AlreadyInvited));
-    }
-    let expires_at = now + state.auth.invitation_lifetime;
-    let note = UserCommand::NoteInvitation {
-        organization_id: organization.id,
-        organization_name: organization.name.clone(),
-        expires_at,
-        at: now,
-    };
-    state
-        .commands
-        .execute::<UserAggregate>(
-            &user.id.to_string(),
-            note,
-            CommandContext {
-                metadata: metadata.clone(),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    let command = OrganizationCommand::Invite {
-        user_id: user.id,
-        role: offer.role,
-        permissions: offer.permissions,
-        expires_at,
-        at: now,
-    };
-    let executed = state
-        .commands
-        .execute::<OrganizationAggregate>(
-            &organization.id.to_string(),
-            command,
-            CommandContext {
-                metadata,
-                data_subject: Some(organization.id.to_string()),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|error| command_problem(error, organization_problem))?;
-    let domain::organization::OrganizationState::Present(after) = &executed.state else {
-        return Err(invitation_not_found());
-    };
-    let invitation = after
-        .invitations
-        .get(&user.id)
-        .cloned()
-        .ok_or_else(invitation_not_found)?;
-    Ok((invitation, executed.position))
-}
-
-/// The user with `email`, or a new account for it (with an emailed link to set its password).
-pub async fn user_for_invitation(
-    state: &AppState,
-    metadata: eventstore::EventMetadata,
-    email: Email,
-) -> Result<Box<User>, Problem> {
-    let owner = state
-        .commands
-        .find_owner(ClaimKind::Email, email.as_str())
-        .await
-        .map_err(|error| Problem::internal(&error))?;
-    if let Some(owner) = owner {
-        return existing_user(state, &owner, "/email").await;
-    }
-    let creator = Creator {
-        commands: &state.commands,
-        passwords: &state.passwords,
-        tokens: &state.tokens,
-        invitation_lifetime: state.auth.invitation_lifetime,
-    };
-    let account = NewAccount {
-        email,
-        username: None,
-        phone: None,
-        first_name: None,
-        last_name: None,
-        roles: BTreeSet::from_iter(state.auth.roles.role("user")),
-        password: None,
-    };
-    let context = CommandContext {
-        metadata,
-        ..Default::default()
-    };
-    let executed = creator.create(account, context).await?;
-    match executed.state {
-        UserState::Present(user) => Ok(user),
-        _ => Err(Problem::validation().with_field("/email", "no such user")),
-    }
-}
-
 /// Invites a person to join the organization; they become a member when they accept
 /// (administrators and the organization's org_admins).
 #[utoipa::path(post, path = "/api/v1/organizations/{id}/invitations", tag = "organizations",
@@ -256,6 +122,7 @@ pub async fn invite_member(
     command: JsonCommand<InviteRequest>,
 ) -> Result<Response, Problem> {
     let authority = Authority::of(&state, &caller).await?;
+    // Who may not invite hears so before anything is said about the fields.
     let (organization, _) =
         authorized_organization(&state, &authority, &id, Operation::InviteMember).await?;
     let body = command.body;
@@ -266,17 +133,12 @@ pub async fn invite_member(
         .as_deref()
         .and_then(|raw| fields.parse(raw, Email::parse, "/email"));
     fields.finish()?;
-    let metadata = caller.metadata(&context, caller.user.id);
-    let user = match (&body.user_id, email) {
-        (Some(user_id), None) => existing_user(&state, user_id, "/user_id").await?,
-        (None, Some(email)) => {
-            authority.require_or(
-                Operation::CreateUser,
-                Target::Organization(organization.id),
-                Problem::validation,
-            )?;
-            user_for_invitation(&state, metadata.clone(), email).await?
-        }
+    let invitee = match (body.user_id, email) {
+        (Some(id), None) => Invitee::User {
+            id,
+            field: "/user_id",
+        },
+        (None, Some(email)) => Invitee::Email(email),
         _ => {
             return Err(Problem::validation()
                 .with_field("/user_id", "send either user_id or email")
@@ -287,7 +149,9 @@ pub async fn invite_member(
         role: body.role.unwrap_or(OrgRole::Member),
         permissions,
     };
-    let (invitation, position) = invite(&state, metadata, &organization, &user, offer).await?;
+    let (user, invitation, position) = state
+        .invite_member(&authority, &context, organization.id, invitee, offer)
+        .await?;
     let view = InvitationView::new(organization.id, Some(&user), user.id, &invitation);
     Ok((StatusCode::CREATED, positioned(position), axum::Json(view)).into_response())
 }
@@ -308,30 +172,22 @@ pub async fn list_invitations(
     Path(id): Path<String>,
 ) -> Result<axum::Json<Vec<InvitationView>>, Problem> {
     let authority = Authority::of(&state, &caller).await?;
-    let (organization, _) =
-        authorized_organization(&state, &authority, &id, Operation::ListInvitations).await?;
-    let now = chrono::Utc::now();
-    let mut views = Vec::new();
-    for (user_id, invitation) in &organization.invitations {
-        if !invitation.is_open(now) {
-            continue;
-        }
-        let loaded = state
-            .commands
-            .current::<UserAggregate>(&user_id.to_string())
-            .await
-            .map_err(|error| command_problem(error, user_problem))?;
-        let user = match &loaded.state {
-            UserState::Present(user) => Some(user.as_ref()),
-            _ => None,
-        };
-        views.push(InvitationView::new(
-            organization.id,
-            user,
-            *user_id,
-            invitation,
-        ));
-    }
+    let id: OrganizationId = id
+        .parse()
+        .map_err(|_| crate::authz::not_found(Resource::Organization))?;
+    let views = state
+        .invitations(&authority, id)
+        .await?
+        .iter()
+        .map(|listed| {
+            InvitationView::new(
+                id,
+                listed.user.as_deref(),
+                listed.user_id,
+                &listed.invitation,
+            )
+        })
+        .collect();
     Ok(axum::Json(views))
 }
 
@@ -356,51 +212,13 @@ pub async fn revoke_invitation(
     let authority = Authority::of(&state, &caller).await?;
     let (organization, _) =
         authorized_organization(&state, &authority, &id, Operation::RevokeInvitation).await?;
-    let user_id: UserId = user_id.parse().map_err(|_| invitation_not_found())?;
-    let metadata = caller.metadata(&context, user_id);
-    let now = chrono::Utc::now();
-    let executed = state
-        .commands
-        .execute::<OrganizationAggregate>(
-            &organization.id.to_string(),
-            OrganizationCommand::RevokeInvitation { user_id, at: now },
-            CommandContext {
-                metadata: metadata.clone(),
-                idempotency,
-                data_subject: Some(organization.id.to_string()),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|error| command_problem(error, organization_problem))?;
-    unlink(&state, metadata, organization.id, user_id, now).await;
-    Ok((StatusCode::NO_CONTENT, positioned(executed.position)).into_response())
-}
-
-/// Drops a person's link to an organization they did not join. A link left behind is harmless:
-/// readers confirm links against the organization.
-async fn unlink(
-    state: &AppState,
-    metadata: eventstore::EventMetadata,
-    organization_id: OrganizationId,
-    user_id: UserId,
-    at: Timestamp,
-) {
-    let unlink = UserCommand::UnlinkOrganization {
-        organization_id,
-        at,
-    };
-    let context = CommandContext {
-        metadata,
-        ..Default::default()
-    };
-    if let Err(error) = state
-        .commands
-        .execute::<UserAggregate>(&user_id.to_string(), unlink, context)
-        .await
-    {
-        tracing::warn!(%error, "unlinking an invitee failed; the link stays, unconfirmed");
-    }
+    let user_id: UserId = user_id
+        .parse()
+        .map_err(|_| crate::authz::not_found(Resource::Invitation))?;
+    let position = state
+        .revoke_invitation(&authority, &context, organization.id, user_id, idempotency)
+        .await?;
+    Ok((StatusCode::NO_CONTENT, positioned(position)).into_response())
 }
 
 /// The invitations waiting for the caller's answer.
@@ -416,38 +234,24 @@ pub async fn own_invitations(
     caller: Caller,
 ) -> Result<axum::Json<Vec<OwnInvitationView>>, Problem> {
     let authority = Authority::of(&state, &caller).await?;
-    let person = authority.person(&state, &caller.user);
-    authority.require(
-        Operation::ListOwnInvitations,
-        Target::Person(&person),
-        Resource::Invitation,
-    )?;
-    let now = chrono::Utc::now();
-    let mut views = Vec::new();
-    for id in &caller.user.organizations {
-        let Some((organization, _)) = load_organization(&state, *id).await? else {
-            continue;
-        };
-        if let Some(invitation) = organization
-            .invitations
-            .get(&caller.user.id)
-            .filter(|invitation| invitation.is_open(now))
-        {
-            views.push(OwnInvitationView {
-                organization_id: organization.id.to_string(),
-                name: organization.name.to_string(),
-                display_name: organization.display_name.as_ref().map(ToString::to_string),
-                role: invitation.role,
-                permissions: invitation
-                    .permissions
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
-                invited_at: invitation.invited_at,
-                expires_at: invitation.expires_at,
-            });
-        }
-    }
+    let views = state
+        .own_invitations(&authority)
+        .await?
+        .into_iter()
+        .map(|(organization, invitation)| OwnInvitationView {
+            organization_id: organization.id.to_string(),
+            name: organization.name.to_string(),
+            display_name: organization.display_name.as_ref().map(ToString::to_string),
+            role: invitation.role,
+            permissions: invitation
+                .permissions
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            invited_at: invitation.invited_at,
+            expires_at: invitation.expires_at,
+        })
+        .collect();
     Ok(axum::Json(views))
 }
 
@@ -499,58 +303,13 @@ async fn answer(
     accept: bool,
 ) -> Result<Response, Problem> {
     let authority = Authority::of(&state, &caller).await?;
-    let person = authority.person(&state, &caller.user);
-    authority.require(
-        Operation::AnswerInvitation,
-        Target::Person(&person),
-        Resource::Invitation,
-    )?;
-    let organization_id: OrganizationId = organization_id
+    let id: OrganizationId = organization_id
         .parse()
-        .map_err(|_| invitation_not_found())?;
-    // Only organizations that linked the caller can have invited them.
-    if !caller.user.organizations.contains(&organization_id) {
-        return Err(invitation_not_found());
-    }
-    let metadata = caller.metadata(&context, caller.user.id);
-    let now = chrono::Utc::now();
-    let executed = state
-        .commands
-        .execute::<OrganizationAggregate>(
-            &organization_id.to_string(),
-            OrganizationCommand::AnswerInvitation {
-                user_id: caller.user.id,
-                accept,
-                at: now,
-            },
-            CommandContext {
-                metadata: metadata.clone(),
-                data_subject: Some(organization_id.to_string()),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|error| match error {
-            commands::CommandError::Rejected(OrganizationError::NotFound) => invitation_not_found(),
-            error => command_problem(error, organization_problem),
-        })?;
-    let lapsed = !executed.events.is_empty()
-        && executed
-            .events
-            .iter()
-            .all(|event| matches!(event, OrganizationEvent::InvitationExpired { .. }));
-    if lapsed || !accept {
-        unlink(&state, metadata, organization_id, caller.user.id, now).await;
-    }
-    if lapsed {
-        return Err(Problem::new(
-            StatusCode::GONE,
-            "invitation-expired",
-            "The invitation lapsed",
-        )
-        .with_detail("Ask the organization to invite you again."));
-    }
-    Ok((StatusCode::NO_CONTENT, positioned(executed.position)).into_response())
+        .map_err(|_| crate::authz::not_found(Resource::Invitation))?;
+    let position = state
+        .answer_invitation(&authority, &context, id, accept)
+        .await?;
+    Ok((StatusCode::NO_CONTENT, positioned(position)).into_response())
 }
 
 /// `X-Log-Position` for what a command appended, so that reads can wait for it.

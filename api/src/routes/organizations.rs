@@ -14,7 +14,6 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::error::{command_problem, user_problem};
 use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
 use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::LOG_POSITION;
@@ -30,7 +29,7 @@ use commands::CommandContext;
 use domain::organization::{
     Contact, OrgRole, Organization, OrganizationError, OrganizationState, OrganizationStatus,
 };
-use domain::user::{User, UserAggregate, UserState};
+use domain::user::User;
 use domain::values::{DisplayName, Email, OrganizationName, Permission, PersonName, PhoneNumber};
 use domain::{OrganizationId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
@@ -476,24 +475,6 @@ pub struct ChangeMemberRequest {
     permissions: Option<Vec<String>>,
 }
 
-pub(crate) async fn existing_user(
-    state: &AppState,
-    raw: &str,
-    pointer: &str,
-) -> Result<Box<User>, Problem> {
-    let missing = || Problem::validation().with_field(pointer, "no such user");
-    let user_id: UserId = raw.parse().map_err(|_| missing())?;
-    let loaded = state
-        .commands
-        .current::<UserAggregate>(&user_id.to_string())
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    match loaded.state {
-        UserState::Present(user) if user.status != domain::user::UserStatus::Deleted => Ok(user),
-        _ => Err(missing()),
-    }
-}
-
 /// The member `raw` of `organization` as the policy sees them, or "not a member".
 async fn member_person(
     state: &AppState,
@@ -535,7 +516,7 @@ pub async fn add_member_route(
     let mut fields = FieldErrors::default();
     let permissions = catalog_permissions(&mut fields, &state, &body.permissions);
     fields.finish()?;
-    let user = existing_user(&state, &body.user_id, "/user_id").await?;
+    let user = state.existing_user(&body.user_id, "/user_id").await?;
     let person = authority.person(&state, &user);
     authority
         .require(

@@ -13,10 +13,11 @@ use crate::error::{command_problem, user_problem};
 use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
 use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::{Accepted, LOG_POSITION};
-use crate::routes::{invitations, organizations};
+use crate::routes::organizations;
 use application::Resource;
 use application::accounts::{Creator, NewAccount};
 use application::authority::Authority;
+use application::invitations::Offer;
 use application::policy::{Operation, Target};
 use application::users::{AccountAction, Preconditions, Read};
 use application::views::UserView;
@@ -266,11 +267,11 @@ pub async fn create_user(
                 .add_member(member_context, organization.id, user, role, BTreeSet::new())
                 .await?;
         } else {
-            let offer = invitations::Offer {
+            let offer = Offer {
                 role,
                 permissions: BTreeSet::new(),
             };
-            invitations::invite(&state, metadata, &organization, user, offer).await?;
+            state.invite(metadata, &organization, user, offer).await?;
         }
     }
     user_answer(StatusCode::CREATED, &executed, chrono::Utc::now())
