@@ -68,9 +68,18 @@ impl From<AppError> for Problem {
                 Problem::too_many_requests(limited.retry_after_seconds)
             }
             AppError::InvalidCredentials => invalid_credentials(),
-            AppError::NoSuchUser { field } => {
-                Problem::validation().with_field(field, "no such user")
+            AppError::Unknown { field, resource } => {
+                Problem::validation().with_field(field, format!("no such {resource}"))
             }
+            AppError::PasswordNotYours => Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Not allowed",
+            )
+            .with_field(
+                "/password",
+                "an org_admin creates accounts as invitations: the person sets their own password",
+            ),
             AppError::InvitationLapsed => Problem::new(
                 StatusCode::GONE,
                 "invitation-expired",

@@ -1,14 +1,21 @@
 //! Accounts coming into being: a person registering, and users created by an administrator,
 //! an operator at the command line or the bootstrap. Both ways share their steps.
 
+use crate::authority::Authority;
 use crate::credentials::password::Passwords;
+use crate::invitations::Offer;
 use crate::policy::PRIVILEGED_ROLES;
-use crate::{App, AppError, RequestContext};
+use crate::policy::{Operation, Refusal, Target};
+use crate::{App, AppError, RequestContext, Resource};
 use commands::tokens::{TokenMinter, TokenPurpose};
 use commands::{CommandContext, CommandError, CommandHandler, Executed};
+use domain::OrganizationId;
+use domain::organization::OrgRole;
+use domain::user::UserState;
 use domain::user::{NewUser, UserAggregate, UserCommand};
 use domain::values::{Email, PasswordHash, PersonName, PhoneNumber, Role, Username};
 use domain::{Duration, Timestamp, UserId};
+use eventstore::IdempotencyKey;
 use secrecy::SecretString;
 use std::collections::BTreeSet;
 
@@ -272,5 +279,97 @@ impl Creator<'_> {
             .commands
             .execute::<UserAggregate>(&user_id.to_string(), command, context)
             .await?)
+    }
+}
+
+/// Where a new user goes, besides the installation.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// Their role there.
+    pub role: OrgRole,
+}
+
+impl App {
+    /// Creates a user, optionally in an organization. Administrators create accounts and add
+    /// members directly; an org_admin creates the account as an invitation (the person sets
+    /// their own password and joins when they accept), so they may not set a password. Roles
+    /// other than the default (`roles_chosen`) are for those who may change roles.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_user(
+        &self,
+        who: &Authority,
+        context: &RequestContext,
+        account: NewAccount,
+        roles_chosen: bool,
+        placement: Option<Placement>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Executed<UserAggregate>, AppError> {
+        let organization = match placement {
+            Some(placement) => {
+                let (organization, _) = self
+                    .authorized_organization(who, placement.organization, Operation::CreateUser)
+                    .await
+                    .map_err(|error| match error {
+                        AppError::NotFound(_)
+                        | AppError::Refused {
+                            refusal: Refusal::NotFound,
+                            ..
+                        } => AppError::Unknown {
+                            field: "/organization",
+                            resource: Resource::Organization,
+                        },
+                        error => error,
+                    })?;
+                Some((organization, placement.role))
+            }
+            None => {
+                who.require(Operation::CreateUser, Target::Everything, Resource::User)?;
+                None
+            }
+        };
+        if roles_chosen {
+            who.require(Operation::ChangeRoles, Target::Everything, Resource::User)?;
+        }
+        let adds_directly = who.allows(Operation::CreateUser, Target::Everything);
+        if !adds_directly && account.password.is_some() {
+            return Err(AppError::PasswordNotYours);
+        }
+        let creator = Creator {
+            commands: &self.commands,
+            passwords: &self.passwords,
+            tokens: &self.tokens,
+            invitation_lifetime: self.auth.invitation_lifetime,
+        };
+        // The new user's id is not known yet: the actor is the administrator.
+        let metadata = who.administering(context);
+        let command_context = CommandContext {
+            metadata: metadata.clone(),
+            idempotency,
+            ..Default::default()
+        };
+        let executed = creator.create(account, command_context).await?;
+        if let (Some((organization, role)), UserState::Present(user)) =
+            (organization, &executed.state)
+            && !executed.replayed
+        {
+            if adds_directly {
+                let member_context = CommandContext {
+                    metadata,
+                    data_subject: Some(organization.id.to_string()),
+                    ..Default::default()
+                };
+                self.add_member(member_context, organization.id, user, role, BTreeSet::new())
+                    .await?;
+            } else {
+                let offer = Offer {
+                    role,
+                    permissions: BTreeSet::new(),
+                };
+                self.invite(metadata, &organization, user, offer).await?;
+            }
+        }
+        Ok(executed)
     }
 }

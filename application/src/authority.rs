@@ -105,6 +105,18 @@ impl Authority {
         }
     }
 
+    /// Event metadata for what this caller does as an administrator (creating someone whose id
+    /// is not known yet).
+    pub fn administering(&self, context: &RequestContext) -> EventMetadata {
+        match &self.recorded_as {
+            RecordedAs::Person { id, .. } => context.metadata(eventstore::Actor {
+                kind: ActorKind::Admin,
+                id: Some(id.to_string()),
+            }),
+            RecordedAs::Named(actor) => context.metadata(actor.clone()),
+        }
+    }
+
     /// Event metadata for what this caller does to `subject`.
     pub fn metadata(&self, context: &RequestContext, subject: UserId) -> EventMetadata {
         match &self.recorded_as {

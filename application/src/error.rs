@@ -91,12 +91,17 @@ pub enum AppError {
         /// Tries left before a new code is needed.
         attempts_left: u32,
     },
-    /// The user named at `field` does not exist (or was deleted).
-    #[error("{field}: no such user")]
-    NoSuchUser {
-        /// Where the user was named.
+    /// What is named at `field` does not exist (or the caller may not know it does).
+    #[error("{field}: no such {resource}")]
+    Unknown {
+        /// Where it was named.
         field: &'static str,
+        /// What it should be.
+        resource: Resource,
     },
+    /// An org_admin creates accounts as invitations: the person sets their own password.
+    #[error("an org_admin creates accounts as invitations: the person sets their own password")]
+    PasswordNotYours,
     /// The invitation lapsed before it was answered.
     #[error("the invitation lapsed")]
     InvitationLapsed,

@@ -58,7 +58,10 @@ impl App {
         raw: &str,
         field: &'static str,
     ) -> Result<Box<User>, AppError> {
-        let missing = || AppError::NoSuchUser { field };
+        let missing = || AppError::Unknown {
+            field,
+            resource: Resource::User,
+        };
         let user_id: UserId = raw.parse().map_err(|_| missing())?;
         let loaded = self
             .commands
@@ -214,7 +217,10 @@ impl App {
         let executed = creator.create(account, context).await?;
         match executed.state {
             UserState::Present(user) => Ok(user),
-            _ => Err(AppError::NoSuchUser { field: "/email" }),
+            _ => Err(AppError::Unknown {
+                field: "/email",
+                resource: Resource::User,
+            }),
         }
     }
 

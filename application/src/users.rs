@@ -9,10 +9,12 @@ use crate::{App, AppError, RequestContext, Resource};
 use commands::tokens::TokenPurpose;
 use commands::{CommandContext, Executed};
 use domain::session::RevocationReason;
-use domain::user::{User, UserAggregate, UserCommand, UserState};
-use domain::values::Reason;
+use domain::user::{AccountLock, User, UserAggregate, UserCommand, UserState};
+use domain::values::{Email, PersonName, PhoneNumber, Reason, Role, Username};
 use domain::{Timestamp, UserId};
 use eventstore::IdempotencyKey;
+use secrecy::SecretString;
+use std::collections::BTreeSet;
 
 /// How current a user read for a use case must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,5 +165,166 @@ impl App {
             sessions::close_all(self, context, after, None, Closing::Revoke(reason), now).await?;
         }
         Ok(executed)
+    }
+}
+
+/// What to change of a user; `None` keeps it. The whole set changes at once or not at all.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    /// A new first name (`Some(None)` removes it).
+    pub first_name: Option<Option<PersonName>>,
+    /// A new last name (`Some(None)` removes it).
+    pub last_name: Option<Option<PersonName>>,
+    /// A new username (`Some(None)` removes it).
+    pub username: Option<Option<Username>>,
+    /// A new phone number (`Some(None)` removes it).
+    pub phone: Option<Option<PhoneNumber>>,
+    /// A new email address; its verification starts again.
+    pub email: Option<Email>,
+    /// The whole set of global roles.
+    pub roles: Option<BTreeSet<Role>>,
+}
+
+/// A lock's state as administrators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lockout {
+    /// Until when the lock holds, if locked (`None` inside a lock: until unlocked).
+    pub lock: Option<AccountLock>,
+    /// Failed logins counted toward the next lock.
+    pub failed_attempts: u32,
+    /// Failed logins left before a lock.
+    pub remaining_attempts: u32,
+}
+
+impl App {
+    /// The user `user_id` as of now, if the policy lets `who` read them.
+    #[tracing::instrument(skip(self, who))]
+    pub async fn user(
+        &self,
+        who: &Authority,
+        user_id: UserId,
+    ) -> Result<(Box<User>, u64), AppError> {
+        self.authorized_user(who, user_id, Read::Latest, Operation::ReadUser)
+            .await
+    }
+
+    /// Whether `user_id` is locked, and how many failed logins are left before a lock.
+    #[tracing::instrument(skip(self, who))]
+    pub async fn lockout(&self, who: &Authority, user_id: UserId) -> Result<Lockout, AppError> {
+        let (user, _) = self
+            .authorized_user(who, user_id, Read::Latest, Operation::ReadLockout)
+            .await?;
+        let now = chrono::Utc::now();
+        let lock = user.active_lock(now).cloned();
+        // After a lock has run out the count starts again (as the domain counts).
+        let failed_attempts = if user.lock.is_some() && lock.is_none() {
+            0
+        } else {
+            user.failed_logins
+        };
+        let remaining_attempts = if lock.is_some() {
+            0
+        } else {
+            self.auth
+                .lockout
+                .max_failed_attempts
+                .saturating_sub(failed_attempts)
+        };
+        Ok(Lockout {
+            lock,
+            failed_attempts,
+            remaining_attempts,
+        })
+    }
+
+    /// Changes a user's names, username, email, phone or roles, all at once or not at all. A
+    /// person changing their own email or phone confirms with `current_password` unless they
+    /// signed in recently; each aspect asks the policy for its own operation.
+    #[tracing::instrument(skip_all)]
+    pub async fn update_user(
+        &self,
+        who: &mut Authority,
+        context: &RequestContext,
+        user_id: UserId,
+        changes: UserChanges,
+        current_password: Option<SecretString>,
+        preconditions: Preconditions,
+    ) -> Result<Executed<UserAggregate>, AppError> {
+        let (user, version) = self
+            .authorized_user(who, user_id, Read::Followed, Operation::ReadUser)
+            .await?;
+        let asked = [
+            (
+                changes.first_name.is_some() || changes.last_name.is_some(),
+                Operation::ChangeNames,
+            ),
+            (changes.username.is_some(), Operation::ChangeUsername),
+            (changes.email.is_some(), Operation::ChangeEmail),
+            (changes.phone.is_some(), Operation::ChangePhone),
+            (changes.roles.is_some(), Operation::ChangeRoles),
+        ];
+        let person = who.person(self, &user);
+        if current_password.is_some() {
+            who.confirm_password(self, current_password, "/current_password")
+                .await?;
+        }
+        for operation in asked
+            .into_iter()
+            .filter_map(|(sent, operation)| sent.then_some(operation))
+        {
+            who.require(operation, Target::Person(&person), Resource::User)?;
+        }
+        let now = chrono::Utc::now();
+        let mut commands = Vec::new();
+        if changes.first_name.is_some() || changes.last_name.is_some() {
+            commands.push(UserCommand::UpdateProfile {
+                first_name: changes
+                    .first_name
+                    .unwrap_or_else(|| user.first_name.clone()),
+                last_name: changes.last_name.unwrap_or_else(|| user.last_name.clone()),
+                profile: user.profile.clone(),
+                at: now,
+            });
+        }
+        if let Some(username) = changes.username {
+            commands.push(UserCommand::ChangeUsername { username, at: now });
+        }
+        if let Some(phone) = changes.phone {
+            commands.push(UserCommand::ChangePhone { phone, at: now });
+        }
+        if let Some(email) = changes.email {
+            let (verification, _) = self.tokens.issue(
+                TokenPurpose::EmailVerification,
+                user.id,
+                now,
+                self.auth.email_verification_lifetime,
+            );
+            commands.push(UserCommand::ChangeEmail {
+                email,
+                verification,
+            });
+        }
+        if let Some(wanted) = changes.roles {
+            for role in user.roles.difference(&wanted) {
+                commands.push(UserCommand::RevokeRole {
+                    role: role.clone(),
+                    at: now,
+                });
+            }
+            for role in wanted.difference(&user.roles) {
+                commands.push(UserCommand::GrantRole {
+                    role: role.clone(),
+                    at: now,
+                });
+            }
+        }
+        let command_context = CommandContext {
+            metadata: who.metadata(context, user.id),
+            idempotency: preconditions.idempotency,
+            expected_version: preconditions.expected_version,
+            ..Default::default()
+        };
+        self.on_user(user, version, UserCommand::Batch(commands), command_context)
+            .await
     }
 }

@@ -9,24 +9,21 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::error::{command_problem, user_problem};
 use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
 use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::{Accepted, LOG_POSITION};
-use crate::routes::organizations;
 use application::Resource;
-use application::accounts::{Creator, NewAccount};
+use application::accounts::{NewAccount, Placement};
 use application::authority::Authority;
-use application::invitations::Offer;
-use application::policy::{Operation, Target};
-use application::users::{AccountAction, Preconditions, Read};
+use application::policy::Operation;
+use application::users::{AccountAction, Preconditions, Read, UserChanges};
 use application::views::UserView;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use commands::{CommandContext, Executed};
+use commands::Executed;
 use domain::organization::OrgRole;
-use domain::user::{User, UserAggregate, UserCommand, UserState};
+use domain::user::{User, UserAggregate, UserState};
 use domain::values::{Email, PersonName, PhoneNumber, Reason, Role, Username};
 use domain::{Timestamp, UserId};
 use secrecy::SecretString;
@@ -93,13 +90,11 @@ fn name_change(
     fields: &mut FieldErrors,
     raw: &Option<Option<String>>,
     pointer: &str,
-    current: &Option<PersonName>,
-) -> Option<PersonName> {
-    match raw {
-        None => current.clone(),
-        Some(None) => None,
-        Some(Some(raw)) => fields.parse(raw, PersonName::parse, pointer),
-    }
+) -> Option<Option<PersonName>> {
+    raw.as_ref().map(|raw| {
+        raw.as_deref()
+            .and_then(|raw| fields.parse(raw, PersonName::parse, pointer))
+    })
 }
 
 /// Global roles from the catalog.
@@ -162,43 +157,15 @@ pub async fn create_user(
 ) -> Result<Response, Problem> {
     let body = command.body;
     let authority = Authority::of(&state, &caller).await?;
-    let organization = match &body.organization {
-        Some(raw) => {
-            let (organization, _) = organizations::authorized_organization(
-                &state,
-                &authority,
-                raw,
-                Operation::CreateUser,
-            )
-            .await
-            .map_err(|problem| {
-                if problem.status == 404 {
-                    Problem::validation().with_field("/organization", "no such organization")
-                } else {
-                    problem
-                }
-            })?;
-            Some(organization)
-        }
-        None => {
-            authority.require(Operation::CreateUser, Target::Everything, Resource::User)?;
-            None
-        }
+    let placement = match &body.organization {
+        Some(raw) => Some(Placement {
+            organization: raw.parse().map_err(|_| {
+                Problem::validation().with_field("/organization", "no such organization")
+            })?,
+            role: body.organization_role.unwrap_or(OrgRole::Member),
+        }),
+        None => None,
     };
-    if body.roles.is_some() {
-        authority.require(Operation::ChangeRoles, Target::Everything, Resource::User)?;
-    }
-    // Who may only invite (an org_admin) creates the account as an invitation: the person sets
-    // their own password and joins when they accept.
-    let adds_directly = authority.allows(Operation::CreateUser, Target::Everything);
-    if !adds_directly && body.password.is_some() {
-        return Err(
-            Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_field(
-                "/password",
-                "an org_admin creates accounts as invitations: the person sets their own password",
-            ),
-        );
-    }
     let mut fields = FieldErrors::default();
     let email = fields.parse(&body.email, Email::parse, "/email");
     let username = body
@@ -235,45 +202,16 @@ pub async fn create_user(
         roles,
         password: body.password,
     };
-    let creator = Creator {
-        commands: &state.commands,
-        passwords: &state.passwords,
-        tokens: &state.tokens,
-        invitation_lifetime: state.auth.invitation_lifetime,
-    };
-    // The new user's id is not known yet: the actor is the administrator.
-    let metadata = context.metadata(eventstore::Actor {
-        kind: eventstore::ActorKind::Admin,
-        id: Some(caller.user.id.to_string()),
-    });
-    let context = CommandContext {
-        metadata,
-        idempotency: command.idempotency,
-        ..Default::default()
-    };
-    let metadata = context.metadata.clone();
-    let executed = creator.create(account, context).await?;
-    if let (Some(organization), UserState::Present(user)) = (organization, &executed.state)
-        && !executed.replayed
-    {
-        let role = body.organization_role.unwrap_or(OrgRole::Member);
-        if adds_directly {
-            let member_context = CommandContext {
-                metadata,
-                data_subject: Some(organization.id.to_string()),
-                ..Default::default()
-            };
-            state
-                .add_member(member_context, organization.id, user, role, BTreeSet::new())
-                .await?;
-        } else {
-            let offer = Offer {
-                role,
-                permissions: BTreeSet::new(),
-            };
-            state.invite(metadata, &organization, user, offer).await?;
-        }
-    }
+    let executed = state
+        .create_user(
+            &authority,
+            &context,
+            account,
+            body.roles.is_some(),
+            placement,
+            command.idempotency,
+        )
+        .await?;
     user_answer(StatusCode::CREATED, &executed, chrono::Utc::now())
 }
 
@@ -304,7 +242,8 @@ pub async fn get_user(
         crate::routes::audit::history_subject(&state, &caller, &id).await?;
         return crate::routes::audit::past_user(&state, &id, &point).await;
     }
-    let (user, version) = user_for(&state, &caller, &id, Read::Latest, Operation::ReadUser).await?;
+    let authority = Authority::of(&state, &caller).await?;
+    let (user, version) = state.user(&authority, user_id(&id)?).await?;
     let mut response = axum::Json(UserView::new(&user, chrono::Utc::now())).into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)
@@ -372,111 +311,49 @@ pub async fn update_user(
     command: JsonCommand<UpdateUserRequest>,
 ) -> Result<Response, Problem> {
     let mut authority = Authority::of(&state, &caller).await?;
-    let (user, version) =
-        authorized_user(&state, &authority, &id, Read::Followed, Operation::ReadUser).await?;
+    let user_id = user_id(&id)?;
+    // Who may not see the user hears so before anything is said about the fields.
+    state.user(&authority, user_id).await?;
     let body = command.body;
-    let asked = [
-        (
-            body.first_name.is_some() || body.last_name.is_some(),
-            Operation::ChangeNames,
-        ),
-        (body.username.is_some(), Operation::ChangeUsername),
-        (body.email.is_some(), Operation::ChangeEmail),
-        (body.phone.is_some(), Operation::ChangePhone),
-        (body.roles.is_some(), Operation::ChangeRoles),
-    ];
-    let person = authority.person(&state, &user);
-    if body.current_password.is_some() {
-        authority
-            .confirm_password(&state, body.current_password, "/current_password")
-            .await?;
-    }
-    for operation in asked
-        .into_iter()
-        .filter_map(|(sent, operation)| sent.then_some(operation))
-    {
-        authority.require(operation, Target::Person(&person), Resource::User)?;
-    }
-    let now = chrono::Utc::now();
     let mut fields = FieldErrors::default();
-    let mut changes = Vec::new();
-    if body.first_name.is_some() || body.last_name.is_some() {
-        let first_name = name_change(
-            &mut fields,
-            &body.first_name,
-            "/first_name",
-            &user.first_name,
-        );
-        let last_name = name_change(&mut fields, &body.last_name, "/last_name", &user.last_name);
-        changes.push(UserCommand::UpdateProfile {
-            first_name,
-            last_name,
-            profile: user.profile.clone(),
-            at: now,
-        });
-    }
-    if let Some(username) = &body.username {
-        let username = username
+    let changes = UserChanges {
+        first_name: name_change(&mut fields, &body.first_name, "/first_name"),
+        last_name: name_change(&mut fields, &body.last_name, "/last_name"),
+        username: body.username.as_ref().map(|username| {
+            username
+                .as_deref()
+                .and_then(|raw| fields.parse(raw, Username::parse, "/username"))
+        }),
+        phone: body.phone.as_ref().map(|phone| {
+            phone
+                .as_deref()
+                .and_then(|raw| fields.parse(raw, PhoneNumber::parse, "/phone"))
+        }),
+        email: body
+            .email
             .as_deref()
-            .and_then(|raw| fields.parse(raw, Username::parse, "/username"));
-        changes.push(UserCommand::ChangeUsername { username, at: now });
-    }
-    if let Some(phone) = &body.phone {
-        let phone = phone
+            .and_then(|raw| fields.parse(raw, Email::parse, "/email")),
+        roles: body
+            .roles
             .as_deref()
-            .and_then(|raw| fields.parse(raw, PhoneNumber::parse, "/phone"));
-        changes.push(UserCommand::ChangePhone { phone, at: now });
-    }
-    if let Some(email) = body
-        .email
-        .as_deref()
-        .and_then(|raw| fields.parse(raw, Email::parse, "/email"))
-    {
-        let (verification, _) = state.tokens.issue(
-            commands::tokens::TokenPurpose::EmailVerification,
-            user.id,
-            now,
-            state.auth.email_verification_lifetime,
-        );
-        changes.push(UserCommand::ChangeEmail {
-            email,
-            verification,
-        });
-    }
-    if let Some(names) = &body.roles {
-        let wanted = catalog_roles(&mut fields, &state, names);
-        for role in user.roles.difference(&wanted) {
-            changes.push(UserCommand::RevokeRole {
-                role: role.clone(),
-                at: now,
-            });
-        }
-        for role in wanted.difference(&user.roles) {
-            changes.push(UserCommand::GrantRole {
-                role: role.clone(),
-                at: now,
-            });
-        }
-    }
+            .map(|names| catalog_roles(&mut fields, &state, names)),
+    };
     fields.finish()?;
-    let context = CommandContext {
-        metadata: caller.metadata(&context, user.id),
-        idempotency: command.idempotency,
+    let preconditions = Preconditions {
         expected_version,
-        ..Default::default()
+        idempotency: command.idempotency,
     };
     let executed = state
-        .commands
-        .execute_on::<UserAggregate>(
-            &user.id.to_string(),
-            UserState::Present(user.clone()),
-            version,
-            UserCommand::Batch(changes),
-            context,
+        .update_user(
+            &mut authority,
+            &context,
+            user_id,
+            changes,
+            body.current_password,
+            preconditions,
         )
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    user_answer(StatusCode::OK, &executed, now)
+        .await?;
+    user_answer(StatusCode::OK, &executed, chrono::Utc::now())
 }
 
 /// `POST /users/{id}/lock`.
@@ -750,29 +627,14 @@ pub async fn lockout(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<LockoutView>, Problem> {
-    let (user, _) = user_for(&state, &caller, &id, Read::Latest, Operation::ReadLockout).await?;
-    let now = chrono::Utc::now();
-    let lock = user.active_lock(now);
-    // After a lock has run out the count starts again (as the domain counts).
-    let failed_attempts = if user.lock.is_some() && lock.is_none() {
-        0
-    } else {
-        user.failed_logins
-    };
+    let authority = Authority::of(&state, &caller).await?;
+    let lockout = state.lockout(&authority, user_id(&id)?).await?;
     Ok(axum::Json(LockoutView {
-        is_locked: lock.is_some(),
-        locked_until: lock.and_then(|lock| lock.until),
-        locked_by: lock.map(|lock| lock.kind),
-        failed_attempts,
-        remaining_attempts: if lock.is_some() {
-            0
-        } else {
-            state
-                .auth
-                .lockout
-                .max_failed_attempts
-                .saturating_sub(failed_attempts)
-        },
+        is_locked: lockout.lock.is_some(),
+        locked_until: lockout.lock.as_ref().and_then(|lock| lock.until),
+        locked_by: lockout.lock.as_ref().map(|lock| lock.kind),
+        failed_attempts: lockout.failed_attempts,
+        remaining_attempts: lockout.remaining_attempts,
     }))
 }
 
