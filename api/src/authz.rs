@@ -50,6 +50,40 @@ impl From<AppError> for Problem {
             AppError::Session(error) => command_problem(error, session_problem),
             AppError::Invalid(error) => error.into(),
             AppError::Picture(error) => picture_problem(&error),
+            AppError::Unanswerable(detail) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-query",
+                "The query cannot be answered",
+            )
+            .with_detail(detail),
+            AppError::NoSuchPosition { head: None, max } => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-min-position",
+                "No such log position",
+            )
+            .with_detail(format!("Log positions go up to {max}.")),
+            AppError::NoSuchPosition {
+                head: Some(head), ..
+            } => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-min-position",
+                "No such log position yet",
+            )
+            .with_detail(format!(
+                "The log ends at position {head}; min_position takes a position a command answered with."
+            )),
+            AppError::ReadModelBehind { position } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "read-model-behind",
+                "The read models have not caught up yet",
+            )
+            .with_detail(format!(
+                "Position {position} is not applied yet; try again shortly."
+            ))
+            .with_header(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            ),
             AppError::Malformed(detail) => Problem::validation().with_detail(detail),
             AppError::InvalidQuery { field, message } => {
                 Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query")

@@ -63,6 +63,24 @@ pub enum AppError {
     /// The input does not make sense as a whole (the detail says why).
     #[error("{0}")]
     Malformed(&'static str),
+    /// The read models cannot answer the query as asked (the text says why).
+    #[error("{0}")]
+    Unanswerable(String),
+    /// The log position to wait for was never given out (`head` is where the log ends, when
+    /// the position is within `max`).
+    #[error("no such log position")]
+    NoSuchPosition {
+        /// The log's last position, if the asked one is within the range of positions.
+        head: Option<u64>,
+        /// The highest position the log can have.
+        max: u64,
+    },
+    /// The read models have not applied `position` yet.
+    #[error("read models behind position {position}")]
+    ReadModelBehind {
+        /// The position asked for.
+        position: u64,
+    },
     /// A query's parameter is invalid (`field` names it, as a JSON pointer).
     #[error("{field}: {message}")]
     InvalidQuery {

@@ -22,6 +22,7 @@ pub mod pictures;
 pub mod policy;
 pub mod privacy;
 pub mod profiles;
+pub mod queries;
 pub mod rate_limit;
 pub mod sessions;
 pub mod settings;

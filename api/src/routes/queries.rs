@@ -11,73 +11,29 @@ use crate::AppState;
 use crate::auth::current::Caller;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::Problem;
-use crate::routes::organizations::authorized_organization;
-use crate::routes::users::user_for;
 use application::Resource;
 use application::authority::Authority;
-use application::policy::{Operation, Target};
-use application::users::Read;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
+use domain::OrganizationId;
 use futures::StreamExt;
 use projections::queries::{
     ActivityFilter, DailyPoint, Dashboard, Funnel, ListedMember, ListedOrganization, ListedUser,
-    Page, QueryError, UserFilter,
+    Page, UserFilter,
 };
-use projections::{activity, analytics, directory, sessions};
+use projections::{activity, sessions};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 /// The header a client may send instead of the `min_position` parameter.
 pub const MIN_POSITION: &str = "x-min-position";
 
-/// How much of the read models a caller may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// Everything (admin, auditor, analyst).
-    All,
-    /// The organizations the caller administers, and their members.
-    Organizations(Vec<String>),
-}
-
-impl Scope {
-    fn organizations(&self) -> Option<&[String]> {
-        match self {
-            Self::All => None,
-            Self::Organizations(ids) => Some(ids),
-        }
-    }
-}
-
-/// What the caller may read for `operation`: everything, or their organizations' share, as
-/// the policy says; refused if neither.
-fn scope(authority: &Authority, operation: Operation) -> Result<Scope, Problem> {
-    let Err(refusal) = authority.require(operation, Target::Everything, Resource::Organization)
-    else {
-        return Ok(Scope::All);
-    };
-    let shared: Vec<String> = authority
-        .organizations()
-        .filter(|id| authority.allows(operation, Target::Organization(*id)))
-        .map(|id| id.to_string())
-        .collect();
-    if shared.is_empty() {
-        Err(refusal.into())
-    } else {
-        Ok(Scope::Organizations(shared))
-    }
-}
-
-/// Waits until `projections` have applied the position asked for, if any.
-async fn fresh(
-    state: &AppState,
-    headers: &HeaderMap,
-    parameter: Option<u64>,
-    projections: &[&str],
-) -> Result<(), Problem> {
+/// The log position to wait for: the larger of the `min_position` parameter and the
+/// `X-Min-Position` header.
+fn min_position(headers: &HeaderMap, parameter: Option<u64>) -> Result<Option<u64>, Problem> {
     let header = headers
         .get(MIN_POSITION)
         .map(|value| {
@@ -94,69 +50,7 @@ async fn fresh(
                 })
         })
         .transpose()?;
-    let Some(position) = parameter.max(header) else {
-        return Ok(());
-    };
-    if position > eventstore::MAX_POSITION {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-min-position",
-            "No such log position",
-        )
-        .with_detail(format!(
-            "Log positions go up to {}.",
-            eventstore::MAX_POSITION
-        )));
-    }
-    // Every position a command answered with is at or below the head: one above it was never
-    // given out, so waiting for it would only time out.
-    let head = state
-        .log()
-        .head()
-        .await
-        .map_err(|error| Problem::internal(&error))?
-        .position;
-    if position > head {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-min-position",
-            "No such log position yet",
-        )
-        .with_detail(format!(
-            "The log ends at position {head}; min_position takes a position a command answered with."
-        )));
-    }
-    let reached = state
-        .read
-        .projector
-        .wait_for(position, projections, state.read.wait_timeout)
-        .await
-        .map_err(|error| Problem::internal(&error))?;
-    if reached {
-        Ok(())
-    } else {
-        Err(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "read-model-behind",
-            "The read models have not caught up yet",
-        )
-        .with_detail(format!(
-            "Position {position} is not applied yet; try again shortly."
-        ))
-        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")))
-    }
-}
-
-fn query_problem(error: QueryError) -> Problem {
-    match error {
-        QueryError::Invalid(message) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "The query cannot be answered",
-        )
-        .with_detail(message),
-        QueryError::Database(error) => Problem::internal(&error),
-    }
+    Ok(parameter.max(header))
 }
 
 async fn list_users(
@@ -165,15 +59,11 @@ async fn list_users(
     headers: &HeaderMap,
     filter: UserFilter,
 ) -> Result<axum::Json<Page<ListedUser>>, Problem> {
-    let scope = scope(&Authority::of(state, caller).await?, Operation::ListUsers)?;
-    fresh(state, headers, filter.min_position, &[directory::NAME]).await?;
-    let page = state
-        .read
-        .queries
-        .users(&filter, scope.organizations())
-        .await
-        .map_err(query_problem)?;
-    Ok(axum::Json(page))
+    let authority = Authority::of(state, caller).await?;
+    let min_position = min_position(headers, filter.min_position)?;
+    Ok(axum::Json(
+        state.list_users(&authority, &filter, min_position).await?,
+    ))
 }
 
 /// Lists users with filters, sorting and keyset pagination (read model; see `min_position`).
@@ -273,17 +163,6 @@ struct UserFilterParams {
     min_position: Option<u64>,
 }
 
-/// 404 unless the policy lets the caller do `operation` to the user `user_id`.
-async fn may_read_user(
-    state: &AppState,
-    caller: &Caller,
-    user_id: &str,
-    operation: Operation,
-) -> Result<(), Problem> {
-    user_for(state, caller, user_id, Read::Latest, operation).await?;
-    Ok(())
-}
-
 /// `min_position` alone.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -315,21 +194,11 @@ pub async fn user_sessions(
     Path(id): Path<String>,
     ApiQuery(freshness): ApiQuery<Freshness>,
 ) -> Result<axum::Json<Vec<sessions::SessionRow>>, Problem> {
-    fresh(
-        &state,
-        &headers,
-        freshness.min_position,
-        &[sessions::NAME, directory::NAME],
-    )
-    .await?;
-    may_read_user(&state, &caller, &id, Operation::ReadUserSessions).await?;
-    let rows = state
-        .read
-        .queries
-        .sessions(&id)
-        .await
-        .map_err(query_problem)?;
-    Ok(axum::Json(rows))
+    let min_position = min_position(&headers, freshness.min_position)?;
+    let authority = Authority::of(&state, &caller).await?;
+    Ok(axum::Json(
+        state.user_sessions(&authority, &id, min_position).await?,
+    ))
 }
 
 /// The activity log's parameters.
@@ -378,7 +247,7 @@ pub enum ExportFormat {
 }
 
 impl ActivityParams {
-    fn filter(self, scope: &Scope) -> (ActivityFilter, ExportFormat, Option<u64>) {
+    fn filter(self) -> (ActivityFilter, ExportFormat, Option<u64>) {
         (
             ActivityFilter {
                 from: self.from,
@@ -391,7 +260,7 @@ impl ActivityParams {
                 cursor: self.cursor,
                 limit: self.limit,
                 min_position: None,
-                scope: scope.organizations().map(<[String]>::to_vec),
+                scope: None,
             },
             self.format.unwrap_or_default(),
             self.min_position,
@@ -425,12 +294,12 @@ pub async fn activity(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<ActivityParams>,
 ) -> Result<Response, Problem> {
-    let scope = scope(
-        &Authority::of(&state, &caller).await?,
-        Operation::ListActivity,
-    )?;
-    let (filter, format, min_position) = params.filter(&scope);
-    fresh(&state, &headers, min_position, &[activity::NAME]).await?;
+    let (filter, format, min_position_parameter) = params.filter();
+    let min_position = min_position(&headers, min_position_parameter)?;
+    let authority = Authority::of(&state, &caller).await?;
+    let filter = state
+        .activity_filter(&authority, filter, None, min_position)
+        .await?;
     answer_activity(&state, filter, format).await
 }
 
@@ -460,16 +329,12 @@ pub async fn user_activity(
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<ActivityParams>,
 ) -> Result<Response, Problem> {
-    let (mut filter, format, min_position) = params.filter(&Scope::All);
-    fresh(
-        &state,
-        &headers,
-        min_position,
-        &[activity::NAME, directory::NAME],
-    )
-    .await?;
-    may_read_user(&state, &caller, &id, Operation::ReadUserActivity).await?;
-    filter.user = Some(id);
+    let (filter, format, min_position_parameter) = params.filter();
+    let min_position = min_position(&headers, min_position_parameter)?;
+    let authority = Authority::of(&state, &caller).await?;
+    let filter = state
+        .activity_filter(&authority, filter, Some(id), min_position)
+        .await?;
     answer_activity(&state, filter, format).await
 }
 
@@ -478,10 +343,9 @@ async fn answer_activity(
     filter: ActivityFilter,
     format: ExportFormat,
 ) -> Result<Response, Problem> {
-    let queries = &state.read.queries;
     let (content_type, render): (&str, fn(&activity::ActivityRow) -> String) = match format {
         ExportFormat::Json => {
-            let page = queries.activity(&filter).await.map_err(query_problem)?;
+            let page = state.activity_page(&filter).await?;
             return Ok(axum::Json(page).into_response());
         }
         ExportFormat::Csv => ("text/csv; charset=utf-8", csv_line),
@@ -491,18 +355,12 @@ async fn answer_activity(
             line
         }),
     };
-    // Check the filter (a bad cursor) before the answer starts.
-    queries
-        .activity(&ActivityFilter {
-            limit: Some(1),
-            ..filter.clone()
-        })
-        .await
-        .map_err(query_problem)?;
+    // The filter (a bad cursor) is checked before the answer starts.
+    let pages = state.activity_export(filter).await?;
     let header_line = (format == ExportFormat::Csv).then(|| {
         "position,event_id,at,actor_id,actor_kind,action,resource_type,resource_id,subject_user_id,organization_id,ip,user_agent,details\n".to_owned()
     });
-    let rows = queries.activity_export(filter).map(move |page| match page {
+    let rows = pages.map(move |page| match page {
         Ok(rows) => Ok::<_, std::io::Error>(rows.iter().map(render).collect::<String>()),
         Err(error) => {
             tracing::error!(%error, "activity export failed midway");
@@ -568,20 +426,6 @@ pub struct WindowParams {
     min_position: Option<u64>,
 }
 
-const ANALYTICS_MODELS: &[&str] = &[analytics::NAME, directory::NAME];
-
-fn window(days: Option<u32>) -> Result<u32, Problem> {
-    match days.unwrap_or(30) {
-        days @ 1..=3660 => Ok(days),
-        _ => Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "The query cannot be answered",
-        )
-        .with_detail("`days` must be 1 to 3660.")),
-    }
-}
-
 /// Totals (users by status and role, organizations by status) and the window's registrations,
 /// logins, failed logins, success rate, lockouts, verifications, resets, daily and monthly
 /// active users.
@@ -605,20 +449,13 @@ pub async fn dashboard(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<WindowParams>,
 ) -> Result<axum::Json<Dashboard>, Problem> {
-    Authority::of(&state, &caller).await?.require(
-        Operation::ReadAnalytics,
-        Target::Everything,
-        Resource::Organization,
-    )?;
-    let days = window(params.days)?;
-    fresh(&state, &headers, params.min_position, ANALYTICS_MODELS).await?;
-    let dashboard = state
-        .read
-        .queries
-        .dashboard(days, None)
-        .await
-        .map_err(query_problem)?;
-    Ok(axum::Json(dashboard))
+    let min_position = min_position(&headers, params.min_position)?;
+    let authority = Authority::of(&state, &caller).await?;
+    Ok(axum::Json(
+        state
+            .dashboard(&authority, None, params.days, min_position)
+            .await?,
+    ))
 }
 
 /// One organization's dashboard (its members' figures): readers, and its org_admins.
@@ -644,17 +481,13 @@ pub async fn organization_dashboard(
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<WindowParams>,
 ) -> Result<axum::Json<Dashboard>, Problem> {
+    let min_position = min_position(&headers, params.min_position)?;
     let authority = Authority::of(&state, &caller).await?;
-    authorized_organization(&state, &authority, &id, Operation::ReadAnalytics).await?;
-    let days = window(params.days)?;
-    fresh(&state, &headers, params.min_position, ANALYTICS_MODELS).await?;
-    let dashboard = state
-        .read
-        .queries
-        .dashboard(days, Some(&id))
-        .await
-        .map_err(query_problem)?;
-    Ok(axum::Json(dashboard))
+    Ok(axum::Json(
+        state
+            .dashboard(&authority, Some(&id), params.days, min_position)
+            .await?,
+    ))
 }
 
 /// A daily series.
@@ -698,27 +531,20 @@ pub async fn daily(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<DailyParams>,
 ) -> Result<axum::Json<Vec<DailyPoint>>, Problem> {
+    let min_position = min_position(&headers, params.min_position)?;
     let authority = Authority::of(&state, &caller).await?;
-    match &params.organization {
-        Some(id) => {
-            authorized_organization(&state, &authority, id, Operation::ReadAnalytics).await?;
-        }
-        None => authority.require(
-            Operation::ReadAnalytics,
-            Target::Everything,
-            Resource::Organization,
-        )?,
-    }
-    fresh(&state, &headers, params.min_position, ANALYTICS_MODELS).await?;
-    let to = params.to.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let from = params.from.unwrap_or_else(|| to - chrono::Days::new(29));
-    let series = state
-        .read
-        .queries
-        .daily(&params.metric, from, to, params.organization.as_deref())
-        .await
-        .map_err(query_problem)?;
-    Ok(axum::Json(series))
+    Ok(axum::Json(
+        state
+            .daily(
+                &authority,
+                &params.metric,
+                params.from,
+                params.to,
+                params.organization.as_deref(),
+                min_position,
+            )
+            .await?,
+    ))
 }
 
 /// Registered, email verified, phone verified, both (users not deleted).
@@ -742,19 +568,11 @@ pub async fn verification_funnel(
     headers: HeaderMap,
     ApiQuery(freshness): ApiQuery<Freshness>,
 ) -> Result<axum::Json<Funnel>, Problem> {
-    Authority::of(&state, &caller).await?.require(
-        Operation::ReadAnalytics,
-        Target::Everything,
-        Resource::Organization,
-    )?;
-    fresh(&state, &headers, freshness.min_position, &[directory::NAME]).await?;
-    let funnel = state
-        .read
-        .queries
-        .funnel(None)
-        .await
-        .map_err(query_problem)?;
-    Ok(axum::Json(funnel))
+    let min_position = min_position(&headers, freshness.min_position)?;
+    let authority = Authority::of(&state, &caller).await?;
+    Ok(axum::Json(
+        state.verification_funnel(&authority, min_position).await?,
+    ))
 }
 
 /// Organizations' filters.
@@ -791,22 +609,18 @@ pub async fn organizations(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<OrganizationParams>,
 ) -> Result<axum::Json<Vec<ListedOrganization>>, Problem> {
-    let scope = scope(
-        &Authority::of(&state, &caller).await?,
-        Operation::ListOrganizations,
-    )?;
-    fresh(&state, &headers, params.min_position, &[directory::NAME]).await?;
-    let rows = state
-        .read
-        .queries
-        .organizations(
-            params.status.as_deref(),
-            params.q.as_deref(),
-            scope.organizations(),
-        )
-        .await
-        .map_err(query_problem)?;
-    Ok(axum::Json(rows))
+    let min_position = min_position(&headers, params.min_position)?;
+    let authority = Authority::of(&state, &caller).await?;
+    Ok(axum::Json(
+        state
+            .list_organizations(
+                &authority,
+                params.status.as_deref(),
+                params.q.as_deref(),
+                min_position,
+            )
+            .await?,
+    ))
 }
 
 /// An organization's members with their roles and permission flags.
@@ -832,14 +646,12 @@ pub async fn members(
     Path(id): Path<String>,
     ApiQuery(freshness): ApiQuery<Freshness>,
 ) -> Result<axum::Json<Vec<ListedMember>>, Problem> {
+    let min_position = min_position(&headers, freshness.min_position)?;
     let authority = Authority::of(&state, &caller).await?;
-    authorized_organization(&state, &authority, &id, Operation::ReadOrganization).await?;
-    fresh(&state, &headers, freshness.min_position, &[directory::NAME]).await?;
-    let rows = state
-        .read
-        .queries
-        .members(&id)
-        .await
-        .map_err(query_problem)?;
-    Ok(axum::Json(rows))
+    let id: OrganizationId = id
+        .parse()
+        .map_err(|_| crate::authz::not_found(Resource::Organization))?;
+    Ok(axum::Json(
+        state.members(&authority, id, min_position).await?,
+    ))
 }
