@@ -84,6 +84,8 @@ impl From<AppError> for Problem {
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from_static("1"),
             ),
+            AppError::NotThen => not_found(Resource::User)
+                .with_detail("The user did not exist at that point of the log."),
             AppError::Malformed(detail) => Problem::validation().with_detail(detail),
             AppError::InvalidQuery { field, message } => {
                 Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query")

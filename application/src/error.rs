@@ -75,6 +75,9 @@ pub enum AppError {
         /// The highest position the log can have.
         max: u64,
     },
+    /// The user did not exist at the point of the log asked about.
+    #[error("the user did not exist at that point of the log")]
+    NotThen,
     /// The read models have not applied `position` yet.
     #[error("read models behind position {position}")]
     ReadModelBehind {

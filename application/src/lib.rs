@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod administration;
+pub mod auditing;
 pub mod authentication;
 pub mod authority;
 pub mod context;

@@ -3,20 +3,15 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::error::{command_problem, user_problem};
 use crate::extract::ApiQuery;
 use crate::problem::Problem;
-use application::Resource;
 use application::authority::Authority;
-use application::policy::{Operation, Target};
-use application::views::UserView;
-use audit::{Bound, ExportFilter, ExportFormat, ExportWriter, Selection};
+use audit::{ExportFilter, ExportFormat, ExportWriter};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::audit::SignedCheckpoint;
-use domain::user::{UserAggregate, UserState};
 use domain::{Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -24,51 +19,8 @@ use utoipa::ToSchema;
 /// The header naming the log position a past view of a user was folded up to.
 pub const AS_OF_POSITION: &str = "x-as-of-position";
 
-/// 403 unless the policy lets the caller read the log (auditors and administrators).
-async fn auditors_only(state: &AppState, caller: &Caller) -> Result<(), Problem> {
-    Authority::of(state, caller).await?.require(
-        Operation::ReadAuditLog,
-        Target::Everything,
-        Resource::User,
-    )?;
-    Ok(())
-}
-
 fn user_not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "user-not-found", "No such user")
-}
-
-/// The user at `id` if the policy lets the caller read their history (auditors,
-/// administrators, the person). A forgotten or deleted user's past stays readable to auditors.
-pub(crate) async fn history_subject(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<UserId, Problem> {
-    let authority = Authority::of(state, caller).await?;
-    let user_id: UserId = id.parse().map_err(|_| user_not_found())?;
-    let loaded = state
-        .commands
-        .current::<UserAggregate>(&user_id.to_string())
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    let person = authority.person_in(state, user_id, &loaded.state);
-    authority.require(
-        Operation::ReadUserHistory,
-        Target::Person(&person),
-        Resource::User,
-    )?;
-    Ok(user_id)
-}
-
-fn invalid_query(pointer: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query")
-        .with_field(pointer, detail)
-}
-
-fn bound(pointer: &str, raw: Option<&str>) -> Result<Option<Bound>, Problem> {
-    raw.map(|text| Bound::parse(text).map_err(|message| invalid_query(pointer, message)))
-        .transpose()
 }
 
 /// A past point of the log: at most one of the two. (Other parameters are ignored, as they
@@ -88,53 +40,6 @@ impl PointInTime {
     pub fn is_set(&self) -> bool {
         self.as_of.is_some() || self.at_position.is_some()
     }
-}
-
-/// The user `id` as of a past point, folded from their stream up to then.
-pub(crate) async fn past_user(
-    state: &AppState,
-    id: &str,
-    point: &PointInTime,
-) -> Result<Response, Problem> {
-    if point.as_of.is_some() && point.at_position.is_some() {
-        return Err(invalid_query(
-            "/as_of",
-            "give as_of or at_position, not both",
-        ));
-    }
-    if point
-        .at_position
-        .is_some_and(|position| position > eventstore::MAX_POSITION)
-    {
-        return Err(invalid_query(
-            "/at_position",
-            format!("log positions go up to {}", eventstore::MAX_POSITION),
-        ));
-    }
-    let not_then = || {
-        Problem::new(StatusCode::NOT_FOUND, "user-not-found", "No such user")
-            .with_detail("The user did not exist at that point of the log.")
-    };
-    let user_id: UserId = id.parse().map_err(|_| not_then())?;
-    // Positions are stored as signed 64-bit numbers: anything beyond is the whole log.
-    let at_position = point
-        .at_position
-        .map(|position| position.min(i64::MAX as u64));
-    let past = state
-        .commands
-        .load_as_of::<UserAggregate>(&user_id.to_string(), at_position, point.as_of)
-        .await
-        .map_err(|error| command_problem(error, user_problem))?;
-    let (UserState::Present(user), Some((position, recorded_at))) = (past.state, past.last_event)
-    else {
-        return Err(not_then());
-    };
-    let seen_at = point.as_of.unwrap_or(recorded_at);
-    let mut response = axum::Json(UserView::new(&user, seen_at)).into_response();
-    response
-        .headers_mut()
-        .insert(AS_OF_POSITION, HeaderValue::from(position));
-    Ok(response)
 }
 
 /// A user's history.
@@ -163,13 +68,9 @@ pub async fn user_history(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<HistoryView>, Problem> {
-    let user_id = history_subject(&state, &caller, &id).await?;
-    let events = audit::history::stream_history(state.log(), &user_id.to_string())
-        .await
-        .map_err(|error| Problem::internal(&error))?;
-    if events.is_empty() {
-        return Err(user_not_found());
-    }
+    let authority = Authority::of(&state, &caller).await?;
+    let user_id: UserId = id.parse().map_err(|_| user_not_found())?;
+    let events = state.user_history(&authority, user_id).await?;
     Ok(axum::Json(HistoryView {
         user_id: user_id.to_string(),
         events,
@@ -209,17 +110,18 @@ pub async fn events(
     caller: Caller,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Response, Problem> {
-    auditors_only(&state, &caller).await?;
+    let authority = Authority::of(&state, &caller).await?;
     let filter = ExportFilter {
         stream: query.stream,
         event_type: query.event_type,
         ..Default::default()
-    }
-    .between(
-        bound("/from", query.from.as_deref())?,
-        bound("/to", query.to.as_deref())?,
-    );
-    let mut selection = Selection::new(state.log(), filter);
+    };
+    let mut selection = state.audit_events(
+        &authority,
+        filter,
+        query.from.as_deref(),
+        query.to.as_deref(),
+    )?;
     let (chunks, body) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
     tokio::spawn(async move {
         loop {
@@ -321,36 +223,8 @@ pub async fn verify(
     caller: Caller,
     ApiQuery(query): ApiQuery<VerifyQuery>,
 ) -> Result<axum::Json<VerifyView>, Problem> {
-    auditors_only(&state, &caller).await?;
-    for (pointer, position) in [("/from", query.from), ("/to", query.to)] {
-        if position.is_some_and(|position| position > eventstore::MAX_POSITION) {
-            return Err(invalid_query(
-                pointer,
-                format!("log positions go up to {}", eventstore::MAX_POSITION),
-            ));
-        }
-    }
-    let from = query.from.unwrap_or(1).max(1);
-    if query.to.is_some_and(|to| to < from) {
-        return Err(invalid_query("/to", "to comes before from"));
-    }
-    let head = state
-        .log()
-        .head()
-        .await
-        .map_err(|error| Problem::internal(&error))?
-        .position;
-    if from > head.max(1) {
-        return Err(invalid_query(
-            "/from",
-            format!("from is past the head of the log ({head})"),
-        ));
-    }
-    let report = state
-        .log()
-        .verify_chain_range(from, query.to.map(|to| to.min(head)), |_| {})
-        .await
-        .map_err(|error| Problem::internal(&error))?;
+    let authority = Authority::of(&state, &caller).await?;
+    let (from, report) = state.verify_log(&authority, query.from, query.to).await?;
     Ok(axum::Json(VerifyView {
         intact: report.broken.is_none(),
         from,
@@ -405,13 +279,9 @@ pub async fn checkpoints(
     caller: Caller,
     ApiQuery(query): ApiQuery<CheckpointsQuery>,
 ) -> Result<axum::Json<CheckpointsView>, Problem> {
-    auditors_only(&state, &caller).await?;
-    let limit = query.limit.unwrap_or(10);
-    if !(1..=100).contains(&limit) {
-        return Err(invalid_query("/limit", "must be 1 to 100"));
-    }
-    let checkpoints = audit::checkpoint::latest_checkpoints(state.log(), limit)
-        .await
-        .map_err(|error| Problem::internal(&error))?;
+    let authority = Authority::of(&state, &caller).await?;
+    let checkpoints = state
+        .checkpoints(&authority, query.limit.unwrap_or(10))
+        .await?;
     Ok(axum::Json(CheckpointsView { checkpoints }))
 }

@@ -239,8 +239,17 @@ pub async fn get_user(
     if point.is_set() {
         // An org_admin's view of a member starts when the membership did, so their past is
         // not theirs to see: the past is the history's, for auditors and the person.
-        crate::routes::audit::history_subject(&state, &caller, &id).await?;
-        return crate::routes::audit::past_user(&state, &id, &point).await;
+        let authority = Authority::of(&state, &caller).await?;
+        let past = state
+            .user_as_of(&authority, user_id(&id)?, point.as_of, point.at_position)
+            .await?;
+        let seen_at = point.as_of.unwrap_or(past.recorded_at);
+        let mut response = axum::Json(UserView::new(&past.user, seen_at)).into_response();
+        response.headers_mut().insert(
+            crate::routes::audit::AS_OF_POSITION,
+            HeaderValue::from(past.position),
+        );
+        return Ok(response);
     }
     let authority = Authority::of(&state, &caller).await?;
     let (user, version) = state.user(&authority, user_id(&id)?).await?;
