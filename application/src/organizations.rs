@@ -31,6 +31,46 @@ impl App {
         })
     }
 
+    /// Adds the existing user `member.user_id` (as sent) to organization `id` directly:
+    /// administrators only; others invite (see [`Self::invite_member`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn add_member_directly(
+        &self,
+        who: &Authority,
+        context: &RequestContext,
+        id: OrganizationId,
+        member: NewMember,
+        preconditions: Preconditions,
+    ) -> Result<OrganizationOutcome, AppError> {
+        let (organization, _) = self
+            .authorized_organization(who, id, Operation::ReadOrganization)
+            .await?;
+        let user = self.existing_user(&member.user_id, "/user_id").await?;
+        let person = who.person(self, &user);
+        who.require(
+            Operation::AddMember,
+            Target::Member {
+                organization: organization.id,
+                person: &person,
+            },
+            Resource::Organization,
+        )?;
+        let command_context = CommandContext {
+            metadata: who.metadata(context, user.id),
+            idempotency: preconditions.idempotency,
+            expected_version: preconditions.expected_version,
+            data_subject: Some(organization.id.to_string()),
+        };
+        self.add_member(
+            command_context,
+            organization.id,
+            &user,
+            member.role,
+            member.permissions,
+        )
+        .await
+    }
+
     /// Adds `user` to an organization: links the user to it, then adds the membership (so a
     /// user's links are always a superset of their memberships). The caller authorized it.
     pub async fn add_member(
@@ -95,6 +135,17 @@ pub struct OrganizationChanges {
     pub contact_phone: Option<PhoneNumber>,
     /// A new status.
     pub status: Option<OrganizationStatus>,
+}
+
+/// A member to add: an existing user, by id as sent.
+#[derive(Debug)]
+pub struct NewMember {
+    /// The user's id, as sent.
+    pub user_id: String,
+    /// Their role.
+    pub role: OrgRole,
+    /// Their permission flags.
+    pub permissions: BTreeSet<Permission>,
 }
 
 /// What to change of a membership; `None` keeps what the member has.

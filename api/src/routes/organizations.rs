@@ -17,15 +17,15 @@ use crate::auth::current::Caller;
 use crate::extract::{Idempotency, IfMatch, JsonCommand, RequestContext, etag};
 use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::LOG_POSITION;
+use application::AppError;
 use application::Resource;
 use application::authority::Authority;
-use application::organizations::{MemberChange, NewOrganization, OrganizationChanges};
+use application::organizations::{MemberChange, NewMember, NewOrganization, OrganizationChanges};
 use application::policy::{Operation, Person, Target};
 use application::users::Preconditions;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use commands::CommandContext;
 use domain::organization::{
     Contact, OrgRole, Organization, OrganizationError, OrganizationState, OrganizationStatus,
 };
@@ -510,39 +510,32 @@ pub async fn add_member_route(
     command: JsonCommand<AddMemberRequest>,
 ) -> Result<Response, Problem> {
     let authority = Authority::of(&state, &caller).await?;
+    // Who may not see the organization hears so before anything is said about the fields.
     let (organization, _) =
         authorized_organization(&state, &authority, &id, Operation::ReadOrganization).await?;
     let body = command.body;
     let mut fields = FieldErrors::default();
     let permissions = catalog_permissions(&mut fields, &state, &body.permissions);
     fields.finish()?;
-    let user = state.existing_user(&body.user_id, "/user_id").await?;
-    let person = authority.person(&state, &user);
-    authority
-        .require(
-            Operation::AddMember,
-            Target::Member {
-                organization: organization.id,
-                person: &person,
-            },
-            Resource::Organization,
-        )
-        .map_err(|error| {
-            Problem::from(error).with_detail(
+    let member = NewMember {
+        user_id: body.user_id,
+        role: body.role.unwrap_or(OrgRole::Member),
+        permissions,
+    };
+    let preconditions = Preconditions {
+        expected_version,
+        idempotency: command.idempotency,
+    };
+    let (after, version, position) = state
+        .add_member_directly(&authority, &context, organization.id, member, preconditions)
+        .await
+        .map_err(|error| match error {
+            refused @ AppError::Refused { .. } => Problem::from(refused).with_detail(
                 "Only administrators add members directly; invite the person instead \
                  (POST /api/v1/organizations/{id}/invitations): they join when they accept.",
-            )
+            ),
+            error => error.into(),
         })?;
-    let command_context = CommandContext {
-        metadata: caller.metadata(&context, user.id),
-        idempotency: command.idempotency,
-        expected_version,
-        data_subject: Some(organization.id.to_string()),
-    };
-    let role = body.role.unwrap_or(OrgRole::Member);
-    let (after, version, position) = state
-        .add_member(command_context, organization.id, &user, role, permissions)
-        .await?;
     organization_answer(StatusCode::CREATED, &after, version, position)
 }
 
