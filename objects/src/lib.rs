@@ -4,8 +4,10 @@
 //! [`ObjectStore`] is the one seam; [`LocalFolder`] is the embedded default (the data folder's
 //! `objects/`, one file per key), and S3 implements the same trait with the same keys.
 
+#[cfg(feature = "s3")]
 mod s3;
 
+#[cfg(feature = "s3")]
 pub use s3::{S3Settings, S3Store};
 
 use std::path::{Path, PathBuf};
