@@ -191,7 +191,7 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}/export", get(routes::privacy::export_user))
         .route(
             "/users/{id}/profile",
-            get(routes::users::get_profile).put(routes::users::put_profile),
+            get(routes::profiles::get_profile).put(routes::profiles::put_profile),
         )
         .route(
             "/organizations",
@@ -208,13 +208,13 @@ pub fn router(state: AppState) -> Router {
                 .delete(routes::organizations::remove_member),
         );
     // Pictures are the one body over 1 MiB: their routes get their own cap.
-    let picture_cap = routes::users::MAX_PICTURE_BYTES;
+    let picture_cap = routes::profiles::MAX_PICTURE_BYTES;
     let pictures = Router::new()
         .route(
             "/api/v1/users/{id}/profile/picture",
-            post(routes::users::put_picture)
-                .get(routes::users::get_picture)
-                .delete(routes::users::delete_picture),
+            post(routes::profiles::put_picture)
+                .get(routes::profiles::get_picture)
+                .delete(routes::profiles::delete_picture),
         )
         .layer(DefaultBodyLimit::max(picture_cap))
         .layer(RequestBodyLimitLayer::new(picture_cap))

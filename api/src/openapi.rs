@@ -3,7 +3,8 @@
 use crate::AppState;
 use crate::problem::Problem;
 use crate::routes::{
-    admin, audit, auth, invitations, mfa, organizations, privacy, queries, users, verification,
+    admin, audit, auth, invitations, mfa, organizations, privacy, profiles, queries, users,
+    verification,
 };
 use axum::Json;
 use axum::Router;
@@ -56,11 +57,11 @@ use utoipa_scalar::{Scalar, Servable};
         privacy::export_user,
         users::send_password_reset,
         users::lockout,
-        users::get_profile,
-        users::put_profile,
-        users::put_picture,
-        users::get_picture,
-        users::delete_picture,
+        profiles::get_profile,
+        profiles::put_profile,
+        profiles::put_picture,
+        profiles::get_picture,
+        profiles::delete_picture,
         organizations::create_organization,
         organizations::get_organization,
         organizations::update_organization,

@@ -174,7 +174,7 @@ pub async fn problem_for_bare_errors(response: Response) -> Response {
 /// As [`problem_for_bare_errors`], for the picture routes: a 413 states the pictures' limit.
 pub async fn problem_for_bare_picture_errors(response: Response) -> Response {
     as_problem(response, || {
-        Problem::too_large("Pictures", crate::routes::users::MAX_PICTURE_BYTES)
+        Problem::too_large("Pictures", crate::routes::profiles::MAX_PICTURE_BYTES)
     })
 }
 

@@ -7,6 +7,7 @@ pub mod invitations;
 pub mod mfa;
 pub mod organizations;
 pub mod privacy;
+pub mod profiles;
 pub mod queries;
 pub mod users;
 pub mod verification;

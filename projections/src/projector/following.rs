@@ -329,10 +329,9 @@ impl Projector {
                     }
                     // Under load, stepping again at once would chase the head a few events at
                     // a time, a transaction each: after a busy batch that was not full, wait
-                    // and gather as if idle. Under a light load, chase: lag stays low. (On
-                    // SQLite this once doubled the lag, while its writers met in SQLite's busy
-                    // handler; now that they take turns, it keeps the followers' turns few:
-                    // measured, see the README.)
+                    // and gather as if idle. Under a light load, chase: lag stays low. On
+                    // SQLite it keeps the followers' turns at the write lock few (see
+                    // docs/benchmarks.md, "Live read-model lag").
                     if (BUSY_BATCH..batch_size).contains(&events) {
                         // A batch shared with another follower may end before the head this
                         // one already saw: then there is no wake-up to wait for.

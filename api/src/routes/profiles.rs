@@ -1,0 +1,215 @@
+//! `/api/v1/users/{id}/profile` and `/api/v1/users/{id}/profile/picture`: a user's profile
+//! (address, emergency contact, language, notification preferences) and profile picture.
+//!
+//! Who may read or change them is the policy's (`application::policy`: `ReadProfile`,
+//! `ChangeProfile`); someone the caller may not see is "not found". Reads carry the user's
+//! `ETag`; replacing the profile takes `If-Match` and `Idempotency-Key`. Pictures are the one
+//! body over 1 MiB: their routes have their own cap, [`MAX_PICTURE_BYTES`].
+
+use crate::AppState;
+use crate::auth::current::Caller;
+use crate::extract::{IfMatch, JsonCommand, RequestContext, etag};
+use crate::problem::Problem;
+use crate::routes::auth::LOG_POSITION;
+use crate::routes::users::{user_for, user_id};
+use application::Resource;
+use application::authority::Authority;
+use application::policy::Operation;
+use application::users::{Preconditions, Read};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::user::UserState;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+/// `PUT /users/{id}/profile`: the whole profile (names live on the user).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRequest {
+    /// `{line1, line2?, city, region?, postal_code?, country}` (ISO 3166-1 alpha-2).
+    #[schema(value_type = Option<Object>)]
+    address: Option<domain::values::Address>,
+    /// `{name, phone}` (E.164).
+    #[schema(value_type = Option<Object>)]
+    emergency_contact: Option<domain::values::EmergencyContact>,
+    /// A BCP 47 language tag, such as `en` or `pt-BR`.
+    #[schema(value_type = Option<String>)]
+    preferred_language: Option<domain::values::LanguageTag>,
+    /// Any JSON object up to 4 KiB.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    notification_preferences: domain::values::NotificationPreferences,
+}
+
+fn profile_answer(profile: &domain::values::Profile, version: u64) -> Response {
+    let mut response = axum::Json(profile).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    response
+}
+
+/// A user's profile (the user themself, administrators, and org_admins of their organizations).
+#[utoipa::path(get, path = "/api/v1/users/{id}/profile", tag = "users", params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The profile", body = Object),
+        crate::openapi::AuthErrors,
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn get_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let (user, version) =
+        user_for(&state, &caller, &id, Read::Latest, Operation::ReadProfile).await?;
+    Ok(profile_answer(&user.profile, version))
+}
+
+/// Replaces a user's profile (the user themself and administrators).
+#[utoipa::path(put, path = "/api/v1/users/{id}/profile", tag = "users", params(("id" = String, Path, description = "User id")),
+    request_body = ProfileRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The profile", body = Object),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Someone else's profile", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match mismatch", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn put_profile(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected_version): IfMatch,
+    command: JsonCommand<ProfileRequest>,
+) -> Result<Response, Problem> {
+    let body = command.body;
+    let profile = domain::values::Profile {
+        address: body.address,
+        emergency_contact: body.emergency_contact,
+        preferred_language: body.preferred_language,
+        notification_preferences: body.notification_preferences,
+    };
+    let authority = Authority::of(&state, &caller).await?;
+    let preconditions = Preconditions {
+        expected_version,
+        idempotency: command.idempotency,
+    };
+    let executed = state
+        .change_profile(&authority, &context, user_id(&id)?, profile, preconditions)
+        .await?;
+    let UserState::Present(after) = &executed.state else {
+        return Err(crate::authz::not_found(Resource::User));
+    };
+    let mut response = profile_answer(&after.profile, executed.stream_version);
+    if let Some(position) = executed.position {
+        response
+            .headers_mut()
+            .insert(LOG_POSITION, HeaderValue::from(position));
+    }
+    Ok(response)
+}
+
+/// The largest profile picture accepted, in bytes.
+pub const MAX_PICTURE_BYTES: usize = 5 * 1024 * 1024;
+
+/// Stores a profile picture: the raw image is the body, a PNG, JPEG or WebP (told by its bytes)
+/// of at most 5 MiB and 40 megapixels that decodes whole; what is stored is the image encoded
+/// again, without metadata.
+#[utoipa::path(post, path = "/api/v1/users/{id}/profile/picture", tag = "users", params(("id" = String, Path, description = "User id")),
+    request_body(content = Vec<u8>, content_type = "image/*", description = "The image's bytes"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stored", body = Object),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Someone else's picture", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over 5 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not a PNG, JPEG or WebP image", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The image does not decode, or has over 40 megapixels", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn put_picture(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
+    let executed = state
+        .set_picture(&authority, &context, user_id(&id)?, body)
+        .await?;
+    let UserState::Present(after) = &executed.state else {
+        return Err(crate::authz::not_found(Resource::User));
+    };
+    let mut response = axum::Json(&after.picture).into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(executed.stream_version));
+    Ok(response)
+}
+
+/// The profile picture's bytes.
+#[utoipa::path(get, path = "/api/v1/users/{id}/profile/picture", tag = "users", params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The image", content_type = "image/*"),
+        crate::openapi::AuthErrors,
+        (status = 404, description = "No such user or picture, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn get_picture(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
+    let stored = state.picture(&authority, user_id(&id)?).await?;
+    // Served as the image it was stored as and nothing else: no sniffing, no active content.
+    let content_type = match stored.picture.content_type.as_str() {
+        "image/png" => "image/png",
+        "image/jpeg" => "image/jpeg",
+        "image/webp" => "image/webp",
+        _ => "application/octet-stream",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox",
+            ),
+        ],
+        stored.bytes,
+    )
+        .into_response())
+}
+
+/// Removes the profile picture.
+#[utoipa::path(delete, path = "/api/v1/users/{id}/profile/picture", tag = "users", params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Someone else's picture", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user or picture", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn delete_picture(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
+    state
+        .remove_picture(&authority, &context, user_id(&id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

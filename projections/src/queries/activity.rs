@@ -1,0 +1,164 @@
+//! The activity log: pages, exports and pruning.
+
+use super::{Binds, MAX_LIMIT, Page, Queries, QueryError, limit_of};
+use crate::activity::ActivityRow;
+use chrono::{DateTime, Utc};
+use eventstore::sql::{self, Arg};
+use serde::{Deserialize, Serialize};
+
+/// Filters for the activity log.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityFilter {
+    /// At or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Before.
+    pub to: Option<DateTime<Utc>>,
+    /// Done by.
+    pub actor: Option<String>,
+    /// Concerning this user.
+    pub user: Option<String>,
+    /// This event type.
+    pub action: Option<String>,
+    /// This resource (a stream id).
+    pub resource: Option<String>,
+    /// Concerning this organization.
+    pub organization: Option<String>,
+    /// Where the previous page ended (a position).
+    pub cursor: Option<String>,
+    /// Page size (default 50, at most 200; exports ignore it).
+    pub limit: Option<u32>,
+    /// Answer only once the read models have applied this log position.
+    pub min_position: Option<u64>,
+    /// Only rows about these organizations or their members (an org_admin's view); set by the
+    /// server, never by the client.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub scope: Option<Vec<String>>,
+}
+
+impl Queries {
+    fn activity_sql(
+        &self,
+        filter: &ActivityFilter,
+        limit: Option<i64>,
+    ) -> Result<(String, Vec<Arg>), QueryError> {
+        let activity = self.view("activity");
+        let mut binds = Binds::default();
+        let mut conditions = vec!["1 = 1".to_owned()];
+        if let Some(from) = filter.from {
+            conditions.push(format!("at >= {}", binds.push(from)));
+        }
+        if let Some(to) = filter.to {
+            conditions.push(format!("at < {}", binds.push(to)));
+        }
+        for (column, value) in [
+            ("actor_id", &filter.actor),
+            ("subject_user_id", &filter.user),
+            ("action", &filter.action),
+            ("resource_id", &filter.resource),
+            ("organization_id", &filter.organization),
+        ] {
+            if let Some(value) = value {
+                conditions.push(format!("{column} = {}", binds.push(value.clone())));
+            }
+        }
+        if let Some(scope) = &filter.scope {
+            let members = self.view("members");
+            let list: Vec<String> = scope.iter().map(|id| binds.push(id.clone())).collect();
+            if list.is_empty() {
+                conditions.push("1 = 0".into());
+            } else {
+                let list = list.join(", ");
+                conditions.push(format!(
+                    "(organization_id IN ({list}) OR subject_user_id IN (SELECT user_id FROM {members} WHERE organization_id IN ({list})))"
+                ));
+            }
+        }
+        if let Some(cursor) = &filter.cursor {
+            let position: i64 = cursor.parse().map_err(|_| {
+                QueryError::Invalid("the cursor is not one this server gave out".into())
+            })?;
+            conditions.push(format!("position < {}", binds.push(position)));
+        }
+        let limit = match limit {
+            Some(limit) => format!(" LIMIT {}", binds.push(limit)),
+            None => String::new(),
+        };
+        Ok((
+            format!(
+                "SELECT {} FROM {activity} WHERE {} ORDER BY position DESC{limit}",
+                crate::activity::columns(),
+                conditions.join(" AND ")
+            ),
+            binds.args,
+        ))
+    }
+
+    /// A page of the activity log, newest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn activity(&self, filter: &ActivityFilter) -> Result<Page<ActivityRow>, QueryError> {
+        let limit = limit_of(filter.limit)?;
+        let (sql, args) = self.activity_sql(filter, Some(limit + 1))?;
+        let mut rows: Vec<ActivityRow> = sql::fetch_all(&self.database, &sql, &args).await?;
+        let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next_cursor = more
+            .then(|| rows.last().map(|row| row.position.to_string()))
+            .flatten();
+        Ok(Page {
+            items: rows,
+            next_cursor,
+            total: None,
+            total_exact: None,
+        })
+    }
+
+    /// The whole activity log matching `filter`, newest first, page by page (exports): memory
+    /// stays flat whatever the log's size.
+    pub fn activity_export(
+        &self,
+        filter: ActivityFilter,
+    ) -> impl futures::Stream<Item = Result<Vec<ActivityRow>, QueryError>> + Send + 'static {
+        let queries = self.clone();
+        let first = ActivityFilter {
+            limit: Some(MAX_LIMIT),
+            ..filter
+        };
+        futures::stream::try_unfold(Some(first), move |next| {
+            let queries = queries.clone();
+            async move {
+                let Some(filter) = next else {
+                    return Ok(None);
+                };
+                let page = queries.activity(&filter).await?;
+                let following = page.next_cursor.map(|cursor| ActivityFilter {
+                    cursor: Some(cursor),
+                    ..filter
+                });
+                Ok(Some((page.items, following)))
+            }
+        })
+    }
+
+    /// Deletes activity rows recorded before `before`; returns how many. The log keeps them.
+    pub async fn prune_activity(&self, before: DateTime<Utc>) -> Result<u64, QueryError> {
+        // Rows live in the generation tables; the view is not writable on every database.
+        let generation: Vec<(String,)> = sql::fetch_all(
+            &self.database,
+            "SELECT generation FROM projection_checkpoints WHERE name = $1",
+            &[crate::activity::NAME.into()],
+        )
+        .await?;
+        let Some((generation,)) = generation.into_iter().next() else {
+            return Ok(0);
+        };
+        let table = self.names.table("activity", &generation);
+        Ok(sql::execute(
+            &self.database,
+            &format!("DELETE FROM {table} WHERE at < $1"),
+            &[before.into()],
+        )
+        .await?)
+    }
+}

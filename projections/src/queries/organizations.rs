@@ -1,0 +1,110 @@
+//! Organizations and their members.
+
+use super::{Binds, Queries, QueryError, escape_like, search_text};
+use chrono::{DateTime, Utc};
+use eventstore::sql;
+use serde::Serialize;
+
+/// An organization as listed.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ListedOrganization {
+    /// Id.
+    pub organization_id: String,
+    /// Unique name.
+    pub name: String,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Contact name.
+    pub contact_name: Option<String>,
+    /// Contact email.
+    pub contact_email: Option<String>,
+    /// Contact phone.
+    pub contact_phone: Option<String>,
+    /// Status.
+    pub status: String,
+    /// Members.
+    pub member_count: i64,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A member of an organization as listed.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ListedMember {
+    /// The user.
+    pub user_id: String,
+    /// Their email.
+    pub email: Option<String>,
+    /// Their role in the organization.
+    pub role: String,
+    /// Their permission flags.
+    #[schema(value_type = Vec<String>)]
+    pub permissions: sqlx::types::Json<Vec<String>>,
+    /// Added.
+    pub added_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Queries {
+    /// Organizations, by name.
+    #[tracing::instrument(skip(self))]
+    pub async fn organizations(
+        &self,
+        status: Option<&str>,
+        q: Option<&str>,
+        scope: Option<&[String]>,
+    ) -> Result<Vec<ListedOrganization>, QueryError> {
+        let organizations = self.view("organizations");
+        let members = self.view("members");
+        let mut binds = Binds::default();
+        let mut conditions = vec!["1 = 1".to_owned()];
+        if let Some(status) = status {
+            conditions.push(format!("o.status = {}", binds.push(status)));
+        }
+        if let Some(q) = search_text(q)? {
+            let value = binds.push(escape_like(q));
+            conditions.push(format!(
+                "(lower(o.name) LIKE {value}{escape} OR lower(COALESCE(o.display_name, '')) LIKE {value}{escape})",
+                escape = self.like_escape()
+            ));
+        }
+        if let Some(scope) = scope {
+            let list: Vec<String> = scope.iter().map(|id| binds.push(id.clone())).collect();
+            if list.is_empty() {
+                conditions.push("1 = 0".into());
+            } else {
+                conditions.push(format!("o.organization_id IN ({})", list.join(", ")));
+            }
+        }
+        Ok(sql::fetch_all(
+            &self.database,
+            &format!(
+                "SELECT o.organization_id, o.name, o.display_name, o.contact_name, o.contact_email, o.contact_phone, o.status, \
+                 (SELECT count(*) FROM {members} m WHERE m.organization_id = o.organization_id) AS member_count, \
+                 o.created_at, o.updated_at FROM {organizations} o WHERE {} ORDER BY o.name LIMIT 1000",
+                conditions.join(" AND ")
+            ),
+            &binds.args,
+        )
+        .await?)
+    }
+
+    /// An organization's members, with their emails.
+    #[tracing::instrument(skip(self))]
+    pub async fn members(&self, organization_id: &str) -> Result<Vec<ListedMember>, QueryError> {
+        let members = self.view("members");
+        let users = self.view("users");
+        Ok(sql::fetch_all(
+            &self.database,
+            &format!(
+                "SELECT m.user_id, u.email, m.role, m.permissions, m.added_at, m.updated_at FROM {members} m \
+                 LEFT JOIN {users} u ON u.user_id = m.user_id WHERE m.organization_id = $1 ORDER BY m.added_at, m.user_id"
+            ),
+            &[organization_id.into()],
+        )
+        .await?)
+    }
+}
