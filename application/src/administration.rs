@@ -207,12 +207,7 @@ impl App {
     /// The ids of every user who should have a folder, from the directory once it has caught up
     /// with the log's head.
     async fn live_users(&self) -> Result<BTreeSet<String>, AppError> {
-        let head = self
-            .log()
-            .head()
-            .await
-            .map_err(AppError::internal)?
-            .position;
+        let head = self.head_position().await?;
         let reached = self
             .read
             .projector

@@ -151,12 +151,7 @@ impl App {
                 message: "to comes before from".into(),
             });
         }
-        let head = self
-            .log()
-            .head()
-            .await
-            .map_err(AppError::internal)?
-            .position;
+        let head = self.head_position().await?;
         if from > head.max(1) {
             return Err(AppError::InvalidQuery {
                 field: "/from",

@@ -102,4 +102,14 @@ impl App {
     pub fn log(&self) -> &EventLog {
         self.commands.log()
     }
+
+    /// The position of the log's last event.
+    pub async fn head_position(&self) -> Result<u64, AppError> {
+        Ok(self
+            .log()
+            .head()
+            .await
+            .map_err(AppError::internal)?
+            .position)
+    }
 }

@@ -3,6 +3,7 @@
 
 use crate::authentication::CurrentSession;
 use crate::authority::Authority;
+use crate::credentials::password::Passwords;
 use crate::login::KnownUser;
 use crate::policy::{Operation, Target};
 use crate::sessions::{self, Closing};
@@ -15,15 +16,26 @@ use domain::values::Username;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 
-/// The words a password may not be close to: the person's email address and username.
-fn identifiers(user: &User) -> Vec<&str> {
-    [
+/// Whether `password` meets the policy for `user` (which refuses one close to their email
+/// address or username).
+fn check_new_password(
+    passwords: &Passwords,
+    password: &SecretString,
+    user: &User,
+) -> Result<(), AppError> {
+    let identifiers: Vec<&str> = [
         Some(user.email.as_str()),
         user.username.as_ref().map(Username::as_str),
     ]
     .into_iter()
     .flatten()
-    .collect()
+    .collect();
+    passwords
+        .check_policy(password, &identifiers)
+        .map_err(|rejection| AppError::Password {
+            field: "/new_password",
+            rejection,
+        })
 }
 
 impl App {
@@ -40,12 +52,7 @@ impl App {
     ) -> Result<(), AppError> {
         let caller = who.caller().cloned().ok_or(AppError::InvalidToken)?;
         let user = caller.user;
-        self.passwords
-            .check_policy(&new_password, &identifiers(&user))
-            .map_err(|rejection| AppError::Password {
-                field: "/new_password",
-                rejection,
-            })?;
+        check_new_password(&self.passwords, &new_password, &user)?;
         who.confirm_password(self, Some(current_password), "/current_password")
             .await?;
         let person = who.person(self, &user);
@@ -156,12 +163,7 @@ impl App {
             .await?
             .map(|known| known.user)
             .ok_or_else(invalid)?;
-        self.passwords
-            .check_policy(&new_password, &identifiers(&user))
-            .map_err(|rejection| AppError::Password {
-                field: "/new_password",
-                rejection,
-            })?;
+        check_new_password(&self.passwords, &new_password, &user)?;
         let token_hash = hash_token(token.expose_secret());
         // Check the token before paying for a hash; the command checks it again, atomically.
         if user

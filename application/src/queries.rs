@@ -87,12 +87,7 @@ impl App {
         }
         // Every position a command answered with is at or below the head: one above it was
         // never given out, so waiting for it would only time out.
-        let head = self
-            .log()
-            .head()
-            .await
-            .map_err(AppError::internal)?
-            .position;
+        let head = self.head_position().await?;
         if position > head {
             return Err(AppError::NoSuchPosition {
                 head: Some(head),
