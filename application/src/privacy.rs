@@ -97,48 +97,39 @@ impl App {
             idempotency,
             ..Default::default()
         };
-        let (user, version) = if who.is(user_id) {
+        if who.is(user_id) {
             // A person forgetting themself proves it is them, as for turning off MFA.
             who.confirm_password(self, password, "/password").await?;
-            let (user, version) = self.present_user(user_id).await?;
-            let person = who.person(self, &user);
-            who.require(
-                Operation::ForgetUser,
-                Target::Person(&person),
-                Resource::User,
-            )?;
-            (user, version)
-        } else {
-            match self.present_user(user_id).await {
-                Ok((user, version)) => {
-                    let person = who.person(self, &user);
-                    who.require(
-                        Operation::ForgetUser,
-                        Target::Person(&person),
-                        Resource::User,
-                    )?;
-                    (user, version)
-                }
-                // A retry of a forgetting that went through answers as the first time did.
-                Err(AppError::NotFound(_)) if command_context.idempotency.is_some() => {
-                    let person = who.person_without_roles(user_id);
-                    who.require(
-                        Operation::ForgetUser,
-                        Target::Person(&person),
-                        Resource::User,
-                    )?;
-                    let replayed = self
-                        .commands
-                        .execute::<UserAggregate>(
-                            &user_id.to_string(),
-                            UserCommand::Forget { at: now },
-                            command_context,
-                        )
-                        .await?;
-                    return Ok(Forgotten::new(replayed, 0, now));
-                }
-                Err(error) => return Err(error),
+        }
+        let (user, version) = match self.present_user(user_id).await {
+            Ok((user, version)) => {
+                let person = who.person(self, &user);
+                who.require(
+                    Operation::ForgetUser,
+                    Target::Person(&person),
+                    Resource::User,
+                )?;
+                (user, version)
             }
+            // A retry of a forgetting that went through answers as the first time did.
+            Err(AppError::NotFound(_)) if command_context.idempotency.is_some() => {
+                let person = who.person_without_roles(user_id);
+                who.require(
+                    Operation::ForgetUser,
+                    Target::Person(&person),
+                    Resource::User,
+                )?;
+                let replayed = self
+                    .commands
+                    .execute::<UserAggregate>(
+                        &user_id.to_string(),
+                        UserCommand::Forget { at: now },
+                        command_context,
+                    )
+                    .await?;
+                return Ok(Forgotten::new(replayed, 0, now));
+            }
+            Err(error) => return Err(error),
         };
         let events_in_clear = self.events_in_clear(user_id).await?;
         let executed = self
