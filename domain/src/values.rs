@@ -24,9 +24,27 @@ impl InvalidValue {
     }
 }
 
+/// Trims the white space the API's schema calls white space: ECMAScript's `\s`, which (unlike
+/// Rust's `str::trim`) leaves the control character U+0085 in place to be refused, and takes U+FEFF.
+pub fn trim_space(raw: &str) -> &str {
+    raw.trim_matches(|c: char| {
+        matches!(
+            c,
+            '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+                ..='\u{200a}'
+                    | '\u{2028}'
+                    | '\u{2029}'
+                    | '\u{202f}'
+                    | '\u{205f}'
+                    | '\u{3000}'
+                    | '\u{feff}'
+        )
+    })
+}
+
 /// Checks free text: trimmed, not empty, at most `max_chars` characters, no control characters.
 fn parse_text(field: &'static str, raw: &str, max_chars: usize) -> Result<String, InvalidValue> {
-    let text = raw.trim();
+    let text = trim_space(raw);
     if text.is_empty() {
         return Err(InvalidValue::new(field, "must not be empty"));
     }
@@ -146,7 +164,7 @@ impl Email {
     /// labels (letters, digits, hyphens) with at least one dot, 254 characters at most in all.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let invalid = |message: &str| InvalidValue::new("email", message);
-        let address = raw.trim().to_lowercase();
+        let address = trim_space(raw).to_lowercase();
         if address.is_empty() {
             return Err(invalid("must not be empty"));
         }
@@ -197,8 +215,7 @@ impl PhoneNumber {
     /// Parses a number that is already in international form.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let invalid = |message: &str| InvalidValue::new("phone", message);
-        let compact: String = raw
-            .trim()
+        let compact: String = trim_space(raw)
             .chars()
             .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
             .collect();
@@ -229,7 +246,7 @@ impl Username {
     /// Parses a username.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let invalid = |message: &str| InvalidValue::new("username", message);
-        let name = raw.trim().to_lowercase();
+        let name = trim_space(raw).to_lowercase();
         if !(3..=32).contains(&name.chars().count()) {
             return Err(invalid("must be 3 to 32 characters"));
         }
@@ -253,7 +270,7 @@ impl Username {
 
 /// Checks a catalog name (roles, permissions): 1 to 64 ASCII letters, digits, `_` or `-`.
 fn parse_name(field: &'static str, raw: &str) -> Result<String, InvalidValue> {
-    let name = raw.trim();
+    let name = trim_space(raw);
     if name.is_empty() || name.len() > 64 {
         return Err(InvalidValue::new(field, "must be 1 to 64 characters"));
     }
@@ -373,7 +390,7 @@ deserialize_via_parse!(LanguageTag);
 impl LanguageTag {
     /// Parses a tag: a 2 or 3 letter language, then optional subtags of 1 to 8 letters or digits.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let tag = raw.trim();
+        let tag = trim_space(raw);
         let mut parts = tag.split('-');
         let language_ok = parts.next().is_some_and(|l| {
             (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic())
@@ -457,7 +474,7 @@ deserialize_via_parse!(CountryCode);
 impl CountryCode {
     /// Parses two ASCII letters.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let code = raw.trim().to_ascii_uppercase();
+        let code = trim_space(raw).to_ascii_uppercase();
         if code.len() != 2 || !code.chars().all(|c| c.is_ascii_uppercase()) {
             return Err(InvalidValue::new(
                 "country",
@@ -594,6 +611,14 @@ mod tests {
         assert!(PersonName::parse(&"x".repeat(101)).is_err());
         assert!(PersonName::parse("   ").is_err());
         assert_eq!(PersonName::parse("  Zoë ").expect("valid").as_str(), "Zoë");
+        // U+0085 is white space to Rust but a control character to the API's schema.
+        assert!(PersonName::parse("\u{85}Ann").is_err());
+        assert_eq!(
+            PersonName::parse("\u{feff}Ann\u{3000}")
+                .expect("valid")
+                .as_str(),
+            "Ann"
+        );
     }
 
     #[test]
