@@ -231,15 +231,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonCommand<T> {
     }
 }
 
-/// The idempotency key of a command without a body.
+/// The idempotency key of a command without a body. A body, if sent, is an empty JSON object:
+/// a field such a command does not take is refused, as every other command refuses one.
 #[derive(Debug)]
 pub struct Idempotency(pub Option<eventstore::IdempotencyKey>);
 
-impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
+impl<S: Send + Sync> FromRequest<S> for Idempotency {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(idempotency_key(parts, b"")?))
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        /// What a command without a body takes: nothing.
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct NoFields {}
+
+        let (parts, body) = request.into_parts();
+        let bytes = object_bytes(&parts, body, state).await?;
+        if bytes.iter().any(|byte| !byte.is_ascii_whitespace()) {
+            let axum::Json(NoFields {}) =
+                axum::Json::from_bytes(&bytes).map_err(|rejection| json_problem(&rejection))?;
+        }
+        Ok(Self(idempotency_key(&parts, b"")?))
     }
 }
 

@@ -16,8 +16,9 @@ pub struct FieldError {
     pub detail: String,
 }
 
-/// An RFC 9457 problem.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// An RFC 9457 problem. Every document carries `type`, `title`, `status` and `detail` (see
+/// [`Problem::detail_text`]).
+#[derive(Debug, Clone, utoipa::ToSchema)]
 pub struct Problem {
     /// A stable URI naming the kind of problem.
     #[serde(rename = "type")]
@@ -28,15 +29,56 @@ pub struct Problem {
     /// The HTTP status.
     pub status: u16,
     /// What happened this time.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = true)]
     pub detail: Option<String>,
     /// Field-level validation errors.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub errors: Vec<FieldError>,
     /// Headers that go with the answer (`Retry-After`, `WWW-Authenticate`).
     /// (Boxed: most problems have none, and every `Result<_, Problem>` carries the size.)
     #[serde(skip)]
     pub headers: Option<Box<HeaderMap>>,
+}
+
+impl Problem {
+    /// What happened this time: the detail given, else the invalid fields in one line, else
+    /// the title. No document leaves without one.
+    pub fn detail_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.detail {
+            Some(detail) => detail.as_str().into(),
+            None if !self.errors.is_empty() => self
+                .errors
+                .iter()
+                .map(|error| format!("{}: {}", error.pointer, error.detail))
+                .collect::<Vec<_>>()
+                .join("; ")
+                .into(),
+            None => self.title.as_str().into(),
+        }
+    }
+}
+
+impl Serialize for Problem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Document<'a> {
+            #[serde(rename = "type")]
+            problem_type: &'a str,
+            title: &'a str,
+            status: u16,
+            detail: std::borrow::Cow<'a, str>,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            errors: &'a [FieldError],
+        }
+        Document {
+            problem_type: &self.problem_type,
+            title: &self.title,
+            status: self.status,
+            detail: self.detail_text(),
+            errors: &self.errors,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// The problem as one line, for the command line.

@@ -88,10 +88,13 @@ pub struct Delivery {
     /// The last failure.
     pub last_error: Option<String>,
     /// First attempt.
+    #[serde(serialize_with = "domain::time::micros")]
     pub created_at: DateTime<Utc>,
     /// Last change.
+    #[serde(serialize_with = "domain::time::micros")]
     pub updated_at: DateTime<Utc>,
     /// When the transport accepted it.
+    #[serde(serialize_with = "domain::time::micros_option")]
     pub sent_at: Option<DateTime<Utc>>,
 }
 

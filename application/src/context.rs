@@ -28,6 +28,14 @@ impl RequestContext {
         }
     }
 
+    /// Event metadata for someone not signed in: no id, the request's address and agent.
+    pub fn anonymous_metadata(&self) -> EventMetadata {
+        self.metadata(Actor {
+            kind: ActorKind::Anonymous,
+            id: None,
+        })
+    }
+
     /// Event metadata for a user acting for themself.
     pub fn user_metadata(&self, user_id: &str) -> EventMetadata {
         self.metadata(Actor {

@@ -6,16 +6,53 @@ use crate::users::Preconditions;
 use crate::{App, AppError, RequestContext, Resource};
 use commands::{CommandContext, CommandError};
 use domain::organization::{
-    Contact, OrgRole, Organization, OrganizationAggregate, OrganizationCommand, OrganizationState,
-    OrganizationStatus,
+    Contact, OrgRole, Organization, OrganizationAggregate, OrganizationCommand, OrganizationError,
+    OrganizationState, OrganizationStatus,
 };
 use domain::user::{User, UserAggregate, UserCommand};
 use domain::values::{DisplayName, Email, OrganizationName, Permission, PersonName, PhoneNumber};
-use domain::{OrganizationId, UserId};
-use eventstore::IdempotencyKey;
+use domain::{OrganizationId, Timestamp, UserId};
+use eventstore::{EventMetadata, IdempotencyKey};
 use std::collections::BTreeSet;
 
 impl App {
+    /// Ends `user`'s memberships, as deleting or forgetting them does: every organization that
+    /// still lists them records their removal, as the same actor. Linked organizations that do
+    /// not list them are left as they are; a removal someone else made first is no error.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub(crate) async fn end_memberships(
+        &self,
+        metadata: &EventMetadata,
+        user: &User,
+        at: Timestamp,
+    ) -> Result<(), AppError> {
+        for organization_id in &user.organizations {
+            let removal = self
+                .commands
+                .execute::<OrganizationAggregate>(
+                    &organization_id.to_string(),
+                    OrganizationCommand::RemoveMember {
+                        user_id: user.id,
+                        at,
+                    },
+                    CommandContext {
+                        metadata: metadata.clone(),
+                        data_subject: Some(organization_id.to_string()),
+                        ..Default::default()
+                    },
+                )
+                .await;
+            match removal {
+                Ok(_)
+                | Err(CommandError::Rejected(
+                    OrganizationError::NotAMember | OrganizationError::NotFound,
+                )) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+
     /// An organization, as folded from its stream now.
     pub async fn organization(
         &self,

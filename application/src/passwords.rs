@@ -129,8 +129,9 @@ impl App {
             self.auth.password_reset_lifetime,
         );
         let user_id = user.id.to_string();
+        // Whoever asked is not known to be the account's owner.
         let command_context = CommandContext {
-            metadata: context.user_metadata(&user_id),
+            metadata: context.anonymous_metadata(),
             ..Default::default()
         };
         match self

@@ -49,6 +49,7 @@ pub struct PersonalData {
     pub format: &'static str,
     /// When this copy was made.
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     pub exported_at: Timestamp,
     /// The account: names, contact details, roles, status, verification.
     pub user: UserView,
@@ -178,14 +179,16 @@ impl App {
             now,
         )
         .await?;
+        let metadata = command_context.metadata.clone();
         let executed = self
             .on_user(
-                user,
+                user.clone(),
                 version,
                 UserCommand::Forget { at: now },
                 command_context,
             )
             .await?;
+        self.end_memberships(&metadata, &user, now).await?;
         // Their data key and released claims are gone from the tables: take the old page images
         // off the disk too (awaited: the command line exits after this). The read models and the
         // delivery log scrub after their own erasing.

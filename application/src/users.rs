@@ -123,6 +123,7 @@ impl App {
             .await?;
         let now = chrono::Utc::now();
         let ends_sessions = action.ends_sessions();
+        let deletes = matches!(action, AccountAction::Delete);
         let command = match action {
             AccountAction::Lock { reason, until } => UserCommand::Lock {
                 reason,
@@ -152,8 +153,9 @@ impl App {
                 }
             }
         };
+        let metadata = who.metadata(context, user.id);
         let command_context = CommandContext {
-            metadata: who.metadata(context, user.id),
+            metadata: metadata.clone(),
             idempotency: preconditions.idempotency,
             expected_version: preconditions.expected_version,
             ..Default::default()
@@ -163,6 +165,9 @@ impl App {
             .await?;
         if let (Some(reason), UserState::Present(after)) = (ends_sessions, &executed.state) {
             sessions::close_all(self, context, after, None, Closing::Revoke(reason), now).await?;
+        }
+        if let (true, UserState::Present(deleted)) = (deletes, &executed.state) {
+            self.end_memberships(&metadata, deleted, now).await?;
         }
         Ok(executed)
     }

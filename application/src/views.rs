@@ -28,20 +28,25 @@ pub struct UserView {
     pub verification_status: &'static str,
     /// When the email address was verified.
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros_option")]
     pub email_verified_at: Option<Timestamp>,
     /// When the phone number was verified.
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros_option")]
     pub phone_verified_at: Option<Timestamp>,
     /// Whether the account is locked now.
     pub locked: bool,
     /// Created.
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     pub created_at: Timestamp,
     /// Last changed.
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     pub updated_at: Timestamp,
     /// Last login.
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros_option")]
     pub last_login_at: Option<Timestamp>,
 }
 

@@ -17,6 +17,7 @@ pub struct HistoryEntry {
     /// Event type.
     pub event_type: String,
     /// When it was recorded.
+    #[serde(serialize_with = "domain::time::micros")]
     pub recorded_at: DateTime<Utc>,
     /// Who caused it.
     #[schema(value_type = Object)]

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod ids;
 pub mod organization;
 pub mod session;
+pub mod time;
 pub mod user;
 pub mod values;
 

@@ -28,6 +28,9 @@ pub enum ActorKind {
     /// idlog itself, or an operator at the command line.
     #[default]
     System,
+    /// Someone not signed in, known only by the request's address (a password-reset request
+    /// names an account, not who sent it).
+    Anonymous,
 }
 
 /// The actor recorded with an event.

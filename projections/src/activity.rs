@@ -77,6 +77,7 @@ pub struct ActivityRow {
     /// The event's id.
     pub event_id: String,
     /// When.
+    #[serde(serialize_with = "domain::time::micros")]
     pub at: DateTime<Utc>,
     /// Who (a user id, a service, `system:cli:…`).
     pub actor_id: Option<String>,

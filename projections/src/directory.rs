@@ -501,6 +501,11 @@ impl Projection for Directory {
         TABLES
     }
 
+    /// 2: deleting or forgetting a user ends their memberships.
+    fn revision(&self) -> u32 {
+        2
+    }
+
     async fn apply(
         &self,
         tx: &mut Tx,
@@ -529,6 +534,20 @@ impl Projection for Directory {
             match fact {
                 Fact::User(event) => {
                     let id = &record.stream_id;
+                    if matches!(
+                        event,
+                        UserEvent::UserDeleted { .. } | UserEvent::UserForgotten { .. }
+                    ) {
+                        // Deleting ends memberships. The application records each removal in
+                        // the organization's stream; a log written before it did replays
+                        // to the same members from this.
+                        let members = tables.get("members");
+                        tx.execute(
+                            &format!("DELETE FROM {members} WHERE user_id = $1"),
+                            &[id.clone().into()],
+                        )
+                        .await?;
+                    }
                     if let Some(row) = UserRow::created(id, event) {
                         users.insert(id.clone(), row);
                         roles_changed.insert(id.clone());

@@ -91,6 +91,12 @@ pub trait Projection: Send + Sync + 'static {
     /// Its tables.
     fn tables(&self) -> &'static [Table];
 
+    /// The revision of how it folds events: raising it rebuilds the read model at the next
+    /// start, as a change to its tables does, so that logs already folded are folded anew.
+    fn revision(&self) -> u32 {
+        1
+    }
+
     /// Applies `events` (consecutive, in order, each after the checkpoint) to `tables`, inside
     /// the transaction that will also move the checkpoint.
     async fn apply(

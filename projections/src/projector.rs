@@ -197,7 +197,7 @@ impl Projector {
     }
 
     /// Creates the tables and checkpoint of every projection that has none, and rebuilds those
-    /// whose table definitions changed since they were built.
+    /// whose table definitions or revision changed since they were built.
     #[tracing::instrument(skip(self))]
     pub async fn prepare(&self) -> Result<(), ProjectorError> {
         for projection in &self.inner.projections {
@@ -349,9 +349,14 @@ impl Projector {
     }
 }
 
-/// A fingerprint of a projection's table definitions.
+/// A fingerprint of a projection's table definitions and revision.
 fn fingerprint(projection: &dyn Projection) -> String {
     let mut hasher = Sha256::new();
+    // The first revision adds nothing, so read models built before revisions existed keep
+    // their fingerprint.
+    if projection.revision() > 1 {
+        hasher.update(projection.revision().to_be_bytes());
+    }
     for table in projection.tables() {
         hasher.update(table.name);
         hasher.update([0]);

@@ -63,16 +63,20 @@ pub struct SessionRow {
     /// User agent at login.
     pub user_agent: Option<String>,
     /// Started.
+    #[serde(serialize_with = "domain::time::micros")]
     pub started_at: DateTime<Utc>,
     /// Last login or refresh.
+    #[serde(serialize_with = "domain::time::micros")]
     pub last_used_at: DateTime<Utc>,
     /// Absolute end.
+    #[serde(serialize_with = "domain::time::micros")]
     pub expires_at: DateTime<Utc>,
     /// Idle timeout.
     pub idle_timeout_seconds: i64,
     /// `active`, `ended` or `revoked` (an active session past its times has expired).
     pub status: String,
     /// When it ended or was revoked.
+    #[serde(serialize_with = "domain::time::micros_option")]
     pub ended_at: Option<DateTime<Utc>>,
     /// Why.
     pub end_reason: Option<String>,

@@ -1026,7 +1026,59 @@ async fn min_position_waits_and_then_sees_the_write(backend: Backend) {
     );
 }
 
+/// A log from before deleting ended memberships in the organization's stream: the read models
+/// still end them, incrementally and on a rebuild.
+async fn deleted_and_forgotten_users_are_no_members_of_their_organizations(backend: Backend) {
+    let f = fixture(backend).await;
+    let (users, organization) = history(&f).await;
+    let now = Utc::now();
+    f.append(
+        "organization",
+        &organization.to_string(),
+        &[OrganizationEvent::MemberAdded {
+            user_id: users[3],
+            role: OrgRole::Member,
+            permissions: Default::default(),
+            at: now,
+        }],
+        None,
+    )
+    .await;
+    f.projector.catch_up().await.expect("caught up");
+    let members = |f: &Fixture| {
+        let queries = f.queries.clone();
+        async move {
+            let mut ids: Vec<String> = queries
+                .members(&organization.to_string())
+                .await
+                .expect("members")
+                .into_iter()
+                .map(|member| member.user_id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(members(&f).await.len(), 3);
+    f.user(users[5], &[UserEvent::UserDeleted { at: now }])
+        .await;
+    f.user(users[3], &[UserEvent::UserForgotten { at: now }])
+        .await;
+    f.projector.catch_up().await.expect("caught up");
+    assert_eq!(members(&f).await, vec![users[0].to_string()]);
+    let condition = format!("organization_id = '{organization}'");
+    assert_eq!(count(&f.database, "members", &condition).await, 1);
+    let incremental = f.dump().await;
+    f.projector
+        .rebuild("directory", None, &|_, _| {})
+        .await
+        .expect("rebuilt");
+    assert_eq!(members(&f).await, vec![users[0].to_string()]);
+    assert_eq!(f.dump().await, incremental);
+}
+
 test_both_backends!(
+    deleted_and_forgotten_users_are_no_members_of_their_organizations,
     directory_rows_follow_each_users_events,
     sessions_activity_and_analytics_are_counted_exactly,
     a_rebuild_equals_the_incrementally_built_read_models,

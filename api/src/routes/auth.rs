@@ -470,10 +470,13 @@ pub struct SessionView {
     ip: Option<String>,
     user_agent: Option<String>,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     last_used_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     expires_at: Timestamp,
     current: bool,
 }

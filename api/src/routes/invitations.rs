@@ -40,8 +40,10 @@ pub struct InvitationView {
     role: OrgRole,
     permissions: Vec<String>,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     invited_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     expires_at: Timestamp,
 }
 
@@ -78,8 +80,10 @@ pub struct OwnInvitationView {
     role: OrgRole,
     permissions: Vec<String>,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     invited_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     expires_at: Timestamp,
 }
 

@@ -128,6 +128,7 @@ pub struct MemberView {
     role: OrgRole,
     permissions: Vec<String>,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     since: Timestamp,
 }
 
@@ -144,6 +145,7 @@ pub struct OrganizationView {
     status: OrganizationStatus,
     members: Vec<MemberView>,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     created_at: Timestamp,
 }
 

@@ -40,6 +40,7 @@ pub struct ForgottenView {
     pub status: &'static str,
     /// When.
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros")]
     pub forgotten_at: Timestamp,
     /// How many of their events were written before personal data was encrypted: those keep
     /// their personal data in clear in the log (0 for anyone registered since).

@@ -397,7 +397,7 @@ fn csv_line(row: &activity::ActivityRow) -> String {
     let fields = [
         row.position.to_string(),
         row.event_id.clone(),
-        row.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        domain::time::text(&row.at),
         optional(&row.actor_id),
         csv_field(&row.actor_kind),
         csv_field(&row.action),

@@ -614,6 +614,7 @@ pub async fn send_password_reset(
 pub struct LockoutView {
     is_locked: bool,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros_option")]
     locked_until: Option<Timestamp>,
     /// `policy` (failed logins) or `admin`.
     #[schema(value_type = Option<String>)]

@@ -50,8 +50,10 @@ pub struct Verified {
     /// `not_verified`, `email_verified`, `phone_verified` or `both_verified`.
     verification_status: &'static str,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros_option")]
     email_verified_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(serialize_with = "domain::time::micros_option")]
     phone_verified_at: Option<Timestamp>,
 }
 

@@ -675,6 +675,13 @@ async fn a_reset_token_works_once_and_ends_every_session(backend: Backend) {
     );
 
     let token = app.sent_token(&user_id, TokenPurpose::PasswordReset).await;
+    // Whoever asked is recorded as someone not signed in, with the request's address.
+    let requested = app.events_of_type("PasswordResetRequested").await;
+    assert_eq!(requested.len(), 1);
+    let actor = &requested[0].metadata["actor"];
+    assert_eq!(actor["kind"], "anonymous", "{actor}");
+    assert_eq!(actor.get("id").cloned().unwrap_or(Value::Null), Value::Null);
+    assert_eq!(requested[0].metadata["ip"], "127.0.0.1");
     let weak = app
         .post(
             "/api/v1/auth/password/reset",

@@ -11,6 +11,13 @@ pub async fn problem(response: reqwest::Response, status: u16) -> Value {
     );
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["status"], status);
+    // RFC 9457's members, every one present in every problem idlog answers.
+    for member in ["type", "title", "detail"] {
+        assert!(
+            body[member].as_str().is_some_and(|text| !text.is_empty()),
+            "`{member}` missing from {body}"
+        );
+    }
     body
 }
 

@@ -532,7 +532,118 @@ async fn metrics_take_a_credential_or_a_listener_of_their_own(backend: Backend) 
     assert_eq!(scraped.status(), 200);
 }
 
+/// Deleting or forgetting a user ends their memberships: in the organization's stream, its
+/// member list and count, and its dashboard.
+async fn deleting_or_forgetting_a_user_ends_their_memberships(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    let (bob, _) = app.member("bob@example.com").await;
+    let (carl, _) = app.member("carl@example.com").await;
+    let (dan, _) = app.member("dan@example.com").await;
+    let created = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/organizations",
+            &admin,
+            Some(json!({"name": "rowing"})),
+            &[],
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let rowing = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for user in [&bob, &carl, &dan] {
+        let added = app
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/organizations/{rowing}/members"),
+                &admin,
+                Some(json!({"user_id": user, "role": "member"})),
+                &[],
+            )
+            .await;
+        assert_eq!(added.status(), 201);
+    }
+    app.caught_up().await;
+    let dashboard = app
+        .read(&format!("/api/v1/analytics/organizations/{rowing}"), &admin)
+        .await;
+    assert_eq!(dashboard["users_by_status"]["active"], 3, "{dashboard}");
+
+    let deleted = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/users/{carl}"),
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status(), 200);
+    let forgotten = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{dan}/forget"),
+            &admin,
+            Some(json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(forgotten.status(), 200);
+    app.caught_up().await;
+
+    let removed = app.events_of_type("MemberRemoved").await;
+    let mut removed_users: Vec<String> = removed
+        .iter()
+        .map(|event| {
+            assert_eq!(event.stream_id, rowing);
+            assert_eq!(
+                event.metadata["actor"]["kind"], "admin",
+                "{}",
+                event.metadata
+            );
+            event.payload["user_id"].as_str().expect("user").to_owned()
+        })
+        .collect();
+    removed_users.sort();
+    let mut expected = vec![carl.clone(), dan.clone()];
+    expected.sort();
+    assert_eq!(removed_users, expected);
+    let organization = app
+        .read(&format!("/api/v1/organizations/{rowing}"), &admin)
+        .await;
+    assert_eq!(
+        organization["members"].as_array().expect("members").len(),
+        1
+    );
+    assert_eq!(organization["members"][0]["user_id"], bob.as_str());
+    let listed = app
+        .read(&format!("/api/v1/organizations/{rowing}/members"), &admin)
+        .await;
+    assert_eq!(listed.as_array().expect("members").len(), 1);
+    assert_eq!(listed[0]["user_id"], bob.as_str());
+    let organizations = app.read("/api/v1/organizations", &admin).await;
+    assert_eq!(organizations[0]["member_count"], 1);
+    let dashboard = app
+        .read(&format!("/api/v1/analytics/organizations/{rowing}"), &admin)
+        .await;
+    assert_eq!(dashboard["users_by_status"]["active"], 1, "{dashboard}");
+    assert_eq!(
+        dashboard["users_by_status"].get("deleted"),
+        None,
+        "{dashboard}"
+    );
+    assert_eq!(
+        dashboard["users_by_status"].get("forgotten"),
+        None,
+        "{dashboard}"
+    );
+}
+
 test_both_backends!(
+    deleting_or_forgetting_a_user_ends_their_memberships,
     metrics_take_a_credential_or_a_listener_of_their_own,
     administrators_list_and_search_users_reading_their_writes,
     readers_see_what_their_roles_allow,

@@ -145,13 +145,28 @@ pub fn progress_bar(length: u64, what: &str) -> ProgressBar {
 
 /// The actor the command line records: `system:cli:<os user>`.
 pub fn cli_actor() -> Actor {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
     Actor {
         kind: ActorKind::System,
-        id: Some(format!("system:cli:{user}")),
+        id: Some(format!("system:cli:{}", operator_name())),
     }
+}
+
+/// Who runs the command line: `USER` or `LOGNAME` as a login shell sets them, else (containers,
+/// cron) the account of the process's user id, else that id itself.
+fn operator_name() -> String {
+    use std::os::unix::fs::MetadataExt;
+    ["USER", "LOGNAME"]
+        .into_iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|name| !name.trim().is_empty())
+        .or_else(|| whoami::fallible::username().ok())
+        // `/proc/self` belongs to the process's effective user.
+        .or_else(|| {
+            std::fs::metadata("/proc/self")
+                .ok()
+                .map(|process| format!("uid-{}", process.uid()))
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Event metadata for what the operator does.

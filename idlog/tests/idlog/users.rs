@@ -155,6 +155,36 @@ async fn creating_users_and_the_errors_that_append_nothing(backend: Backend) {
     ));
     assert!(history.contains("UserCreated"), "{history}");
     assert!(history.contains("actor=system:cli:"), "{history}");
+
+    // Without USER and LOGNAME (cron, containers) the process's account is named instead.
+    let output = common::idlog(
+        dir,
+        &[
+            "users",
+            "create",
+            "cron@example.com",
+            "--password",
+            PASSWORD,
+        ],
+        &[("IDLOG_DATABASE_URL", url)],
+    )
+    .env_remove("USER")
+    .env_remove("LOGNAME")
+    .stdin(std::process::Stdio::null())
+    .output()
+    .expect("runs");
+    succeeds(&output);
+    let history = succeeds(&idlog_on(
+        dir,
+        url,
+        &["events", "history", "cron@example.com"],
+    ));
+    let account = whoami::username();
+    assert!(
+        history.contains(&format!("actor=system:cli:{account}")),
+        "{history}"
+    );
+    assert!(!history.contains("system:cli:unknown"), "{history}");
 }
 
 async fn listing_in_each_format_and_filtering(backend: Backend) {

@@ -24,6 +24,7 @@ pub struct DeadLetter {
     /// How often it was tried.
     pub attempts: i32,
     /// When it was given up on.
+    #[serde(serialize_with = "domain::time::micros")]
     pub failed_at: DateTime<Utc>,
     /// `retried` or `skipped`, once an operator decided.
     pub resolution: Option<String>,

@@ -25,8 +25,10 @@ pub struct ListedOrganization {
     /// Members.
     pub member_count: i64,
     /// Created.
+    #[serde(serialize_with = "domain::time::micros")]
     pub created_at: DateTime<Utc>,
     /// Last changed.
+    #[serde(serialize_with = "domain::time::micros")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -43,8 +45,10 @@ pub struct ListedMember {
     #[schema(value_type = Vec<String>)]
     pub permissions: sqlx::types::Json<Vec<String>>,
     /// Added.
+    #[serde(serialize_with = "domain::time::micros")]
     pub added_at: DateTime<Utc>,
     /// Last changed.
+    #[serde(serialize_with = "domain::time::micros")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -110,20 +110,26 @@ pub struct ListedUser {
     /// Verification status.
     pub verification_status: String,
     /// When the email was verified.
+    #[serde(serialize_with = "domain::time::micros_option")]
     pub email_verified_at: Option<DateTime<Utc>>,
     /// When the phone was verified.
+    #[serde(serialize_with = "domain::time::micros_option")]
     pub phone_verified_at: Option<DateTime<Utc>>,
     /// When a lock ends, while locked.
+    #[serde(serialize_with = "domain::time::micros_option")]
     pub locked_until: Option<DateTime<Utc>>,
     /// Consecutive failed logins.
     pub failed_attempts: i64,
     /// Whether TOTP is on.
     pub mfa_enabled: bool,
     /// Created.
+    #[serde(serialize_with = "domain::time::micros")]
     pub created_at: DateTime<Utc>,
     /// Last changed.
+    #[serde(serialize_with = "domain::time::micros")]
     pub updated_at: DateTime<Utc>,
     /// Last login.
+    #[serde(serialize_with = "domain::time::micros_option")]
     pub last_login_at: Option<DateTime<Utc>>,
     /// Address of the last login.
     pub last_login_ip: Option<String>,
