@@ -16,7 +16,7 @@ use application::App;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use problem::Problem;
 use serde::Serialize;
@@ -185,6 +185,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/users/{id}/password-reset",
             post(routes::users::send_password_reset),
+        )
+        .route("/users/{id}/password", put(routes::users::set_password))
+        .route("/users/{id}/restore", post(routes::users::restore_user))
+        .route(
+            "/users/{id}/verify-email",
+            post(routes::users::verify_email_by_hand),
+        )
+        .route(
+            "/users/{id}/verify-phone",
+            post(routes::users::verify_phone_by_hand),
         )
         .route("/users/{id}/lockout", get(routes::users::lockout))
         .route("/users/{id}/forget", post(routes::privacy::forget_user))

@@ -56,6 +56,10 @@ use utoipa_scalar::{Scalar, Servable};
         privacy::forget_user,
         privacy::export_user,
         users::send_password_reset,
+        users::set_password,
+        users::restore_user,
+        users::verify_email_by_hand,
+        users::verify_phone_by_hand,
         users::lockout,
         profiles::get_profile,
         profiles::put_profile,
@@ -93,7 +97,7 @@ use utoipa_scalar::{Scalar, Servable};
         audit::verify,
         audit::checkpoints,
     ),
-    components(schemas(auth::MfaChallenge)),
+    components(schemas(auth::MfaChallenge, auth::PasswordChangeChallenge)),
     modifiers(&SecuritySchemes, &CommonAnswers),
     tags(
         (name = "auth", description = "Registration, login, tokens, sessions and passwords"),
@@ -291,6 +295,11 @@ pub fn display_name() -> utoipa::openapi::schema::Object {
 /// Why an account is locked or deactivated (optional).
 pub fn reason() -> utoipa::openapi::schema::Object {
     text(500, true)
+}
+
+/// Why staff did something (required).
+pub fn required_reason() -> utoipa::openapi::schema::Object {
+    text(500, false)
 }
 
 fn username_schema(nullable: bool) -> utoipa::openapi::schema::Object {

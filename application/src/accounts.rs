@@ -12,7 +12,7 @@ use commands::{CommandContext, CommandError, CommandHandler, Executed};
 use domain::OrganizationId;
 use domain::organization::OrgRole;
 use domain::user::UserState;
-use domain::user::{NewUser, UserAggregate, UserCommand};
+use domain::user::{FirstCredential, NewUser, UserAggregate, UserCommand};
 use domain::values::{Email, PasswordHash, PersonName, PhoneNumber, Role, Username};
 use domain::{Duration, Timestamp, UserId};
 use eventstore::IdempotencyKey;
@@ -98,6 +98,8 @@ pub struct NewAccount {
     pub roles: BTreeSet<Role>,
     /// A password; without one an invitation link to set it goes out by email.
     pub password: Option<SecretString>,
+    /// Whether the password must be changed at the first sign-in.
+    pub temporary_password: bool,
 }
 
 /// A person signing themself up.
@@ -228,6 +230,8 @@ pub struct Creator<'a> {
     pub tokens: &'a TokenMinter,
     /// How long an invitation link works.
     pub invitation_lifetime: Duration,
+    /// How long the welcome message's verification link works.
+    pub email_verification_lifetime: Duration,
 }
 
 impl Creator<'_> {
@@ -251,16 +255,31 @@ impl Creator<'_> {
             None => None,
         };
         let (user_id, now) = new_user();
-        let invitation = password_hash.is_none().then(|| {
-            self.tokens
-                .issue(
-                    TokenPurpose::PasswordReset,
-                    user_id,
-                    now,
-                    self.invitation_lifetime,
-                )
-                .0
-        });
+        let credential = match password_hash {
+            Some(password_hash) => FirstCredential::Password {
+                password_hash,
+                temporary: account.temporary_password,
+                email_verification: self
+                    .tokens
+                    .issue(
+                        TokenPurpose::EmailVerification,
+                        user_id,
+                        now,
+                        self.email_verification_lifetime,
+                    )
+                    .0,
+            },
+            None => FirstCredential::Invitation(
+                self.tokens
+                    .issue(
+                        TokenPurpose::PasswordReset,
+                        user_id,
+                        now,
+                        self.invitation_lifetime,
+                    )
+                    .0,
+            ),
+        };
         let command = UserCommand::Create {
             user: NewUser {
                 user_id,
@@ -271,8 +290,7 @@ impl Creator<'_> {
                 last_name: account.last_name,
                 roles: account.roles,
             },
-            password_hash,
-            invitation,
+            credential,
             at: now,
         };
         Ok(self
@@ -292,6 +310,17 @@ pub struct Placement {
 }
 
 impl App {
+    /// Creates accounts with this application's handlers, passwords, tokens and lifetimes.
+    pub fn creator(&self) -> Creator<'_> {
+        Creator {
+            commands: &self.commands,
+            passwords: &self.passwords,
+            tokens: &self.tokens,
+            invitation_lifetime: self.auth.invitation_lifetime,
+            email_verification_lifetime: self.auth.email_verification_lifetime,
+        }
+    }
+
     /// Creates a user, optionally in an organization. Administrators create accounts and add
     /// members directly; an org_admin creates the account as an invitation (the person sets
     /// their own password and joins when they accept), so they may not set a password. Roles
@@ -336,12 +365,7 @@ impl App {
         if !adds_directly && account.password.is_some() {
             return Err(AppError::PasswordNotYours);
         }
-        let creator = Creator {
-            commands: &self.commands,
-            passwords: &self.passwords,
-            tokens: &self.tokens,
-            invitation_lifetime: self.auth.invitation_lifetime,
-        };
+        let creator = self.creator();
         // The new user's id is not known yet: the actor is the administrator.
         let metadata = who.administering(context);
         let command_context = CommandContext {

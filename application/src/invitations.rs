@@ -2,7 +2,7 @@
 //! adds them. An invitation links the person's stream to the organization (which tells them, by
 //! email) and waits in the organization's stream for an answer, until it lapses.
 
-use crate::accounts::{Creator, NewAccount};
+use crate::accounts::NewAccount;
 use crate::authority::Authority;
 use crate::policy::{Operation, Refusal, Target};
 use crate::{App, AppError, RequestContext, Resource};
@@ -195,12 +195,7 @@ impl App {
         if let Some(owner) = owner {
             return self.existing_user(&owner, "/email").await;
         }
-        let creator = Creator {
-            commands: &self.commands,
-            passwords: &self.passwords,
-            tokens: &self.tokens,
-            invitation_lifetime: self.auth.invitation_lifetime,
-        };
+        let creator = self.creator();
         let account = NewAccount {
             email,
             username: None,
@@ -209,6 +204,7 @@ impl App {
             last_name: None,
             roles: BTreeSet::from_iter(self.auth.roles.role("user")),
             password: None,
+            temporary_password: false,
         };
         let context = CommandContext {
             metadata,

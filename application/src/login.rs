@@ -10,7 +10,7 @@ use crate::credentials::totp;
 use crate::sessions::{self, Closing};
 use crate::views::UserView;
 use crate::{App, AppError, RequestContext};
-use commands::tokens::hash_token;
+use commands::tokens::{TokenPurpose, hash_token};
 use commands::{CommandContext, CommandError};
 use domain::session::{
     EndReason, RevocationReason, SessionAggregate, SessionCommand, SessionEvent, SessionState,
@@ -54,6 +54,13 @@ pub enum SignIn {
     SecondFactorRequired {
         /// Present it with a code to finish.
         mfa_token: String,
+        /// Seconds it stays valid.
+        expires_in: i64,
+    },
+    /// The password was right but must be changed first: no session until it is.
+    PasswordChangeRequired {
+        /// Present it with a new password to reset the password.
+        change_token: SecretString,
         /// Seconds it stays valid.
         expires_in: i64,
     },
@@ -123,6 +130,11 @@ impl App {
             }
         }
         let device = device_name(login.device_name.as_deref())?;
+        if user.password_change_required {
+            return self
+                .required_password_change(context, user, version, now)
+                .await;
+        }
         if user.has_mfa() {
             let mfa_token = self
                 .access_tokens
@@ -138,6 +150,47 @@ impl App {
             .complete_login(context, user, version, Vec::new(), device, now)
             .await?;
         Ok(SignIn::Session(Box::new(tokens)))
+    }
+
+    /// The token that changes a password that must be changed, given instead of a session (on
+    /// a sign-in's terms: refused like one when locked or deactivated).
+    async fn required_password_change(
+        &self,
+        context: &RequestContext,
+        user: Box<User>,
+        version: u64,
+        now: Timestamp,
+    ) -> Result<SignIn, AppError> {
+        let user_id = user.id.to_string();
+        let lifetime = self.auth.password_reset_lifetime;
+        let (token, change_token) =
+            self.tokens
+                .issue(TokenPurpose::PasswordReset, user.id, now, lifetime);
+        let command_context = CommandContext {
+            metadata: context.user_metadata(&user_id),
+            ..Default::default()
+        };
+        match self
+            .commands
+            .execute_on::<UserAggregate>(
+                &user_id,
+                UserState::Present(user),
+                version,
+                UserCommand::RequestRequiredPasswordChange { token },
+                command_context,
+            )
+            .await
+        {
+            Ok(_) => Ok(SignIn::PasswordChangeRequired {
+                change_token,
+                expires_in: lifetime.num_seconds(),
+            }),
+            Err(CommandError::Rejected(error)) => {
+                tracing::info!(%user_id, %error, "login refused");
+                Err(AppError::InvalidCredentials)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Finishes a login with a TOTP or recovery code. A wrong code counts as a failed login.

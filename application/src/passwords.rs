@@ -18,10 +18,11 @@ use std::sync::Arc;
 
 /// Whether `password` meets the policy for `user` (which refuses one close to their email
 /// address or username).
-fn check_new_password(
+pub(crate) fn check_new_password(
     passwords: &Passwords,
     password: &SecretString,
     user: &User,
+    field: &'static str,
 ) -> Result<(), AppError> {
     let identifiers: Vec<&str> = [
         Some(user.email.as_str()),
@@ -32,10 +33,7 @@ fn check_new_password(
     .collect();
     passwords
         .check_policy(password, &identifiers)
-        .map_err(|rejection| AppError::Password {
-            field: "/new_password",
-            rejection,
-        })
+        .map_err(|rejection| AppError::Password { field, rejection })
 }
 
 impl App {
@@ -52,7 +50,7 @@ impl App {
     ) -> Result<(), AppError> {
         let caller = who.caller().cloned().ok_or(AppError::InvalidToken)?;
         let user = caller.user;
-        check_new_password(&self.passwords, &new_password, &user)?;
+        check_new_password(&self.passwords, &new_password, &user, "/new_password")?;
         who.confirm_password(self, Some(current_password), "/current_password")
             .await?;
         let person = who.person(self, &user);
@@ -164,7 +162,7 @@ impl App {
             .await?
             .map(|known| known.user)
             .ok_or_else(invalid)?;
-        check_new_password(&self.passwords, &new_password, &user)?;
+        check_new_password(&self.passwords, &new_password, &user, "/new_password")?;
         let token_hash = hash_token(token.expose_secret());
         // Check the token before paying for a hash; the command checks it again, atomically.
         if user

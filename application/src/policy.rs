@@ -286,8 +286,14 @@ pub enum Operation {
     ReactivateUser,
     /// Delete an account.
     DeleteUser,
+    /// Restore a deleted account within the restore window.
+    RestoreUser,
     /// Send a person a password reset link.
     SendPasswordReset,
+    /// Set a person's password (their sessions end).
+    SetPassword,
+    /// Mark a person's email address or phone number verified by hand, with a reason.
+    VerifyByHand,
     /// Erase a person's personal data for good.
     ForgetUser,
     /// Export a person's personal data.
@@ -388,11 +394,20 @@ impl Operation {
             | O::ReadLockout
             | O::ExportUser => PERSON_OR_ADMIN,
             O::ChangeEmail | O::ChangePhone => PERSON_FRESH_OR_ADMIN,
-            O::ChangeRoles | O::LockUser | O::DeactivateUser | O::DeleteUser => Rule {
+            O::ChangeRoles
+            | O::LockUser
+            | O::DeactivateUser
+            | O::DeleteUser
+            // One's own password is changed with the current one; one does not vouch for
+            // oneself.
+            | O::SetPassword
+            | O::VerifyByHand => Rule {
                 not_on_oneself: true,
                 ..ADMINISTRATORS
             },
-            O::UnlockUser | O::ReactivateUser | O::SendPasswordReset => ADMINISTRATORS,
+            O::UnlockUser | O::ReactivateUser | O::SendPasswordReset | O::RestoreUser => {
+                ADMINISTRATORS
+            }
             // The right to erasure: the person, with their password, or an administrator.
             O::ForgetUser => PERSON_FRESH_OR_ADMIN,
             O::ReadUserSessions | O::ReadUserActivity => PERSON_OR_READERS,

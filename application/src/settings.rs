@@ -21,6 +21,8 @@ pub struct AuthSettings {
     pub member_permissions: std::collections::BTreeSet<domain::values::Permission>,
     /// How long an invitation works: to set a first password, or to join an organization.
     pub invitation_lifetime: domain::Duration,
+    /// How long after a deletion the user may be restored.
+    pub restore_window: domain::Duration,
     /// How recent a sign-in lets a person change their own email or phone without confirming
     /// their current password.
     pub reauth_window: domain::Duration,
@@ -49,6 +51,7 @@ impl Default for AuthSettings {
                 .filter_map(|name| domain::values::Permission::parse(name).ok())
                 .collect(),
             invitation_lifetime: domain::Duration::days(7),
+            restore_window: domain::Duration::days(30),
             reauth_window: domain::Duration::minutes(5),
         }
     }

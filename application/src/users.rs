@@ -3,13 +3,14 @@
 //! deactivation or deletion ends the user's sessions.
 
 use crate::authority::Authority;
+use crate::passwords::check_new_password;
 use crate::policy::{Operation, Target};
 use crate::sessions::{self, Closing};
 use crate::{App, AppError, RequestContext, Resource};
 use commands::tokens::TokenPurpose;
 use commands::{CommandContext, Executed};
 use domain::session::RevocationReason;
-use domain::user::{AccountLock, User, UserAggregate, UserCommand, UserState};
+use domain::user::{AccountLock, User, UserAggregate, UserCommand, UserState, UserStatus};
 use domain::values::{Email, PersonName, PhoneNumber, Reason, Role, Username};
 use domain::{Timestamp, UserId};
 use eventstore::IdempotencyKey;
@@ -58,6 +59,25 @@ pub enum AccountAction {
     Delete,
     /// Send the user a password reset link.
     SendPasswordReset,
+    /// Restore a deleted user within the restore window (their memberships stay ended).
+    Restore,
+    /// Set the user's password (it meets the policy); their sessions end.
+    SetPassword {
+        /// The new password.
+        password: SecretString,
+        /// Whether it must be changed at the next sign-in.
+        temporary: bool,
+    },
+    /// Mark the email address verified by hand.
+    VerifyEmail {
+        /// How staff know the address is the person's.
+        reason: Reason,
+    },
+    /// Mark the phone number verified by hand.
+    VerifyPhone {
+        /// How staff know the number is the person's.
+        reason: Reason,
+    },
 }
 
 impl AccountAction {
@@ -70,6 +90,9 @@ impl AccountAction {
             Self::Reactivate => Operation::ReactivateUser,
             Self::Delete => Operation::DeleteUser,
             Self::SendPasswordReset => Operation::SendPasswordReset,
+            Self::Restore => Operation::RestoreUser,
+            Self::SetPassword { .. } => Operation::SetPassword,
+            Self::VerifyEmail { .. } | Self::VerifyPhone { .. } => Operation::VerifyByHand,
         }
     }
 
@@ -79,6 +102,7 @@ impl AccountAction {
             Self::Lock { .. } => Some(RevocationReason::UserLocked),
             Self::Deactivate { .. } => Some(RevocationReason::UserDeactivated),
             Self::Delete => Some(RevocationReason::UserDeleted),
+            Self::SetPassword { .. } => Some(RevocationReason::PasswordSet),
             _ => None,
         }
     }
@@ -124,6 +148,7 @@ impl App {
         let now = chrono::Utc::now();
         let ends_sessions = action.ends_sessions();
         let deletes = matches!(action, AccountAction::Delete);
+        let metadata = who.metadata(context, user.id);
         let command = match action {
             AccountAction::Lock { reason, until } => UserCommand::Lock {
                 reason,
@@ -134,6 +159,33 @@ impl App {
             AccountAction::Deactivate { reason } => UserCommand::Deactivate { reason, at: now },
             AccountAction::Reactivate => UserCommand::Reactivate { at: now },
             AccountAction::Delete => UserCommand::Delete { at: now },
+            AccountAction::Restore => {
+                // A deletion recorded before deleting ended memberships may have left some.
+                if user.status == UserStatus::Deleted {
+                    self.end_memberships(&metadata, &user, now).await?;
+                }
+                UserCommand::Restore {
+                    window: self.auth.restore_window,
+                    at: now,
+                }
+            }
+            AccountAction::SetPassword {
+                password,
+                temporary,
+            } => {
+                check_new_password(&self.passwords, &password, &user, "/password")?;
+                UserCommand::SetPassword {
+                    password_hash: self.passwords.hash(password).await?,
+                    temporary,
+                    at: now,
+                }
+            }
+            AccountAction::VerifyEmail { reason } => {
+                UserCommand::VerifyEmailByHand { reason, at: now }
+            }
+            AccountAction::VerifyPhone { reason } => {
+                UserCommand::VerifyPhoneByHand { reason, at: now }
+            }
             AccountAction::SendPasswordReset => {
                 // Reset links to one account are limited as the forgot-password ones are,
                 // whoever asks.
@@ -153,7 +205,6 @@ impl App {
                 }
             }
         };
-        let metadata = who.metadata(context, user.id);
         let command_context = CommandContext {
             metadata: metadata.clone(),
             idempotency: preconditions.idempotency,

@@ -36,6 +36,8 @@ pub struct UserView {
     pub phone_verified_at: Option<Timestamp>,
     /// Whether the account is locked now.
     pub locked: bool,
+    /// Whether the password must be changed at the next sign-in (set so by an administrator).
+    pub password_change_required: bool,
     /// Created.
     #[schema(value_type = String, format = DateTime)]
     #[serde(serialize_with = "domain::time::micros")]
@@ -80,6 +82,7 @@ impl UserView {
             email_verified_at: user.email_verified_at,
             phone_verified_at: user.phone_verified_at,
             locked: user.is_locked(now),
+            password_change_required: user.password_change_required,
             created_at: user.created_at,
             updated_at: user.updated_at,
             last_login_at: user.last_login_at,

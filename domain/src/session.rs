@@ -31,6 +31,8 @@ pub enum RevocationReason {
     PasswordChanged,
     /// The password was reset.
     PasswordReset,
+    /// An administrator set the password.
+    PasswordSet,
     /// The account was locked.
     UserLocked,
     /// The account was deactivated.

@@ -13,12 +13,12 @@ mod events;
 mod evolve;
 mod state;
 
-pub use commands::{NewUser, UserCommand};
+pub use commands::{FirstCredential, NewUser, UserCommand};
 pub use error::UserError;
 pub use events::{USER_FORGOTTEN, UserEvent, UserEventType};
 pub use state::{
-    AccountLock, ForgottenUser, LockKind, LockoutPolicy, PendingCode, Picture, ResetPurpose, Totp,
-    User, UserState, UserStatus,
+    AccountLock, Deletion, ForgottenUser, LockKind, LockoutPolicy, PendingCode, Picture,
+    ResetPurpose, Totp, User, UserState, UserStatus,
 };
 
 use crate::{Aggregate, ClaimChange, Duration};

@@ -356,6 +356,9 @@ pub struct AuthConfig {
     /// How long an invitation works, to set a first password or to join an organization, in
     /// hours.
     pub invitation_hours: i64,
+    /// How long after a deletion an administrator may restore the user, in days (after that the
+    /// deletion stands; the user is not forgotten by it).
+    pub restore_days: i64,
     /// A sign-in this recent lets a person change their own email or phone without their
     /// current password, in minutes.
     pub reauth_minutes: i64,
@@ -385,6 +388,7 @@ impl Default for AuthConfig {
             roles: Vec::new(),
             privileged_roles: Vec::new(),
             invitation_hours: 7 * 24,
+            restore_days: 30,
             reauth_minutes: 5,
             member_permissions: vec!["can_upload_files".into(), "can_view_reports".into()],
         }
@@ -570,6 +574,7 @@ impl Settings {
             ("auth.lockout_minutes", auth.lockout_minutes),
             ("auth.lockout_max_minutes", auth.lockout_max_minutes),
             ("auth.invitation_hours", auth.invitation_hours),
+            ("auth.restore_days", auth.restore_days),
             ("auth.reauth_minutes", auth.reauth_minutes),
             ("auth.lockout_attempts", i64::from(auth.lockout_attempts)),
             (

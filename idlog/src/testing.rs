@@ -159,6 +159,7 @@ impl TestApp {
             passwords: &passwords,
             tokens: &tokens,
             invitation_lifetime: domain::Duration::days(7),
+            email_verification_lifetime: domain::Duration::days(2),
         };
         let account = application::accounts::NewAccount {
             email: domain::values::Email::parse("root@example.com").expect("email"),
@@ -168,6 +169,7 @@ impl TestApp {
             last_name: None,
             roles: [domain::values::Role::parse("admin").expect("role")].into(),
             password: Some("the administrator's passphrase".to_owned().into()),
+            temporary_password: false,
         };
         let executed = creator
             .create(account, Default::default())

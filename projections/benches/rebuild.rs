@@ -88,6 +88,7 @@ async fn one_user(log: &EventLog, n: u64) -> u64 {
             email: Email::parse(&format!("user{n}@example.com"))
                 .expect("email")
                 .into(),
+            by_hand: None,
             at,
         });
     }

@@ -58,7 +58,8 @@ const TABLES: &[Table] = &[
             last_login_at {time},
             last_login_ip TEXT,
             last_login_device TEXT,
-            last_login_user_agent TEXT",
+            last_login_user_agent TEXT,
+            status_before_deletion TEXT",
         indexes: &[
             ("created", "created_at, user_id"),
             ("last_login", "last_login_at, user_id"),
@@ -155,6 +156,8 @@ pub struct UserRow {
     pub last_login_device: Option<String>,
     /// User agent of the last login.
     pub last_login_user_agent: Option<String>,
+    /// While deleted, the status before (what a restore gives back).
+    pub status_before_deletion: Option<String>,
 }
 
 const USER_COLUMNS: &[&str] = &[
@@ -184,6 +187,7 @@ const USER_COLUMNS: &[&str] = &[
     "last_login_ip",
     "last_login_device",
     "last_login_user_agent",
+    "status_before_deletion",
 ];
 
 impl UserRow {
@@ -215,6 +219,7 @@ impl UserRow {
             last_login_ip: None,
             last_login_device: None,
             last_login_user_agent: None,
+            status_before_deletion: None,
         }
     }
 
@@ -246,6 +251,7 @@ impl UserRow {
             self.last_login_ip.clone().into(),
             self.last_login_device.clone().into(),
             self.last_login_user_agent.clone().into(),
+            self.status_before_deletion.clone().into(),
         ]
     }
 
@@ -336,7 +342,9 @@ impl UserRow {
                 self.roles.0.retain(|r| r != role.as_str());
                 self.updated_at = *at;
             }
-            E::PasswordChanged { at, .. } => self.updated_at = *at,
+            E::PasswordChanged { at, .. }
+            | E::PasswordSet { at, .. }
+            | E::PasswordChangeRequired { at } => self.updated_at = *at,
             E::PasswordResetCompleted { at, .. } => {
                 self.failed_attempts = 0;
                 if self.lock_kind.as_deref() == Some("policy") {
@@ -384,7 +392,14 @@ impl UserRow {
                 self.updated_at = *at;
             }
             E::UserDeleted { at } => {
-                self.status = "deleted".into();
+                self.status_before_deletion =
+                    Some(std::mem::replace(&mut self.status, "deleted".into()));
+                self.updated_at = *at;
+            }
+            E::UserRestored { at } => {
+                if let Some(status) = self.status_before_deletion.take() {
+                    self.status = status;
+                }
                 self.updated_at = *at;
             }
             E::UserForgotten { at } => self.forget(*at),

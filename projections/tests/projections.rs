@@ -206,6 +206,7 @@ async fn history(f: &Fixture) -> (Vec<UserId>, OrganizationId) {
         users[0],
         &[UserEvent::EmailVerified {
             email: email("user0@example.com").into(),
+            by_hand: None,
             at: now,
         }],
     )

@@ -442,6 +442,7 @@ fn wanted(event_type: UserEventType) -> bool {
         T::EmailVerificationRequested
             | T::PasswordResetRequested
             | T::PasswordChanged
+            | T::PasswordSet
             | T::PasswordResetCompleted
             | T::AccountLocked
             | T::EmailChanged
@@ -521,9 +522,12 @@ impl EmailWorker {
                 match purpose {
                     ResetPurpose::Invitation => Template::Invitation,
                     ResetPurpose::Reset => Template::PasswordReset,
+                    // Given in the sign-in's answer: mailing it would prove nothing more.
+                    ResetPurpose::ChangeRequired => return Ok(None),
                 }
             }
             UserEvent::PasswordChanged { at, .. }
+            | UserEvent::PasswordSet { at, .. }
             | UserEvent::PasswordResetCompleted { at, .. } => {
                 values.push(("when", time(*at)));
                 Template::PasswordChanged
@@ -610,17 +614,20 @@ impl Worker for EmailWorker {
         let UserState::Present(user) = &loaded.state else {
             return Ok(());
         };
-        // The verification request that came with the registration is the welcome.
+        // The verification request that came with the account (a registration, or a user
+        // created with a password) is the welcome.
         let first_verification = loaded
             .history
             .iter()
             .filter(|(_, event)| matches!(event, UserEvent::EmailVerificationRequested { .. }))
             .count()
             == 1
-            && loaded
-                .history
-                .first()
-                .is_some_and(|(_, event)| matches!(event, UserEvent::UserRegistered { .. }));
+            && loaded.history.first().is_some_and(|(_, event)| {
+                matches!(
+                    event,
+                    UserEvent::UserRegistered { .. } | UserEvent::UserCreated { .. }
+                )
+            });
         let Some(message) = self.message(event, user, first_verification)? else {
             return Ok(());
         };

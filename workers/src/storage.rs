@@ -43,6 +43,7 @@ fn relevant(event_type: UserEventType) -> bool {
             | T::OrganizationLinked
             | T::OrganizationUnlinked
             | T::UserDeleted
+            | T::UserRestored
             | T::UserForgotten
     )
 }
@@ -73,7 +74,7 @@ pub fn user_info(user: &User) -> serde_json::Value {
         "last_name": user.last_name.as_ref().map(ToString::to_string),
         "roles": user.roles.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "organizations": user.organizations.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "created_at": user.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "created_at": domain::time::text(&user.created_at),
     })
 }
 

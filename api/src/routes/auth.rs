@@ -198,7 +198,7 @@ impl TokenResponse {
     tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in; or, with a second factor on, `{mfa_required: true, mfa_token, expires_in}` (MfaChallenge) to finish at /auth/login/mfa", body = TokenResponse),
+        (status = 200, description = "Logged in (tokens); or, with a second factor on, `{mfa_required: true, mfa_token, expires_in}` to finish at /auth/login/mfa; or, when the password must be changed first, `{password_change_required: true, change_token, expires_in}`: no session until the password is reset with the change token", body = LoginAnswer),
         (status = 401, description = "Wrong login or password, or the account cannot log in (one answer for all)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The right password, but the user's organization is suspended or inactive", body = Problem, content_type = "application/problem+json"),
         crate::openapi::BodyErrors,
@@ -216,18 +216,52 @@ pub async fn login(
         password: body.password,
         device_name: body.device_name,
     };
-    Ok(match state.app.login(&context, login).await? {
-        SignIn::Session(tokens) => axum::Json(TokenResponse::new(*tokens, true)).into_response(),
+    let answer = match state.app.login(&context, login).await? {
+        SignIn::Session(tokens) => {
+            LoginAnswer::Session(Box::new(TokenResponse::new(*tokens, true)))
+        }
         SignIn::SecondFactorRequired {
             mfa_token,
             expires_in,
-        } => axum::Json(MfaChallenge {
+        } => LoginAnswer::SecondFactor(MfaChallenge {
             mfa_required: true,
             mfa_token,
             expires_in,
-        })
-        .into_response(),
-    })
+        }),
+        SignIn::PasswordChangeRequired {
+            change_token,
+            expires_in,
+        } => LoginAnswer::PasswordChange(PasswordChangeChallenge {
+            password_change_required: true,
+            change_token: change_token.expose_secret().to_owned(),
+            expires_in,
+        }),
+    };
+    Ok(axum::Json(answer).into_response())
+}
+
+/// What a right password gets: a session, or what it waits for.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    /// Logged in.
+    Session(Box<TokenResponse>),
+    /// A second factor is on.
+    SecondFactor(MfaChallenge),
+    /// The password must be changed first.
+    PasswordChange(PasswordChangeChallenge),
+}
+
+/// The answer to a right password that must be changed before the account is used (it was
+/// set by an administrator to be temporary).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordChangeChallenge {
+    /// Always `true`.
+    password_change_required: bool,
+    /// Send it as `token`, with `new_password`, to `POST /auth/password/reset`.
+    change_token: String,
+    /// Seconds it stays valid.
+    expires_in: i64,
 }
 
 /// The answer to a right password when a second factor is on.

@@ -116,6 +116,9 @@ pub struct CreateUserRequest {
     /// Without a password, an invitation to set one goes to the email address.
     #[schema(value_type = Option<String>, format = Password)]
     password: Option<SecretString>,
+    /// The password must be changed at the first sign-in (needs `password`).
+    #[serde(default)]
+    temporary_password: bool,
     #[schema(schema_with = crate::openapi::username_or_null)]
     username: Option<String>,
     #[schema(schema_with = crate::openapi::phone_or_null)]
@@ -193,6 +196,12 @@ pub async fn create_user(
     let Some(email) = email else {
         return Err(Problem::validation().with_field("/email", "is required"));
     };
+    if body.temporary_password && body.password.is_none() {
+        return Err(Problem::validation().with_field(
+            "/temporary_password",
+            "needs a password (without one, an invitation goes out)",
+        ));
+    }
     let account = NewAccount {
         email,
         username,
@@ -201,6 +210,7 @@ pub async fn create_user(
         last_name,
         roles,
         password: body.password,
+        temporary_password: body.temporary_password,
     };
     let executed = state
         .create_user(
@@ -572,6 +582,42 @@ pub async fn delete_user(
     .await
 }
 
+/// Restores a deleted user within `auth.restore_days` of the deletion: their email, username
+/// and phone are theirs again (409 naming the field if someone took one since), their status is
+/// what it was, their memberships stay ended.
+#[utoipa::path(post, path = "/api/v1/users/{id}/restore", tag = "users", params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Restored", body = UserView),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not deleted, or its email, username or phone was taken since (`errors` names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Deleted longer ago than `auth.restore_days`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match mismatch", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn restore_user(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
+    Idempotency(idempotency): Idempotency,
+) -> Result<Response, Problem> {
+    change_account(
+        &state,
+        &context,
+        &caller,
+        &id,
+        AccountAction::Restore,
+        Preconditions {
+            expected_version: expected,
+            idempotency,
+        },
+    )
+    .await
+}
+
 /// Sends the user a password reset link.
 #[utoipa::path(post, path = "/api/v1/users/{id}/password-reset", tag = "users", params(("id" = String, Path, description = "User id")),
     security(("bearer" = [])),
@@ -607,6 +653,135 @@ pub async fn send_password_reset(
         Accepted::new("A reset link is on its way to the user's email address.").into_response();
     response.headers_mut().extend(done.headers().clone());
     Ok(response)
+}
+
+/// `PUT /users/{id}/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPasswordRequest {
+    /// The new password; it meets the password policy.
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
+    /// The person must change it at their next sign-in (advised: the password passed through
+    /// someone else's hands).
+    #[serde(default)]
+    temporary: bool,
+}
+
+/// Sets the user's password (administrators; not their own, which they change with the current
+/// one). Audited; every session of the user ends, and the user is told by email.
+#[utoipa::path(put, path = "/api/v1/users/{id}/password", tag = "users", params(("id" = String, Path, description = "User id")),
+    request_body = SetPasswordRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Set", body = UserView),
+        (status = 403, description = "Not an administrator, or one's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match mismatch", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The password does not meet the policy", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn set_password(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
+    command: JsonCommand<SetPasswordRequest>,
+) -> Result<Response, Problem> {
+    change_account(
+        &state,
+        &context,
+        &caller,
+        &id,
+        AccountAction::SetPassword {
+            password: command.body.password,
+            temporary: command.body.temporary,
+        },
+        Preconditions {
+            expected_version: expected,
+            idempotency: command.idempotency,
+        },
+    )
+    .await
+}
+
+/// `POST /users/{id}/verify-email` and `/verify-phone`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyByHandRequest {
+    /// How staff know the address or number is the person's (recorded for auditors).
+    #[schema(schema_with = crate::openapi::required_reason)]
+    reason: String,
+}
+
+/// Marks the user's email address verified by hand, with a reason (administrators; audited).
+#[utoipa::path(post, path = "/api/v1/users/{id}/verify-email", tag = "users", params(("id" = String, Path, description = "User id")),
+    request_body = VerifyByHandRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Verified", body = UserView),
+        (status = 403, description = "Not an administrator, or one's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already verified", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match mismatch", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid reason", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn verify_email_by_hand(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
+    command: JsonCommand<VerifyByHandRequest>,
+) -> Result<Response, Problem> {
+    let reason = Reason::parse(&command.body.reason).map_err(Problem::from)?;
+    change_account(
+        &state,
+        &context,
+        &caller,
+        &id,
+        AccountAction::VerifyEmail { reason },
+        Preconditions {
+            expected_version: expected,
+            idempotency: command.idempotency,
+        },
+    )
+    .await
+}
+
+/// Marks the user's phone number verified by hand, with a reason (administrators; audited).
+#[utoipa::path(post, path = "/api/v1/users/{id}/verify-phone", tag = "users", params(("id" = String, Path, description = "User id")),
+    request_body = VerifyByHandRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Verified", body = UserView),
+        (status = 403, description = "Not an administrator, or one's own account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already verified", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match mismatch", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid reason, or no phone number", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn verify_phone_by_hand(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
+    command: JsonCommand<VerifyByHandRequest>,
+) -> Result<Response, Problem> {
+    let reason = Reason::parse(&command.body.reason).map_err(Problem::from)?;
+    change_account(
+        &state,
+        &context,
+        &caller,
+        &id,
+        AccountAction::VerifyPhone { reason },
+        Preconditions {
+            expected_version: expected,
+            idempotency: command.idempotency,
+        },
+    )
+    .await
 }
 
 /// `GET /users/{id}/lockout`.

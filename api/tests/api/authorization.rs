@@ -534,6 +534,64 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
+            "set_password",
+            call(
+                Admin,
+                "PUT",
+                "/api/v1/users/{me}/password",
+                json_body(json!({"password": "set by an administrator"})),
+                200,
+            ),
+            call(
+                OrgAdmin,
+                "PUT",
+                "/api/v1/users/{member}/password",
+                json_body(json!({"password": "set by an org_admin"})),
+                403,
+            ),
+        ),
+        case(
+            "verify_email_by_hand",
+            call(
+                Admin,
+                "POST",
+                "/api/v1/users/{me}/verify-email",
+                json_body(json!({"reason": "seen at the desk"})),
+                200,
+            ),
+            call(
+                OrgAdmin,
+                "POST",
+                "/api/v1/users/{member}/verify-email",
+                json_body(json!({"reason": "trust me"})),
+                403,
+            ),
+        ),
+        case(
+            "verify_phone_by_hand",
+            // Allowed, and then refused for the missing number.
+            call(
+                Admin,
+                "POST",
+                "/api/v1/users/{me}/verify-phone",
+                json_body(json!({"reason": "called back"})),
+                422,
+            ),
+            call(
+                OrgAdmin,
+                "POST",
+                "/api/v1/users/{member}/verify-phone",
+                json_body(json!({"reason": "trust me"})),
+                403,
+            ),
+        ),
+        case(
+            "restore_user",
+            // Allowed, and then refused: the user is not deleted.
+            call(Admin, "POST", "/api/v1/users/{me}/restore", Empty, 409),
+            call(OrgAdmin, "POST", "/api/v1/users/{member}/restore", Empty, 403),
+        ),
+        case(
             "lockout",
             call(Me, "GET", "/api/v1/users/{me}/lockout", Empty, 200),
             call(

@@ -33,7 +33,8 @@ async fn admin_creates_reads_and_edits_users(backend: Backend) {
         .to_str()
         .expect("ascii")
         .to_owned();
-    assert_eq!(etag(&created), "\"1\"");
+    // Two events: the user, and the verification link their welcome carries.
+    assert_eq!(etag(&created), "\"2\"");
     let user: Value = created.json().await.expect("json");
     let id = user["id"].as_str().expect("id").to_owned();
     assert_eq!(location, format!("/api/v1/users/{id}"));
@@ -135,9 +136,10 @@ async fn admin_creates_reads_and_edits_users(backend: Backend) {
         (patched["phone"].clone(), patched["username"].as_str()),
         (Value::Null, Some("cora"))
     );
+    // The welcomes of the administrator and of the created user, and the new address's link.
     assert_eq!(
         app.events_of_type("EmailVerificationRequested").await.len(),
-        1
+        3
     );
 
     // The old address is free again, the new one is taken.
@@ -779,7 +781,302 @@ async fn answers_are_not_cached_and_resets_are_limited(backend: Backend) {
     }
 }
 
+/// Administrators set a person's password (their sessions end) and vouch for their email
+/// address or phone number with a reason; both are audited, and neither is for oneself.
+async fn administrators_set_passwords_and_verify_contacts_by_hand(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (admin_id, admin) = app.admin().await;
+    let ann = app.register("ann@example.com", PASSWORD).await;
+    let ann_token = app.login("ann@example.com", PASSWORD).await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let call = |method: reqwest::Method, path: String, token: String, body: Value| {
+        let app = &app;
+        async move { app.send(method, &path, &token, Some(body), &[]).await }
+    };
+    let set = |user: &str, token: &str, body: Value| {
+        call(
+            reqwest::Method::PUT,
+            format!("/api/v1/users/{user}/password"),
+            token.to_owned(),
+            body,
+        )
+    };
+
+    problem(set(&ann, &admin, json!({"password": "short"})).await, 422).await;
+    problem(
+        set(&ann, &admin, json!({"password": "a new one", "x": 1})).await,
+        422,
+    )
+    .await;
+    problem(
+        set(
+            &ann,
+            &ann_token,
+            json!({"password": "chosen by ann herself"}),
+        )
+        .await,
+        403,
+    )
+    .await;
+    problem(
+        set(
+            &admin_id,
+            &admin,
+            json!({"password": "my own without the old one"}),
+        )
+        .await,
+        403,
+    )
+    .await;
+    let done = set(&ann, &admin, json!({"password": "set by the help desk"})).await;
+    assert_eq!(done.status(), 200);
+    let me = app
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/auth/me",
+            &ann_token,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(me.status(), 401, "her sessions ended");
+    app.login("ann@example.com", "set by the help desk").await;
+    let set_events = app.events_of_type("PasswordSet").await;
+    assert_eq!(set_events.len(), 1);
+    assert_eq!(set_events[0].metadata["actor"]["kind"], "admin");
+    assert_eq!(set_events[0].metadata["actor"]["id"], admin_id.as_str());
+    let revoked = app.events_of_type("SessionRevoked").await;
+    assert!(
+        revoked
+            .iter()
+            .any(|event| event.payload["reason"] == "password_set")
+    );
+
+    let verify = |what: &str, user: &str, body: Value| {
+        call(
+            reqwest::Method::POST,
+            format!("/api/v1/users/{user}/verify-{what}"),
+            admin.clone(),
+            body,
+        )
+    };
+    problem(verify("email", &ann, json!({})).await, 422).await;
+    problem(verify("email", &ann, json!({"reason": "  "})).await, 422).await;
+    problem(
+        verify("email", &admin_id, json!({"reason": "it is me"})).await,
+        403,
+    )
+    .await;
+    let no_phone = problem(
+        verify("phone", &ann, json!({"reason": "called her"})).await,
+        422,
+    )
+    .await;
+    assert_eq!(no_phone["type"], "urn:idlog:problem:no-phone-number");
+    let verified = verify(
+        "email",
+        &ann,
+        json!({"reason": "seen her passport at the desk"}),
+    )
+    .await;
+    assert_eq!(verified.status(), 200);
+    let verified: Value = verified.json().await.expect("json");
+    assert_eq!(verified["verification_status"], "email_verified");
+    let again = problem(verify("email", &ann, json!({"reason": "twice"})).await, 409).await;
+    assert_eq!(again["type"], "urn:idlog:problem:email-already-verified");
+    let events = app.events_of_type("EmailVerified").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].payload["by_hand"],
+        "seen her passport at the desk"
+    );
+    assert_eq!(events[0].metadata["actor"]["kind"], "admin");
+
+    let patched = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{ann}"),
+            &admin,
+            Some(json!({"phone": "+14155550100"})),
+            &[],
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let verified = verify("phone", &ann, json!({"reason": "called her back"})).await;
+    assert_eq!(verified.status(), 200);
+    let verified: Value = verified.json().await.expect("json");
+    assert!(verified["phone_verified_at"].is_string(), "{verified}");
+}
+
+/// A deleted user comes back within the restore window as they were, without their
+/// memberships; a value someone took since, or a window passed, keeps them deleted.
+async fn a_deleted_user_is_restored_within_the_window(backend: Backend) {
+    let mut options = Options::default();
+    options.auth.restore_window = domain::Duration::seconds(3);
+    let app = spawn_app_with(backend, options).await;
+    let (_, admin) = app.admin().await;
+    let ann = app.register("ann@example.com", PASSWORD).await;
+    let bob = app.register("bob@example.com", PASSWORD).await;
+    let cat = app.register("cat@example.com", PASSWORD).await;
+    let send = |method: reqwest::Method, path: String, body: Option<Value>| {
+        let (app, admin) = (&app, admin.clone());
+        async move { app.send(method, &path, &admin, body, &[]).await }
+    };
+    let created = send(
+        reqwest::Method::POST,
+        "/api/v1/organizations".into(),
+        Some(json!({"name": "rowing"})),
+    )
+    .await;
+    let rowing = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let added = send(
+        reqwest::Method::POST,
+        format!("/api/v1/organizations/{rowing}/members"),
+        Some(json!({"user_id": ann, "role": "member"})),
+    )
+    .await;
+    assert_eq!(added.status(), 201);
+    let restore = |user: &str| {
+        send(
+            reqwest::Method::POST,
+            format!("/api/v1/users/{user}/restore"),
+            None,
+        )
+    };
+
+    let not_deleted = problem(restore(&ann).await, 409).await;
+    assert_eq!(not_deleted["type"], "urn:idlog:problem:user-not-deleted");
+    for user in [&ann, &bob, &cat] {
+        let deleted = send(
+            reqwest::Method::DELETE,
+            format!("/api/v1/users/{user}"),
+            None,
+        )
+        .await;
+        assert_eq!(deleted.status(), 200);
+    }
+    let restored = restore(&ann).await;
+    assert_eq!(restored.status(), 200);
+    let restored: Value = restored.json().await.expect("json");
+    assert_eq!(restored["status"], "active");
+    app.login("ann@example.com", PASSWORD).await;
+    let organization = send(
+        reqwest::Method::GET,
+        format!("/api/v1/organizations/{rowing}"),
+        None,
+    )
+    .await
+    .json::<Value>()
+    .await
+    .expect("json");
+    assert_eq!(organization["members"], json!([]), "memberships stay ended");
+
+    // Bob's address was taken while he was deleted: the conflict names the field.
+    app.register("bob@example.com", PASSWORD).await;
+    let taken = problem(restore(&bob).await, 409).await;
+    assert_eq!(taken["errors"][0]["pointer"], "/email", "{taken}");
+    // Cat's window passes.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let late = problem(restore(&cat).await, 410).await;
+    assert_eq!(late["type"], "urn:idlog:problem:restore-window-passed");
+    assert_eq!(app.events_of_type("UserRestored").await.len(), 1);
+}
+
+/// A password set to be temporary (at creation, or by an administrator) gets a change token at
+/// sign-in, never a session, until the person sets their own.
+async fn a_temporary_password_is_changed_before_the_account_is_used(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    let create = |body: Value| {
+        app.send(
+            reqwest::Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(body),
+            &[],
+        )
+    };
+    let invalid = create(json!({"email": "eve@example.com", "temporary_password": true})).await;
+    let invalid = problem(invalid, 422).await;
+    assert_eq!(invalid["errors"][0]["pointer"], "/temporary_password");
+    let created = create(json!({
+        "email": "eve@example.com",
+        "password": "given to eve on paper",
+        "temporary_password": true,
+    }))
+    .await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.expect("json");
+    assert_eq!(created["password_change_required"], true);
+    let eve = created["id"].as_str().expect("id").to_owned();
+
+    let sign_in = async |password: &str| {
+        app.post(
+            "/api/v1/auth/login",
+            &json!({"login": "eve@example.com", "password": password}),
+        )
+        .await
+    };
+    let answer = sign_in("given to eve on paper").await;
+    assert_eq!(answer.status(), 200);
+    let answer: Value = answer.json().await.expect("json");
+    assert_eq!(answer["password_change_required"], true, "{answer}");
+    assert!(answer.get("access_token").is_none(), "no session: {answer}");
+    assert!(
+        app.events_of_type("LoginSucceeded")
+            .await
+            .iter()
+            .all(|e| e.stream_id != eve)
+    );
+    // A wrong password is still just a wrong password.
+    problem(sign_in("not the one on paper").await, 401).await;
+    let token = answer["change_token"].as_str().expect("token");
+    let changed = app
+        .post(
+            "/api/v1/auth/password/reset",
+            &json!({"token": token, "new_password": "eve's very own secret"}),
+        )
+        .await;
+    assert_eq!(changed.status(), 204);
+    problem(sign_in("given to eve on paper").await, 401).await;
+    let session = app.login("eve@example.com", "eve's very own secret").await;
+    assert!(session["access_token"].is_string(), "{session}");
+    // The change token came with a sign-in, not by email: the address is still unproved.
+    let read = app
+        .get_with_token(&format!("/api/v1/users/{eve}"), &admin)
+        .await;
+    let read: Value = read.json().await.expect("json");
+    assert_eq!(read["verification_status"], "not_verified");
+    assert_eq!(read["password_change_required"], false);
+
+    // An administrator's temporary password: the same, and her sessions end.
+    let set = app
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/users/{eve}/password"),
+            &admin,
+            Some(json!({"password": "reset at the help desk", "temporary": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(set.status(), 200);
+    let answer: Value = sign_in("reset at the help desk")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["password_change_required"], true, "{answer}");
+}
+
 test_both_backends!(
+    a_deleted_user_is_restored_within_the_window,
+    a_temporary_password_is_changed_before_the_account_is_used,
+    administrators_set_passwords_and_verify_contacts_by_hand,
     answers_are_not_cached_and_resets_are_limited,
     changing_ones_own_email_or_phone_needs_a_fresh_proof,
     a_profile_picture_is_checked_stored_and_replaced,

@@ -131,7 +131,10 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::DeactivateUser
         | O::ReactivateUser
         | O::DeleteUser
+        | O::RestoreUser
         | O::SendPasswordReset
+        | O::SetPassword
+        | O::VerifyByHand
         | O::ForgetUser
         | O::ExportUser
         | O::ReadUserSessions
@@ -351,7 +354,7 @@ fn every_cell_matches_the_committed_matrix() {
     );
 }
 
-const IDENTITY: [Operation; 9] = [
+const IDENTITY: [Operation; 11] = [
     Operation::ChangeNames,
     Operation::ChangeUsername,
     Operation::ChangeEmail,
@@ -360,6 +363,8 @@ const IDENTITY: [Operation; 9] = [
     Operation::DisableMfa,
     Operation::ChangeRoles,
     Operation::SendPasswordReset,
+    Operation::SetPassword,
+    Operation::VerifyByHand,
     Operation::ForgetUser,
 ];
 

@@ -70,6 +70,25 @@ pub(super) fn claims(state: &UserState, events: &[UserEvent]) -> Vec<ClaimChange
                 old_username.as_ref().map(Username::as_str),
                 new_username.as_ref().map(Username::as_str),
             ),
+            // A restored user takes their values again (refused if someone took one since).
+            UserEvent::UserRestored { .. } => {
+                if let Some(user) = state
+                    .user()
+                    .filter(|user| user.status == UserStatus::Deleted)
+                {
+                    change(ClaimKind::Email, None, Some(user.email.as_str()));
+                    change(
+                        ClaimKind::Username,
+                        None,
+                        user.username.as_ref().map(Username::as_str),
+                    );
+                    change(
+                        ClaimKind::Phone,
+                        None,
+                        user.phone.as_ref().map(PhoneNumber::as_str),
+                    );
+                }
+            }
             // A deleted user's values were released when they were deleted.
             UserEvent::UserDeleted { .. } | UserEvent::UserForgotten { .. } => {
                 if let Some(user) = state

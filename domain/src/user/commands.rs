@@ -5,7 +5,7 @@ use crate::values::{
     Email, OrganizationName, PasswordHash, PendingToken, PersonName, PhoneNumber, Profile, Reason,
     Role, TokenHash, Username,
 };
-use crate::{OrganizationId, SessionId, Timestamp, UserId};
+use crate::{Duration, OrganizationId, SessionId, Timestamp, UserId};
 use std::collections::BTreeSet;
 
 /// The identity fields a new user starts with.
@@ -45,10 +45,8 @@ pub enum UserCommand {
     Create {
         /// Identity fields.
         user: NewUser,
-        /// A password set by the administrator, hashed; `None` sends an invitation.
-        password_hash: Option<PasswordHash>,
-        /// The set-password link, when there is no password.
-        invitation: Option<PendingToken>,
+        /// How the person signs in the first time.
+        credential: FirstCredential,
         /// When.
         at: Timestamp,
     },
@@ -133,6 +131,35 @@ pub enum UserCommand {
         /// When.
         at: Timestamp,
     },
+    /// An administrator sets the password.
+    SetPassword {
+        /// The new password, hashed.
+        password_hash: PasswordHash,
+        /// Whether the person must change it at their next sign-in.
+        temporary: bool,
+        /// When.
+        at: Timestamp,
+    },
+    /// The person signed in with a password that must be changed: issues the token that
+    /// changes it (refused like a sign-in when the account is locked or deactivated).
+    RequestRequiredPasswordChange {
+        /// The new token.
+        token: PendingToken,
+    },
+    /// Staff verify the email address by hand.
+    VerifyEmailByHand {
+        /// Why (how they know the address is the person's).
+        reason: Reason,
+        /// When.
+        at: Timestamp,
+    },
+    /// Staff verify the phone number by hand.
+    VerifyPhoneByHand {
+        /// Why (how they know the number is the person's).
+        reason: Reason,
+        /// When.
+        at: Timestamp,
+    },
     /// Issues a password reset link.
     RequestPasswordReset {
         /// The new token.
@@ -189,6 +216,13 @@ pub enum UserCommand {
     },
     /// Deletes the user; their unique values are released.
     Delete {
+        /// When.
+        at: Timestamp,
+    },
+    /// Restores a deleted user, within `window` of their deletion.
+    Restore {
+        /// How long after a deletion a restore is possible.
+        window: Duration,
         /// When.
         at: Timestamp,
     },
@@ -279,4 +313,21 @@ pub enum UserCommand {
     /// Several commands decided in order, each on the state the previous ones left: all of
     /// them or none (one edit of several fields, one stream version).
     Batch(Vec<UserCommand>),
+}
+
+/// How a user created by an administrator signs in the first time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstCredential {
+    /// A password the administrator chose, hashed; the welcome message carries a link to verify
+    /// the email address.
+    Password {
+        /// The password, hashed.
+        password_hash: PasswordHash,
+        /// Whether the person must change it at their first sign-in.
+        temporary: bool,
+        /// The email verification link the welcome message carries.
+        email_verification: PendingToken,
+    },
+    /// No password: an invitation link to set one (following it verifies the address).
+    Invitation(PendingToken),
 }

@@ -9,8 +9,8 @@ mod profile;
 mod verification;
 
 use super::{
-    RESEND_COOLDOWN, ResetPurpose, User, UserAggregate, UserCommand, UserError, UserEvent,
-    UserState, UserStatus,
+    FirstCredential, RESEND_COOLDOWN, ResetPurpose, User, UserAggregate, UserCommand, UserError,
+    UserEvent, UserState, UserStatus,
 };
 use crate::values::TokenRejection;
 use crate::{Aggregate, Timestamp};
@@ -56,11 +56,32 @@ pub(super) fn decide(state: &UserState, command: UserCommand) -> Result<Vec<User
             UserState::Absent,
             UserCommand::Create {
                 user,
-                password_hash,
-                invitation,
+                credential,
                 at,
             },
         ) => {
+            let (password_hash, then) = match credential {
+                FirstCredential::Password {
+                    password_hash,
+                    temporary,
+                    email_verification,
+                } => {
+                    let mut then = vec![UserEvent::EmailVerificationRequested {
+                        token: email_verification,
+                    }];
+                    if temporary {
+                        then.push(UserEvent::PasswordChangeRequired { at });
+                    }
+                    (Some(password_hash), then)
+                }
+                FirstCredential::Invitation(token) => (
+                    None,
+                    vec![UserEvent::PasswordResetRequested {
+                        purpose: ResetPurpose::Invitation,
+                        token,
+                    }],
+                ),
+            };
             let mut events = vec![UserEvent::UserCreated {
                 user_id: user.user_id,
                 email: user.email.into(),
@@ -72,12 +93,7 @@ pub(super) fn decide(state: &UserState, command: UserCommand) -> Result<Vec<User
                 password_hash,
                 at,
             }];
-            if let Some(token) = invitation {
-                events.push(UserEvent::PasswordResetRequested {
-                    purpose: ResetPurpose::Invitation,
-                    token,
-                });
-            }
+            events.extend(then);
             Ok(events)
         }
         (
@@ -88,6 +104,9 @@ pub(super) fn decide(state: &UserState, command: UserCommand) -> Result<Vec<User
         (UserState::Forgotten(_), _) => Err(UserError::Forgotten),
         (UserState::Present(_), UserCommand::Forget { at }) => {
             Ok(vec![UserEvent::UserForgotten { at }])
+        }
+        (UserState::Present(user), UserCommand::Restore { window, at }) => {
+            lifecycle::restore(user, window, at)
         }
         (UserState::Present(user), command) => decide_existing(user, command),
     }
@@ -105,6 +124,8 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
         C::Register { .. } | C::Create { .. } => Err(UserError::AlreadyExists),
 
         C::RequestEmailVerification { token } => verification::request_email(user, token),
+        C::VerifyEmailByHand { reason, at } => verification::verify_email_by_hand(user, reason, at),
+        C::VerifyPhoneByHand { reason, at } => verification::verify_phone_by_hand(user, reason, at),
         C::ConfirmEmailVerification { token_hash, at } => {
             verification::confirm_email(user, token_hash, at)
         }
@@ -138,6 +159,14 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
         C::ChangePassword { password_hash, at } => {
             credentials::change_password(user, password_hash, at)
         }
+        C::SetPassword {
+            password_hash,
+            temporary,
+            at,
+        } => credentials::set_password(password_hash, temporary, at),
+        C::RequestRequiredPasswordChange { token } => {
+            credentials::request_required_change(user, token)
+        }
         C::RequestPasswordReset { token } => credentials::request_password_reset(user, token),
         C::CompletePasswordReset {
             token_hash,
@@ -168,6 +197,7 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
         C::Delete { at } => Ok(vec![UserEvent::UserDeleted { at }]),
         // Taken care of in `decide`, also for deleted users.
         C::Forget { at } => Ok(vec![UserEvent::UserForgotten { at }]),
+        C::Restore { window, at } => lifecycle::restore(user, window, at),
 
         C::LinkOrganization {
             organization_id,

@@ -20,6 +20,12 @@ pub enum UserError {
     /// The account is deactivated.
     #[error("the account is deactivated")]
     Deactivated,
+    /// Restoring a user who is not deleted.
+    #[error("the user is not deleted")]
+    NotDeleted,
+    /// Restoring a user deleted longer ago than restores reach.
+    #[error("the user was deleted too long ago to be restored")]
+    RestoreWindowPassed,
     /// Reactivating an account that is not deactivated.
     #[error("the account is not deactivated")]
     NotDeactivated,
@@ -38,6 +44,12 @@ pub enum UserError {
     /// The user has no password yet (invited, link not used).
     #[error("the account has no password yet")]
     NoPassword,
+    /// The password must be changed before the account is used.
+    #[error("the password must be changed first")]
+    PasswordChangeRequired,
+    /// A change token was asked for although no change is required.
+    #[error("no password change is required")]
+    NoPasswordChangeRequired,
     /// The email address is already verified.
     #[error("the email address is already verified")]
     EmailAlreadyVerified,

@@ -65,9 +65,16 @@ pub enum UserEvent {
     },
     /// A verification link was sent to the email address.
     EmailVerificationRequested { token: PendingToken },
-    /// The email address was verified.
+    /// The email address was verified: by its owner following a link, or by hand by staff
+    /// (`by_hand` says why).
     EmailVerified {
         email: Personal<Email>,
+        #[serde(
+            default,
+            deserialize_with = "erasable::optional",
+            skip_serializing_if = "Option::is_none"
+        )]
+        by_hand: Option<Reason>,
         at: Timestamp,
     },
     /// A verification code was sent to the phone.
@@ -78,9 +85,16 @@ pub enum UserEvent {
     },
     /// A wrong phone code was entered.
     PhoneVerificationFailed { attempts_left: u32, at: Timestamp },
-    /// The phone number was verified.
+    /// The phone number was verified: by its owner entering a code, or by hand by staff
+    /// (`by_hand` says why).
     PhoneVerified {
         phone: Personal<PhoneNumber>,
+        #[serde(
+            default,
+            deserialize_with = "erasable::optional",
+            skip_serializing_if = "Option::is_none"
+        )]
+        by_hand: Option<Reason>,
         at: Timestamp,
     },
     /// Names or profile fields changed.
@@ -124,6 +138,14 @@ pub enum UserEvent {
         password_hash: PasswordHash,
         at: Timestamp,
     },
+    /// An administrator set the password.
+    PasswordSet {
+        password_hash: PasswordHash,
+        at: Timestamp,
+    },
+    /// The password just set (at creation, or by an administrator) must be changed at the next
+    /// sign-in.
+    PasswordChangeRequired { at: Timestamp },
     /// A password reset or invitation link was issued.
     PasswordResetRequested {
         purpose: ResetPurpose,
@@ -161,6 +183,9 @@ pub enum UserEvent {
     UserReactivated { at: Timestamp },
     /// The user was deleted.
     UserDeleted { at: Timestamp },
+    /// A deleted user was restored: their email, username and phone are theirs again, their
+    /// status is what it was before, their memberships are not back.
+    UserRestored { at: Timestamp },
     /// The user was forgotten: their data key is destroyed with this event, so their personal
     /// data in the log reads back as erased; their unique values are released.
     UserForgotten { at: Timestamp },
@@ -250,8 +275,8 @@ impl DomainEvent for UserEvent {
             Self::UserRegistered { .. } | Self::UserCreated { .. } => {
                 &["/email", "/username", "/phone", "/first_name", "/last_name"]
             }
-            Self::EmailVerified { .. } => &["/email"],
-            Self::PhoneVerified { .. } => &["/phone"],
+            Self::EmailVerified { .. } => &["/email", "/by_hand"],
+            Self::PhoneVerified { .. } => &["/phone", "/by_hand"],
             Self::ProfileUpdated { .. } => &["/first_name", "/last_name", "/profile"],
             Self::EmailChanged { .. } => &["/old_email", "/new_email"],
             Self::PhoneChanged { .. } => &["/old_phone", "/new_phone"],
@@ -263,6 +288,8 @@ impl DomainEvent for UserEvent {
             | Self::RoleGranted { .. }
             | Self::RoleRevoked { .. }
             | Self::PasswordChanged { .. }
+            | Self::PasswordSet { .. }
+            | Self::PasswordChangeRequired { .. }
             | Self::PasswordResetRequested { .. }
             | Self::PasswordResetCompleted { .. }
             | Self::LoginSucceeded { .. }
@@ -270,6 +297,7 @@ impl DomainEvent for UserEvent {
             | Self::AccountUnlocked { .. }
             | Self::UserReactivated { .. }
             | Self::UserDeleted { .. }
+            | Self::UserRestored { .. }
             | Self::UserForgotten { .. }
             | Self::OrganizationLinked { .. }
             | Self::InvitedToOrganization { .. }

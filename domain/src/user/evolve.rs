@@ -1,8 +1,8 @@
 //! Folding a user's events into their state.
 
 use super::{
-    AccountLock, ForgottenUser, LockKind, PHONE_CODE_ATTEMPTS, PendingCode, Totp, User, UserEvent,
-    UserState, UserStatus,
+    AccountLock, Deletion, ForgottenUser, LockKind, PHONE_CODE_ATTEMPTS, PendingCode, Totp, User,
+    UserEvent, UserState, UserStatus,
 };
 use crate::values::{Personal, Profile};
 use std::collections::BTreeSet;
@@ -92,6 +92,7 @@ pub(super) fn evolve(state: UserState, event: &UserEvent) -> UserState {
                 email_verification: None,
                 phone_verification: None,
                 password_reset: None,
+                password_change_required: false,
                 profile: Profile::default(),
                 created_at: *at,
                 updated_at: *at,
@@ -100,6 +101,7 @@ pub(super) fn evolve(state: UserState, event: &UserEvent) -> UserState {
                 organizations: BTreeSet::new(),
                 totp: None,
                 picture: None,
+                deletion: None,
             }))
         }
         (UserState::Present(mut user), event) => {
@@ -189,9 +191,14 @@ fn apply(user: &mut User, event: &UserEvent) {
             user.roles.remove(role);
             user.updated_at = *at;
         }
-        E::PasswordChanged { password_hash, at } => {
+        E::PasswordChanged { password_hash, at } | E::PasswordSet { password_hash, at } => {
             user.password_hash = Some(password_hash.clone());
             user.password_reset = None;
+            user.password_change_required = false;
+            user.updated_at = *at;
+        }
+        E::PasswordChangeRequired { at } => {
+            user.password_change_required = true;
             user.updated_at = *at;
         }
         E::PasswordResetRequested { purpose, token } => {
@@ -201,6 +208,7 @@ fn apply(user: &mut User, event: &UserEvent) {
         E::PasswordResetCompleted { password_hash, at } => {
             user.password_hash = Some(password_hash.clone());
             user.password_reset = None;
+            user.password_change_required = false;
             user.failed_logins = 0;
             user.policy_locks = 0;
             if user
@@ -261,7 +269,19 @@ fn apply(user: &mut User, event: &UserEvent) {
         }
         // Folded into a forgotten user by `evolve`.
         E::UserForgotten { .. } => {}
+        E::UserRestored { at } => {
+            if let Some(deletion) = user.deletion.take() {
+                user.status = deletion.status_before;
+            }
+            // Deleting ended the memberships; restoring does not bring them back.
+            user.organizations.clear();
+            user.updated_at = *at;
+        }
         E::UserDeleted { at } => {
+            user.deletion = Some(Deletion {
+                at: *at,
+                status_before: user.status,
+            });
             user.status = UserStatus::Deleted;
             user.email_verification = None;
             user.phone_verification = None;

@@ -59,6 +59,9 @@ pub enum ResetPurpose {
     Reset,
     /// An administrator created the user without a password: the link sets the first one.
     Invitation,
+    /// The person signed in with a password that must be changed; the token (given in the
+    /// sign-in's answer, never mailed) sets the new one.
+    ChangeRequired,
 }
 
 /// A phone verification code waiting to be entered.
@@ -162,6 +165,9 @@ pub struct User {
     pub phone_verification: Option<PendingCode>,
     /// A pending password reset or invitation.
     pub password_reset: Option<(ResetPurpose, PendingToken)>,
+    /// The password was set by someone else to be changed at the first sign-in: until it is,
+    /// signing in gives a change token, not a session.
+    pub password_change_required: bool,
     /// Self-managed profile fields.
     pub profile: Profile,
     /// When the user was registered or created.
@@ -181,6 +187,17 @@ pub struct User {
     pub totp: Option<Totp>,
     /// The profile picture.
     pub picture: Option<Picture>,
+    /// When the user was deleted, and what their status was then (what a restore gives back).
+    pub deletion: Option<Deletion>,
+}
+
+/// A deletion, while it can be undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deletion {
+    /// When.
+    pub at: Timestamp,
+    /// The status before (active or deactivated).
+    pub status_before: UserStatus,
 }
 
 impl User {

@@ -1,5 +1,5 @@
 //! `idlog users ...`: list, create, lock, unlock, unlock-all, deactivate, reactivate,
-//! reset-password, show (now or as of a past point), delete, clear-all, forget and export.
+//! reset-password, set-password, verify, restore, show (now or as of a past point), delete, clear-all, forget and export.
 
 use super::operator::{Operator, app_error};
 use super::{cli_actor, cli_metadata, confirm, progress_bar, read_password, write_whole};
@@ -56,12 +56,37 @@ pub enum UsersCommand {
         /// No password: send an invitation to set one (also the default without a password).
         #[arg(long)]
         invite: bool,
+        /// The password must be changed at the first sign-in.
+        #[arg(long, conflicts_with = "invite")]
+        temporary_password: bool,
+        /// Username (3 to 32 letters, digits, `.`, `_`, `-`).
+        #[arg(long)]
+        username: Option<String>,
+        /// First name.
+        #[arg(long)]
+        first_name: Option<String>,
+        /// Last name.
+        #[arg(long)]
+        last_name: Option<String>,
+        /// Phone number in international form (`+` and the country code).
+        #[arg(long)]
+        phone: Option<String>,
         /// Add the user to this organization.
-        #[arg(long, value_name = "ID", requires = "org_role")]
-        org: Option<String>,
+        #[arg(
+            long,
+            visible_alias = "org",
+            value_name = "ID",
+            requires = "organization_role"
+        )]
+        organization: Option<String>,
         /// Their role there: org_admin, member or readonly.
-        #[arg(long, value_name = "ROLE", requires = "org")]
-        org_role: Option<String>,
+        #[arg(
+            long,
+            visible_alias = "org-role",
+            value_name = "ROLE",
+            requires = "organization"
+        )]
+        organization_role: Option<String>,
     },
     /// Deletes a user (their folders are removed by the workers; the log keeps the history).
     Delete {
@@ -70,6 +95,12 @@ pub enum UsersCommand {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+    },
+    /// Restores a deleted user within `auth.restore_days` of the deletion (their memberships
+    /// stay ended).
+    Restore {
+        /// User id (a deleted user's email is free: use the id).
+        user: String,
     },
     /// Forgets a user for good (right to erasure): ends their sessions, frees their email,
     /// username and phone, and destroys their data key, so their personal data reads back as
@@ -135,6 +166,37 @@ pub enum UsersCommand {
         /// Email address or user id.
         user: String,
     },
+    /// Sets the user's password (it meets the policy); their sessions end and they are told
+    /// by email.
+    SetPassword {
+        /// Email address or user id.
+        user: String,
+        /// The password (visible to other local users in the process list: prefer
+        /// --password-stdin).
+        #[arg(
+            long,
+            conflicts_with = "password_stdin",
+            required_unless_present = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+        /// The user must change it at their next sign-in.
+        #[arg(long)]
+        temporary: bool,
+    },
+    /// Marks the user's email address or phone number verified by hand, with a reason.
+    Verify {
+        /// Email address or user id.
+        user: String,
+        /// What to mark verified.
+        #[arg(value_enum)]
+        what: Contact,
+        /// How you know it is the person's (recorded for auditors).
+        #[arg(long)]
+        reason: String,
+    },
     /// The user folded from the log: now, or as of a time or position.
     Show {
         /// Email address or user id (a deleted user's email is free again: use the id).
@@ -163,8 +225,13 @@ pub async fn run(settings: &Settings, command: UsersCommand) -> anyhow::Result<(
             password,
             password_stdin,
             invite: _,
-            org,
-            org_role,
+            temporary_password,
+            username,
+            first_name,
+            last_name,
+            phone,
+            organization,
+            organization_role,
         } => {
             let password = match password {
                 Some(password) => Some(secrecy::SecretString::from(password)),
@@ -178,11 +245,16 @@ pub async fn run(settings: &Settings, command: UsersCommand) -> anyhow::Result<(
             let request = CreateRequest {
                 account: AccountRequest {
                     email,
+                    username,
+                    phone,
+                    first_name,
+                    last_name,
+                    temporary_password,
                     roles,
                     password,
                     actor: cli_actor(),
                 },
-                organization: org.zip(org_role),
+                organization: organization.zip(organization_role),
             };
             create(settings, request).await
         }
@@ -190,6 +262,7 @@ pub async fn run(settings: &Settings, command: UsersCommand) -> anyhow::Result<(
             lifecycle(settings, &user, Lifecycle::Delete { yes }).await
         }
         UsersCommand::ClearAll { yes } => clear_all(settings, yes).await,
+        UsersCommand::Restore { user } => lifecycle(settings, &user, Lifecycle::Restore).await,
         UsersCommand::Forget { user, yes } => forget(settings, &user, yes).await,
         UsersCommand::Export { user, output, yes } => {
             export(settings, &user, output.as_deref(), yes).await
@@ -210,12 +283,45 @@ pub async fn run(settings: &Settings, command: UsersCommand) -> anyhow::Result<(
         UsersCommand::ResetPassword { user } => {
             lifecycle(settings, &user, Lifecycle::ResetPassword).await
         }
+        UsersCommand::SetPassword {
+            user,
+            password,
+            password_stdin,
+            temporary,
+        } => {
+            let password = match password {
+                Some(password) => secrecy::SecretString::from(password),
+                None => read_password(password_stdin)?
+                    .ok_or_else(|| Usage("give --password or --password-stdin".into()))?,
+            };
+            lifecycle(
+                settings,
+                &user,
+                Lifecycle::SetPassword {
+                    password,
+                    temporary,
+                },
+            )
+            .await
+        }
+        UsersCommand::Verify { user, what, reason } => {
+            lifecycle(settings, &user, Lifecycle::Verify { what, reason }).await
+        }
         UsersCommand::Show {
             user,
             as_of,
             at_position,
         } => show(settings, &user, as_of, at_position).await,
     }
+}
+
+/// A way to reach a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Contact {
+    /// The email address.
+    Email,
+    /// The phone number.
+    Phone,
 }
 
 /// How lists are printed.
@@ -334,10 +440,10 @@ async fn create(settings: &Settings, request: CreateRequest) -> anyhow::Result<(
         Some((id, role)) => {
             let organization_id: OrganizationId = id
                 .parse()
-                .map_err(|_| Usage(format!("--org {id:?} is not an organization id")))?;
+                .map_err(|_| Usage(format!("--organization {id:?} is not an organization id")))?;
             let role: OrgRole = role.parse().map_err(|_| {
                 Usage(format!(
-                    "--org-role {role:?}: one of org_admin, member, readonly"
+                    "--organization-role {role:?}: one of org_admin, member, readonly"
                 ))
             })?;
             let found = operator
@@ -355,12 +461,7 @@ async fn create(settings: &Settings, request: CreateRequest) -> anyhow::Result<(
     let invited = request.account.password.is_none();
     let email = request.account.email.clone();
     let app = &operator.app;
-    let creator = application::accounts::Creator {
-        commands: &app.commands,
-        passwords: &app.passwords,
-        tokens: &app.tokens,
-        invitation_lifetime: app.auth.invitation_lifetime,
-    };
+    let creator = app.creator();
     let user_id = create_account(&creator, &app.auth.roles, request.account).await?;
     println!("created user {user_id} <{email}>");
     if let Some((organization_id, role)) = membership {
@@ -409,6 +510,22 @@ pub enum Lifecycle {
     Reactivate,
     /// Send a password reset link.
     ResetPassword,
+    /// Set the password.
+    SetPassword {
+        /// The new password.
+        password: secrecy::SecretString,
+        /// To be changed at the next sign-in.
+        temporary: bool,
+    },
+    /// Mark the email address or phone number verified by hand.
+    Verify {
+        /// Which.
+        what: Contact,
+        /// Why.
+        reason: String,
+    },
+    /// Restore a deleted user.
+    Restore,
     /// Delete (asks first).
     Delete {
         /// Do not ask.
@@ -444,10 +561,34 @@ async fn lifecycle(settings: &Settings, user: &str, action: Lifecycle) -> anyhow
             },
         ),
         Lifecycle::Reactivate => ("reactivated", AccountAction::Reactivate),
+        Lifecycle::Restore => ("restored", AccountAction::Restore),
         Lifecycle::ResetPassword => (
             "sent a password reset link to",
             AccountAction::SendPasswordReset,
         ),
+        Lifecycle::SetPassword {
+            password,
+            temporary,
+        } => (
+            "set the password of",
+            AccountAction::SetPassword {
+                password,
+                temporary,
+            },
+        ),
+        Lifecycle::Verify { what, reason: why } => {
+            let reason = reason(Some(why))?.ok_or_else(|| Usage("--reason is empty".into()))?;
+            match what {
+                Contact::Email => (
+                    "verified the email address of",
+                    AccountAction::VerifyEmail { reason },
+                ),
+                Contact::Phone => (
+                    "verified the phone number of",
+                    AccountAction::VerifyPhone { reason },
+                ),
+            }
+        }
         Lifecycle::Delete { yes } => {
             let (current, _) = operator.current(user_id).await?;
             confirm(

@@ -10,7 +10,7 @@ use application::accounts::{Creator, NewAccount, RoleCatalog};
 use commands::CommandContext;
 use domain::UserId;
 use domain::user::UserState;
-use domain::values::Email;
+use domain::values::{Email, InvalidValue, PersonName, PhoneNumber, Username};
 use secrecy::SecretString;
 
 /// Creates a user from the command line or the bootstrap settings, as the system. Bad input (an
@@ -35,14 +35,20 @@ pub async fn create_account(
         .collect::<Result<_, Usage>>()?;
     let email = Email::parse(&request.email)
         .map_err(|error| Usage(format!("{}: {}", request.email, error.message)))?;
+    if request.temporary_password && request.password.is_none() {
+        bail!(Usage(
+            "--temporary-password needs a password (without one, an invitation goes out)".into()
+        ));
+    }
     let account = NewAccount {
         email,
-        username: None,
-        phone: None,
-        first_name: None,
-        last_name: None,
+        username: optional(request.username, Username::parse, "--username")?,
+        phone: optional(request.phone, PhoneNumber::parse, "--phone")?,
+        first_name: optional(request.first_name, PersonName::parse, "--first-name")?,
+        last_name: optional(request.last_name, PersonName::parse, "--last-name")?,
         roles,
         password: request.password,
+        temporary_password: request.temporary_password,
     };
     let metadata = eventstore::EventMetadata {
         actor: request.actor,
@@ -74,10 +80,31 @@ pub async fn create_account(
     }
 }
 
+/// `raw` parsed by `parse`; an invalid value is a [`Usage`] error naming `flag`.
+fn optional<T>(
+    raw: Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
+    flag: &str,
+) -> Result<Option<T>, Usage> {
+    raw.map(|raw| parse(&raw).map_err(|error| Usage(format!("{flag} {raw:?}: {}", error.message))))
+        .transpose()
+}
+
 /// A user to create from the command line or the bootstrap settings.
+#[derive(Default)]
 pub struct AccountRequest {
     /// Email address.
     pub email: String,
+    /// Username.
+    pub username: Option<String>,
+    /// Phone number, international form.
+    pub phone: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Whether the password must be changed at the first sign-in.
+    pub temporary_password: bool,
     /// Role names.
     pub roles: Vec<String>,
     /// The password, or none for an invitation.
@@ -105,6 +132,7 @@ pub(crate) async fn bootstrap_admin(core: &Core, settings: &Settings) -> anyhow:
             kind: eventstore::ActorKind::System,
             id: Some("system:bootstrap".into()),
         },
+        ..AccountRequest::default()
     };
     let user_id = create_account(&core.creator(settings), &role_catalog(settings)?, request)
         .await

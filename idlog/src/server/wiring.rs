@@ -101,6 +101,7 @@ impl Core {
             passwords: &self.passwords,
             tokens: &self.tokens,
             invitation_lifetime: Duration::hours(settings.auth.invitation_hours),
+            email_verification_lifetime: Duration::hours(settings.auth.email_verification_hours),
         }
     }
 }
@@ -356,6 +357,7 @@ pub fn application(
                 })
                 .collect::<anyhow::Result<_>>()?,
             invitation_lifetime: Duration::hours(auth.invitation_hours),
+            restore_window: Duration::days(auth.restore_days),
             reauth_window: Duration::minutes(auth.reauth_minutes),
         },
     })

@@ -127,12 +127,24 @@ async fn creating_users_and_the_errors_that_append_nothing(backend: Backend) {
                 "users",
                 "create",
                 "dan@example.com",
-                "--org",
+                "--organization",
                 "0193c2c8-0000-7000-8000-000000000000",
-                "--org-role",
+                "--organization-role",
                 "member",
             ],
             "no organization",
+        ),
+        (
+            vec!["users", "create", "dan@example.com", "--phone", "12"],
+            "--phone \"12\"",
+        ),
+        (
+            vec!["users", "create", "dan@example.com", "--username", "a b"],
+            "--username",
+        ),
+        (
+            vec!["users", "create", "dan@example.com", "--temporary-password"],
+            "--temporary-password needs a password",
         ),
     ] {
         let output = idlog_on(dir, url, &args);
@@ -185,6 +197,44 @@ async fn creating_users_and_the_errors_that_append_nothing(backend: Backend) {
         "{history}"
     );
     assert!(!history.contains("system:cli:unknown"), "{history}");
+
+    // Every identity field at creation, and a password to change at the first sign-in.
+    succeeds(&idlog_on(
+        dir,
+        url,
+        &[
+            "users",
+            "create",
+            "dora@example.com",
+            "--password",
+            PASSWORD,
+            "--temporary-password",
+            "--username",
+            "dora",
+            "--first-name",
+            "Dora",
+            "--last-name",
+            "Lee",
+            "--phone",
+            "+1 415 555 0199",
+        ],
+    ));
+    let shown: serde_json::Value = serde_json::from_slice(
+        &succeeds_output(&idlog_on(dir, url, &["users", "show", "dora@example.com"])).stdout,
+    )
+    .expect("json");
+    let user = &shown["user"];
+    assert_eq!(user["username"], "dora", "{shown}");
+    assert_eq!(user["first_name"], "Dora");
+    assert_eq!(user["last_name"], "Lee");
+    assert_eq!(user["phone"], "+14155550199");
+    assert_eq!(user["password_change_required"], true, "{shown}");
+    let history = succeeds(&idlog_on(
+        dir,
+        url,
+        &["events", "history", "dora@example.com"],
+    ));
+    assert!(history.contains("PasswordChangeRequired"), "{history}");
 }
 
 async fn listing_in_each_format_and_filtering(backend: Backend) {
@@ -348,6 +398,74 @@ async fn lifecycle_commands_and_point_in_time_views(backend: Backend) {
     ));
     assert!(history.contains("PasswordResetRequested"), "{history}");
 
+    // Setting a password: the policy holds, and the event is recorded.
+    let weak = idlog_on(
+        dir,
+        url,
+        &[
+            "users",
+            "set-password",
+            "bob@example.com",
+            "--password",
+            "short",
+        ],
+    );
+    assert_eq!(weak.status.code(), Some(2), "{}", text(&weak));
+    let out = succeeds(&idlog_on(
+        dir,
+        url,
+        &[
+            "users",
+            "set-password",
+            "bob@example.com",
+            "--password",
+            "from the operator's desk",
+        ],
+    ));
+    assert!(out.contains("set the password of"), "{out}");
+    // Verifying by hand needs a reason; a phone number the user lacks is refused plainly.
+    let without_reason = idlog_on(dir, url, &["users", "verify", "bob@example.com", "email"]);
+    assert_eq!(
+        without_reason.status.code(),
+        Some(2),
+        "{}",
+        text(&without_reason)
+    );
+    let out = succeeds(&idlog_on(
+        dir,
+        url,
+        &[
+            "users",
+            "verify",
+            "bob@example.com",
+            "email",
+            "--reason",
+            "confirmed by phone call",
+        ],
+    ));
+    assert!(out.contains("verified the email address of"), "{out}");
+    let no_phone = idlog_on(
+        dir,
+        url,
+        &[
+            "users",
+            "verify",
+            "bob@example.com",
+            "phone",
+            "--reason",
+            "x",
+        ],
+    );
+    assert_eq!(no_phone.status.code(), Some(2), "{}", text(&no_phone));
+    let history = succeeds(&idlog_on(
+        dir,
+        url,
+        &["events", "history", "bob@example.com"],
+    ));
+    assert!(history.contains("PasswordSet"), "{history}");
+    assert!(history.contains("EmailVerified"), "{history}");
+    assert!(show(&[])["user"]["email_verified_at"].is_string());
+
     let unknown = idlog_on(dir, url, &["users", "lock", "nobody@example.com"]);
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
     assert!(text(&unknown).contains("no user has the email address"));
@@ -395,6 +513,10 @@ async fn deleting_asks_first_and_goes_through_commands(backend: Backend) {
     )
     .expect("json");
     assert_eq!(shown["user"]["status"], "deleted");
+    // Restoring them now would take an address someone else holds: refused, naming it.
+    let clash = idlog_on(dir, url, &["users", "restore", &bob]);
+    assert_eq!(clash.status.code(), Some(2), "{}", text(&clash));
+    assert!(text(&clash).contains("email"), "{}", text(&clash));
 
     let refused = idlog_on(dir, url, &["users", "clear-all"]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));

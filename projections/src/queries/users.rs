@@ -390,13 +390,13 @@ fn user_select(status: &str, users: &str) -> String {
         "SELECT u.user_id, u.version, u.email, u.username, u.first_name, u.last_name, u.phone, u.roles, \
          {status} AS status, u.locked, u.lock_kind, u.locked_until, u.failed_attempts, u.email_verified_at, \
          u.phone_verified_at, u.verification, u.mfa_enabled, u.preferred_language, u.origin, u.search, \
-         u.created_at, u.updated_at, u.last_login_at, u.last_login_ip, u.last_login_device, u.last_login_user_agent \
-         FROM {users} u WHERE"
+         u.created_at, u.updated_at, u.last_login_at, u.last_login_ip, u.last_login_device, u.last_login_user_agent, \
+         u.status_before_deletion FROM {users} u WHERE"
     )
 }
 
 fn time_text(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    domain::time::text(&time)
 }
 
 fn time_arg(text: &str) -> Result<Arg, QueryError> {

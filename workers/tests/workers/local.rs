@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::Utc;
 use commands::tokens::{TokenPurpose, hash_token};
 use commands::{ClaimHasher, CommandContext, CommandHandler};
-use domain::user::{UserAggregate, UserCommand, UserEventType};
-use domain::values::{LanguageTag, PersonName, PhoneNumber, Profile};
+use domain::user::{FirstCredential, NewUser, UserAggregate, UserCommand, UserEventType};
+use domain::values::{Email, LanguageTag, PasswordHash, PersonName, PhoneNumber, Profile, Role};
 use domain::{Duration, UserId};
 use eventstore::testing::{Backend, TestDb};
 use eventstore::{RecordedEvent, test_both_backends};
@@ -697,7 +697,85 @@ async fn an_invitation_to_an_organization_is_mailed_to_the_invitee(backend: Back
     assert!(invitation.contains(&expires_at.format("%Y-%m-%d %H:%M UTC").to_string()));
 }
 
+/// A user an administrator creates with a password is welcomed with a verification link, and
+/// told when an administrator sets their password.
+async fn a_created_user_is_welcomed_and_told_of_a_password_set_for_them(backend: Backend) {
+    let f = fixture(backend).await;
+    let mail = tempfile::tempdir().expect("mail folder");
+    let worker = EmailWorker::new(
+        Arc::new(EmlFolder::new(mail.path())),
+        DeliveryLog::new(f.database.clone()),
+        f.commands.reader(),
+        minter(),
+        EmailSettings {
+            product: "Acme ID".into(),
+            from: "no-reply@acme.example".into(),
+            public_url: "https://id.acme.example/".into(),
+            reset_url: "https://app.acme.example/reset?token=".into(),
+        },
+        Templates::english(),
+    );
+    let cora = UserId::from_uuid(uuid::Uuid::now_v7());
+    let now = Utc::now();
+    let (email_verification, _) = minter().issue(
+        TokenPurpose::EmailVerification,
+        cora,
+        now,
+        Duration::hours(48),
+    );
+    let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+    f.user(
+        cora,
+        UserCommand::Create {
+            user: NewUser {
+                user_id: cora,
+                email: Email::parse("cora@example.com").expect("email"),
+                username: None,
+                phone: None,
+                first_name: None,
+                last_name: None,
+                roles: [Role::parse("user").expect("role")].into(),
+            },
+            credential: FirstCredential::Password {
+                password_hash: hash.clone(),
+                temporary: false,
+                email_verification,
+            },
+            at: now,
+        },
+    )
+    .await;
+    let runner = f.runner(vec![Arc::new(worker)]);
+    runner.catch_up().await.expect("caught up");
+    let sent = messages(mail.path());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let (name, welcome) = &sent[0];
+    assert!(name.ends_with("-welcome.eml"), "{name}");
+    assert!(welcome.contains("To: cora@example.com"));
+    assert!(welcome.contains("https://id.acme.example/api/v1/auth/email/verify?token="));
+
+    f.user(
+        cora,
+        UserCommand::SetPassword {
+            password_hash: hash,
+            temporary: false,
+            at: Utc::now(),
+        },
+    )
+    .await;
+    runner.catch_up().await.expect("caught up");
+    let sent = messages(mail.path());
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent.iter()
+            .any(|(name, text)| name.ends_with("-password_changed.eml")
+                && text.contains("To: cora@example.com")),
+        "{sent:?}"
+    );
+}
+
 test_both_backends!(
+    a_created_user_is_welcomed_and_told_of_a_password_set_for_them,
     an_invitation_to_an_organization_is_mailed_to_the_invitee,
     an_event_that_changes_nothing_in_user_info_writes_nothing,
     mail_to_a_forgotten_user_is_dropped_and_their_recipients_cleared,

@@ -16,6 +16,38 @@ pub(super) fn change_password(
     Ok(vec![UserEvent::PasswordChanged { password_hash, at }])
 }
 
+/// An administrator sets the password, to be changed at the next sign-in if `temporary`.
+pub(super) fn set_password(
+    password_hash: PasswordHash,
+    temporary: bool,
+    at: Timestamp,
+) -> Result<Vec<UserEvent>, UserError> {
+    let mut events = vec![UserEvent::PasswordSet { password_hash, at }];
+    if temporary {
+        events.push(UserEvent::PasswordChangeRequired { at });
+    }
+    Ok(events)
+}
+
+/// A correct password that must be changed was presented: the token to change it, on the
+/// terms of a sign-in (not locked, not deactivated).
+pub(super) fn request_required_change(
+    user: &User,
+    token: PendingToken,
+) -> Result<Vec<UserEvent>, UserError> {
+    ensure_active(user)?;
+    if let Some(lock) = user.active_lock(token.issued_at) {
+        return Err(UserError::Locked { until: lock.until });
+    }
+    if !user.password_change_required {
+        return Err(UserError::NoPasswordChangeRequired);
+    }
+    Ok(vec![UserEvent::PasswordResetRequested {
+        purpose: ResetPurpose::ChangeRequired,
+        token,
+    }])
+}
+
 /// Issues a password reset link; for a user without a password yet, a new invitation.
 pub(super) fn request_password_reset(
     user: &User,
@@ -38,16 +70,18 @@ pub(super) fn complete_password_reset(
     at: Timestamp,
 ) -> Result<Vec<UserEvent>, UserError> {
     ensure_active(user)?;
-    let (_, pending) = user
+    let (purpose, pending) = user
         .password_reset
         .as_ref()
         .ok_or(UserError::InvalidToken)?;
     pending.check(&token_hash, at).map_err(token_error)?;
     let mut events = vec![UserEvent::PasswordResetCompleted { password_hash, at }];
-    // The link reached the inbox, which proves the address as a verification link would.
-    if user.email_verified_at.is_none() {
+    // A link that reached the inbox proves the address as a verification link would; the
+    // token of a required change came with a sign-in, not by email.
+    if user.email_verified_at.is_none() && *purpose != ResetPurpose::ChangeRequired {
         events.push(UserEvent::EmailVerified {
             email: user.email.clone().into(),
+            by_hand: None,
             at,
         });
     }
@@ -66,6 +100,10 @@ pub(super) fn record_successful_login(
     }
     if !user.has_password() {
         return Err(UserError::NoPassword);
+    }
+    // Until a required change is made, a sign-in gives its token, not a session.
+    if user.password_change_required {
+        return Err(UserError::PasswordChangeRequired);
     }
     Ok(vec![UserEvent::LoginSucceeded { session_id, at }])
 }

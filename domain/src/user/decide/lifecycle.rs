@@ -1,9 +1,10 @@
-//! An administrator's hold on the account: locking, unlocking, deactivating, reactivating.
+//! An administrator's hold on the account: locking, unlocking, deactivating, reactivating,
+//! restoring after a deletion.
 
 use super::ensure_active;
-use crate::Timestamp;
 use crate::user::{LockKind, User, UserError, UserEvent, UserStatus};
 use crate::values::Reason;
+use crate::{Duration, Timestamp};
 
 /// An administrator locks the account, until `until` or until unlocked.
 pub(super) fn lock(
@@ -46,4 +47,19 @@ pub(super) fn reactivate(user: &User, at: Timestamp) -> Result<Vec<UserEvent>, U
         UserStatus::Deactivated => Ok(vec![UserEvent::UserReactivated { at }]),
         _ => Err(UserError::NotDeactivated),
     }
+}
+
+/// Restores a deleted user if the deletion is at most `window` old.
+pub(super) fn restore(
+    user: &User,
+    window: Duration,
+    at: Timestamp,
+) -> Result<Vec<UserEvent>, UserError> {
+    let Some(deletion) = user.deletion.filter(|_| user.status == UserStatus::Deleted) else {
+        return Err(UserError::NotDeleted);
+    };
+    if at > deletion.at + window {
+        return Err(UserError::RestoreWindowPassed);
+    }
+    Ok(vec![UserEvent::UserRestored { at }])
 }

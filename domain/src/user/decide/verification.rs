@@ -3,7 +3,7 @@
 use super::{ensure_active, ensure_cooldown_passed, token_error};
 use crate::Timestamp;
 use crate::user::{User, UserError, UserEvent};
-use crate::values::{PendingToken, TokenHash};
+use crate::values::{PendingToken, Reason, TokenHash};
 
 /// Sends (again) a link to verify the current email address.
 pub(super) fn request_email(user: &User, token: PendingToken) -> Result<Vec<UserEvent>, UserError> {
@@ -35,6 +35,40 @@ pub(super) fn confirm_email(
     pending.check(&token_hash, at).map_err(token_error)?;
     Ok(vec![UserEvent::EmailVerified {
         email: user.email.clone().into(),
+        by_hand: None,
+        at,
+    }])
+}
+
+/// Staff vouch for the email address; refused if it is verified already.
+pub(super) fn verify_email_by_hand(
+    user: &User,
+    reason: Reason,
+    at: Timestamp,
+) -> Result<Vec<UserEvent>, UserError> {
+    if user.email_verified_at.is_some() {
+        return Err(UserError::EmailAlreadyVerified);
+    }
+    Ok(vec![UserEvent::EmailVerified {
+        email: user.email.clone().into(),
+        by_hand: Some(reason),
+        at,
+    }])
+}
+
+/// Staff vouch for the phone number; refused without one, or if it is verified already.
+pub(super) fn verify_phone_by_hand(
+    user: &User,
+    reason: Reason,
+    at: Timestamp,
+) -> Result<Vec<UserEvent>, UserError> {
+    let phone = user.phone.clone().ok_or(UserError::NoPhoneNumber)?;
+    if user.phone_verified_at.is_some() {
+        return Err(UserError::PhoneAlreadyVerified);
+    }
+    Ok(vec![UserEvent::PhoneVerified {
+        phone: phone.into(),
+        by_hand: Some(reason),
         at,
     }])
 }
@@ -91,6 +125,7 @@ pub(super) fn confirm_phone(
     }
     Ok(vec![UserEvent::PhoneVerified {
         phone: phone.into(),
+        by_hand: None,
         at,
     }])
 }

@@ -5,6 +5,94 @@ use super::*;
 // Passwords
 
 #[test]
+fn an_administrator_sets_a_password_to_be_changed_at_the_next_sign_in() {
+    let state = given::<UserAggregate>(history())
+        .when(UserCommand::SetPassword {
+            password_hash: password(7),
+            temporary: true,
+            at: at(4),
+        })
+        .then([
+            UserEvent::PasswordSet {
+                password_hash: password(7),
+                at: at(4),
+            },
+            UserEvent::PasswordChangeRequired { at: at(4) },
+        ]);
+    assert!(present(state).password_change_required);
+    let state = given::<UserAggregate>(history())
+        .when(UserCommand::SetPassword {
+            password_hash: password(7),
+            temporary: false,
+            at: at(4),
+        })
+        .then([UserEvent::PasswordSet {
+            password_hash: password(7),
+            at: at(4),
+        }]);
+    assert!(!present(state).password_change_required);
+}
+
+#[test]
+fn a_password_to_change_gives_a_change_token_not_a_session_until_changed() {
+    let events = with(
+        history(),
+        [
+            UserEvent::PasswordSet {
+                password_hash: password(7),
+                at: at(2),
+            },
+            UserEvent::PasswordChangeRequired { at: at(2) },
+        ],
+    );
+    given::<UserAggregate>(events.clone())
+        .when(UserCommand::RecordSuccessfulLogin {
+            session_id: None,
+            at: at(3),
+        })
+        .then_err(UserError::PasswordChangeRequired);
+    let asked = with(
+        events.clone(),
+        [UserEvent::PasswordResetRequested {
+            purpose: ResetPurpose::ChangeRequired,
+            token: token(5, 3, 60),
+        }],
+    );
+    given::<UserAggregate>(events.clone())
+        .when(UserCommand::RequestRequiredPasswordChange {
+            token: token(5, 3, 60),
+        })
+        .then([asked[asked.len() - 1].clone()]);
+    // The token came with the sign-in, not by email: the address is not proved by it.
+    let state = given::<UserAggregate>(asked)
+        .when(UserCommand::CompletePasswordReset {
+            token_hash: hash(5),
+            password_hash: password(8),
+            at: at(4),
+        })
+        .then([UserEvent::PasswordResetCompleted {
+            password_hash: password(8),
+            at: at(4),
+        }]);
+    let user = present(state.clone());
+    assert!(!user.password_change_required);
+    assert!(user.email_verified_at.is_none());
+    given::<UserAggregate>(with(history(), []))
+        .when(UserCommand::RequestRequiredPasswordChange {
+            token: token(6, 5, 60),
+        })
+        .then_err(UserError::NoPasswordChangeRequired);
+    // A locked account gets no change token, as it gets no session.
+    given::<UserAggregate>(with(events, [policy_lock(3, 30)]))
+        .when(UserCommand::RequestRequiredPasswordChange {
+            token: token(6, 5, 60),
+        })
+        .then_err(UserError::Locked {
+            until: Some(at(30)),
+        });
+}
+
+#[test]
 fn changes_the_password() {
     given::<UserAggregate>(history())
         .when(UserCommand::ChangePassword {
@@ -47,6 +135,7 @@ fn completes_a_password_reset_with_the_token_and_lifts_a_policy_lock() {
             },
             UserEvent::EmailVerified {
                 email: email("ann@example.com").into(),
+                by_hand: None,
                 at: at(3),
             },
         ]);

@@ -103,6 +103,59 @@ fn deleting_a_user_releases_their_unique_values() {
 }
 
 #[test]
+fn a_deleted_user_is_restored_within_the_window_as_they_were_without_memberships() {
+    let organization = crate::OrganizationId::from_uuid(uuid::Uuid::nil());
+    let deactivated = with(
+        history(),
+        [
+            UserEvent::OrganizationLinked {
+                organization_id: organization,
+                at: at(2),
+            },
+            UserEvent::UserDeactivated {
+                reason: None,
+                at: at(3),
+            },
+            deleted(),
+        ],
+    );
+    let window = Duration::minutes(60);
+    let state = given::<UserAggregate>(deactivated.clone())
+        .when(UserCommand::Restore { window, at: at(90) })
+        .then([UserEvent::UserRestored { at: at(90) }]);
+    let user = present(state);
+    assert_eq!(
+        user.status,
+        UserStatus::Deactivated,
+        "as before the deletion"
+    );
+    assert!(user.organizations.is_empty());
+    assert!(user.deletion.is_none());
+    // The values are taken again: a clash with someone who took one since is a conflict.
+    let before = UserAggregate::fold(&deactivated);
+    assert_eq!(
+        UserAggregate::claims(&before, &[UserEvent::UserRestored { at: at(90) }]),
+        vec![
+            ClaimChange::take(ClaimKind::Email, "ann@example.com"),
+            ClaimChange::take(ClaimKind::Username, "ann"),
+            ClaimChange::take(ClaimKind::Phone, "+14155550100"),
+        ]
+    );
+    given::<UserAggregate>(deactivated)
+        .when(UserCommand::Restore { window, at: at(91) })
+        .then_err(UserError::RestoreWindowPassed);
+    given::<UserAggregate>(history())
+        .when(UserCommand::Restore { window, at: at(10) })
+        .then_err(UserError::NotDeleted);
+    given::<UserAggregate>(with(
+        history(),
+        [deleted(), UserEvent::UserForgotten { at: at(40) }],
+    ))
+    .when(UserCommand::Restore { window, at: at(41) })
+    .then_err(UserError::Forgotten);
+}
+
+#[test]
 fn refuses_every_command_on_a_deleted_user() {
     given::<UserAggregate>(with(history(), [deleted()]))
         .when(UserCommand::Delete { at: at(31) })

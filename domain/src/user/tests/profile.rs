@@ -52,6 +52,7 @@ fn an_unchanged_profile_appends_nothing() {
 fn changing_the_email_restarts_its_verification_and_moves_the_claim() {
     let verified = UserEvent::EmailVerified {
         email: email("ann@example.com").into(),
+        by_hand: None,
         at: at(2),
     };
     let events = given::<UserAggregate>(with(history(), [verified.clone()]))
@@ -90,6 +91,7 @@ fn changing_the_email_restarts_its_verification_and_moves_the_claim() {
 fn changing_the_phone_restarts_its_verification() {
     let verified = UserEvent::PhoneVerified {
         phone: phone("+14155550100").into(),
+        by_hand: None,
         at: at(2),
     };
     let state = given::<UserAggregate>(with(history(), [verified]))

@@ -46,8 +46,7 @@ fn an_admin_creates_a_user_without_a_password_by_invitation() {
     let state = given::<UserAggregate>([])
         .when(UserCommand::Create {
             user: new_user(),
-            password_hash: None,
-            invitation: Some(token(3, 0, 60)),
+            credential: FirstCredential::Invitation(token(3, 0, 60)),
             at: at(0),
         })
         .then([
@@ -75,13 +74,22 @@ fn an_admin_creates_a_user_with_a_password() {
     let outcome = given::<UserAggregate>([])
         .when(UserCommand::Create {
             user: new_user(),
-            password_hash: Some(password(4)),
-            invitation: None,
+            credential: FirstCredential::Password {
+                password_hash: password(4),
+                temporary: false,
+                email_verification: token(5, 0, 48),
+            },
             at: at(0),
         })
         .outcome()
         .expect("accepted");
-    assert_eq!(outcome.len(), 1);
+    // The welcome message carries a link to verify the address.
+    assert_eq!(
+        outcome[1],
+        UserEvent::EmailVerificationRequested {
+            token: token(5, 0, 48)
+        }
+    );
     let state = UserAggregate::fold(&outcome);
     assert!(present(state).has_password());
 }

@@ -13,6 +13,7 @@ fn verifies_the_email_with_the_token_that_was_sent() {
         })
         .then([UserEvent::EmailVerified {
             email: email("ann@example.com").into(),
+            by_hand: None,
             at: at(10),
         }]);
     assert_eq!(present(state).email_verified_at, Some(at(10)));
@@ -42,6 +43,7 @@ fn refuses_an_expired_email_verification_token() {
 fn an_email_verification_token_works_only_once() {
     let verified = UserEvent::EmailVerified {
         email: email("ann@example.com").into(),
+        by_hand: None,
         at: at(10),
     };
     given::<UserAggregate>(with(history(), [verified]))
@@ -93,6 +95,7 @@ fn verifies_the_phone_with_the_code_that_was_sent() {
         })
         .then([UserEvent::PhoneVerified {
             phone: phone("+14155550100").into(),
+            by_hand: None,
             at: at(5),
         }]);
 }
@@ -174,6 +177,7 @@ fn refuses_phone_verification_without_a_phone_number() {
 fn refuses_to_send_a_verification_for_an_email_already_verified() {
     let verified = UserEvent::EmailVerified {
         email: email("ann@example.com").into(),
+        by_hand: None,
         at: at(2),
     };
     given::<UserAggregate>(with(history(), [verified]))
