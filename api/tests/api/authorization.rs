@@ -589,7 +589,13 @@ fn cases() -> Vec<Case> {
             "restore_user",
             // Allowed, and then refused: the user is not deleted.
             call(Admin, "POST", "/api/v1/users/{me}/restore", Empty, 409),
-            call(OrgAdmin, "POST", "/api/v1/users/{member}/restore", Empty, 403),
+            call(
+                OrgAdmin,
+                "POST",
+                "/api/v1/users/{member}/restore",
+                Empty,
+                403,
+            ),
         ),
         case(
             "lockout",
