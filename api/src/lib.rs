@@ -162,6 +162,11 @@ pub fn router(state: AppState) -> Router {
             "/organizations/{id}/members",
             get(routes::queries::members).post(routes::organizations::add_member_route),
         )
+        // `me` is matched before `{id}`: a path segment that is not an id.
+        .route(
+            "/users/me",
+            get(routes::users::get_me).patch(routes::users::update_me),
+        )
         .route(
             "/users/{id}",
             get(routes::users::get_user)

@@ -57,6 +57,8 @@ use utoipa_scalar::{Scalar, Servable};
         privacy::export_user,
         users::send_password_reset,
         users::set_password,
+        users::get_me,
+        users::update_me,
         users::restore_user,
         users::verify_email_by_hand,
         users::verify_phone_by_hand,
@@ -209,6 +211,15 @@ fn string_enum_or_null(values: &[&str]) -> utoipa::openapi::schema::Object {
         .build()
 }
 
+/// A profile picture rendition's size, in pixels.
+pub fn rendition_size() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Integer))
+        .enum_values(Some(application::pictures::RENDITION_SIZES))
+        .build()
+}
+
 /// A membership's role (optional: null leaves the default).
 pub fn org_role() -> utoipa::openapi::schema::Object {
     string_enum_or_null(&["org_admin", "member", "readonly"])
@@ -358,6 +369,21 @@ pub fn email() -> utoipa::openapi::schema::Object {
 /// An email address, or null (optional).
 pub fn email_or_null() -> utoipa::openapi::schema::Object {
     email_schema(true)
+}
+
+/// An exact-match email filter.
+pub fn email_filter() -> utoipa::openapi::schema::Object {
+    email_schema(false)
+}
+
+/// An exact-match username filter.
+pub fn username_filter() -> utoipa::openapi::schema::Object {
+    username_schema(false)
+}
+
+/// An exact-match phone filter.
+pub fn phone_filter() -> utoipa::openapi::schema::Object {
+    phone_schema(false)
 }
 
 /// A problem+json answer.

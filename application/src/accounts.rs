@@ -13,7 +13,7 @@ use domain::OrganizationId;
 use domain::organization::OrgRole;
 use domain::user::UserState;
 use domain::user::{FirstCredential, NewUser, UserAggregate, UserCommand};
-use domain::values::{Email, PasswordHash, PersonName, PhoneNumber, Role, Username};
+use domain::values::{Email, LanguageTag, PasswordHash, PersonName, PhoneNumber, Role, Username};
 use domain::{Duration, Timestamp, UserId};
 use eventstore::IdempotencyKey;
 use secrecy::SecretString;
@@ -166,6 +166,7 @@ impl App {
                 first_name: registration.first_name,
                 last_name: registration.last_name,
                 roles: [Role::parse(SIGNED_UP_ROLE)?].into(),
+                preferred_language: Some(self.auth.default_language.clone()),
             },
             password_hash,
             email_verification,
@@ -220,7 +221,7 @@ async fn hash_new_password(
 }
 
 /// What creating a user needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Creator<'a> {
     /// Runs the command.
     pub commands: &'a CommandHandler,
@@ -232,6 +233,8 @@ pub struct Creator<'a> {
     pub invitation_lifetime: Duration,
     /// How long the welcome message's verification link works.
     pub email_verification_lifetime: Duration,
+    /// The language a new user's messages start in.
+    pub default_language: LanguageTag,
 }
 
 impl Creator<'_> {
@@ -289,6 +292,7 @@ impl Creator<'_> {
                 first_name: account.first_name,
                 last_name: account.last_name,
                 roles: account.roles,
+                preferred_language: Some(self.default_language.clone()),
             },
             credential,
             at: now,
@@ -318,6 +322,7 @@ impl App {
             tokens: &self.tokens,
             invitation_lifetime: self.auth.invitation_lifetime,
             email_verification_lifetime: self.auth.email_verification_lifetime,
+            default_language: self.auth.default_language.clone(),
         }
     }
 

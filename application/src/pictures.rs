@@ -8,11 +8,17 @@ use std::io::Cursor;
 /// The largest picture accepted, in pixels: a small file may claim a huge image.
 pub const MAX_PICTURE_PIXELS: u64 = 40_000_000;
 
+/// The sizes a picture is also stored at, in pixels on its longer side (avatars in lists,
+/// headers): never larger than the picture itself.
+pub const RENDITION_SIZES: [u32; 2] = [256, 64];
+
 /// A picture as stored and served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Picture {
     /// The re-encoded image.
     pub bytes: Vec<u8>,
+    /// The renditions, by size (see [`RENDITION_SIZES`]), in the picture's format.
+    pub renditions: Vec<(u32, Vec<u8>)>,
     /// Its content type, fixed by its format.
     pub content_type: &'static str,
     /// Its file name extension.
@@ -67,19 +73,36 @@ pub fn reencode(bytes: &[u8]) -> Result<Picture, PictureError> {
         return Err(PictureError::TooLarge { width, height });
     }
     let image = reader().decode().map_err(broken)?;
+    let renditions = RENDITION_SIZES
+        .iter()
+        .map(|size| {
+            // `resize` keeps the aspect ratio within size×size; Lanczos keeps faces sharp.
+            let smaller = if image.width().max(image.height()) > *size {
+                image.resize(*size, *size, image::imageops::FilterType::Lanczos3)
+            } else {
+                image.clone()
+            };
+            encode(&smaller, format).map(|bytes| (*size, bytes))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Picture {
+        bytes: encode(&image, format)?,
+        renditions,
+        content_type,
+        extension,
+    })
+}
+
+/// `image` in `format`: JPEG has no alpha; WebP is written lossless from 8-bit channels.
+fn encode(image: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>, PictureError> {
     let mut out = Cursor::new(Vec::new());
     match format {
-        // JPEG has no alpha; WebP is written lossless from 8-bit channels.
         ImageFormat::Jpeg => DynamicImage::ImageRgb8(image.to_rgb8()).write_to(&mut out, format),
         ImageFormat::WebP => DynamicImage::ImageRgba8(image.to_rgba8()).write_to(&mut out, format),
         _ => image.write_to(&mut out, format),
     }
     .map_err(broken)?;
-    Ok(Picture {
-        bytes: out.into_inner(),
-        content_type,
-        extension,
-    })
+    Ok(out.into_inner())
 }
 
 #[cfg(test)]
@@ -109,6 +132,24 @@ mod tests {
             let back = image::load_from_memory(&picture.bytes).expect("decodes");
             assert_eq!((back.width(), back.height()), (3, 2));
         }
+    }
+
+    #[test]
+    fn renditions_fit_their_size_and_keep_the_aspect_never_growing() {
+        let picture = reencode(&encoded(ImageFormat::Png, 600, 300)).expect("accepted");
+        let sizes: Vec<(u32, (u32, u32))> = picture
+            .renditions
+            .iter()
+            .map(|(size, bytes)| {
+                let image = image::load_from_memory(bytes).expect("decodes");
+                (*size, (image.width(), image.height()))
+            })
+            .collect();
+        assert_eq!(sizes, [(256, (256, 128)), (64, (64, 32))]);
+        let small = reencode(&encoded(ImageFormat::Jpeg, 100, 80)).expect("accepted");
+        let (_, rendition) = &small.renditions[0];
+        let image = image::load_from_memory(rendition).expect("decodes");
+        assert_eq!((image.width(), image.height()), (100, 80), "not enlarged");
     }
 
     #[test]

@@ -75,18 +75,33 @@ impl App {
             content_type: image.content_type.to_owned(),
             size: image.bytes.len() as u64,
             sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&image.bytes)),
+            renditions: image.renditions.iter().map(|(size, _)| *size).collect(),
         };
         // Stored first: an event never points at a missing object. A stored object with no
         // event (a crash between) is replaced by the next upload, or found by the storage check.
-        self.objects
-            .put(&picture.key, &image.bytes, image.content_type)
-            .await
-            .map_err(AppError::internal)?;
-        let replaced = user
-            .picture
-            .as_ref()
-            .map(|old| old.key.clone())
-            .filter(|old| *old != picture.key);
+        let objects = std::iter::once((picture.key.clone(), &image.bytes)).chain(
+            image
+                .renditions
+                .iter()
+                .map(|(size, bytes)| (picture.rendition_key(*size), bytes)),
+        );
+        for (key, bytes) in objects {
+            self.objects
+                .put(&key, bytes, image.content_type)
+                .await
+                .map_err(AppError::internal)?;
+        }
+        let kept = picture.keys();
+        let current = user.picture.as_ref().map(Picture::keys).unwrap_or_default();
+        let written: Vec<String> = kept
+            .iter()
+            .filter(|key| !current.contains(key))
+            .cloned()
+            .collect();
+        let replaced: Vec<String> = current
+            .into_iter()
+            .filter(|old| !kept.contains(old))
+            .collect();
         let command = UserCommand::SetProfilePicture {
             picture,
             at: chrono::Utc::now(),
@@ -95,23 +110,35 @@ impl App {
             metadata: who.metadata(context, user.id),
             ..Default::default()
         };
-        let executed = self
-            .on_user(user, version, command, command_context)
-            .await?;
-        if let Some(old) = replaced
-            && let Err(error) = self.objects.delete(&old).await
-        {
-            tracing::warn!(%error, "the replaced picture stays in storage");
+        let executed = match self.on_user(user, version, command, command_context).await {
+            Ok(executed) => executed,
+            Err(error) => {
+                // Refused (a deactivated account, say): what was just written is nobody's.
+                for key in &written {
+                    if let Err(error) = self.objects.delete(key).await {
+                        tracing::warn!(%error, key, "a refused picture stays in storage");
+                    }
+                }
+                return Err(error);
+            }
+        };
+        for old in replaced {
+            if let Err(error) = self.objects.delete(&old).await {
+                tracing::warn!(%error, key = old, "the replaced picture stays in storage");
+            }
         }
         Ok(executed)
     }
 
     /// The profile picture of `user_id`.
     #[tracing::instrument(skip_all)]
+    /// `size` asks for a rendition (one of [`pictures::RENDITION_SIZES`]); a picture stored
+    /// before renditions existed answers with itself.
     pub async fn picture(
         &self,
         who: &Authority,
         user_id: UserId,
+        size: Option<u32>,
     ) -> Result<StoredPicture, AppError> {
         let (user, _) = self
             .authorized_user(who, user_id, Read::Latest, Operation::ReadProfile)
@@ -120,9 +147,13 @@ impl App {
             .picture
             .clone()
             .ok_or(AppError::NotFound(Resource::Picture))?;
+        let key = match size {
+            Some(size) if picture.renditions.contains(&size) => picture.rendition_key(size),
+            _ => picture.key.clone(),
+        };
         let object = self
             .objects
-            .get(&picture.key)
+            .get(&key)
             .await
             .map_err(AppError::internal)?
             .ok_or(AppError::NotFound(Resource::Picture))?;
@@ -143,7 +174,7 @@ impl App {
         let (user, version) = self
             .authorized_user(who, user_id, Read::Followed, Operation::ChangeProfile)
             .await?;
-        let key = user.picture.as_ref().map(|picture| picture.key.clone());
+        let keys = user.picture.as_ref().map(Picture::keys).unwrap_or_default();
         let command = UserCommand::RemoveProfilePicture {
             at: chrono::Utc::now(),
         };
@@ -155,10 +186,10 @@ impl App {
             .await?;
         // The event first: a failed delete leaves an unreferenced file, never a dangling
         // reference.
-        if let Some(key) = key
-            && let Err(error) = self.objects.delete(&key).await
-        {
-            tracing::warn!(%error, "the removed picture stays in storage");
+        for key in keys {
+            if let Err(error) = self.objects.delete(&key).await {
+                tracing::warn!(%error, key, "the removed picture stays in storage");
+            }
         }
         Ok(())
     }

@@ -23,6 +23,8 @@ pub struct AuthSettings {
     pub invitation_lifetime: domain::Duration,
     /// How long after a deletion the user may be restored.
     pub restore_window: domain::Duration,
+    /// The language a new user's `preferred_language` starts from.
+    pub default_language: domain::values::LanguageTag,
     /// How recent a sign-in lets a person change their own email or phone without confirming
     /// their current password.
     pub reauth_window: domain::Duration,
@@ -52,6 +54,7 @@ impl Default for AuthSettings {
                 .collect(),
             invitation_lifetime: domain::Duration::days(7),
             restore_window: domain::Duration::days(30),
+            default_language: domain::values::LanguageTag::english(),
             reauth_window: domain::Duration::minutes(5),
         }
     }

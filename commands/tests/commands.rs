@@ -27,6 +27,7 @@ fn register(user_id: UserId, email: &str) -> UserCommand {
             first_name: None,
             last_name: None,
             roles: [Role::parse("user").expect("valid")].into(),
+            preferred_language: None,
         },
         password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
         email_verification: PendingToken {

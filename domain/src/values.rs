@@ -388,6 +388,11 @@ pub struct LanguageTag(String);
 deserialize_via_parse!(LanguageTag);
 
 impl LanguageTag {
+    /// `en`, the installation's default unless `server.default_language` says otherwise.
+    pub fn english() -> Self {
+        Self("en".to_owned())
+    }
+
     /// Parses a tag: a 2 or 3 letter language, then optional subtags of 1 to 8 letters or digits.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let tag = trim_space(raw);

@@ -403,6 +403,8 @@ pub struct ServerSettings {
     pub host: IpAddr,
     /// Port (default 8080).
     pub port: u16,
+    /// The language a new user's `preferred_language` starts from (a BCP 47 tag; default `en`).
+    pub default_language: String,
 }
 
 impl Default for ServerSettings {
@@ -410,6 +412,7 @@ impl Default for ServerSettings {
         Self {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 8080,
+            default_language: "en".into(),
         }
     }
 }
@@ -455,12 +458,27 @@ impl Default for DataSettings {
 pub struct LogSettings {
     /// A tracing filter, e.g. `info` or `idlog=debug,sqlx=warn`.
     pub level: String,
+    /// `text` (lines for people; coloured only on a terminal) or `json` (one object a line,
+    /// for log collectors).
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
         Self {
             level: "info".into(),
+            format: LogFormat::Text,
         }
     }
 }
@@ -586,6 +604,12 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 key,
                 message: "must be at least 1".into(),
+            });
+        }
+        if let Err(error) = domain::values::LanguageTag::parse(&self.server.default_language) {
+            return Err(ConfigError::Invalid {
+                key: "server.default_language",
+                message: error.message,
             });
         }
         if auth.password_min_length > application::credentials::password::MAX_PASSWORD_CHARS {

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    idlog::server::init_tracing(&settings.log.level);
+    idlog::server::init_tracing(&settings.log.level, settings.log.format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -160,6 +160,7 @@ impl TestApp {
             tokens: &tokens,
             invitation_lifetime: domain::Duration::days(7),
             email_verification_lifetime: domain::Duration::days(2),
+            default_language: domain::values::LanguageTag::english(),
         };
         let account = application::accounts::NewAccount {
             email: domain::values::Email::parse("root@example.com").expect("email"),

@@ -23,7 +23,8 @@ async fn fill(database: &eventstore::Database, users: u64, activity: u64) {
         format!(
             "INSERT INTO idlog_read.users_a SELECT \
                'u' || lpad(i::text, 9, '0'), 1, 'user' || i || '@example.com', \
-               CASE WHEN i % 3 = 0 THEN 'name' || i END, 'Ann', 'Lee' || (i % 1000), NULL, \
+               CASE WHEN i % 3 = 0 THEN 'name' || i END, 'Ann', 'Lee' || (i % 1000), \
+               CASE WHEN i % 4 = 0 THEN '+1415' || lpad(i::text, 7, '0') END, \
                CASE WHEN i % 10 = 0 THEN '[\"coach\", \"user\"]'::jsonb ELSE '[\"user\"]'::jsonb END, \
                CASE WHEN i % 50 = 0 THEN 'inactive' WHEN i % 97 = 0 THEN 'deleted' ELSE 'active' END, \
                i % 100 = 1, CASE WHEN i % 100 = 1 THEN 'policy' END, \
@@ -154,6 +155,28 @@ async fn main() {
     measure("GET /users?q=user{n}@ (substring)", runs, |n| {
         list(UserFilter {
             q: Some(format!("user{}@", 1000 + n * 4099 % users)),
+            ..UserFilter::default()
+        })
+    })
+    .await;
+    let some_user = |n: u64| 1000 + n * 4099 % users;
+    measure("GET /users?email=user{n}@example.com (exact)", runs, |n| {
+        list(UserFilter {
+            email: Some(format!("user{}@example.com", some_user(n))),
+            ..UserFilter::default()
+        })
+    })
+    .await;
+    measure("GET /users?username=name{3n} (exact)", runs, |n| {
+        list(UserFilter {
+            username: Some(format!("name{}", some_user(n) / 3 * 3)),
+            ..UserFilter::default()
+        })
+    })
+    .await;
+    measure("GET /users?phone=+1415{4n} (exact)", runs, |n| {
+        list(UserFilter {
+            phone: Some(format!("+1415{:07}", some_user(n) / 4 * 4)),
             ..UserFilter::default()
         })
     })

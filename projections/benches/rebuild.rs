@@ -81,6 +81,7 @@ async fn one_user(log: &EventLog, n: u64) -> u64 {
         last_name: Some(PersonName::parse("Lee").expect("name")),
         roles: [Role::parse("user").expect("role")].into(),
         password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
+        preferred_language: None,
         at,
     }];
     if n % 2 == 0 {

@@ -64,6 +64,8 @@ const TABLES: &[Table] = &[
             ("created", "created_at, user_id"),
             ("last_login", "last_login_at, user_id"),
             ("email", "email, user_id"),
+            ("username", "username"),
+            ("phone", "phone"),
             ("status", "status, created_at, user_id"),
             ("locked", "locked, created_at, user_id"),
             // `q` is a substring search: trigrams make it an index lookup on PostgreSQL.
@@ -443,40 +445,52 @@ impl UserRow {
     }
 
     fn created(user_id: &str, event: &UserEvent) -> Option<Self> {
-        let (email, username, phone, first_name, last_name, roles, at, origin) = match event {
-            UserEvent::UserRegistered {
-                email,
-                username,
-                phone,
-                first_name,
-                last_name,
-                roles,
-                at,
-                ..
-            } => (
-                email,
-                username,
-                phone,
-                first_name,
-                last_name,
-                roles,
-                at,
-                "registered",
-            ),
-            UserEvent::UserCreated {
-                email,
-                username,
-                phone,
-                first_name,
-                last_name,
-                roles,
-                at,
-                ..
-            } => (
-                email, username, phone, first_name, last_name, roles, at, "created",
-            ),
-            _ => return None,
-        };
+        let (email, username, phone, first_name, last_name, roles, language, at, origin) =
+            match event {
+                UserEvent::UserRegistered {
+                    email,
+                    username,
+                    phone,
+                    first_name,
+                    last_name,
+                    roles,
+                    preferred_language,
+                    at,
+                    ..
+                } => (
+                    email,
+                    username,
+                    phone,
+                    first_name,
+                    last_name,
+                    roles,
+                    preferred_language,
+                    at,
+                    "registered",
+                ),
+                UserEvent::UserCreated {
+                    email,
+                    username,
+                    phone,
+                    first_name,
+                    last_name,
+                    roles,
+                    preferred_language,
+                    at,
+                    ..
+                } => (
+                    email,
+                    username,
+                    phone,
+                    first_name,
+                    last_name,
+                    roles,
+                    preferred_language,
+                    at,
+                    "created",
+                ),
+                _ => return None,
+            };
         let email = email.known().map(ToString::to_string).unwrap_or_default();
         let mut row = Self::new(user_id, email, *at, origin);
         row.username = username.as_ref().map(ToString::to_string);
@@ -484,6 +498,7 @@ impl UserRow {
         row.first_name = first_name.as_ref().map(ToString::to_string);
         row.last_name = last_name.as_ref().map(ToString::to_string);
         row.roles = Json(roles.iter().map(ToString::to_string).collect());
+        row.preferred_language = language.as_ref().map(ToString::to_string);
         row.derive();
         Some(row)
     }

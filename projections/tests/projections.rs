@@ -78,6 +78,7 @@ fn registered(id: UserId, address: &str, at: DateTime<Utc>) -> UserEvent {
         last_name: Some(PersonName::parse("Lee").expect("name")),
         roles: [Role::parse("user").expect("role")].into(),
         password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
+        preferred_language: None,
         at,
     }
 }

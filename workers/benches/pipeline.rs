@@ -269,6 +269,7 @@ async fn end_to_end(backend: Backend, rate: u64, seconds: u64) {
                         first_name: None,
                         last_name: None,
                         roles: [Role::parse("user").expect("role")].into(),
+                        preferred_language: None,
                     },
                     password_hash: PasswordHash::new(
                         "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",

@@ -276,6 +276,8 @@ pub enum Template {
     EmailChanged,
     /// An organization invited the person to join.
     OrganizationInvitation,
+    /// An operator's test of the email settings (`idlog email test`).
+    Test,
 }
 
 impl Template {
@@ -290,6 +292,7 @@ impl Template {
             Self::AccountLocked => "account_locked",
             Self::EmailChanged => "email_changed",
             Self::OrganizationInvitation => "organization_invitation",
+            Self::Test => "test",
         }
     }
 }
@@ -373,6 +376,12 @@ impl Templates {
             "{organization} invites you to join it at {product}. Sign in to accept or decline:\n{link}\n\nThe invitation stands until {expires}; nothing changes unless you accept it.",
             "<p>{organization} invites you to join it at {product}.</p><p><a href=\"{link}\">Sign in to accept or decline</a>. The invitation stands until {expires}; nothing changes unless you accept it.</p>",
         );
+        add(
+            Template::Test,
+            "{product}: a test message",
+            "This message tests the email settings of {product}, sent at {when}. It arrived, so they work.",
+            "<p>This message tests the email settings of {product}, sent at {when}. It arrived, so they work.</p>",
+        );
         Self { texts }
     }
 
@@ -391,6 +400,29 @@ impl Templates {
             .and_then(|language| self.texts.get(&(language, template)))
             .or_else(|| self.texts.get(&("en".to_owned(), template)))
     }
+}
+
+/// The message `idlog email test` sends to `to` at `at`.
+pub fn test_message(
+    settings: &EmailSettings,
+    templates: &Templates,
+    to: &str,
+    at: domain::Timestamp,
+) -> Result<Message, WorkerError> {
+    let template = Template::Test;
+    let texts = templates
+        .texts(template, None)
+        .ok_or_else(|| WorkerError::Other(format!("no template {}", template.name())))?;
+    let values = [("product", settings.product.clone()), ("when", time(at))];
+    Ok(Message {
+        id: format!("{}-{}", uuid::Uuid::new_v4(), template.name()),
+        from: settings.from.clone(),
+        to: to.to_owned(),
+        subject: fill(texts.subject, &values, false),
+        text: fill(texts.text, &values, false),
+        html: fill(texts.html, &values, true),
+        template,
+    })
 }
 
 fn fill(text: &str, values: &[(&str, String)], escape: bool) -> String {

@@ -355,6 +355,11 @@ pub(crate) async fn consume(
 /// Messages a worker skipped (not wanted) between commits.
 const SKIPPED_PER_COMMIT: u32 = 200;
 
+/// How soon skipped messages are committed when nothing else comes: a worker with nothing to
+/// do (SMS, with no phone numbers to verify) would otherwise never commit what it skipped, and
+/// its group would report a lag forever.
+const SKIPPED_COMMIT_DELAY: Duration = Duration::from_secs(1);
+
 /// Says which partitions a worker's consumer gets and gives up.
 struct Rebalances(&'static str);
 
@@ -472,6 +477,8 @@ async fn consume_until_error(
     let mut running = 0_usize;
     let result = async {
         let mut skipped = 0;
+        let mut idle = tokio::time::interval(SKIPPED_COMMIT_DELAY);
+        idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let message = tokio::select! {
                 // Both branches are cancel safe: an unfinished receive loses no message.
@@ -482,6 +489,11 @@ async fn consume_until_error(
                         stream_tails.remove(&ended.stream_id);
                     }
                     ended.outcome?;
+                    commit(&consumer, &mut progress, &topic);
+                    skipped = 0;
+                    continue;
+                }
+                _ = idle.tick(), if skipped > 0 => {
                     commit(&consumer, &mut progress, &topic);
                     skipped = 0;
                     continue;
@@ -501,8 +513,8 @@ async fn consume_until_error(
             drop(message);
             let Some(event) = event.filter(|event| worker.wants(event)) else {
                 progress.received(partition, offset, false);
-                // Skipped messages are committed with the next effect or every
-                // `SKIPPED_PER_COMMIT`.
+                // Skipped messages are committed with the next effect, every
+                // `SKIPPED_PER_COMMIT`, or at the next idle tick.
                 skipped += 1;
                 if skipped >= SKIPPED_PER_COMMIT {
                     commit(&consumer, &mut progress, &topic);

@@ -121,16 +121,24 @@ pub const MAX_PICTURE_BYTES: usize = 5 * 1024 * 1024;
 /// of at most 5 MiB and 40 megapixels that decodes whole; what is stored is the image encoded
 /// again, without metadata.
 #[utoipa::path(post, path = "/api/v1/users/{id}/profile/picture", tag = "users", params(("id" = String, Path, description = "User id")),
-    request_body(content = Vec<u8>, content_type = "image/*", description = "The image's bytes"),
+    request_body(
+        description = "The image's bytes as the body, or a `multipart/form-data` form whose `picture` field is the image (the form counts toward the 5 MiB)",
+        content(
+            (Vec<u8> = "image/*"),
+            (PictureForm = "multipart/form-data"),
+        )
+    ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Stored", body = Object),
         crate::openapi::AuthErrors,
         (status = 403, description = "Someone else's picture", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A form that cannot be read", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The account is deactivated", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Over 5 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not a PNG, JPEG or WebP image", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The image does not decode, or has over 40 megapixels", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The image does not decode, or has over 40 megapixels, or the form has no `picture` field", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn put_picture(
@@ -138,8 +146,9 @@ pub async fn put_picture(
     context: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Result<Response, Problem> {
+    let body = picture_bytes(request, &state).await?;
     let authority = Authority::of(&state, &caller).await?;
     let executed = state
         .set_picture(&authority, &context, user_id(&id)?, body)
@@ -154,12 +163,101 @@ pub async fn put_picture(
     Ok(response)
 }
 
+/// A picture sent as a form.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the form for the OpenAPI document")]
+struct PictureForm {
+    /// The image: PNG, JPEG or WebP.
+    #[schema(value_type = String, format = Binary)]
+    picture: Vec<u8>,
+}
+
+/// The image of an upload: the whole body, or a form's `picture` field.
+async fn picture_bytes(
+    request: axum::extract::Request,
+    state: &AppState,
+) -> Result<axum::body::Bytes, Problem> {
+    use axum::extract::FromRequest;
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    if !is_form {
+        return axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| unreadable(rejection.status(), &rejection.body_text()));
+    }
+    let mut form = axum::extract::Multipart::from_request(request, state)
+        .await
+        .map_err(|rejection| unreadable(rejection.status(), &rejection.body_text()))?;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|error| unreadable(error.status(), &error.body_text()))?
+    {
+        if field.name() == Some("picture") {
+            return field
+                .bytes()
+                .await
+                .map_err(|error| unreadable(error.status(), &error.body_text()));
+        }
+    }
+    Err(Problem::validation().with_field("/picture", "the form has no `picture` field"))
+}
+
+/// A body that could not be read: over the pictures' limit, or not a well-formed form.
+fn unreadable(status: StatusCode, detail: &str) -> Problem {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return Problem::too_large("Pictures", MAX_PICTURE_BYTES);
+    }
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "unreadable-body",
+        "The body could not be read",
+    )
+    .with_detail(detail.to_owned())
+}
+
+/// `GET /users/{id}/profile/picture`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PictureQuery {
+    /// A smaller rendition: 256 or 64 pixels on its longer side (a picture stored before
+    /// renditions existed answers with itself).
+    #[param(schema_with = crate::openapi::rendition_size)]
+    #[serde(default, deserialize_with = "rendition_size")]
+    size: Option<u32>,
+}
+
+/// A rendition size idlog stores.
+fn rendition_size<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u32>, D::Error> {
+    let size = Option::<u32>::deserialize(deserializer)?;
+    match size {
+        Some(size) if !application::pictures::RENDITION_SIZES.contains(&size) => {
+            Err(serde::de::Error::custom(format!(
+                "size: one of {:?}",
+                application::pictures::RENDITION_SIZES
+            )))
+        }
+        size => Ok(size),
+    }
+}
+
 /// The profile picture's bytes.
-#[utoipa::path(get, path = "/api/v1/users/{id}/profile/picture", tag = "users", params(("id" = String, Path, description = "User id")),
+#[utoipa::path(get, path = "/api/v1/users/{id}/profile/picture", tag = "users", params(("id" = String, Path, description = "User id"), PictureQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The image", content_type = "image/*"),
         crate::openapi::AuthErrors,
+        crate::openapi::QueryErrors,
         (status = 404, description = "No such user or picture, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -167,9 +265,10 @@ pub async fn get_picture(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    crate::extract::ApiQuery(query): crate::extract::ApiQuery<PictureQuery>,
 ) -> Result<Response, Problem> {
     let authority = Authority::of(&state, &caller).await?;
-    let stored = state.picture(&authority, user_id(&id)?).await?;
+    let stored = state.picture(&authority, user_id(&id)?, query.size).await?;
     // Served as the image it was stored as and nothing else: no sniffing, no active content.
     let content_type = match stored.picture.content_type.as_str() {
         "image/png" => "image/png",

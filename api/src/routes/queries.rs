@@ -147,6 +147,15 @@ struct UserFilterParams {
     last_login_to: Option<String>,
     /// Part of the email, username or names.
     q: Option<String>,
+    /// Exactly this email address (case-insensitive).
+    #[param(schema_with = crate::openapi::email_filter)]
+    email: Option<String>,
+    /// Exactly this username (case-insensitive).
+    #[param(schema_with = crate::openapi::username_filter)]
+    username: Option<String>,
+    /// Exactly this phone number, in international form.
+    #[param(schema_with = crate::openapi::phone_filter)]
+    phone: Option<String>,
     /// `created` (default), `last_login` or `email`.
     #[param(inline)]
     sort: Option<projections::queries::UserSort>,

@@ -268,6 +268,60 @@ pub async fn get_user(
     Ok(response)
 }
 
+/// The caller's own user: `GET /users/{id}` with their id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/me",
+    tag = "users",
+    params(crate::routes::audit::PointInTime),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller (now, or as of the point asked for)", body = UserView),
+        crate::openapi::AuthErrors,
+        crate::openapi::QueryErrors,
+        (status = 404, description = "The caller did not exist yet at the point asked for", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn get_me(
+    state: State<AppState>,
+    caller: Caller,
+    point: crate::extract::ApiQuery<crate::routes::audit::PointInTime>,
+) -> Result<Response, Problem> {
+    let id = caller.user.id.to_string();
+    get_user(state, caller, Path(id), point).await
+}
+
+/// Changes the caller's own names, username, email or phone: `PATCH /users/{id}` with their id.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/me",
+    tag = "users",
+    request_body = UpdateUserRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 429, description = "Too many password checks; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The changed user", body = UserView),
+        (status = 400, description = "Malformed JSON or If-Match", body = Problem, content_type = "application/problem+json"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Role changes need the admin role; an email or phone change needs `current_password` or a recent sign-in", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email, username or phone taken", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match the current version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn update_me(
+    state: State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    expected_version: IfMatch,
+    command: JsonCommand<UpdateUserRequest>,
+) -> Result<Response, Problem> {
+    let id = caller.user.id.to_string();
+    update_user(state, context, caller, Path(id), expected_version, command).await
+}
+
 /// A field that may be absent (leave it), `null` (remove it) or a value.
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(deserializer).map(Some)

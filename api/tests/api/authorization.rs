@@ -423,6 +423,28 @@ fn cases() -> Vec<Case> {
             call(Stranger, "GET", "/api/v1/users/{member}", Empty, 404),
         ),
         case(
+            "get_me",
+            call(Me, "GET", "/api/v1/users/me", Empty, 200),
+            call(Anonymous, "GET", "/api/v1/users/me", Empty, 401),
+        ),
+        case(
+            "update_me",
+            call(
+                Me,
+                "PATCH",
+                "/api/v1/users/me",
+                json_body(json!({"first_name": "Mia"})),
+                200,
+            ),
+            call(
+                Me,
+                "PATCH",
+                "/api/v1/users/me",
+                json_body(json!({"roles": ["admin"]})),
+                403,
+            ),
+        ),
+        case(
             "update_user",
             call(
                 Admin,

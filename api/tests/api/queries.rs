@@ -117,7 +117,7 @@ async fn administrators_list_and_search_users_reading_their_writes(backend: Back
         )
         .await;
     assert_eq!(search.status(), 200);
-    assert_eq!(ids(&search.json().await.expect("json")), vec![ann]);
+    assert_eq!(ids(&search.json().await.expect("json")), vec![ann.clone()]);
 
     // Keyset pages by email, ascending.
     let first = app
@@ -140,8 +140,44 @@ async fn administrators_list_and_search_users_reading_their_writes(backend: Back
     assert_eq!(second["items"][0]["email"], "root@example.com");
     assert!(second["next_cursor"].is_null());
 
+    // Search by field: exact values, read as idlog stores them.
+    let patched = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{bob}"),
+            &admin,
+            Some(json!({"username": "Bobby", "phone": "+1 415 555 0123"})),
+            &[],
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let position = patched.headers()["x-log-position"]
+        .to_str()
+        .expect("position")
+        .to_owned();
+    for (query, expected) in [
+        ("email=ANN%40Example.com", vec![ann.clone()]),
+        ("email=ann%40example.org", vec![]),
+        ("username=bobby", vec![bob.clone()]),
+        ("phone=%2B1%20(415)%20555-0123", vec![bob.clone()]),
+        ("phone=%2B14155550123&status=locked", vec![bob.clone()]),
+        ("phone=%2B14155550123&status=inactive", vec![]),
+        ("username=bobby&email=ann%40example.com", vec![]),
+    ] {
+        let found = app
+            .read(
+                &format!("/api/v1/users?{query}&min_position={position}"),
+                &admin,
+            )
+            .await;
+        assert_eq!(ids(&found), expected, "{query}");
+    }
+
     // Bad input is a problem, never a guess.
     for path in [
+        "/api/v1/users?email=not-an-address",
+        "/api/v1/users?phone=12",
+        "/api/v1/users?username=a%20b",
         "/api/v1/users?cursor=nonsense",
         "/api/v1/users?status=sleeping",
         "/api/v1/users?colour=blue",

@@ -303,6 +303,8 @@ async fn the_openapi_document_covers_every_endpoint(backend: Backend) {
         ("post", "/api/v1/auth/phone/verify/send"),
         ("post", "/api/v1/auth/phone/verify"),
         ("post", "/api/v1/users"),
+        ("get", "/api/v1/users/me"),
+        ("patch", "/api/v1/users/me"),
         ("get", "/api/v1/users/{id}"),
         ("patch", "/api/v1/users/{id}"),
         ("delete", "/api/v1/users/{id}"),

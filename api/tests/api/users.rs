@@ -249,6 +249,27 @@ async fn users_see_and_edit_only_themselves(backend: Backend) {
         404,
     )
     .await;
+    // `me` is the caller, for reading and editing alike.
+    let me = app.get_with_token("/api/v1/users/me", &token).await;
+    assert_eq!(me.status(), 200);
+    assert!(me.headers().contains_key("etag"));
+    let me: Value = me.json().await.expect("json");
+    assert_eq!(me["id"], ann.as_str());
+    let renamed = app
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/users/me",
+            &token,
+            Some(json!({"first_name": "Annie"})),
+            &[],
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    let renamed: Value = renamed.json().await.expect("json");
+    assert_eq!(
+        (renamed["id"].as_str(), renamed["first_name"].as_str()),
+        (Some(ann.as_str()), Some("Annie"))
+    );
     let own = app
         .send(
             reqwest::Method::PATCH,
@@ -910,6 +931,39 @@ async fn administrators_set_passwords_and_verify_contacts_by_hand(backend: Backe
     assert!(verified["phone_verified_at"].is_string(), "{verified}");
 }
 
+/// A new user's preferred language starts from the installation's default, whoever creates
+/// them; they change it in their profile.
+async fn a_new_users_language_starts_from_the_default(backend: Backend) {
+    let mut options = Options::default();
+    options.auth.default_language = domain::values::LanguageTag::parse("pt-BR").expect("tag");
+    let app = spawn_app_with(backend, options).await;
+    let (_, admin) = app.admin().await;
+    let ann = app.register("ann@example.com", PASSWORD).await;
+    let created = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": "bob@example.com"})),
+            &[],
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let bob = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for user in [ann, bob] {
+        let profile: Value = app
+            .get_with_token(&format!("/api/v1/users/{user}/profile"), &admin)
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(profile["preferred_language"], "pt-BR", "{profile}");
+    }
+}
+
 /// A deleted user comes back within the restore window as they were, without their
 /// memberships; a value someone took since, or a window passed, keeps them deleted.
 async fn a_deleted_user_is_restored_within_the_window(backend: Backend) {
@@ -1074,6 +1128,7 @@ async fn a_temporary_password_is_changed_before_the_account_is_used(backend: Bac
 }
 
 test_both_backends!(
+    a_new_users_language_starts_from_the_default,
     a_deleted_user_is_restored_within_the_window,
     a_temporary_password_is_changed_before_the_account_is_used,
     administrators_set_passwords_and_verify_contacts_by_hand,
@@ -1210,11 +1265,57 @@ async fn a_profile_picture_is_checked_stored_and_replaced(backend: Backend) {
     assert!(!served.windows(8).any(|window| window == b"<script>"));
     let decoded = image::load_from_memory(&served).expect("an image");
     assert_eq!((decoded.width(), decoded.height()), (700, 700));
+    // Renditions at 256 and 64 pixels, beside it.
+    assert_eq!(stored["renditions"], json!([256, 64]));
+    assert_eq!(stored_files(), 3);
+    for size in [256, 64] {
+        let read = app
+            .get_with_token(&format!("{path}?size={size}"), &admin)
+            .await;
+        assert_eq!(read.status(), 200);
+        assert_eq!(read.headers()["content-type"], "image/png");
+        let image = image::load_from_memory(&read.bytes().await.expect("bytes")).expect("image");
+        assert_eq!((image.width(), image.height()), (size, size));
+    }
+    problem(
+        app.get_with_token(&format!("{path}?size=100"), &admin)
+            .await,
+        400,
+    )
+    .await;
 
-    // A JPEG replaces the PNG, file and all.
+    // A JPEG sent as a form replaces the PNG, files and all.
     let jpeg = picture(image::ImageFormat::Jpeg, 16);
-    assert_eq!(upload(jpeg, token.clone()).await.status(), 200);
-    assert_eq!(stored_files(), 1);
+    let form = reqwest::multipart::Form::new().part(
+        "picture",
+        reqwest::multipart::Part::bytes(jpeg)
+            .file_name("me.jpg")
+            .mime_str("image/jpeg")
+            .expect("mime"),
+    );
+    let sent = app
+        .client
+        .post(app.url(&path))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(sent.status(), 200);
+    // Three files: a picture smaller than a rendition is not enlarged, still stored at it.
+    assert_eq!(stored_files(), 3);
+    let no_field = app
+        .client
+        .post(app.url(&path))
+        .bearer_auth(&token)
+        .multipart(reqwest::multipart::Form::new().text("other", "x"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        problem(no_field, 422).await["errors"][0]["pointer"],
+        "/picture"
+    );
     assert!(
         app.objects_folder
             .path()
@@ -1241,4 +1342,24 @@ async fn a_profile_picture_is_checked_stored_and_replaced(backend: Backend) {
         404,
     )
     .await;
+    // A deactivated account's upload is refused, and nothing it sent stays in storage.
+    let deactivated = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{ann}/deactivate"),
+            &admin,
+            Some(json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(deactivated.status(), 200);
+    let request = app
+        .client
+        .post(app.url(&path))
+        .bearer_auth(&admin)
+        .header("content-type", "image/png")
+        .body(picture(image::ImageFormat::Png, 300));
+    let refused = request.send().await.expect("request");
+    problem(refused, 409).await;
+    assert_eq!(stored_files(), 0);
 }

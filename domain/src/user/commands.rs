@@ -2,8 +2,8 @@
 
 use super::{LockoutPolicy, Picture};
 use crate::values::{
-    Email, OrganizationName, PasswordHash, PendingToken, PersonName, PhoneNumber, Profile, Reason,
-    Role, TokenHash, Username,
+    Email, LanguageTag, OrganizationName, PasswordHash, PendingToken, PersonName, PhoneNumber,
+    Profile, Reason, Role, TokenHash, Username,
 };
 use crate::{Duration, OrganizationId, SessionId, Timestamp, UserId};
 use std::collections::BTreeSet;
@@ -25,6 +25,8 @@ pub struct NewUser {
     pub last_name: Option<PersonName>,
     /// Global roles to start with.
     pub roles: BTreeSet<Role>,
+    /// The language messages to them start in (the installation's default, unless chosen).
+    pub preferred_language: Option<LanguageTag>,
 }
 
 /// What can be asked of a user.

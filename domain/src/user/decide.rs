@@ -46,6 +46,7 @@ pub(super) fn decide(state: &UserState, command: UserCommand) -> Result<Vec<User
                 last_name: user.last_name,
                 roles: user.roles,
                 password_hash,
+                preferred_language: user.preferred_language,
                 at,
             },
             UserEvent::EmailVerificationRequested {
@@ -91,6 +92,7 @@ pub(super) fn decide(state: &UserState, command: UserCommand) -> Result<Vec<User
                 last_name: user.last_name,
                 roles: user.roles,
                 password_hash,
+                preferred_language: user.preferred_language,
                 at,
             }];
             events.extend(then);

@@ -2,8 +2,8 @@
 
 use super::{LockKind, Picture, ResetPurpose};
 use crate::values::{
-    Email, OrganizationName, PasswordHash, PendingToken, PersonName, Personal, PhoneNumber,
-    Profile, Reason, Role, TokenHash, Username, erasable,
+    Email, LanguageTag, OrganizationName, PasswordHash, PendingToken, PersonName, Personal,
+    PhoneNumber, Profile, Reason, Role, TokenHash, Username, erasable,
 };
 use crate::{DomainEvent, OrganizationId, SessionId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,8 @@ pub enum UserEvent {
         last_name: Option<PersonName>,
         roles: BTreeSet<Role>,
         password_hash: PasswordHash,
+        #[serde(default, deserialize_with = "erasable::optional")]
+        preferred_language: Option<LanguageTag>,
         at: Timestamp,
     },
     /// An administrator created the user.
@@ -61,6 +63,8 @@ pub enum UserEvent {
         last_name: Option<PersonName>,
         roles: BTreeSet<Role>,
         password_hash: Option<PasswordHash>,
+        #[serde(default, deserialize_with = "erasable::optional")]
+        preferred_language: Option<LanguageTag>,
         at: Timestamp,
     },
     /// A verification link was sent to the email address.
@@ -69,11 +73,7 @@ pub enum UserEvent {
     /// (`by_hand` says why).
     EmailVerified {
         email: Personal<Email>,
-        #[serde(
-            default,
-            deserialize_with = "erasable::optional",
-            skip_serializing_if = "Option::is_none"
-        )]
+        #[serde(default, deserialize_with = "erasable::optional")]
         by_hand: Option<Reason>,
         at: Timestamp,
     },
@@ -89,11 +89,7 @@ pub enum UserEvent {
     /// (`by_hand` says why).
     PhoneVerified {
         phone: Personal<PhoneNumber>,
-        #[serde(
-            default,
-            deserialize_with = "erasable::optional",
-            skip_serializing_if = "Option::is_none"
-        )]
+        #[serde(default, deserialize_with = "erasable::optional")]
         by_hand: Option<Reason>,
         at: Timestamp,
     },
@@ -272,9 +268,14 @@ impl DomainEvent for UserEvent {
 
     fn personal_fields(&self) -> &'static [&'static str] {
         match self {
-            Self::UserRegistered { .. } | Self::UserCreated { .. } => {
-                &["/email", "/username", "/phone", "/first_name", "/last_name"]
-            }
+            Self::UserRegistered { .. } | Self::UserCreated { .. } => &[
+                "/email",
+                "/username",
+                "/phone",
+                "/first_name",
+                "/last_name",
+                "/preferred_language",
+            ],
             Self::EmailVerified { .. } => &["/email", "/by_hand"],
             Self::PhoneVerified { .. } => &["/phone", "/by_hand"],
             Self::ProfileUpdated { .. } => &["/first_name", "/last_name", "/profile"],

@@ -54,6 +54,7 @@ pub(super) fn evolve(state: UserState, event: &UserEvent) -> UserState {
                 first_name,
                 last_name,
                 roles,
+                preferred_language,
                 at,
                 ..
             }
@@ -65,6 +66,7 @@ pub(super) fn evolve(state: UserState, event: &UserEvent) -> UserState {
                 first_name,
                 last_name,
                 roles,
+                preferred_language,
                 at,
                 ..
             },
@@ -93,7 +95,10 @@ pub(super) fn evolve(state: UserState, event: &UserEvent) -> UserState {
                 phone_verification: None,
                 password_reset: None,
                 password_change_required: false,
-                profile: Profile::default(),
+                profile: Profile {
+                    preferred_language: preferred_language.clone(),
+                    ..Profile::default()
+                },
                 created_at: *at,
                 updated_at: *at,
                 last_login_at: None,

@@ -88,6 +88,28 @@ pub struct Picture {
     pub size: u64,
     /// SHA-256 of its bytes, hex.
     pub sha256: String,
+    /// The square sizes (in pixels, the longer side) it is also stored at, e.g. `[256, 64]`:
+    /// see [`Picture::rendition_key`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renditions: Vec<u32>,
+}
+
+impl Picture {
+    /// The object key of the rendition `size` pixels wide: `picture-256.png` beside
+    /// `picture.png`.
+    pub fn rendition_key(&self, size: u32) -> String {
+        match self.key.rsplit_once('.') {
+            Some((stem, extension)) => format!("{stem}-{size}.{extension}"),
+            None => format!("{}-{size}", self.key),
+        }
+    }
+
+    /// Every object key the picture is stored under.
+    pub fn keys(&self) -> Vec<String> {
+        std::iter::once(self.key.clone())
+            .chain(self.renditions.iter().map(|size| self.rendition_key(*size)))
+            .collect()
+    }
 }
 
 /// A user's TOTP second factor (RFC 6238).

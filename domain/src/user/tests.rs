@@ -71,6 +71,7 @@ fn new_user() -> NewUser {
         first_name: Some(PersonName::parse("Ann").expect("valid")),
         last_name: None,
         roles: roles(&["user"]),
+        preferred_language: None,
     }
 }
 fn registered() -> UserEvent {
@@ -83,6 +84,7 @@ fn registered() -> UserEvent {
         last_name: None,
         roles: roles(&["user"]),
         password_hash: password(1),
+        preferred_language: None,
         at: at(0),
     }
 }

@@ -5,6 +5,7 @@
 //! records, naming a user, and writing a file whole.
 
 mod analysts;
+mod email;
 mod events;
 mod keys;
 mod maintenance;
@@ -67,6 +68,9 @@ pub enum Command {
     /// Users' storage folders.
     #[command(subcommand)]
     Storage(storage::StorageCommand),
+    /// The email settings: send a test message.
+    #[command(subcommand)]
+    Email(email::EmailCommand),
     /// The workers' checkpoints and dead letters.
     #[command(subcommand)]
     Workers(workers::WorkersCommand),
@@ -87,6 +91,7 @@ pub async fn run(settings: Settings, command: Command) -> anyhow::Result<()> {
         Command::Projections(command) => projections::run(&settings, command).await,
         Command::Maintenance(command) => maintenance::run(&settings, command).await,
         Command::Storage(command) => storage::run(&settings, command).await,
+        Command::Email(command) => email::run(&settings, command).await,
         Command::Workers(command) => workers::run(&settings, command).await,
         Command::Analysts(command) => analysts::run(&settings, command).await,
     }

@@ -8,7 +8,7 @@ use super::wiring::{
     worker_runner,
 };
 use crate::administration::Workers;
-use crate::config::Settings;
+use crate::config::{LogFormat, Settings};
 use anyhow::Context;
 use api::{AppServices, AppState, Application};
 use commands::tokens::hash_token;
@@ -16,8 +16,9 @@ use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Logs to standard error with the configured filter.
-pub fn init_tracing(level: &str) {
+/// Logs to standard error with the configured filter, as `format` says: text is coloured only
+/// when standard error is a terminal (log files and journald get plain lines).
+pub fn init_tracing(level: &str, format: LogFormat) {
     // PostgreSQL's notices ("relation ... already exists, skipping" on every migration check)
     // are not news, unless asked for by name.
     let level = if level.contains("sqlx") {
@@ -26,10 +27,15 @@ pub fn init_tracing(level: &str) {
         format!("{level},sqlx::postgres::notice=warn")
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&level).unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => subscriber
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => subscriber.json().with_ansi(false).init(),
+    }
 }
 
 /// `idlog serve`.

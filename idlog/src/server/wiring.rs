@@ -19,7 +19,7 @@ use commands::tokens::{TokenMinter, hash_token};
 use commands::{ClaimHasher, CommandHandler};
 use domain::Duration;
 use domain::user::LockoutPolicy;
-use domain::values::{Permission, Role};
+use domain::values::{LanguageTag, Permission, Role};
 use eventstore::encryption::MasterKeys;
 use eventstore::{Database, Opened};
 use secrecy::ExposeSecret;
@@ -102,6 +102,9 @@ impl Core {
             tokens: &self.tokens,
             invitation_lifetime: Duration::hours(settings.auth.invitation_hours),
             email_verification_lifetime: Duration::hours(settings.auth.email_verification_hours),
+            // Checked when the settings were loaded.
+            default_language: LanguageTag::parse(&settings.server.default_language)
+                .unwrap_or_else(|_| LanguageTag::english()),
         }
     }
 }
@@ -185,8 +188,19 @@ pub fn storage_worker(
     workers::storage::StorageWorker::new(objects, commands.reader())
 }
 
+/// What messages say and where their links point, from `[email]`.
+pub fn email_settings(settings: &Settings) -> workers::email::EmailSettings {
+    let email = &settings.email;
+    workers::email::EmailSettings {
+        product: email.product.clone(),
+        from: email.from.clone(),
+        public_url: email.public_url.clone(),
+        reset_url: email.reset_url.clone(),
+    }
+}
+
 /// The configured mail transport: `.eml` files in the data folder, or SMTP.
-fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn workers::email::Mailer>> {
+pub fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn workers::email::Mailer>> {
     let email = &settings.email;
     Ok(match email.transport {
         EmailTransport::File => Arc::new(workers::email::EmlFolder::new(
@@ -253,12 +267,7 @@ pub fn worker_runner(
         deliveries.clone(),
         core.commands.reader(),
         core.tokens.clone(),
-        workers::email::EmailSettings {
-            product: email.product.clone(),
-            from: email.from.clone(),
-            public_url: email.public_url.clone(),
-            reset_url: email.reset_url.clone(),
-        },
+        email_settings(settings),
         workers::email::Templates::english(),
     );
     let texts = workers::sms::SmsWorker::new(
@@ -358,6 +367,8 @@ pub fn application(
                 .collect::<anyhow::Result<_>>()?,
             invitation_lifetime: Duration::hours(auth.invitation_hours),
             restore_window: Duration::days(auth.restore_days),
+            default_language: LanguageTag::parse(&settings.server.default_language)
+                .map_err(|error| anyhow::anyhow!("server.default_language: {}", error.message))?,
             reauth_window: Duration::minutes(auth.reauth_minutes),
         },
     })

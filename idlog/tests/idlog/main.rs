@@ -4,6 +4,7 @@
 mod analysts;
 mod common;
 mod documentation;
+mod email;
 mod events;
 mod kafka;
 mod maintenance;

@@ -60,6 +60,7 @@ async fn housekeeping_of_tokens_and_sessions(backend: Backend) {
                 last_name: None,
                 roles: Default::default(),
                 password_hash: None,
+                preferred_language: None,
                 at: long_ago,
             },
             UserEvent::PasswordResetRequested {

@@ -106,7 +106,12 @@ async fn published_kid(address: &str) -> String {
 #[test]
 fn bad_configuration_fails_at_start_up_naming_the_key() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let cases: [(&[(&str, &str)], &str); 5] = [
+    let cases: [(&[(&str, &str)], &str); 7] = [
+        (&[("IDLOG_LOG_FORMAT", "xml")], "log.format"),
+        (
+            &[("IDLOG_SERVER_DEFAULT_LANGUAGE", "english please")],
+            "server.default_language",
+        ),
         (&[("IDLOG_SERVER_PORT", "eighty")], "server.port"),
         (
             &[("IDLOG_AUTH_LOCKOUT_ATTEMPTS", "0")],
@@ -143,6 +148,51 @@ fn bad_configuration_fails_at_start_up_naming_the_key() {
     let output = idlog(dir.path(), &["serve"], &[]).output().expect("run");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("server.hots"));
+}
+
+/// Logs written to a file or a pipe carry no colour escapes; `log.format = json` writes one
+/// JSON object a line.
+#[test]
+fn logs_are_plain_off_a_terminal_and_json_when_asked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let create = [
+        "users",
+        "create",
+        "ann@example.com",
+        "--password",
+        "a long enough passphrase",
+    ];
+    // A fresh data folder: generating its keys is logged.
+    let text = common::run(dir.path(), &create, &[]);
+    assert_eq!(text.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(stderr.contains("generated"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour escapes off a terminal: {stderr:?}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = common::run(dir.path(), &create, &[("IDLOG_LOG_FORMAT", "json")]);
+    assert_eq!(json.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&json.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON object a line"))
+        .collect();
+    assert!(!lines.is_empty(), "{stderr}");
+    for line in &lines {
+        assert!(
+            line["timestamp"].is_string() && line["level"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(
+        lines.iter().any(|line| line["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("generated"))),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

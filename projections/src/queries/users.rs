@@ -3,6 +3,7 @@
 use super::{Binds, Page, Queries, QueryError, TOTAL_CAP, escape_like, limit_of, search_text};
 use crate::directory::UserRow;
 use chrono::{DateTime, Utc};
+use domain::values::{Email, PhoneNumber, Username};
 use eventstore::sql::{self, Arg, placeholders};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -69,6 +70,13 @@ pub struct UserFilter {
     pub last_login_to: Option<DateTime<Utc>>,
     /// Part of the email, username or names (case-insensitive).
     pub q: Option<String>,
+    /// Exactly this email address (compared as idlog stores it: lower case).
+    pub email: Option<String>,
+    /// Exactly this username (lower case).
+    pub username: Option<String>,
+    /// Exactly this phone number (international form; spaces, dots, dashes and parentheses
+    /// are dropped).
+    pub phone: Option<String>,
     /// Sort key.
     #[serde(default)]
     pub sort: UserSort,
@@ -248,6 +256,25 @@ impl Queries {
                 conditions.push(format!("{column} < {value}"));
             }
         }
+        for (column, value) in [
+            (
+                "u.email",
+                field(filter.email.as_deref(), "email", Email::parse)?,
+            ),
+            (
+                "u.username",
+                field(filter.username.as_deref(), "username", Username::parse)?,
+            ),
+            (
+                "u.phone",
+                field(filter.phone.as_deref(), "phone", PhoneNumber::parse)?,
+            ),
+        ] {
+            if let Some(value) = value {
+                let value = binds.push(value);
+                conditions.push(format!("{column} = {value}"));
+            }
+        }
         if let Some(q) = search_text(filter.q.as_deref())? {
             let value = binds.push(escape_like(q));
             conditions.push(format!("u.search LIKE {value}{}", self.like_escape()));
@@ -393,6 +420,21 @@ fn user_select(status: &str, users: &str) -> String {
          u.created_at, u.updated_at, u.last_login_at, u.last_login_ip, u.last_login_device, u.last_login_user_agent, \
          u.status_before_deletion FROM {users} u WHERE"
     )
+}
+
+/// An exact-match filter's value as the directory stores it (`parse` normalizes); an invalid
+/// one is refused naming `name`.
+fn field<T: ToString>(
+    raw: Option<&str>,
+    name: &str,
+    parse: fn(&str) -> Result<T, domain::values::InvalidValue>,
+) -> Result<Option<String>, QueryError> {
+    raw.map(|raw| {
+        parse(raw)
+            .map(|value| value.to_string())
+            .map_err(|error| QueryError::Invalid(format!("{name}: {}", error.message)))
+    })
+    .transpose()
 }
 
 fn time_text(time: DateTime<Utc>) -> String {

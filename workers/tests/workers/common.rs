@@ -31,6 +31,7 @@ pub async fn register(commands: &CommandHandler, email: &str, phone: Option<&str
             first_name: None,
             last_name: None,
             roles: [Role::parse("user").expect("role")].into(),
+            preferred_language: None,
         },
         password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
         email_verification,

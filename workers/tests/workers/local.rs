@@ -735,6 +735,7 @@ async fn a_created_user_is_welcomed_and_told_of_a_password_set_for_them(backend:
                 first_name: None,
                 last_name: None,
                 roles: [Role::parse("user").expect("role")].into(),
+                preferred_language: None,
             },
             credential: FirstCredential::Password {
                 password_hash: hash.clone(),

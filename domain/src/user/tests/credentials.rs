@@ -337,6 +337,7 @@ fn an_invited_user_cannot_log_in_before_setting_a_password() {
         last_name: None,
         roles: roles(&["user"]),
         password_hash: None,
+        preferred_language: None,
         at: at(0),
     }];
     given::<UserAggregate>(events)

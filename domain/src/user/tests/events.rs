@@ -23,7 +23,22 @@ fn personal_fields_point_at_real_payload_fields() {
         profile: Profile::default(),
         at: at(1),
     };
-    for event in [registered(), profile_updated] {
+    let verified_by_hand = UserEvent::EmailVerified {
+        email: email("ann@example.com").into(),
+        by_hand: Some(Reason::parse("seen at the desk").expect("reason")),
+        at: at(2),
+    };
+    let phone_verified = UserEvent::PhoneVerified {
+        phone: phone("+14155550100").into(),
+        by_hand: None,
+        at: at(2),
+    };
+    for event in [
+        registered(),
+        profile_updated,
+        verified_by_hand,
+        phone_verified,
+    ] {
         let payload = event.to_payload().expect("serializes");
         for pointer in event.personal_fields() {
             assert!(

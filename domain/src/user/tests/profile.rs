@@ -171,7 +171,30 @@ fn picture(extension: &str) -> Picture {
         content_type: "image/png".into(),
         size: 42,
         sha256: "ab".repeat(32),
+        renditions: vec![256, 64],
     }
+}
+
+#[test]
+fn a_pictures_renditions_sit_beside_it() {
+    let picture = picture("png");
+    assert_eq!(
+        picture.keys(),
+        [
+            "accounts/1/profile/picture.png",
+            "accounts/1/profile/picture-256.png",
+            "accounts/1/profile/picture-64.png"
+        ]
+    );
+    // Pictures stored before renditions existed read back without them.
+    let old: Picture = serde_json::from_value(serde_json::json!({
+        "key": "accounts/1/profile/picture.png",
+        "content_type": "image/png",
+        "size": 42,
+        "sha256": "ab",
+    }))
+    .expect("an older picture");
+    assert!(old.renditions.is_empty());
 }
 
 #[test]

@@ -59,6 +59,7 @@ fn an_admin_creates_a_user_without_a_password_by_invitation() {
                 last_name: None,
                 roles: roles(&["user"]),
                 password_hash: None,
+                preferred_language: None,
                 at: at(0),
             },
             UserEvent::PasswordResetRequested {
