@@ -788,17 +788,14 @@ pub async fn verify_email_by_hand(
     IfMatch(expected): IfMatch,
     command: JsonCommand<VerifyByHandRequest>,
 ) -> Result<Response, Problem> {
-    let reason = Reason::parse(&command.body.reason).map_err(Problem::from)?;
-    change_account(
+    verify_by_hand(
         &state,
         &context,
         &caller,
         &id,
-        AccountAction::VerifyEmail { reason },
-        Preconditions {
-            expected_version: expected,
-            idempotency: command.idempotency,
-        },
+        expected,
+        command,
+        |reason| AccountAction::VerifyEmail { reason },
     )
     .await
 }
@@ -823,19 +820,35 @@ pub async fn verify_phone_by_hand(
     IfMatch(expected): IfMatch,
     command: JsonCommand<VerifyByHandRequest>,
 ) -> Result<Response, Problem> {
-    let reason = Reason::parse(&command.body.reason).map_err(Problem::from)?;
-    change_account(
+    verify_by_hand(
         &state,
         &context,
         &caller,
         &id,
-        AccountAction::VerifyPhone { reason },
-        Preconditions {
-            expected_version: expected,
-            idempotency: command.idempotency,
-        },
+        expected,
+        command,
+        |reason| AccountAction::VerifyPhone { reason },
     )
     .await
+}
+
+/// Marks a contact verified by hand: the reason parsed, then the account action `verify` makes
+/// of it.
+async fn verify_by_hand(
+    state: &AppState,
+    context: &RequestContext,
+    caller: &Caller,
+    id: &str,
+    expected_version: Option<u64>,
+    command: JsonCommand<VerifyByHandRequest>,
+    verify: fn(Reason) -> AccountAction,
+) -> Result<Response, Problem> {
+    let reason = Reason::parse(&command.body.reason).map_err(Problem::from)?;
+    let preconditions = Preconditions {
+        expected_version,
+        idempotency: command.idempotency,
+    };
+    change_account(state, context, caller, id, verify(reason), preconditions).await
 }
 
 /// `GET /users/{id}/lockout`.
