@@ -445,52 +445,45 @@ impl UserRow {
     }
 
     fn created(user_id: &str, event: &UserEvent) -> Option<Self> {
-        let (email, username, phone, first_name, last_name, roles, language, at, origin) =
-            match event {
-                UserEvent::UserRegistered {
-                    email,
-                    username,
-                    phone,
-                    first_name,
-                    last_name,
-                    roles,
-                    preferred_language,
-                    at,
-                    ..
-                } => (
-                    email,
-                    username,
-                    phone,
-                    first_name,
-                    last_name,
-                    roles,
-                    preferred_language,
-                    at,
-                    "registered",
-                ),
-                UserEvent::UserCreated {
-                    email,
-                    username,
-                    phone,
-                    first_name,
-                    last_name,
-                    roles,
-                    preferred_language,
-                    at,
-                    ..
-                } => (
-                    email,
-                    username,
-                    phone,
-                    first_name,
-                    last_name,
-                    roles,
-                    preferred_language,
-                    at,
-                    "created",
-                ),
-                _ => return None,
-            };
+        let (email, username, phone, first_name, last_name, roles, language, at) = match event {
+            UserEvent::UserRegistered {
+                email,
+                username,
+                phone,
+                first_name,
+                last_name,
+                roles,
+                preferred_language,
+                at,
+                ..
+            }
+            | UserEvent::UserCreated {
+                email,
+                username,
+                phone,
+                first_name,
+                last_name,
+                roles,
+                preferred_language,
+                at,
+                ..
+            } => (
+                email,
+                username,
+                phone,
+                first_name,
+                last_name,
+                roles,
+                preferred_language,
+                at,
+            ),
+            _ => return None,
+        };
+        let origin = if matches!(event, UserEvent::UserRegistered { .. }) {
+            "registered"
+        } else {
+            "created"
+        };
         let email = email.known().map(ToString::to_string).unwrap_or_default();
         let mut row = Self::new(user_id, email, *at, origin);
         row.username = username.as_ref().map(ToString::to_string);
