@@ -34,17 +34,16 @@ fn a_test_message_goes_to_the_mail_folder_by_default() {
 #[tokio::test]
 async fn a_test_message_goes_through_smtp_or_says_why_not() {
     let sink = Sink::from_env();
+    // The sink is shared: this run's own domain tells its message apart.
+    let domain = format!("{}.example", uuid::Uuid::new_v4().simple());
+    let address = format!("ops@{domain}");
     let dir = tempfile::tempdir().expect("temp dir");
     let env = sink.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let output = run(
-        dir.path(),
-        &["email", "test", "ops@smtp-test.example"],
-        &env,
-    );
+    let output = run(dir.path(), &["email", "test", &address], &env);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(text(&output).contains("through SMTP"), "{}", text(&output));
-    let arrived = sink.wait_for("@smtp-test.example", 1, 10).await;
+    let arrived = sink.wait_for(&format!("@{domain}"), 1, 10).await;
     assert_eq!(arrived.len(), 1, "{arrived:?}");
     assert_eq!(arrived[0].subject, "idlog: a test message");
 
@@ -53,11 +52,7 @@ async fn a_test_message_goes_through_smtp_or_says_why_not() {
     nowhere.retain(|(key, _)| *key != "IDLOG_EMAIL_SMTP_PORT");
     nowhere.push(("IDLOG_EMAIL_SMTP_PORT", "9"));
     nowhere.push(("IDLOG_EMAIL_SMTP_TIMEOUT_SECS", "3"));
-    let failed = run(
-        dir.path(),
-        &["email", "test", "ops@smtp-test.example"],
-        &nowhere,
-    );
+    let failed = run(dir.path(), &["email", "test", &address], &nowhere);
     assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
     assert!(
         text(&failed).contains("could not be sent through SMTP 127.0.0.1:9"),
