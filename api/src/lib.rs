@@ -9,13 +9,13 @@ mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod problem;
 pub mod routes;
 
 use application::App;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::HeaderName;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use problem::Problem;
@@ -62,6 +62,8 @@ pub struct AppServices {
     pub app: std::sync::Arc<App>,
     /// Request counters and latencies.
     pub metrics: metrics::Metrics,
+    /// Where the pages are served, and the key their forms are signed with.
+    pub pages: pages::PageSettings,
 }
 
 impl std::ops::Deref for AppServices {
@@ -240,7 +242,6 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", v1)
         .route("/.well-known/jwks.json", get(routes::auth::jwks))
         .route("/api/openapi.json", get(openapi::document))
-        .merge(openapi::docs())
         .route("/health", get(health))
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics::render))
@@ -248,7 +249,8 @@ pub fn router(state: AppState) -> Router {
         // cut by the extractors at the same cap.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .merge(pictures)
-        .fallback(not_found)
+        .merge(pages::router(state.clone()))
+        .fallback(pages::error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -374,11 +376,6 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Readiness>, Pro
     }))
 }
 
-async fn not_found() -> impl IntoResponse {
-    Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
-        .with_detail("There is nothing at this address.")
-}
-
 /// The routes of `metrics.listen`: `/metrics` alone.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
@@ -400,12 +397,18 @@ impl Application {
     /// Binds `address` (use port 0 for any free port).
     pub async fn build(address: SocketAddr, state: AppState) -> std::io::Result<Self> {
         let listener = TcpListener::bind(address).await?;
+        Ok(Self::on(listener, state))
+    }
+
+    /// Serves on `listener`, bound already (so that what is wired before serving, the links in
+    /// emails, can name the port a port 0 gave).
+    pub fn on(listener: TcpListener, state: AppState) -> Self {
         let background = state.background.clone();
-        Ok(Self {
+        Self {
             listener,
             router: router(state),
             background,
-        })
+        }
     }
 
     /// Binds `address` for `metrics.listen`: `/metrics` alone.

@@ -1,16 +1,13 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, and interactive docs.
 
-use crate::AppState;
 use crate::problem::Problem;
 use crate::routes::{
     admin, audit, auth, invitations, mfa, organizations, privacy, profiles, queries, users,
     verification,
 };
 use axum::Json;
-use axum::Router;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_scalar::{Scalar, Servable};
 
 /// idlog's API description.
 #[derive(OpenApi)]
@@ -403,11 +400,6 @@ fn problem_answer(
 /// `GET /api/openapi.json`.
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
-}
-
-/// `GET /docs`: interactive documentation of the document.
-pub fn docs() -> Router<AppState> {
-    Router::from(Scalar::with_url("/docs", ApiDoc::openapi()))
 }
 
 /// The answers any JSON body can get before its handler runs: documented once, listed in every

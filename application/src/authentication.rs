@@ -1,14 +1,19 @@
-//! Who is signed in: an access token checked against its session, and the person behind it.
+//! Who is signed in: an access token (REST) or a page cookie (pages) checked against its
+//! session, and the person behind it. Each front end accepts only its own sessions.
 
 use crate::credentials::jwt::AccessClaims;
+use crate::sessions;
 use crate::{App, AppError, RequestContext};
 use commands::CommandError;
-use domain::session::{Session, SessionAggregate, SessionState};
+use commands::tokens::hash_token;
+use domain::Timestamp;
+use domain::session::{Session, SessionAggregate, SessionClient, SessionCommand, SessionState};
 use domain::user::{User, UserAggregate, UserState, UserStatus};
 use domain::{SessionId, UserId};
 use eventstore::{Actor, ActorKind, EventMetadata};
+use secrecy::{ExposeSecret, SecretString};
 
-/// A checked access token and its open session.
+/// A checked access token or page cookie and its open session.
 #[derive(Debug, Clone)]
 pub struct CurrentSession {
     /// The user.
@@ -17,8 +22,8 @@ pub struct CurrentSession {
     pub session_id: SessionId,
     /// The session, as of this request.
     pub session: Session,
-    /// The token's claims.
-    pub claims: AccessClaims,
+    /// The access token's claims (none for a page session).
+    pub claims: Option<AccessClaims>,
 }
 
 /// A signed-in person with their user as of this request.
@@ -83,19 +88,89 @@ impl App {
             })?;
         match loaded.state {
             SessionState::Present(session)
-                if session.user_id == user_id && session.is_usable(chrono::Utc::now()) =>
+                if session.user_id == user_id
+                    && session.client == SessionClient::Api
+                    && session.is_usable(chrono::Utc::now()) =>
             {
                 Ok(CurrentSession {
                     user_id,
                     session_id,
                     session: *session,
-                    claims,
+                    claims: Some(claims),
                 })
             }
             _ => {
                 tracing::info!(%session_id, "access token of a closed session");
                 Err(AppError::InvalidToken)
             }
+        }
+    }
+
+    /// Checks a page cookie's secret against its session, open now and a page session; a
+    /// view keeps the session from idling out, recorded at most once per tenth of the idle
+    /// timeout so that browsing does not write on every request.
+    pub async fn authenticate_page(
+        &self,
+        context: &RequestContext,
+        secret: &SecretString,
+    ) -> Result<CurrentSession, AppError> {
+        let session_id =
+            sessions::session_of_refresh_token(secret).ok_or(AppError::InvalidToken)?;
+        let loaded = self
+            .commands
+            .followed::<SessionAggregate>(&session_id.to_string())
+            .await
+            .map_err(|error| match error {
+                CommandError::OtherKind { .. } | CommandError::Rejected(_) => {
+                    AppError::InvalidToken
+                }
+                error => AppError::Session(error),
+            })?;
+        let now = chrono::Utc::now();
+        let SessionState::Present(session) = loaded.state else {
+            return Err(AppError::InvalidToken);
+        };
+        // TokenHash compares in constant time.
+        let matches = hash_token(secret.expose_secret()) == session.refresh_token_hash;
+        if !matches || session.client != SessionClient::Page || !session.is_usable(now) {
+            tracing::info!(%session_id, "page cookie of a closed or another session");
+            return Err(AppError::InvalidToken);
+        }
+        if now - session.last_used_at >= session.idle_timeout / 10 {
+            self.touch_page_session(context, &session, now).await;
+        }
+        Ok(CurrentSession {
+            user_id: session.user_id,
+            session_id,
+            session: *session,
+            claims: None,
+        })
+    }
+
+    /// Records a page view on `session`. A failure is logged, not shown: the view goes on, and
+    /// the next one tries again.
+    async fn touch_page_session(
+        &self,
+        context: &RequestContext,
+        session: &Session,
+        now: Timestamp,
+    ) {
+        let user_id = session.user_id.to_string();
+        let command_context = commands::CommandContext {
+            metadata: context.user_metadata(&user_id),
+            data_subject: Some(user_id),
+            ..Default::default()
+        };
+        if let Err(error) = self
+            .commands
+            .execute::<SessionAggregate>(
+                &session.id.to_string(),
+                SessionCommand::Touch { at: now },
+                command_context,
+            )
+            .await
+        {
+            tracing::info!(session_id = %session.id, %error, "a page view was not recorded");
         }
     }
 

@@ -13,7 +13,8 @@ use crate::{App, AppError, RequestContext};
 use commands::tokens::{TokenPurpose, hash_token};
 use commands::{CommandContext, CommandError};
 use domain::session::{
-    EndReason, RevocationReason, SessionAggregate, SessionCommand, SessionEvent, SessionState,
+    EndReason, RevocationReason, SessionAggregate, SessionClient, SessionCommand, SessionEvent,
+    SessionState,
 };
 use domain::user::{User, UserAggregate, UserCommand, UserEvent, UserState, UserStatus};
 use domain::values::{DeviceName, Email, Username};
@@ -45,11 +46,12 @@ pub struct SecondFactorLogin {
     pub device_name: Option<String>,
 }
 
-/// What a right password gives.
+/// What a right password gives: a session as the front end holds it (`S`: [`Tokens`] for REST,
+/// [`PageSession`] for pages).
 #[derive(Debug)]
-pub enum SignIn {
+pub enum SignIn<S = Tokens> {
     /// A session.
-    Session(Box<Tokens>),
+    Session(Box<S>),
     /// The password was right; the session waits for the second factor.
     SecondFactorRequired {
         /// Present it with a code to finish.
@@ -81,6 +83,64 @@ pub struct Tokens {
     pub expires_in: i64,
 }
 
+/// A session on the pages: the secret its cookie holds (stored hashed, never rotated).
+#[derive(Debug)]
+pub struct PageSession {
+    /// The signed-in user.
+    pub user: UserView,
+    /// The session.
+    pub session_id: SessionId,
+    /// The cookie's secret (shown once).
+    pub secret: SecretString,
+}
+
+/// A started session as one front end holds it.
+pub trait StartedSession: Sized {
+    /// The front end whose session this is.
+    const CLIENT: SessionClient;
+
+    /// The session `session_id` of `user`, whose secret is `secret`.
+    fn new(
+        app: &App,
+        user: &User,
+        session_id: SessionId,
+        secret: SecretString,
+        now: Timestamp,
+    ) -> Result<Self, AppError>;
+}
+
+impl StartedSession for Tokens {
+    const CLIENT: SessionClient = SessionClient::Api;
+
+    fn new(
+        app: &App,
+        user: &User,
+        session_id: SessionId,
+        refresh_token: SecretString,
+        now: Timestamp,
+    ) -> Result<Self, AppError> {
+        app.tokens_for(user, session_id, refresh_token, now)
+    }
+}
+
+impl StartedSession for PageSession {
+    const CLIENT: SessionClient = SessionClient::Page;
+
+    fn new(
+        _: &App,
+        user: &User,
+        session_id: SessionId,
+        secret: SecretString,
+        now: Timestamp,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            user: UserView::new(user, now),
+            session_id,
+            secret,
+        })
+    }
+}
+
 /// A user, and their stream's version when read (to decide a command on without reading again).
 #[derive(Debug)]
 pub struct KnownUser {
@@ -93,11 +153,11 @@ pub struct KnownUser {
 impl App {
     /// Logs in with an email address or username and a password.
     #[tracing::instrument(skip_all)]
-    pub async fn login(
+    pub async fn login<S: StartedSession>(
         self: &Arc<Self>,
         context: &RequestContext,
         login: PasswordLogin,
-    ) -> Result<SignIn, AppError> {
+    ) -> Result<SignIn<S>, AppError> {
         let typed = login.login.trim();
         self.rate_limits
             .login_per_ip
@@ -154,13 +214,13 @@ impl App {
 
     /// The token that changes a password that must be changed, given instead of a session (on
     /// a sign-in's terms: refused like one when locked or deactivated).
-    async fn required_password_change(
+    async fn required_password_change<S>(
         &self,
         context: &RequestContext,
         user: Box<User>,
         version: u64,
         now: Timestamp,
-    ) -> Result<SignIn, AppError> {
+    ) -> Result<SignIn<S>, AppError> {
         let user_id = user.id.to_string();
         let lifetime = self.auth.password_reset_lifetime;
         let (token, change_token) =
@@ -195,11 +255,11 @@ impl App {
 
     /// Finishes a login with a TOTP or recovery code. A wrong code counts as a failed login.
     #[tracing::instrument(skip_all)]
-    pub async fn login_with_second_factor(
+    pub async fn login_with_second_factor<S: StartedSession>(
         self: &Arc<Self>,
         context: &RequestContext,
         login: SecondFactorLogin,
-    ) -> Result<Tokens, AppError> {
+    ) -> Result<S, AppError> {
         let user_id = self
             .access_tokens
             .current()
@@ -251,8 +311,8 @@ impl App {
     }
 
     /// Records a successful login (after `proofs`, such as a TOTP code, in the same append),
-    /// starts the session and gives its tokens.
-    async fn complete_login(
+    /// starts the session and gives it as its front end holds it.
+    async fn complete_login<S: StartedSession>(
         &self,
         context: &RequestContext,
         user: Box<User>,
@@ -260,7 +320,7 @@ impl App {
         proofs: Vec<UserCommand>,
         device: Option<DeviceName>,
         now: Timestamp,
-    ) -> Result<Tokens, AppError> {
+    ) -> Result<S, AppError> {
         let user_id = user.id.to_string();
         let session_id = SessionId::from_uuid(uuid::Uuid::now_v7());
         let mut commands = proofs;
@@ -297,10 +357,11 @@ impl App {
                 "login produced no user",
             )));
         };
-        let refresh_token = sessions::start(self, context, &user, session_id, device, now).await?;
+        let secret =
+            sessions::start(self, context, &user, session_id, S::CLIENT, device, now).await?;
         sessions::enforce_maximum(self, context, &user, now).await?;
-        tracing::info!(%user_id, %session_id, "logged in");
-        self.tokens_for(&user, session_id, refresh_token, now)
+        tracing::info!(%user_id, %session_id, client = %S::CLIENT, "logged in");
+        S::new(self, &user, session_id, secret, now)
     }
 
     /// The tokens of `session_id`, a session of `user`.
@@ -406,6 +467,9 @@ impl App {
         let SessionState::Present(session) = loaded.state else {
             return Err(AppError::InvalidToken);
         };
+        if session.client != SessionClient::Api {
+            return Err(AppError::InvalidToken);
+        }
         let now = chrono::Utc::now();
         let Some(KnownUser { user, .. }) =
             self.user_in_stream(&session.user_id.to_string()).await?

@@ -52,11 +52,31 @@ impl App {
             command_context,
         )
         .await?;
+        Ok(self.enrollment(&caller.user, &secret))
+    }
+
+    /// What an authenticator app needs for `secret`, the TOTP secret of `user`.
+    fn enrollment(&self, user: &domain::user::User, secret: &[u8]) -> TotpEnrollment {
         let issuer = self.access_tokens.current().issuer().to_owned();
-        Ok(TotpEnrollment {
-            secret: data_encoding::BASE32_NOPAD.encode(&secret),
-            otpauth_uri: totp::otpauth_uri(&issuer, caller.user.email.as_str(), &secret),
-        })
+        TotpEnrollment {
+            secret: data_encoding::BASE32_NOPAD.encode(secret),
+            otpauth_uri: totp::otpauth_uri(&issuer, user.email.as_str(), secret),
+        }
+    }
+
+    /// The caller's enrollment that waits for its first code, as [`Self::enroll_totp`] gave
+    /// it (to show it again after a wrong code); none when TOTP is off or already on.
+    pub fn pending_totp(&self, who: &Authority) -> Result<Option<TotpEnrollment>, AppError> {
+        self.on_oneself(who, Operation::EnrollMfa)?;
+        let caller = who.caller().ok_or(AppError::InvalidToken)?;
+        let Some(pending) = caller.user.totp.as_ref().filter(|totp| !totp.enabled) else {
+            return Ok(None);
+        };
+        let secret = self
+            .totp
+            .open(caller.user.id, &pending.sealed_secret)
+            .map_err(AppError::internal)?;
+        Ok(Some(self.enrollment(&caller.user, &secret)))
     }
 
     /// Turns TOTP on with a first code from the authenticator; answers the recovery codes

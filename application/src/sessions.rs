@@ -11,8 +11,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use commands::tokens::hash_token;
 use commands::{CommandContext, CommandError};
 use domain::session::{
-    EndReason, RevocationReason, Session, SessionAggregate, SessionCommand, SessionError,
-    SessionState,
+    EndReason, RevocationReason, Session, SessionAggregate, SessionClient, SessionCommand,
+    SessionError, SessionState,
 };
 use domain::user::User;
 use domain::values::{DeviceName, TokenHash, UserAgent};
@@ -71,20 +71,24 @@ fn session_context(context: &RequestContext, user: &User) -> CommandContext {
     }
 }
 
-/// Starts a session for `user` (whose login is already recorded under `session_id`).
+/// Starts a session of `client` for `user` (whose login is already recorded under
+/// `session_id`); answers its secret: the first refresh token, or the page cookie's secret.
 pub async fn start(
     app: &App,
     context: &RequestContext,
     user: &User,
     session_id: SessionId,
+    client: SessionClient,
     device: Option<DeviceName>,
     now: Timestamp,
 ) -> Result<SecretString, AppError> {
+    // Both secrets have the refresh token's form: the session id names the stream to check.
     let (refresh_token, refresh_token_hash) = new_refresh_token(session_id);
     let settings = app.auth.sessions;
     let command = SessionCommand::Start {
         session_id,
         user_id: user.id,
+        client,
         device,
         ip: context.ip.as_deref().and_then(|ip| ip.parse().ok()),
         user_agent: context

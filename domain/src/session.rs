@@ -45,6 +45,19 @@ pub enum RevocationReason {
     Revoked,
 }
 
+/// Which front end holds a session's secret; each accepts only its own sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum SessionClient {
+    /// A REST client: bearer access tokens and a refresh token that rotates on every use.
+    #[default]
+    Api,
+    /// A browser on idlog's pages: a cookie whose secret does not rotate. Page views keep the
+    /// session from idling out ([`SessionEvent::SessionUsed`]); it has no refresh token.
+    Page,
+}
+
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionStatus {
@@ -71,6 +84,8 @@ pub enum SessionStatus {
 pub struct Session {
     /// Id (the `sid` of access tokens).
     pub id: SessionId,
+    /// The front end that holds its secret.
+    pub client: SessionClient,
     /// Whose session.
     pub user_id: UserId,
     /// Device label.
@@ -81,13 +96,14 @@ pub struct Session {
     pub user_agent: Option<UserAgent>,
     /// Login time.
     pub started_at: Timestamp,
-    /// Last login or refresh.
+    /// Last login, refresh or recorded page view.
     pub last_used_at: Timestamp,
     /// Inactivity after which the session expires.
     pub idle_timeout: Duration,
     /// When the session expires whatever its use.
     pub expires_at: Timestamp,
-    /// Hash of the refresh token that is valid now.
+    /// Hash of the secret that is valid now: the refresh token of an API session, the cookie
+    /// secret of a page session.
     pub refresh_token_hash: TokenHash,
     /// Hashes of refresh tokens already rotated away; presenting one is reuse.
     pub rotated_token_hashes: Vec<TokenHash>,
@@ -126,13 +142,15 @@ pub enum SessionCommand {
         session_id: SessionId,
         /// Whose.
         user_id: UserId,
+        /// The front end that will hold its secret.
+        client: SessionClient,
         /// Device label.
         device: Option<DeviceName>,
         /// Client address.
         ip: Option<IpAddr>,
         /// User agent.
         user_agent: Option<UserAgent>,
-        /// Hash of the first refresh token.
+        /// Hash of the first refresh token, or of the page cookie's secret.
         refresh_token_hash: TokenHash,
         /// Idle timeout.
         idle_timeout: Duration,
@@ -147,6 +165,11 @@ pub enum SessionCommand {
         presented_hash: TokenHash,
         /// Hash of the token that replaces it.
         new_hash: TokenHash,
+        /// When.
+        at: Timestamp,
+    },
+    /// Records that a page session was used, so that it does not idle out.
+    Touch {
         /// When.
         at: Timestamp,
     },
@@ -192,6 +215,9 @@ pub enum SessionEvent {
     SessionStarted {
         session_id: SessionId,
         user_id: UserId,
+        // Sessions started before pages existed were all API sessions.
+        #[serde(default)]
+        client: SessionClient,
         #[serde(default, deserialize_with = "crate::values::erasable::optional")]
         device: Option<DeviceName>,
         #[serde(default, deserialize_with = "crate::values::erasable::optional")]
@@ -208,6 +234,8 @@ pub enum SessionEvent {
         refresh_token_hash: TokenHash,
         at: Timestamp,
     },
+    /// A page session was used (recorded at most once per a tenth of its idle timeout).
+    SessionUsed { at: Timestamp },
     /// The session ended normally.
     SessionEnded { reason: EndReason, at: Timestamp },
     /// The session was cut short.
@@ -235,6 +263,7 @@ impl DomainEvent for SessionEvent {
         match self {
             Self::SessionStarted { .. } => &["/device", "/ip", "/user_agent"],
             Self::SessionRefreshed { .. }
+            | Self::SessionUsed { .. }
             | Self::SessionEnded { .. }
             | Self::SessionRevoked { .. } => &[],
         }
@@ -259,6 +288,9 @@ pub enum SessionError {
     /// The refresh token is not this session's.
     #[error("the refresh token is invalid")]
     InvalidRefreshToken,
+    /// A page session has no refresh token; an API session is not kept alive by page views.
+    #[error("the session does not belong to this kind of client")]
+    WrongClient,
 }
 
 /// The Session aggregate.
@@ -284,6 +316,7 @@ impl Aggregate for SessionAggregate {
                 C::Start {
                     session_id,
                     user_id,
+                    client,
                     device,
                     ip,
                     user_agent,
@@ -296,6 +329,7 @@ impl Aggregate for SessionAggregate {
                 return Ok(vec![E::SessionStarted {
                     session_id,
                     user_id,
+                    client,
                     device,
                     ip,
                     user_agent,
@@ -320,6 +354,9 @@ impl Aggregate for SessionAggregate {
                     at,
                 },
             ) => {
+                if session.client != SessionClient::Api {
+                    return Err(SessionError::WrongClient);
+                }
                 if session.rotated_token_hashes.contains(&presented_hash) {
                     // A rotated token is back: someone holds a copy. The whole session goes.
                     return Ok(vec![E::SessionRevoked {
@@ -338,6 +375,15 @@ impl Aggregate for SessionAggregate {
                     at,
                 }])
             }
+            (session, C::Touch { at }) => {
+                if session.client != SessionClient::Page {
+                    return Err(SessionError::WrongClient);
+                }
+                if session.is_expired(at) {
+                    return Err(SessionError::Expired);
+                }
+                Ok(vec![E::SessionUsed { at }])
+            }
             (_, C::End { reason, at }) => Ok(vec![E::SessionEnded { reason, at }]),
             (_, C::Revoke { reason, at }) => Ok(vec![E::SessionRevoked { reason, at }]),
         }
@@ -351,6 +397,7 @@ impl Aggregate for SessionAggregate {
                 E::SessionStarted {
                     session_id,
                     user_id,
+                    client,
                     device,
                     ip,
                     user_agent,
@@ -361,6 +408,7 @@ impl Aggregate for SessionAggregate {
                 },
             ) => SessionState::Present(Box::new(Session {
                 id: *session_id,
+                client: *client,
                 user_id: *user_id,
                 device: device.clone(),
                 ip: *ip,
@@ -385,6 +433,7 @@ impl Aggregate for SessionAggregate {
                         session.rotated_token_hashes.push(old);
                         session.last_used_at = *at;
                     }
+                    E::SessionUsed { at } => session.last_used_at = *at,
                     E::SessionEnded { reason, at } => {
                         session.status = SessionStatus::Ended {
                             reason: *reason,
@@ -425,6 +474,7 @@ mod tests {
         SessionEvent::SessionStarted {
             session_id: SessionId::from_uuid(uuid::Uuid::from_u128(5)),
             user_id: UserId::from_uuid(uuid::Uuid::from_u128(1)),
+            client: SessionClient::Api,
             device: Some(DeviceName::parse("Firefox on Linux").expect("valid")),
             ip: Some("192.0.2.7".parse().expect("valid ip")),
             user_agent: Some(UserAgent::parse("Mozilla/5.0").expect("valid")),
@@ -446,6 +496,7 @@ mod tests {
         let command = SessionCommand::Start {
             session_id: SessionId::from_uuid(uuid::Uuid::from_u128(5)),
             user_id: UserId::from_uuid(uuid::Uuid::from_u128(1)),
+            client: SessionClient::Api,
             device: Some(DeviceName::parse("Firefox on Linux").expect("valid")),
             ip: Some("192.0.2.7".parse().expect("valid ip")),
             user_agent: Some(UserAgent::parse("Mozilla/5.0").expect("valid")),
@@ -588,6 +639,7 @@ mod tests {
             .when(SessionCommand::Start {
                 session_id,
                 user_id,
+                client: SessionClient::Api,
                 device: None,
                 ip: None,
                 user_agent: None,
@@ -597,6 +649,83 @@ mod tests {
                 at: at(1),
             })
             .then_err(SessionError::AlreadyExists);
+    }
+
+    fn page_session() -> SessionEvent {
+        let SessionEvent::SessionStarted {
+            session_id,
+            user_id,
+            device,
+            ip,
+            user_agent,
+            refresh_token_hash,
+            idle_timeout_seconds,
+            expires_at,
+            at,
+            ..
+        } = started()
+        else {
+            unreachable!()
+        };
+        SessionEvent::SessionStarted {
+            session_id,
+            user_id,
+            client: SessionClient::Page,
+            device,
+            ip,
+            user_agent,
+            refresh_token_hash,
+            idle_timeout_seconds,
+            expires_at,
+            at,
+        }
+    }
+
+    #[test]
+    fn a_page_view_keeps_a_page_session_from_idling_out() {
+        let state = given::<SessionAggregate>([page_session()])
+            .when(SessionCommand::Touch { at: at(20) })
+            .then([SessionEvent::SessionUsed { at: at(20) }]);
+        let SessionState::Present(session) = state else {
+            panic!("session exists")
+        };
+        assert!(session.is_usable(at(45)), "idle since minute 20 only");
+        assert!(
+            !session.is_usable(at(50)),
+            "the absolute lifetime still holds"
+        );
+    }
+
+    #[test]
+    fn a_page_session_has_no_refresh_token_and_an_api_session_no_page_views() {
+        given::<SessionAggregate>([page_session()])
+            .when(SessionCommand::Refresh {
+                presented_hash: token(1),
+                new_hash: token(2),
+                at: at(1),
+            })
+            .then_err(SessionError::WrongClient);
+        given::<SessionAggregate>([started()])
+            .when(SessionCommand::Touch { at: at(1) })
+            .then_err(SessionError::WrongClient);
+    }
+
+    #[test]
+    fn refuses_to_keep_alive_a_page_session_that_idled_out() {
+        given::<SessionAggregate>([page_session()])
+            .when(SessionCommand::Touch { at: at(31) })
+            .then_err(SessionError::Expired);
+    }
+
+    #[test]
+    fn sessions_started_before_pages_existed_read_as_api_sessions() {
+        let mut payload = serde_json::to_value(started()).expect("serializes");
+        payload["data"]
+            .as_object_mut()
+            .expect("an object")
+            .remove("client");
+        let event: SessionEvent = serde_json::from_value(payload).expect("reads");
+        assert_eq!(event, started());
     }
 
     #[test]

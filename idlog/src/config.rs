@@ -64,10 +64,13 @@ pub struct EmailConfig {
     pub product: String,
     /// The sender address.
     pub from: String,
-    /// The API's public base URL (verification links).
-    pub public_url: String,
-    /// Where password reset and invitation links point; the token is appended.
-    pub reset_url: String,
+    /// The base URL people reach idlog's pages at, used in every emailed link. Default: the
+    /// server's own address (`http://{server.host}:{server.port}`, 127.0.0.1 for an unspecified
+    /// host). When it is https, the page session cookie is `Secure` with the `__Host-` prefix.
+    pub public_url: Option<String>,
+    /// Where password reset and invitation links point; the token is appended. Default:
+    /// `{public_url}/reset-password?token=`.
+    pub reset_url: Option<String>,
     /// `file` (`.eml` files in the data folder's `mail/`) or `smtp`.
     pub transport: EmailTransport,
     /// The SMTP server's host.
@@ -89,8 +92,8 @@ impl Default for EmailConfig {
         Self {
             product: "idlog".into(),
             from: "idlog <no-reply@localhost>".into(),
-            public_url: "http://127.0.0.1:8080".into(),
-            reset_url: "http://127.0.0.1:8080/reset-password?token=".into(),
+            public_url: None,
+            reset_url: None,
             transport: EmailTransport::File,
             smtp_host: "127.0.0.1".into(),
             smtp_port: 587,
@@ -535,6 +538,31 @@ pub enum ConfigError {
 }
 
 impl Settings {
+    /// The base URL of idlog's pages, without a trailing slash: `email.public_url`, or the
+    /// server's own address.
+    pub fn public_url(&self) -> String {
+        match &self.email.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let host = if self.server.host.is_unspecified() {
+                    IpAddr::from([127, 0, 0, 1])
+                } else {
+                    self.server.host
+                };
+                format!("http://{}", SocketAddr::new(host, self.server.port))
+            }
+        }
+    }
+
+    /// Where password reset and invitation links point (the token is appended):
+    /// `email.reset_url`, or the reset page under [`Self::public_url`].
+    pub fn reset_url(&self) -> String {
+        self.email
+            .reset_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/reset-password?token=", self.public_url()))
+    }
+
     /// Loads defaults, then the file (which must exist if `explicit`), then the environment.
     pub fn load(file: &Path, explicit: bool) -> Result<Self, ConfigError> {
         if explicit && !file.exists() {

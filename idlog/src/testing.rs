@@ -35,6 +35,9 @@ pub struct Options {
     pub metrics: api::metrics::MetricsAccess,
     /// Whether requests are counted for `/metrics` (the metrics benchmark turns it off).
     pub count_requests: bool,
+    /// Whether emails and text messages are sent, as `.eml` and SMS files in
+    /// [`TestApp::data_folder`] with links to this server (the pages' tests follow them).
+    pub messages: bool,
 }
 
 impl Default for Options {
@@ -52,6 +55,7 @@ impl Default for Options {
             tokens: AccessTokenSettings::default(),
             metrics: Default::default(),
             count_requests: true,
+            messages: false,
         }
     }
 }
@@ -75,6 +79,8 @@ pub struct TestApp {
     pub commands: CommandHandler,
     /// The folder of the server's object store.
     pub objects_folder: tempfile::TempDir,
+    /// The server's data folder: `mail/` and `sms/` when [`Options::messages`] is on.
+    pub data_folder: tempfile::TempDir,
     /// The server's background work (failed logins, reset links).
     pub background: tokio_util::task::TaskTracker,
     /// The server's projector.
@@ -292,6 +298,12 @@ impl TestApp {
 /// The real server on a random port over a fresh database. Hashing is made cheap for speed;
 /// the benchmarks use the real parameters.
 pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
+    // Bound first, so that the links in messages name the port.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let data_folder = tempfile::tempdir().expect("data folder");
     let db = TestDb::new(backend).await.expect("test database");
     let opened = db.open().await.expect("open");
     let log = opened.log;
@@ -309,13 +321,41 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let objects_folder = tempfile::tempdir().expect("objects folder");
     // One handler (one cache of folded states) for the API and the workers, as `idlog serve`.
     let commands = CommandHandler::new(log.clone(), ClaimHasher::new([7; 32]));
-    let workers = workers::WorkerRunner::new(
-        opened.database.clone(),
-        log.clone(),
+    let mut handlers: Vec<Arc<dyn workers::Worker>> =
         vec![Arc::new(workers::storage::StorageWorker::new(
             Arc::new(objects::LocalFolder::new(objects_folder.path())),
             commands.reader(),
-        ))],
+        ))];
+    if options.messages {
+        let deliveries = workers::deliveries::DeliveryLog::new(opened.database.clone());
+        let tokens = TokenMinter::new(TOKEN_KEY);
+        handlers.push(Arc::new(workers::email::EmailWorker::new(
+            Arc::new(workers::email::EmlFolder::new(
+                data_folder.path().join("mail"),
+            )),
+            deliveries.clone(),
+            commands.reader(),
+            tokens.clone(),
+            workers::email::EmailSettings {
+                product: "idlog".into(),
+                from: "idlog <no-reply@localhost>".into(),
+                public_url: address.clone(),
+                reset_url: format!("{address}/reset-password?token="),
+            },
+            workers::email::Templates::english(),
+        )));
+        handlers.push(Arc::new(workers::sms::SmsWorker::new(
+            Arc::new(workers::sms::SmsFolder::new(data_folder.path().join("sms"))),
+            deliveries,
+            commands.reader(),
+            tokens,
+            "idlog",
+        )));
+    }
+    let workers = workers::WorkerRunner::new(
+        opened.database.clone(),
+        log.clone(),
+        handlers,
         workers::WorkerSettings::default(),
     );
     let working = Arc::new(workers.spawn());
@@ -353,14 +393,12 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         } else {
             api::metrics::Metrics::new(options.metrics.clone()).without_request_counting()
         },
+        pages: api::pages::PageSettings::new(&address, &TOKEN_KEY),
     });
     let background = state.background.clone();
     let commands = state.commands.clone();
     let state_for_tests = state.clone();
-    let app = Application::build("127.0.0.1:0".parse().expect("address"), state)
-        .await
-        .expect("bind");
-    let address = format!("http://{}", app.local_addr().expect("address"));
+    let app = Application::on(listener, state);
     tokio::spawn(app.run(std::future::pending()));
     TestApp {
         address,
@@ -372,6 +410,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         background,
         commands,
         objects_folder,
+        data_folder,
         projector,
         _following: following,
         _working: working,

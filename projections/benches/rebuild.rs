@@ -131,6 +131,7 @@ async fn one_user(log: &EventLog, n: u64) -> u64 {
             SessionEvent::SessionStarted {
                 session_id: session,
                 user_id: id,
+                client: domain::session::SessionClient::Api,
                 device: None,
                 ip: Some("198.51.100.23".parse().expect("ip")),
                 user_agent: None,

@@ -14,7 +14,7 @@ mod organizations;
 mod sessions;
 mod users;
 
-pub use activity::ActivityFilter;
+pub use activity::{ActivityFilter, ROUTINE_ACTIONS};
 pub use analytics::{ACTIVE_USERS, DailyPoint, Dashboard, Funnel};
 pub use organizations::{ListedMember, ListedOrganization};
 pub use users::{ListedMembership, ListedStatus, ListedUser, Order, UserFilter, UserSort};

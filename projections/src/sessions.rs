@@ -192,7 +192,9 @@ impl Projection for Sessions {
             };
             match &event {
                 SessionEvent::SessionStarted { .. } => {}
-                SessionEvent::SessionRefreshed { at, .. } => row.last_used_at = *at,
+                SessionEvent::SessionRefreshed { at, .. } | SessionEvent::SessionUsed { at } => {
+                    row.last_used_at = *at;
+                }
                 SessionEvent::SessionEnded { reason, at } => {
                     row.status = "ended".into();
                     row.ended_at = Some(*at);

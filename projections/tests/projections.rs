@@ -266,6 +266,7 @@ async fn history(f: &Fixture) -> (Vec<UserId>, OrganizationId) {
             SessionEvent::SessionStarted {
                 session_id: ended,
                 user_id: users[0],
+                client: domain::session::SessionClient::Api,
                 device: None,
                 ip: None,
                 user_agent: None,
@@ -299,6 +300,7 @@ async fn history(f: &Fixture) -> (Vec<UserId>, OrganizationId) {
         &[SessionEvent::SessionStarted {
             session_id: session,
             user_id: users[0],
+            client: domain::session::SessionClient::Api,
             device: Some(DeviceName::parse("Ann's phone").expect("device")),
             ip: Some("198.51.100.7".parse().expect("ip")),
             user_agent: Some(UserAgent::parse("phone/2.0").expect("agent")),

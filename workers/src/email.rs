@@ -449,7 +449,7 @@ pub struct EmailSettings {
     pub product: String,
     /// The sender address.
     pub from: String,
-    /// The API's public base URL: verification links are `{base}/api/v1/auth/email/verify?token=`.
+    /// The pages' public base URL: verification links open `{base}/verify-email?token=`.
     pub public_url: String,
     /// Where password reset and invitation links point; the token is appended.
     pub reset_url: String,
@@ -526,7 +526,7 @@ impl EmailWorker {
                 values.push((
                     "link",
                     format!(
-                        "{}/api/v1/auth/email/verify?token={}",
+                        "{}/verify-email?token={}",
                         self.settings.public_url.trim_end_matches('/'),
                         secrecy::ExposeSecret::expose_secret(&secret)
                     ),

@@ -216,7 +216,7 @@ pub async fn login(
         password: body.password,
         device_name: body.device_name,
     };
-    let answer = match state.app.login(&context, login).await? {
+    let answer = match state.app.login::<Tokens>(&context, login).await? {
         SignIn::Session(tokens) => {
             LoginAnswer::Session(Box::new(TokenResponse::new(*tokens, true)))
         }
@@ -653,20 +653,24 @@ pub async fn introspect(
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
     }
     let answer = match state.authenticate(body.token.expose_secret()).await {
-        Ok(current) => IntrospectResponse {
+        Ok(CurrentSession {
+            claims: Some(claims),
+            ..
+        }) => IntrospectResponse {
             active: true,
             claims: Some(IntrospectedClaims {
-                sub: current.claims.sub,
-                sid: current.claims.sid,
-                iss: current.claims.iss,
-                aud: current.claims.aud,
-                iat: current.claims.iat,
-                exp: current.claims.exp,
-                jti: current.claims.jti,
+                sub: claims.sub,
+                sid: claims.sid,
+                iss: claims.iss,
+                aud: claims.aud,
+                iat: claims.iat,
+                exp: claims.exp,
+                jti: claims.jti,
                 token_type: "access_token",
             }),
         },
-        Err(application::AppError::InvalidToken) => IntrospectResponse {
+        // A bearer token is checked only as an access token: it always has claims.
+        Ok(_) | Err(application::AppError::InvalidToken) => IntrospectResponse {
             active: false,
             claims: None,
         },

@@ -6,7 +6,7 @@ use crate::extract::{ApiJson, RequestContext};
 use crate::problem::Problem;
 use crate::routes::auth::TokenResponse;
 use application::authority::Authority;
-use application::login::SecondFactorLogin;
+use application::login::{SecondFactorLogin, Tokens};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -150,6 +150,9 @@ pub async fn login_mfa(
         recovery_code: body.recovery_code,
         device_name: body.device_name,
     };
-    let tokens = state.app.login_with_second_factor(&context, login).await?;
+    let tokens = state
+        .app
+        .login_with_second_factor::<Tokens>(&context, login)
+        .await?;
     Ok(axum::Json(TokenResponse::new(tokens, true)).into_response())
 }

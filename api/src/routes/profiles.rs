@@ -269,14 +269,19 @@ pub async fn get_picture(
 ) -> Result<Response, Problem> {
     let authority = Authority::of(&state, &caller).await?;
     let stored = state.picture(&authority, user_id(&id)?, query.size).await?;
-    // Served as the image it was stored as and nothing else: no sniffing, no active content.
+    Ok(picture_response(stored))
+}
+
+/// A stored picture as an answer: served as the image it was stored as and nothing else (no
+/// sniffing, no active content).
+pub(crate) fn picture_response(stored: application::profiles::StoredPicture) -> Response {
     let content_type = match stored.picture.content_type.as_str() {
         "image/png" => "image/png",
         "image/jpeg" => "image/jpeg",
         "image/webp" => "image/webp",
         _ => "application/octet-stream",
     };
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, content_type),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -287,7 +292,7 @@ pub async fn get_picture(
         ],
         stored.bytes,
     )
-        .into_response())
+        .into_response()
 }
 
 /// Removes the profile picture.

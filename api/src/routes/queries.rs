@@ -270,6 +270,7 @@ impl ActivityParams {
                 limit: self.limit,
                 min_position: None,
                 scope: None,
+                without_routine: false,
             },
             self.format.unwrap_or_default(),
             self.min_position,

@@ -182,6 +182,11 @@ impl Passwords {
         Self::new(settings, cores)
     }
 
+    /// The shortest password the policy accepts, in characters.
+    pub fn min_length(&self) -> usize {
+        self.min_length
+    }
+
     /// Checks a new password against the policy.
     pub fn check_policy(
         &self,

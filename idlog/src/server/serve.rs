@@ -4,8 +4,8 @@
 use super::accounts::bootstrap_admin;
 use super::keys::{follow_key_set, jwt_keys_path, token_settings};
 use super::wiring::{
-    Core, application, kafka_settings, object_store, open, projector_over, storage_worker,
-    worker_runner,
+    Core, application, kafka_settings, object_store, open, page_settings, projector_over,
+    storage_worker, worker_runner,
 };
 use crate::administration::Workers;
 use crate::config::{LogFormat, Settings};
@@ -39,7 +39,13 @@ pub fn init_tracing(level: &str, format: LogFormat) {
 }
 
 /// `idlog serve`.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
+    let address = SocketAddr::new(settings.server.host, settings.server.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("listening on {address}"))?;
+    // Port 0 asks for any free port: the links in emails name the one bound.
+    settings.server.port = listener.local_addr()?.port();
     let core = Core::open(&settings).await?;
     bootstrap_admin(&core, &settings).await?;
     let projector = projector_over(core.database.clone(), core.log.clone(), &settings);
@@ -74,6 +80,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         storage: storage_worker(core.commands.clone(), objects.clone()),
         deliveries: workers::deliveries::DeliveryLog::new(core.database.clone()),
     };
+    let pages = page_settings(&core, &settings);
     let app = application(
         core,
         &settings,
@@ -91,17 +98,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .map(|credential| hash_token(credential.expose_secret())),
             separate_listener: settings.metrics.listen.is_some(),
         }),
+        pages,
     });
     tokio::spawn(follow_key_set(
         jwt_keys_path(&settings),
         token_settings(&settings),
         state.access_tokens.clone(),
     ));
-    let address = SocketAddr::new(settings.server.host, settings.server.port);
     let metrics_state = state.clone();
-    let app = Application::build(address, state)
-        .await
-        .with_context(|| format!("listening on {address}"))?;
+    let app = Application::on(listener, state);
     let bound = app.local_addr()?;
     println!(
         "idlog {} listening on http://{bound}",

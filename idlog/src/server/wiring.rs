@@ -188,14 +188,19 @@ pub fn storage_worker(
     workers::storage::StorageWorker::new(objects, commands.reader())
 }
 
+/// Where the pages are served (`email.public_url`) and the key their forms are signed with.
+pub fn page_settings(core: &Core, settings: &Settings) -> api::pages::PageSettings {
+    api::pages::PageSettings::new(&settings.public_url(), &core.token_key)
+}
+
 /// What messages say and where their links point, from `[email]`.
 pub fn email_settings(settings: &Settings) -> workers::email::EmailSettings {
     let email = &settings.email;
     workers::email::EmailSettings {
         product: email.product.clone(),
         from: email.from.clone(),
-        public_url: email.public_url.clone(),
-        reset_url: email.reset_url.clone(),
+        public_url: settings.public_url(),
+        reset_url: settings.reset_url(),
     }
 }
 

@@ -81,6 +81,7 @@ async fn housekeeping_of_tokens_and_sessions(backend: Backend) {
         &[SessionEvent::SessionStarted {
             session_id,
             user_id,
+            client: domain::session::SessionClient::Api,
             device: None,
             ip: None,
             user_agent: None,

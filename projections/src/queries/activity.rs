@@ -35,7 +35,19 @@ pub struct ActivityFilter {
     #[serde(skip)]
     #[schema(ignore)]
     pub scope: Option<Vec<String>>,
+    /// Leave out what happens on every request of a signed-in client (refresh tokens rotated,
+    /// page sessions kept alive): what a person reads as their own recent activity. Set by
+    /// the server.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub without_routine: bool,
 }
+
+/// The events [`ActivityFilter::without_routine`] leaves out.
+pub const ROUTINE_ACTIONS: [domain::session::SessionEventType; 2] = [
+    domain::session::SessionEventType::SessionRefreshed,
+    domain::session::SessionEventType::SessionUsed,
+];
 
 impl Queries {
     fn activity_sql(
@@ -62,6 +74,13 @@ impl Queries {
             if let Some(value) = value {
                 conditions.push(format!("{column} = {}", binds.push(value.clone())));
             }
+        }
+        if filter.without_routine {
+            let list: Vec<String> = ROUTINE_ACTIONS
+                .iter()
+                .map(|action| binds.push(action.as_str().to_owned()))
+                .collect();
+            conditions.push(format!("action NOT IN ({})", list.join(", ")));
         }
         if let Some(scope) = &filter.scope {
             let members = self.view("members");

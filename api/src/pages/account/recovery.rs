@@ -1,0 +1,175 @@
+//! A forgotten password: asking for a reset link, and setting a new password with it (or
+//! with the token of a forced change).
+
+use super::Message;
+use super::sign_in::{NewPasswordForm, NewPasswordPage};
+use crate::AppState;
+use crate::pages::csrf::PageForm;
+use crate::pages::error::PageError;
+use crate::pages::render::{self, Chrome};
+use crate::pages::session::Anonymous;
+use crate::problem::Problem;
+use application::AppError;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+/// The "forgot password" page.
+#[derive(Template)]
+#[template(path = "account/forgot.html")]
+struct ForgotPage {
+    c: Chrome,
+    error: Option<String>,
+}
+
+/// `GET /forgot-password`.
+pub async fn forgot_form(page: Anonymous) -> Response {
+    render::ok(&ForgotPage {
+        c: page.chrome,
+        error: None,
+    })
+}
+
+/// The "forgot password" form.
+#[derive(Debug, Deserialize)]
+pub struct ForgotForm {
+    email: String,
+}
+
+/// `POST /forgot-password`: the same answer whether or not the address has an account.
+pub async fn forgot(
+    State(state): State<AppState>,
+    page: Anonymous,
+    PageForm(form): PageForm<ForgotForm>,
+) -> Result<Response, PageError> {
+    let t = page.chrome.t;
+    match state.forgot_password(&page.context, &form.email) {
+        Ok(()) => Ok(render::ok(&Message {
+            c: page.chrome,
+            heading: t.check_your_email,
+            body: t.reset_link_sent.to_owned(),
+            tone: "success",
+            link: Some(("/sign-in", t.back_to_sign_in)),
+        })),
+        Err(error @ AppError::RateLimited(_)) => {
+            let problem = Problem::from(error);
+            Ok(render::page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &ForgotPage {
+                    c: page.chrome,
+                    error: Some(problem.detail_text().into_owned()),
+                },
+            ))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `?token=` of a reset link.
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// `GET /reset-password?token=`: the page every reset and invitation link opens.
+pub async fn reset_form(
+    State(state): State<AppState>,
+    page: Anonymous,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    let t = page.chrome.t;
+    render::ok(&NewPasswordPage {
+        heading: t.reset_heading,
+        lead: t.reset_lead,
+        error: None,
+        action: "/reset-password",
+        token: query.token,
+        min_length: state.passwords.min_length(),
+        rules: t.password_rules(state.passwords.min_length()),
+        c: page.chrome,
+    })
+}
+
+/// `POST /reset-password`.
+pub async fn reset(
+    State(state): State<AppState>,
+    page: Anonymous,
+    PageForm(form): PageForm<NewPasswordForm>,
+) -> Result<Response, PageError> {
+    let t = page.chrome.t;
+    set_password(
+        &state,
+        page,
+        form,
+        t.reset_heading,
+        t.reset_lead,
+        "/reset-password",
+    )
+    .await
+}
+
+/// Sets the password a token allows; a refused password or token is told on the form.
+pub async fn set_password(
+    state: &AppState,
+    page: Anonymous,
+    form: NewPasswordForm,
+    heading: &'static str,
+    lead: &'static str,
+    action: &'static str,
+) -> Result<Response, PageError> {
+    let token = form.token.expose_secret().to_owned();
+    match state
+        .reset_password(&page.context, form.token, form.new_password)
+        .await
+    {
+        Ok(()) => Ok(render::see_other("/sign-in?done=password-set")),
+        Err(error @ (AppError::Password { .. } | AppError::User(_))) => {
+            let problem = Problem::from(error);
+            let status =
+                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            let t = page.chrome.t;
+            Ok(render::page(
+                status,
+                &NewPasswordPage {
+                    heading,
+                    lead,
+                    error: Some(problem_text(&problem)),
+                    action,
+                    token,
+                    min_length: state.passwords.min_length(),
+                    rules: t.password_rules(state.passwords.min_length()),
+                    c: page.chrome,
+                },
+            ))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A problem in one sentence for a form: its field errors' words when it has them (without the
+/// JSON pointers REST names fields by), else its detail.
+pub fn problem_text(problem: &Problem) -> String {
+    if problem.errors.is_empty() {
+        return problem.detail_text().into_owned();
+    }
+    problem
+        .errors
+        .iter()
+        .map(|error| format!("{}: {}", field_label(&error.pointer), error.detail))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A JSON pointer as a form names its field: `/new_password` is "New password".
+fn field_label(pointer: &str) -> String {
+    let words = pointer.trim_start_matches('/').replace(['_', '/'], " ");
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,140 @@
+//! Error pages: what REST would answer as problem+json, as a page (403, 404, 429 with the wait,
+//! 500). The mapping from [`AppError`] is REST's own, so both front ends say the same.
+
+use super::render::{self, Chrome};
+use super::texts::ENGLISH;
+use crate::problem::Problem;
+use application::AppError;
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Why a page was not shown.
+#[derive(Debug)]
+pub enum PageError {
+    /// No usable session: sign in, then go to `next`.
+    SignIn {
+        /// The page asked for.
+        next: Option<String>,
+    },
+    /// A state-changing request from another site, or without its form token.
+    CrossSite,
+    /// A form that does not read.
+    BadForm,
+    /// What a use case answered, as REST maps it.
+    Problem(Problem),
+}
+
+impl From<AppError> for PageError {
+    fn from(error: AppError) -> Self {
+        Self::Problem(Problem::from(error))
+    }
+}
+
+impl From<Problem> for PageError {
+    fn from(problem: Problem) -> Self {
+        Self::Problem(problem)
+    }
+}
+
+/// The error page.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    c: Chrome,
+    status: u16,
+    title: String,
+    detail: String,
+    /// For a 429: how long to wait, in words.
+    wait: Option<String>,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let t = &ENGLISH;
+        let problem = match self {
+            Self::SignIn { next } => {
+                let query = next
+                    .as_deref()
+                    .filter(|next| *next != "/")
+                    .and_then(|next| serde_urlencoded::to_string([("next", next)]).ok());
+                let target = match query {
+                    Some(query) => format!("/sign-in?{query}"),
+                    None => "/sign-in".to_owned(),
+                };
+                return render::see_other(&target);
+            }
+            Self::CrossSite => {
+                Problem::new(StatusCode::FORBIDDEN, "cross-site", t.cross_site_title)
+                    .with_detail(t.cross_site_detail)
+            }
+            Self::BadForm => Problem::new(StatusCode::BAD_REQUEST, "bad-form", t.bad_form_title)
+                .with_detail(t.bad_form_detail),
+            Self::Problem(problem) => problem,
+        };
+        error_page(problem)
+    }
+}
+
+/// `problem` as a page, with its headers (`Retry-After`).
+pub fn error_page(mut problem: Problem) -> Response {
+    let t = &ENGLISH;
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = problem.headers.take();
+    let wait = headers
+        .as_ref()
+        .and_then(|headers| headers.get(header::RETRY_AFTER))
+        .and_then(|value| value.to_str().ok())
+        .and_then(|seconds| seconds.parse::<u64>().ok())
+        .map(|seconds| t.wait(seconds));
+    // Pages name 5xx without the server's words (REST's detail speaks of headers).
+    let detail = if status.is_server_error() {
+        t.server_error_detail.to_owned()
+    } else {
+        problem.detail_text().into_owned()
+    };
+    let page = ErrorPage {
+        c: Chrome::anonymous(String::new()),
+        status: status.as_u16(),
+        title: problem.title.clone(),
+        detail,
+        wait,
+    };
+    let mut response = render::page(status, &page);
+    if let Some(headers) = headers {
+        for (name, value) in headers.iter() {
+            if name != header::CONTENT_TYPE {
+                response.headers_mut().insert(name, value.clone());
+            }
+        }
+    }
+    response
+}
+
+/// The answer for an address nothing is at: a page for a browser (it asks for HTML), problem+json
+/// for everyone else.
+pub async fn not_found(headers: axum::http::HeaderMap) -> Response {
+    let problem = Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+        .with_detail("There is nothing at this address.");
+    if wants_html(&headers) {
+        error_page(problem)
+    } else {
+        problem.into_response()
+    }
+}
+
+/// Whether the client asks for HTML first (a browser navigating), rather than JSON.
+pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.starts_with("text/html"))
+}
+
+/// For a 405 or 413 the framework answered on a page route: the same as a page.
+pub fn content_type_is_html(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"))
+}

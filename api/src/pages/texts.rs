@@ -1,0 +1,638 @@
+//! Every English text of the pages, in one place: another language is another [`Texts`].
+
+/// The texts of the pages in one language.
+#[derive(Debug)]
+pub struct Texts {
+    /// "en"
+    pub lang: &'static str,
+    /// "idlog"
+    pub product: &'static str,
+    /// "Skip to content"
+    pub skip_to_content: &'static str,
+    /// "Your account"
+    pub nav_label: &'static str,
+    /// "Dashboard"
+    pub nav_dashboard: &'static str,
+    /// "Profile"
+    pub nav_profile: &'static str,
+    /// "Security"
+    pub nav_security: &'static str,
+    /// "Invitations"
+    pub nav_invitations: &'static str,
+    /// "Privacy"
+    pub nav_privacy: &'static str,
+    /// "Sign out"
+    pub sign_out: &'static str,
+    /// "idlog keeps every change to your account in an append-only, verifiable log."
+    pub footer: &'static str,
+    /// "Error"
+    pub error_status: &'static str,
+    /// "Go to the start page"
+    pub go_home: &'static str,
+    /// "&lt;!doctype html><title>Error</title><p>Something went wrong on our side.</p>"
+    pub error_render: &'static str,
+    /// "Something went wrong on our side. Please try again in a moment."
+    pub server_error_detail: &'static str,
+    /// "Request refused"
+    pub cross_site_title: &'static str,
+    /// "This form did not come from this site, or the page was open too long. Go back..."
+    pub cross_site_detail: &'static str,
+    /// "The form could not be read"
+    pub bad_form_title: &'static str,
+    /// "Go back, reload the page and try again."
+    pub bad_form_detail: &'static str,
+    /// "Sign in"
+    pub sign_in: &'static str,
+    /// "Email address or username"
+    pub email_or_username: &'static str,
+    /// "Password"
+    pub password: &'static str,
+    /// "After several wrong passwords in a row the account is locked for a while, and..."
+    pub lockout_hint: &'static str,
+    /// "Forgot your password?"
+    pub forgot_password: &'static str,
+    /// "Create an account"
+    pub sign_up_instead: &'static str,
+    /// "Already have an account? Sign in"
+    pub sign_in_instead: &'static str,
+    /// "Two-step verification"
+    pub second_step: &'static str,
+    /// "Code from your authenticator app"
+    pub authenticator_code: &'static str,
+    /// "Lost your authenticator? Use one of your recovery codes instead."
+    pub or_recovery_code: &'static str,
+    /// "Recovery code"
+    pub recovery_code: &'static str,
+    /// "Continue"
+    pub continue_: &'static str,
+    /// "Choose a new password"
+    pub change_required_heading: &'static str,
+    /// "Your password was set by an administrator. Choose your own before you go on."
+    pub change_required_lead: &'static str,
+    /// "New password"
+    pub new_password: &'static str,
+    /// "Set password"
+    pub set_password: &'static str,
+    /// "Create an account"
+    pub sign_up: &'static str,
+    /// "Email address"
+    pub email: &'static str,
+    /// "Phone number (optional)"
+    pub phone_optional: &'static str,
+    /// "In international format, e.g. +44 20 7946 0958."
+    pub phone_hint: &'static str,
+    /// "First name (optional)"
+    pub first_name_optional: &'static str,
+    /// "Last name (optional)"
+    pub last_name_optional: &'static str,
+    /// "Create account"
+    pub create_account: &'static str,
+    /// "Check your email"
+    pub check_your_email: &'static str,
+    /// "If the address can be used, a link to verify it is on its way. Open it to fin..."
+    pub verification_sent: &'static str,
+    /// "If the address belongs to an account, a link to reset its password is on its ..."
+    pub reset_link_sent: &'static str,
+    /// "Back to sign in"
+    pub back_to_sign_in: &'static str,
+    /// "Enter your email address and we will send you a link to choose a new password."
+    pub forgot_lead: &'static str,
+    /// "Send reset link"
+    pub send_reset_link: &'static str,
+    /// "Choose a new password"
+    pub reset_heading: &'static str,
+    /// "Choose the password you will sign in with from now on. Every session of the a..."
+    pub reset_lead: &'static str,
+    /// "Email address verified"
+    pub email_verified_heading: &'static str,
+    /// "Thank you: your email address is verified."
+    pub email_verified_body: &'static str,
+    /// "Go to your dashboard"
+    pub go_to_dashboard: &'static str,
+    /// "Already verified"
+    pub email_already_verified_heading: &'static str,
+    /// "This link was already used: your email address is verified."
+    pub email_already_verified_body: &'static str,
+    /// "This link has expired"
+    pub link_expired_heading: &'static str,
+    /// "Verification links work for a limited time. Sign in and send yourself a new one."
+    pub email_link_expired_body: &'static str,
+    /// "This link does not work"
+    pub link_invalid_heading: &'static str,
+    /// "The link is incomplete, was replaced by a newer one, or was already used. Sig..."
+    pub email_link_invalid_body: &'static str,
+    /// "Sign in to send a new link"
+    pub send_new_link_from_dashboard: &'static str,
+    /// "Verify your phone"
+    pub phone_heading: &'static str,
+    /// "Phone number"
+    pub phone_number: &'static str,
+    /// "Your phone number is verified."
+    pub phone_verified: &'static str,
+    /// "The code we sent expires at"
+    pub code_expires: &'static str,
+    /// "Attempts left"
+    pub attempts_left: &'static str,
+    /// "Code from the text message"
+    pub code_from_sms: &'static str,
+    /// "Verify"
+    pub verify: &'static str,
+    /// "You can ask for another code in"
+    pub resend_wait: &'static str,
+    /// "Send a new code"
+    pub send_code_again: &'static str,
+    /// "Send me a code"
+    pub send_code: &'static str,
+    /// "Your account has no phone number."
+    pub no_phone: &'static str,
+    /// "Add one in your profile."
+    pub add_phone_in_profile: &'static str,
+    /// "Welcome"
+    pub dashboard_heading: &'static str,
+    /// "Your account"
+    pub account_status: &'static str,
+    /// "verified"
+    pub verified: &'static str,
+    /// "not verified"
+    pub not_verified: &'static str,
+    /// "none"
+    pub none: &'static str,
+    /// "Two-factor authentication"
+    pub two_factor: &'static str,
+    /// "on"
+    pub on: &'static str,
+    /// "off"
+    pub off: &'static str,
+    /// "Member since"
+    pub member_since: &'static str,
+    /// "Last sign-in"
+    pub last_sign_in: &'static str,
+    /// "never"
+    pub never: &'static str,
+    /// "What to do next"
+    pub next_steps: &'static str,
+    /// "Your account is fully set up."
+    pub all_done: &'static str,
+    /// "Verify your email address: we sent you a link."
+    pub step_verify_email: &'static str,
+    /// "Send a new link"
+    pub send_new_link: &'static str,
+    /// "Add a phone number, to receive codes by text message."
+    pub step_add_phone: &'static str,
+    /// "Verify your phone number."
+    pub step_verify_phone: &'static str,
+    /// "Verify phone"
+    pub verify_phone: &'static str,
+    /// "Turn on two-factor authentication, so that a password alone cannot open your ..."
+    pub step_two_factor: &'static str,
+    /// "Turn on two-factor authentication"
+    pub turn_on_two_factor: &'static str,
+    /// "Recent activity on your account"
+    pub recent_activity: &'static str,
+    /// "Nothing yet."
+    pub no_activity: &'static str,
+    /// "When"
+    pub when: &'static str,
+    /// "What"
+    pub what: &'static str,
+    /// "Address"
+    pub address: &'static str,
+    /// "Device"
+    pub device: &'static str,
+    /// "Older activity"
+    pub older: &'static str,
+    /// "Picture"
+    pub picture: &'static str,
+    /// "Your profile picture"
+    pub your_picture: &'static str,
+    /// "No picture yet"
+    pub no_picture: &'static str,
+    /// "Choose a picture"
+    pub choose_picture_label: &'static str,
+    /// "PNG, JPEG or WebP, at most 5 MiB. A preview shows before you upload."
+    pub picture_hint: &'static str,
+    /// "Upload picture"
+    pub upload_picture: &'static str,
+    /// "Remove picture"
+    pub remove_picture: &'static str,
+    /// "Choose a picture to upload."
+    pub choose_picture: &'static str,
+    /// "Name and contact"
+    pub details: &'static str,
+    /// "First name"
+    pub first_name: &'static str,
+    /// "Last name"
+    pub last_name: &'static str,
+    /// "Username"
+    pub username: &'static str,
+    /// "Current password (needed to change your phone number unless you signed in a f..."
+    pub current_password_for_phone: &'static str,
+    /// "Leave it empty when you change only your names or username."
+    pub reauth_hint: &'static str,
+    /// "Save"
+    pub save: &'static str,
+    /// "Address and preferences"
+    pub address_and_preferences: &'static str,
+    /// "Street and number"
+    pub address_line1: &'static str,
+    /// "Apartment, suite, building (optional)"
+    pub address_line2: &'static str,
+    /// "City"
+    pub city: &'static str,
+    /// "State or region (optional)"
+    pub region: &'static str,
+    /// "Postal code (optional)"
+    pub postal_code: &'static str,
+    /// "Country"
+    pub country: &'static str,
+    /// "Two letters, e.g. GB, DE, US."
+    pub country_hint: &'static str,
+    /// "Language"
+    pub language: &'static str,
+    /// "A language tag, e.g. en, de, pt-BR."
+    pub language_hint: &'static str,
+    /// "Notifications"
+    pub notifications: &'static str,
+    /// "Email me when my account is signed in from a device it was not used on before"
+    pub new_device_email: &'static str,
+    /// "Email me news about the service"
+    pub news_email: &'static str,
+    /// "Messages about your password, email address and two-factor authentication are..."
+    pub security_emails_always: &'static str,
+    /// "Change password"
+    pub change_password: &'static str,
+    /// "Current password"
+    pub current_password: &'static str,
+    /// "Sign out my other sessions"
+    pub end_other_sessions: &'static str,
+    /// "Two-factor authentication is on: signing in asks for a code from your authent..."
+    pub two_factor_is_on: &'static str,
+    /// "Your password, to turn it off"
+    pub password_to_turn_off: &'static str,
+    /// "Turn off two-factor authentication"
+    pub turn_off_two_factor: &'static str,
+    /// "Use an authenticator app (such as one on your phone) for a code at every sign..."
+    pub two_factor_lead: &'static str,
+    /// "Where you are signed in"
+    pub sessions: &'static str,
+    /// "Unknown device"
+    pub unknown_device: &'static str,
+    /// "Signed in"
+    pub signed_in_at: &'static str,
+    /// "Last used"
+    pub last_used: &'static str,
+    /// "Actions"
+    pub actions: &'static str,
+    /// "this browser"
+    pub this_session: &'static str,
+    /// "Sign out this session"
+    pub revoke: &'static str,
+    /// "Sign out everywhere"
+    pub sign_out_everywhere: &'static str,
+    /// "Scan the QR code with your authenticator app."
+    pub scan_qr: &'static str,
+    /// "Enter the six-digit code it shows."
+    pub enter_first_code: &'static str,
+    /// "QR code for your authenticator app; the same secret is written out below."
+    pub qr_alt: &'static str,
+    /// "Cannot scan it? Type this secret instead:"
+    pub or_type_secret: &'static str,
+    /// "That is not the code your authenticator shows now. Check the time on your pho..."
+    pub wrong_totp_code: &'static str,
+    /// "Your recovery codes"
+    pub recovery_codes: &'static str,
+    /// "Keep these codes somewhere safe: each one signs you in once if you lose your ..."
+    pub recovery_codes_once: &'static str,
+    /// "I have saved them"
+    pub saved_them: &'static str,
+    /// "No invitations are waiting for you."
+    pub no_invitations: &'static str,
+    /// "You are invited as"
+    pub invited_as: &'static str,
+    /// "Invited"
+    pub invited_on: &'static str,
+    /// "answer by"
+    pub answer_by: &'static str,
+    /// "Accept"
+    pub accept: &'static str,
+    /// "Decline"
+    pub decline: &'static str,
+    /// "Download my data"
+    pub download_my_data: &'static str,
+    /// "Everything idlog holds about you, as one JSON file: your account, profile, or..."
+    pub download_lead: &'static str,
+    /// "Forget my account"
+    pub forget_my_account: &'static str,
+    /// "Your personal data becomes unreadable everywhere, in the log and its backups,..."
+    pub forget_lead: &'static str,
+    /// "To confirm, type"
+    pub type_word: &'static str,
+}
+
+/// English.
+pub static ENGLISH: Texts = Texts {
+    lang: "en",
+    product: "idlog",
+    skip_to_content: "Skip to content",
+    nav_label: "Your account",
+    nav_dashboard: "Dashboard",
+    nav_profile: "Profile",
+    nav_security: "Security",
+    nav_invitations: "Invitations",
+    nav_privacy: "Privacy",
+    sign_out: "Sign out",
+    footer: "idlog keeps every change to your account in an append-only, verifiable log.",
+    error_status: "Error",
+    go_home: "Go to the start page",
+    error_render: "<!doctype html><title>Error</title><p>Something went wrong on our side.</p>",
+    server_error_detail: "Something went wrong on our side. Please try again in a moment.",
+    cross_site_title: "Request refused",
+    cross_site_detail: "This form did not come from this site, or the page was open too long. Go back, reload the page and try again.",
+    bad_form_title: "The form could not be read",
+    bad_form_detail: "Go back, reload the page and try again.",
+    sign_in: "Sign in",
+    email_or_username: "Email address or username",
+    password: "Password",
+    lockout_hint: "After several wrong passwords in a row the account is locked for a while, and a message goes to its address.",
+    forgot_password: "Forgot your password?",
+    sign_up_instead: "Create an account",
+    sign_in_instead: "Already have an account? Sign in",
+    second_step: "Two-step verification",
+    authenticator_code: "Code from your authenticator app",
+    or_recovery_code: "Lost your authenticator? Use one of your recovery codes instead.",
+    recovery_code: "Recovery code",
+    continue_: "Continue",
+    change_required_heading: "Choose a new password",
+    change_required_lead: "Your password was set by an administrator. Choose your own before you go on.",
+    new_password: "New password",
+    set_password: "Set password",
+    sign_up: "Create an account",
+    email: "Email address",
+    phone_optional: "Phone number (optional)",
+    phone_hint: "In international format, e.g. +44 20 7946 0958.",
+    first_name_optional: "First name (optional)",
+    last_name_optional: "Last name (optional)",
+    create_account: "Create account",
+    check_your_email: "Check your email",
+    verification_sent: "If the address can be used, a link to verify it is on its way. Open it to finish.",
+    reset_link_sent: "If the address belongs to an account, a link to reset its password is on its way.",
+    back_to_sign_in: "Back to sign in",
+    forgot_lead: "Enter your email address and we will send you a link to choose a new password.",
+    send_reset_link: "Send reset link",
+    reset_heading: "Choose a new password",
+    reset_lead: "Choose the password you will sign in with from now on. Every session of the account ends.",
+    email_verified_heading: "Email address verified",
+    email_verified_body: "Thank you: your email address is verified.",
+    go_to_dashboard: "Go to your dashboard",
+    email_already_verified_heading: "Already verified",
+    email_already_verified_body: "This link was already used: your email address is verified.",
+    link_expired_heading: "This link has expired",
+    email_link_expired_body: "Verification links work for a limited time. Sign in and send yourself a new one.",
+    link_invalid_heading: "This link does not work",
+    email_link_invalid_body: "The link is incomplete, was replaced by a newer one, or was already used. Sign in and send yourself a new one.",
+    send_new_link_from_dashboard: "Sign in to send a new link",
+    phone_heading: "Verify your phone",
+    phone_number: "Phone number",
+    phone_verified: "Your phone number is verified.",
+    code_expires: "The code we sent expires at",
+    attempts_left: "Attempts left",
+    code_from_sms: "Code from the text message",
+    verify: "Verify",
+    resend_wait: "You can ask for another code in",
+    send_code_again: "Send a new code",
+    send_code: "Send me a code",
+    no_phone: "Your account has no phone number.",
+    add_phone_in_profile: "Add one in your profile.",
+    dashboard_heading: "Welcome",
+    account_status: "Your account",
+    verified: "verified",
+    not_verified: "not verified",
+    none: "none",
+    two_factor: "Two-factor authentication",
+    on: "on",
+    off: "off",
+    member_since: "Member since",
+    last_sign_in: "Last sign-in",
+    never: "never",
+    next_steps: "What to do next",
+    all_done: "Your account is fully set up.",
+    step_verify_email: "Verify your email address: we sent you a link.",
+    send_new_link: "Send a new link",
+    step_add_phone: "Add a phone number, to receive codes by text message.",
+    step_verify_phone: "Verify your phone number.",
+    verify_phone: "Verify phone",
+    step_two_factor: "Turn on two-factor authentication, so that a password alone cannot open your account.",
+    turn_on_two_factor: "Turn on two-factor authentication",
+    recent_activity: "Recent activity on your account",
+    no_activity: "Nothing yet.",
+    when: "When",
+    what: "What",
+    address: "Address",
+    device: "Device",
+    older: "Older activity",
+    picture: "Picture",
+    your_picture: "Your profile picture",
+    no_picture: "No picture yet",
+    choose_picture_label: "Choose a picture",
+    picture_hint: "PNG, JPEG or WebP, at most 5 MiB. A preview shows before you upload.",
+    upload_picture: "Upload picture",
+    remove_picture: "Remove picture",
+    choose_picture: "Choose a picture to upload.",
+    details: "Name and contact",
+    first_name: "First name",
+    last_name: "Last name",
+    username: "Username",
+    current_password_for_phone: "Current password (needed to change your phone number unless you signed in a few minutes ago)",
+    reauth_hint: "Leave it empty when you change only your names or username.",
+    save: "Save",
+    address_and_preferences: "Address and preferences",
+    address_line1: "Street and number",
+    address_line2: "Apartment, suite, building (optional)",
+    city: "City",
+    region: "State or region (optional)",
+    postal_code: "Postal code (optional)",
+    country: "Country",
+    country_hint: "Two letters, e.g. GB, DE, US.",
+    language: "Language",
+    language_hint: "A language tag, e.g. en, de, pt-BR.",
+    notifications: "Notifications",
+    new_device_email: "Email me when my account is signed in from a device it was not used on before",
+    news_email: "Email me news about the service",
+    security_emails_always: "Messages about your password, email address and two-factor authentication are always sent.",
+    change_password: "Change password",
+    current_password: "Current password",
+    end_other_sessions: "Sign out my other sessions",
+    two_factor_is_on: "Two-factor authentication is on: signing in asks for a code from your authenticator app.",
+    password_to_turn_off: "Your password, to turn it off",
+    turn_off_two_factor: "Turn off two-factor authentication",
+    two_factor_lead: "Use an authenticator app (such as one on your phone) for a code at every sign-in.",
+    sessions: "Where you are signed in",
+    unknown_device: "Unknown device",
+    signed_in_at: "Signed in",
+    last_used: "Last used",
+    actions: "Actions",
+    this_session: "this browser",
+    revoke: "Sign out this session",
+    sign_out_everywhere: "Sign out everywhere",
+    scan_qr: "Scan the QR code with your authenticator app.",
+    enter_first_code: "Enter the six-digit code it shows.",
+    qr_alt: "QR code for your authenticator app; the same secret is written out below.",
+    or_type_secret: "Cannot scan it? Type this secret instead:",
+    wrong_totp_code: "That is not the code your authenticator shows now. Check the time on your phone and try the newest code.",
+    recovery_codes: "Your recovery codes",
+    recovery_codes_once: "Keep these codes somewhere safe: each one signs you in once if you lose your authenticator. They are shown only now.",
+    saved_them: "I have saved them",
+    no_invitations: "No invitations are waiting for you.",
+    invited_as: "You are invited as",
+    invited_on: "Invited",
+    answer_by: "answer by",
+    accept: "Accept",
+    decline: "Decline",
+    download_my_data: "Download my data",
+    download_lead: "Everything idlog holds about you, as one JSON file: your account, profile, organizations, sessions, activity and events.",
+    forget_my_account: "Forget my account",
+    forget_lead: "Your personal data becomes unreadable everywhere, in the log and its backups, and you are signed out. This cannot be undone.",
+    type_word: "To confirm, type",
+};
+
+impl Texts {
+    /// The notice a page shows after a form sent the browser back with `?done=key`; unknown
+    /// keys show nothing (the key is never shown as it came).
+    pub fn notice(&self, key: Option<&str>) -> Option<&'static str> {
+        Some(match key? {
+            "signed-out" => "You are signed out.",
+            "signed-out-everywhere" => "You are signed out everywhere.",
+            "password-set" => "Your new password is set. Sign in with it.",
+            "forgotten" => "Your account is forgotten. Its personal data can no longer be read.",
+            "link-sent" => "A new verification link is on its way.",
+            "too-soon" => {
+                "A link was sent less than a minute ago: wait a moment before asking again."
+            }
+            "phone-verified" => "Your phone number is verified.",
+            "code-sent" => "A code is on its way to your phone.",
+            "details-saved" => "Your details are saved.",
+            "preferences-saved" => "Your address and preferences are saved.",
+            "picture-saved" => "Your picture is saved.",
+            "picture-removed" => "Your picture is removed.",
+            "password-changed" => "Your password is changed.",
+            "two-factor-on" => "Two-factor authentication is on.",
+            "two-factor-off" => "Two-factor authentication is off.",
+            "session-ended" => "That session is signed out.",
+            "invitation-accepted" => "Welcome: you are a member now.",
+            "invitation-declined" => "The invitation is declined.",
+            "invitation-lapsed" => "That invitation lapsed before it was answered.",
+            _ => return None,
+        })
+    }
+
+    /// How long to wait, for a 429.
+    pub fn wait(&self, seconds: u64) -> String {
+        match seconds {
+            0..=1 => "Please wait a second before trying again.".to_owned(),
+            2..=119 => format!("Please wait {seconds} seconds before trying again."),
+            _ => format!(
+                "Please wait {} minutes before trying again.",
+                seconds.div_ceil(60)
+            ),
+        }
+    }
+
+    /// The password policy in words.
+    pub fn password_rules(&self, min_length: usize) -> String {
+        format!(
+            "At least {min_length} characters. Not one of the most common passwords, and not \
+             your email address or username."
+        )
+    }
+
+    /// A wrong phone code, with the tries left.
+    pub fn wrong_code(&self, attempts_left: u32) -> String {
+        match attempts_left {
+            0 => "That is not the code we sent, and no tries are left: ask for a new code."
+                .to_owned(),
+            1 => "That is not the code we sent. 1 try is left.".to_owned(),
+            n => format!("That is not the code we sent. {n} tries are left."),
+        }
+    }
+
+    /// Asking to type the confirmation word.
+    pub fn type_to_confirm(&self, word: &str) -> String {
+        format!("Type \"{word}\" to confirm.")
+    }
+
+    /// An event of the activity log in words (the event type when there are none).
+    pub fn action<'a>(&self, event_type: &'a str) -> &'a str {
+        match event_type {
+            "UserRegistered" => "Signed up",
+            "UserCreated" => "Account created",
+            "LoginSucceeded" => "Signed in",
+            "LoginFailed" => "Failed sign-in",
+            "SessionStarted" => "Session started",
+            "SessionEnded" => "Signed out",
+            "SessionRevoked" => "Session ended",
+            "AccountLocked" => "Account locked",
+            "AccountUnlocked" => "Account unlocked",
+            "EmailVerificationRequested" => "Verification link sent",
+            "EmailVerified" => "Email address verified",
+            "EmailChanged" => "Email address changed",
+            "PhoneVerificationRequested" => "Phone code sent",
+            "PhoneVerificationFailed" => "Wrong phone code",
+            "PhoneVerified" => "Phone number verified",
+            "PhoneChanged" => "Phone number changed",
+            "PasswordChanged" => "Password changed",
+            "PasswordSet" => "Password set by an administrator",
+            "PasswordResetRequested" => "Password reset requested",
+            "PasswordResetCompleted" => "Password reset",
+            "PasswordChangeRequired" => "New password required",
+            "ProfileUpdated" => "Profile changed",
+            "UsernameChanged" => "Username changed",
+            "ProfilePictureSet" => "Picture changed",
+            "ProfilePictureRemoved" => "Picture removed",
+            "TotpEnrollmentStarted" => "Two-factor set-up started",
+            "TotpEnabled" => "Two-factor authentication turned on",
+            "TotpDisabled" => "Two-factor authentication turned off",
+            "TotpCodeUsed" => "Two-factor code used",
+            "RecoveryCodeUsed" => "Recovery code used",
+            "UserDeactivated" => "Account deactivated",
+            "UserReactivated" => "Account reactivated",
+            "UserDeleted" => "Account deleted",
+            "UserRestored" => "Account restored",
+            "RoleGranted" => "Role granted",
+            "RoleRevoked" => "Role withdrawn",
+            "UserForgotten" => "Account forgotten",
+            "OrganizationLinked" => "Linked to an organization",
+            "InvitedToOrganization" => "Invited to an organization",
+            "OrganizationUnlinked" => "Unlinked from an organization",
+            "ExpiredTokensDiscarded" => "Expired links discarded",
+            "SessionRefreshed" => "Session refreshed",
+            "SessionUsed" => "Session used",
+            "MemberAdded" | "InvitationAccepted" => "Joined an organization",
+            "MemberRemoved" => "Left an organization",
+            "MemberChanged" => "Organization role changed",
+            "MemberInvited" => "Invited to an organization",
+            "InvitationDeclined" => "Invitation declined",
+            "InvitationRevoked" => "Invitation withdrawn",
+            "InvitationExpired" => "Invitation lapsed",
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_of_a_person_s_own_activity_reads_in_words() {
+        use strum::IntoEnumIterator;
+        let user_events = domain::user::UserEventType::iter().map(|kind| kind.as_str());
+        let session_events = domain::session::SessionEventType::iter()
+            .filter(|kind| !projections::queries::ROUTINE_ACTIONS.contains(kind))
+            .map(|kind| kind.as_str());
+        let untold: Vec<&str> = user_events
+            .chain(session_events)
+            .filter(|name| ENGLISH.action(name) == *name)
+            .collect();
+        assert!(untold.is_empty(), "no words for {untold:?}");
+    }
+}
