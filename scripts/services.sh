@@ -1,7 +1,8 @@
 # Starts the services the tests need, on loopback only, installing them if missing. Idempotent:
 # a service that already answers is left alone; only what this script starts is new.
-# Sourced by scripts/test: PostgreSQL, an S3-compatible server (moto), an SMTP sink (mailtutan)
-# and a Kafka-protocol broker (tansu). Tools are installed under $TOOLS_DIR, kept between runs.
+# Sourced by scripts/test: PostgreSQL, an S3-compatible server (moto), an SMTP sink (mailtutan),
+# a Kafka-protocol broker (tansu), and a headless browser for the pages (Chromium with
+# chromedriver, and axe-core). Tools are installed under $TOOLS_DIR, kept between runs.
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -190,4 +191,31 @@ ensure_schemathesis() {
         "$venv/bin/pip" install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
     fi
     export SCHEMATHESIS="$venv/bin/schemathesis"
+}
+
+# Exports WEBDRIVER_URL for chromedriver on 127.0.0.1:9515 driving Debian's headless Chromium,
+# and AXE_CORE_JS for axe-core (npm, pinned) that the page tests inject to check accessibility.
+ensure_browser() {
+    if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+        log "browser: installing Debian's chromium and chromium-driver"
+        as_root apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+            || { as_root apt-get update -qq && as_root apt-get install -y -qq chromium chromium-driver >/dev/null; }
+    fi
+    local npm_dir="$TOOLS_DIR/npm-axe-core-4.14.1"
+    export AXE_CORE_JS="$npm_dir/node_modules/axe-core/axe.min.js"
+    if [ ! -f "$AXE_CORE_JS" ]; then
+        log "browser: installing axe-core 4.14.1 (npm) into $npm_dir"
+        mkdir -p "$npm_dir"
+        npm install --prefix "$npm_dir" --no-audit --no-fund --silent axe-core@4.14.1 >/dev/null
+    fi
+    export WEBDRIVER_URL=http://127.0.0.1:9515
+    if port_answers 9515; then
+        log "browser: something answers on 127.0.0.1:9515; using it"
+        return 0
+    fi
+    log "browser: starting chromedriver on 127.0.0.1:9515"
+    chromedriver --port=9515 --allowed-ips=127.0.0.1 >"$TOOLS_DIR/chromedriver.log" 2>&1 &
+    STARTED_PIDS+=("$!")
+    wait_for "chromedriver" 30 port_answers 9515
+    log "browser: ready"
 }
