@@ -38,6 +38,8 @@ pub struct Options {
     /// Whether emails and text messages are sent, as `.eml` and SMS files in
     /// [`TestApp::data_folder`] with links to this server (the pages' tests follow them).
     pub messages: bool,
+    /// The pages' public URL (`email.public_url`); default: the server's own address.
+    pub public_url: Option<String>,
 }
 
 impl Default for Options {
@@ -56,6 +58,7 @@ impl Default for Options {
             metrics: Default::default(),
             count_requests: true,
             messages: false,
+            public_url: None,
         }
     }
 }
@@ -393,7 +396,10 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         } else {
             api::metrics::Metrics::new(options.metrics.clone()).without_request_counting()
         },
-        pages: api::pages::PageSettings::new(&address, &TOKEN_KEY),
+        pages: api::pages::PageSettings::new(
+            options.public_url.as_deref().unwrap_or(&address),
+            &TOKEN_KEY,
+        ),
     });
     let background = state.background.clone();
     let commands = state.commands.clone();

@@ -138,3 +138,44 @@ pub fn content_type_is_html(response: &Response) -> bool {
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes().starts_with(b"text/html"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    #[tokio::test]
+    async fn a_server_error_page_says_nothing_of_the_server() {
+        let problem = Problem::internal(&std::io::Error::other("disk /var/lib/secret full"));
+        let response = error_page(problem);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let html = body(response).await;
+        assert!(html.contains("Something went wrong on our side"), "{html}");
+        assert!(
+            !html.contains("secret") && !html.contains("X-Request-Id"),
+            "{html}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_page_says_how_long_to_wait_and_keeps_retry_after() {
+        let response = error_page(Problem::too_many_requests(90));
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "90");
+        let html = body(response).await;
+        assert!(html.contains("Please wait 90 seconds"), "{html}");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_of_the_policy_is_a_forbidden_page() {
+        let response = PageError::CrossSite.into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(body(response).await.contains("<h1>Request refused</h1>"));
+    }
+}

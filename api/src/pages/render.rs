@@ -200,3 +200,18 @@ mod agent_tests {
         assert_eq!(describe_agent("curl/8.5.0"), "curl");
     }
 }
+
+/// A page shown for a refused request: the status `problem` has, with its headers
+/// (`Retry-After` for a rate limit).
+pub fn refused(mut problem: crate::problem::Problem, template: &impl Template) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = page(status, template);
+    if let Some(headers) = problem.headers.take() {
+        for (name, value) in headers.iter() {
+            if name != header::CONTENT_TYPE {
+                response.headers_mut().insert(name, value.clone());
+            }
+        }
+    }
+    response
+}

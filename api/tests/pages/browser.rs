@@ -152,6 +152,17 @@ impl Browser {
 
     /// Runs axe-core on the page; fails on any serious or critical finding.
     pub async fn assert_accessible(&self) {
+        let findings = self.accessibility_findings().await;
+        assert!(
+            findings.is_empty(),
+            "{}: serious or critical accessibility findings: {}",
+            self.path().await,
+            serde_json::to_string_pretty(&findings).unwrap_or_default()
+        );
+    }
+
+    /// What axe-core finds serious or critical on the page.
+    pub async fn accessibility_findings(&self) -> Vec<Value> {
         self.client
             .execute(axe_source(), vec![])
             .await
@@ -170,14 +181,10 @@ impl Browser {
             )
             .await
             .expect("axe-core runs");
-        let empty = Vec::new();
-        let findings = findings.as_array().unwrap_or(&empty);
-        assert!(
-            findings.is_empty(),
-            "{}: serious or critical accessibility findings: {}",
-            self.path().await,
-            serde_json::to_string_pretty(&Value::Array(findings.clone())).unwrap_or_default()
-        );
+        match findings {
+            Value::Array(findings) => findings,
+            other => panic!("axe-core answered {other}"),
+        }
     }
 
     /// Saves the page as `target/screenshots/{name}-1280.png` and `-390.png`.

@@ -8,4 +8,5 @@
 
 mod accounts;
 mod browser;
+mod foundation;
 mod security;

@@ -208,6 +208,27 @@ async fn a_form_posted_from_another_site_is_refused(backend: Backend) {
     browser.close().await;
 }
 
+/// The accessibility check is not vacuous: a page with an unlabelled input and a button without
+/// a name fails it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accessibility_check_finds_what_a_careless_page_gets_wrong() {
+    let app = server(Backend::Sqlite).await;
+    let browser = Browser::open(&app).await;
+    browser
+        .go("data:text/html,<title>t</title><input type=text><button></button>")
+        .await;
+    let findings = browser.accessibility_findings().await;
+    let ids: Vec<&str> = findings
+        .iter()
+        .filter_map(|finding| finding["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"label") && ids.contains(&"button-name"),
+        "{ids:?}"
+    );
+    browser.close().await;
+}
+
 test_both_backends!(
     two_factor_is_turned_on_and_then_asked_for_at_sign_in,
     sessions_are_listed_and_revoked_and_sign_out_everywhere_ends_them,

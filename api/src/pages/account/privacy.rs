@@ -75,9 +75,9 @@ pub async fn forget(
     PageForm(form): PageForm<ForgetForm>,
 ) -> Result<Response, PageError> {
     let t = signed_in.chrome.t;
-    let again = |signed_in: &SignedIn, error: String, status: StatusCode| {
-        render::page(
-            status,
+    let again = |signed_in: &SignedIn, error: String, problem: Problem| {
+        render::refused(
+            problem,
             &PrivacyPage {
                 email: signed_in.caller.user.email.to_string(),
                 c: signed_in.chrome.clone(),
@@ -90,7 +90,7 @@ pub async fn forget(
         return Ok(again(
             &signed_in,
             t.type_to_confirm(CONFIRMATION),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Problem::validation(),
         ));
     }
     let user_id = signed_in.caller.user.id;
@@ -111,8 +111,8 @@ pub async fn forget(
         }
         Err(error @ (AppError::WrongPassword { .. } | AppError::RateLimited(_))) => {
             let problem = Problem::from(error);
-            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::FORBIDDEN);
-            Ok(again(&signed_in, problem_text(&problem), status))
+            let error = problem_text(&problem);
+            Ok(again(&signed_in, error, problem))
         }
         Err(error) => Err(error.into()),
     }

@@ -238,11 +238,9 @@ fn finish(
             | AppError::Refused { .. }),
         ) => {
             let problem = Problem::from(error);
-            let status =
-                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
             let mut page = ProfilePage::of(signed_in, Some(problem_text(&problem)), None);
             keep_typed(&mut page);
-            Ok(render::page(status, &page))
+            Ok(render::refused(problem, &page))
         }
         Err(error) => Err(error.into()),
     }

@@ -12,7 +12,6 @@ use crate::problem::Problem;
 use application::AppError;
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -56,11 +55,12 @@ pub async fn forgot(
         })),
         Err(error @ AppError::RateLimited(_)) => {
             let problem = Problem::from(error);
-            Ok(render::page(
-                StatusCode::TOO_MANY_REQUESTS,
+            let error = Some(problem.detail_text().into_owned());
+            Ok(render::refused(
+                problem,
                 &ForgotPage {
                     c: page.chrome,
-                    error: Some(problem.detail_text().into_owned()),
+                    error,
                 },
             ))
         }
@@ -129,15 +129,14 @@ pub async fn set_password(
         Ok(()) => Ok(render::see_other("/sign-in?done=password-set")),
         Err(error @ (AppError::Password { .. } | AppError::User(_))) => {
             let problem = Problem::from(error);
-            let status =
-                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
             let t = page.chrome.t;
-            Ok(render::page(
-                status,
+            let error = Some(problem_text(&problem));
+            Ok(render::refused(
+                problem,
                 &NewPasswordPage {
                     heading,
                     lead,
-                    error: Some(problem_text(&problem)),
+                    error,
                     action,
                     token,
                     min_length: state.passwords.min_length(),

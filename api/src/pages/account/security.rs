@@ -106,10 +106,8 @@ async fn refused(
         | AppError::User(_)
         | AppError::NotFound(_)) => {
             let problem = Problem::from(error);
-            let status =
-                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
             let page = security_page(state, signed_in, Some(problem_text(&problem)), None).await?;
-            Ok(render::page(status, &page))
+            Ok(render::refused(problem, &page))
         }
         error => Err(error.into()),
     }

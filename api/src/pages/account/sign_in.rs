@@ -12,7 +12,6 @@ use application::AppError;
 use application::login::{PageSession, PasswordLogin, SecondFactorLogin, SignIn};
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -122,9 +121,9 @@ pub async fn submit(
             }))
         }
         Err(error) => {
-            let (status, message) = refusal(error)?;
-            Ok(render::page(
-                status,
+            let (problem, message) = refusal(error)?;
+            Ok(render::refused(
+                problem,
                 &SignInPage {
                     c: page.chrome,
                     error: Some(message),
@@ -138,7 +137,7 @@ pub async fn submit(
 
 /// How a refused sign-in is told on the form: the one answer for wrong credentials (whatever
 /// was wrong, as REST says it), the wait when rate limited, what an organization says.
-fn refusal(error: AppError) -> Result<(StatusCode, String), PageError> {
+fn refusal(error: AppError) -> Result<(Problem, String), PageError> {
     match error {
         error @ (AppError::InvalidCredentials
         | AppError::RateLimited(_)
@@ -146,8 +145,8 @@ fn refusal(error: AppError) -> Result<(StatusCode, String), PageError> {
         | AppError::Invalid(_)
         | AppError::Malformed(_)) => {
             let problem = Problem::from(error);
-            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
-            Ok((status, problem.detail_text().into_owned()))
+            let message = problem.detail_text().into_owned();
+            Ok((problem, message))
         }
         error => Err(error.into()),
     }
@@ -195,9 +194,9 @@ pub async fn second_factor(
     {
         Ok(started) => Ok(signed_in(&state, &next, &started.secret)),
         Err(error) => {
-            let (status, message) = refusal(error)?;
-            Ok(render::page(
-                status,
+            let (problem, message) = refusal(error)?;
+            Ok(render::refused(
+                problem,
                 &CodePage {
                     c: page.chrome,
                     error: Some(message),

@@ -12,7 +12,6 @@ use application::AppError;
 use application::accounts::{Registered, Registration};
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use domain::values::{Email, PersonName, PhoneNumber};
 use secrecy::SecretString;
@@ -105,9 +104,9 @@ pub async fn submit(
     let first_name = optional(&form.first_name, PersonName::parse, &mut errors.first_name);
     let last_name = optional(&form.last_name, PersonName::parse, &mut errors.last_name);
     let password = form.password.take().unwrap_or_default();
-    let answer = |errors: FieldErrors, error: Option<String>, status: StatusCode| {
-        render::page(
-            status,
+    let answer = |errors: FieldErrors, error: Option<String>, problem: Problem| {
+        render::refused(
+            problem,
             &SignUpPage {
                 c: page.chrome.clone(),
                 error,
@@ -121,7 +120,7 @@ pub async fn submit(
         )
     };
     let Some(email) = email.filter(|_| !errors.any()) else {
-        return Ok(answer(errors, None, StatusCode::UNPROCESSABLE_ENTITY));
+        return Ok(answer(errors, None, Problem::validation()));
     };
     let registration = Registration {
         email,
@@ -141,13 +140,12 @@ pub async fn submit(
         })),
         Err(AppError::Password { rejection, .. }) => {
             errors.password = Some(rejection.to_string());
-            Ok(answer(errors, None, StatusCode::UNPROCESSABLE_ENTITY))
+            Ok(answer(errors, None, Problem::validation()))
         }
         Err(error @ (AppError::User(_) | AppError::Invalid(_) | AppError::RateLimited(_))) => {
             let problem = Problem::from(error);
-            let status =
-                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            Ok(answer(errors, Some(problem_text(&problem)), status))
+            let error = Some(problem_text(&problem));
+            Ok(answer(errors, error, problem))
         }
         Err(error) => Err(error.into()),
     }

@@ -158,10 +158,8 @@ pub async fn send_phone_code(
         Ok(()) => Ok(render::see_other("/account/phone?done=code-sent")),
         Err(error @ AppError::User(CommandError::Rejected(_))) => {
             let problem = Problem::from(error);
-            Ok(render::page(
-                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT),
-                &PhonePage::of(&signed_in, Some(problem_text(&problem)), None),
-            ))
+            let page = PhonePage::of(&signed_in, Some(problem_text(&problem)), None);
+            Ok(render::refused(problem, &page))
         }
         Err(error) => Err(error.into()),
     }
@@ -194,10 +192,8 @@ pub async fn verify_phone(
         }
         Err(error @ (AppError::User(CommandError::Rejected(_)) | AppError::Invalid(_))) => {
             let problem = Problem::from(error);
-            Ok(render::page(
-                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
-                &PhonePage::of(&signed_in, Some(problem_text(&problem)), None),
-            ))
+            let page = PhonePage::of(&signed_in, Some(problem_text(&problem)), None);
+            Ok(render::refused(problem, &page))
         }
         Err(error) => Err(error.into()),
     }
