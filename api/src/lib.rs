@@ -143,6 +143,11 @@ pub fn router(state: AppState) -> Router {
         .route("/users/search", post(routes::queries::search_users))
         .route("/users/{id}/sessions", get(routes::queries::user_sessions))
         .route("/users/{id}/activity", get(routes::queries::user_activity))
+        .route(
+            "/users/{id}/notifications",
+            get(routes::queries::notifications),
+        )
+        .route("/users/{id}/devices", get(routes::queries::devices))
         .route("/activity", get(routes::queries::activity))
         .route("/admin/storage/verify", post(routes::admin::verify_storage))
         .route("/admin/deliveries", get(routes::admin::deliveries))

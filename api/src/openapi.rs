@@ -80,6 +80,8 @@ use utoipa::{Modify, OpenApi};
         queries::users,
         queries::search_users,
         queries::user_sessions,
+        queries::notifications,
+        queries::devices,
         queries::activity,
         queries::user_activity,
         queries::dashboard,

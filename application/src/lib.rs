@@ -17,6 +17,7 @@ mod error;
 pub mod invitations;
 pub mod login;
 pub mod mfa;
+pub mod notifications;
 pub mod organizations;
 pub mod passwords;
 pub mod pictures;

@@ -17,7 +17,7 @@ use domain::session::{
     SessionState,
 };
 use domain::user::{User, UserAggregate, UserCommand, UserEvent, UserState, UserStatus};
-use domain::values::{DeviceName, Email, Username};
+use domain::values::{DeviceKind, DeviceName, Email, Username};
 use domain::{ClaimKind, SessionId, Timestamp, UserId};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -326,6 +326,7 @@ impl App {
         let mut commands = proofs;
         commands.push(UserCommand::RecordSuccessfulLogin {
             session_id: Some(session_id),
+            device: context.user_agent.as_deref().map(DeviceKind::of_user_agent),
             at: now,
         });
         let command_context = CommandContext {

@@ -302,6 +302,10 @@ pub enum Operation {
     ReadUserSessions,
     /// Read a person's activity.
     ReadUserActivity,
+    /// Read a person's notifications: sign-ins from new kinds of device, security changes.
+    ReadNotifications,
+    /// List the kinds of device a person signed in from.
+    ReadDevices,
     /// Read a person's events and past states.
     ReadUserHistory,
 
@@ -410,7 +414,10 @@ impl Operation {
             }
             // The right to erasure: the person, with their password, or an administrator.
             O::ForgetUser => PERSON_FRESH_OR_ADMIN,
-            O::ReadUserSessions | O::ReadUserActivity => PERSON_OR_READERS,
+            O::ReadUserSessions
+            | O::ReadUserActivity
+            | O::ReadNotifications
+            | O::ReadDevices => PERSON_OR_READERS,
             O::ReadUserHistory => Rule {
                 person: true,
                 global: AUDITORS,

@@ -123,6 +123,49 @@ text_value!(
     UserAgent, "user_agent", 1024
 );
 text_value!(
+    /// The kind of device a sign-in came from as its user agent tells it ("Firefox on
+    /// Linux"): what "a device not seen before on this account" compares.
+    DeviceKind, "device_kind", 200
+);
+
+impl DeviceKind {
+    /// The device kind of a user agent: browser and system when they are recognized, else
+    /// the agent's first 40 characters.
+    pub fn of_user_agent(agent: &str) -> Self {
+        // Order matters: Edge and Opera say Chrome, Chrome says Safari, Android says Linux.
+        const BROWSERS: [(&str, &str); 7] = [
+            ("Edg/", "Edge"),
+            ("OPR/", "Opera"),
+            ("Firefox/", "Firefox"),
+            ("HeadlessChrome/", "Headless Chrome"),
+            ("Chrome/", "Chrome"),
+            ("Safari/", "Safari"),
+            ("curl/", "curl"),
+        ];
+        const SYSTEMS: [(&str, &str); 7] = [
+            ("Android", "Android"),
+            ("iPhone", "iPhone"),
+            ("iPad", "iPad"),
+            ("Windows", "Windows"),
+            ("Mac OS X", "macOS"),
+            ("CrOS", "ChromeOS"),
+            ("Linux", "Linux"),
+        ];
+        let find = |table: &[(&str, &'static str)]| {
+            table
+                .iter()
+                .find(|(mark, _)| agent.contains(mark))
+                .map(|(_, name)| *name)
+        };
+        let text = match (find(&BROWSERS), find(&SYSTEMS)) {
+            (Some(browser), Some(system)) => format!("{browser} on {system}"),
+            (Some(name), None) | (None, Some(name)) => name.to_owned(),
+            (None, None) => agent.chars().take(40).collect(),
+        };
+        Self::parse(&text).unwrap_or_else(|_| Self("unknown device".to_owned()))
+    }
+}
+text_value!(
     /// One line of a postal address, a city, a region or a postal code.
     AddressLine, "address", 200
 );
@@ -420,6 +463,18 @@ pub struct NotificationPreferences(serde_json::Map<String, serde_json::Value>);
 impl NotificationPreferences {
     /// The largest accepted size, in bytes of compact JSON.
     pub const MAX_BYTES: usize = 4096;
+
+    /// The key of "email me when my account is signed in from a new kind of device" (a
+    /// boolean; on unless set to false).
+    pub const EMAIL_ON_NEW_DEVICE: &'static str = "email_on_new_device";
+
+    /// Whether a sign-in from a new kind of device is emailed.
+    pub fn email_on_new_device(&self) -> bool {
+        self.0
+            .get(Self::EMAIL_ON_NEW_DEVICE)
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(true)
+    }
 
     /// Checks that `value` is a JSON object no larger than [`Self::MAX_BYTES`].
     pub fn parse(value: serde_json::Value) -> Result<Self, InvalidValue> {

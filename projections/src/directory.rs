@@ -294,6 +294,7 @@ impl UserRow {
             | E::TotpCodeUsed { .. }
             | E::RecoveryCodeUsed { .. }
             | E::ExpiredTokensDiscarded { .. }
+            | E::SignedInFromNewDevice { .. }
             | E::OrganizationLinked { .. }
             | E::InvitedToOrganization { .. }
             | E::OrganizationUnlinked { .. }

@@ -12,6 +12,7 @@
 
 pub mod activity;
 pub mod analytics;
+pub mod devices;
 pub mod directory;
 mod events;
 pub mod names;
@@ -114,5 +115,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(sessions::Sessions),
         Arc::new(activity::Activity),
         Arc::new(analytics::Analytics),
+        Arc::new(devices::Devices),
     ]
 }

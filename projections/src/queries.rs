@@ -10,6 +10,7 @@
 
 mod activity;
 mod analytics;
+mod devices;
 mod organizations;
 mod sessions;
 mod users;

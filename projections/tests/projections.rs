@@ -140,6 +140,7 @@ impl Fixture {
             ("organizations", "organization_id"),
             ("members", "organization_id, user_id"),
             ("sessions", "session_id"),
+            ("devices", "user_id, device"),
             ("activity", "position"),
             ("daily", "metric, day, user_id"),
         ] {
@@ -890,7 +891,7 @@ async fn a_poison_event_is_dead_lettered_and_stops_only_its_projection(backend: 
         .user(users[5], &[UserEvent::UserDeleted { at: Utc::now() }])
         .await;
     let tasks = f.projector.spawn();
-    let others = ["activity", "analytics", "sessions"];
+    let others = ["activity", "analytics", "devices", "sessions"];
     assert!(
         f.projector
             .wait_for(after, &others, StdDuration::from_secs(20))
@@ -1081,7 +1082,93 @@ async fn deleted_and_forgotten_users_are_no_members_of_their_organizations(backe
     assert_eq!(f.dump().await, incremental);
 }
 
+/// A session of `user` started from `agent` at `ip`, `minutes` after `start`.
+async fn session_from(
+    f: &Fixture,
+    user: UserId,
+    agent: &str,
+    ip: &str,
+    start: chrono::DateTime<Utc>,
+    minutes: i64,
+) {
+    let session = SessionId::from_uuid(uuid::Uuid::now_v7());
+    f.append(
+        "session",
+        &session.to_string(),
+        &[SessionEvent::SessionStarted {
+            session_id: session,
+            user_id: user,
+            client: domain::session::SessionClient::Page,
+            device: None,
+            ip: Some(ip.parse().expect("ip")),
+            user_agent: Some(UserAgent::parse(agent).expect("agent")),
+            refresh_token_hash: TokenHash::from_bytes([12; 32]),
+            idle_timeout_seconds: 1800,
+            expires_at: start + Duration::days(30),
+            at: start + Duration::minutes(minutes),
+        }],
+        Some(&user.to_string()),
+    )
+    .await;
+}
+
+async fn known_devices_count_sign_ins_per_kind_of_device(backend: Backend) {
+    let f = fixture(backend).await;
+    let (users, _) = history(&f).await;
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1";
+    let start = Utc::now();
+    // Two sign-ins from one kind of device in one batch, one more in a later batch.
+    session_from(&f, users[1], firefox, "198.51.100.1", start, 1).await;
+    session_from(&f, users[1], firefox, "198.51.100.2", start, 2).await;
+    f.projector.catch_up().await.expect("caught up");
+    session_from(&f, users[1], iphone, "198.51.100.3", start, 3).await;
+    session_from(&f, users[1], firefox, "198.51.100.4", start, 4).await;
+    f.projector.catch_up().await.expect("caught up");
+    let devices = f
+        .queries
+        .devices(&users[1].to_string())
+        .await
+        .expect("devices");
+    let summary: Vec<(&str, i64, Option<&str>)> = devices
+        .iter()
+        .map(|device| {
+            (
+                device.device.as_str(),
+                device.sign_ins,
+                device.last_ip.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("Firefox on Linux", 3, Some("198.51.100.4")),
+            ("Safari on iPhone", 1, Some("198.51.100.3")),
+        ]
+    );
+    assert!(devices[0].first_seen_at < devices[0].last_seen_at);
+    // Forgetting keeps the kinds, not the addresses; a rebuild agrees.
+    f.user(users[1], &[UserEvent::UserForgotten { at: Utc::now() }])
+        .await;
+    f.projector.catch_up().await.expect("caught up");
+    let devices = f
+        .queries
+        .devices(&users[1].to_string())
+        .await
+        .expect("devices");
+    assert_eq!(devices.len(), 2);
+    assert!(devices.iter().all(|device| device.last_ip.is_none()));
+    let incremental = f.dump().await;
+    f.projector
+        .rebuild("devices", None, &|_, _| {})
+        .await
+        .expect("rebuilt");
+    assert_eq!(f.dump().await, incremental);
+}
+
 test_both_backends!(
+    known_devices_count_sign_ins_per_kind_of_device,
     deleted_and_forgotten_users_are_no_members_of_their_organizations,
     directory_rows_follow_each_users_events,
     sessions_activity_and_analytics_are_counted_exactly,

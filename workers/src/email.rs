@@ -276,6 +276,10 @@ pub enum Template {
     EmailChanged,
     /// An organization invited the person to join.
     OrganizationInvitation,
+    /// The account was signed in from a kind of device it was not used on before.
+    NewDevice,
+    /// Two-factor authentication was turned on or off.
+    TwoFactorChanged,
     /// An operator's test of the email settings (`idlog email test`).
     Test,
 }
@@ -292,6 +296,8 @@ impl Template {
             Self::AccountLocked => "account_locked",
             Self::EmailChanged => "email_changed",
             Self::OrganizationInvitation => "organization_invitation",
+            Self::NewDevice => "new_device",
+            Self::TwoFactorChanged => "two_factor_changed",
             Self::Test => "test",
         }
     }
@@ -375,6 +381,18 @@ impl Templates {
             "{product}: {organization} invites you to join",
             "{organization} invites you to join it at {product}. Sign in to accept or decline:\n{link}\n\nThe invitation stands until {expires}; nothing changes unless you accept it.",
             "<p>{organization} invites you to join it at {product}.</p><p><a href=\"{link}\">Sign in to accept or decline</a>. The invitation stands until {expires}; nothing changes unless you accept it.</p>",
+        );
+        add(
+            Template::NewDevice,
+            "{product}: a sign-in from a new device",
+            "Your account was signed in from {device} at {address} on {when}, a kind of device it was not used on before.\n\nIf this was you, there is nothing to do. If it was not, change your password and sign out everywhere from the security page.",
+            "<p>Your account was signed in from <strong>{device}</strong> at {address} on {when}, a kind of device it was not used on before.</p><p>If this was you, there is nothing to do. If it was not, change your password and sign out everywhere from the security page.</p>",
+        );
+        add(
+            Template::TwoFactorChanged,
+            "{product}: two-factor authentication was turned {change}",
+            "Two-factor authentication of your account was turned {change} on {when}. If you did not do this, change your password and contact us.",
+            "<p>Two-factor authentication of your account was turned {change} on {when}.</p><p>If you did not do this, change your password and contact us.</p>",
         );
         add(
             Template::Test,
@@ -479,6 +497,9 @@ fn wanted(event_type: UserEventType) -> bool {
             | T::AccountLocked
             | T::EmailChanged
             | T::InvitedToOrganization
+            | T::SignedInFromNewDevice
+            | T::TotpEnabled
+            | T::TotpDisabled
             | T::UserForgotten
     )
 }
@@ -597,6 +618,30 @@ impl EmailWorker {
                 ));
                 values.push(("expires", time(*expires_at)));
                 Template::OrganizationInvitation
+            }
+            UserEvent::SignedInFromNewDevice { device, first, at } => {
+                // The first device is the account's own beginning: there is no one to warn.
+                if *first || !user.profile.notification_preferences.email_on_new_device() {
+                    return Ok(None);
+                }
+                let address = event.metadata().ok().and_then(|metadata| metadata.ip);
+                values.push(("device", device.to_string()));
+                values.push((
+                    "address",
+                    address.unwrap_or_else(|| "an unknown address".to_owned()),
+                ));
+                values.push(("when", time(*at)));
+                Template::NewDevice
+            }
+            UserEvent::TotpEnabled { at, .. } => {
+                values.push(("change", "on".to_owned()));
+                values.push(("when", time(*at)));
+                Template::TwoFactorChanged
+            }
+            UserEvent::TotpDisabled { at } => {
+                values.push(("change", "off".to_owned()));
+                values.push(("when", time(*at)));
+                Template::TwoFactorChanged
             }
             _ => return Ok(None),
         };

@@ -116,6 +116,26 @@ pub fn same_origin_path(next: Option<&str>) -> &str {
     }
 }
 
+/// A user agent in a few words ("Firefox on Linux"), as a person recognizes their device.
+pub fn describe_agent(agent: &str) -> String {
+    domain::values::DeviceKind::of_user_agent(agent).to_string()
+}
+
+/// A page shown for a refused request: the status `problem` has, with its headers
+/// (`Retry-After` for a rate limit).
+pub fn refused(mut problem: crate::problem::Problem, template: &impl Template) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = page(status, template);
+    if let Some(headers) = problem.headers.take() {
+        for (name, value) in headers.iter() {
+            if name != header::CONTENT_TYPE {
+                response.headers_mut().insert(name, value.clone());
+            }
+        }
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,74 +164,4 @@ mod tests {
         }
         assert_eq!(same_origin_path(None), "/account");
     }
-}
-
-/// A user agent in a few words ("Firefox on Linux"), as a person recognizes their device.
-pub fn describe_agent(agent: &str) -> String {
-    // Order matters: Edge and Opera say Chrome, Chrome says Safari, Android says Linux.
-    const BROWSERS: [(&str, &str); 7] = [
-        ("Edg/", "Edge"),
-        ("OPR/", "Opera"),
-        ("Firefox/", "Firefox"),
-        ("HeadlessChrome/", "Headless Chrome"),
-        ("Chrome/", "Chrome"),
-        ("Safari/", "Safari"),
-        ("curl/", "curl"),
-    ];
-    const SYSTEMS: [(&str, &str); 7] = [
-        ("Android", "Android"),
-        ("iPhone", "iPhone"),
-        ("iPad", "iPad"),
-        ("Windows", "Windows"),
-        ("Mac OS X", "macOS"),
-        ("CrOS", "ChromeOS"),
-        ("Linux", "Linux"),
-    ];
-    let browser = BROWSERS
-        .iter()
-        .find(|(mark, _)| agent.contains(mark))
-        .map(|(_, name)| *name);
-    let system = SYSTEMS
-        .iter()
-        .find(|(mark, _)| agent.contains(mark))
-        .map(|(_, name)| *name);
-    match (browser, system) {
-        (Some(browser), Some(system)) => format!("{browser} on {system}"),
-        (Some(browser), None) => browser.to_owned(),
-        (None, Some(system)) => system.to_owned(),
-        (None, None) => agent.chars().take(40).collect(),
-    }
-}
-
-#[cfg(test)]
-mod agent_tests {
-    use super::describe_agent;
-
-    #[test]
-    fn names_common_browsers_and_systems() {
-        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
-        assert_eq!(describe_agent(firefox), "Firefox on Linux");
-        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like \
-                    Gecko) Chrome/120.0 Safari/537.36 Edg/120.0";
-        assert_eq!(describe_agent(edge), "Edge on Windows");
-        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 \
-                      (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
-        assert_eq!(describe_agent(iphone), "Safari on iPhone");
-        assert_eq!(describe_agent("curl/8.5.0"), "curl");
-    }
-}
-
-/// A page shown for a refused request: the status `problem` has, with its headers
-/// (`Retry-After` for a rate limit).
-pub fn refused(mut problem: crate::problem::Problem, template: &impl Template) -> Response {
-    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut response = page(status, template);
-    if let Some(headers) = problem.headers.take() {
-        for (name, value) in headers.iter() {
-            if name != header::CONTENT_TYPE {
-                response.headers_mut().insert(name, value.clone());
-            }
-        }
-    }
-    response
 }

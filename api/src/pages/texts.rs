@@ -3,6 +3,24 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "Notifications"
+    pub notifications_heading: &'static str,
+    /// "Nothing to tell you about."
+    pub no_notifications: &'static str,
+    /// "from"
+    pub from_address: &'static str,
+    /// "Each of these was also sent to your email address. If one was not you, change"
+    pub notifications_hint: &'static str,
+    /// "Devices you signed in from"
+    pub devices_heading: &'static str,
+    /// "First seen"
+    pub first_seen: &'static str,
+    /// "Last seen"
+    pub last_seen: &'static str,
+    /// "Sign-ins"
+    pub sign_ins: &'static str,
+    /// "No sign-ins yet."
+    pub no_devices: &'static str,
     /// "en"
     pub lang: &'static str,
     /// "idlog"
@@ -331,6 +349,15 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    notifications_heading: "Notifications",
+    no_notifications: "Nothing to tell you about.",
+    from_address: "from",
+    notifications_hint: "Each of these was also sent to your email address. If one was not you, change your password and sign out everywhere.",
+    devices_heading: "Devices you signed in from",
+    first_seen: "First seen",
+    last_seen: "Last seen",
+    sign_ins: "Sign-ins",
+    no_devices: "No sign-ins yet.",
     lang: "en",
     product: "idlog",
     skip_to_content: "Skip to content",
@@ -523,6 +550,22 @@ impl Texts {
             "invitation-lapsed" => "That invitation lapsed before it was answered.",
             _ => return None,
         })
+    }
+
+    /// A notification in words.
+    pub fn notification(&self, kind: application::notifications::NotificationKind) -> &'static str {
+        use application::notifications::NotificationKind as K;
+        match kind {
+            K::NewDevice => "Signed in from a device not used on this account before",
+            K::PasswordChanged => "Your password was changed",
+            K::PasswordReset => "Your password was reset with an emailed link",
+            K::PasswordSet => "An administrator set your password",
+            K::EmailChanged => "Your email address was changed",
+            K::TwoFactorOn => "Two-factor authentication was turned on",
+            K::TwoFactorOff => "Two-factor authentication was turned off",
+            K::RecoveryCodeUsed => "A recovery code was used to sign in",
+            K::AccountLocked => "Your account was locked",
+        }
     }
 
     /// How long to wait, for a 429.

@@ -13,6 +13,7 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::Problem;
 use application::Resource;
 use application::authority::Authority;
+use application::notifications::Notification;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -210,6 +211,98 @@ pub async fn user_sessions(
     ))
 }
 
+/// A page of notifications.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationParams {
+    /// Where the previous page ended (its `next_cursor`).
+    cursor: Option<String>,
+    /// Page size (default 50, at most 200).
+    limit: Option<u32>,
+    /// Wait until the read models have applied this log position.
+    min_position: Option<u64>,
+}
+
+/// The user an `{id}` of these routes names: an id, or `me` for the caller.
+fn named_user(caller: &Caller, id: &str) -> Result<domain::UserId, Problem> {
+    if id == "me" {
+        return Ok(caller.user.id);
+    }
+    crate::routes::users::user_id(id)
+}
+
+/// A person's notifications, newest first: sign-ins from kinds of device the account was not
+/// used on before, and security changes (password, email address, two-factor authentication,
+/// locks). Each was also emailed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/notifications",
+    tag = "queries",
+    params(("id" = String, Path, description = "User id, or `me`"), NotificationParams),
+    responses(
+        (status = 200, description = "Notifications, newest first", body = Page<Notification>),
+        crate::openapi::QueryErrors,
+        crate::openapi::AuthErrors,
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn notifications(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<NotificationParams>,
+) -> Result<axum::Json<Page<Notification>>, Problem> {
+    let min_position = min_position(&headers, params.min_position)?;
+    let user_id = named_user(&caller, &id)?;
+    let authority = Authority::of(&state, &caller).await?;
+    Ok(axum::Json(
+        state
+            .notifications(
+                &authority,
+                user_id,
+                params.cursor,
+                params.limit,
+                min_position,
+            )
+            .await?,
+    ))
+}
+
+/// The kinds of device a person signed in from ("Firefox on Linux"), with when each was first
+/// and last seen, from where last, and how many sign-ins it made.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/devices",
+    tag = "queries",
+    params(("id" = String, Path, description = "User id, or `me`"), Freshness),
+    responses(
+        (status = 200, description = "Devices, most recently seen first", body = Vec<projections::devices::DeviceRow>),
+        crate::openapi::QueryErrors,
+        crate::openapi::AuthErrors,
+        (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn devices(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiQuery(freshness): ApiQuery<Freshness>,
+) -> Result<axum::Json<Vec<projections::devices::DeviceRow>>, Problem> {
+    let min_position = min_position(&headers, freshness.min_position)?;
+    let user_id = named_user(&caller, &id)?;
+    let authority = Authority::of(&state, &caller).await?;
+    Ok(axum::Json(
+        state.devices(&authority, user_id, min_position).await?,
+    ))
+}
+
 /// The activity log's parameters.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -271,6 +364,7 @@ impl ActivityParams {
                 min_position: None,
                 scope: None,
                 without_routine: false,
+                actions: None,
             },
             self.format.unwrap_or_default(),
             self.min_position,

@@ -738,6 +738,22 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
+            "notifications",
+            call(Me, "GET", "/api/v1/users/me/notifications", Empty, 200),
+            call(
+                OrgAdmin,
+                "GET",
+                "/api/v1/users/{member}/notifications",
+                Empty,
+                403,
+            ),
+        ),
+        case(
+            "devices",
+            call(Auditor, "GET", "/api/v1/users/{member}/devices", Empty, 200),
+            call(Member, "GET", "/api/v1/users/{me}/devices", Empty, 404),
+        ),
+        case(
             "user_history",
             call(Auditor, "GET", "/api/v1/users/{member}/history", Empty, 200),
             call(

@@ -490,7 +490,7 @@ async fn readiness_and_metrics_report_the_read_models(backend: Backend) {
         .collect();
     assert_eq!(
         names,
-        vec!["directory", "sessions", "activity", "analytics"]
+        vec!["directory", "sessions", "activity", "analytics", "devices"]
     );
     app.read("/api/v1/users", &admin).await;
     let metrics = app

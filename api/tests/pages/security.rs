@@ -59,6 +59,8 @@ async fn two_factor_is_turned_on_and_then_asked_for_at_sign_in(backend: Backend)
         .submit("form[action='/account/security/totp/confirm']")
         .await;
     assert_eq!(browser.text("h1").await, "Your recovery codes");
+    let told = email(&app, "ann@example.com", "two_factor_changed").await;
+    assert!(told.contains("turned on"), "{told}");
     let codes = browser.text("#recovery-codes").await;
     assert_eq!(codes.lines().count(), 10, "{codes}");
     browser.assert_accessible().await;
@@ -208,6 +210,59 @@ async fn a_form_posted_from_another_site_is_refused(backend: Backend) {
     browser.close().await;
 }
 
+async fn a_new_device_and_security_changes_are_notified_and_emailed(backend: Backend) {
+    let app = server(backend).await;
+    app.register("ann@example.com", PASSWORD).await;
+    let browser = Browser::open(&app).await;
+    // The first device is the account's beginning: nothing to tell.
+    sign_in(&browser, "ann@example.com", PASSWORD).await;
+    assert!(browser.body().await.contains("Nothing to tell you about."));
+    // A sign-in from another kind of device (the tests' HTTP client).
+    app.login("ann@example.com", PASSWORD).await;
+    let message = email(&app, "ann@example.com", "new_device").await;
+    assert!(message.contains("idlog-tests/1.0"), "{message}");
+    assert!(
+        message.contains("127.0.0.1"),
+        "the place is the address: {message}"
+    );
+    // A security change: the password.
+    browser.go("/account/security").await;
+    browser.fill("current_password", PASSWORD).await;
+    browser
+        .fill("new_password", "another long passphrase")
+        .await;
+    browser.click("#end_other_sessions").await;
+    browser
+        .submit("form[action='/account/security/password']")
+        .await;
+    assert!(browser.body().await.contains("Your password is changed."));
+    email(&app, "ann@example.com", "password_changed").await;
+    let devices = browser.text("#devices").await;
+    assert!(
+        devices.contains("Headless Chrome on Linux") && devices.contains("idlog-tests/1.0"),
+        "{devices}"
+    );
+    let position = app.head_position().await;
+    app.projector
+        .wait_for(position, &["activity"], std::time::Duration::from_secs(10))
+        .await
+        .expect("read models");
+    browser.go("/account").await;
+    let notifications = browser.text("#notifications").await;
+    let lines: Vec<&str> = notifications.lines().collect();
+    assert_eq!(lines.len(), 2, "{notifications}");
+    assert!(
+        lines[0].starts_with("Your password was changed"),
+        "{notifications}"
+    );
+    assert!(
+        lines[1].contains("Signed in from a device not used on this account before: idlog-tests/1.0, from 127.0.0.1"),
+        "{notifications}"
+    );
+    browser.assert_accessible().await;
+    browser.close().await;
+}
+
 /// The accessibility check is not vacuous: a page with an unlabelled input and a button without
 /// a name fails it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,6 +285,7 @@ async fn the_accessibility_check_finds_what_a_careless_page_gets_wrong() {
 }
 
 test_both_backends!(
+    a_new_device_and_security_changes_are_notified_and_emailed,
     two_factor_is_turned_on_and_then_asked_for_at_sign_in,
     sessions_are_listed_and_revoked_and_sign_out_everywhere_ends_them,
     a_forgotten_password_is_reset_from_the_emailed_link,

@@ -139,6 +139,8 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::ExportUser
         | O::ReadUserSessions
         | O::ReadUserActivity
+        | O::ReadNotifications
+        | O::ReadDevices
         | O::ReadUserHistory => &[T::Person],
         O::ReadOrganization
         | O::ChangeOrganizationDetails

@@ -2,8 +2,8 @@
 
 use super::{LockoutPolicy, Picture};
 use crate::values::{
-    Email, LanguageTag, OrganizationName, PasswordHash, PendingToken, PersonName, PhoneNumber,
-    Profile, Reason, Role, TokenHash, Username,
+    DeviceKind, Email, LanguageTag, OrganizationName, PasswordHash, PendingToken, PersonName,
+    PhoneNumber, Profile, Reason, Role, TokenHash, Username,
 };
 use crate::{Duration, OrganizationId, SessionId, Timestamp, UserId};
 use std::collections::BTreeSet;
@@ -180,6 +180,8 @@ pub enum UserCommand {
     RecordSuccessfulLogin {
         /// The session the login starts.
         session_id: Option<SessionId>,
+        /// The kind of device it came from, if told.
+        device: Option<DeviceKind>,
         /// When.
         at: Timestamp,
     },

@@ -175,9 +175,11 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
             password_hash,
             at,
         } => credentials::complete_password_reset(user, token_hash, password_hash, at),
-        C::RecordSuccessfulLogin { session_id, at } => {
-            credentials::record_successful_login(user, session_id, at)
-        }
+        C::RecordSuccessfulLogin {
+            session_id,
+            device,
+            at,
+        } => credentials::record_successful_login(user, session_id, device, at),
         C::RecordFailedLogin { policy, at } => credentials::record_failed_login(user, policy, at),
 
         C::StartTotpEnrollment { sealed_secret, at } => {

@@ -2,8 +2,8 @@
 
 use super::{LockKind, Picture, ResetPurpose};
 use crate::values::{
-    Email, LanguageTag, OrganizationName, PasswordHash, PendingToken, PersonName, Personal,
-    PhoneNumber, Profile, Reason, Role, TokenHash, Username, erasable,
+    DeviceKind, Email, LanguageTag, OrganizationName, PasswordHash, PendingToken, PersonName,
+    Personal, PhoneNumber, Profile, Reason, Role, TokenHash, Username, erasable,
 };
 use crate::{DomainEvent, OrganizationId, SessionId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
@@ -157,6 +157,13 @@ pub enum UserEvent {
         session_id: Option<SessionId>,
         at: Timestamp,
     },
+    /// A login came from a kind of device the account was not signed in from before (`first`:
+    /// the account had none yet, so there is no one to warn).
+    SignedInFromNewDevice {
+        device: DeviceKind,
+        first: bool,
+        at: Timestamp,
+    },
     /// A login failed; `failed_attempts` is the consecutive count including this one.
     LoginFailed { failed_attempts: u32, at: Timestamp },
     /// The account was locked.
@@ -294,6 +301,7 @@ impl DomainEvent for UserEvent {
             | Self::PasswordResetRequested { .. }
             | Self::PasswordResetCompleted { .. }
             | Self::LoginSucceeded { .. }
+            | Self::SignedInFromNewDevice { .. }
             | Self::LoginFailed { .. }
             | Self::AccountUnlocked { .. }
             | Self::UserReactivated { .. }

@@ -107,6 +107,7 @@ pub(super) fn evolve(state: UserState, event: &UserEvent) -> UserState {
                 totp: None,
                 picture: None,
                 deletion: None,
+                known_devices: BTreeSet::new(),
             }))
         }
         (UserState::Present(mut user), event) => {
@@ -233,6 +234,9 @@ fn apply(user: &mut User, event: &UserEvent) {
             user.policy_locks = 0;
             user.lock = user.lock.take().filter(|lock| lock.is_active(*at));
             user.last_login_at = Some(*at);
+        }
+        E::SignedInFromNewDevice { device, .. } => {
+            user.known_devices.insert(device.clone());
         }
         E::LoginFailed {
             failed_attempts,

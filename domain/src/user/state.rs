@@ -1,8 +1,8 @@
 //! What a user is: the state folded from their stream, and the values it is made of.
 
 use crate::values::{
-    Email, PasswordHash, PendingToken, PersonName, PhoneNumber, Profile, Reason, Role, TokenHash,
-    Username,
+    DeviceKind, Email, PasswordHash, PendingToken, PersonName, PhoneNumber, Profile, Reason, Role,
+    TokenHash, Username,
 };
 use crate::{Duration, OrganizationId, SessionId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
@@ -211,6 +211,8 @@ pub struct User {
     pub picture: Option<Picture>,
     /// When the user was deleted, and what their status was then (what a restore gives back).
     pub deletion: Option<Deletion>,
+    /// The kinds of device the user signed in from.
+    pub known_devices: BTreeSet<DeviceKind>,
 }
 
 /// A deletion, while it can be undone.

@@ -13,8 +13,8 @@ mod verification;
 use super::*;
 use crate::testing::given;
 use crate::values::{
-    Address, AddressLine, CountryCode, Email, LanguageTag, PasswordHash, PendingToken, PersonName,
-    PhoneNumber, Profile, Reason, Role, TokenHash, Username,
+    Address, AddressLine, CountryCode, DeviceKind, Email, LanguageTag, PasswordHash, PendingToken,
+    PersonName, PhoneNumber, Profile, Reason, Role, TokenHash, Username,
 };
 use crate::{ClaimKind, DomainEvent, Timestamp, UserId};
 use chrono::TimeZone;

@@ -41,6 +41,10 @@ pub struct ActivityFilter {
     #[serde(skip)]
     #[schema(ignore)]
     pub without_routine: bool,
+    /// Only these actions (a person's notifications). Set by the server.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub actions: Option<Vec<String>>,
 }
 
 /// The events [`ActivityFilter::without_routine`] leaves out.
@@ -73,6 +77,17 @@ impl Queries {
         ] {
             if let Some(value) = value {
                 conditions.push(format!("{column} = {}", binds.push(value.clone())));
+            }
+        }
+        if let Some(actions) = &filter.actions {
+            let list: Vec<String> = actions
+                .iter()
+                .map(|action| binds.push(action.clone()))
+                .collect();
+            if list.is_empty() {
+                conditions.push("1 = 0".into());
+            } else {
+                conditions.push(format!("action IN ({})", list.join(", ")));
             }
         }
         if filter.without_routine {

@@ -19,6 +19,14 @@ struct ActivityLine {
     device: Option<String>,
 }
 
+/// A notification as the dashboard lists it.
+struct NotificationLine {
+    at: When,
+    what: &'static str,
+    device: Option<String>,
+    ip: Option<String>,
+}
+
 /// A next step the dashboard suggests.
 struct Step {
     text: &'static str,
@@ -41,6 +49,7 @@ struct DashboardPage {
     steps: Vec<Step>,
     activity: Vec<ActivityLine>,
     older: Option<String>,
+    notifications: Vec<NotificationLine>,
 }
 
 /// `?cursor=` of the activity list, and the notice.
@@ -80,6 +89,18 @@ pub async fn dashboard(
         )
         .await?;
     let page = state.activity_page(&filter).await?;
+    let notifications = state
+        .notifications(&signed_in.authority, user.id, None, Some(5), None)
+        .await?
+        .items
+        .into_iter()
+        .map(|notification| NotificationLine {
+            at: When::new(notification.at),
+            what: t.notification(notification.kind),
+            device: notification.device,
+            ip: notification.ip,
+        })
+        .collect();
     let activity = page
         .items
         .into_iter()
@@ -130,6 +151,7 @@ pub async fn dashboard(
         steps,
         activity,
         older: page.next_cursor,
+        notifications,
         c: signed_in.chrome_with(notice),
     }))
 }

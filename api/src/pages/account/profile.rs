@@ -23,7 +23,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 /// The preference keys the profile page offers (the map keeps any others a client set).
-const NEW_DEVICE_EMAIL: &str = "email_on_new_device";
+const NEW_DEVICE_EMAIL: &str = NotificationPreferences::EMAIL_ON_NEW_DEVICE;
 const NEWS_EMAIL: &str = "email_news";
 
 /// The details form as shown (typed values kept on error).

@@ -27,6 +27,15 @@ struct SessionLine {
     current: bool,
 }
 
+/// A kind of device the person signed in from.
+struct DeviceLine {
+    device: String,
+    first_seen: When,
+    last_seen: When,
+    last_ip: Option<String>,
+    sign_ins: i64,
+}
+
 /// The security page.
 #[derive(Template)]
 #[template(path = "account/security.html")]
@@ -35,6 +44,7 @@ struct SecurityPage {
     error: Option<String>,
     two_factor: bool,
     sessions: Vec<SessionLine>,
+    devices: Vec<DeviceLine>,
     min_length: usize,
     rules: String,
 }
@@ -70,7 +80,20 @@ async fn security_page(
             current: session.id == current,
         })
         .collect();
+    let devices = state
+        .devices(&signed_in.authority, signed_in.caller.user.id, None)
+        .await?
+        .into_iter()
+        .map(|row| DeviceLine {
+            device: row.device,
+            first_seen: When::new(row.first_seen_at),
+            last_seen: When::new(row.last_seen_at),
+            last_ip: row.last_ip,
+            sign_ins: row.sign_ins,
+        })
+        .collect();
     Ok(SecurityPage {
+        devices,
         c: signed_in.chrome_with(notice),
         error,
         two_factor: signed_in.caller.user.has_mfa(),

@@ -3,7 +3,7 @@
 
 use super::{ensure_active, token_error};
 use crate::user::{LockKind, LockoutPolicy, ResetPurpose, User, UserError, UserEvent};
-use crate::values::{PasswordHash, PendingToken, TokenHash};
+use crate::values::{DeviceKind, PasswordHash, PendingToken, TokenHash};
 use crate::{SessionId, Timestamp};
 
 /// The user changed their password (the caller checked the current one).
@@ -89,9 +89,12 @@ pub(super) fn complete_password_reset(
 }
 
 /// A correct password was presented (the caller verified it).
+/// A device the account was not signed in from before is recorded too: the person is told of
+/// it, unless it is the account's first device.
 pub(super) fn record_successful_login(
     user: &User,
     session_id: Option<SessionId>,
+    device: Option<DeviceKind>,
     at: Timestamp,
 ) -> Result<Vec<UserEvent>, UserError> {
     ensure_active(user)?;
@@ -105,7 +108,15 @@ pub(super) fn record_successful_login(
     if user.password_change_required {
         return Err(UserError::PasswordChangeRequired);
     }
-    Ok(vec![UserEvent::LoginSucceeded { session_id, at }])
+    let mut events = vec![UserEvent::LoginSucceeded { session_id, at }];
+    if let Some(device) = device.filter(|device| !user.known_devices.contains(device)) {
+        events.push(UserEvent::SignedInFromNewDevice {
+            device,
+            first: user.known_devices.is_empty(),
+            at,
+        });
+    }
+    Ok(events)
 }
 
 /// A wrong password was presented: counted, and the account locked when `policy` says so.

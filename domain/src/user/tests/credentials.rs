@@ -48,6 +48,7 @@ fn a_password_to_change_gives_a_change_token_not_a_session_until_changed() {
     given::<UserAggregate>(events.clone())
         .when(UserCommand::RecordSuccessfulLogin {
             session_id: None,
+            device: None,
             at: at(3),
         })
         .then_err(UserError::PasswordChangeRequired);
@@ -252,6 +253,7 @@ fn refuses_a_correct_password_while_locked() {
     given::<UserAggregate>(locked)
         .when(UserCommand::RecordSuccessfulLogin {
             session_id: None,
+            device: None,
             at: at(3),
         })
         .then_err(UserError::Locked {
@@ -272,6 +274,7 @@ fn a_policy_lock_expires_by_time_and_the_count_starts_again() {
     given::<UserAggregate>(locked)
         .when(UserCommand::RecordSuccessfulLogin {
             session_id: None,
+            device: None,
             at: at(18),
         })
         .then([UserEvent::LoginSucceeded {
@@ -315,6 +318,7 @@ fn a_successful_login_resets_the_failure_count() {
     let state = given::<UserAggregate>(with(history(), [failed(3, 1)]))
         .when(UserCommand::RecordSuccessfulLogin {
             session_id: None,
+            device: None,
             at: at(2),
         })
         .then([UserEvent::LoginSucceeded {
@@ -343,6 +347,7 @@ fn an_invited_user_cannot_log_in_before_setting_a_password() {
     given::<UserAggregate>(events)
         .when(UserCommand::RecordSuccessfulLogin {
             session_id: None,
+            device: None,
             at: at(1),
         })
         .then_err(UserError::NoPassword);
@@ -360,4 +365,90 @@ fn refuses_a_password_change_for_a_deactivated_user() {
             at: at(2),
         })
         .then_err(UserError::Deactivated);
+}
+
+// Devices
+
+fn device(name: &str) -> DeviceKind {
+    DeviceKind::parse(name).expect("device")
+}
+
+#[test]
+fn the_first_device_is_remembered_and_a_later_new_one_is_told() {
+    let login = |name: &str, minute: u32| UserCommand::RecordSuccessfulLogin {
+        session_id: None,
+        device: Some(device(name)),
+        at: at(minute),
+    };
+    let first = given::<UserAggregate>(history())
+        .when(login("Firefox on Linux", 3))
+        .then([
+            UserEvent::LoginSucceeded {
+                session_id: None,
+                at: at(3),
+            },
+            UserEvent::SignedInFromNewDevice {
+                device: device("Firefox on Linux"),
+                first: true,
+                at: at(3),
+            },
+        ]);
+    assert!(
+        present(first)
+            .known_devices
+            .contains(&device("Firefox on Linux"))
+    );
+    let seen = with(
+        history(),
+        [
+            UserEvent::LoginSucceeded {
+                session_id: None,
+                at: at(3),
+            },
+            UserEvent::SignedInFromNewDevice {
+                device: device("Firefox on Linux"),
+                first: true,
+                at: at(3),
+            },
+        ],
+    );
+    given::<UserAggregate>(seen.clone())
+        .when(login("Firefox on Linux", 4))
+        .then([UserEvent::LoginSucceeded {
+            session_id: None,
+            at: at(4),
+        }]);
+    given::<UserAggregate>(seen)
+        .when(login("Safari on iPhone", 5))
+        .then([
+            UserEvent::LoginSucceeded {
+                session_id: None,
+                at: at(5),
+            },
+            UserEvent::SignedInFromNewDevice {
+                device: device("Safari on iPhone"),
+                first: false,
+                at: at(5),
+            },
+        ]);
+}
+
+#[test]
+fn a_device_kind_is_read_from_a_user_agent() {
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    assert_eq!(
+        DeviceKind::of_user_agent(firefox).as_str(),
+        "Firefox on Linux"
+    );
+    let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like \
+                Gecko) Chrome/120.0 Safari/537.36 Edg/120.0";
+    assert_eq!(DeviceKind::of_user_agent(edge).as_str(), "Edge on Windows");
+    let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 \
+                  (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+    assert_eq!(
+        DeviceKind::of_user_agent(iphone).as_str(),
+        "Safari on iPhone"
+    );
+    assert_eq!(DeviceKind::of_user_agent("curl/8.5.0").as_str(), "curl");
+    assert_eq!(DeviceKind::of_user_agent("").as_str(), "unknown device");
 }

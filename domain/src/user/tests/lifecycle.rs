@@ -71,6 +71,7 @@ fn deactivates_and_reactivates_an_account() {
     given::<UserAggregate>(with(history(), [deactivated.clone()]))
         .when(UserCommand::RecordSuccessfulLogin {
             session_id: None,
+            device: None,
             at: at(2),
         })
         .then_err(UserError::Deactivated);
@@ -253,6 +254,7 @@ fn refuses_every_command_on_a_forgotten_user() {
         UserCommand::Delete { at: at(31) },
         UserCommand::RecordSuccessfulLogin {
             session_id: None,
+            device: None,
             at: at(31),
         },
         UserCommand::Register {
