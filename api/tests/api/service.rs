@@ -341,6 +341,8 @@ async fn the_openapi_document_covers_every_endpoint(backend: Backend) {
         ("post", "/api/v1/users/search"),
         ("get", "/api/v1/users/{id}/sessions"),
         ("get", "/api/v1/users/{id}/activity"),
+        ("get", "/api/v1/users/{id}/notifications"),
+        ("get", "/api/v1/users/{id}/devices"),
         ("get", "/api/v1/activity"),
         ("get", "/api/v1/analytics/dashboard"),
         ("get", "/api/v1/analytics/daily"),
@@ -414,6 +416,23 @@ async fn the_openapi_document_covers_every_endpoint(backend: Backend) {
             .expect("ascii")
             .starts_with("text/html")
     );
+    // Everything the page loads is idlog's own: it works without internet.
+    let html = docs.text().await.expect("html");
+    let loaded: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|part| part.starts_with("/assets/") || part.contains("://"))
+        .collect();
+    assert!(loaded.len() >= 3, "{loaded:?}");
+    for address in loaded {
+        assert!(address.starts_with("/assets/"), "/docs loads {address}");
+        let file = app
+            .client
+            .get(app.url(address))
+            .send()
+            .await
+            .expect("asset");
+        assert_eq!(file.status(), 200, "{address}");
+    }
 }
 
 test_both_backends!(

@@ -232,16 +232,13 @@ impl Sink {
     }
 }
 
-/// The first `http...` link in `text`, as a path on the API (`/api/v1/...`).
-pub fn api_link(text: &str) -> String {
+/// The first `http...` link in `text`.
+pub fn first_link(text: &str) -> String {
     let start = text.find("http").expect("a link");
-    let link: String = text[start..]
+    text[start..]
         .chars()
         .take_while(|c| !c.is_whitespace() && *c != '"')
-        .collect();
-    link.split_once("/api/v1/")
-        .map(|(_, rest)| format!("/api/v1/{rest}"))
-        .expect("an API link")
+        .collect()
 }
 
 /// A fresh bucket on the test S3 server, and the idlog settings that use it.

@@ -90,10 +90,16 @@ async fn folders_on(backend: Backend, kind: Store) {
         matches!(kind, Store::S3) || welcome.contains(&format!("To: {email}")),
         "{welcome}"
     );
-    let followed = reqwest::get(format!("{address}{}", common::api_link(&welcome)))
-        .await
-        .expect("follow");
+    // Links point at the server's own address by default, port included, and open its page.
+    let link = common::first_link(&welcome);
+    assert!(
+        link.starts_with(&format!("{address}/verify-email?token=")),
+        "{link} is not on {address}"
+    );
+    let followed = reqwest::get(&link).await.expect("follow");
     assert_eq!(followed.status(), 200, "{welcome}");
+    let page = followed.text().await.expect("page");
+    assert!(page.contains("Email address verified"), "{page}");
     let user = common::login(
         &address,
         &serde_json::json!({"email": email, "password": "correct horse battery staple"}),
