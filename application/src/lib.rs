@@ -21,6 +21,7 @@ pub mod notifications;
 pub mod organizations;
 pub mod passwords;
 pub mod pictures;
+pub mod places;
 pub mod policy;
 pub mod privacy;
 pub mod profiles;
@@ -89,6 +90,8 @@ pub struct App {
     pub auth: AuthSettings,
     /// The read models.
     pub read: ReadSide,
+    /// Where requests came from: addresses, and countries when a GeoIP database is set.
+    pub places: places::Places,
     /// Administration that lives outside the log's process (storage folders, deliveries);
     /// `None` where this process runs no workers.
     pub workers: Option<Arc<dyn administration::WorkerAdministration>>,

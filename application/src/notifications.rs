@@ -71,6 +71,18 @@ pub struct Notification {
     pub device: Option<String>,
     /// From which address the request came: a sign-in's "place".
     pub ip: Option<String>,
+    /// The address's country, when a GeoIP database is configured.
+    pub country: Option<String>,
+}
+
+/// A kind of device a person signed in from, placed.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Device {
+    /// The device as the read model has it.
+    #[serde(flatten)]
+    pub seen: DeviceRow,
+    /// The last address's country, when a GeoIP database is configured.
+    pub last_country: Option<String>,
 }
 
 /// The event types notifications are made of.
@@ -137,6 +149,7 @@ impl App {
                         .get("device")
                         .and_then(serde_json::Value::as_str)
                         .map(str::to_owned),
+                    country: row.ip.as_deref().and_then(|ip| self.places.country(ip)),
                     ip: row.ip,
                 })
             })
@@ -156,7 +169,7 @@ impl App {
         who: &Authority,
         user_id: UserId,
         min_position: Option<u64>,
-    ) -> Result<Vec<DeviceRow>, AppError> {
+    ) -> Result<Vec<Device>, AppError> {
         self.fresh(min_position, &[projections::devices::NAME])
             .await?;
         self.authorized_user(
@@ -166,6 +179,19 @@ impl App {
             Operation::ReadDevices,
         )
         .await?;
-        Ok(self.read.queries.devices(&user_id.to_string()).await?)
+        Ok(self
+            .read
+            .queries
+            .devices(&user_id.to_string())
+            .await?
+            .into_iter()
+            .map(|seen| Device {
+                last_country: seen
+                    .last_ip
+                    .as_deref()
+                    .and_then(|ip| self.places.country(ip)),
+                seen,
+            })
+            .collect())
     }
 }

@@ -408,6 +408,9 @@ pub struct ServerSettings {
     pub port: u16,
     /// The language a new user's `preferred_language` starts from (a BCP 47 tag; default `en`).
     pub default_language: String,
+    /// A GeoIP2 or GeoLite2 Country database (`.mmdb`): sign-ins are then placed in a country
+    /// as well as at their address. Unset: the address alone.
+    pub geoip_database: Option<PathBuf>,
 }
 
 impl Default for ServerSettings {
@@ -416,6 +419,7 @@ impl Default for ServerSettings {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 8080,
             default_language: "en".into(),
+            geoip_database: None,
         }
     }
 }

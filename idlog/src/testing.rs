@@ -40,6 +40,8 @@ pub struct Options {
     pub messages: bool,
     /// The pages' public URL (`email.public_url`); default: the server's own address.
     pub public_url: Option<String>,
+    /// A GeoIP country database (`server.geoip_database`).
+    pub geoip_database: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -59,6 +61,7 @@ impl Default for Options {
             count_requests: true,
             messages: false,
             public_url: None,
+            geoip_database: None,
         }
     }
 }
@@ -377,6 +380,12 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
             read: application::ReadSide {
                 wait_timeout: std::time::Duration::from_secs(1),
                 ..application::ReadSide::new(projector.clone())
+            },
+            places: match &options.geoip_database {
+                Some(path) => {
+                    application::places::Places::with_countries(path).expect("the GeoIP database")
+                }
+                None => application::places::Places::addresses_only(),
             },
             workers: Some(Arc::new(administration)),
             commands,

@@ -13,7 +13,7 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::problem::Problem;
 use application::Resource;
 use application::authority::Authority;
-use application::notifications::Notification;
+use application::notifications::{Device, Notification};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -217,8 +217,10 @@ pub async fn user_sessions(
 #[serde(deny_unknown_fields)]
 pub struct NotificationParams {
     /// Where the previous page ended (its `next_cursor`).
+    #[param(min_length = 1)]
     cursor: Option<String>,
-    /// Page size (default 50, at most 200).
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// Wait until the read models have applied this log position.
     min_position: Option<u64>,
@@ -280,7 +282,7 @@ pub async fn notifications(
     tag = "queries",
     params(("id" = String, Path, description = "User id, or `me`"), Freshness),
     responses(
-        (status = 200, description = "Devices, most recently seen first", body = Vec<projections::devices::DeviceRow>),
+        (status = 200, description = "Devices, most recently seen first", body = Vec<Device>),
         crate::openapi::QueryErrors,
         crate::openapi::AuthErrors,
         (status = 404, description = "No such user, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
@@ -294,7 +296,7 @@ pub async fn devices(
     headers: HeaderMap,
     Path(id): Path<String>,
     ApiQuery(freshness): ApiQuery<Freshness>,
-) -> Result<axum::Json<Vec<projections::devices::DeviceRow>>, Problem> {
+) -> Result<axum::Json<Vec<Device>>, Problem> {
     let min_position = min_position(&headers, freshness.min_position)?;
     let user_id = named_user(&caller, &id)?;
     let authority = Authority::of(&state, &caller).await?;

@@ -211,7 +211,18 @@ async fn a_form_posted_from_another_site_is_refused(backend: Backend) {
 }
 
 async fn a_new_device_and_security_changes_are_notified_and_emailed(backend: Backend) {
-    let app = server(backend).await;
+    // The test GeoIP database places loopback in Sweden.
+    let geoip = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../application/tests/data/geoip-test.mmdb");
+    let app = idlog::testing::spawn_app_with(
+        backend,
+        idlog::testing::Options {
+            messages: true,
+            geoip_database: Some(geoip),
+            ..idlog::testing::Options::default()
+        },
+    )
+    .await;
     app.register("ann@example.com", PASSWORD).await;
     let browser = Browser::open(&app).await;
     // The first device is the account's beginning: nothing to tell.
@@ -242,6 +253,7 @@ async fn a_new_device_and_security_changes_are_notified_and_emailed(backend: Bac
         devices.contains("Headless Chrome on Linux") && devices.contains("idlog-tests/1.0"),
         "{devices}"
     );
+    assert!(devices.contains("127.0.0.1 (Sweden)"), "{devices}");
     let position = app.head_position().await;
     app.projector
         .wait_for(position, &["activity"], std::time::Duration::from_secs(10))
@@ -256,7 +268,10 @@ async fn a_new_device_and_security_changes_are_notified_and_emailed(backend: Bac
         "{notifications}"
     );
     assert!(
-        lines[1].contains("Signed in from a device not used on this account before: idlog-tests/1.0, from 127.0.0.1"),
+        lines[1].contains(
+            "Signed in from a device not used on this account before: idlog-tests/1.0, from \
+             127.0.0.1 (Sweden)"
+        ),
         "{notifications}"
     );
     browser.assert_accessible().await;

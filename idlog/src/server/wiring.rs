@@ -12,6 +12,7 @@ use application::accounts::{Creator, RoleCatalog};
 use application::administration::WorkerAdministration;
 use application::credentials::jwt::{AccessTokenKeys, KeySetFile};
 use application::credentials::password::{PasswordSettings, Passwords};
+use application::places::Places;
 use application::rate_limit::{RateLimitSettings, RateLimits};
 use application::sessions::SessionSettings;
 use application::{App, AuthSettings};
@@ -321,8 +322,13 @@ pub fn application(
     )?));
     let limits = &settings.limits;
     let per_minute = |limit: u32| (limit > 0).then_some(limit);
+    let places = match &settings.server.geoip_database {
+        Some(path) => Places::with_countries(path)?,
+        None => Places::addresses_only(),
+    };
     Ok(App {
         read,
+        places,
         workers,
         commands: core.commands,
         passwords: core.passwords,

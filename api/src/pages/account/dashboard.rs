@@ -25,6 +25,7 @@ struct NotificationLine {
     what: &'static str,
     device: Option<String>,
     ip: Option<String>,
+    country: Option<String>,
 }
 
 /// A next step the dashboard suggests.
@@ -99,6 +100,7 @@ pub async fn dashboard(
             what: t.notification(notification.kind),
             device: notification.device,
             ip: notification.ip,
+            country: notification.country,
         })
         .collect();
     let activity = page

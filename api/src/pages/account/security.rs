@@ -33,6 +33,7 @@ struct DeviceLine {
     first_seen: When,
     last_seen: When,
     last_ip: Option<String>,
+    last_country: Option<String>,
     sign_ins: i64,
 }
 
@@ -84,12 +85,13 @@ async fn security_page(
         .devices(&signed_in.authority, signed_in.caller.user.id, None)
         .await?
         .into_iter()
-        .map(|row| DeviceLine {
-            device: row.device,
-            first_seen: When::new(row.first_seen_at),
-            last_seen: When::new(row.last_seen_at),
-            last_ip: row.last_ip,
-            sign_ins: row.sign_ins,
+        .map(|device| DeviceLine {
+            device: device.seen.device,
+            first_seen: When::new(device.seen.first_seen_at),
+            last_seen: When::new(device.seen.last_seen_at),
+            last_ip: device.seen.last_ip,
+            last_country: device.last_country,
+            sign_ins: device.seen.sign_ins,
         })
         .collect();
     Ok(SecurityPage {
