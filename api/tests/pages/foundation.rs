@@ -406,7 +406,48 @@ async fn pages_carry_their_headers_and_errors_are_pages(backend: Backend) {
     assert_eq!(forged.status(), 403);
 }
 
+async fn the_dashboard_pages_through_activity_newest_first(backend: Backend) {
+    let app = app_with(backend, Options::default()).await;
+    app.register("ann@example.com", PASSWORD).await;
+    for _ in 0..6 {
+        app.login("ann@example.com", PASSWORD).await;
+    }
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("ann@example.com", PASSWORD).await;
+    let head = app.head_position().await;
+    let first = visitor
+        .get(&format!("/account?min_position={head}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    let rows = |html: &str| html.matches("<tr><td><time").count();
+    assert_eq!(rows(&first), 10, "a page of ten");
+    let start = first
+        .find("/account?cursor=")
+        .expect("a link to older activity")
+        + 16;
+    let cursor: String = first[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(!cursor.is_empty());
+    let second = visitor
+        .get(&format!("/account?cursor={cursor}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(rows(&second) >= 1, "older activity follows");
+    assert!(second.contains("Signed up"), "the oldest is the sign-up");
+    assert!(!first.contains("Signed up"));
+    // A cursor this server did not give out is a page that says so, not a failure.
+    let bad = visitor.get("/account?cursor=x").await;
+    assert_eq!(bad.status(), 400);
+}
+
 test_both_backends!(
+    the_dashboard_pages_through_activity_newest_first,
     the_session_cookie_is_an_opaque_secret_only_pages_accept,
     over_https_the_cookies_are_secure_and_host_bound,
     sessions_expire_count_toward_the_limit_and_send_back_to_sign_in,

@@ -1,6 +1,5 @@
 //! The dashboard: the account's state, what to do next, and recent activity on it.
 
-use super::Done;
 use crate::AppState;
 use crate::pages::error::PageError;
 use crate::pages::render::{self, Chrome, When, describe_agent};
@@ -60,10 +59,13 @@ pub struct DashboardQuery {
     cursor: Option<String>,
     #[serde(default)]
     done: Option<String>,
+    /// Show the activity once the read models have applied this log position.
+    #[serde(default)]
+    min_position: Option<u64>,
 }
 
 /// `GET /`: on to the dashboard (which sends a visitor without a session to sign in).
-pub async fn home(Query(_): Query<Done>) -> Response {
+pub async fn home() -> Response {
     render::see_other("/account")
 }
 
@@ -86,7 +88,7 @@ pub async fn dashboard(
             &signed_in.authority,
             filter,
             Some(user.id.to_string()),
-            None,
+            query.min_position,
         )
         .await?;
     let page = state.activity_page(&filter).await?;
