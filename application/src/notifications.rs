@@ -108,13 +108,7 @@ impl App {
     ) -> Result<Page<Notification>, AppError> {
         self.fresh(min_position, &[projections::activity::NAME])
             .await?;
-        self.authorized_user(
-            who,
-            user_id,
-            crate::users::Read::Latest,
-            Operation::ReadNotifications,
-        )
-        .await?;
+        self.may_read_person(who, user_id, Operation::ReadNotifications).await?;
         let filter = ActivityFilter {
             user: Some(user_id.to_string()),
             actions: Some(notified_event_types()),
@@ -172,13 +166,7 @@ impl App {
     ) -> Result<Vec<Device>, AppError> {
         self.fresh(min_position, &[projections::devices::NAME])
             .await?;
-        self.authorized_user(
-            who,
-            user_id,
-            crate::users::Read::Latest,
-            Operation::ReadDevices,
-        )
-        .await?;
+        self.may_read_person(who, user_id, Operation::ReadDevices).await?;
         Ok(self
             .read
             .queries

@@ -4,7 +4,6 @@
 
 use crate::authority::Authority;
 use crate::policy::{Operation, Target};
-use crate::users::Read;
 use crate::{App, AppError, Resource};
 use chrono::NaiveDate;
 use domain::{OrganizationId, UserId};
@@ -134,9 +133,7 @@ impl App {
         let user_id: UserId = user_id
             .parse()
             .map_err(|_| AppError::NotFound(Resource::User))?;
-        self.authorized_user(who, user_id, Read::Latest, operation)
-            .await?;
-        Ok(())
+        self.may_read_person(who, user_id, operation).await
     }
 
     /// A user's sessions, open and past, newest first.

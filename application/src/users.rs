@@ -132,6 +132,24 @@ impl App {
         Ok((user, loaded.version))
     }
 
+    /// Whether the policy lets `who` do the read `operation` on the user `user_id` ("not
+    /// found" otherwise). A person reading their own records is decided on the user their
+    /// request signed in as, without reading their stream again.
+    pub async fn may_read_person(
+        &self,
+        who: &Authority,
+        user_id: UserId,
+        operation: Operation,
+    ) -> Result<(), AppError> {
+        if let Some(caller) = who.caller().filter(|caller| caller.user.id == user_id) {
+            let person = who.person(self, &caller.user);
+            return who.require(operation, Target::Person(&person), Resource::User);
+        }
+        self.authorized_user(who, user_id, Read::Latest, operation)
+            .await
+            .map(|_| ())
+    }
+
     /// Changes the account of `user_id` as `action` says, if the policy lets `who`.
     #[tracing::instrument(skip(self, who, context))]
     pub async fn change_account(
