@@ -9,6 +9,7 @@ use crate::policy::Operation;
 use crate::{App, AppError};
 use domain::UserId;
 use domain::user::UserEventType;
+use projections::activity::ActivityRow;
 use projections::devices::DeviceRow;
 use projections::queries::{ActivityFilter, Page};
 
@@ -85,6 +86,20 @@ pub struct Device {
     pub last_country: Option<String>,
 }
 
+/// How many activity rows a page of the account overview holds.
+const OVERVIEW_ACTIVITY: u32 = 10;
+/// How many notifications the account overview shows.
+const OVERVIEW_NOTIFICATIONS: u32 = 5;
+
+/// A person's account at a glance: recent activity and the latest notifications.
+#[derive(Debug, Clone)]
+pub struct AccountOverview {
+    /// A page of recent activity, newest first.
+    pub activity: Page<ActivityRow>,
+    /// The latest notifications, newest first.
+    pub notifications: Vec<Notification>,
+}
+
 /// The event types notifications are made of.
 fn notified_event_types() -> Vec<String> {
     use strum::IntoEnumIterator;
@@ -108,7 +123,8 @@ impl App {
     ) -> Result<Page<Notification>, AppError> {
         self.fresh(min_position, &[projections::activity::NAME])
             .await?;
-        self.may_read_person(who, user_id, Operation::ReadNotifications).await?;
+        self.may_read_person(who, user_id, Operation::ReadNotifications)
+            .await?;
         let filter = ActivityFilter {
             user: Some(user_id.to_string()),
             actions: Some(notified_event_types()),
@@ -117,9 +133,19 @@ impl App {
             ..ActivityFilter::default()
         };
         let page = self.read.queries.activity(&filter).await?;
-        let items = page
-            .items
-            .into_iter()
+        let items = self.notifications_of(page.items);
+        Ok(Page {
+            items,
+            next_cursor: page.next_cursor,
+            total: None,
+            total_exact: None,
+        })
+    }
+
+    /// The notifications among activity `rows`: the account's first device is its beginning,
+    /// not news.
+    fn notifications_of(&self, rows: Vec<ActivityRow>) -> Vec<Notification> {
+        rows.into_iter()
             .filter(|row| {
                 row.details
                     .0
@@ -147,12 +173,43 @@ impl App {
                     ip: row.ip,
                 })
             })
-            .collect();
-        Ok(Page {
-            items,
-            next_cursor: page.next_cursor,
-            total: None,
-            total_exact: None,
+            .collect()
+    }
+
+    /// What a person's dashboard shows of `user_id`: a page of their recent activity (without
+    /// what every signed-in request does; `cursor` from the previous page) and their latest
+    /// notifications, read in one statement.
+    #[tracing::instrument(skip(self, who))]
+    pub async fn account_overview(
+        &self,
+        who: &Authority,
+        user_id: UserId,
+        cursor: Option<String>,
+        min_position: Option<u64>,
+    ) -> Result<AccountOverview, AppError> {
+        self.fresh(min_position, &[projections::activity::NAME])
+            .await?;
+        self.may_read_person(who, user_id, Operation::ReadUserActivity)
+            .await?;
+        self.may_read_person(who, user_id, Operation::ReadNotifications)
+            .await?;
+        let recent = ActivityFilter {
+            user: Some(user_id.to_string()),
+            without_routine: true,
+            cursor,
+            limit: Some(OVERVIEW_ACTIVITY),
+            ..ActivityFilter::default()
+        };
+        let notified = ActivityFilter {
+            user: Some(user_id.to_string()),
+            actions: Some(notified_event_types()),
+            limit: Some(OVERVIEW_NOTIFICATIONS),
+            ..ActivityFilter::default()
+        };
+        let (activity, notified) = self.read.queries.activity_and(&recent, &notified).await?;
+        Ok(AccountOverview {
+            activity,
+            notifications: self.notifications_of(notified),
         })
     }
 
@@ -166,7 +223,8 @@ impl App {
     ) -> Result<Vec<Device>, AppError> {
         self.fresh(min_position, &[projections::devices::NAME])
             .await?;
-        self.may_read_person(who, user_id, Operation::ReadDevices).await?;
+        self.may_read_person(who, user_id, Operation::ReadDevices)
+            .await?;
         Ok(self
             .read
             .queries

@@ -1167,7 +1167,44 @@ async fn known_devices_count_sign_ins_per_kind_of_device(backend: Backend) {
     assert_eq!(f.dump().await, incremental);
 }
 
+async fn two_activity_reads_in_one_statement_equal_them_apart(backend: Backend) {
+    let f = fixture(backend).await;
+    let (users, _) = history(&f).await;
+    f.projector.catch_up().await.expect("caught up");
+    let recent = ActivityFilter {
+        user: Some(users[0].to_string()),
+        without_routine: true,
+        limit: Some(2),
+        ..ActivityFilter::default()
+    };
+    let notified = ActivityFilter {
+        user: Some(users[0].to_string()),
+        actions: Some(vec!["LoginSucceeded".into(), "EmailVerified".into()]),
+        limit: Some(5),
+        ..ActivityFilter::default()
+    };
+    let (page, rows) = f
+        .queries
+        .activity_and(&recent, &notified)
+        .await
+        .expect("one statement");
+    let apart = f.queries.activity(&recent).await.expect("recent");
+    assert_eq!(page.items, apart.items);
+    assert_eq!(page.next_cursor, apart.next_cursor);
+    assert!(page.next_cursor.is_some(), "more than a page");
+    let alone = f.queries.activity(&notified).await.expect("notified");
+    assert_eq!(rows, alone.items);
+    assert!(!rows.is_empty());
+    assert!(
+        page.items
+            .iter()
+            .all(|row| row.action != "SessionRefreshed"),
+        "routine rows left out"
+    );
+}
+
 test_both_backends!(
+    two_activity_reads_in_one_statement_equal_them_apart,
     known_devices_count_sign_ins_per_kind_of_device,
     deleted_and_forgotten_users_are_no_members_of_their_organizations,
     directory_rows_follow_each_users_events,

@@ -53,14 +53,49 @@ pub const ROUTINE_ACTIONS: [domain::session::SessionEventType; 2] = [
     domain::session::SessionEventType::SessionUsed,
 ];
 
+/// A row of [`Queries::activity_and`]: which of the two selects it came from.
+#[derive(sqlx::FromRow)]
+struct PartRow {
+    part: i64,
+    #[sqlx(flatten)]
+    row: ActivityRow,
+}
+
+/// `rows` (fetched one over `limit`) as a page: `limit` of them, and where the next starts.
+fn page_of(mut rows: Vec<ActivityRow>, limit: i64) -> Page<ActivityRow> {
+    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = more
+        .then(|| rows.last().map(|row| row.position.to_string()))
+        .flatten();
+    Page {
+        items: rows,
+        next_cursor,
+        total: None,
+        total_exact: None,
+    }
+}
+
 impl Queries {
     fn activity_sql(
         &self,
         filter: &ActivityFilter,
         limit: Option<i64>,
     ) -> Result<(String, Vec<Arg>), QueryError> {
-        let activity = self.view("activity");
         let mut binds = Binds::default();
+        let select = self.activity_select(filter, limit, &mut binds)?;
+        Ok((select, binds.args))
+    }
+
+    /// The `SELECT` of the rows `filter` matches, newest first, its arguments in `binds` (so
+    /// that one statement can hold several).
+    fn activity_select(
+        &self,
+        filter: &ActivityFilter,
+        limit: Option<i64>,
+        binds: &mut Binds,
+    ) -> Result<String, QueryError> {
+        let activity = self.view("activity");
         let mut conditions = vec!["1 = 1".to_owned()];
         if let Some(from) = filter.from {
             conditions.push(format!("at >= {}", binds.push(from)));
@@ -119,14 +154,42 @@ impl Queries {
             Some(limit) => format!(" LIMIT {}", binds.push(limit)),
             None => String::new(),
         };
-        Ok((
-            format!(
-                "SELECT {} FROM {activity} WHERE {} ORDER BY position DESC{limit}",
-                crate::activity::columns(),
-                conditions.join(" AND ")
-            ),
-            binds.args,
+        Ok(format!(
+            "SELECT {} FROM {activity} WHERE {} ORDER BY position DESC{limit}",
+            crate::activity::columns(),
+            conditions.join(" AND ")
         ))
+    }
+
+    /// A page of the rows `recent` matches and the first rows `notified` matches, in one
+    /// statement (one round trip): what a person's dashboard shows.
+    #[tracing::instrument(skip(self))]
+    pub async fn activity_and(
+        &self,
+        recent: &ActivityFilter,
+        notified: &ActivityFilter,
+    ) -> Result<(Page<ActivityRow>, Vec<ActivityRow>), QueryError> {
+        let limit = limit_of(recent.limit)?;
+        let notified_limit = limit_of(notified.limit)?;
+        let mut binds = Binds::default();
+        let first = self.activity_select(recent, Some(limit + 1), &mut binds)?;
+        let second = self.activity_select(notified, Some(notified_limit), &mut binds)?;
+        let columns = crate::activity::columns();
+        let sql = format!(
+            "SELECT CAST(0 AS BIGINT) AS part, {columns} FROM ({first}) AS recent \
+             UNION ALL SELECT CAST(1 AS BIGINT) AS part, {columns} FROM ({second}) AS notified \
+             ORDER BY part, position DESC"
+        );
+        let rows: Vec<PartRow> = sql::fetch_all(&self.database, &sql, &binds.args).await?;
+        let (mut recent_rows, mut notified_rows) = (Vec::new(), Vec::new());
+        for row in rows {
+            if row.part == 0 {
+                recent_rows.push(row.row);
+            } else {
+                notified_rows.push(row.row);
+            }
+        }
+        Ok((page_of(recent_rows, limit), notified_rows))
     }
 
     /// A page of the activity log, newest first.
@@ -134,18 +197,8 @@ impl Queries {
     pub async fn activity(&self, filter: &ActivityFilter) -> Result<Page<ActivityRow>, QueryError> {
         let limit = limit_of(filter.limit)?;
         let (sql, args) = self.activity_sql(filter, Some(limit + 1))?;
-        let mut rows: Vec<ActivityRow> = sql::fetch_all(&self.database, &sql, &args).await?;
-        let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next_cursor = more
-            .then(|| rows.last().map(|row| row.position.to_string()))
-            .flatten();
-        Ok(Page {
-            items: rows,
-            next_cursor,
-            total: None,
-            total_exact: None,
-        })
+        let rows: Vec<ActivityRow> = sql::fetch_all(&self.database, &sql, &args).await?;
+        Ok(page_of(rows, limit))
     }
 
     /// The whole activity log matching `filter`, newest first, page by page (exports): memory

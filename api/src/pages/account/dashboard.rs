@@ -7,7 +7,6 @@ use crate::pages::session::SignedIn;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use projections::queries::ActivityFilter;
 use serde::Deserialize;
 
 /// One row of recent activity.
@@ -77,25 +76,17 @@ pub async fn dashboard(
 ) -> Result<Response, PageError> {
     let t = signed_in.chrome.t;
     let user = &signed_in.caller.user;
-    let filter = ActivityFilter {
-        cursor: query.cursor.filter(|cursor| !cursor.is_empty()),
-        limit: Some(10),
-        without_routine: true,
-        ..ActivityFilter::default()
-    };
-    let filter = state
-        .activity_filter(
+    let overview = state
+        .account_overview(
             &signed_in.authority,
-            filter,
-            Some(user.id.to_string()),
+            user.id,
+            query.cursor.filter(|cursor| !cursor.is_empty()),
             query.min_position,
         )
         .await?;
-    let page = state.activity_page(&filter).await?;
-    let notifications = state
-        .notifications(&signed_in.authority, user.id, None, Some(5), None)
-        .await?
-        .items
+    let page = overview.activity;
+    let notifications = overview
+        .notifications
         .into_iter()
         .map(|notification| NotificationLine {
             at: When::new(notification.at),
