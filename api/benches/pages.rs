@@ -6,7 +6,8 @@
 //! with its throughput, p50 and p99, and the medians with the ratio.
 //!
 //! Run: `cargo bench -p api --bench pages` (PostgreSQL from `TEST_DATABASE_URL`; `ROUNDS`,
-//! default 5, and `BENCH_SECONDS` per round, default 3; `BACKENDS`, default `sqlite,postgres`).
+//! default 5, and `BENCH_SECONDS` per round, default 3; `BACKENDS`, default `sqlite,postgres`;
+//! `PAGE`, another page of the signed-in person to measure instead, e.g. `/account/privacy`).
 
 use eventstore::testing::Backend;
 use idlog::testing::{Options, TestApp, spawn_app_with};
@@ -108,7 +109,8 @@ struct Round {
 async fn round(app: &TestApp, clients: &[Client], page: bool, seconds: u64) -> Round {
     let stop = Arc::new(AtomicBool::new(false));
     let counting = Arc::new(AtomicBool::new(false));
-    let path = if page { "/account" } else { "/api/v1/auth/me" };
+    let page_path = std::env::var("PAGE").unwrap_or_else(|_| "/account".into());
+    let path = if page { page_path.as_str() } else { "/api/v1/auth/me" };
     let url = app.url(path);
     let tasks: Vec<_> = clients
         .iter()
@@ -191,6 +193,10 @@ fn main() {
             println!("{CLIENTS} clients, {name}, {rounds} rounds of {seconds} s");
             println!("| round | request | req/s | p50 ms | p99 ms |");
             println!("|---|---|---|---|---|");
+            let page_label = format!(
+                "GET {}",
+                std::env::var("PAGE").unwrap_or_else(|_| "/account".into())
+            );
             let mut measured: [(Vec<f64>, Vec<f64>, Vec<f64>); 2] = Default::default();
             for n in 0..rounds {
                 // Alternate which goes first, so neither always meets the warmer machine.
@@ -200,7 +206,7 @@ fn main() {
                     println!(
                         "| {} | {} | {:.0} | {:.1} | {:.1} |",
                         n + 1,
-                        if page { "GET /account" } else { "GET /api/v1/auth/me" },
+                        if page { &page_label } else { "GET /api/v1/auth/me" },
                         result.per_second,
                         ms(result.p50),
                         ms(result.p99)
