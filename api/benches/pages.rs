@@ -110,7 +110,11 @@ async fn round(app: &TestApp, clients: &[Client], page: bool, seconds: u64) -> R
     let stop = Arc::new(AtomicBool::new(false));
     let counting = Arc::new(AtomicBool::new(false));
     let page_path = std::env::var("PAGE").unwrap_or_else(|_| "/account".into());
-    let path = if page { page_path.as_str() } else { "/api/v1/auth/me" };
+    let path = if page {
+        page_path.as_str()
+    } else {
+        "/api/v1/auth/me"
+    };
     let url = app.url(path);
     let tasks: Vec<_> = clients
         .iter()

@@ -9,7 +9,7 @@ use crate::policy::Operation;
 use crate::{App, AppError};
 use domain::UserId;
 use domain::user::UserEventType;
-use projections::activity::ActivityRow;
+use projections::activity::ActivityLine;
 use projections::devices::DeviceRow;
 use projections::queries::{ActivityFilter, Page};
 
@@ -95,7 +95,7 @@ const OVERVIEW_NOTIFICATIONS: u32 = 5;
 #[derive(Debug, Clone)]
 pub struct AccountOverview {
     /// A page of recent activity, newest first.
-    pub activity: Page<ActivityRow>,
+    pub activity: Page<ActivityLine>,
     /// The latest notifications, newest first.
     pub notifications: Vec<Notification>,
 }
@@ -133,7 +133,7 @@ impl App {
             ..ActivityFilter::default()
         };
         let page = self.read.queries.activity(&filter).await?;
-        let items = self.notifications_of(page.items);
+        let items = self.notifications_of(page.items.into_iter().map(ActivityLine::from));
         Ok(Page {
             items,
             next_cursor: page.next_cursor,
@@ -144,7 +144,7 @@ impl App {
 
     /// The notifications among activity `rows`: the account's first device is its beginning,
     /// not news.
-    fn notifications_of(&self, rows: Vec<ActivityRow>) -> Vec<Notification> {
+    fn notifications_of(&self, rows: impl IntoIterator<Item = ActivityLine>) -> Vec<Notification> {
         rows.into_iter()
             .filter(|row| {
                 row.details

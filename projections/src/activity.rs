@@ -107,6 +107,40 @@ pub(crate) fn columns() -> String {
     COLUMNS.join(", ")
 }
 
+/// What a person's own activity list shows of a row: when, what, from where, and the details.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Deserialize)]
+pub struct ActivityLine {
+    /// The event's log position.
+    pub position: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What happened: the event type.
+    pub action: String,
+    /// Client address.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// The event's fields, secrets and personal data left out.
+    pub details: sqlx::types::Json<Value>,
+}
+
+/// The columns of [`ActivityLine`], in order.
+pub(crate) const LINE_COLUMNS: &[&str] =
+    &["position", "at", "action", "ip", "user_agent", "details"];
+
+impl From<ActivityRow> for ActivityLine {
+    fn from(row: ActivityRow) -> Self {
+        Self {
+            position: row.position,
+            at: row.at,
+            action: row.action,
+            ip: row.ip,
+            user_agent: row.user_agent,
+            details: row.details,
+        }
+    }
+}
+
 #[async_trait]
 impl Projection for Activity {
     fn name(&self) -> &'static str {

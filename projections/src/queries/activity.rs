@@ -1,9 +1,9 @@
 //! The activity log: pages, exports and pruning.
 
 use super::{Binds, MAX_LIMIT, Page, Queries, QueryError, limit_of};
-use crate::activity::ActivityRow;
+use crate::activity::{ActivityLine, ActivityRow, LINE_COLUMNS};
 use chrono::{DateTime, Utc};
-use eventstore::sql::{self, Arg};
+use eventstore::sql::{self, Arg, Dialect};
 use serde::{Deserialize, Serialize};
 
 /// Filters for the activity log.
@@ -58,15 +58,35 @@ pub const ROUTINE_ACTIONS: [domain::session::SessionEventType; 2] = [
 struct PartRow {
     part: i64,
     #[sqlx(flatten)]
-    row: ActivityRow,
+    row: ActivityLine,
 }
 
-/// `rows` (fetched one over `limit`) as a page: `limit` of them, and where the next starts.
-fn page_of(mut rows: Vec<ActivityRow>, limit: i64) -> Page<ActivityRow> {
+/// The two parts of [`Queries::activity_and`] on SQLite, each a JSON array of rows.
+#[derive(sqlx::FromRow)]
+struct JsonParts {
+    recent: String,
+    notified: String,
+}
+
+/// An activity line as a SQLite JSON object (`details` as JSON, not text).
+fn sqlite_json_object() -> String {
+    let fields: Vec<String> = LINE_COLUMNS
+        .iter()
+        .map(|column| match *column {
+            "details" => "'details', json(details)".to_owned(),
+            column => format!("'{column}', {column}"),
+        })
+        .collect();
+    format!("json_object({})", fields.join(", "))
+}
+
+/// `rows` (fetched one over `limit`) as a page: `limit` of them, and where the next starts
+/// (the last one's `position`).
+fn page_of<T>(mut rows: Vec<T>, limit: i64, position: impl Fn(&T) -> i64) -> Page<T> {
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next_cursor = more
-        .then(|| rows.last().map(|row| row.position.to_string()))
+        .then(|| rows.last().map(|row| position(row).to_string()))
         .flatten();
     Page {
         items: rows,
@@ -83,7 +103,8 @@ impl Queries {
         limit: Option<i64>,
     ) -> Result<(String, Vec<Arg>), QueryError> {
         let mut binds = Binds::default();
-        let select = self.activity_select(filter, limit, &mut binds)?;
+        let columns = crate::activity::columns();
+        let select = self.activity_select(filter, &columns, limit, &mut binds)?;
         Ok((select, binds.args))
     }
 
@@ -92,6 +113,7 @@ impl Queries {
     fn activity_select(
         &self,
         filter: &ActivityFilter,
+        columns: &str,
         limit: Option<i64>,
         binds: &mut Binds,
     ) -> Result<String, QueryError> {
@@ -155,41 +177,73 @@ impl Queries {
             None => String::new(),
         };
         Ok(format!(
-            "SELECT {} FROM {activity} WHERE {} ORDER BY position DESC{limit}",
-            crate::activity::columns(),
+            "SELECT {columns} FROM {activity} WHERE {} ORDER BY position DESC{limit}",
             conditions.join(" AND ")
         ))
     }
 
-    /// A page of the rows `recent` matches and the first rows `notified` matches, in one
+    /// A page of the lines `recent` matches and the first lines `notified` matches, in one
     /// statement (one round trip): what a person's dashboard shows.
     #[tracing::instrument(skip(self))]
     pub async fn activity_and(
         &self,
         recent: &ActivityFilter,
         notified: &ActivityFilter,
-    ) -> Result<(Page<ActivityRow>, Vec<ActivityRow>), QueryError> {
+    ) -> Result<(Page<ActivityLine>, Vec<ActivityLine>), QueryError> {
         let limit = limit_of(recent.limit)?;
         let notified_limit = limit_of(notified.limit)?;
         let mut binds = Binds::default();
-        let first = self.activity_select(recent, Some(limit + 1), &mut binds)?;
-        let second = self.activity_select(notified, Some(notified_limit), &mut binds)?;
-        let columns = crate::activity::columns();
-        let sql = format!(
-            "SELECT CAST(0 AS BIGINT) AS part, {columns} FROM ({first}) AS recent \
-             UNION ALL SELECT CAST(1 AS BIGINT) AS part, {columns} FROM ({second}) AS notified \
-             ORDER BY part, position DESC"
-        );
-        let rows: Vec<PartRow> = sql::fetch_all(&self.database, &sql, &binds.args).await?;
-        let (mut recent_rows, mut notified_rows) = (Vec::new(), Vec::new());
-        for row in rows {
-            if row.part == 0 {
-                recent_rows.push(row.row);
-            } else {
-                notified_rows.push(row.row);
+        let columns = LINE_COLUMNS.join(", ");
+        let first = self.activity_select(recent, &columns, Some(limit + 1), &mut binds)?;
+        let second = self.activity_select(notified, &columns, Some(notified_limit), &mut binds)?;
+        let (recent_rows, notified_rows) = match self.dialect {
+            Dialect::Postgres => {
+                let sql = format!(
+                    "SELECT CAST(0 AS BIGINT) AS part, {columns} FROM ({first}) AS recent \
+                     UNION ALL SELECT CAST(1 AS BIGINT) AS part, {columns} FROM ({second}) AS \
+                     notified ORDER BY part, position DESC"
+                );
+                let rows: Vec<PartRow> = sql::fetch_all(&self.database, &sql, &binds.args).await?;
+                let (mut recent, mut notified) = (Vec::new(), Vec::new());
+                for row in rows {
+                    if row.part == 0 {
+                        &mut recent
+                    } else {
+                        &mut notified
+                    }
+                    .push(row.row);
+                }
+                (recent, notified)
             }
-        }
-        Ok((page_of(recent_rows, limit), notified_rows))
+            // SQLite's driver hands each row over from its connection's thread on its own,
+            // which costs more than the row: each part comes back as one JSON array instead.
+            Dialect::Sqlite => {
+                let object = sqlite_json_object();
+                let sql = format!(
+                    "SELECT (SELECT json_group_array({object}) FROM ({first})) AS recent, \
+                     (SELECT json_group_array({object}) FROM ({second})) AS notified"
+                );
+                let parts: Vec<JsonParts> =
+                    sql::fetch_all(&self.database, &sql, &binds.args).await?;
+                let part = |text: Option<&str>| -> Result<Vec<ActivityLine>, QueryError> {
+                    let mut rows: Vec<ActivityLine> = serde_json::from_str(text.unwrap_or("[]"))
+                        .map_err(|error| {
+                            QueryError::Database(sqlx::Error::Decode(Box::new(error)))
+                        })?;
+                    rows.sort_by_key(|row| std::cmp::Reverse(row.position));
+                    Ok(rows)
+                };
+                let first = parts.first();
+                (
+                    part(first.map(|parts| parts.recent.as_str()))?,
+                    part(first.map(|parts| parts.notified.as_str()))?,
+                )
+            }
+        };
+        Ok((
+            page_of(recent_rows, limit, |line| line.position),
+            notified_rows,
+        ))
     }
 
     /// A page of the activity log, newest first.
@@ -198,7 +252,7 @@ impl Queries {
         let limit = limit_of(filter.limit)?;
         let (sql, args) = self.activity_sql(filter, Some(limit + 1))?;
         let rows: Vec<ActivityRow> = sql::fetch_all(&self.database, &sql, &args).await?;
-        Ok(page_of(rows, limit))
+        Ok(page_of(rows, limit, |row| row.position))
     }
 
     /// The whole activity log matching `filter`, newest first, page by page (exports): memory
