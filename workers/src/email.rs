@@ -280,6 +280,8 @@ pub enum Template {
     NewDevice,
     /// Two-factor authentication was turned on or off.
     TwoFactorChanged,
+    /// A recovery code was used to sign in.
+    RecoveryCodeUsed,
     /// An operator's test of the email settings (`idlog email test`).
     Test,
 }
@@ -298,6 +300,7 @@ impl Template {
             Self::OrganizationInvitation => "organization_invitation",
             Self::NewDevice => "new_device",
             Self::TwoFactorChanged => "two_factor_changed",
+            Self::RecoveryCodeUsed => "recovery_code_used",
             Self::Test => "test",
         }
     }
@@ -393,6 +396,12 @@ impl Templates {
             "{product}: two-factor authentication was turned {change}",
             "Two-factor authentication of your account was turned {change} on {when}. If you did not do this, change your password and contact us.",
             "<p>Two-factor authentication of your account was turned {change} on {when}.</p><p>If you did not do this, change your password and contact us.</p>",
+        );
+        add(
+            Template::RecoveryCodeUsed,
+            "{product}: a recovery code was used to sign in",
+            "A recovery code was used to sign in to your account on {when}; {left} of your recovery codes remain. If you did not do this, change your password and contact us.",
+            "<p>A recovery code was used to sign in to your account on {when}; {left} of your recovery codes remain.</p><p>If you did not do this, change your password and contact us.</p>",
         );
         add(
             Template::Test,
@@ -500,6 +509,7 @@ fn wanted(event_type: UserEventType) -> bool {
             | T::SignedInFromNewDevice
             | T::TotpEnabled
             | T::TotpDisabled
+            | T::RecoveryCodeUsed
             | T::UserForgotten
     )
 }
@@ -642,6 +652,15 @@ impl EmailWorker {
                 values.push(("change", "off".to_owned()));
                 values.push(("when", time(*at)));
                 Template::TwoFactorChanged
+            }
+            UserEvent::RecoveryCodeUsed { at, .. } => {
+                let left = user
+                    .totp
+                    .as_ref()
+                    .map_or(0, |totp| totp.recovery_codes.len());
+                values.push(("left", left.to_string()));
+                values.push(("when", time(*at)));
+                Template::RecoveryCodeUsed
             }
             _ => return Ok(None),
         };

@@ -86,6 +86,19 @@ async fn two_factor_is_turned_on_and_then_asked_for_at_sign_in(backend: Backend)
     browser.find("#status-heading").await;
     let status = browser.text("dl.facts").await;
     assert!(status.contains("Two-factor authentication\non"), "{status}");
+
+    // A recovery code signs in once, and the person is told.
+    let recovery = codes.lines().next().expect("a code").trim().to_owned();
+    browser.submit("header form[action='/sign-out']").await;
+    browser.go("/sign-in").await;
+    browser.fill("login", "ann@example.com").await;
+    browser.fill("password", PASSWORD).await;
+    browser.submit("form[action='/sign-in']").await;
+    browser.fill("recovery_code", &recovery).await;
+    browser.submit("form[action='/sign-in/code']").await;
+    browser.find("#status-heading").await;
+    let told = email(&app, "ann@example.com", "recovery_code_used").await;
+    assert!(told.contains("9 of your recovery codes remain"), "{told}");
     browser.close().await;
 }
 
