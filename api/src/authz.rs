@@ -333,6 +333,8 @@ pub fn route_operations(operation_id: &str) -> Option<&'static [Operation]> {
         "users" | "search_users" => &[O::ListUsers],
         "user_sessions" => &[O::ReadUserSessions],
         "user_activity" => &[O::ReadUserActivity],
+        "notifications" => &[O::ReadNotifications],
+        "devices" => &[O::ReadDevices],
         "activity" => &[O::ListActivity],
         "dashboard" | "organization_dashboard" | "daily" | "verification_funnel" => {
             &[O::ReadAnalytics]

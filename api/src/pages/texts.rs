@@ -610,6 +610,7 @@ impl Texts {
             "UserCreated" => "Account created",
             "LoginSucceeded" => "Signed in",
             "LoginFailed" => "Failed sign-in",
+            "SignedInFromNewDevice" => "Signed in from a new device",
             "SessionStarted" => "Session started",
             "SessionEnded" => "Signed out",
             "SessionRevoked" => "Session ended",
