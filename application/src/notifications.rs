@@ -200,16 +200,20 @@ impl App {
             limit: Some(OVERVIEW_ACTIVITY),
             ..ActivityFilter::default()
         };
+        // One more than shown: the account's first device, told of by no notification, is in
+        // an account's history once.
         let notified = ActivityFilter {
             user: Some(user_id.to_string()),
             actions: Some(notified_event_types()),
-            limit: Some(OVERVIEW_NOTIFICATIONS),
+            limit: Some(OVERVIEW_NOTIFICATIONS + 1),
             ..ActivityFilter::default()
         };
         let (activity, notified) = self.read.queries.activity_and(&recent, &notified).await?;
+        let mut notifications = self.notifications_of(notified);
+        notifications.truncate(OVERVIEW_NOTIFICATIONS as usize);
         Ok(AccountOverview {
             activity,
-            notifications: self.notifications_of(notified),
+            notifications,
         })
     }
 

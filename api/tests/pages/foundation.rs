@@ -409,8 +409,24 @@ async fn pages_carry_their_headers_and_errors_are_pages(backend: Backend) {
 async fn the_dashboard_pages_through_activity_newest_first(backend: Backend) {
     let app = app_with(backend, Options::default()).await;
     app.register("ann@example.com", PASSWORD).await;
-    for _ in 0..6 {
-        app.login("ann@example.com", PASSWORD).await;
+    // Six sign-ins, each from a kind of device not seen before: the first is the account's
+    // beginning, the other five are news.
+    for agent in [
+        "agent-a/1",
+        "agent-b/1",
+        "agent-c/1",
+        "agent-d/1",
+        "agent-e/1",
+        "agent-f/1",
+    ] {
+        let response = client()
+            .post(app.url("/api/v1/auth/login"))
+            .header("user-agent", agent)
+            .json(&serde_json::json!({"login": "ann@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), 200);
     }
     let mut visitor = Visitor::new(&app);
     visitor.sign_in("ann@example.com", PASSWORD).await;
@@ -423,23 +439,37 @@ async fn the_dashboard_pages_through_activity_newest_first(backend: Backend) {
         .expect("page");
     let rows = |html: &str| html.matches("<tr><td><time").count();
     assert_eq!(rows(&first), 10, "a page of ten");
-    let start = first
-        .find("/account?cursor=")
-        .expect("a link to older activity")
-        + 16;
-    let cursor: String = first[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    assert!(!cursor.is_empty());
-    let second = visitor
-        .get(&format!("/account?cursor={cursor}"))
-        .await
-        .text()
-        .await
-        .expect("page");
-    assert!(rows(&second) >= 1, "older activity follows");
-    assert!(second.contains("Signed up"), "the oldest is the sign-up");
+    let notifications = first
+        .split("id=\"notifications\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</ul>").next())
+        .expect("notifications");
+    assert_eq!(notifications.matches("<li>").count(), 5, "{notifications}");
+    assert!(
+        !notifications.contains("agent-a/1"),
+        "the first device is no news"
+    );
+    // Older pages follow, each through the link the page before gave, down to the sign-up.
+    let mut page = first.clone();
+    let mut pages = 1;
+    while let Some(start) = page.find("/account?cursor=") {
+        let cursor: String = page[start + 16..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        assert!(!cursor.is_empty());
+        page = visitor
+            .get(&format!("/account?cursor={cursor}"))
+            .await
+            .text()
+            .await
+            .expect("page");
+        assert!(rows(&page) >= 1, "older activity follows");
+        pages += 1;
+        assert!(pages < 10, "the pages end");
+    }
+    assert!(pages >= 2);
+    assert!(page.contains("Signed up"), "the oldest is the sign-up");
     assert!(!first.contains("Signed up"));
     // A cursor this server did not give out is a page that says so, not a failure.
     let bad = visitor.get("/account?cursor=x").await;
