@@ -132,6 +132,25 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
+/// A signed-in person, if the request's session is usable; a visitor otherwise.
+#[derive(Debug)]
+pub struct MaybeSignedIn(pub Option<SignedIn>);
+
+impl FromRequestParts<AppState> for MaybeSignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        if !has_session_cookie(state, parts) {
+            return Ok(Self(None));
+        }
+        match SignedIn::from_request_parts(parts, state).await {
+            Ok(signed_in) => Ok(Self(Some(signed_in))),
+            Err(PageError::SignIn { .. }) => Ok(Self(None)),
+            Err(error) => Err(error),
+        }
+    }
+}
+
 /// How the navigation names a person: first name, else username, else email address.
 fn display_name(caller: &Caller) -> String {
     let user = &caller.user;

@@ -139,6 +139,10 @@ async fn the_session_cookie_is_an_opaque_secret_only_pages_accept(backend: Backe
     assert!(!session.contains("Secure"), "http pages: {session}");
     let secret = visitor.session_secret();
     assert_eq!(secret.split('.').count(), 2, "not a JWT: {secret}");
+    // Signed in, the sign-in page goes on to where it was asked to.
+    let again = visitor.get("/sign-in?next=/account/security").await;
+    assert_eq!(again.status(), 303);
+    assert_eq!(again.headers()[LOCATION], "/account/security");
     assert!(
         set.iter().any(|cookie| cookie.starts_with("idlog_csrf=")),
         "a fresh CSRF cookie"

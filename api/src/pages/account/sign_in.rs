@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::pages::csrf::PageForm;
 use crate::pages::error::PageError;
 use crate::pages::render::{self, Chrome, same_origin_path};
-use crate::pages::session::{self, Anonymous, SignedIn};
+use crate::pages::session::{self, Anonymous, MaybeSignedIn, SignedIn};
 use crate::problem::Problem;
 use application::AppError;
 use application::login::{PageSession, PasswordLogin, SecondFactorLogin, SignIn};
@@ -67,8 +67,15 @@ pub struct Next {
     done: Option<String>,
 }
 
-/// `GET /sign-in`.
-pub async fn form(page: Anonymous, Query(query): Query<Next>) -> Response {
+/// `GET /sign-in`: a browser signed in already goes on to `next`.
+pub async fn form(
+    MaybeSignedIn(signed_in): MaybeSignedIn,
+    page: Anonymous,
+    Query(query): Query<Next>,
+) -> Response {
+    if signed_in.is_some() {
+        return render::see_other(same_origin_path(query.next.as_deref()));
+    }
     let t = page.chrome.t;
     render::ok(&SignInPage {
         c: page.chrome.with_notice(t.notice(query.done.as_deref())),
