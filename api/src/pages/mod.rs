@@ -14,6 +14,7 @@
 
 pub mod account;
 pub mod assets;
+pub mod console;
 pub mod csrf;
 pub mod docs;
 pub mod error;
@@ -160,6 +161,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(account::invitations::answer),
         )
         .route("/account/privacy", get(account::privacy::page))
+        .route("/console/users", get(console::users::list))
         .route("/account/privacy/export", get(account::privacy::export))
         .route("/account/privacy/forget", post(account::privacy::forget))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(

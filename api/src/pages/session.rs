@@ -122,6 +122,9 @@ impl FromRequestParts<AppState> for SignedIn {
         let mut chrome = Chrome::anonymous(csrf.token(state));
         chrome.person = Some(Person {
             name: display_name(&caller),
+            console: state
+                .scope(&authority, application::policy::Operation::ListUsers)
+                .is_ok(),
         });
         Ok(Self {
             caller,

@@ -3,6 +3,36 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "Users"
+    pub console_users: &'static str,
+    /// "Console"
+    pub nav_console: &'static str,
+    /// "Search"
+    pub search: &'static str,
+    /// "Email, username or name"
+    pub search_users: &'static str,
+    /// "Status"
+    pub status: &'static str,
+    /// "Any but deleted and forgotten"
+    pub any_but_deleted: &'static str,
+    /// "Role"
+    pub role: &'static str,
+    /// "Roles"
+    pub roles: &'static str,
+    /// "users"
+    pub users_found: &'static str,
+    /// "No user matches."
+    pub no_users: &'static str,
+    /// "Name"
+    pub name: &'static str,
+    /// "Organizations"
+    pub organizations: &'static str,
+    /// "Verification"
+    pub verification: &'static str,
+    /// "Created"
+    pub created: &'static str,
+    /// "Next page"
+    pub next_page: &'static str,
     /// "Notifications"
     pub notifications_heading: &'static str,
     /// "Nothing to tell you about."
@@ -349,6 +379,21 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    console_users: "Users",
+    nav_console: "Console",
+    search: "Search",
+    search_users: "Email, username or name",
+    status: "Status",
+    any_but_deleted: "Any but deleted and forgotten",
+    role: "Role",
+    roles: "Roles",
+    users_found: "users",
+    no_users: "No user matches.",
+    name: "Name",
+    organizations: "Organizations",
+    verification: "Verification",
+    created: "Created",
+    next_page: "Next page",
     notifications_heading: "Notifications",
     no_notifications: "Nothing to tell you about.",
     from_address: "from",

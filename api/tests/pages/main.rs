@@ -8,5 +8,6 @@
 
 mod accounts;
 mod browser;
+mod console;
 mod foundation;
 mod security;
