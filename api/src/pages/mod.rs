@@ -162,6 +162,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/account/privacy", get(account::privacy::page))
         .route("/console/users", get(console::users::list))
+        .route("/console/activity", get(console::activity::list))
+        .route("/console/activity/export", get(console::activity::export))
         .route("/account/privacy/export", get(account::privacy::export))
         .route("/account/privacy/forget", post(account::privacy::forget))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(

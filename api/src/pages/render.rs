@@ -25,8 +25,8 @@ pub struct Chrome {
 pub struct Person {
     /// How to call them: their name, else their email address.
     pub name: String,
-    /// Whether the policy lets them into the console (its users list, for now).
-    pub console: bool,
+    /// The console's sections the policy lets them into: (path, label), in order.
+    pub console: Vec<(&'static str, &'static str)>,
 }
 
 impl Chrome {

@@ -122,9 +122,7 @@ impl FromRequestParts<AppState> for SignedIn {
         let mut chrome = Chrome::anonymous(csrf.token(state));
         chrome.person = Some(Person {
             name: display_name(&caller),
-            console: state
-                .scope(&authority, application::policy::Operation::ListUsers)
-                .is_ok(),
+            console: super::console::sections(state, &authority),
         });
         Ok(Self {
             caller,

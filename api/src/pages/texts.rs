@@ -3,6 +3,30 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "Activity log"
+    pub console_activity: &'static str,
+    /// "Actor"
+    pub actor: &'static str,
+    /// "User id"
+    pub user_id: &'static str,
+    /// "Action"
+    pub action: &'static str,
+    /// "Organization id"
+    pub organization_id: &'static str,
+    /// "From (UTC date)"
+    pub from_date: &'static str,
+    /// "To (UTC date)"
+    pub to_date: &'static str,
+    /// "Download CSV"
+    pub download_csv: &'static str,
+    /// "Download NDJSON"
+    pub download_ndjson: &'static str,
+    /// "No activity matches."
+    pub no_rows: &'static str,
+    /// "Resource"
+    pub resource: &'static str,
+    /// "User"
+    pub subject: &'static str,
     /// "Users"
     pub console_users: &'static str,
     /// "Console"
@@ -379,6 +403,18 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    console_activity: "Activity log",
+    actor: "Actor",
+    user_id: "User id",
+    action: "Action",
+    organization_id: "Organization id",
+    from_date: "From (UTC date)",
+    to_date: "To (UTC date)",
+    download_csv: "Download CSV",
+    download_ndjson: "Download NDJSON",
+    no_rows: "No activity matches.",
+    resource: "Resource",
+    subject: "User",
     console_users: "Users",
     nav_console: "Console",
     search: "Search",

@@ -444,7 +444,9 @@ pub async fn user_activity(
     answer_activity(&state, filter, format).await
 }
 
-async fn answer_activity(
+/// A page of `filter`'s activity as JSON, or every matching row streamed as CSV or NDJSON
+/// (the console's download streams the same).
+pub(crate) async fn answer_activity(
     state: &AppState,
     filter: ActivityFilter,
     format: ExportFormat,

@@ -313,6 +313,21 @@ pub async fn sms_code(app: &TestApp, to: &str, not: Option<&str>) -> String {
 }
 
 impl Browser {
+    /// The body of `path` fetched from the page (same origin, the browser's cookies), with its
+    /// status and content type: `[status, content type, text]`.
+    pub async fn fetch(&self, path: &str) -> Value {
+        self.client
+            .execute_async(
+                "const [path, done] = arguments;
+                 fetch(path).then(async r => done([r.status, r.headers.get('content-type'),
+                                                   await r.text()]))
+                   .catch(e => done([0, '', String(e)]));",
+                vec![Value::String(path.to_owned())],
+            )
+            .await
+            .expect("fetched")
+    }
+
     /// Runs `script` in the page; answers what it returns.
     pub async fn run(&self, script: &str) -> Value {
         self.client

@@ -26,7 +26,7 @@ async fn each_role_lists_the_users_the_policy_lets_it_read(backend: Backend) {
     let (_, admin) = app.admin().await;
     let ann = person(&app, "ann@example.com", SCRIPT_NAME).await;
     let bo = person(&app, "bo@example.com", "Bo").await;
-    person(&app, "cy@example.com", "Cy").await;
+    let cy = person(&app, "cy@example.com", "Cy").await;
     let created = app
         .post_with_token("/api/v1/organizations", &admin, &json!({"name": "acme"}))
         .await;
@@ -75,6 +75,38 @@ async fn each_role_lists_the_users_the_policy_lets_it_read(backend: Backend) {
     let found = browser.text("#users tbody").await;
     assert_eq!(found.lines().count(), 1, "{found}");
     assert!(found.contains("cy@example.com"));
+    // The activity log: everything, filtered by action, downloadable.
+    browser
+        .click("nav.console a[href='/console/activity']")
+        .await;
+    let log = browser.text("#activity tbody").await;
+    assert!(log.contains("MemberAdded") && log.contains(&cy), "{log}");
+    browser.assert_accessible().await;
+    browser.screenshots("console-activity").await;
+    browser.fill("action", "UserRegistered").await;
+    browser.submit("form[action='/console/activity']").await;
+    let registered = browser.text("#activity tbody").await;
+    assert_eq!(registered.lines().count(), 3, "{registered}");
+    assert!(
+        registered
+            .lines()
+            .all(|line| line.contains("UserRegistered"))
+    );
+    let csv = browser
+        .fetch("/console/activity/export?format=csv&action=UserRegistered")
+        .await;
+    assert_eq!(csv[0], 200);
+    assert!(
+        csv[1].as_str().unwrap_or_default().starts_with("text/csv"),
+        "{csv}"
+    );
+    let text = csv[2].as_str().unwrap_or_default();
+    assert!(text.starts_with("position,event_id,at,"), "{text}");
+    assert_eq!(text.lines().count(), 4, "a header and three rows: {text}");
+    let ndjson = browser
+        .fetch("/console/activity/export?format=ndjson")
+        .await;
+    assert_eq!(ndjson[1], "application/x-ndjson");
     browser.close().await;
 
     // The org_admin: their organization's members only.
@@ -90,18 +122,24 @@ async fn each_role_lists_the_users_the_policy_lets_it_read(backend: Backend) {
         !table.contains("cy@example.com") && !table.contains("root@"),
         "{table}"
     );
+    // The whole activity log is not theirs to read (as over REST): no link, a 403 page.
+    assert!(!browser.has("nav.console a[href='/console/activity']").await);
+    browser.go("/console/activity").await;
+    assert!(browser.text("p.status").await.contains("403"));
     browser.close().await;
 
     // A plain user: no link, and the page is refused.
     let browser = Browser::open(&app).await;
     sign_in(&browser, "cy@example.com", PASSWORD).await;
     assert!(!browser.has("a[href='/console/users']").await);
-    browser.go("/console/users").await;
-    assert!(
-        browser.text("p.status").await.contains("403"),
-        "{}",
-        browser.body().await
-    );
+    for section in ["/console/users", "/console/activity"] {
+        browser.go(section).await;
+        assert!(
+            browser.text("p.status").await.contains("403"),
+            "{section}: {}",
+            browser.body().await
+        );
+    }
     browser.assert_accessible().await;
     browser.close().await;
 }

@@ -2,4 +2,27 @@
 //! section asks the policy through the same use cases as REST, so a role sees here exactly what
 //! it may read there; a link the caller may not follow is not shown.
 
+pub mod activity;
 pub mod users;
+
+use crate::AppState;
+use application::authority::Authority;
+use application::policy::Operation;
+
+/// The console's sections the policy lets `who` into, with their labels: a section is listed
+/// when its list would answer rather than refuse.
+pub fn sections(state: &AppState, who: &Authority) -> Vec<(&'static str, &'static str)> {
+    let t = &super::texts::ENGLISH;
+    [
+        ("/console/users", t.console_users, Operation::ListUsers),
+        (
+            "/console/activity",
+            t.console_activity,
+            Operation::ListActivity,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, _, operation)| state.scope(who, *operation).is_ok())
+    .map(|(href, label, _)| (href, label))
+    .collect()
+}
