@@ -222,16 +222,15 @@ pub async fn problem_for_bare_picture_errors(response: Response) -> Response {
 
 fn as_problem(response: Response, too_large: impl FnOnce() -> Problem) -> Response {
     let status = response.status();
-    let is_problem = response
+    // A problem already, or a page (pages answer their errors as pages).
+    let answered = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/problem+json"));
-    // Pages answer their errors as pages.
-    let is_page = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem || is_page {
+        .is_some_and(|value| {
+            let value = value.as_bytes();
+            value.starts_with(b"application/problem+json") || value.starts_with(b"text/html")
+        });
+    if !(status.is_client_error() || status.is_server_error()) || answered {
         return response;
     }
     let mut problem = if status == StatusCode::PAYLOAD_TOO_LARGE {

@@ -64,6 +64,22 @@ impl Caller {
 }
 
 impl App {
+    /// The session a presented credential names, as this process follows the log; an id of
+    /// another kind of stream names no session.
+    async fn presented_session(&self, session_id: SessionId) -> Result<SessionState, AppError> {
+        let loaded = self
+            .commands
+            .followed::<SessionAggregate>(&session_id.to_string())
+            .await
+            .map_err(|error| match error {
+                CommandError::OtherKind { .. } | CommandError::Rejected(_) => {
+                    AppError::InvalidToken
+                }
+                error => AppError::Session(error),
+            })?;
+        Ok(loaded.state)
+    }
+
     /// Checks an access token and that its session is open now: a revoked or ended session
     /// makes its tokens fail at once, not when they expire.
     pub async fn authenticate(&self, token: &str) -> Result<CurrentSession, AppError> {
@@ -76,17 +92,7 @@ impl App {
                 AppError::InvalidToken
             })?;
         let (user_id, session_id) = claims.subject().ok_or(AppError::InvalidToken)?;
-        let loaded = self
-            .commands
-            .followed::<SessionAggregate>(&session_id.to_string())
-            .await
-            .map_err(|error| match error {
-                CommandError::OtherKind { .. } | CommandError::Rejected(_) => {
-                    AppError::InvalidToken
-                }
-                error => AppError::Session(error),
-            })?;
-        match loaded.state {
+        match self.presented_session(session_id).await? {
             SessionState::Present(session)
                 if session.user_id == user_id
                     && session.client == SessionClient::Api
@@ -116,18 +122,8 @@ impl App {
     ) -> Result<CurrentSession, AppError> {
         let session_id =
             sessions::session_of_refresh_token(secret).ok_or(AppError::InvalidToken)?;
-        let loaded = self
-            .commands
-            .followed::<SessionAggregate>(&session_id.to_string())
-            .await
-            .map_err(|error| match error {
-                CommandError::OtherKind { .. } | CommandError::Rejected(_) => {
-                    AppError::InvalidToken
-                }
-                error => AppError::Session(error),
-            })?;
         let now = chrono::Utc::now();
-        let SessionState::Present(session) = loaded.state else {
+        let SessionState::Present(session) = self.presented_session(session_id).await? else {
             return Err(AppError::InvalidToken);
         };
         // TokenHash compares in constant time.

@@ -77,11 +77,11 @@ impl IntoResponse for PageError {
 }
 
 /// `problem` as a page, with its headers (`Retry-After`).
-pub fn error_page(mut problem: Problem) -> Response {
+pub fn error_page(problem: Problem) -> Response {
     let t = &ENGLISH;
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = problem.headers.take();
-    let wait = headers
+    let wait = problem
+        .headers
         .as_ref()
         .and_then(|headers| headers.get(header::RETRY_AFTER))
         .and_then(|value| value.to_str().ok())
@@ -100,15 +100,7 @@ pub fn error_page(mut problem: Problem) -> Response {
         detail,
         wait,
     };
-    let mut response = render::page(status, &page);
-    if let Some(headers) = headers {
-        for (name, value) in headers.iter() {
-            if name != header::CONTENT_TYPE {
-                response.headers_mut().insert(name, value.clone());
-            }
-        }
-    }
-    response
+    render::refused(problem, &page)
 }
 
 /// The answer for an address nothing is at: a page for a browser (it asks for HTML), problem+json
@@ -131,12 +123,28 @@ pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
         .is_some_and(|accept| accept.starts_with("text/html"))
 }
 
-/// For a 405 or 413 the framework answered on a page route: the same as a page.
-pub fn content_type_is_html(response: &Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"))
+/// A problem in one sentence for a form: its field errors' words when it has them (without the
+/// JSON pointers REST names fields by), else its detail.
+pub fn problem_text(problem: &Problem) -> String {
+    if problem.errors.is_empty() {
+        return problem.detail_text().into_owned();
+    }
+    problem
+        .errors
+        .iter()
+        .map(|error| format!("{}: {}", field_label(&error.pointer), error.detail))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A JSON pointer as a form names its field: `/new_password` is "New password".
+fn field_label(pointer: &str) -> String {
+    let words = pointer.trim_start_matches('/').replace(['_', '/'], " ");
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! Privacy: downloading one's data, and forgetting one's account (confirmed as the command line
 //! confirms it: by typing "forget", and with the password).
 
-use super::recovery::problem_text;
 use crate::AppState;
 use crate::pages::csrf::PageForm;
 use crate::pages::error::PageError;
+use crate::pages::error::problem_text;
 use crate::pages::render::{self, Chrome};
 use crate::pages::session::{self, SignedIn};
 use crate::problem::Problem;

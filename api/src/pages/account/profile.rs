@@ -1,10 +1,10 @@
 //! The profile: names, username and phone; address, language and notification preferences;
 //! the picture, with a preview before upload.
 
-use super::recovery::problem_text;
 use crate::AppState;
 use crate::pages::csrf::{CsrfCookie, PageForm};
 use crate::pages::error::PageError;
+use crate::pages::error::problem_text;
 use crate::pages::render::{self, Chrome};
 use crate::pages::session::SignedIn;
 use crate::problem::Problem;

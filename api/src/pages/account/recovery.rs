@@ -5,7 +5,7 @@ use super::Message;
 use super::sign_in::{NewPasswordForm, NewPasswordPage};
 use crate::AppState;
 use crate::pages::csrf::PageForm;
-use crate::pages::error::PageError;
+use crate::pages::error::{PageError, problem_text};
 use crate::pages::render::{self, Chrome};
 use crate::pages::session::Anonymous;
 use crate::problem::Problem;
@@ -147,28 +147,4 @@ pub async fn set_password(
         }
         Err(error) => Err(error.into()),
     }
-}
-
-/// A problem in one sentence for a form: its field errors' words when it has them (without the
-/// JSON pointers REST names fields by), else its detail.
-pub fn problem_text(problem: &Problem) -> String {
-    if problem.errors.is_empty() {
-        return problem.detail_text().into_owned();
-    }
-    problem
-        .errors
-        .iter()
-        .map(|error| format!("{}: {}", field_label(&error.pointer), error.detail))
-        .collect::<Vec<_>>()
-        .join(" · ")
-}
-
-/// A JSON pointer as a form names its field: `/new_password` is "New password".
-fn field_label(pointer: &str) -> String {
-    let words = pointer.trim_start_matches('/').replace(['_', '/'], " ");
-    let mut chars = words.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

@@ -1,10 +1,10 @@
 //! Security: the password, the second factor (TOTP with a QR code rendered here, recovery codes
 //! shown once), and the sessions, each revocable, with "sign out everywhere".
 
-use super::recovery::problem_text;
 use crate::AppState;
 use crate::pages::csrf::PageForm;
 use crate::pages::error::PageError;
+use crate::pages::error::problem_text;
 use crate::pages::render::{self, Chrome, When, describe_agent};
 use crate::pages::session::{self, SignedIn};
 use crate::problem::Problem;

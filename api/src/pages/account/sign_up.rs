@@ -1,10 +1,10 @@
 //! Signing up: email, optional phone and names, a password; then "check your email".
 
 use super::Message;
-use super::recovery::problem_text;
 use crate::AppState;
 use crate::pages::csrf::PageForm;
 use crate::pages::error::PageError;
+use crate::pages::error::problem_text;
 use crate::pages::render::{self, Chrome};
 use crate::pages::session::Anonymous;
 use crate::problem::Problem;

@@ -2,10 +2,10 @@
 //! sent by text message).
 
 use super::Message;
-use super::recovery::problem_text;
 use crate::AppState;
 use crate::pages::csrf::PageForm;
 use crate::pages::error::PageError;
+use crate::pages::error::problem_text;
 use crate::pages::render::{self, Chrome, When};
 use crate::pages::session::{Anonymous, SignedIn};
 use crate::problem::Problem;
