@@ -5,9 +5,14 @@
 //! rendered as HTML): the target is at least half the JSON's throughput. Prints each round
 //! with its throughput, p50 and p99, and the medians with the ratio.
 //!
+//! With `PAIR=console-users`, the console's users page with 50 rows (`GET /console/users`)
+//! against the list it stands beside (`GET /api/v1/users?limit=50`), each client an
+//! administrator, over 65 users.
+//!
 //! Run: `cargo bench -p api --bench pages` (PostgreSQL from `TEST_DATABASE_URL`; `ROUNDS`,
 //! default 5, and `BENCH_SECONDS` per round, default 3; `BACKENDS`, default `sqlite,postgres`;
-//! `PAGE`, another page of the signed-in person to measure instead, e.g. `/account/privacy`).
+//! `PAGE`, another page of the signed-in person to measure instead, e.g. `/account/privacy`;
+//! `PAIR`, `account` (default) or `console-users`).
 
 use eventstore::testing::Backend;
 use idlog::testing::{Options, TestApp, spawn_app_with};
@@ -72,17 +77,59 @@ async fn page_session(app: &TestApp, http: &reqwest::Client, email: &str) -> Str
         .join("; ")
 }
 
-/// A server with one signed-in user per client, each with a little activity to show.
-async fn server(backend: Backend) -> (TestApp, Vec<Client>) {
+/// What is measured: a page and the JSON it stands beside, and whether the clients are
+/// administrators.
+struct Pair {
+    page: String,
+    json: &'static str,
+    administrators: bool,
+}
+
+impl Pair {
+    fn from_env() -> Self {
+        match std::env::var("PAIR").as_deref() {
+            Ok("console-users") => Self {
+                page: "/console/users".into(),
+                json: "/api/v1/users?limit=50",
+                administrators: true,
+            },
+            _ => Self {
+                page: std::env::var("PAGE").unwrap_or_else(|_| "/account".into()),
+                json: "/api/v1/auth/me",
+                administrators: false,
+            },
+        }
+    }
+}
+
+/// A server with one signed-in user per client, each with a little activity to show (and, for
+/// administrators, one plain user per client more, so that lists are longer than a page).
+async fn server(backend: Backend, pair: &Pair) -> (TestApp, Vec<Client>) {
     let app = spawn_app_with(backend, Options::default()).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
+    let root = if pair.administrators {
+        Some(app.admin().await.1)
+    } else {
+        None
+    };
     let mut clients = Vec::new();
     for client in 0..CLIENTS {
-        let email = format!("user{client}@example.com");
+        let mut email = format!("user{client}@example.com");
         app.register(&email, PASSWORD).await;
+        if let Some(root) = &root {
+            email = format!("admin{client}@example.com");
+            let created = app
+                .post_with_token(
+                    "/api/v1/users",
+                    root,
+                    &serde_json::json!({"email": email, "password": PASSWORD, "roles": ["admin"]}),
+                )
+                .await;
+            assert_eq!(created.status(), 201, "create {email}");
+        }
         let token = app.login(&email, PASSWORD).await["access_token"]
             .as_str()
             .expect("token")
@@ -92,7 +139,7 @@ async fn server(backend: Backend) -> (TestApp, Vec<Client>) {
     }
     let head = app.head_position().await;
     app.projector
-        .wait_for(head, &["activity"], Duration::from_secs(30))
+        .wait_for(head, &["activity", "directory"], Duration::from_secs(30))
         .await
         .expect("read models");
     (app, clients)
@@ -106,15 +153,10 @@ struct Round {
 }
 
 /// Requests per second over one round of `seconds`, and its latencies.
-async fn round(app: &TestApp, clients: &[Client], page: bool, seconds: u64) -> Round {
+async fn round(app: &TestApp, clients: &[Client], pair: &Pair, page: bool, seconds: u64) -> Round {
     let stop = Arc::new(AtomicBool::new(false));
     let counting = Arc::new(AtomicBool::new(false));
-    let page_path = std::env::var("PAGE").unwrap_or_else(|_| "/account".into());
-    let path = if page {
-        page_path.as_str()
-    } else {
-        "/api/v1/auth/me"
-    };
+    let path = if page { pair.page.as_str() } else { pair.json };
     let url = app.url(path);
     let tasks: Vec<_> = clients
         .iter()
@@ -193,24 +235,23 @@ fn main() {
                 "postgres" => Backend::Postgres,
                 _ => Backend::Sqlite,
             };
-            let (app, clients) = server(backend).await;
+            let pair = Pair::from_env();
+            let (app, clients) = server(backend, &pair).await;
             println!("{CLIENTS} clients, {name}, {rounds} rounds of {seconds} s");
             println!("| round | request | req/s | p50 ms | p99 ms |");
             println!("|---|---|---|---|---|");
-            let page_label = format!(
-                "GET {}",
-                std::env::var("PAGE").unwrap_or_else(|_| "/account".into())
-            );
+            let page_label = format!("GET {}", pair.page);
+            let json_label = format!("GET {}", pair.json);
             let mut measured: [(Vec<f64>, Vec<f64>, Vec<f64>); 2] = Default::default();
             for n in 0..rounds {
                 // Alternate which goes first, so neither always meets the warmer machine.
                 let order = if n % 2 == 0 { [false, true] } else { [true, false] };
                 for page in order {
-                    let result = round(&app, &clients, page, seconds).await;
+                    let result = round(&app, &clients, &pair, page, seconds).await;
                     println!(
                         "| {} | {} | {:.0} | {:.1} | {:.1} |",
                         n + 1,
-                        if page { &page_label } else { "GET /api/v1/auth/me" },
+                        if page { &page_label } else { &json_label },
                         result.per_second,
                         ms(result.p50),
                         ms(result.p99)

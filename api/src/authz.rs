@@ -87,6 +87,9 @@ impl From<AppError> for Problem {
             AppError::NotThen => not_found(Resource::User)
                 .with_detail("The user did not exist at that point of the log."),
             AppError::Malformed(detail) => Problem::validation().with_detail(detail),
+            AppError::NotNow(detail) => {
+                Problem::new(StatusCode::CONFLICT, "not-now", "Not possible now").with_detail(detail)
+            }
             AppError::InvalidQuery { field, message } => {
                 Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query")
                     .with_field(field, message)

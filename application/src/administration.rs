@@ -98,6 +98,35 @@ pub struct Delivery {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+/// An event a worker gave up on.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerLetter {
+    /// Its id (to retry it by).
+    pub id: i64,
+    /// The worker.
+    pub worker: String,
+    /// The event's position.
+    pub position: i64,
+    /// The event's type.
+    pub event_type: String,
+    /// The last error.
+    pub error: String,
+    /// How often it was tried.
+    pub attempts: i32,
+    /// When it was given up on.
+    #[serde(serialize_with = "domain::time::micros")]
+    pub failed_at: DateTime<Utc>,
+}
+
+/// What trying dead letters again did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WorkerRetry {
+    /// Handled this time.
+    pub succeeded: usize,
+    /// Still failing (still dead letters).
+    pub failed: usize,
+}
+
 /// A failure of the workers' side, told as text (it is logged, not shown).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -124,6 +153,12 @@ pub trait WorkerAdministration: std::fmt::Debug + Send + Sync {
 
     /// Messages of the delivery log, newest event first.
     async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, WorkerFailure>;
+
+    /// The workers' unresolved dead letters, newest first (none when this process runs none).
+    async fn dead_letters(&self) -> Result<Vec<WorkerLetter>, WorkerFailure>;
+
+    /// Tries dead letters again: the one `id`, or all of them.
+    async fn retry(&self, id: Option<i64>) -> Result<WorkerRetry, WorkerFailure>;
 }
 
 /// The statuses a delivery can have.

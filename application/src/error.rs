@@ -145,6 +145,10 @@ pub enum AppError {
     /// The access or refresh token does not (or no longer) work.
     #[error("invalid or expired token")]
     InvalidToken,
+    /// What is asked does not fit the state of things now (the text says why), e.g. skipping
+    /// past a dead letter of a read model that is not stopped.
+    #[error("{0}")]
+    NotNow(String),
     /// A dependency is behind or down for now; retrying later can succeed.
     #[error("unavailable: {0}")]
     Unavailable(String),

@@ -18,6 +18,7 @@ pub mod invitations;
 pub mod login;
 pub mod mfa;
 pub mod notifications;
+pub mod operations;
 pub mod organizations;
 pub mod passwords;
 pub mod pictures;

@@ -348,6 +348,10 @@ pub enum Operation {
     ReadAuditLog,
     /// Check and rebuild the storage folders; list email and SMS deliveries.
     ManageStorage,
+    /// Read the read models' and workers' positions, lag and dead letters.
+    ReadProcessing,
+    /// Retry or skip dead letters of read models and workers.
+    ResolveDeadLetters,
 }
 
 impl Operation {
@@ -428,7 +432,9 @@ impl Operation {
             | O::RenameOrganization
             | O::ChangeOrganizationStatus
             | O::AddMember
-            | O::ManageStorage => ADMINISTRATORS,
+            | O::ManageStorage
+            | O::ReadProcessing
+            | O::ResolveDeadLetters => ADMINISTRATORS,
             O::ReadOrganization => Rule {
                 organization: MEMBERS,
                 global: READERS,

@@ -272,16 +272,18 @@ impl App {
             .await?)
     }
 
-    /// Registered, email verified, phone verified, both (users not deleted).
+    /// Registered, email verified, phone verified, both (users not deleted): everyone's, or
+    /// one organization's members'.
     #[tracing::instrument(skip_all)]
     pub async fn verification_funnel(
         &self,
         who: &Authority,
+        organization: Option<&str>,
         min_position: Option<u64>,
     ) -> Result<Funnel, AppError> {
-        self.may_read_analytics(who, None).await?;
+        self.may_read_analytics(who, organization).await?;
         self.fresh(min_position, &[directory::NAME]).await?;
-        Ok(self.read.queries.funnel(None).await?)
+        Ok(self.read.queries.funnel(organization).await?)
     }
 
     /// Organizations `who` may list (an org_admin, the ones they administer), by name.

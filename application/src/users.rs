@@ -402,3 +402,63 @@ impl App {
             .await
     }
 }
+
+/// A user as a caller saw them and as they are now, with what happened in between: what a
+/// stale edit shows, so that the caller can decide again.
+#[derive(Debug)]
+pub struct ChangedSince {
+    /// The user at the version the caller saw.
+    pub then: Box<User>,
+    /// The user now.
+    pub now: Box<User>,
+    /// The version the caller saw.
+    pub seen: u64,
+    /// The version now.
+    pub version: u64,
+    /// The events since: type, when, and who caused them.
+    pub events: Vec<(String, Timestamp, eventstore::Actor)>,
+}
+
+impl App {
+    /// `user_id` at stream version `seen` and now, if the policy lets `who` read them.
+    #[tracing::instrument(skip(self, who))]
+    pub async fn user_changed_since(
+        &self,
+        who: &Authority,
+        user_id: UserId,
+        seen: u64,
+    ) -> Result<ChangedSince, AppError> {
+        let loaded = self
+            .commands
+            .load::<UserAggregate>(&user_id.to_string(), None)
+            .await?;
+        let UserState::Present(now) = loaded.state else {
+            return Err(AppError::NotFound(Resource::User));
+        };
+        let person = who.person(self, &now);
+        who.require(Operation::ReadUser, Target::Person(&person), Resource::User)?;
+        let mut then = UserState::default();
+        let mut events = Vec::new();
+        for (record, event) in &loaded.history {
+            if record.stream_version <= seen {
+                then = <UserAggregate as domain::Aggregate>::evolve(then, event);
+            } else {
+                let actor =
+                    serde_json::from_value::<eventstore::EventMetadata>(record.metadata.clone())
+                        .map(|metadata| metadata.actor)
+                        .unwrap_or_default();
+                events.push((record.event_type.clone(), record.recorded_at, actor));
+            }
+        }
+        let UserState::Present(then) = then else {
+            return Err(AppError::NotThen);
+        };
+        Ok(ChangedSince {
+            then,
+            now,
+            seen,
+            version: loaded.version,
+            events,
+        })
+    }
+}

@@ -4,7 +4,7 @@
 
 use application::administration::{
     Delivery, DeliveryFilter, RepairReport, StorageReport, WorkerAdministration, WorkerFailure,
-    WorkerStatus,
+    WorkerLetter, WorkerRetry, WorkerStatus,
 };
 use std::collections::BTreeSet;
 use workers::deliveries::DeliveryLog;
@@ -112,5 +112,37 @@ impl WorkerAdministration for Workers {
                 sent_at: delivery.sent_at,
             })
             .collect())
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<WorkerLetter>, WorkerFailure> {
+        let Some(runner) = &self.runner else {
+            return Ok(Vec::new());
+        };
+        Ok(runner
+            .dead_letters(false)
+            .await
+            .map_err(failure)?
+            .into_iter()
+            .map(|letter| WorkerLetter {
+                id: letter.id,
+                worker: letter.worker,
+                position: letter.position,
+                event_type: letter.event_type,
+                error: letter.error,
+                attempts: letter.attempts,
+                failed_at: letter.failed_at,
+            })
+            .collect())
+    }
+
+    async fn retry(&self, id: Option<i64>) -> Result<WorkerRetry, WorkerFailure> {
+        let Some(runner) = &self.runner else {
+            return Err(WorkerFailure("this process runs no workers".into()));
+        };
+        let report = runner.retry(id).await.map_err(failure)?;
+        Ok(WorkerRetry {
+            succeeded: report.succeeded,
+            failed: report.failed,
+        })
     }
 }

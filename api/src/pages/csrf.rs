@@ -171,7 +171,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
             tracing::info!(path = %parts.uri.path(), "page form without a valid CSRF token");
             return Err(PageError::CrossSite);
         }
-        let form = serde_urlencoded::from_bytes(&bytes).map_err(|error| {
+        let form = serde_html_form::from_bytes(&bytes).map_err(|error| {
             tracing::info!(%error, "page form did not read");
             PageError::BadForm
         })?;

@@ -162,7 +162,53 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/account/privacy", get(account::privacy::page))
         .route("/console/users", get(console::users::list))
+        .route("/console/users/{id}", get(console::user::page))
+        .route("/console/users/{id}/{action}", post(console::user::act))
+        .route(
+            "/console/organizations",
+            get(console::organizations::list).post(console::organizations::create),
+        )
+        .route(
+            "/console/organizations/{id}",
+            get(console::organizations::page),
+        )
+        .route(
+            "/console/organizations/{id}/details",
+            post(console::organizations::change),
+        )
+        .route(
+            "/console/organizations/{id}/members",
+            post(console::organizations::add_member),
+        )
+        .route(
+            "/console/organizations/{id}/members/{user_id}",
+            post(console::organizations::change_member),
+        )
+        .route(
+            "/console/organizations/{id}/members/{user_id}/remove",
+            post(console::organizations::remove_member),
+        )
+        .route(
+            "/console/organizations/{id}/invitations/{user_id}/revoke",
+            post(console::organizations::revoke_invitation),
+        )
         .route("/console/activity", get(console::activity::list))
+        .route("/console/analytics", get(console::analytics::page))
+        .route("/console/audit", get(console::audit::page))
+        .route("/console/operations", get(console::operations::page))
+        .route(
+            "/console/operations/read-models/{name}/{action}",
+            post(console::operations::resolve_read_model),
+        )
+        .route(
+            "/console/operations/workers/retry",
+            post(console::operations::retry_workers),
+        )
+        .route(
+            "/console/operations/storage/rebuild",
+            post(console::operations::rebuild_storage),
+        )
+        .route("/console/audit/export", get(console::audit::export))
         .route("/console/activity/export", get(console::activity::export))
         .route("/account/privacy/export", get(account::privacy::export))
         .route("/account/privacy/forget", post(account::privacy::forget))

@@ -3,6 +3,298 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "Organizations"
+    pub console_organizations: &'static str,
+    /// "Name or display name"
+    pub search_organizations: &'static str,
+    /// "organizations"
+    pub organizations_found: &'static str,
+    /// "Display name"
+    pub display_name: &'static str,
+    /// "Members"
+    pub members: &'static str,
+    /// "Create an organization"
+    pub create_organization: &'static str,
+    /// "Name"
+    pub organization_name: &'static str,
+    /// "Display name (optional)"
+    pub display_name_optional: &'static str,
+    /// "Contact name"
+    pub contact_name: &'static str,
+    /// "Contact email"
+    pub contact_email: &'static str,
+    /// "Contact phone"
+    pub contact_phone: &'static str,
+    /// "Permission flags"
+    pub permission_flags: &'static str,
+    /// "Remove"
+    pub remove: &'static str,
+    /// "Add or invite a member"
+    pub add_or_invite: &'static str,
+    /// "User id or email address"
+    pub user_or_email: &'static str,
+    /// "Comma-separated, e.g. billing, reports."
+    pub flags_hint: &'static str,
+    /// "Invite (they accept); untick to add an existing user directly"
+    pub invite_instead: &'static str,
+    /// "Pending invitations"
+    pub pending_invitations: &'static str,
+    /// "Expires"
+    pub expires: &'static str,
+    /// "Revoke"
+    pub revoke_invitation: &'static str,
+    /// "Someone changed this organization after you opened the page, so nothing was done. The page shows it as it is now: check, then try again."
+    pub stale_organization: &'static str,
+    /// "Operations"
+    pub console_operations: &'static str,
+    /// "Read models"
+    pub read_models: &'static str,
+    /// "The log's last position"
+    pub log_head: &'static str,
+    /// "Lag (events)"
+    pub lag_events: &'static str,
+    /// "Lag (seconds)"
+    pub lag_seconds: &'static str,
+    /// "Dead letters"
+    pub dead_letters: &'static str,
+    /// "stopped at"
+    pub stopped_at: &'static str,
+    /// "running"
+    pub running: &'static str,
+    /// "attempts"
+    pub attempts: &'static str,
+    /// "Retry"
+    pub retry: &'static str,
+    /// "Skip"
+    pub skip: &'static str,
+    /// "Skip it: this read model will never reflect the event (until rebuilt)"
+    pub confirm_skip: &'static str,
+    /// "Workers"
+    pub workers: &'static str,
+    /// "Bus"
+    pub bus: &'static str,
+    /// "connected"
+    pub connected: &'static str,
+    /// "cut off"
+    pub disconnected: &'static str,
+    /// "Retry all"
+    pub retry_all: &'static str,
+    /// "This process runs no workers; their status is on the process that runs them."
+    pub no_workers_here: &'static str,
+    /// "Storage folders"
+    pub storage_folders: &'static str,
+    /// "Verify the folders"
+    pub verify_storage: &'static str,
+    /// "Users checked"
+    pub users_checked: &'static str,
+    /// "Missing objects"
+    pub missing_objects: &'static str,
+    /// "Folders of no user"
+    pub orphan_folders: &'static str,
+    /// "Rebuild the folders"
+    pub rebuild_storage: &'static str,
+    /// "Also remove folders of no user"
+    pub prune_orphans: &'static str,
+    /// "Yes, rebuild"
+    pub confirm_rebuild: &'static str,
+    /// "Delivery log"
+    pub delivery_log: &'static str,
+    /// "Any"
+    pub any: &'static str,
+    /// "Recipient"
+    pub recipient: &'static str,
+    /// "Channel"
+    pub channel: &'static str,
+    /// "Template"
+    pub template: &'static str,
+    /// "Last error"
+    pub last_error: &'static str,
+    /// "Audit"
+    pub console_audit: &'static str,
+    /// "Verify the chain"
+    pub verify_chain: &'static str,
+    /// "Checks every event's hash against its content and its link to the event before. A range not starting at 1 trusts its first event's link."
+    pub verify_chain_hint: &'static str,
+    /// "From position (default 1)"
+    pub from_position: &'static str,
+    /// "To position (default: the head)"
+    pub to_position: &'static str,
+    /// "The chain is intact."
+    pub chain_intact: &'static str,
+    /// "The chain is broken"
+    pub chain_broken: &'static str,
+    /// "at position"
+    pub at_position: &'static str,
+    /// "Events verified"
+    pub events_verified: &'static str,
+    /// "Hash of the last event verified"
+    pub head_hash: &'static str,
+    /// "Signed checkpoints"
+    pub checkpoints: &'static str,
+    /// "No checkpoint is recorded yet (idlog events checkpoint records one)."
+    pub no_checkpoints: &'static str,
+    /// "Signed"
+    pub signed_at: &'static str,
+    /// "Public key"
+    pub public_key: &'static str,
+    /// "Download the log"
+    pub export_log: &'static str,
+    /// "The events as stored, one JSON object per line: what idlog events verify --export checks."
+    pub export_log_hint: &'static str,
+    /// "From (position or RFC 3339 time, optional)"
+    pub from_bound: &'static str,
+    /// "To (position or RFC 3339 time, optional)"
+    pub to_bound: &'static str,
+    /// "Stream id (optional)"
+    pub stream_id: &'static str,
+    /// "Event type (optional)"
+    pub event_type: &'static str,
+    /// "Analytics"
+    pub console_analytics: &'static str,
+    /// "Organization"
+    pub organization: &'static str,
+    /// "Everyone"
+    pub everyone: &'static str,
+    /// "Window (days)"
+    pub window_days: &'static str,
+    /// "Per day"
+    pub daily_series: &'static str,
+    /// "Show"
+    pub show: &'static str,
+    /// "Figures"
+    pub figures: &'static str,
+    /// "The numbers"
+    pub the_numbers: &'static str,
+    /// "Day"
+    pub day: &'static str,
+    /// "Count"
+    pub count: &'static str,
+    /// "Users"
+    pub figure_users: &'static str,
+    /// "Active today"
+    pub figure_active_today: &'static str,
+    /// "Active in 30 days"
+    pub figure_active_month: &'static str,
+    /// "Sign-ins that succeeded"
+    pub figure_login_success: &'static str,
+    /// "Registrations in the window"
+    pub figure_registrations: &'static str,
+    /// "Lockouts in the window"
+    pub figure_lockouts: &'static str,
+    /// "per day over"
+    pub per_day_over: &'static str,
+    /// "days"
+    pub days: &'static str,
+    /// "Verification funnel"
+    pub verification_funnel: &'static str,
+    /// "Registered"
+    pub funnel_registered: &'static str,
+    /// "Email verified"
+    pub funnel_email: &'static str,
+    /// "Phone verified"
+    pub funnel_phone: &'static str,
+    /// "Both verified"
+    pub funnel_both: &'static str,
+    /// "Users by status"
+    pub users_by_status: &'static str,
+    /// "Users by role"
+    pub users_by_role: &'static str,
+    /// "Events over"
+    pub events_over: &'static str,
+    /// "Events in the window"
+    pub events_in_window: &'static str,
+    /// "not locked"
+    pub not_locked: &'static str,
+    /// "locked until"
+    pub locked_until: &'static str,
+    /// "locked until unlocked"
+    pub locked_until_unlocked: &'static str,
+    /// "Email address verified"
+    pub email_verification: &'static str,
+    /// "Phone number verified"
+    pub phone_verification: &'static str,
+    /// "Lock"
+    pub lock: &'static str,
+    /// "Must choose a new password"
+    pub must_change_password: &'static str,
+    /// "yes"
+    pub yes: &'static str,
+    /// "no"
+    pub no: &'static str,
+    /// "Unlock"
+    pub unlock: &'static str,
+    /// "Reactivate"
+    pub reactivate: &'static str,
+    /// "Restore"
+    pub restore: &'static str,
+    /// "Send a password reset link"
+    pub send_reset: &'static str,
+    /// "Someone changed this user after you opened the page, so nothing was done. Check what changed below, then decide again."
+    pub stale_edit: &'static str,
+    /// "What changed since you opened the page"
+    pub what_changed: &'static str,
+    /// "You saw version"
+    pub you_saw_version: &'static str,
+    /// "it is now at version"
+    pub it_is_at_version: &'static str,
+    /// "What happened since"
+    pub events_since: &'static str,
+    /// "Details"
+    pub user_details: &'static str,
+    /// "Version"
+    pub version: &'static str,
+    /// "Account actions"
+    pub account_actions: &'static str,
+    /// "Reason (optional)"
+    pub reason_optional: &'static str,
+    /// "Until (UTC; empty: until unlocked)"
+    pub lock_until: &'static str,
+    /// "Deactivate"
+    pub deactivate: &'static str,
+    /// "Set a password"
+    pub set_a_password: &'static str,
+    /// "Temporary: must be changed at the next sign-in"
+    pub temporary_password: &'static str,
+    /// "Mark the email address verified"
+    pub verify_email_by_hand: &'static str,
+    /// "How you know it is theirs"
+    pub how_you_know: &'static str,
+    /// "Mark the phone number verified"
+    pub verify_phone_by_hand: &'static str,
+    /// "Delete this user"
+    pub delete_user: &'static str,
+    /// "Their sessions end, their email address, username and phone number become free, and their memberships end. The log keeps their history; an administrator can restore them for a while."
+    pub delete_user_hint: &'static str,
+    /// "Yes, delete this user"
+    pub confirm_delete: &'static str,
+    /// "Global roles"
+    pub global_roles: &'static str,
+    /// "Save roles"
+    pub save_roles: &'static str,
+    /// "Sessions"
+    pub user_sessions: &'static str,
+    /// "All of this user's activity"
+    pub all_activity: &'static str,
+    /// "History"
+    pub history: &'static str,
+    /// "As of (UTC time)"
+    pub as_of_time: &'static str,
+    /// "or log position"
+    pub or_log_position: &'static str,
+    /// "Show the user then"
+    pub show_as_of: &'static str,
+    /// "As of log position"
+    pub as_of_position: &'static str,
+    /// "Log position"
+    pub log_position: &'static str,
+    /// "Field"
+    pub field: &'static str,
+    /// "Then"
+    pub then: &'static str,
+    /// "Now"
+    pub now: &'static str,
+    /// "changed"
+    pub changed: &'static str,
     /// "Activity log"
     pub console_activity: &'static str,
     /// "Actor"
@@ -403,6 +695,152 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    console_organizations: "Organizations",
+    search_organizations: "Name or display name",
+    organizations_found: "organizations",
+    display_name: "Display name",
+    members: "Members",
+    create_organization: "Create an organization",
+    organization_name: "Name",
+    display_name_optional: "Display name (optional)",
+    contact_name: "Contact name",
+    contact_email: "Contact email",
+    contact_phone: "Contact phone",
+    permission_flags: "Permission flags",
+    remove: "Remove",
+    add_or_invite: "Add or invite a member",
+    user_or_email: "User id or email address",
+    flags_hint: "Comma-separated, e.g. billing, reports.",
+    invite_instead: "Invite (they accept); untick to add an existing user directly",
+    pending_invitations: "Pending invitations",
+    expires: "Expires",
+    revoke_invitation: "Revoke",
+    stale_organization: "Someone changed this organization after you opened the page, so nothing was done. The page shows it as it is now: check, then try again.",
+    console_operations: "Operations",
+    read_models: "Read models",
+    log_head: "The log's last position",
+    lag_events: "Lag (events)",
+    lag_seconds: "Lag (seconds)",
+    dead_letters: "Dead letters",
+    stopped_at: "stopped at",
+    running: "running",
+    attempts: "attempts",
+    retry: "Retry",
+    skip: "Skip",
+    confirm_skip: "Skip it: this read model will never reflect the event (until rebuilt)",
+    workers: "Workers",
+    bus: "Bus",
+    connected: "connected",
+    disconnected: "cut off",
+    retry_all: "Retry all",
+    no_workers_here: "This process runs no workers; their status is on the process that runs them.",
+    storage_folders: "Storage folders",
+    verify_storage: "Verify the folders",
+    users_checked: "Users checked",
+    missing_objects: "Missing objects",
+    orphan_folders: "Folders of no user",
+    rebuild_storage: "Rebuild the folders",
+    prune_orphans: "Also remove folders of no user",
+    confirm_rebuild: "Yes, rebuild",
+    delivery_log: "Delivery log",
+    any: "Any",
+    recipient: "Recipient",
+    channel: "Channel",
+    template: "Template",
+    last_error: "Last error",
+    console_audit: "Audit",
+    verify_chain: "Verify the chain",
+    verify_chain_hint: "Checks every event's hash against its content and its link to the event before. A range not starting at 1 trusts its first event's link.",
+    from_position: "From position (default 1)",
+    to_position: "To position (default: the head)",
+    chain_intact: "The chain is intact.",
+    chain_broken: "The chain is broken",
+    at_position: "at position",
+    events_verified: "Events verified",
+    head_hash: "Hash of the last event verified",
+    checkpoints: "Signed checkpoints",
+    no_checkpoints: "No checkpoint is recorded yet (idlog events checkpoint records one).",
+    signed_at: "Signed",
+    public_key: "Public key",
+    export_log: "Download the log",
+    export_log_hint: "The events as stored, one JSON object per line: what idlog events verify --export checks.",
+    from_bound: "From (position or RFC 3339 time, optional)",
+    to_bound: "To (position or RFC 3339 time, optional)",
+    stream_id: "Stream id (optional)",
+    event_type: "Event type (optional)",
+    console_analytics: "Analytics",
+    organization: "Organization",
+    everyone: "Everyone",
+    window_days: "Window (days)",
+    daily_series: "Per day",
+    show: "Show",
+    figures: "Figures",
+    the_numbers: "The numbers",
+    day: "Day",
+    count: "Count",
+    figure_users: "Users",
+    figure_active_today: "Active today",
+    figure_active_month: "Active in 30 days",
+    figure_login_success: "Sign-ins that succeeded",
+    figure_registrations: "Registrations in the window",
+    figure_lockouts: "Lockouts in the window",
+    per_day_over: "per day over",
+    days: "days",
+    verification_funnel: "Verification funnel",
+    funnel_registered: "Registered",
+    funnel_email: "Email verified",
+    funnel_phone: "Phone verified",
+    funnel_both: "Both verified",
+    users_by_status: "Users by status",
+    users_by_role: "Users by role",
+    events_over: "Events over",
+    events_in_window: "Events in the window",
+    not_locked: "not locked",
+    locked_until: "locked until",
+    locked_until_unlocked: "locked until unlocked",
+    email_verification: "Email address verified",
+    phone_verification: "Phone number verified",
+    lock: "Lock",
+    must_change_password: "Must choose a new password",
+    yes: "yes",
+    no: "no",
+    unlock: "Unlock",
+    reactivate: "Reactivate",
+    restore: "Restore",
+    send_reset: "Send a password reset link",
+    stale_edit: "Someone changed this user after you opened the page, so nothing was done. Check what changed below, then decide again.",
+    what_changed: "What changed since you opened the page",
+    you_saw_version: "You saw version",
+    it_is_at_version: "it is now at version",
+    events_since: "What happened since",
+    user_details: "Details",
+    version: "Version",
+    account_actions: "Account actions",
+    reason_optional: "Reason (optional)",
+    lock_until: "Until (UTC; empty: until unlocked)",
+    deactivate: "Deactivate",
+    set_a_password: "Set a password",
+    temporary_password: "Temporary: must be changed at the next sign-in",
+    verify_email_by_hand: "Mark the email address verified",
+    how_you_know: "How you know it is theirs",
+    verify_phone_by_hand: "Mark the phone number verified",
+    delete_user: "Delete this user",
+    delete_user_hint: "Their sessions end, their email address, username and phone number become free, and their memberships end. The log keeps their history; an administrator can restore them for a while.",
+    confirm_delete: "Yes, delete this user",
+    global_roles: "Global roles",
+    save_roles: "Save roles",
+    user_sessions: "Sessions",
+    all_activity: "All of this user's activity",
+    history: "History",
+    as_of_time: "As of (UTC time)",
+    or_log_position: "or log position",
+    show_as_of: "Show the user then",
+    as_of_position: "As of log position",
+    log_position: "Log position",
+    field: "Field",
+    then: "Then",
+    now: "Now",
+    changed: "changed",
     console_activity: "Activity log",
     actor: "Actor",
     user_id: "User id",
@@ -629,6 +1067,29 @@ impl Texts {
             "invitation-accepted" => "Welcome: you are a member now.",
             "invitation-declined" => "The invitation is declined.",
             "invitation-lapsed" => "That invitation lapsed before it was answered.",
+            "user-locked" => "The user is locked and signed out everywhere.",
+            "user-unlocked" => "The user is unlocked.",
+            "user-deactivated" => "The user is deactivated and signed out everywhere.",
+            "user-reactivated" => "The user is active again.",
+            "user-restored" => "The user is restored.",
+            "user-deleted" => "The user is deleted.",
+            "reset-sent" => "A password reset link is on its way to the user.",
+            "user-password-set" => "The password is set, and the user is signed out everywhere.",
+            "email-verified-by-hand" => "The email address is marked verified.",
+            "phone-verified-by-hand" => "The phone number is marked verified.",
+            "roles-saved" => "The roles are saved.",
+            "read-model-retry" => "The read model tries the event again.",
+            "read-model-skip" => "The read model went on past the event.",
+            "letters-retried" => "The dead letters went through.",
+            "letters-still-failing" => "Some dead letters still fail: see their errors.",
+            "storage-rebuilt" => "The storage folders are rebuilt.",
+            "organization-created" => "The organization is created.",
+            "organization-saved" => "The organization is saved.",
+            "member-invited" => "The invitation is on its way.",
+            "member-added" => "The member is added.",
+            "member-saved" => "The member's role and flags are saved.",
+            "member-removed" => "The member is removed.",
+            "invitation-revoked" => "The invitation is revoked.",
             _ => return None,
         })
     }

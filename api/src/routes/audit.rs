@@ -116,12 +116,17 @@ pub async fn events(
         event_type: query.event_type,
         ..Default::default()
     };
-    let mut selection = state.audit_events(
+    let selection = state.audit_events(
         &authority,
         filter,
         query.from.as_deref(),
         query.to.as_deref(),
     )?;
+    Ok(ndjson_response(selection))
+}
+
+/// The events `selection` reads, one JSON object per line, streamed batch by batch.
+pub(crate) fn ndjson_response(mut selection: audit::Selection) -> Response {
     let (chunks, body) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
     tokio::spawn(async move {
         loop {
@@ -143,14 +148,14 @@ pub async fn events(
     let stream = futures::stream::unfold(body, |mut body| async move {
         body.recv().await.map(|chunk| (chunk, body))
     });
-    Ok((
+    (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-ndjson"),
         )],
         Body::from_stream(stream),
     )
-        .into_response())
+        .into_response()
 }
 
 fn ndjson(events: &[eventstore::storage::StoredEvent]) -> Result<Vec<u8>, std::io::Error> {
@@ -232,16 +237,21 @@ pub async fn verify(
         last_hash: hex::encode(report.last_hash),
         broken: report.broken.map(|broken| BrokenView {
             position: broken.position,
-            kind: match broken.kind {
-                eventstore::chain::BreakKind::ContentAltered => "content_altered",
-                eventstore::chain::BreakKind::LinkBroken => "link_broken",
-                eventstore::chain::BreakKind::PositionGap => "position_gap",
-            },
+            kind: break_kind(broken.kind),
             reason: broken.kind.to_string(),
             expected: hex::encode(broken.expected),
             found: hex::encode(broken.found),
         }),
     }))
+}
+
+/// A break's kind as the API names it.
+pub(crate) fn break_kind(kind: eventstore::chain::BreakKind) -> &'static str {
+    match kind {
+        eventstore::chain::BreakKind::ContentAltered => "content_altered",
+        eventstore::chain::BreakKind::LinkBroken => "link_broken",
+        eventstore::chain::BreakKind::PositionGap => "position_gap",
+    }
 }
 
 /// How many checkpoints.

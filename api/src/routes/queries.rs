@@ -679,7 +679,9 @@ pub async fn verification_funnel(
     let min_position = min_position(&headers, freshness.min_position)?;
     let authority = Authority::of(&state, &caller).await?;
     Ok(axum::Json(
-        state.verification_funnel(&authority, min_position).await?,
+        state
+            .verification_funnel(&authority, None, min_position)
+            .await?,
     ))
 }
 

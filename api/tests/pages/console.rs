@@ -79,13 +79,13 @@ async fn each_role_lists_the_users_the_policy_lets_it_read(backend: Backend) {
     browser
         .click("nav.console a[href='/console/activity']")
         .await;
-    let log = browser.text("#activity tbody").await;
+    let log = browser.text("table.activity tbody").await;
     assert!(log.contains("MemberAdded") && log.contains(&cy), "{log}");
     browser.assert_accessible().await;
     browser.screenshots("console-activity").await;
     browser.fill("action", "UserRegistered").await;
     browser.submit("form[action='/console/activity']").await;
-    let registered = browser.text("#activity tbody").await;
+    let registered = browser.text("table.activity tbody").await;
     assert_eq!(registered.lines().count(), 3, "{registered}");
     assert!(
         registered
@@ -145,3 +145,224 @@ async fn each_role_lists_the_users_the_policy_lets_it_read(backend: Backend) {
 }
 
 test_both_backends!(each_role_lists_the_users_the_policy_lets_it_read);
+
+/// Creates a user with `role` (as the administrator `admin`), signed in with [`PASSWORD`].
+async fn staff(app: &TestApp, admin: &str, email: &str, role: &str) -> String {
+    let response = app
+        .post_with_token(
+            "/api/v1/users",
+            admin,
+            &json!({"email": email, "password": PASSWORD, "roles": [role]}),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "create {email}");
+    let body: serde_json::Value = response.json().await.expect("json");
+    body["id"].as_str().expect("id").to_owned()
+}
+
+/// Renames `user` over REST, as another administrator's tab would.
+async fn rename(app: &TestApp, admin: &str, user: &str, first_name: &str) {
+    let response = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{user}"),
+            admin,
+            Some(json!({"first_name": first_name})),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 200, "rename");
+}
+
+async fn an_administrator_locks_a_user_and_a_stale_edit_shows_what_changed(backend: Backend) {
+    let app = server(backend).await;
+    let (_, admin) = app.admin().await;
+    let ann = person(&app, "ann@example.com", "Ann").await;
+    person(&app, "bo@example.com", "Bo").await;
+    let head = app.head_position().await;
+    app.projector
+        .wait_for(head, &["directory"], std::time::Duration::from_secs(10))
+        .await
+        .expect("read models");
+
+    let browser = Browser::open(&app).await;
+    sign_in(
+        &browser,
+        "root@example.com",
+        "the administrator's passphrase",
+    )
+    .await;
+    browser.click("a[href='/console/users']").await;
+    browser.fill("q", "ann@").await;
+    browser.submit("form[action='/console/users']").await;
+    browser
+        .click(&format!("#users a[href='/console/users/{ann}']"))
+        .await;
+    assert_eq!(browser.text("h1").await, "Ann");
+    let facts = browser.text("#facts").await;
+    assert!(facts.contains("not locked"), "{facts}");
+    browser.assert_accessible().await;
+    browser.screenshots("console-user").await;
+
+    // Someone else renames her while the page is open: the lock is not taken, and the page
+    // says what changed.
+    rename(&app, &admin, &ann, "Annie").await;
+    browser.fill("lock-reason", "fraud review").await;
+    browser
+        .submit(&format!("form[action='/console/users/{ann}/lock']"))
+        .await;
+    assert!(
+        browser
+            .text(".problem")
+            .await
+            .contains("Someone changed this user"),
+        "{}",
+        browser.body().await
+    );
+    let changed = browser.text("#stale table.compared tr.changed").await;
+    assert!(
+        changed.contains("Name") && changed.contains("Ann") && changed.contains("Annie"),
+        "{changed}"
+    );
+    assert!(
+        browser.text("#stale").await.contains("UserProfileUpdated")
+            || browser.text("#stale").await.contains("Profile")
+    );
+    assert!(browser.text("#facts").await.contains("not locked"));
+    browser.assert_accessible().await;
+    browser.screenshots("console-user-stale").await;
+
+    // On the page as it is now, the lock is taken.
+    browser.fill("lock-reason", "fraud review").await;
+    browser
+        .submit(&format!("form[action='/console/users/{ann}/lock']"))
+        .await;
+    assert!(
+        browser.text("p.notice").await.contains("locked"),
+        "{}",
+        browser.body().await
+    );
+    assert!(
+        browser
+            .text("#facts")
+            .await
+            .contains("locked until unlocked")
+    );
+    assert!(
+        browser
+            .text("table.activity tbody")
+            .await
+            .contains("Locked")
+    );
+    // The activity log has it too.
+    browser
+        .click(&format!("a[href='/console/activity?user={ann}']"))
+        .await;
+    let log = browser.text("table.activity tbody").await;
+    assert!(
+        log.lines().next().unwrap_or_default().contains("Locked"),
+        "{log}"
+    );
+    browser.close().await;
+
+    // And she cannot sign in.
+    let browser = Browser::open(&app).await;
+    browser.go("/sign-in").await;
+    browser.fill("login", "ann@example.com").await;
+    browser.fill("password", PASSWORD).await;
+    browser.submit("form[action='/sign-in']").await;
+    assert!(browser.has(".problem").await, "{}", browser.body().await);
+    assert!(!browser.has("#status-heading").await);
+    browser.close().await;
+}
+
+test_both_backends!(an_administrator_locks_a_user_and_a_stale_edit_shows_what_changed);
+
+async fn analysts_read_charts_and_auditors_read_the_past(backend: Backend) {
+    let app = server(backend).await;
+    let (_, admin) = app.admin().await;
+    staff(&app, &admin, "ana@example.com", "analyst").await;
+    staff(&app, &admin, "aud@example.com", "auditor").await;
+    let ann = person(&app, "ann@example.com", "Ann").await;
+    // A second later than everything so far, she is renamed.
+    let before = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    rename(&app, &admin, &ann, "Annie").await;
+    let head = app.head_position().await;
+    app.projector
+        .wait_for(
+            head,
+            &["directory", "analytics"],
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .expect("read models");
+
+    // The analyst: the charts, with their numbers, and no administration of users.
+    let browser = Browser::open(&app).await;
+    sign_in(&browser, "ana@example.com", PASSWORD).await;
+    browser.click("a[href='/console/users']").await;
+    browser
+        .click("nav.console a[href='/console/analytics']")
+        .await;
+    assert!(browser.has("#chart-daily").await);
+    let funnel = browser.text("#chart-funnel").await;
+    assert!(funnel.contains("Registered"), "{funnel}");
+    let figures = browser.text("#figures").await;
+    assert!(
+        figures.contains("Users\n4") || figures.contains("Users 4"),
+        "{figures}"
+    );
+    assert!(
+        browser
+            .attribute("#chart-funnel rect.bar", "fill")
+            .await
+            .is_some(),
+        "bars are filled with patterns"
+    );
+    browser.assert_accessible().await;
+    browser.screenshots("console-analytics").await;
+    browser
+        .run("document.getElementById('daily-heading').scrollIntoView()")
+        .await;
+    browser.screenshots("console-charts").await;
+    browser.go(&format!("/console/users/{ann}")).await;
+    assert_eq!(browser.text("h1").await, "Annie");
+    assert!(!browser.has("#account-actions").await);
+    assert!(
+        !browser
+            .has(&format!("form[action='/console/users/{ann}/roles']"))
+            .await
+    );
+    browser.close().await;
+
+    // The auditor: her history, and her state as of before the rename beside now.
+    let browser = Browser::open(&app).await;
+    sign_in(&browser, "aud@example.com", PASSWORD).await;
+    browser.go(&format!("/console/users/{ann}")).await;
+    let timeline = browser.text("#timeline tbody").await;
+    assert!(timeline.contains("UserRegistered"), "{timeline}");
+    // The form's GET (the field also takes an RFC 3339 time).
+    browser
+        .go(&format!(
+            "/console/users/{ann}?as_of={}&position=#history",
+            before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ))
+        .await;
+    let compared = browser.text("#history table.compared").await;
+    let name = compared
+        .lines()
+        .find(|line| line.starts_with("Name"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        name.contains("Ann") && name.contains("Annie") && name.contains("changed"),
+        "{compared}"
+    );
+    assert!(!browser.has("#account-actions").await);
+    browser.assert_accessible().await;
+    browser.screenshots("console-user-history").await;
+    browser.close().await;
+}
+
+test_both_backends!(analysts_read_charts_and_auditors_read_the_past);

@@ -102,7 +102,9 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::CreateOrganization
         | O::ListActivity
         | O::ReadAuditLog
-        | O::ManageStorage => &[T::Everything],
+        | O::ManageStorage
+        | O::ReadProcessing
+        | O::ResolveDeadLetters => &[T::Everything],
         O::ReadOwnAccount
         | O::SignOut
         | O::SignOutEverywhere

@@ -13,6 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{NaiveDate, TimeZone, Utc};
+use projections::activity::ActivityRow;
 use projections::queries::ActivityFilter;
 use serde::{Deserialize, Serialize};
 
@@ -84,15 +85,36 @@ impl ActivityQuery {
     }
 }
 
-/// One row of the log as listed.
-struct Line {
-    at: When,
-    action: String,
-    actor: String,
-    subject: String,
-    resource: String,
-    ip: String,
-    device: String,
+/// One row of the log as listed (here and on a user's page).
+pub(super) struct Line {
+    pub(super) at: When,
+    pub(super) action: String,
+    pub(super) actor: String,
+    pub(super) subject: String,
+    pub(super) resource: String,
+    pub(super) ip: String,
+    pub(super) device: String,
+}
+
+impl Line {
+    /// `row` as listed.
+    pub(super) fn of(row: ActivityRow) -> Self {
+        Self {
+            at: When::new(row.at),
+            action: row.action,
+            actor: format!("{} {}", row.actor_kind, row.actor_id.unwrap_or_default())
+                .trim()
+                .to_owned(),
+            subject: row.subject_user_id.unwrap_or_default(),
+            resource: format!("{} {}", row.resource_type, row.resource_id),
+            ip: row.ip.unwrap_or_default(),
+            device: row
+                .user_agent
+                .as_deref()
+                .map(describe_agent)
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// The activity page.
@@ -117,25 +139,7 @@ pub async fn list(
         .activity_filter(&signed_in.authority, query.filter(Some(50))?, None, None)
         .await?;
     let page = state.activity_page(&filter).await?;
-    let lines = page
-        .items
-        .into_iter()
-        .map(|row| Line {
-            at: When::new(row.at),
-            action: row.action,
-            actor: format!("{} {}", row.actor_kind, row.actor_id.unwrap_or_default())
-                .trim()
-                .to_owned(),
-            subject: row.subject_user_id.unwrap_or_default(),
-            resource: format!("{} {}", row.resource_type, row.resource_id),
-            ip: row.ip.unwrap_or_default(),
-            device: row
-                .user_agent
-                .as_deref()
-                .map(describe_agent)
-                .unwrap_or_default(),
-        })
-        .collect();
+    let lines = page.items.into_iter().map(Line::of).collect();
     Ok(render::ok(&ActivityPage {
         next: page
             .next_cursor

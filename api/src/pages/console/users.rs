@@ -29,6 +29,7 @@ pub struct UsersQuery {
 
 /// One user as listed.
 struct UserLine {
+    id: String,
     name: String,
     email: String,
     username: String,
@@ -95,6 +96,7 @@ pub async fn list(
         .items
         .into_iter()
         .map(|user| UserLine {
+            id: user.id.clone(),
             name: [user.first_name.as_deref(), user.last_name.as_deref()]
                 .into_iter()
                 .flatten()
@@ -102,10 +104,7 @@ pub async fn list(
                 .join(" "),
             email: user.email.unwrap_or_default(),
             username: user.username.unwrap_or_default(),
-            status: serde_json::to_value(user.status)
-                .ok()
-                .and_then(|value| value.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            status: super::status_word(&user.status),
             roles: user.roles.join(", "),
             organizations: user.organizations.len(),
             verification: user.verification_status.replace('_', " "),

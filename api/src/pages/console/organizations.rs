@@ -1,0 +1,623 @@
+//! Organizations (partners): the list and creating one; one organization's details and status,
+//! its members with their organization roles and permission flags, adding or inviting
+//! members, and its pending invitations (revoke). Each form is offered when the policy lets the
+//! caller use it, and the use cases REST calls decide.
+
+use crate::AppState;
+use crate::pages::csrf::PageForm;
+use crate::pages::error::{PageError, problem_text};
+use crate::pages::render::{self, Chrome, When};
+use crate::pages::session::SignedIn;
+use crate::problem::Problem;
+use application::invitations::{Invitee, Offer};
+use application::organizations::{MemberChange, NewMember, NewOrganization, OrganizationChanges};
+use application::policy::{Operation, Target};
+use application::users::Preconditions;
+use application::{AppError, Resource};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use domain::organization::{Contact, OrgRole, OrganizationStatus};
+use domain::values::{DisplayName, Email, OrganizationName, Permission, PersonName, PhoneNumber};
+use domain::{OrganizationId, UserId};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+/// The statuses an organization can have.
+const STATUSES: &[&str] = &["active", "inactive", "testing", "suspended"];
+/// The roles a member can have.
+const ROLES: &[&str] = &["org_admin", "member", "readonly"];
+
+fn filled(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// The list's query.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// One organization as listed.
+struct OrganizationLine {
+    id: String,
+    name: String,
+    display_name: String,
+    status: String,
+    members: i64,
+    created: When,
+}
+
+/// The organizations page.
+#[derive(Template)]
+#[template(path = "console/organizations.html")]
+struct OrganizationsPage {
+    c: Chrome,
+    q: String,
+    status: String,
+    statuses: &'static [&'static str],
+    organizations: Vec<OrganizationLine>,
+    may_create: bool,
+    error: Option<String>,
+}
+
+async fn organizations_page(
+    state: &AppState,
+    signed_in: &SignedIn,
+    query: &ListQuery,
+    error: Option<String>,
+) -> Result<OrganizationsPage, PageError> {
+    let who = &signed_in.authority;
+    let organizations = state
+        .list_organizations(
+            who,
+            filled(&query.status).as_deref(),
+            filled(&query.q).as_deref(),
+            None,
+        )
+        .await?
+        .into_iter()
+        .map(|organization| OrganizationLine {
+            id: organization.organization_id,
+            name: organization.name,
+            display_name: organization.display_name.unwrap_or_default(),
+            status: organization.status,
+            members: organization.member_count,
+            created: When::new(organization.created_at),
+        })
+        .collect();
+    Ok(OrganizationsPage {
+        c: signed_in.chrome_with(signed_in.chrome.t.notice(query.done.as_deref())),
+        q: query.q.clone(),
+        status: query.status.clone(),
+        statuses: STATUSES,
+        organizations,
+        may_create: who.allows(Operation::CreateOrganization, Target::Everything),
+        error,
+    })
+}
+
+/// `GET /console/organizations`.
+pub async fn list(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    Ok(render::ok(
+        &organizations_page(&state, &signed_in, &query, None).await?,
+    ))
+}
+
+/// The details form (creating and editing).
+#[derive(Debug, Deserialize)]
+pub struct DetailsForm {
+    #[serde(default)]
+    version: Option<u64>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    contact_name: String,
+    #[serde(default)]
+    contact_email: String,
+    #[serde(default)]
+    contact_phone: String,
+    #[serde(default)]
+    status: String,
+}
+
+fn status(text: &str) -> Result<Option<OrganizationStatus>, AppError> {
+    filled(text)
+        .map(|text| {
+            text.parse()
+                .map_err(|_| AppError::Malformed("status: active, inactive, testing or suspended"))
+        })
+        .transpose()
+}
+
+fn optional<T>(
+    text: &str,
+    parse: impl Fn(&str) -> Result<T, domain::values::InvalidValue>,
+) -> Result<Option<T>, AppError> {
+    Ok(filled(text).map(|text| parse(&text)).transpose()?)
+}
+
+/// `POST /console/organizations`: creates one.
+pub async fn create(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    PageForm(form): PageForm<DetailsForm>,
+) -> Result<Response, PageError> {
+    let created = async {
+        let new = NewOrganization {
+            name: OrganizationName::parse(form.name.trim())?,
+            display_name: optional(&form.display_name, DisplayName::parse)?,
+            contact: Contact {
+                name: optional(&form.contact_name, PersonName::parse)?,
+                email: optional(&form.contact_email, Email::parse)?,
+                phone: optional(&form.contact_phone, PhoneNumber::parse)?,
+            },
+            status: status(&form.status)?.unwrap_or(OrganizationStatus::Active),
+        };
+        state
+            .create_organization(&signed_in.authority, &signed_in.context, new, None)
+            .await
+    }
+    .await;
+    match created {
+        Ok((domain::organization::OrganizationState::Present(organization), _, _)) => {
+            Ok(render::see_other(&format!(
+                "/console/organizations/{}?done=organization-created",
+                organization.id
+            )))
+        }
+        Ok(_) => Err(AppError::NotFound(Resource::Organization).into()),
+        Err(error) => {
+            let problem = refusal(error)?;
+            let page = organizations_page(
+                &state,
+                &signed_in,
+                &ListQuery::default(),
+                Some(problem_text(&problem)),
+            )
+            .await?;
+            Ok(render::refused(problem, &page))
+        }
+    }
+}
+
+/// What a refused form shows on its page; other failures become error pages.
+fn refusal(error: AppError) -> Result<Problem, PageError> {
+    match error {
+        error @ (AppError::Organization(_)
+        | AppError::Invalid(_)
+        | AppError::Malformed(_)
+        | AppError::Unknown { .. }
+        | AppError::User(_)
+        | AppError::RateLimited(_)) => Ok(Problem::from(error)),
+        error => Err(error.into()),
+    }
+}
+
+/// A member's line, with what the caller may do to them.
+struct MemberLine {
+    user_id: String,
+    email: String,
+    role: String,
+    permissions: String,
+    since: When,
+    may_change: bool,
+    may_remove: bool,
+}
+
+/// A pending invitation.
+struct InvitationLine {
+    user_id: String,
+    email: String,
+    role: String,
+    permissions: String,
+    invited: When,
+    expires: When,
+}
+
+/// One organization's page.
+#[derive(Template)]
+#[template(path = "console/organization.html")]
+struct OrganizationPage {
+    c: Chrome,
+    id: String,
+    version: u64,
+    name: String,
+    display_name: String,
+    contact_name: String,
+    contact_email: String,
+    contact_phone: String,
+    status: String,
+    statuses: &'static [&'static str],
+    roles: &'static [&'static str],
+    error: Option<String>,
+    may_edit: bool,
+    may_rename: bool,
+    may_change_status: bool,
+    may_add: bool,
+    may_invite: bool,
+    members: Vec<MemberLine>,
+    invitations: Option<Vec<InvitationLine>>,
+    may_revoke: bool,
+}
+
+fn organization_id(id: &str) -> Result<OrganizationId, PageError> {
+    id.parse()
+        .map_err(|_| AppError::NotFound(Resource::Organization).into())
+}
+
+fn flags(permissions: &BTreeSet<Permission>) -> String {
+    permissions
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn organization_page(
+    state: &AppState,
+    signed_in: &SignedIn,
+    id: &str,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> Result<OrganizationPage, PageError> {
+    let who = &signed_in.authority;
+    let organization_id = organization_id(id)?;
+    let (organization, version) = state
+        .authorized_organization(who, organization_id, Operation::ReadOrganization)
+        .await?;
+    let target = Target::Organization(organization_id);
+    let may = |operation| who.allows(operation, target);
+    let listed = state.members(who, organization_id, None).await?;
+    let mut members = Vec::new();
+    for member in listed {
+        // Acting on a member is decided on the member as a person (an org_admin does not act
+        // on a privileged user); the forms are offered as the policy would answer.
+        let person = match member.user_id.parse::<UserId>() {
+            Ok(user_id) => state.member(who, &organization, user_id).await.ok(),
+            Err(_) => None,
+        };
+        let allows = |operation| {
+            person.as_ref().is_some_and(|person| {
+                who.allows(
+                    operation,
+                    Target::Member {
+                        organization: organization_id,
+                        person,
+                    },
+                )
+            })
+        };
+        members.push(MemberLine {
+            may_change: allows(Operation::ChangeMember),
+            may_remove: allows(Operation::RemoveMember),
+            user_id: member.user_id,
+            email: member.email.unwrap_or_default(),
+            role: member.role,
+            permissions: member.permissions.0.join(", "),
+            since: When::new(member.added_at),
+        });
+    }
+    let invitations = if may(Operation::ListInvitations) {
+        Some(
+            state
+                .invitations(who, organization_id)
+                .await?
+                .into_iter()
+                .map(|listed| InvitationLine {
+                    user_id: listed.user_id.to_string(),
+                    email: listed
+                        .user
+                        .map(|user| user.email.to_string())
+                        .unwrap_or_default(),
+                    role: listed.invitation.role.to_string(),
+                    permissions: flags(&listed.invitation.permissions),
+                    invited: When::new(listed.invitation.invited_at),
+                    expires: When::new(listed.invitation.expires_at),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let contact = &organization.contact;
+    let text = |value: Option<String>| value.unwrap_or_default();
+    Ok(OrganizationPage {
+        c: signed_in.chrome_with(notice),
+        id: id.to_owned(),
+        version,
+        name: organization.name.to_string(),
+        display_name: text(organization.display_name.as_ref().map(ToString::to_string)),
+        contact_name: text(contact.name.as_ref().map(ToString::to_string)),
+        contact_email: text(contact.email.as_ref().map(ToString::to_string)),
+        contact_phone: text(contact.phone.as_ref().map(ToString::to_string)),
+        status: organization.status.to_string(),
+        statuses: STATUSES,
+        roles: ROLES,
+        error,
+        may_edit: may(Operation::ChangeOrganizationDetails),
+        may_rename: may(Operation::RenameOrganization),
+        may_change_status: may(Operation::ChangeOrganizationStatus),
+        may_add: may(Operation::AddMember),
+        may_invite: may(Operation::InviteMember),
+        members,
+        invitations,
+        may_revoke: may(Operation::RevokeInvitation),
+    })
+}
+
+/// `GET /console/organizations/{id}`.
+pub async fn page(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    Query(done): Query<crate::pages::account::Done>,
+) -> Result<Response, PageError> {
+    let notice = signed_in.chrome.t.notice(done.done.as_deref());
+    Ok(render::ok(
+        &organization_page(&state, &signed_in, &id, notice, None).await?,
+    ))
+}
+
+/// After a form on an organization's page: back to it with `done`, or the page again with
+/// what was refused.
+async fn answer(
+    state: &AppState,
+    signed_in: &SignedIn,
+    id: &str,
+    outcome: Result<(), AppError>,
+    done: &str,
+) -> Result<Response, PageError> {
+    match outcome {
+        Ok(()) => Ok(render::see_other(&format!(
+            "/console/organizations/{id}?done={done}"
+        ))),
+        Err(error) => {
+            let stale = matches!(
+                error,
+                AppError::Organization(commands::CommandError::Conflict { .. })
+            );
+            let problem = refusal(error)?;
+            let text = if stale {
+                signed_in.chrome.t.stale_organization.to_owned()
+            } else {
+                problem_text(&problem)
+            };
+            let page = organization_page(state, signed_in, id, None, Some(text)).await?;
+            Ok(render::refused(problem, &page))
+        }
+    }
+}
+
+/// `POST /console/organizations/{id}/details`.
+pub async fn change(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<DetailsForm>,
+) -> Result<Response, PageError> {
+    let organization_id = organization_id(&id)?;
+    let outcome = async {
+        let changes = OrganizationChanges {
+            name: optional(&form.name, OrganizationName::parse)?,
+            display_name: optional(&form.display_name, DisplayName::parse)?,
+            contact_name: optional(&form.contact_name, PersonName::parse)?,
+            contact_email: optional(&form.contact_email, Email::parse)?,
+            contact_phone: optional(&form.contact_phone, PhoneNumber::parse)?,
+            status: status(&form.status)?,
+        };
+        state
+            .change_organization(
+                &signed_in.authority,
+                &signed_in.context,
+                organization_id,
+                changes,
+                Preconditions {
+                    expected_version: form.version,
+                    idempotency: None,
+                },
+            )
+            .await
+            .map(|_| ())
+    }
+    .await;
+    answer(&state, &signed_in, &id, outcome, "organization-saved").await
+}
+
+/// A member's role and flags, as a form sends them.
+#[derive(Debug, Deserialize)]
+pub struct MemberForm {
+    #[serde(default)]
+    version: Option<u64>,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    permissions: String,
+    #[serde(default)]
+    invite: Option<String>,
+}
+
+impl MemberForm {
+    fn role(&self) -> Result<Option<OrgRole>, AppError> {
+        filled(&self.role)
+            .map(|role| {
+                role.parse()
+                    .map_err(|_| AppError::Malformed("role: org_admin, member or readonly"))
+            })
+            .transpose()
+    }
+
+    fn permissions(&self) -> Result<BTreeSet<Permission>, AppError> {
+        self.permissions
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|name| Permission::parse(name).map_err(AppError::from))
+            .collect()
+    }
+}
+
+/// `POST /console/organizations/{id}/members`: adds an existing user by id directly
+/// (administrators), or invites a user by id or email address.
+pub async fn add_member(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<MemberForm>,
+) -> Result<Response, PageError> {
+    let organization_id = organization_id(&id)?;
+    let who = &signed_in.authority;
+    let invite = form.invite.is_some();
+    let outcome = async {
+        let role = form.role()?.unwrap_or(OrgRole::Member);
+        let permissions = form.permissions()?;
+        let user = form.user.trim();
+        if user.is_empty() {
+            return Err(AppError::Malformed(
+                "name the user: their id or email address",
+            ));
+        }
+        if invite {
+            let invitee = if user.contains('@') {
+                Invitee::Email(Email::parse(user)?)
+            } else {
+                Invitee::User {
+                    id: user.to_owned(),
+                    field: "/user",
+                }
+            };
+            state
+                .invite_member(
+                    who,
+                    &signed_in.context,
+                    organization_id,
+                    invitee,
+                    Offer { role, permissions },
+                )
+                .await
+                .map(|_| ())
+        } else {
+            state
+                .add_member_directly(
+                    who,
+                    &signed_in.context,
+                    organization_id,
+                    NewMember {
+                        user_id: user.to_owned(),
+                        role,
+                        permissions,
+                    },
+                    Preconditions::default(),
+                )
+                .await
+                .map(|_| ())
+        }
+    }
+    .await;
+    let done = if invite {
+        "member-invited"
+    } else {
+        "member-added"
+    };
+    answer(&state, &signed_in, &id, outcome, done).await
+}
+
+/// `POST /console/organizations/{id}/members/{user_id}`: a member's role and flags.
+pub async fn change_member(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path((id, user_id)): Path<(String, String)>,
+    PageForm(form): PageForm<MemberForm>,
+) -> Result<Response, PageError> {
+    let organization_id = organization_id(&id)?;
+    let user_id: UserId = user_id
+        .parse()
+        .map_err(|_| PageError::from(AppError::NotFound(Resource::Member)))?;
+    let outcome = async {
+        let change = MemberChange {
+            role: form.role()?,
+            permissions: Some(form.permissions()?),
+        };
+        state
+            .change_member(
+                &signed_in.authority,
+                &signed_in.context,
+                organization_id,
+                user_id,
+                change,
+                Preconditions {
+                    expected_version: form.version,
+                    idempotency: None,
+                },
+            )
+            .await
+            .map(|_| ())
+    }
+    .await;
+    answer(&state, &signed_in, &id, outcome, "member-saved").await
+}
+
+/// `POST /console/organizations/{id}/members/{user_id}/remove`.
+pub async fn remove_member(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path((id, user_id)): Path<(String, String)>,
+    PageForm(form): PageForm<MemberForm>,
+) -> Result<Response, PageError> {
+    let organization_id = organization_id(&id)?;
+    let user_id: UserId = user_id
+        .parse()
+        .map_err(|_| PageError::from(AppError::NotFound(Resource::Member)))?;
+    let outcome = state
+        .remove_member(
+            &signed_in.authority,
+            &signed_in.context,
+            organization_id,
+            user_id,
+            Preconditions {
+                expected_version: form.version,
+                idempotency: None,
+            },
+        )
+        .await
+        .map(|_| ());
+    answer(&state, &signed_in, &id, outcome, "member-removed").await
+}
+
+/// `POST /console/organizations/{id}/invitations/{user_id}/revoke`.
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path((id, user_id)): Path<(String, String)>,
+    PageForm(_): PageForm<super::super::account::Empty>,
+) -> Result<Response, PageError> {
+    let organization_id = organization_id(&id)?;
+    let user_id: UserId = user_id
+        .parse()
+        .map_err(|_| PageError::from(AppError::NotFound(Resource::Invitation)))?;
+    let outcome = state
+        .revoke_invitation(
+            &signed_in.authority,
+            &signed_in.context,
+            organization_id,
+            user_id,
+            None,
+        )
+        .await
+        .map(|_| ());
+    answer(&state, &signed_in, &id, outcome, "invitation-revoked").await
+}

@@ -1,0 +1,709 @@
+//! One user: their details and the account actions the policy lets the caller take, their
+//! organizations, sessions and recent activity, and their history from the log, with their
+//! state as of any past time or position shown beside their state now.
+//!
+//! Every action form carries the version of the user the page showed: when someone else
+//! changed the user since, nothing is done and the page shows what changed.
+
+use super::activity::Line;
+use super::status_word;
+use crate::AppState;
+use crate::pages::csrf::PageForm;
+use crate::pages::error::{PageError, problem_text};
+use crate::pages::render::{self, Chrome, When, describe_agent};
+use crate::pages::session::SignedIn;
+use crate::pages::texts::Texts;
+use crate::problem::Problem;
+use application::policy::{Operation, Target};
+use application::users::{AccountAction, ChangedSince, Preconditions, UserChanges};
+use application::{AppError, Resource};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{NaiveDateTime, TimeZone, Utc};
+use commands::CommandError;
+use domain::user::{User, UserStatus};
+use domain::values::Reason;
+use domain::{Timestamp, UserId};
+use projections::queries::ActivityFilter;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+/// How many of the user's latest activity rows and history events the page lists.
+const RECENT: u32 = 20;
+const HISTORY: usize = 200;
+
+/// The page's query: a notice, a log position to wait for (after a change), and a past point.
+#[derive(Debug, Default, Deserialize)]
+pub struct UserQuery {
+    #[serde(default)]
+    done: Option<String>,
+    #[serde(default)]
+    at: Option<u64>,
+    #[serde(default)]
+    as_of: String,
+    #[serde(default)]
+    position: String,
+}
+
+/// One fact about a user, as the page lists and compares them.
+struct Fact {
+    label: &'static str,
+    value: String,
+}
+
+/// A fact then and now.
+struct Compared {
+    label: &'static str,
+    then: String,
+    now: String,
+    changed: bool,
+}
+
+/// The facts a person can check about `user` at `at` (a lock is current or not at a time).
+fn facts(t: &Texts, user: &User, at: Timestamp) -> Vec<Fact> {
+    let or_none = |value: Option<String>| value.unwrap_or_else(|| t.none.to_owned());
+    let verified = |when: Option<Timestamp>| match when {
+        Some(when) => format!("{} {}", t.verified, When::new(when).text),
+        None => t.not_verified.to_owned(),
+    };
+    let lock = match user.active_lock(at) {
+        None => t.not_locked.to_owned(),
+        Some(lock) => match lock.until {
+            Some(until) => format!("{} {}", t.locked_until, When::new(until).text),
+            None => t.locked_until_unlocked.to_owned(),
+        },
+    };
+    let name = full_name(user);
+    vec![
+        Fact {
+            label: t.name,
+            value: or_none((!name.is_empty()).then_some(name)),
+        },
+        Fact {
+            label: t.email,
+            value: user.email.to_string(),
+        },
+        Fact {
+            label: t.email_verification,
+            value: verified(user.email_verified_at),
+        },
+        Fact {
+            label: t.username,
+            value: or_none(user.username.as_ref().map(ToString::to_string)),
+        },
+        Fact {
+            label: t.phone_number,
+            value: or_none(user.phone.as_ref().map(ToString::to_string)),
+        },
+        Fact {
+            label: t.phone_verification,
+            value: if user.phone.is_some() {
+                verified(user.phone_verified_at)
+            } else {
+                t.none.to_owned()
+            },
+        },
+        Fact {
+            label: t.status,
+            value: user.status.to_string(),
+        },
+        Fact {
+            label: t.lock,
+            value: lock,
+        },
+        Fact {
+            label: t.roles,
+            value: or_none((!user.roles.is_empty()).then(|| {
+                user.roles
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })),
+        },
+        Fact {
+            label: t.two_factor,
+            value: if user.has_mfa() { t.on } else { t.off }.to_owned(),
+        },
+        Fact {
+            label: t.organizations,
+            value: user.organizations.len().to_string(),
+        },
+        Fact {
+            label: t.must_change_password,
+            value: if user.password_change_required {
+                t.yes
+            } else {
+                t.no
+            }
+            .to_owned(),
+        },
+    ]
+}
+
+/// `then` and `now` fact by fact.
+fn compare(then: Vec<Fact>, now: Vec<Fact>) -> Vec<Compared> {
+    then.into_iter()
+        .zip(now)
+        .map(|(then, now)| Compared {
+            label: then.label,
+            changed: then.value != now.value,
+            then: then.value,
+            now: now.value,
+        })
+        .collect()
+}
+
+fn full_name(user: &User) -> String {
+    [user.first_name.as_ref(), user.last_name.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A time typed into the page (`2026-12-06T09:30`, from a `datetime-local` field, read as UTC;
+/// or RFC 3339).
+fn typed_time(field: &str, text: &str) -> Result<Option<Timestamp>, PageError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(at.with_timezone(&Utc)));
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|at| Some(Utc.from_utc_datetime(&at)))
+        .ok_or_else(|| {
+            Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query")
+                .with_detail(format!("{field}: a time such as 2026-12-06T09:30 (UTC)"))
+                .into()
+        })
+}
+
+/// An action's form: the version of the user the page showed, and what the action needs.
+#[derive(Debug, Deserialize)]
+pub struct ActionForm {
+    version: u64,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    password: Option<SecretString>,
+    #[serde(default)]
+    temporary: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// An action the page offers: its path segment, its operation, and its button.
+struct Offered {
+    action: &'static str,
+    label: &'static str,
+}
+
+/// One of the user's sessions.
+struct SessionLine {
+    device: String,
+    ip: String,
+    started: When,
+    last_used: When,
+    status: String,
+}
+
+/// An organization the user belongs to, as far as the caller may read it.
+struct MembershipLine {
+    id: String,
+    name: String,
+    role: String,
+}
+
+/// One event of the user's stream.
+struct HistoryLine {
+    position: u64,
+    version: u64,
+    at: When,
+    event: String,
+    actor: String,
+}
+
+/// The past point shown beside now.
+struct PastView {
+    position: u64,
+    at: When,
+    facts: Vec<Compared>,
+}
+
+/// What a stale edit shows.
+struct StaleView {
+    seen: u64,
+    now: u64,
+    facts: Vec<Compared>,
+    events: Vec<(When, String, String)>,
+}
+
+/// The user page.
+#[derive(Template)]
+#[template(path = "console/user.html")]
+struct UserPage {
+    c: Chrome,
+    id: String,
+    heading: String,
+    version: u64,
+    error: Option<String>,
+    stale: Option<StaleView>,
+    facts: Vec<Fact>,
+    simple: Vec<Offered>,
+    lock: bool,
+    deactivate: bool,
+    delete: bool,
+    set_password: bool,
+    verify_email: bool,
+    verify_phone: bool,
+    roles: Option<Vec<(String, bool)>>,
+    min_length: usize,
+    memberships: Vec<MembershipLine>,
+    sessions: Option<Vec<SessionLine>>,
+    activity: Option<Vec<Line>>,
+    history: Option<Vec<HistoryLine>>,
+    as_of: String,
+    position: String,
+    past: Option<PastView>,
+    past_error: Option<String>,
+}
+
+/// What went wrong with the last form, if anything.
+#[derive(Default)]
+struct Outcome {
+    error: Option<String>,
+    stale: Option<ChangedSince>,
+}
+
+/// `GET /console/users/{id}`.
+pub async fn page(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    Query(query): Query<UserQuery>,
+) -> Result<Response, PageError> {
+    let page = user_page(&state, &signed_in, &id, &query, Outcome::default()).await?;
+    Ok(render::ok(&page))
+}
+
+fn user_id(id: &str) -> Result<UserId, PageError> {
+    id.parse()
+        .map_err(|_| AppError::NotFound(Resource::User).into())
+}
+
+async fn user_page(
+    state: &AppState,
+    signed_in: &SignedIn,
+    id: &str,
+    query: &UserQuery,
+    outcome: Outcome,
+) -> Result<UserPage, PageError> {
+    let t = signed_in.chrome.t;
+    let who = &signed_in.authority;
+    let user_id = user_id(id)?;
+    let (user, version) = state.user(who, user_id).await?;
+    let now = Utc::now();
+    let person = who.person(&state.app, &user);
+    let may = |operation: Operation| who.allows(operation, Target::Person(&person));
+
+    let status = user.status;
+    let locked = user.is_locked(now);
+    let mut simple = Vec::new();
+    let mut offer = |allowed: bool, action: &'static str, label: &'static str| {
+        if allowed {
+            simple.push(Offered { action, label });
+        }
+    };
+    offer(
+        locked && status != UserStatus::Deleted && may(Operation::UnlockUser),
+        "unlock",
+        t.unlock,
+    );
+    offer(
+        status == UserStatus::Deactivated && may(Operation::ReactivateUser),
+        "reactivate",
+        t.reactivate,
+    );
+    offer(
+        status == UserStatus::Deleted && may(Operation::RestoreUser),
+        "restore",
+        t.restore,
+    );
+    offer(
+        status == UserStatus::Active && may(Operation::SendPasswordReset),
+        "send-reset",
+        t.send_reset,
+    );
+    let present = status != UserStatus::Deleted;
+    let roles = (present && may(Operation::ChangeRoles)).then(|| {
+        state
+            .auth
+            .roles
+            .names()
+            .into_iter()
+            .map(|name| {
+                let held = user.roles.iter().any(|role| role.to_string() == name);
+                (name, held)
+            })
+            .collect()
+    });
+
+    let mut memberships = Vec::new();
+    for organization in &user.organizations {
+        if let Ok((organization, _)) = state
+            .authorized_organization(who, *organization, Operation::ReadOrganization)
+            .await
+        {
+            memberships.push(MembershipLine {
+                id: organization.id.to_string(),
+                role: organization
+                    .members
+                    .get(&user.id)
+                    .map(|membership| membership.role.to_string())
+                    .unwrap_or_default(),
+                name: organization.name.to_string(),
+            });
+        }
+    }
+    let sessions = if may(Operation::ReadUserSessions) {
+        let rows = state.user_sessions(who, id, query.at).await?;
+        Some(
+            rows.into_iter()
+                .map(|row| SessionLine {
+                    device: row
+                        .device
+                        .or_else(|| row.user_agent.as_deref().map(describe_agent))
+                        .unwrap_or_else(|| t.unknown_device.to_owned()),
+                    ip: row.ip.unwrap_or_default(),
+                    started: When::new(row.started_at),
+                    last_used: When::new(row.last_used_at),
+                    status: match row.end_reason {
+                        Some(reason) => format!("{} ({reason})", row.status),
+                        None => row.status,
+                    },
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let activity = if may(Operation::ReadUserActivity) {
+        let filter = state
+            .activity_filter(
+                who,
+                ActivityFilter {
+                    limit: Some(RECENT),
+                    ..ActivityFilter::default()
+                },
+                Some(id.to_owned()),
+                query.at,
+            )
+            .await?;
+        Some(
+            state
+                .activity_page(&filter)
+                .await?
+                .items
+                .into_iter()
+                .map(Line::of)
+                .collect(),
+        )
+    } else {
+        None
+    };
+
+    let (history, past, past_error) = if may(Operation::ReadUserHistory) {
+        let entries = state.user_history(who, user_id).await?;
+        let history = entries
+            .iter()
+            .rev()
+            .take(HISTORY)
+            .map(|entry| HistoryLine {
+                position: entry.position,
+                version: entry.stream_version,
+                at: When::new(entry.recorded_at),
+                event: entry.event_type.clone(),
+                actor: actor_text(&entry.actor),
+            })
+            .collect();
+        let (past, past_error) = match past_view(state, signed_in, &user, query, now).await {
+            Ok(past) => (past, None),
+            Err(problem) => (None, Some(problem_text(&problem))),
+        };
+        (Some(history), past, past_error)
+    } else {
+        (None, None, None)
+    };
+
+    let error = outcome.error;
+    let stale = outcome.stale.map(|changed| StaleView {
+        seen: changed.seen,
+        now: changed.version,
+        facts: compare(facts(t, &changed.then, now), facts(t, &changed.now, now)),
+        events: changed
+            .events
+            .iter()
+            .map(|(event, at, actor)| (When::new(*at), event.clone(), actor_text(actor)))
+            .collect(),
+    });
+    let name = full_name(&user);
+    Ok(UserPage {
+        c: signed_in.chrome_with(t.notice(query.done.as_deref())),
+        id: id.to_owned(),
+        heading: if name.is_empty() {
+            user.email.to_string()
+        } else {
+            name
+        },
+        version,
+        error,
+        stale,
+        facts: facts(t, &user, now),
+        simple,
+        lock: present && !locked && may(Operation::LockUser),
+        deactivate: status == UserStatus::Active && may(Operation::DeactivateUser),
+        delete: present && may(Operation::DeleteUser),
+        set_password: present && may(Operation::SetPassword),
+        verify_email: present && user.email_verified_at.is_none() && may(Operation::VerifyByHand),
+        verify_phone: present
+            && user.phone.is_some()
+            && user.phone_verified_at.is_none()
+            && may(Operation::VerifyByHand),
+        roles,
+        min_length: state.passwords.min_length(),
+        memberships,
+        sessions,
+        activity,
+        history,
+        as_of: query.as_of.clone(),
+        position: query.position.clone(),
+        past,
+        past_error,
+    })
+}
+
+/// The user as of the time or position the query asks for, beside now.
+async fn past_view(
+    state: &AppState,
+    signed_in: &SignedIn,
+    user: &User,
+    query: &UserQuery,
+    now: Timestamp,
+) -> Result<Option<PastView>, Problem> {
+    let as_of = typed_time("as_of", &query.as_of).map_err(page_problem)?;
+    let position = match query.position.trim() {
+        "" => None,
+        text => Some(text.parse::<u64>().map_err(|_| {
+            Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query")
+                .with_detail("position: a whole number, a position in the log")
+        })?),
+    };
+    if as_of.is_none() && position.is_none() {
+        return Ok(None);
+    }
+    let t = signed_in.chrome.t;
+    let past = state
+        .user_as_of(&signed_in.authority, user.id, as_of, position)
+        .await
+        .map_err(Problem::from)?;
+    let then_at = as_of.unwrap_or(past.recorded_at);
+    Ok(Some(PastView {
+        position: past.position,
+        at: When::new(past.recorded_at),
+        facts: compare(facts(t, &past.user, then_at), facts(t, user, now)),
+    }))
+}
+
+fn page_problem(error: PageError) -> Problem {
+    match error {
+        PageError::Problem(problem) => problem,
+        _ => Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query"),
+    }
+}
+
+/// An actor as the history names it: `admin 0193…`, `system`.
+fn actor_text(actor: &eventstore::Actor) -> String {
+    format!(
+        "{} {}",
+        status_word(&actor.kind),
+        actor.id.as_deref().unwrap_or("")
+    )
+    .trim()
+    .to_owned()
+}
+
+/// A reason typed into a form (`None` when empty).
+fn typed_reason(text: &str) -> Result<Option<Reason>, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Reason::parse(text)?))
+}
+
+/// `POST /console/users/{id}/{action}`: one of the account actions, on the version the page
+/// showed.
+pub async fn act(
+    State(state): State<AppState>,
+    mut signed_in: SignedIn,
+    Path((id, action)): Path<(String, String)>,
+    PageForm(form): PageForm<ActionForm>,
+) -> Result<Response, PageError> {
+    let user_id = user_id(&id)?;
+    let preconditions = Preconditions {
+        expected_version: Some(form.version),
+        idempotency: None,
+    };
+    let done = match run(
+        &state,
+        &mut signed_in,
+        user_id,
+        &action,
+        form,
+        preconditions,
+    )
+    .await
+    {
+        Ok((done, position)) => {
+            let at = position.map(|at| format!("&at={at}")).unwrap_or_default();
+            return Ok(render::see_other(&format!(
+                "/console/users/{id}?done={done}{at}"
+            )));
+        }
+        Err(error) => error,
+    };
+    let (problem, stale) = match done {
+        AppError::User(CommandError::Conflict { expected, actual }) => (
+            Problem::from(AppError::User(CommandError::Conflict { expected, actual })),
+            Some(
+                state
+                    .user_changed_since(&signed_in.authority, user_id, expected)
+                    .await?,
+            ),
+        ),
+        error @ (AppError::User(_)
+        | AppError::Password { .. }
+        | AppError::Invalid(_)
+        | AppError::Malformed(_)
+        | AppError::RateLimited(_)) => (Problem::from(error), None),
+        error => return Err(error.into()),
+    };
+    let error = if stale.is_some() {
+        signed_in.chrome.t.stale_edit.to_owned()
+    } else {
+        problem_text(&problem)
+    };
+    let outcome = Outcome {
+        error: Some(error),
+        stale,
+    };
+    let page = user_page(&state, &signed_in, &id, &UserQuery::default(), outcome).await?;
+    Ok(render::refused(problem, &page))
+}
+
+/// Runs `action`; says which notice to show and the log position to wait for.
+async fn run(
+    state: &AppState,
+    signed_in: &mut SignedIn,
+    user_id: UserId,
+    action: &str,
+    form: ActionForm,
+    preconditions: Preconditions,
+) -> Result<(&'static str, Option<u64>), AppError> {
+    if action == "roles" {
+        let mut roles = BTreeSet::new();
+        for name in &form.roles {
+            roles.insert(
+                state
+                    .auth
+                    .roles
+                    .role(name)
+                    .ok_or(AppError::Malformed("a role the catalog does not have"))?,
+            );
+        }
+        let executed = state
+            .update_user(
+                &mut signed_in.authority,
+                &signed_in.context,
+                user_id,
+                UserChanges {
+                    roles: Some(roles),
+                    ..UserChanges::default()
+                },
+                None,
+                preconditions,
+            )
+            .await?;
+        return Ok(("roles-saved", executed.position));
+    }
+    let (action, done) = match action {
+        "lock" => (
+            AccountAction::Lock {
+                reason: typed_reason(&form.reason)?,
+                until: typed_time("until", &form.until)
+                    .map_err(|_| AppError::Malformed("until: a time such as 2026-12-06T09:30"))?,
+            },
+            "user-locked",
+        ),
+        "unlock" => (AccountAction::Unlock, "user-unlocked"),
+        "deactivate" => (
+            AccountAction::Deactivate {
+                reason: typed_reason(&form.reason)?,
+            },
+            "user-deactivated",
+        ),
+        "reactivate" => (AccountAction::Reactivate, "user-reactivated"),
+        "restore" => (AccountAction::Restore, "user-restored"),
+        "delete" if form.confirm.is_some() => (AccountAction::Delete, "user-deleted"),
+        "delete" => return Err(AppError::Malformed("tick the box to confirm the deletion")),
+        "send-reset" => (AccountAction::SendPasswordReset, "reset-sent"),
+        "set-password" => (
+            AccountAction::SetPassword {
+                password: form
+                    .password
+                    .ok_or(AppError::Malformed("type the new password"))?,
+                temporary: form.temporary.is_some(),
+            },
+            "user-password-set",
+        ),
+        "verify-email" | "verify-phone" => {
+            let reason = typed_reason(&form.reason)?
+                .ok_or(AppError::Malformed("say how you know it is theirs"))?;
+            if action == "verify-email" {
+                (
+                    AccountAction::VerifyEmail { reason },
+                    "email-verified-by-hand",
+                )
+            } else {
+                (
+                    AccountAction::VerifyPhone { reason },
+                    "phone-verified-by-hand",
+                )
+            }
+        }
+        _ => return Err(AppError::NotFound(Resource::User)),
+    };
+    let executed = state
+        .change_account(
+            &signed_in.authority,
+            &signed_in.context,
+            user_id,
+            action,
+            preconditions,
+        )
+        .await?;
+    Ok((done, executed.position))
+}
