@@ -366,3 +366,217 @@ async fn analysts_read_charts_and_auditors_read_the_past(backend: Backend) {
 }
 
 test_both_backends!(analysts_read_charts_and_auditors_read_the_past);
+
+/// Chooses `value` in the select `id`.
+async fn choose(browser: &Browser, id: &str, value: &str) {
+    browser
+        .run(&format!(
+            "document.getElementById('{id}').value = '{value}'"
+        ))
+        .await;
+}
+
+async fn administrators_run_organizations_the_log_and_the_processing(backend: Backend) {
+    let app = server(backend).await;
+    let (_, admin) = app.admin().await;
+    let bo = person(&app, "bo@example.com", "Bo").await;
+    let cy = person(&app, "cy@example.com", "Cy").await;
+    let registered = app.head_position().await;
+    let other = app
+        .post_with_token("/api/v1/organizations", &admin, &json!({"name": "globex"}))
+        .await;
+    assert_eq!(other.status(), 201);
+
+    let browser = Browser::open(&app).await;
+    sign_in(
+        &browser,
+        "root@example.com",
+        "the administrator's passphrase",
+    )
+    .await;
+    // An organization, created and edited.
+    browser.go("/console/organizations").await;
+    browser.fill("new-name", "acme").await;
+    browser.submit("#create-organization").await;
+    assert_eq!(browser.text("h1").await, "acme", "{}", browser.body().await);
+    assert!(browser.text("p.notice").await.contains("created"));
+    browser.fill("display_name", "Acme Inc.").await;
+    choose(&browser, "org-status", "testing").await;
+    browser.submit("#organization-details").await;
+    assert!(browser.text("p.notice").await.contains("saved"));
+    assert_eq!(
+        browser.attribute("#display_name", "value").await.as_deref(),
+        Some("Acme Inc.")
+    );
+    // Bo added directly as its org_admin, Cy invited by email, then the invitation revoked.
+    browser.fill("member-user", &bo).await;
+    choose(&browser, "member-role", "org_admin").await;
+    browser.fill("member-flags", "billing, reports").await;
+    browser.click("#invite").await;
+    browser.submit("#add-member").await;
+    assert!(
+        browser.text("p.notice").await.contains("added"),
+        "{}",
+        browser.body().await
+    );
+    let members = browser.text("#members tbody").await;
+    assert!(members.contains("bo@example.com"), "{members}");
+    assert_eq!(
+        browser
+            .attribute(&format!("#flags-{bo}"), "value")
+            .await
+            .as_deref(),
+        Some("billing, reports")
+    );
+    browser.fill("member-user", "cy@example.com").await;
+    browser.submit("#add-member").await;
+    assert!(
+        browser
+            .text("#invitations tbody")
+            .await
+            .contains("cy@example.com")
+    );
+    browser.assert_accessible().await;
+    browser.screenshots("console-organization").await;
+    browser.submit("#invitations form").await;
+    assert!(browser.text("p.notice").await.contains("revoked"));
+    assert!(!browser.has("#invitations").await);
+    let organization = browser.path().await;
+
+    // The log: verified whole, with its head hash; downloadable as stored.
+    browser.click("nav.console a[href='/console/audit']").await;
+    browser.submit("form[action='/console/audit']").await;
+    let verified = browser.text("#verified").await;
+    assert!(verified.contains("The chain is intact"), "{verified}");
+    let head_hash = browser.text("#verified code").await;
+    assert_eq!(head_hash.len(), 64, "{head_hash}");
+    browser.assert_accessible().await;
+    browser.screenshots("console-audit").await;
+    let export = browser.fetch("/console/audit/export").await;
+    assert_eq!(export[0], 200);
+    assert_eq!(export[1], "application/x-ndjson");
+    let lines = export[2].as_str().unwrap_or_default().lines().count() as u64;
+    assert_eq!(
+        lines,
+        app.head_position().await,
+        "every event, one per line"
+    );
+
+    // The processing: read models and workers, the storage folders, the delivery log.
+    browser
+        .click("nav.console a[href='/console/operations']")
+        .await;
+    let read_models = browser.text("#read-models tbody").await;
+    assert!(
+        read_models.contains("directory") && read_models.contains("running"),
+        "{read_models}"
+    );
+    assert!(browser.text("#workers tbody").await.contains("storage"));
+    assert!(browser.text("#deliveries tbody").await.contains("welcome"));
+    browser
+        .submit("form[action='/console/operations#storage']")
+        .await;
+    let report = browser.text("#storage-report").await;
+    assert!(
+        report.contains("Users checked\n3") || report.contains("Users checked 3"),
+        "{report}"
+    );
+    browser.assert_accessible().await;
+    browser.screenshots("console-operations").await;
+
+    // A worker's dead letter (as the runner records one it gave up on) is tried again.
+    eventstore::sql::execute(
+        app.projector.database(),
+        "INSERT INTO worker_dead_letters (worker, position, event_id, event_type, stream_id, error, attempts, failed_at) \
+         VALUES ('storage', $1, 'e', 'UserRegistered', $2, 'the bucket did not answer', 8, $3)",
+        &[
+            i64::try_from(registered).expect("small").into(),
+            bo.clone().into(),
+            chrono::Utc::now().into(),
+        ],
+    )
+    .await
+    .expect("dead letter");
+    browser.go("/console/operations").await;
+    assert!(browser.text("#workers tbody").await.contains("storage"));
+    assert!(browser.body().await.contains("the bucket did not answer"));
+    browser
+        .submit("form[action='/console/operations/workers/retry']")
+        .await;
+    assert!(
+        browser.text("p.notice").await.contains("went through"),
+        "{}",
+        browser.body().await
+    );
+    assert!(!browser.body().await.contains("the bucket did not answer"));
+
+    // A read model stopped at an event it cannot read is moved past it, once confirmed.
+    app.log
+        .append(eventstore::AppendRequest::new(
+            cy.clone(),
+            "user",
+            eventstore::ExpectedVersion::Any,
+            vec![eventstore::NewEvent {
+                event_type: "EmailVerified".into(),
+                schema_version: 1,
+                payload: json!({"unexpected": true}),
+                personal_fields: Vec::new(),
+            }],
+        ))
+        .await
+        .expect("appended");
+    let mut stopped = false;
+    for _ in 0..100 {
+        browser.go("/console/operations").await;
+        if browser
+            .has("form[action='/console/operations/read-models/directory/skip']")
+            .await
+        {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(stopped, "the directory stopped at the event");
+    assert!(
+        browser
+            .text("#read-models tbody")
+            .await
+            .contains("stopped at")
+    );
+    browser.assert_accessible().await;
+    browser
+        .click("form[action='/console/operations/read-models/directory/skip'] input[name=confirm]")
+        .await;
+    browser
+        .submit("form[action='/console/operations/read-models/directory/skip']")
+        .await;
+    assert!(browser.text("p.notice").await.contains("went on past"));
+    browser.close().await;
+
+    // Bo, the org_admin, sees their organization and no one else's, and no operations.
+    let browser = Browser::open(&app).await;
+    sign_in(&browser, "bo@example.com", PASSWORD).await;
+    browser.click("a[href='/console/users']").await;
+    assert!(
+        !browser
+            .has("nav.console a[href='/console/operations']")
+            .await
+    );
+    assert!(!browser.has("nav.console a[href='/console/audit']").await);
+    browser
+        .click("nav.console a[href='/console/organizations']")
+        .await;
+    assert_eq!(
+        browser.text("#organizations tbody").await.lines().count(),
+        1
+    );
+    assert!(browser.text("#organizations tbody").await.contains("acme"));
+    browser.go(&organization).await;
+    assert_eq!(browser.text("h1").await, "acme");
+    browser.go("/console/operations").await;
+    assert!(browser.text("p.status").await.contains("403"));
+    browser.close().await;
+}
+
+test_both_backends!(administrators_run_organizations_the_log_and_the_processing);

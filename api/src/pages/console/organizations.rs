@@ -271,6 +271,7 @@ async fn organization_page(
     signed_in: &SignedIn,
     id: &str,
     notice: Option<&'static str>,
+    at: Option<u64>,
     error: Option<String>,
 ) -> Result<OrganizationPage, PageError> {
     let who = &signed_in.authority;
@@ -280,7 +281,7 @@ async fn organization_page(
         .await?;
     let target = Target::Organization(organization_id);
     let may = |operation| who.allows(operation, target);
-    let listed = state.members(who, organization_id, None).await?;
+    let listed = state.members(who, organization_id, at).await?;
     let mut members = Vec::new();
     for member in listed {
         // Acting on a member is decided on the member as a person (an org_admin does not act
@@ -358,16 +359,25 @@ async fn organization_page(
     })
 }
 
+/// An organization page's query: a notice, and the log position a change reached.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    done: Option<String>,
+    #[serde(default)]
+    at: Option<u64>,
+}
+
 /// `GET /console/organizations/{id}`.
 pub async fn page(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(id): Path<String>,
-    Query(done): Query<crate::pages::account::Done>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    let notice = signed_in.chrome.t.notice(done.done.as_deref());
+    let notice = signed_in.chrome.t.notice(query.done.as_deref());
     Ok(render::ok(
-        &organization_page(&state, &signed_in, &id, notice, None).await?,
+        &organization_page(&state, &signed_in, &id, notice, query.at, None).await?,
     ))
 }
 
@@ -377,12 +387,14 @@ async fn answer(
     state: &AppState,
     signed_in: &SignedIn,
     id: &str,
-    outcome: Result<(), AppError>,
+    outcome: Result<Option<u64>, AppError>,
     done: &str,
 ) -> Result<Response, PageError> {
     match outcome {
-        Ok(()) => Ok(render::see_other(&format!(
-            "/console/organizations/{id}?done={done}"
+        // The page waits for the read models to reach the change (`at`).
+        Ok(position) => Ok(render::see_other(&format!(
+            "/console/organizations/{id}?done={done}{}",
+            position.map(|at| format!("&at={at}")).unwrap_or_default()
         ))),
         Err(error) => {
             let stale = matches!(
@@ -395,7 +407,7 @@ async fn answer(
             } else {
                 problem_text(&problem)
             };
-            let page = organization_page(state, signed_in, id, None, Some(text)).await?;
+            let page = organization_page(state, signed_in, id, None, None, Some(text)).await?;
             Ok(render::refused(problem, &page))
         }
     }
@@ -430,7 +442,7 @@ pub async fn change(
                 },
             )
             .await
-            .map(|_| ())
+            .map(|(_, _, position)| position)
     }
     .await;
     answer(&state, &signed_in, &id, outcome, "organization-saved").await
@@ -509,7 +521,7 @@ pub async fn add_member(
                     Offer { role, permissions },
                 )
                 .await
-                .map(|_| ())
+                .map(|(_, _, position)| position)
         } else {
             state
                 .add_member_directly(
@@ -524,7 +536,7 @@ pub async fn add_member(
                     Preconditions::default(),
                 )
                 .await
-                .map(|_| ())
+                .map(|(_, _, position)| position)
         }
     }
     .await;
@@ -565,7 +577,7 @@ pub async fn change_member(
                 },
             )
             .await
-            .map(|_| ())
+            .map(|(_, _, position)| position)
     }
     .await;
     answer(&state, &signed_in, &id, outcome, "member-saved").await
@@ -594,7 +606,7 @@ pub async fn remove_member(
             },
         )
         .await
-        .map(|_| ());
+        .map(|(_, _, position)| position);
     answer(&state, &signed_in, &id, outcome, "member-removed").await
 }
 
@@ -617,7 +629,6 @@ pub async fn revoke_invitation(
             user_id,
             None,
         )
-        .await
-        .map(|_| ());
+        .await;
     answer(&state, &signed_in, &id, outcome, "invitation-revoked").await
 }
