@@ -335,6 +335,7 @@ pub fn route_operations(operation_id: &str) -> Option<&'static [Operation]> {
         "accept_invitation" | "decline_invitation" => &[O::AnswerInvitation],
         "users" | "search_users" => &[O::ListUsers],
         "user_sessions" => &[O::ReadUserSessions],
+        "revoke_user_session" => &[O::RevokeUserSession],
         "user_activity" => &[O::ReadUserActivity],
         "notifications" => &[O::ReadNotifications],
         "devices" => &[O::ReadDevices],
@@ -344,6 +345,8 @@ pub fn route_operations(operation_id: &str) -> Option<&'static [Operation]> {
         }
         "organizations" => &[O::ListOrganizations],
         "verify_storage" | "rebuild_storage" | "deliveries" => &[O::ManageStorage],
+        "processing" => &[O::ReadProcessing],
+        "retry_read_model" | "skip_read_model" | "retry_worker_letters" => &[O::ResolveDeadLetters],
         "user_history" => &[O::ReadUserHistory],
         "events" | "verify" | "checkpoints" => &[O::ReadAuditLog],
         _ => return None,

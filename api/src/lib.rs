@@ -142,6 +142,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/users/search", post(routes::queries::search_users))
         .route("/users/{id}/sessions", get(routes::queries::user_sessions))
+        .route(
+            "/users/{id}/sessions/{session_id}",
+            axum::routing::delete(routes::users::revoke_user_session),
+        )
         .route("/users/{id}/activity", get(routes::queries::user_activity))
         .route(
             "/users/{id}/notifications",
@@ -151,6 +155,19 @@ pub fn router(state: AppState) -> Router {
         .route("/activity", get(routes::queries::activity))
         .route("/admin/storage/verify", post(routes::admin::verify_storage))
         .route("/admin/deliveries", get(routes::admin::deliveries))
+        .route("/admin/processing", get(routes::admin::processing))
+        .route(
+            "/admin/read-models/{name}/retry",
+            post(routes::admin::retry_read_model),
+        )
+        .route(
+            "/admin/read-models/{name}/skip",
+            post(routes::admin::skip_read_model),
+        )
+        .route(
+            "/admin/workers/dead-letters/retry",
+            post(routes::admin::retry_worker_letters),
+        )
         .route(
             "/admin/storage/rebuild",
             post(routes::admin::rebuild_storage),

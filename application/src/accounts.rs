@@ -340,6 +340,12 @@ impl App {
         placement: Option<Placement>,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Executed<UserAggregate>, AppError> {
+        if account.temporary_password && account.password.is_none() {
+            return Err(AppError::Invalid(domain::values::InvalidValue {
+                field: "temporary_password",
+                message: "needs a password (without one, an invitation goes out)".into(),
+            }));
+        }
         let organization = match placement {
             Some(placement) => {
                 let (organization, _) = self

@@ -308,6 +308,9 @@ pub enum Operation {
     ReadDevices,
     /// Read a person's events and past states.
     ReadUserHistory,
+    /// Revoke one of a person's sessions (administrators; a person ends their own with
+    /// `EndOwnSession`).
+    RevokeUserSession,
 
     // Organizations.
     /// Create an organization.
@@ -413,9 +416,11 @@ impl Operation {
                 not_on_oneself: true,
                 ..ADMINISTRATORS
             },
-            O::UnlockUser | O::ReactivateUser | O::SendPasswordReset | O::RestoreUser => {
-                ADMINISTRATORS
-            }
+            O::UnlockUser
+            | O::ReactivateUser
+            | O::SendPasswordReset
+            | O::RestoreUser
+            | O::RevokeUserSession => ADMINISTRATORS,
             // The right to erasure: the person, with their password, or an administrator.
             O::ForgetUser => PERSON_FRESH_OR_ADMIN,
             O::ReadUserSessions

@@ -462,3 +462,42 @@ impl App {
         })
     }
 }
+
+impl App {
+    /// Revokes the open session `session_id` of `user_id`, if the policy lets `who`
+    /// (administrators; a person ends their own through [`Self::end_own_session`]). The log
+    /// records `who` as the actor.
+    #[tracing::instrument(skip(self, who, context))]
+    pub async fn revoke_user_session(
+        &self,
+        who: &Authority,
+        context: &RequestContext,
+        user_id: UserId,
+        session_id: domain::SessionId,
+    ) -> Result<(), AppError> {
+        let (user, _) = self
+            .authorized_user(who, user_id, Read::Latest, Operation::RevokeUserSession)
+            .await?;
+        let now = chrono::Utc::now();
+        let open = sessions::open_sessions(self, &user, now).await?;
+        if !open.iter().any(|session| session.id == session_id) {
+            return Err(AppError::NotFound(Resource::Session));
+        }
+        let command_context = CommandContext {
+            metadata: who.metadata(context, user.id),
+            data_subject: Some(user.id.to_string()),
+            ..Default::default()
+        };
+        self.commands
+            .execute::<domain::session::SessionAggregate>(
+                &session_id.to_string(),
+                domain::session::SessionCommand::Revoke {
+                    reason: RevocationReason::Revoked,
+                    at: now,
+                },
+                command_context,
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -161,9 +161,16 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(account::invitations::answer),
         )
         .route("/account/privacy", get(account::privacy::page))
-        .route("/console/users", get(console::users::list))
+        .route(
+            "/console/users",
+            get(console::users::list).post(console::users::create),
+        )
         .route("/console/users/{id}", get(console::user::page))
         .route("/console/users/{id}/{action}", post(console::user::act))
+        .route(
+            "/console/users/{id}/sessions/{session_id}/revoke",
+            post(console::user::revoke_session),
+        )
         .route(
             "/console/organizations",
             get(console::organizations::list).post(console::organizations::create),

@@ -3,6 +3,26 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "Revoke"
+    pub revoke_session: &'static str,
+    /// "Sort by"
+    pub sort_by: &'static str,
+    /// "Order"
+    pub order: &'static str,
+    /// "newest or last first"
+    pub descending: &'static str,
+    /// "oldest or first first"
+    pub ascending: &'static str,
+    /// "Create a user"
+    pub create_user: &'static str,
+    /// "Invite a user"
+    pub invite_user: &'static str,
+    /// "Username (optional)"
+    pub username_optional: &'static str,
+    /// "Password (empty: an email invites them to set their own)"
+    pub password_or_invitation: &'static str,
+    /// "The person gets an email to set their password, and joins the organization when they accept."
+    pub invitation_sets_password: &'static str,
     /// "Organizations"
     pub console_organizations: &'static str,
     /// "Name or display name"
@@ -695,6 +715,16 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    revoke_session: "Revoke",
+    sort_by: "Sort by",
+    order: "Order",
+    descending: "newest or last first",
+    ascending: "oldest or first first",
+    create_user: "Create a user",
+    invite_user: "Invite a user",
+    username_optional: "Username (optional)",
+    password_or_invitation: "Password (empty: an email invites them to set their own)",
+    invitation_sets_password: "The person gets an email to set their password, and joins the organization when they accept.",
     console_organizations: "Organizations",
     search_organizations: "Name or display name",
     organizations_found: "organizations",
@@ -1084,6 +1114,8 @@ impl Texts {
             "letters-still-failing" => "Some dead letters still fail: see their errors.",
             "storage-rebuilt" => "The storage folders are rebuilt.",
             "organization-created" => "The organization is created.",
+            "user-created" => "The user is created.",
+            "user-invited" => "The invitation is on its way.",
             "organization-saved" => "The organization is saved.",
             "member-invited" => "The invitation is on its way.",
             "member-added" => "The member is added.",

@@ -6,7 +6,8 @@ use crate::extract::ApiJson;
 use crate::problem::Problem;
 use application::administration::{Delivery, DeliveryFilter, RepairReport, StorageReport};
 use application::authority::Authority;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -135,4 +136,146 @@ pub async fn deliveries(
         .then(|| items.last().map(|last| last.position))
         .flatten();
     Ok(axum::Json(DeliveryPage { items, next_before }))
+}
+
+/// The processing behind the log: read models and workers.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct ProcessingView {
+    /// The log's last position.
+    head: u64,
+    /// Each read model's position, lag, state and open dead letters.
+    read_models: Vec<projections::Status>,
+    /// The read models' unresolved dead letters, newest first.
+    read_model_dead_letters: Vec<projections::DeadLetter>,
+    /// Each worker of this process: position, lag, open dead letters, whether its bus answers
+    /// (absent when this process runs no workers).
+    #[schema(value_type = Option<Vec<Object>>)]
+    workers: Option<Vec<application::administration::WorkerStatus>>,
+    /// Their unresolved dead letters, newest first.
+    #[schema(value_type = Vec<Object>)]
+    worker_dead_letters: Vec<application::administration::WorkerLetter>,
+}
+
+/// Read models' and workers' positions, lag and dead letters (what `idlog projections status`
+/// and `idlog workers status` show).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/processing",
+    tag = "admin",
+    responses(
+        (status = 200, description = "The processing", body = ProcessingView),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Needs the admin role", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn processing(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<ProcessingView>, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
+    let processing = state.processing(&authority).await?;
+    Ok(axum::Json(ProcessingView {
+        head: processing.head,
+        read_models: processing.read_models,
+        read_model_dead_letters: processing.read_model_letters,
+        workers: processing.workers,
+        worker_dead_letters: processing.worker_letters,
+    }))
+}
+
+/// Lets a read model stopped at a dead letter try the event again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/read-models/{name}/retry",
+    tag = "admin",
+    params(("name" = String, Path, description = "The read model, e.g. `directory`")),
+    responses(
+        (status = 204, description = "It tries the event again"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Needs the admin role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No read model has this name", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The read model is not stopped", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn retry_read_model(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
+    state.retry_read_model(&authority, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What skipping did.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Skipped {
+    /// The position of the event the read model will not reflect (until rebuilt).
+    skipped: u64,
+}
+
+/// Moves a read model stopped at a dead letter past the event, which it will never reflect
+/// (until rebuilt).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/read-models/{name}/skip",
+    tag = "admin",
+    params(("name" = String, Path, description = "The read model, e.g. `directory`")),
+    responses(
+        (status = 200, description = "Skipped", body = Skipped),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Needs the admin role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No read model has this name", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The read model is not stopped", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn skip_read_model(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<axum::Json<Skipped>, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
+    let skipped = state.skip_read_model(&authority, &name).await?;
+    Ok(axum::Json(Skipped { skipped }))
+}
+
+/// Which workers' dead letters to try again.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryLettersRequest {
+    /// One dead letter's id; all of them when absent.
+    id: Option<i64>,
+}
+
+/// Tries workers' dead letters again, once each: one by id, or all.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/workers/dead-letters/retry",
+    tag = "admin",
+    request_body = RetryLettersRequest,
+    responses(
+        (status = 200, description = "How many went through and how many still fail", body = Object),
+        crate::openapi::BodyErrors,
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Needs the admin role", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "This process runs no workers", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn retry_worker_letters(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<RetryLettersRequest>,
+) -> Result<axum::Json<application::administration::WorkerRetry>, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
+    Ok(axum::Json(
+        state.retry_worker_letters(&authority, request.id).await?,
+    ))
 }

@@ -196,12 +196,6 @@ pub async fn create_user(
     let Some(email) = email else {
         return Err(Problem::validation().with_field("/email", "is required"));
     };
-    if body.temporary_password && body.password.is_none() {
-        return Err(Problem::validation().with_field(
-            "/temporary_password",
-            "needs a password (without one, an invitation goes out)",
-        ));
-    }
     let account = NewAccount {
         email,
         username,
@@ -888,4 +882,39 @@ pub async fn lockout(
         failed_attempts: lockout.failed_attempts,
         remaining_attempts: lockout.remaining_attempts,
     }))
+}
+
+/// Revokes one of a user's open sessions (administrators). The user's other sessions stay;
+/// the log records the administrator as the actor.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}/sessions/{session_id}",
+    tag = "users",
+    params(
+        ("id" = String, Path, description = "User id"),
+        ("session_id" = String, Path, description = "Session id"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Needs the admin role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or no such open session of theirs", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn revoke_user_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    context: RequestContext,
+    Path((id, session_id)): Path<(String, String)>,
+) -> Result<StatusCode, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
+    let session_id: domain::SessionId = session_id
+        .parse()
+        .map_err(|_| crate::authz::not_found(application::Resource::Session))?;
+    state
+        .revoke_user_session(&authority, &context, user_id(&id)?, session_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

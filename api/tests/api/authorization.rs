@@ -721,6 +721,23 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
+            "revoke_user_session",
+            call(
+                Admin,
+                "DELETE",
+                "/api/v1/users/{me}/sessions/{me_session}",
+                Empty,
+                204,
+            ),
+            call(
+                OrgAdmin,
+                "DELETE",
+                "/api/v1/users/{member}/sessions/{me_session}",
+                Empty,
+                403,
+            ),
+        ),
+        case(
             "user_activity",
             call(
                 Auditor,
@@ -1045,6 +1062,63 @@ fn cases() -> Vec<Case> {
             "deliveries",
             call(Admin, "GET", "/api/v1/admin/deliveries", Empty, 200),
             call(Auditor, "GET", "/api/v1/admin/deliveries", Empty, 403),
+        ),
+        case(
+            "processing",
+            call(Admin, "GET", "/api/v1/admin/processing", Empty, 200),
+            call(Auditor, "GET", "/api/v1/admin/processing", Empty, 403),
+        ),
+        // No read model is stopped: allowed, and refused by the state of things (409).
+        case(
+            "retry_read_model",
+            call(
+                Admin,
+                "POST",
+                "/api/v1/admin/read-models/directory/retry",
+                Empty,
+                409,
+            ),
+            call(
+                OrgAdmin,
+                "POST",
+                "/api/v1/admin/read-models/directory/retry",
+                Empty,
+                403,
+            ),
+        ),
+        case(
+            "skip_read_model",
+            call(
+                Admin,
+                "POST",
+                "/api/v1/admin/read-models/directory/skip",
+                Empty,
+                409,
+            ),
+            call(
+                Analyst,
+                "POST",
+                "/api/v1/admin/read-models/directory/skip",
+                Empty,
+                403,
+            ),
+        ),
+        case(
+            "retry_worker_letters",
+            call(
+                Admin,
+                "POST",
+                "/api/v1/admin/workers/dead-letters/retry",
+                json_body(json!({})),
+                200,
+            ),
+            call(
+                Auditor,
+                "POST",
+                "/api/v1/admin/workers/dead-letters/retry",
+                json_body(json!({})),
+                403,
+            ),
         ),
         case(
             "events",

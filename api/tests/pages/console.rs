@@ -71,7 +71,7 @@ async fn each_role_lists_the_users_the_policy_lets_it_read(backend: Backend) {
     browser.assert_accessible().await;
     browser.screenshots("console-users").await;
     browser.fill("q", "cy@").await;
-    browser.submit("form[action='/console/users']").await;
+    browser.submit("#search-users").await;
     let found = browser.text("#users tbody").await;
     assert_eq!(found.lines().count(), 1, "{found}");
     assert!(found.contains("cy@example.com"));
@@ -179,6 +179,7 @@ async fn an_administrator_locks_a_user_and_a_stale_edit_shows_what_changed(backe
     let (_, admin) = app.admin().await;
     let ann = person(&app, "ann@example.com", "Ann").await;
     person(&app, "bo@example.com", "Bo").await;
+    app.login("ann@example.com", PASSWORD).await;
     let head = app.head_position().await;
     app.projector
         .wait_for(head, &["directory"], std::time::Duration::from_secs(10))
@@ -194,7 +195,7 @@ async fn an_administrator_locks_a_user_and_a_stale_edit_shows_what_changed(backe
     .await;
     browser.click("a[href='/console/users']").await;
     browser.fill("q", "ann@").await;
-    browser.submit("form[action='/console/users']").await;
+    browser.submit("#search-users").await;
     browser
         .click(&format!("#users a[href='/console/users/{ann}']"))
         .await;
@@ -203,6 +204,14 @@ async fn an_administrator_locks_a_user_and_a_stale_edit_shows_what_changed(backe
     assert!(facts.contains("not locked"), "{facts}");
     browser.assert_accessible().await;
     browser.screenshots("console-user").await;
+    // Her REST session, revoked by hand.
+    assert!(browser.text("#sessions tbody").await.contains("active"));
+    browser.submit("#sessions form").await;
+    assert!(
+        browser.text("p.notice").await.contains("signed out"),
+        "{}",
+        browser.body().await
+    );
 
     // Someone else renames her while the page is open: the lock is not taken, and the page
     // says what changed.
@@ -394,6 +403,16 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
         "the administrator's passphrase",
     )
     .await;
+    // A user created with a temporary password.
+    browser.go("/console/users").await;
+    browser.fill("new-email", "dee@example.com").await;
+    browser.fill("new-first-name", "Dee").await;
+    browser.fill("new-password", "a temporary passphrase").await;
+    browser.submit("#create-user").await;
+    assert_eq!(browser.text("h1").await, "Dee", "{}", browser.body().await);
+    assert!(browser.text("p.notice").await.contains("created"));
+    let facts = browser.text("#facts").await;
+    assert!(facts.contains("Must choose a new password\nyes"), "{facts}");
     // An organization, created and edited.
     browser.go("/console/organizations").await;
     browser.fill("new-name", "acme").await;
@@ -478,7 +497,7 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
         .await;
     let report = browser.text("#storage-report").await;
     assert!(
-        report.contains("Users checked\n3") || report.contains("Users checked 3"),
+        report.contains("Users checked\n4") || report.contains("Users checked 4"),
         "{report}"
     );
     browser.assert_accessible().await;
@@ -528,9 +547,14 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     let mut stopped = false;
     for _ in 0..100 {
         browser.go("/console/operations").await;
+        // Both the status and the letter are read: wait for a page that shows them both.
         if browser
-            .has("form[action='/console/operations/read-models/directory/skip']")
+            .text("#read-models tbody")
             .await
+            .contains("stopped at")
+            && browser
+                .has("form[action='/console/operations/read-models/directory/skip']")
+                .await
         {
             stopped = true;
             break;
@@ -574,6 +598,16 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     assert!(browser.text("#organizations tbody").await.contains("acme"));
     browser.go(&organization).await;
     assert_eq!(browser.text("h1").await, "acme");
+    // Their accounts are invitations into their organization, with no password.
+    browser.go("/console/users").await;
+    assert!(!browser.has("#new-password").await);
+    browser.fill("new-email", "eve@example.com").await;
+    browser.submit("#create-user").await;
+    assert!(
+        browser.text("p.notice").await.contains("invitation"),
+        "{}",
+        browser.body().await
+    );
     browser.go("/console/operations").await;
     assert!(browser.text("p.status").await.contains("403"));
     browser.close().await;

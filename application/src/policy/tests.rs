@@ -143,7 +143,8 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::ReadUserActivity
         | O::ReadNotifications
         | O::ReadDevices
-        | O::ReadUserHistory => &[T::Person],
+        | O::ReadUserHistory
+        | O::RevokeUserSession => &[T::Person],
         O::ReadOrganization
         | O::ChangeOrganizationDetails
         | O::RenameOrganization

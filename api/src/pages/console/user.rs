@@ -213,6 +213,8 @@ struct Offered {
 
 /// One of the user's sessions.
 struct SessionLine {
+    id: String,
+    open: bool,
     device: String,
     ip: String,
     started: When,
@@ -273,6 +275,7 @@ struct UserPage {
     min_length: usize,
     memberships: Vec<MembershipLine>,
     sessions: Option<Vec<SessionLine>>,
+    revoke_sessions: bool,
     activity: Option<Vec<Line>>,
     history: Option<Vec<HistoryLine>>,
     as_of: String,
@@ -383,6 +386,8 @@ async fn user_page(
         Some(
             rows.into_iter()
                 .map(|row| SessionLine {
+                    id: row.session_id.clone(),
+                    open: row.status == "active",
                     device: row
                         .device
                         .or_else(|| row.user_agent.as_deref().map(describe_agent))
@@ -486,6 +491,7 @@ async fn user_page(
         min_length: state.passwords.min_length(),
         memberships,
         sessions,
+        revoke_sessions: may(Operation::RevokeUserSession),
         activity,
         history,
         as_of: query.as_of.clone(),
@@ -706,4 +712,27 @@ async fn run(
         )
         .await?;
     Ok((done, executed.position))
+}
+
+/// `POST /console/users/{id}/sessions/{session_id}/revoke`.
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path((id, session_id)): Path<(String, String)>,
+    PageForm(_): PageForm<crate::pages::account::Empty>,
+) -> Result<Response, PageError> {
+    let session_id: domain::SessionId = session_id
+        .parse()
+        .map_err(|_| PageError::from(AppError::NotFound(Resource::Session)))?;
+    state
+        .revoke_user_session(
+            &signed_in.authority,
+            &signed_in.context,
+            user_id(&id)?,
+            session_id,
+        )
+        .await?;
+    Ok(render::see_other(&format!(
+        "/console/users/{id}?done=session-ended"
+    )))
 }
