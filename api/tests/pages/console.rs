@@ -415,6 +415,7 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     assert!(facts.contains("Must choose a new password\nyes"), "{facts}");
     // An organization, created and edited.
     browser.go("/console/organizations").await;
+    browser.assert_accessible().await;
     browser.fill("new-name", "acme").await;
     browser.submit("#create-organization").await;
     assert_eq!(browser.text("h1").await, "acme", "{}", browser.body().await);
@@ -598,6 +599,15 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     assert!(browser.text("#organizations tbody").await.contains("acme"));
     browser.go(&organization).await;
     assert_eq!(browser.text("h1").await, "acme");
+    // Their organization's analytics, and no one else's.
+    browser
+        .click("nav.console a[href='/console/analytics']")
+        .await;
+    assert!(!browser.has("#organization option[value='']").await);
+    assert!(browser.text("#organization").await.contains("acme"));
+    assert!(!browser.text("#organization").await.contains("globex"));
+    assert!(browser.has("#chart-funnel").await);
+    browser.assert_accessible().await;
     // Their accounts are invitations into their organization, with no password.
     browser.go("/console/users").await;
     assert!(!browser.has("#new-password").await);
