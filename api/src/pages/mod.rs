@@ -18,6 +18,7 @@ pub mod console;
 pub mod csrf;
 pub mod docs;
 pub mod error;
+pub mod fields;
 pub mod render;
 pub mod session;
 pub mod texts;

@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::pages::csrf::{CsrfCookie, PageForm};
 use crate::pages::error::PageError;
 use crate::pages::error::problem_text;
+use crate::pages::fields::optional;
 use crate::pages::render::{self, Chrome};
 use crate::pages::session::SignedIn;
 use crate::problem::Problem;
@@ -133,18 +134,6 @@ fn preferences_of(user: &User) -> PreferencesForm {
 pub async fn form(signed_in: SignedIn, Query(done): Query<super::Done>) -> Response {
     let notice = signed_in.chrome.t.notice(done.done.as_deref());
     render::ok(&ProfilePage::of(&signed_in, None, notice))
-}
-
-/// A form field as an optional value: empty is none.
-fn optional<T>(
-    raw: &str,
-    parse: impl Fn(&str) -> Result<T, domain::values::InvalidValue>,
-) -> Result<Option<T>, AppError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(parse(raw)?))
 }
 
 /// A change when the value differs from what the user has.

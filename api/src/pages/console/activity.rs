@@ -4,6 +4,7 @@
 
 use crate::AppState;
 use crate::pages::error::PageError;
+use crate::pages::fields::filled;
 use crate::pages::render::{self, Chrome, When, describe_agent};
 use crate::pages::session::SignedIn;
 use crate::problem::Problem;
@@ -36,11 +37,6 @@ pub struct ActivityQuery {
     cursor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     format: Option<String>,
-}
-
-fn filled(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// A day typed as `YYYY-MM-DD`, at its start in UTC (`after` days later).

@@ -14,17 +14,15 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-/// The daily series the page can draw, as the read model names them.
-const SERIES: &[&str] = &[
-    "registrations",
-    "logins",
-    "failed_logins",
-    "lockouts",
-    "email_verifications",
-    "phone_verifications",
-    "password_resets",
-    "active_users",
-];
+/// The daily series the page can draw, as the read model names them: its metrics, with the
+/// distinct active users in place of the raw count of activity.
+fn series() -> impl Iterator<Item = &'static str> {
+    projections::analytics::METRICS
+        .iter()
+        .copied()
+        .filter(|metric| *metric != "active")
+        .chain([projections::queries::ACTIVE_USERS])
+}
 
 /// The page's query.
 #[derive(Debug, Default, Deserialize)]
@@ -108,10 +106,8 @@ pub async fn page(
         }
     };
     let days = query.days.unwrap_or(30);
-    let metric = SERIES
-        .iter()
-        .find(|metric| **metric == query.metric)
-        .copied()
+    let metric = series()
+        .find(|metric| *metric == query.metric)
         .unwrap_or("registrations");
     let organization_ref = organization.as_deref();
     let dashboard = state
@@ -221,9 +217,8 @@ pub async fn page(
         organization: organization.unwrap_or_default(),
         days,
         metric: metric.to_owned(),
-        series: SERIES
-            .iter()
-            .map(|series| (*series, series.replace('_', " ")))
+        series: series()
+            .map(|series| (series, series.replace('_', " ")))
             .collect(),
         metric_label: metric.replace('_', " "),
         figures,

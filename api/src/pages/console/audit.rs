@@ -4,6 +4,7 @@
 
 use crate::AppState;
 use crate::pages::error::PageError;
+use crate::pages::fields::filled;
 use crate::pages::render::{self, Chrome, When};
 use crate::pages::session::SignedIn;
 use crate::routes::audit::{break_kind, ndjson_response};
@@ -30,11 +31,6 @@ pub struct AuditQuery {
     stream: String,
     #[serde(default)]
     event_type: String,
-}
-
-fn filled(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// A verification's outcome.

@@ -5,6 +5,7 @@
 use crate::AppState;
 use crate::pages::csrf::PageForm;
 use crate::pages::error::PageError;
+use crate::pages::fields::filled;
 use crate::pages::render::{self, Chrome, When};
 use crate::pages::session::SignedIn;
 use application::AppError;
@@ -89,11 +90,6 @@ struct OperationsPage {
     recipient: String,
     statuses: &'static [&'static str],
     deliveries: Option<Vec<DeliveryLine>>,
-}
-
-fn filled(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// `GET /console/operations`.

@@ -6,6 +6,7 @@
 use crate::AppState;
 use crate::pages::csrf::PageForm;
 use crate::pages::error::{PageError, problem_text};
+use crate::pages::fields::{filled, optional};
 use crate::pages::render::{self, Chrome, When};
 use crate::pages::session::SignedIn;
 use crate::problem::Problem;
@@ -27,11 +28,6 @@ use std::collections::BTreeSet;
 const STATUSES: &[&str] = &["active", "inactive", "testing", "suspended"];
 /// The roles a member can have.
 const ROLES: &[&str] = &["org_admin", "member", "readonly"];
-
-fn filled(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
-}
 
 /// The list's query.
 #[derive(Debug, Default, Deserialize)]
@@ -142,13 +138,6 @@ fn status(text: &str) -> Result<Option<OrganizationStatus>, AppError> {
         .transpose()
 }
 
-fn optional<T>(
-    text: &str,
-    parse: impl Fn(&str) -> Result<T, domain::values::InvalidValue>,
-) -> Result<Option<T>, AppError> {
-    Ok(filled(text).map(|text| parse(&text)).transpose()?)
-}
-
 /// `POST /console/organizations`: creates one.
 pub async fn create(
     State(state): State<AppState>,
@@ -251,6 +240,11 @@ struct OrganizationPage {
     members: Vec<MemberLine>,
     invitations: Option<Vec<InvitationLine>>,
     may_revoke: bool,
+}
+
+fn member_id(id: &str) -> Result<UserId, PageError> {
+    id.parse()
+        .map_err(|_| AppError::NotFound(Resource::Member).into())
 }
 
 fn organization_id(id: &str) -> Result<OrganizationId, PageError> {
@@ -556,9 +550,7 @@ pub async fn change_member(
     PageForm(form): PageForm<MemberForm>,
 ) -> Result<Response, PageError> {
     let organization_id = organization_id(&id)?;
-    let user_id: UserId = user_id
-        .parse()
-        .map_err(|_| PageError::from(AppError::NotFound(Resource::Member)))?;
+    let user_id = member_id(&user_id)?;
     let outcome = async {
         let change = MemberChange {
             role: form.role()?,
@@ -591,9 +583,7 @@ pub async fn remove_member(
     PageForm(form): PageForm<MemberForm>,
 ) -> Result<Response, PageError> {
     let organization_id = organization_id(&id)?;
-    let user_id: UserId = user_id
-        .parse()
-        .map_err(|_| PageError::from(AppError::NotFound(Resource::Member)))?;
+    let user_id = member_id(&user_id)?;
     let outcome = state
         .remove_member(
             &signed_in.authority,

@@ -6,6 +6,7 @@
 use crate::AppState;
 use crate::pages::csrf::PageForm;
 use crate::pages::error::{PageError, problem_text};
+use crate::pages::fields::{filled, optional};
 use crate::pages::render::{self, Chrome, When};
 use crate::pages::session::SignedIn;
 use crate::problem::Problem;
@@ -102,11 +103,6 @@ const VERIFICATIONS: &[&str] = &[
 ];
 /// The sort keys.
 const SORTS: &[&str] = &["created", "last_login", "email"];
-
-fn filled(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
-}
 
 /// `text` as the read model's name for one of its choices (`field` names the filter).
 fn choice<T: serde::de::DeserializeOwned>(
@@ -264,13 +260,6 @@ pub struct NewUserForm {
     organization: String,
     #[serde(default)]
     organization_role: String,
-}
-
-fn optional<T>(
-    text: &str,
-    parse: impl Fn(&str) -> Result<T, domain::values::InvalidValue>,
-) -> Result<Option<T>, AppError> {
-    Ok(filled(text).map(|text| parse(&text)).transpose()?)
 }
 
 /// `POST /console/users`: creates a user (with a password, temporary or not, or none: then an
