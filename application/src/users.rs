@@ -36,6 +36,16 @@ pub struct Preconditions {
     pub idempotency: Option<IdempotencyKey>,
 }
 
+impl Preconditions {
+    /// Expecting the version the caller saw (a page's form carries it), with no retry key.
+    pub fn expecting(version: Option<u64>) -> Self {
+        Self {
+            expected_version: version,
+            idempotency: None,
+        }
+    }
+}
+
 /// A change of an account's state that administrators make.
 #[derive(Debug, Clone)]
 pub enum AccountAction {

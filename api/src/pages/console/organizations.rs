@@ -430,10 +430,7 @@ pub async fn change(
                 &signed_in.context,
                 organization_id,
                 changes,
-                Preconditions {
-                    expected_version: form.version,
-                    idempotency: None,
-                },
+                Preconditions::expecting(form.version),
             )
             .await
             .map(|(_, _, position)| position)
@@ -563,10 +560,7 @@ pub async fn change_member(
                 organization_id,
                 user_id,
                 change,
-                Preconditions {
-                    expected_version: form.version,
-                    idempotency: None,
-                },
+                Preconditions::expecting(form.version),
             )
             .await
             .map(|(_, _, position)| position)
@@ -590,10 +584,7 @@ pub async fn remove_member(
             &signed_in.context,
             organization_id,
             user_id,
-            Preconditions {
-                expected_version: form.version,
-                idempotency: None,
-            },
+            Preconditions::expecting(form.version),
         )
         .await
         .map(|(_, _, position)| position);

@@ -569,10 +569,7 @@ pub async fn act(
     PageForm(form): PageForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let user_id = user_id(&id)?;
-    let preconditions = Preconditions {
-        expected_version: Some(form.version),
-        idempotency: None,
-    };
+    let preconditions = Preconditions::expecting(Some(form.version));
     let done = match run(
         &state,
         &mut signed_in,
