@@ -624,3 +624,136 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
 }
 
 test_both_backends!(administrators_run_organizations_the_log_and_the_processing);
+
+/// The user page's facts.
+async fn facts(browser: &Browser) -> String {
+    browser.text("#facts").await
+}
+
+/// Submits the action form `action` of the user page of `user` (filled in before); answers the
+/// notice shown.
+async fn act(browser: &Browser, user: &str, action: &str) -> String {
+    browser
+        .submit(&format!("form[action='/console/users/{user}/{action}']"))
+        .await;
+    browser.text("p.notice").await
+}
+
+async fn every_account_action_works_from_the_user_page(backend: Backend) {
+    let app = server(backend).await;
+    app.admin().await;
+    let ann = app
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": "ann@example.com", "password": PASSWORD, "phone": "+1 415 555 0100"}),
+        )
+        .await;
+    assert_eq!(ann.status(), 201);
+    let ann: serde_json::Value = ann.json().await.expect("json");
+    let ann = ann["id"].as_str().expect("id").to_owned();
+
+    let browser = Browser::open(&app).await;
+    sign_in(
+        &browser,
+        "root@example.com",
+        "the administrator's passphrase",
+    )
+    .await;
+    browser.go(&format!("/console/users/{ann}")).await;
+
+    browser
+        .fill("verify-email-reason", "called them back")
+        .await;
+    assert!(
+        act(&browser, &ann, "verify-email")
+            .await
+            .contains("email address is marked verified")
+    );
+    browser.fill("verify-phone-reason", "read it to them").await;
+    assert!(
+        act(&browser, &ann, "verify-phone")
+            .await
+            .contains("phone number is marked verified")
+    );
+    assert!(
+        facts(&browser)
+            .await
+            .contains("Phone number verified\nverified")
+    );
+
+    browser.fill("lock-reason", "review").await;
+    act(&browser, &ann, "lock").await;
+    assert!(act(&browser, &ann, "unlock").await.contains("unlocked"));
+    assert!(facts(&browser).await.contains("not locked"));
+
+    assert!(
+        act(&browser, &ann, "deactivate")
+            .await
+            .contains("deactivated")
+    );
+    assert!(facts(&browser).await.contains("Status\ndeactivated"));
+    assert!(
+        act(&browser, &ann, "reactivate")
+            .await
+            .contains("active again")
+    );
+    assert!(
+        act(&browser, &ann, "send-reset")
+            .await
+            .contains("reset link")
+    );
+
+    browser
+        .fill("set-password", "an administrator's choice")
+        .await;
+    assert!(
+        act(&browser, &ann, "set-password")
+            .await
+            .contains("password is set")
+    );
+    assert!(
+        facts(&browser)
+            .await
+            .contains("Must choose a new password\nyes")
+    );
+
+    browser.click("#role-analyst").await;
+    assert!(
+        act(&browser, &ann, "roles")
+            .await
+            .contains("roles are saved")
+    );
+    assert!(facts(&browser).await.contains("analyst"));
+
+    browser.click("#confirm-delete").await;
+    assert!(act(&browser, &ann, "delete").await.contains("deleted"));
+    assert!(facts(&browser).await.contains("Status\ndeleted"));
+    assert!(act(&browser, &ann, "restore").await.contains("restored"));
+    assert!(facts(&browser).await.contains("Status\nactive"));
+    browser.assert_accessible().await;
+
+    // The timeline has every step, the administrator as each one's actor.
+    let timeline = browser.text("#timeline tbody").await;
+    for event in [
+        "EmailVerified",
+        "PhoneVerified",
+        "AccountLocked",
+        "AccountUnlocked",
+        "UserDeactivated",
+        "UserReactivated",
+        "PasswordResetRequested",
+        "PasswordSet",
+        "RoleGranted",
+        "UserDeleted",
+        "UserRestored",
+    ] {
+        let line = timeline
+            .lines()
+            .find(|line| line.contains(event))
+            .unwrap_or_else(|| panic!("{event} in {timeline}"));
+        assert!(line.contains(" admin "), "{line}");
+    }
+    browser.close().await;
+}
+
+test_both_backends!(every_account_action_works_from_the_user_page);
