@@ -461,6 +461,38 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     browser.submit("#invitations form").await;
     assert!(browser.text("p.notice").await.contains("revoked"));
     assert!(!browser.has("#invitations").await);
+    // Cy added directly, then removed; Bo's flags changed.
+    browser.fill("member-user", &cy).await;
+    browser.click("#invite").await;
+    browser.submit("#add-member").await;
+    assert!(
+        browser
+            .text("#members tbody")
+            .await
+            .contains("cy@example.com")
+    );
+    browser
+        .submit(&format!("form[action$='/members/{cy}/remove']"))
+        .await;
+    assert!(browser.text("p.notice").await.contains("removed"));
+    assert!(
+        !browser
+            .text("#members tbody")
+            .await
+            .contains("cy@example.com")
+    );
+    browser.fill(&format!("flags-{bo}"), "billing").await;
+    browser
+        .submit(&format!("form[action$='/members/{bo}']"))
+        .await;
+    assert!(browser.text("p.notice").await.contains("saved"));
+    assert_eq!(
+        browser
+            .attribute(&format!("#flags-{bo}"), "value")
+            .await
+            .as_deref(),
+        Some("billing")
+    );
     let organization = browser.path().await;
 
     // The log: verified whole, with its head hash; downloadable as stored.
