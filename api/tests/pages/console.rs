@@ -385,6 +385,28 @@ async fn choose(browser: &Browser, id: &str, value: &str) {
         .await;
 }
 
+/// Reloads the operations page until it shows the directory stopped at a dead letter.
+async fn wait_until_stopped(browser: &Browser) {
+    let mut stopped = false;
+    for _ in 0..100 {
+        browser.go("/console/operations").await;
+        // Both the status and the letter are read: wait for a page that shows them both.
+        if browser
+            .text("#read-models tbody")
+            .await
+            .contains("stopped at")
+            && browser
+                .has("form[action='/console/operations/read-models/directory/skip']")
+                .await
+        {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(stopped, "the directory stopped at the event");
+}
+
 async fn administrators_run_organizations_the_log_and_the_processing(backend: Backend) {
     let app = server(backend).await;
     let (_, admin) = app.admin().await;
@@ -535,6 +557,12 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     );
     browser.assert_accessible().await;
     browser.screenshots("console-operations").await;
+    browser.click("#confirm-rebuild").await;
+    browser
+        .submit("form[action='/console/operations/storage/rebuild']")
+        .await;
+    assert!(browser.text("p.notice").await.contains("rebuilt"));
+    assert!(browser.has("#storage-report").await);
 
     // A worker's dead letter (as the runner records one it gave up on) is tried again.
     eventstore::sql::execute(
@@ -562,7 +590,8 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     );
     assert!(!browser.body().await.contains("the bucket did not answer"));
 
-    // A read model stopped at an event it cannot read is moved past it, once confirmed.
+    // A read model stopped at an event it cannot read tries it again, then is moved past it,
+    // once confirmed.
     app.log
         .append(eventstore::AppendRequest::new(
             cy.clone(),
@@ -577,31 +606,14 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
         ))
         .await
         .expect("appended");
-    let mut stopped = false;
-    for _ in 0..100 {
-        browser.go("/console/operations").await;
-        // Both the status and the letter are read: wait for a page that shows them both.
-        if browser
-            .text("#read-models tbody")
-            .await
-            .contains("stopped at")
-            && browser
-                .has("form[action='/console/operations/read-models/directory/skip']")
-                .await
-        {
-            stopped = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    assert!(stopped, "the directory stopped at the event");
-    assert!(
-        browser
-            .text("#read-models tbody")
-            .await
-            .contains("stopped at")
-    );
+    wait_until_stopped(&browser).await;
     browser.assert_accessible().await;
+    // Tried again, it fails again the same way and stops there again.
+    browser
+        .submit("form[action='/console/operations/read-models/directory/retry']")
+        .await;
+    assert!(browser.text("p.notice").await.contains("tries the event again"));
+    wait_until_stopped(&browser).await;
     browser
         .click("form[action='/console/operations/read-models/directory/skip'] input[name=confirm]")
         .await;

@@ -202,6 +202,7 @@ struct MemberLine {
     role: String,
     permissions: String,
     since: When,
+    may_read: bool,
     may_change: bool,
     may_remove: bool,
 }
@@ -296,6 +297,9 @@ async fn organization_page(
             })
         };
         members.push(MemberLine {
+            may_read: person
+                .as_ref()
+                .is_some_and(|person| who.allows(Operation::ReadUser, Target::Person(person))),
             may_change: allows(Operation::ChangeMember),
             may_remove: allows(Operation::RemoveMember),
             user_id: member.user_id,

@@ -277,6 +277,8 @@ struct UserPage {
     sessions: Option<Vec<SessionLine>>,
     revoke_sessions: bool,
     activity: Option<Vec<Line>>,
+    /// Whether the caller may open the whole activity log (to follow this user there).
+    whole_log: bool,
     history: Option<Vec<HistoryLine>>,
     as_of: String,
     position: String,
@@ -493,6 +495,7 @@ async fn user_page(
         sessions,
         revoke_sessions: may(Operation::RevokeUserSession),
         activity,
+        whole_log: state.scope(who, Operation::ListActivity).is_ok(),
         history,
         as_of: query.as_of.clone(),
         position: query.position.clone(),
