@@ -612,7 +612,12 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     browser
         .submit("form[action='/console/operations/read-models/directory/retry']")
         .await;
-    assert!(browser.text("p.notice").await.contains("tries the event again"));
+    assert!(
+        browser
+            .text("p.notice")
+            .await
+            .contains("tries the event again")
+    );
     wait_until_stopped(&browser).await;
     browser
         .click("form[action='/console/operations/read-models/directory/skip'] input[name=confirm]")
