@@ -39,10 +39,11 @@ pub fn command_problem<E: std::error::Error>(
             "Expected version {expected}, it is at {actual}. Read it again and retry."
         )),
         CommandError::Duplicate { kind } => {
-            let field = if kind == "phone" {
-                "phone".to_owned()
-            } else {
-                kind.clone()
+            // Where the taken value was sent.
+            let field = match kind.as_str() {
+                "partner_code" => "partner/code".to_owned(),
+                "interchange_pair" => "partner/receiver_id".to_owned(),
+                _ => kind.clone(),
             };
             Problem::new(
                 StatusCode::CONFLICT,

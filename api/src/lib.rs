@@ -198,6 +198,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(routes::users::delete_user),
         )
         .route("/users/{id}/history", get(routes::audit::user_history))
+        .route("/partners/{code}", get(routes::organizations::partner))
         .route("/audit/events", get(routes::audit::events))
         .route("/audit/verify", get(routes::audit::verify))
         .route("/audit/checkpoints", get(routes::audit::checkpoints))

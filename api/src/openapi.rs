@@ -66,6 +66,7 @@ use utoipa::{Modify, OpenApi};
         profiles::get_picture,
         profiles::delete_picture,
         organizations::create_organization,
+        organizations::partner,
         organizations::get_organization,
         organizations::update_organization,
         organizations::add_member_route,
@@ -232,6 +233,16 @@ pub fn org_role() -> utoipa::openapi::schema::Object {
 /// An organization's status (optional: null leaves it).
 pub fn organization_status() -> utoipa::openapi::schema::Object {
     string_enum_or_null(&["active", "inactive", "testing", "suspended"])
+}
+
+/// A partner's communication method.
+pub fn communication_method() -> utoipa::openapi::schema::Object {
+    string_enum(&["sftp", "api", "both", "manual"])
+}
+
+/// A partner's EDI format.
+pub fn edi_format() -> utoipa::openapi::schema::Object {
+    string_enum(&["X12", "EDIFACT", "XML", "JSON", "CSV"])
 }
 
 /// A user's verification, as the users list filters it.

@@ -7,11 +7,13 @@ use crate::{App, AppError, RequestContext, Resource};
 use commands::{CommandContext, CommandError};
 use domain::organization::{
     Contact, OrgRole, Organization, OrganizationAggregate, OrganizationCommand, OrganizationError,
-    OrganizationState, OrganizationStatus,
+    OrganizationState, OrganizationStatus, PartnerDetails,
 };
 use domain::user::{User, UserAggregate, UserCommand};
-use domain::values::{DisplayName, Email, OrganizationName, Permission, PersonName, PhoneNumber};
-use domain::{OrganizationId, Timestamp, UserId};
+use domain::values::{
+    DisplayName, Email, OrganizationName, PartnerCode, Permission, PersonName, PhoneNumber,
+};
+use domain::{ClaimKind, OrganizationId, Timestamp, UserId};
 use eventstore::{EventMetadata, IdempotencyKey};
 use std::collections::BTreeSet;
 
@@ -155,6 +157,8 @@ pub struct NewOrganization {
     pub contact: Contact,
     /// Active unless said otherwise.
     pub status: OrganizationStatus,
+    /// Its partner details, for an EDI partner.
+    pub partner: Option<PartnerDetails>,
 }
 
 /// What to change of an organization; each `Some` replaces what it has.
@@ -172,6 +176,8 @@ pub struct OrganizationChanges {
     pub contact_phone: Option<PhoneNumber>,
     /// A new status.
     pub status: Option<OrganizationStatus>,
+    /// New partner details (`Some(None)` removes them).
+    pub partner: Option<Option<PartnerDetails>>,
 }
 
 /// A member to add: an existing user, by id as sent.
@@ -270,6 +276,13 @@ impl App {
             Target::Everything,
             Resource::Organization,
         )?;
+        if new.partner.is_some() {
+            who.require(
+                Operation::ChangePartnerDetails,
+                Target::Everything,
+                Resource::Organization,
+            )?;
+        }
         let organization_id = OrganizationId::from_uuid(uuid::Uuid::now_v7());
         let command_context = CommandContext {
             metadata: who.acting(context),
@@ -283,6 +296,7 @@ impl App {
             display_name: new.display_name,
             contact: new.contact,
             status: new.status,
+            partner: new.partner,
             at: chrono::Utc::now(),
         };
         let executed = self
@@ -322,6 +336,13 @@ impl App {
                 Resource::Organization,
             )?;
         }
+        if changes.partner.is_some() {
+            who.require(
+                Operation::ChangePartnerDetails,
+                target,
+                Resource::Organization,
+            )?;
+        }
         let now = chrono::Utc::now();
         let mut commands = Vec::new();
         if changes.name.is_some() || changes.display_name.is_some() {
@@ -344,6 +365,9 @@ impl App {
                 phone: changes.contact_phone.or_else(|| current.phone.clone()),
             };
             commands.push(OrganizationCommand::ChangeContact { contact, at: now });
+        }
+        if let Some(details) = changes.partner {
+            commands.push(OrganizationCommand::SetPartnerDetails { details, at: now });
         }
         if let Some(status) = changes.status {
             commands.push(OrganizationCommand::ChangeStatus { status, at: now });
@@ -459,5 +483,28 @@ impl App {
             }
         }
         Ok((executed.state, executed.stream_version, executed.position))
+    }
+}
+
+impl App {
+    /// The organization whose partner code is `code`, if the policy lets `who` read it;
+    /// "not found" when no organization has it or `who` may not see it.
+    #[tracing::instrument(skip(self, who))]
+    pub async fn partner(
+        &self,
+        who: &Authority,
+        code: &str,
+    ) -> Result<(Box<Organization>, u64), AppError> {
+        let code =
+            PartnerCode::parse(code).map_err(|_| AppError::NotFound(Resource::Organization))?;
+        let owner = self
+            .commands
+            .find_owner(ClaimKind::PartnerCode, code.as_str())
+            .await
+            .map_err(AppError::internal)?
+            .and_then(|stream| stream.parse::<OrganizationId>().ok())
+            .ok_or(AppError::NotFound(Resource::Organization))?;
+        self.authorized_organization(who, owner, Operation::ReadOrganization)
+            .await
     }
 }

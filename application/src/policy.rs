@@ -323,6 +323,8 @@ pub enum Operation {
     RenameOrganization,
     /// Change an organization's status.
     ChangeOrganizationStatus,
+    /// Set, change or remove an organization's partner details (its EDI identity).
+    ChangePartnerDetails,
     /// Add a member without asking them (administrators).
     AddMember,
     /// Invite a person to join (they accept or decline).
@@ -436,6 +438,7 @@ impl Operation {
             O::CreateOrganization
             | O::RenameOrganization
             | O::ChangeOrganizationStatus
+            | O::ChangePartnerDetails
             | O::AddMember
             | O::ManageStorage
             | O::ReadProcessing

@@ -10,7 +10,7 @@ use domain::{OrganizationId, UserId};
 use projections::activity::ActivityRow;
 use projections::queries::{
     ActivityFilter, DailyPoint, Dashboard, Funnel, ListedMember, ListedOrganization, ListedUser,
-    Page, QueryError, UserFilter,
+    OrganizationFilter, Page, QueryError, UserFilter,
 };
 use projections::sessions::SessionRow;
 use projections::{activity, analytics, directory, sessions};
@@ -291,8 +291,7 @@ impl App {
     pub async fn list_organizations(
         &self,
         who: &Authority,
-        status: Option<&str>,
-        text: Option<&str>,
+        filter: &OrganizationFilter,
         min_position: Option<u64>,
     ) -> Result<Vec<ListedOrganization>, AppError> {
         let scope = self.scope(who, Operation::ListOrganizations)?;
@@ -300,7 +299,7 @@ impl App {
         Ok(self
             .read
             .queries
-            .organizations(status, text, scope.organizations())
+            .organizations(filter, scope.organizations())
             .await?)
     }
 

@@ -140,7 +140,8 @@ pub fn without_personal_data(
 /// A unique value taken or released by events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimChange {
-    /// What kind of value: `email`, `username`, `phone`, `organization_name`.
+    /// What kind of value: `email`, `username`, `phone`, `organization_name`, `partner_code`,
+    /// `interchange_pair`.
     pub kind: ClaimKind,
     /// The normalized value. The store keeps only a keyed hash of it.
     pub value: String,
@@ -160,6 +161,10 @@ pub enum ClaimKind {
     Phone,
     /// An organization's name.
     OrganizationName,
+    /// A partner's code.
+    PartnerCode,
+    /// A partner's pair of EDI sender and receiver ids.
+    InterchangePair,
 }
 
 /// Whether a claim is taken or released.

@@ -18,7 +18,8 @@ pub use commands::OrganizationCommand;
 pub use error::OrganizationError;
 pub use events::{OrganizationEvent, OrganizationEventType};
 pub use state::{
-    Contact, Invitation, Membership, OrgRole, Organization, OrganizationState, OrganizationStatus,
+    CommunicationMethod, Contact, EdiFormat, Invitation, Membership, OrgRole, Organization,
+    OrganizationState, OrganizationStatus, PartnerDetails,
 };
 
 use crate::{Aggregate, ClaimChange};

@@ -812,3 +812,64 @@ pub mod erasable {
         T::deserialize(value).map_err(serde::de::Error::custom)
     }
 }
+
+/// Code values: letters, digits, `-`, `_` and `.`, stored upper case, compared as stored.
+macro_rules! code_value {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $max:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses the value; letters are made upper case.
+            pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+                let code = raw.trim().to_ascii_uppercase();
+                if code.is_empty() || code.chars().count() > $max {
+                    return Err(InvalidValue::new(
+                        $field,
+                        concat!("must be 1 to ", $max, " characters"),
+                    ));
+                }
+                if !code
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                {
+                    return Err(InvalidValue::new(
+                        $field,
+                        "may hold only letters, digits, '-', '_' and '.'",
+                    ));
+                }
+                Ok(Self(code))
+            }
+
+            /// The value as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(deserializer)?;
+                Self::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+code_value!(
+    /// A partner's code, unique among organizations (`ACME001`).
+    PartnerCode, "partner_code", 32
+);
+code_value!(
+    /// An EDI interchange id: a partner's sender or receiver id (X12's ISA06 and ISA08 hold
+    /// 15 characters, EDIFACT's UNB up to 35).
+    EdiId, "edi_id", 35
+);

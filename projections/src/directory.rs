@@ -86,9 +86,18 @@ const TABLES: &[Table] = &[
             contact_email TEXT,
             contact_phone TEXT,
             status TEXT NOT NULL,
+            partner_code TEXT,
+            communication TEXT,
+            edi_format TEXT,
+            sender_id TEXT,
+            receiver_id TEXT,
             created_at {time} NOT NULL,
             updated_at {time} NOT NULL",
-        indexes: &[("name", "name"), ("status", "status, name")],
+        indexes: &[
+            ("name", "name"),
+            ("status", "status, name"),
+            ("partner_code", "partner_code"),
+        ],
     },
     Table {
         name: "members",
@@ -672,24 +681,37 @@ async fn apply_organization(
             display_name,
             contact,
             status,
+            partner,
             at,
             ..
         } => {
+            let mut args = vec![
+                organization_id.into(),
+                name.to_string().into(),
+                display_name.as_ref().map(ToString::to_string).into(),
+                contact.name.as_ref().map(ToString::to_string).into(),
+                contact.email.as_ref().map(ToString::to_string).into(),
+                contact.phone.as_ref().map(ToString::to_string).into(),
+                label(status).into(),
+                (*at).into(),
+            ];
+            args.extend(partner_columns(partner.as_ref()));
             tx.execute(
                 &format!(
-                    "INSERT INTO {organizations} (organization_id, name, display_name, contact_name, contact_email, contact_phone, status, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (organization_id) DO NOTHING"
+                    "INSERT INTO {organizations} (organization_id, name, display_name, contact_name, contact_email, contact_phone, status, created_at, updated_at, \
+                     partner_code, communication, edi_format, sender_id, receiver_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13) ON CONFLICT (organization_id) DO NOTHING"
                 ),
-                &[
-                    organization_id.into(),
-                    name.to_string().into(),
-                    display_name.as_ref().map(ToString::to_string).into(),
-                    contact.name.as_ref().map(ToString::to_string).into(),
-                    contact.email.as_ref().map(ToString::to_string).into(),
-                    contact.phone.as_ref().map(ToString::to_string).into(),
-                    label(status).into(),
-                    (*at).into(),
-                ],
+                &args,
+            )
+            .await?;
+        }
+        E::PartnerDetailsChanged { details, at, .. } => {
+            let mut args = vec![organization_id.into(), (*at).into()];
+            args.extend(partner_columns(details.as_ref()));
+            tx.execute(
+                &format!("UPDATE {organizations} SET updated_at = $2, partner_code = $3, communication = $4, edi_format = $5, sender_id = $6, receiver_id = $7 WHERE organization_id = $1"),
+                &args,
             )
             .await?;
         }
@@ -771,4 +793,16 @@ async fn apply_organization(
         | E::InvitationExpired { .. } => {}
     }
     Ok(())
+}
+
+/// A partner's columns in the organizations table: code, communication, format, sender and
+/// receiver ids (all null for an organization that is no partner).
+fn partner_columns(partner: Option<&domain::organization::PartnerDetails>) -> [Arg; 5] {
+    [
+        partner.map(|p| p.code.to_string()).into(),
+        partner.map(|p| p.communication.to_string()).into(),
+        partner.map(|p| p.edi_format.to_string()).into(),
+        partner.map(|p| p.sender_id.to_string()).into(),
+        partner.map(|p| p.receiver_id.to_string()).into(),
+    ]
 }

@@ -17,7 +17,7 @@ mod users;
 
 pub use activity::{ActivityFilter, ROUTINE_ACTIONS};
 pub use analytics::{ACTIVE_USERS, DailyPoint, Dashboard, Funnel};
-pub use organizations::{ListedMember, ListedOrganization};
+pub use organizations::{ListedMember, ListedOrganization, OrganizationFilter};
 pub use users::{ListedMembership, ListedStatus, ListedUser, Order, UserFilter, UserSort};
 
 use crate::names::Names;

@@ -17,7 +17,9 @@ use eventstore::{
     test_both_backends,
 };
 use projections::names::Names;
-use projections::queries::{ActivityFilter, ListedStatus, Queries, UserFilter, UserSort};
+use projections::queries::{
+    ActivityFilter, ListedStatus, OrganizationFilter, Queries, UserFilter, UserSort,
+};
 use projections::{Projector, ProjectorSettings, Until};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -334,6 +336,7 @@ async fn history(f: &Fixture) -> (Vec<UserId>, OrganizationId) {
                 display_name: None,
                 contact: Contact::default(),
                 status: OrganizationStatus::Active,
+                partner: None,
                 at: now,
             },
             OrganizationEvent::MemberAdded {
@@ -483,7 +486,13 @@ async fn directory_rows_follow_each_users_events(backend: Backend) {
     // Organizations and members.
     let organizations = f
         .queries
-        .organizations(None, Some("rowing"), None)
+        .organizations(
+            &OrganizationFilter {
+                q: Some("rowing".into()),
+                ..OrganizationFilter::default()
+            },
+            None,
+        )
         .await
         .expect("organizations");
     assert_eq!(organizations.len(), 1);

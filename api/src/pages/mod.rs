@@ -185,6 +185,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(console::organizations::change),
         )
         .route(
+            "/console/organizations/{id}/partner",
+            post(console::organizations::set_partner),
+        )
+        .route(
             "/console/organizations/{id}/members",
             post(console::organizations::add_member),
         )

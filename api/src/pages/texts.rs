@@ -3,6 +3,22 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "EDI"
+    pub edi: &'static str,
+    /// "Partner details"
+    pub partner_details: &'static str,
+    /// "Partner code"
+    pub partner_code: &'static str,
+    /// "Communication"
+    pub communication: &'static str,
+    /// "EDI format"
+    pub edi_format: &'static str,
+    /// "Sender id"
+    pub sender_id: &'static str,
+    /// "Receiver id"
+    pub receiver_id: &'static str,
+    /// "Remove the partner details"
+    pub remove_partner: &'static str,
     /// "Revoke"
     pub revoke_session: &'static str,
     /// "Sort by"
@@ -25,7 +41,7 @@ pub struct Texts {
     pub invitation_sets_password: &'static str,
     /// "Organizations"
     pub console_organizations: &'static str,
-    /// "Name or display name"
+    /// "Name, display name, partner code or EDI id"
     pub search_organizations: &'static str,
     /// "organizations"
     pub organizations_found: &'static str,
@@ -715,6 +731,14 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    edi: "EDI",
+    partner_details: "Partner details",
+    partner_code: "Partner code",
+    communication: "Communication",
+    edi_format: "EDI format",
+    sender_id: "Sender id",
+    receiver_id: "Receiver id",
+    remove_partner: "Remove the partner details",
     revoke_session: "Revoke",
     sort_by: "Sort by",
     order: "Order",
@@ -726,7 +750,7 @@ pub static ENGLISH: Texts = Texts {
     password_or_invitation: "Password (empty: an email invites them to set their own)",
     invitation_sets_password: "The person gets an email to set their password, and joins the organization when they accept.",
     console_organizations: "Organizations",
-    search_organizations: "Name or display name",
+    search_organizations: "Name, display name, partner code or EDI id",
     organizations_found: "organizations",
     display_name: "Display name",
     members: "Members",
@@ -1117,6 +1141,7 @@ impl Texts {
             "user-created" => "The user is created.",
             "user-invited" => "The invitation is on its way.",
             "organization-saved" => "The organization is saved.",
+            "partner-saved" => "The partner details are saved.",
             "member-invited" => "The invitation is on its way.",
             "member-added" => "The member is added.",
             "member-saved" => "The member's role and flags are saved.",

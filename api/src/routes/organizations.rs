@@ -27,10 +27,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::organization::{
-    Contact, OrgRole, Organization, OrganizationError, OrganizationState, OrganizationStatus,
+    CommunicationMethod, Contact, EdiFormat, OrgRole, Organization, OrganizationError,
+    OrganizationState, OrganizationStatus, PartnerDetails,
 };
 use domain::user::User;
-use domain::values::{DisplayName, Email, OrganizationName, Permission, PersonName, PhoneNumber};
+use domain::values::{
+    DisplayName, EdiId, Email, OrganizationName, PartnerCode, Permission, PersonName, PhoneNumber,
+};
 use domain::{OrganizationId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -143,6 +146,9 @@ pub struct OrganizationView {
     contact_phone: Option<String>,
     #[schema(value_type = String, example = "active")]
     status: OrganizationStatus,
+    /// Its partner details, for an EDI partner.
+    #[schema(value_type = Option<PartnerRequest>)]
+    partner: Option<PartnerDetails>,
     members: Vec<MemberView>,
     #[schema(value_type = String, format = DateTime)]
     #[serde(serialize_with = "domain::time::micros")]
@@ -159,6 +165,7 @@ impl OrganizationView {
             contact_email: organization.contact.email.as_ref().map(ToString::to_string),
             contact_phone: organization.contact.phone.as_ref().map(ToString::to_string),
             status: organization.status,
+            partner: organization.partner.clone(),
             members: organization
                 .members
                 .iter()
@@ -263,6 +270,43 @@ impl ContactFields<'_> {
     }
 }
 
+/// A partner's details, as requests send them and answers show them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerRequest {
+    /// Unique code: letters, digits, `-`, `_` and `.`, 1 to 32; kept upper case.
+    #[schema(example = "ACME001")]
+    code: String,
+    /// `sftp`, `api`, `both` or `manual`.
+    #[schema(schema_with = crate::openapi::communication_method)]
+    communication: CommunicationMethod,
+    /// `X12`, `EDIFACT`, `XML`, `JSON` or `CSV`.
+    #[schema(schema_with = crate::openapi::edi_format)]
+    edi_format: EdiFormat,
+    /// EDI sender id, 1 to 35 of the same characters (the pair of ids is unique).
+    #[schema(example = "ACMESENDER")]
+    sender_id: String,
+    /// EDI receiver id.
+    #[schema(example = "IDLOGRECEIVER")]
+    receiver_id: String,
+}
+
+impl PartnerRequest {
+    /// The details, with each field that does not read told in `fields`.
+    fn parse(&self, fields: &mut FieldErrors) -> Option<PartnerDetails> {
+        let code = fields.parse(&self.code, PartnerCode::parse, "/partner/code");
+        let sender_id = fields.parse(&self.sender_id, EdiId::parse, "/partner/sender_id");
+        let receiver_id = fields.parse(&self.receiver_id, EdiId::parse, "/partner/receiver_id");
+        Some(PartnerDetails {
+            code: code?,
+            communication: self.communication,
+            edi_format: self.edi_format,
+            sender_id: sender_id?,
+            receiver_id: receiver_id?,
+        })
+    }
+}
+
 /// `POST /organizations`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -281,6 +325,8 @@ pub struct CreateOrganizationRequest {
     /// `active` (default), `inactive`, `testing` or `suspended`.
     #[schema(schema_with = crate::openapi::organization_status)]
     status: Option<OrganizationStatus>,
+    /// Partner details, for an EDI partner (administrators).
+    partner: Option<PartnerRequest>,
 }
 
 macro_rules! contact_fields {
@@ -330,6 +376,10 @@ pub async fn create_organization(
         .as_deref()
         .and_then(|raw| fields.parse(raw, DisplayName::parse, "/display_name"));
     let contact = body.contact().parse(&mut fields);
+    let partner = body
+        .partner
+        .as_ref()
+        .and_then(|partner| partner.parse(&mut fields));
     fields.finish()?;
     let Some(name) = name else {
         return Err(Problem::validation().with_field("/name", "is required"));
@@ -339,6 +389,7 @@ pub async fn create_organization(
         display_name,
         contact,
         status: body.status.unwrap_or(OrganizationStatus::Active),
+        partner,
     };
     let (after, version, position) = state
         .create_organization(&authority, &context, new, command.idempotency)
@@ -389,6 +440,10 @@ pub struct UpdateOrganizationRequest {
     /// Status (administrators).
     #[schema(schema_with = crate::openapi::organization_status)]
     status: Option<OrganizationStatus>,
+    /// Partner details (administrators); `null` removes them.
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<PartnerRequest>)]
+    partner: Option<Option<PartnerRequest>>,
 }
 
 /// Changes an organization's name, display name, contact or status.
@@ -437,6 +492,11 @@ pub async fn update_organization(
         contact_email: sent.email,
         contact_phone: sent.phone,
         status: body.status,
+        partner: body.partner.as_ref().map(|partner| {
+            partner
+                .as_ref()
+                .and_then(|partner| partner.parse(&mut fields))
+        }),
     };
     fields.finish()?;
     let preconditions = Preconditions {
@@ -633,4 +693,29 @@ pub async fn remove_member(
         .remove_member(&authority, &context, id, user_id, preconditions)
         .await?;
     organization_answer(StatusCode::OK, &after, version, position)
+}
+
+/// Reads the organization whose partner code is `code` (administrators and readers, and its
+/// members).
+#[utoipa::path(get, path = "/api/v1/partners/{code}", tag = "organizations",
+    params(("code" = String, Path, description = "Partner code (any case)")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The organization", body = OrganizationView),
+        crate::openapi::AuthErrors,
+        (status = 404, description = "No organization has this code, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn partner(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> Result<Response, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
+    let (organization, version) = state.partner(&authority, &code).await?;
+    organization_answer(
+        StatusCode::OK,
+        &OrganizationState::Present(organization),
+        version,
+        None,
+    )
 }

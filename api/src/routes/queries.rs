@@ -23,7 +23,7 @@ use domain::OrganizationId;
 use futures::StreamExt;
 use projections::queries::{
     ActivityFilter, DailyPoint, Dashboard, Funnel, ListedMember, ListedOrganization, ListedUser,
-    Page, UserFilter,
+    OrganizationFilter, Page, UserFilter,
 };
 use projections::{activity, sessions};
 use serde::Deserialize;
@@ -692,8 +692,16 @@ pub async fn verification_funnel(
 pub struct OrganizationParams {
     /// `active`, `inactive`, `testing` or `suspended`.
     status: Option<String>,
-    /// Part of the name or display name.
+    /// Part of the name, display name, partner code, sender or receiver id.
     q: Option<String>,
+    /// Exactly this partner code.
+    partner_code: Option<String>,
+    /// Partners communicating so: `sftp`, `api`, `both` or `manual`.
+    #[param(schema_with = crate::openapi::communication_method)]
+    communication: Option<String>,
+    /// Partners exchanging this format: `X12`, `EDIFACT`, `XML`, `JSON` or `CSV`.
+    #[param(schema_with = crate::openapi::edi_format)]
+    edi_format: Option<String>,
     /// Wait until the read models have applied this log position.
     min_position: Option<u64>,
 }
@@ -725,8 +733,13 @@ pub async fn organizations(
         state
             .list_organizations(
                 &authority,
-                params.status.as_deref(),
-                params.q.as_deref(),
+                &OrganizationFilter {
+                    status: params.status,
+                    q: params.q,
+                    partner_code: params.partner_code,
+                    communication: params.communication,
+                    edi_format: params.edi_format,
+                },
                 min_position,
             )
             .await?,

@@ -27,7 +27,7 @@ use domain::user::{User, UserAggregate, UserState};
 use domain::values::{Email, PersonName, PhoneNumber, Reason, Role, Username};
 use domain::{Timestamp, UserId};
 use secrecy::SecretString;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use utoipa::ToSchema;
 
@@ -316,25 +316,20 @@ pub async fn update_me(
     update_user(state, context, caller, Path(id), expected_version, command).await
 }
 
-/// A field that may be absent (leave it), `null` (remove it) or a value.
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(Some)
-}
-
 /// `PATCH /users/{id}`: only the fields sent change; `null` removes an optional one.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(schema_with = crate::openapi::person_name_or_null)]
     first_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(schema_with = crate::openapi::person_name_or_null)]
     last_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(schema_with = crate::openapi::username_or_null)]
     username: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(schema_with = crate::openapi::phone_or_null)]
     phone: Option<Option<String>>,
     /// A new address restarts its verification.

@@ -805,6 +805,11 @@ fn cases() -> Vec<Case> {
             call(Stranger, "GET", "/api/v1/organizations/{acme}", Empty, 404),
         ),
         case(
+            "partner",
+            call(Member, "GET", "/api/v1/partners/acme001", Empty, 200),
+            call(Stranger, "GET", "/api/v1/partners/ACME001", Empty, 404),
+        ),
+        case(
             "update_organization",
             call(
                 OrgAdmin,
@@ -1203,7 +1208,10 @@ async fn world(backend: Backend) -> World {
     let stranger = token_of(&app, "stranger@example.com").await;
     let member_id = app.register("member@example.com", PASSWORD).await;
     let org_admin_id = app.register("boss@example.com", PASSWORD).await;
-    let body = json!({"name": "acme"});
+    let body = json!({"name": "acme", "partner": {
+        "code": "ACME001", "communication": "sftp", "edi_format": "X12",
+        "sender_id": "ACMESEND", "receiver_id": "IDLOGRECV"
+    }});
     let response = app
         .send(
             reqwest::Method::POST,

@@ -689,3 +689,136 @@ test_both_backends!(
     an_org_admin_creates_users_in_their_organization,
     members_of_a_suspended_organization_cannot_log_in,
 );
+
+fn partner(code: &str, sender: &str, receiver: &str) -> Value {
+    json!({"code": code, "communication": "sftp", "edi_format": "X12",
+           "sender_id": sender, "receiver_id": receiver})
+}
+
+async fn partners_are_unique_found_by_code_and_filtered(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    let post = |body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            call(
+                app,
+                reqwest::Method::POST,
+                "/api/v1/organizations",
+                &admin,
+                Some(body),
+            )
+            .await
+        }
+    };
+    // A partner, its code kept upper case.
+    let created =
+        post(json!({"name": "acme", "partner": partner("acme001", "ACMESEND", "IDLOGRECV")})).await;
+    assert_eq!(created.status(), 201);
+    let acme: Value = created.json().await.expect("json");
+    assert_eq!(acme["partner"]["code"], "ACME001");
+    assert_eq!(acme["partner"]["edi_format"], "X12");
+    let acme_id = acme["id"].as_str().expect("id").to_owned();
+
+    // The code and the pair of ids are taken; a bad code is told where.
+    let taken = post(json!({"name": "other", "partner": partner("ACME001", "X", "Y")})).await;
+    let body = problem(taken, 409).await;
+    assert_eq!(
+        body["type"], "urn:idlog:problem:partner-code-taken",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["pointer"], "/partner/code");
+    let pair =
+        post(json!({"name": "other", "partner": partner("OTHER", "ACMESEND", "IDLOGRECV")})).await;
+    assert_eq!(
+        problem(pair, 409).await["type"],
+        "urn:idlog:problem:interchange-pair-taken"
+    );
+    let bad = post(json!({"name": "other", "partner": partner("A B", "X", "Y")})).await;
+    assert_eq!(
+        problem(bad, 422).await["errors"][0]["pointer"],
+        "/partner/code"
+    );
+    // Nothing of a refused creation was kept: the name is still free.
+    let globex =
+        post(json!({"name": "other", "partner": partner("GLOBEX", "GLOBEXSEND", "IDLOGRECV")}))
+            .await;
+    assert_eq!(globex.status(), 201);
+    let plain = post(json!({"name": "plain"})).await;
+    assert_eq!(plain.status(), 201);
+
+    // Found by code, in any case.
+    let found = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/partners/acme001",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(found.status(), 200);
+    assert_eq!(found.json::<Value>().await.expect("json")["id"], acme_id);
+    let missing = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/partners/NOPE",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(missing.status(), 404);
+
+    // Listed and filtered by them.
+    let head = app.head_position().await;
+    let list = |query: &str| {
+        let (app, admin) = (&app, admin.clone());
+        let path = format!("/api/v1/organizations?min_position={head}&{query}");
+        async move {
+            let answer = call(app, reqwest::Method::GET, &path, &admin, None).await;
+            assert_eq!(answer.status(), 200, "{path}");
+            let listed: Value = answer.json().await.expect("json");
+            listed
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|o| o["name"].as_str().expect("name").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list("partner_code=acme001").await, ["acme"]);
+    assert_eq!(list("edi_format=X12").await, ["acme", "other"]);
+    assert_eq!(list("communication=api").await, Vec::<String>::new());
+    assert_eq!(list("q=globexsend").await, ["other"]);
+    assert_eq!(list("q=acme0").await, ["acme"]);
+
+    // Changed, the old code is free again; removed, so is the pair.
+    let changed = call(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/organizations/{acme_id}"),
+        &admin,
+        Some(json!({"partner": partner("ACME002", "ACMESEND", "IDLOGRECV")})),
+    )
+    .await;
+    assert_eq!(changed.status(), 200);
+    assert_eq!(
+        changed.json::<Value>().await.expect("json")["partner"]["code"],
+        "ACME002"
+    );
+    let removed = call(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/organizations/{acme_id}"),
+        &admin,
+        Some(json!({"partner": null})),
+    )
+    .await;
+    assert_eq!(removed.status(), 200);
+    assert!(removed.json::<Value>().await.expect("json")["partner"].is_null());
+    let reused =
+        post(json!({"name": "newco", "partner": partner("ACME001", "ACMESEND", "IDLOGRECV")}))
+            .await;
+    assert_eq!(reused.status(), 201);
+}
+
+test_both_backends!(partners_are_unique_found_by_code_and_filtered);

@@ -328,6 +328,7 @@ async fn the_openapi_document_covers_every_endpoint(backend: Backend) {
         ("post", "/api/v1/organizations"),
         ("get", "/api/v1/organizations/{id}"),
         ("patch", "/api/v1/organizations/{id}"),
+        ("get", "/api/v1/partners/{code}"),
         ("post", "/api/v1/organizations/{id}/members"),
         ("patch", "/api/v1/organizations/{id}/members/{user_id}"),
         ("delete", "/api/v1/organizations/{id}/members/{user_id}"),

@@ -450,6 +450,17 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
         browser.attribute("#display_name", "value").await.as_deref(),
         Some("Acme Inc.")
     );
+    // Its partner details, the code kept upper case.
+    browser.fill("partner-code", "acme001").await;
+    choose(&browser, "partner-format", "EDIFACT").await;
+    browser.fill("partner-sender", "ACMESEND").await;
+    browser.fill("partner-receiver", "IDLOGRECV").await;
+    browser.submit("#partner-form").await;
+    assert!(browser.text("p.notice").await.contains("partner details"));
+    assert_eq!(
+        browser.attribute("#partner-code", "value").await.as_deref(),
+        Some("ACME001")
+    );
     // Bo added directly as its org_admin, Cy invited by email, then the invitation revoked.
     browser.fill("member-user", &bo).await;
     choose(&browser, "member-role", "org_admin").await;
@@ -648,6 +659,12 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     assert!(browser.text("#organizations tbody").await.contains("acme"));
     browser.go(&organization).await;
     assert_eq!(browser.text("h1").await, "acme");
+    let partner = browser.text("#partner-facts").await;
+    assert!(
+        partner.contains("ACME001") && partner.contains("EDIFACT"),
+        "{partner}"
+    );
+    assert!(!browser.has("#partner-form").await);
     // Their organization's analytics, and no one else's.
     browser
         .click("nav.console a[href='/console/analytics']")

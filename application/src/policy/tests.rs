@@ -149,6 +149,7 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::ChangeOrganizationDetails
         | O::RenameOrganization
         | O::ChangeOrganizationStatus
+        | O::ChangePartnerDetails
         | O::InviteMember
         | O::ListInvitations
         | O::RevokeInvitation => &[T::Organization],

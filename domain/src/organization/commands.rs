@@ -1,6 +1,6 @@
 //! What can be asked of an organization.
 
-use super::{Contact, OrgRole, OrganizationStatus};
+use super::{Contact, OrgRole, OrganizationStatus, PartnerDetails};
 use crate::values::{DisplayName, OrganizationName, Permission};
 use crate::{OrganizationId, Timestamp, UserId};
 use std::collections::BTreeSet;
@@ -20,6 +20,8 @@ pub enum OrganizationCommand {
         contact: Contact,
         /// Initial status.
         status: OrganizationStatus,
+        /// Its partner details, for an EDI partner.
+        partner: Option<PartnerDetails>,
         /// When.
         at: Timestamp,
     },
@@ -36,6 +38,13 @@ pub enum OrganizationCommand {
     ChangeContact {
         /// The contact.
         contact: Contact,
+        /// When.
+        at: Timestamp,
+    },
+    /// Sets, changes or (with `None`) removes its partner details.
+    SetPartnerDetails {
+        /// The details.
+        details: Option<PartnerDetails>,
         /// When.
         at: Timestamp,
     },

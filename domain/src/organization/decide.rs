@@ -18,6 +18,7 @@ pub(super) fn decide(
                 display_name,
                 contact,
                 status,
+                partner,
                 at,
             },
         ) => {
@@ -27,6 +28,7 @@ pub(super) fn decide(
                 display_name,
                 contact,
                 status,
+                partner,
                 at,
             }]);
         }
@@ -60,6 +62,16 @@ pub(super) fn decide(
                 return Ok(vec![]);
             }
             Ok(vec![E::OrganizationContactChanged { contact, at }])
+        }
+        (org, C::SetPartnerDetails { details, at }) => {
+            if details == org.partner {
+                return Ok(vec![]);
+            }
+            Ok(vec![E::PartnerDetailsChanged {
+                old: org.partner.clone(),
+                details,
+                at,
+            }])
         }
         (org, C::ChangeStatus { status, at }) => {
             if status == org.status {

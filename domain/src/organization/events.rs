@@ -1,7 +1,7 @@
 //! What happens to an organization: the events of its stream, and the names those events are
 //! stored by.
 
-use super::{Contact, OrgRole, OrganizationStatus};
+use super::{Contact, OrgRole, OrganizationStatus, PartnerDetails};
 use crate::values::{DisplayName, OrganizationName, Permission};
 use crate::{DomainEvent, OrganizationId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,9 @@ pub enum OrganizationEvent {
         display_name: Option<DisplayName>,
         contact: Contact,
         status: OrganizationStatus,
+        /// Absent in events recorded before partners had details.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partner: Option<PartnerDetails>,
         at: Timestamp,
     },
     /// It was renamed.
@@ -47,6 +50,12 @@ pub enum OrganizationEvent {
     },
     /// Its contact changed.
     OrganizationContactChanged { contact: Contact, at: Timestamp },
+    /// Its partner details were set, changed or removed.
+    PartnerDetailsChanged {
+        old: Option<PartnerDetails>,
+        details: Option<PartnerDetails>,
+        at: Timestamp,
+    },
     /// Its status changed.
     OrganizationStatusChanged {
         old_status: OrganizationStatus,
@@ -107,6 +116,7 @@ impl DomainEvent for OrganizationEvent {
                 &["/contact"]
             }
             Self::OrganizationRenamed { .. }
+            | Self::PartnerDetailsChanged { .. }
             | Self::OrganizationStatusChanged { .. }
             | Self::MemberAdded { .. }
             | Self::MemberChanged { .. }

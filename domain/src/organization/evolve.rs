@@ -15,6 +15,7 @@ pub(super) fn evolve(state: OrganizationState, event: &OrganizationEvent) -> Org
                 display_name,
                 contact,
                 status,
+                partner,
                 at,
             },
         ) => OrganizationState::Present(Box::new(Organization {
@@ -25,6 +26,7 @@ pub(super) fn evolve(state: OrganizationState, event: &OrganizationEvent) -> Org
             status: *status,
             members: BTreeMap::new(),
             invitations: BTreeMap::new(),
+            partner: partner.clone(),
             created_at: *at,
         })),
         (OrganizationState::Present(mut org), event) => {
@@ -37,6 +39,7 @@ pub(super) fn evolve(state: OrganizationState, event: &OrganizationEvent) -> Org
                     org.display_name = display_name.clone();
                 }
                 E::OrganizationContactChanged { contact, .. } => org.contact = contact.clone(),
+                E::PartnerDetailsChanged { details, .. } => org.partner = details.clone(),
                 E::OrganizationStatusChanged { status, .. } => org.status = *status,
                 E::MemberAdded {
                     user_id,

@@ -1,6 +1,8 @@
 //! What an organization is: the state folded from its stream, and the values it is made of.
 
-use crate::values::{DisplayName, Email, OrganizationName, Permission, PersonName, PhoneNumber};
+use crate::values::{
+    DisplayName, EdiId, Email, OrganizationName, PartnerCode, Permission, PersonName, PhoneNumber,
+};
 use crate::{OrganizationId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,6 +98,88 @@ impl Invitation {
     }
 }
 
+/// How a partner's systems exchange documents.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum CommunicationMethod {
+    /// Files over SFTP.
+    Sftp,
+    /// Calls to an API.
+    Api,
+    /// Both.
+    Both,
+    /// By hand.
+    Manual,
+}
+
+/// The document format a partner exchanges.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+)]
+pub enum EdiFormat {
+    /// ANSI ASC X12.
+    X12,
+    /// UN/EDIFACT.
+    #[serde(rename = "EDIFACT")]
+    #[strum(serialize = "EDIFACT")]
+    Edifact,
+    /// XML.
+    #[serde(rename = "XML")]
+    #[strum(serialize = "XML")]
+    Xml,
+    /// JSON.
+    #[serde(rename = "JSON")]
+    #[strum(serialize = "JSON")]
+    Json,
+    /// CSV.
+    #[serde(rename = "CSV")]
+    #[strum(serialize = "CSV")]
+    Csv,
+}
+
+/// What makes an organization an EDI partner: its code and how it exchanges documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerDetails {
+    /// Unique code.
+    pub code: PartnerCode,
+    /// How its systems exchange documents.
+    pub communication: CommunicationMethod,
+    /// The format of its documents.
+    pub edi_format: EdiFormat,
+    /// Its sender id (the pair of sender and receiver ids is unique).
+    pub sender_id: EdiId,
+    /// Its receiver id.
+    pub receiver_id: EdiId,
+}
+
+impl PartnerDetails {
+    /// The pair of interchange ids as one claimed value (ids cannot hold a space).
+    pub fn interchange_pair(&self) -> String {
+        format!("{} {}", self.sender_id, self.receiver_id)
+    }
+}
+
 /// An organization as folded from its stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
@@ -113,6 +197,8 @@ pub struct Organization {
     pub members: BTreeMap<UserId, Membership>,
     /// Invitations not yet answered, revoked or recorded as expired, by invitee.
     pub invitations: BTreeMap<UserId, Invitation>,
+    /// Its partner details, if it is an EDI partner.
+    pub partner: Option<PartnerDetails>,
     /// When it was created.
     pub created_at: Timestamp,
 }

@@ -36,6 +36,7 @@ fn created() -> OrganizationEvent {
         display_name: None,
         contact: Contact::default(),
         status: OrganizationStatus::Active,
+        partner: None,
         at: at(0),
     }
 }
@@ -56,6 +57,7 @@ fn creates_an_organization_and_claims_its_name() {
         display_name: None,
         contact: Contact::default(),
         status: OrganizationStatus::Active,
+        partner: None,
         at: at(0),
     };
     given::<OrganizationAggregate>([])
@@ -76,6 +78,7 @@ fn refuses_to_create_an_organization_twice() {
         display_name: None,
         contact: Contact::default(),
         status: OrganizationStatus::Testing,
+        partner: None,
         at: at(2),
     };
     given::<OrganizationAggregate>([created()])
@@ -383,4 +386,94 @@ fn every_event_type_is_the_name_its_events_are_stored_and_read_by() {
             event_type.as_str()
         );
     }
+}
+
+fn partner(code: &str, sender: &str, receiver: &str) -> PartnerDetails {
+    PartnerDetails {
+        code: crate::values::PartnerCode::parse(code).expect("code"),
+        communication: CommunicationMethod::Sftp,
+        edi_format: EdiFormat::X12,
+        sender_id: crate::values::EdiId::parse(sender).expect("sender"),
+        receiver_id: crate::values::EdiId::parse(receiver).expect("receiver"),
+    }
+}
+
+#[test]
+fn partner_details_are_set_changed_and_removed_claiming_the_code_and_the_pair() {
+    let acme = partner("acme001", "ACMESEND", "IDLOGRECV");
+    let set = OrganizationEvent::PartnerDetailsChanged {
+        old: None,
+        details: Some(acme.clone()),
+        at: at(2),
+    };
+    given::<OrganizationAggregate>([created()])
+        .when(OrganizationCommand::SetPartnerDetails {
+            details: Some(acme.clone()),
+            at: at(2),
+        })
+        .then([set.clone()]);
+    // The code is kept upper case; setting the same details again changes nothing.
+    assert_eq!(acme.code.as_str(), "ACME001");
+    given::<OrganizationAggregate>([created(), set.clone()])
+        .when(OrganizationCommand::SetPartnerDetails {
+            details: Some(acme.clone()),
+            at: at(3),
+        })
+        .then([]);
+    let state = OrganizationState::Absent;
+    assert_eq!(
+        OrganizationAggregate::claims(&state, &[set]),
+        vec![
+            ClaimChange::take(ClaimKind::PartnerCode, "ACME001"),
+            ClaimChange::take(ClaimKind::InterchangePair, "ACMESEND IDLOGRECV"),
+        ]
+    );
+    // A new receiver id moves the pair's claim and keeps the code's.
+    let moved = OrganizationEvent::PartnerDetailsChanged {
+        old: Some(acme.clone()),
+        details: Some(partner("ACME001", "ACMESEND", "OTHER")),
+        at: at(4),
+    };
+    assert_eq!(
+        OrganizationAggregate::claims(&state, &[moved]),
+        vec![
+            ClaimChange::release(ClaimKind::InterchangePair, "ACMESEND IDLOGRECV"),
+            ClaimChange::take(ClaimKind::InterchangePair, "ACMESEND OTHER"),
+        ]
+    );
+    // Removed, both are released.
+    let removed = OrganizationEvent::PartnerDetailsChanged {
+        old: Some(acme),
+        details: None,
+        at: at(5),
+    };
+    assert_eq!(
+        OrganizationAggregate::claims(&state, &[removed]),
+        vec![
+            ClaimChange::release(ClaimKind::PartnerCode, "ACME001"),
+            ClaimChange::release(ClaimKind::InterchangePair, "ACMESEND IDLOGRECV"),
+        ]
+    );
+}
+
+#[test]
+fn partner_codes_and_interchange_ids_are_short_plain_codes() {
+    use crate::values::{EdiId, PartnerCode};
+    assert_eq!(
+        PartnerCode::parse(" acme-01 ").expect("code").as_str(),
+        "ACME-01"
+    );
+    for bad in ["", "ACME 01", "ACMÉ", &"A".repeat(33), "a/b"] {
+        assert!(PartnerCode::parse(bad).is_err(), "{bad:?}");
+    }
+    assert!(EdiId::parse(&"9".repeat(35)).is_ok());
+    assert!(EdiId::parse(&"9".repeat(36)).is_err());
+    assert_eq!(
+        serde_json::to_value(EdiFormat::Edifact).expect("json"),
+        "EDIFACT"
+    );
+    assert_eq!(
+        serde_json::to_value(CommunicationMethod::Both).expect("json"),
+        "both"
+    );
 }

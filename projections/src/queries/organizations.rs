@@ -22,6 +22,16 @@ pub struct ListedOrganization {
     pub contact_phone: Option<String>,
     /// Status.
     pub status: String,
+    /// A partner's code.
+    pub partner_code: Option<String>,
+    /// A partner's communication method.
+    pub communication: Option<String>,
+    /// A partner's EDI format.
+    pub edi_format: Option<String>,
+    /// A partner's EDI sender id.
+    pub sender_id: Option<String>,
+    /// A partner's EDI receiver id.
+    pub receiver_id: Option<String>,
     /// Members.
     pub member_count: i64,
     /// Created.
@@ -52,15 +62,31 @@ pub struct ListedMember {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Filters for the organizations list.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationFilter {
+    /// In this status.
+    pub status: Option<String>,
+    /// Part of the name, display name, partner code, sender or receiver id (case-insensitive).
+    pub q: Option<String>,
+    /// Exactly this partner code (compared upper case, as stored).
+    pub partner_code: Option<String>,
+    /// Partners communicating so (`sftp`, `api`, `both`, `manual`).
+    pub communication: Option<String>,
+    /// Partners exchanging this format (`X12`, `EDIFACT`, `XML`, `JSON`, `CSV`).
+    pub edi_format: Option<String>,
+}
+
 impl Queries {
     /// Organizations, by name.
     #[tracing::instrument(skip(self))]
     pub async fn organizations(
         &self,
-        status: Option<&str>,
-        q: Option<&str>,
+        filter: &OrganizationFilter,
         scope: Option<&[String]>,
     ) -> Result<Vec<ListedOrganization>, QueryError> {
+        let status = filter.status.as_deref();
+        let q = filter.q.as_deref();
         let organizations = self.view("organizations");
         let members = self.view("members");
         let mut binds = Binds::default();
@@ -71,9 +97,26 @@ impl Queries {
         if let Some(q) = search_text(q)? {
             let value = binds.push(escape_like(q));
             conditions.push(format!(
-                "(lower(o.name) LIKE {value}{escape} OR lower(COALESCE(o.display_name, '')) LIKE {value}{escape})",
+                "(lower(o.name) LIKE {value}{escape} OR lower(COALESCE(o.display_name, '')) LIKE {value}{escape} \
+                 OR lower(COALESCE(o.partner_code, '')) LIKE {value}{escape} OR lower(COALESCE(o.sender_id, '')) LIKE {value}{escape} \
+                 OR lower(COALESCE(o.receiver_id, '')) LIKE {value}{escape})",
                 escape = self.like_escape()
             ));
+        }
+        if let Some(code) = &filter.partner_code {
+            conditions.push(format!(
+                "o.partner_code = {}",
+                binds.push(code.trim().to_ascii_uppercase())
+            ));
+        }
+        if let Some(communication) = &filter.communication {
+            conditions.push(format!(
+                "o.communication = {}",
+                binds.push(communication.clone())
+            ));
+        }
+        if let Some(format) = &filter.edi_format {
+            conditions.push(format!("o.edi_format = {}", binds.push(format.clone())));
         }
         if let Some(scope) = scope {
             let list: Vec<String> = scope.iter().map(|id| binds.push(id.clone())).collect();
@@ -87,6 +130,7 @@ impl Queries {
             &self.database,
             &format!(
                 "SELECT o.organization_id, o.name, o.display_name, o.contact_name, o.contact_email, o.contact_phone, o.status, \
+                 o.partner_code, o.communication, o.edi_format, o.sender_id, o.receiver_id, \
                  (SELECT count(*) FROM {members} m WHERE m.organization_id = o.organization_id) AS member_count, \
                  o.created_at, o.updated_at FROM {organizations} o WHERE {} ORDER BY o.name LIMIT 1000",
                 conditions.join(" AND ")

@@ -78,7 +78,7 @@ pub async fn page(
     let who = &signed_in.authority;
     let scope = state.scope(who, Operation::ReadAnalytics)?;
     let names: std::collections::HashMap<String, String> = state
-        .list_organizations(who, None, None, None)
+        .list_organizations(who, &Default::default(), None)
         .await
         .unwrap_or_default()
         .into_iter()

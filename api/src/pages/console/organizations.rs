@@ -18,14 +18,20 @@ use application::{AppError, Resource};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use domain::organization::{Contact, OrgRole, OrganizationStatus};
-use domain::values::{DisplayName, Email, OrganizationName, Permission, PersonName, PhoneNumber};
+use domain::organization::{Contact, OrgRole, OrganizationStatus, PartnerDetails};
+use domain::values::{
+    DisplayName, EdiId, Email, OrganizationName, PartnerCode, Permission, PersonName, PhoneNumber,
+};
 use domain::{OrganizationId, UserId};
+use projections::queries::OrganizationFilter;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
 /// The statuses an organization can have.
 const STATUSES: &[&str] = &["active", "inactive", "testing", "suspended"];
+/// How partners communicate, and the formats they exchange.
+const COMMUNICATIONS: &[&str] = &["sftp", "api", "both", "manual"];
+const FORMATS: &[&str] = &["X12", "EDIFACT", "XML", "JSON", "CSV"];
 /// The roles a member can have.
 const ROLES: &[&str] = &["org_admin", "member", "readonly"];
 
@@ -37,6 +43,10 @@ pub struct ListQuery {
     #[serde(default)]
     status: String,
     #[serde(default)]
+    communication: String,
+    #[serde(default)]
+    edi_format: String,
+    #[serde(default)]
     done: Option<String>,
 }
 
@@ -45,6 +55,8 @@ struct OrganizationLine {
     id: String,
     name: String,
     display_name: String,
+    partner_code: String,
+    edi: String,
     status: String,
     members: i64,
     created: When,
@@ -57,7 +69,11 @@ struct OrganizationsPage {
     c: Chrome,
     q: String,
     status: String,
+    communication: String,
+    edi_format: String,
     statuses: &'static [&'static str],
+    communications: &'static [&'static str],
+    formats: &'static [&'static str],
     organizations: Vec<OrganizationLine>,
     may_create: bool,
     error: Option<String>,
@@ -73,8 +89,13 @@ async fn organizations_page(
     let organizations = state
         .list_organizations(
             who,
-            filled(&query.status).as_deref(),
-            filled(&query.q).as_deref(),
+            &OrganizationFilter {
+                status: filled(&query.status),
+                q: filled(&query.q),
+                communication: filled(&query.communication),
+                edi_format: filled(&query.edi_format),
+                ..OrganizationFilter::default()
+            },
             None,
         )
         .await?
@@ -83,6 +104,17 @@ async fn organizations_page(
             id: organization.organization_id,
             name: organization.name,
             display_name: organization.display_name.unwrap_or_default(),
+            partner_code: organization.partner_code.unwrap_or_default(),
+            edi: [
+                organization.edi_format,
+                organization.communication,
+                organization.sender_id,
+                organization.receiver_id,
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · "),
             status: organization.status,
             members: organization.member_count,
             created: When::new(organization.created_at),
@@ -92,7 +124,11 @@ async fn organizations_page(
         c: signed_in.chrome_with(signed_in.chrome.t.notice(query.done.as_deref())),
         q: query.q.clone(),
         status: query.status.clone(),
+        communication: query.communication.clone(),
+        edi_format: query.edi_format.clone(),
         statuses: STATUSES,
+        communications: COMMUNICATIONS,
+        formats: FORMATS,
         organizations,
         may_create: who.allows(Operation::CreateOrganization, Target::Everything),
         error,
@@ -154,6 +190,7 @@ pub async fn create(
                 phone: optional(&form.contact_phone, PhoneNumber::parse)?,
             },
             status: status(&form.status)?.unwrap_or(OrganizationStatus::Active),
+            partner: None,
         };
         state
             .create_organization(&signed_in.authority, &signed_in.context, new, None)
@@ -241,6 +278,11 @@ struct OrganizationPage {
     members: Vec<MemberLine>,
     invitations: Option<Vec<InvitationLine>>,
     may_revoke: bool,
+    /// Its partner details: code, communication, format, sender id, receiver id.
+    partner: Option<[String; 5]>,
+    may_set_partner: bool,
+    communications: &'static [&'static str],
+    formats: &'static [&'static str],
 }
 
 fn member_id(id: &str) -> Result<UserId, PageError> {
@@ -354,6 +396,18 @@ async fn organization_page(
         members,
         invitations,
         may_revoke: may(Operation::RevokeInvitation),
+        partner: organization.partner.as_ref().map(|partner| {
+            [
+                partner.code.to_string(),
+                partner.communication.to_string(),
+                partner.edi_format.to_string(),
+                partner.sender_id.to_string(),
+                partner.receiver_id.to_string(),
+            ]
+        }),
+        may_set_partner: may(Operation::ChangePartnerDetails),
+        communications: COMMUNICATIONS,
+        formats: FORMATS,
     })
 }
 
@@ -427,6 +481,7 @@ pub async fn change(
             contact_email: optional(&form.contact_email, Email::parse)?,
             contact_phone: optional(&form.contact_phone, PhoneNumber::parse)?,
             status: status(&form.status)?,
+            partner: None,
         };
         state
             .change_organization(
@@ -616,4 +671,73 @@ pub async fn revoke_invitation(
         )
         .await;
     answer(&state, &signed_in, &id, outcome, "invitation-revoked").await
+}
+
+/// The partner details form.
+#[derive(Debug, Deserialize)]
+pub struct PartnerForm {
+    #[serde(default)]
+    version: Option<u64>,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    communication: String,
+    #[serde(default)]
+    edi_format: String,
+    #[serde(default)]
+    sender_id: String,
+    #[serde(default)]
+    receiver_id: String,
+    /// Present to remove the details.
+    #[serde(default)]
+    remove: Option<String>,
+}
+
+impl PartnerForm {
+    fn details(&self) -> Result<Option<PartnerDetails>, AppError> {
+        if self.remove.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(PartnerDetails {
+            code: PartnerCode::parse(&self.code)?,
+            communication: self
+                .communication
+                .parse()
+                .map_err(|_| AppError::Malformed("communication: sftp, api, both or manual"))?,
+            edi_format: self
+                .edi_format
+                .parse()
+                .map_err(|_| AppError::Malformed("format: X12, EDIFACT, XML, JSON or CSV"))?,
+            sender_id: EdiId::parse(&self.sender_id)?,
+            receiver_id: EdiId::parse(&self.receiver_id)?,
+        }))
+    }
+}
+
+/// `POST /console/organizations/{id}/partner`: sets, changes or removes the partner details.
+pub async fn set_partner(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<PartnerForm>,
+) -> Result<Response, PageError> {
+    let organization_id = organization_id(&id)?;
+    let outcome = async {
+        let changes = OrganizationChanges {
+            partner: Some(form.details()?),
+            ..OrganizationChanges::default()
+        };
+        state
+            .change_organization(
+                &signed_in.authority,
+                &signed_in.context,
+                organization_id,
+                changes,
+                Preconditions::expecting(form.version),
+            )
+            .await
+            .map(|(_, _, position)| position)
+    }
+    .await;
+    answer(&state, &signed_in, &id, outcome, "partner-saved").await
 }

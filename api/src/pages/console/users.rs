@@ -205,7 +205,7 @@ async fn create_form(state: &AppState, signed_in: &SignedIn) -> Option<CreateFor
     let anywhere = who.allows(Operation::CreateUser, Target::Everything);
     let mut organizations = Vec::new();
     for listed in state
-        .list_organizations(who, None, None, None)
+        .list_organizations(who, &Default::default(), None)
         .await
         .unwrap_or_default()
     {
