@@ -10,6 +10,7 @@ mod events;
 mod keys;
 mod maintenance;
 mod operator;
+mod organizations;
 mod projections;
 mod storage;
 mod users;
@@ -56,6 +57,9 @@ pub enum Command {
     /// Users.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Organizations and their partner details.
+    #[command(subcommand)]
+    Organizations(organizations::OrganizationsCommand),
     /// Read models: status, rebuilds, dead letters.
     #[command(subcommand)]
     Projections(projections::ProjectionsCommand),
@@ -87,6 +91,7 @@ pub async fn run(settings: Settings, command: Command) -> anyhow::Result<()> {
         Command::Migrate => server::migrate(settings).await,
         Command::Keys(command) => keys::run(&settings, command).await,
         Command::Users(command) => users::run(&settings, command).await,
+        Command::Organizations(command) => organizations::run(&settings, command).await,
         Command::Events(command) => events::run(&settings, command).await,
         Command::Projections(command) => projections::run(&settings, command).await,
         Command::Maintenance(command) => maintenance::run(&settings, command).await,

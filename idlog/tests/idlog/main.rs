@@ -8,6 +8,7 @@ mod email;
 mod events;
 mod kafka;
 mod maintenance;
+mod organizations;
 mod privacy;
 mod projections;
 mod serve;

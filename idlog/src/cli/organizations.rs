@@ -1,0 +1,304 @@
+//! `idlog organizations ...`: create, list (by partner code, communication, format or text),
+//! show (by id or partner code) and set or remove an organization's partner details, through
+//! the application's use cases as the API runs them.
+
+use super::confirm;
+use super::operator::Operator;
+use application::organizations::{NewOrganization, OrganizationChanges};
+use application::users::Preconditions;
+use application::{AppError, RequestContext};
+use clap::Subcommand;
+use domain::OrganizationId;
+use domain::organization::{
+    CommunicationMethod, Contact, EdiFormat, Organization, OrganizationState, OrganizationStatus,
+    PartnerDetails,
+};
+use domain::values::{EdiId, OrganizationName, PartnerCode};
+use idlog::Usage;
+use idlog::config::Settings;
+use projections::queries::OrganizationFilter;
+
+/// `idlog organizations ...`.
+#[derive(Debug, Subcommand)]
+pub enum OrganizationsCommand {
+    /// Creates an organization (with partner details when `--partner-code` is given).
+    Create {
+        /// Its unique name.
+        name: String,
+        #[command(flatten)]
+        partner: PartnerArgs,
+    },
+    /// Lists organizations from the read model (brought up to date first).
+    List {
+        /// Part of the name, display name, partner code, sender or receiver id.
+        #[arg(long)]
+        q: Option<String>,
+        /// Exactly this partner code.
+        #[arg(long)]
+        partner_code: Option<String>,
+        /// `sftp`, `api`, `both` or `manual`.
+        #[arg(long)]
+        communication: Option<String>,
+        /// `X12`, `EDIFACT`, `XML`, `JSON` or `CSV`.
+        #[arg(long)]
+        format: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints an organization as JSON, by id or (with `--code`) by partner code.
+    Show {
+        /// The organization's id, or its partner code with `--code`.
+        organization: String,
+        /// Look it up by partner code.
+        #[arg(long)]
+        code: bool,
+    },
+    /// Sets or changes an organization's partner details.
+    Partner {
+        /// The organization's id.
+        organization: String,
+        #[command(flatten)]
+        partner: PartnerArgs,
+    },
+    /// Removes an organization's partner details (its code and ids become free).
+    Unpartner {
+        /// The organization's id.
+        organization: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Partner details as options.
+#[derive(Debug, clap::Args)]
+pub struct PartnerArgs {
+    /// Unique partner code (letters, digits, `-`, `_`, `.`; kept upper case).
+    #[arg(long)]
+    partner_code: Option<String>,
+    /// `sftp`, `api`, `both` or `manual`.
+    #[arg(long, requires = "partner_code", default_value = "sftp")]
+    communication: String,
+    /// `X12`, `EDIFACT`, `XML`, `JSON` or `CSV`.
+    #[arg(long, requires = "partner_code", default_value = "X12")]
+    format: String,
+    /// EDI sender id.
+    #[arg(long, requires = "partner_code")]
+    sender: Option<String>,
+    /// EDI receiver id.
+    #[arg(long, requires = "partner_code")]
+    receiver: Option<String>,
+}
+
+impl PartnerArgs {
+    /// The details asked for, if a code was given; a value that does not read is the caller's
+    /// error.
+    fn details(&self) -> Result<Option<PartnerDetails>, Usage> {
+        let Some(code) = &self.partner_code else {
+            return Ok(None);
+        };
+        let invalid = |option: &str, error: domain::values::InvalidValue| {
+            Usage(format!("{option}: {}", error.message))
+        };
+        let required = |value: &Option<String>, option: &str| {
+            value
+                .clone()
+                .ok_or_else(|| Usage(format!("{option} is needed with --partner-code")))
+        };
+        Ok(Some(PartnerDetails {
+            code: PartnerCode::parse(code).map_err(|e| invalid("--partner-code", e))?,
+            communication: self
+                .communication
+                .parse::<CommunicationMethod>()
+                .map_err(|_| {
+                    Usage(format!(
+                        "--communication {:?}: one of sftp, api, both, manual",
+                        self.communication
+                    ))
+                })?,
+            edi_format: self.format.parse::<EdiFormat>().map_err(|_| {
+                Usage(format!(
+                    "--format {:?}: one of X12, EDIFACT, XML, JSON, CSV",
+                    self.format
+                ))
+            })?,
+            sender_id: EdiId::parse(&required(&self.sender, "--sender")?)
+                .map_err(|e| invalid("--sender", e))?,
+            receiver_id: EdiId::parse(&required(&self.receiver, "--receiver")?)
+                .map_err(|e| invalid("--receiver", e))?,
+        }))
+    }
+}
+
+/// What the application refused, as the command line says it.
+fn refused(context: &str, error: AppError) -> anyhow::Error {
+    match error {
+        AppError::Internal(_) | AppError::Unavailable(_) => anyhow::anyhow!("{context}: {error}"),
+        AppError::NotFound(_) => Usage(format!("{context}: no such organization")).into(),
+        AppError::Organization(commands::CommandError::Duplicate { kind }) => Usage(format!(
+            "{context}: this {} is taken",
+            kind.replace('_', " ")
+        ))
+        .into(),
+        error => Usage(format!("{context}: {error}")).into(),
+    }
+}
+
+fn organization_id(text: &str) -> Result<OrganizationId, Usage> {
+    text.parse()
+        .map_err(|_| Usage(format!("{text:?} is not an organization id")))
+}
+
+/// An organization as `show` prints it.
+fn json(organization: &Organization) -> serde_json::Value {
+    serde_json::json!({
+        "id": organization.id.to_string(),
+        "name": organization.name.to_string(),
+        "status": organization.status.to_string(),
+        "partner": organization.partner,
+        "members": organization.members.len(),
+        "created_at": organization.created_at.to_rfc3339(),
+    })
+}
+
+/// Prints what a change left, or says it is gone.
+fn print(state: &OrganizationState) -> anyhow::Result<()> {
+    match state {
+        OrganizationState::Present(organization) => {
+            println!("{}", serde_json::to_string_pretty(&json(organization))?);
+            Ok(())
+        }
+        OrganizationState::Absent => Err(anyhow::anyhow!("the organization vanished")),
+    }
+}
+
+/// Runs `command`.
+pub async fn run(settings: &Settings, command: OrganizationsCommand) -> anyhow::Result<()> {
+    match command {
+        OrganizationsCommand::Create { name, partner } => {
+            let new = NewOrganization {
+                name: OrganizationName::parse(&name)
+                    .map_err(|error| Usage(format!("name: {}", error.message)))?,
+                display_name: None,
+                contact: Contact::default(),
+                status: OrganizationStatus::Active,
+                partner: partner.details()?,
+            };
+            let operator = Operator::open(settings).await?;
+            let (state, _, _) = operator
+                .app
+                .create_organization(&operator.authority, &RequestContext::default(), new, None)
+                .await
+                .map_err(|error| refused(&name, error))?;
+            print(&state)
+        }
+        OrganizationsCommand::List {
+            q,
+            partner_code,
+            communication,
+            format,
+            json: as_json,
+        } => {
+            let operator = Operator::open(settings).await?;
+            let organizations = operator
+                .queries()
+                .await?
+                .organizations(
+                    &OrganizationFilter {
+                        q,
+                        partner_code,
+                        communication,
+                        edi_format: format,
+                        ..OrganizationFilter::default()
+                    },
+                    None,
+                )
+                .await
+                .map_err(|error| Usage(error.to_string()))?;
+            if as_json {
+                println!("{}", serde_json::to_string_pretty(&organizations)?);
+                return Ok(());
+            }
+            println!(
+                "{:<24} {:<12} {:<8} {:<8} {:<10} id",
+                "name", "partner", "format", "via", "status"
+            );
+            for organization in organizations {
+                println!(
+                    "{:<24} {:<12} {:<8} {:<8} {:<10} {}",
+                    organization.name,
+                    organization.partner_code.unwrap_or_default(),
+                    organization.edi_format.unwrap_or_default(),
+                    organization.communication.unwrap_or_default(),
+                    organization.status,
+                    organization.organization_id
+                );
+            }
+            Ok(())
+        }
+        OrganizationsCommand::Show { organization, code } => {
+            let operator = Operator::open(settings).await?;
+            let (found, _) = if code {
+                operator
+                    .app
+                    .partner(&operator.authority, &organization)
+                    .await
+            } else {
+                operator
+                    .app
+                    .authorized_organization(
+                        &operator.authority,
+                        organization_id(&organization)?,
+                        application::policy::Operation::ReadOrganization,
+                    )
+                    .await
+            }
+            .map_err(|error| refused(&organization, error))?;
+            print(&OrganizationState::Present(found))
+        }
+        OrganizationsCommand::Partner {
+            organization,
+            partner,
+        } => {
+            let Some(details) = partner.details()? else {
+                return Err(Usage("--partner-code is needed".into()).into());
+            };
+            change_partner(settings, &organization, Some(details)).await
+        }
+        OrganizationsCommand::Unpartner { organization, yes } => {
+            confirm(
+                yes,
+                &format!(
+                    "Remove the partner details of {organization}? Its code and ids become free."
+                ),
+                "yes",
+            )?;
+            change_partner(settings, &organization, None).await
+        }
+    }
+}
+
+async fn change_partner(
+    settings: &Settings,
+    organization: &str,
+    details: Option<PartnerDetails>,
+) -> anyhow::Result<()> {
+    let id = organization_id(organization)?;
+    let operator = Operator::open(settings).await?;
+    let (state, _, _) = operator
+        .app
+        .change_organization(
+            &operator.authority,
+            &RequestContext::default(),
+            id,
+            OrganizationChanges {
+                partner: Some(details),
+                ..OrganizationChanges::default()
+            },
+            Preconditions::default(),
+        )
+        .await
+        .map_err(|error| refused(organization, error))?;
+    print(&state)
+}

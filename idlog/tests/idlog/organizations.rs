@@ -1,0 +1,153 @@
+//! `idlog organizations ...`, on SQLite and PostgreSQL: organizations created with partner
+//! details, listed and found by them, their details changed and removed (only with consent),
+//! and bad input refused with exit code 2.
+
+use super::common::{idlog_on, succeeds, text};
+use eventstore::test_both_backends;
+use eventstore::testing::{Backend, TestDb};
+
+/// What a successful run printed on standard output, as JSON.
+fn json_of(output: &std::process::Output) -> serde_json::Value {
+    succeeds(output);
+    serde_json::from_slice(&output.stdout).expect("json")
+}
+
+async fn partners_are_created_found_changed_and_removed(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let dir = tempfile::tempdir().expect("folder");
+    let on = |args: &[&str]| idlog_on(dir.path(), &db.url, args);
+    let migrated = on(&["migrate"]);
+    assert!(migrated.status.success(), "{}", text(&migrated));
+
+    let acme = json_of(&on(&[
+        "organizations",
+        "create",
+        "acme",
+        "--partner-code",
+        "acme001",
+        "--format",
+        "EDIFACT",
+        "--sender",
+        "ACMESEND",
+        "--receiver",
+        "IDLOGRECV",
+    ]));
+    assert_eq!(acme["partner"]["code"], "ACME001");
+    assert_eq!(acme["partner"]["edi_format"], "EDIFACT");
+    let id = acme["id"].as_str().expect("id").to_owned();
+    succeeds(&on(&["organizations", "create", "plain"]));
+
+    // Found by code in any case, and listed by it.
+    let shown = succeeds(&on(&["organizations", "show", "--code", "Acme001"]));
+    assert!(shown.contains(&id), "{shown}");
+    let listed = succeeds(&on(&["organizations", "list", "--format", "EDIFACT"]));
+    assert!(
+        listed.contains("ACME001") && !listed.contains("plain"),
+        "{listed}"
+    );
+    let searched = succeeds(&on(&[
+        "organizations",
+        "list",
+        "--q",
+        "idlogrecv",
+        "--json",
+    ]));
+    let searched: serde_json::Value = serde_json::from_str(&searched).expect("json");
+    assert_eq!(searched.as_array().map(Vec::len), Some(1));
+
+    // The code is taken; bad values are the caller's error.
+    for args in [
+        &[
+            "organizations",
+            "create",
+            "other",
+            "--partner-code",
+            "ACME001",
+            "--sender",
+            "A",
+            "--receiver",
+            "B",
+        ][..],
+        &[
+            "organizations",
+            "create",
+            "other",
+            "--partner-code",
+            "A B",
+            "--sender",
+            "A",
+            "--receiver",
+            "B",
+        ][..],
+        &[
+            "organizations",
+            "create",
+            "other",
+            "--partner-code",
+            "X",
+            "--format",
+            "PDF",
+            "--sender",
+            "A",
+            "--receiver",
+            "B",
+        ][..],
+        &["organizations", "create", "other", "--partner-code", "X"][..],
+        &["organizations", "show", "--code", "NOPE"][..],
+        &["organizations", "show", "not-an-id"][..],
+    ] {
+        let refused = on(args);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&refused)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&refused.stderr)
+                .trim()
+                .lines()
+                .count(),
+            1,
+            "{}",
+            text(&refused)
+        );
+    }
+
+    // Changed, then removed only with consent.
+    let changed = succeeds(&on(&[
+        "organizations",
+        "partner",
+        &id,
+        "--partner-code",
+        "ACME002",
+        "--communication",
+        "api",
+        "--sender",
+        "ACMESEND",
+        "--receiver",
+        "IDLOGRECV",
+    ]));
+    assert!(
+        changed.contains("ACME002") && changed.contains("\"api\""),
+        "{changed}"
+    );
+    let unasked = on(&["organizations", "unpartner", &id]);
+    assert_eq!(unasked.status.code(), Some(2), "{}", text(&unasked));
+    let removed = json_of(&on(&["organizations", "unpartner", &id, "--yes"]));
+    assert!(removed["partner"].is_null());
+    // Its code is free again.
+    succeeds(&on(&[
+        "organizations",
+        "create",
+        "newco",
+        "--partner-code",
+        "ACME002",
+        "--sender",
+        "ACMESEND",
+        "--receiver",
+        "IDLOGRECV",
+    ]));
+}
+
+test_both_backends!(partners_are_created_found_changed_and_removed);
