@@ -35,6 +35,7 @@ impl Authority {
     pub async fn of(app: &App, caller: &Caller) -> Result<Self, AppError> {
         let mut organizations = Vec::new();
         let mut memberships = BTreeMap::new();
+        let mut flags = BTreeMap::new();
         for id in &caller.user.organizations {
             let loaded = app
                 .commands
@@ -44,6 +45,7 @@ impl Authority {
                 && let Some(membership) = organization.members.get(&caller.user.id)
             {
                 memberships.insert(organization.id, membership.role);
+                flags.insert(organization.id, membership.permissions.clone());
                 organizations.push(*organization);
             }
         }
@@ -59,6 +61,7 @@ impl Authority {
                 id: caller.user.id,
                 roles,
                 memberships,
+                flags,
                 fresh,
             }),
             organizations,

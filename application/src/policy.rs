@@ -14,7 +14,13 @@
 //!   become a permanent takeover.
 
 use domain::organization::OrgRole;
+use domain::values::Permission;
 use domain::{OrganizationId, UserId};
+
+/// The permission flag that lets a member read their organization's analytics.
+pub const CAN_VIEW_REPORTS: &str = "can_view_reports";
+/// The permission flag that lets a member edit their organization's details.
+pub const CAN_MANAGE_SETTINGS: &str = "can_manage_settings";
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A global role that grants something by itself. Other global roles (`user`, an operator's
@@ -60,6 +66,8 @@ pub struct UserActor {
     pub roles: BTreeSet<GlobalRole>,
     /// Their memberships, confirmed against each organization.
     pub memberships: BTreeMap<OrganizationId, OrgRole>,
+    /// The permission flags each membership carries.
+    pub flags: BTreeMap<OrganizationId, BTreeSet<Permission>>,
     /// Whether they proved who they are recently: signed in within the re-authentication
     /// window, or confirmed their current password with this request.
     pub fresh: bool,
@@ -103,6 +111,9 @@ pub struct Rule {
     pub person: bool,
     /// Roles in the target's organization that grant it (never over a privileged person).
     pub organization: &'static [OrgRole],
+    /// A permission flag that grants it to any member of the target organization holding it
+    /// (organization targets only).
+    pub flag: Option<&'static str>,
     /// Global roles that grant it.
     pub global: &'static [GlobalRole],
     /// A service credential.
@@ -122,6 +133,7 @@ const NONE: Rule = Rule {
     anyone: false,
     person: false,
     organization: &[],
+    flag: None,
     global: &[],
     service: false,
     fresh: false,
@@ -448,8 +460,13 @@ impl Operation {
                 global: READERS,
                 ..NONE
             },
-            O::ChangeOrganizationDetails
-            | O::InviteMember
+            // Members holding `can_manage_settings` edit the details too (not the name, the
+            // status or the partner details, which are operations of their own).
+            O::ChangeOrganizationDetails => Rule {
+                flag: Some(CAN_MANAGE_SETTINGS),
+                ..ORGANIZATION_ADMINS
+            },
+            O::InviteMember
             | O::ListInvitations
             | O::RevokeInvitation
             | O::ChangeMember
@@ -459,7 +476,12 @@ impl Operation {
                 ..ORGANIZATION_ADMINS
             },
 
-            O::ListUsers | O::ReadAnalytics => READERS_OR_ORG_ADMINS,
+            O::ListUsers => READERS_OR_ORG_ADMINS,
+            // Members holding `can_view_reports` read their organization's analytics.
+            O::ReadAnalytics => Rule {
+                flag: Some(CAN_VIEW_REPORTS),
+                ..READERS_OR_ORG_ADMINS
+            },
             O::ListOrganizations => Rule {
                 organization: MEMBERS,
                 global: READERS,
@@ -551,9 +573,18 @@ fn grants(user: &UserActor, rule: Rule, target: Target<'_>) -> bool {
             .get(organization)
             .is_some_and(|role| rule.organization.contains(role))
     };
+    let flag_in = |organization: &OrganizationId| {
+        rule.flag.is_some_and(|flag| {
+            user.memberships.contains_key(organization)
+                && user
+                    .flags
+                    .get(organization)
+                    .is_some_and(|flags| flags.iter().any(|held| held.as_str() == flag))
+        })
+    };
     match target {
         Target::Everything => false,
-        Target::Organization(organization) => role_in(&organization),
+        Target::Organization(organization) => role_in(&organization) || flag_in(&organization),
         Target::Member {
             organization,
             person,

@@ -48,7 +48,7 @@ impl Default for AuthSettings {
             },
             introspection_credential_hash: None,
             roles: crate::accounts::RoleCatalog::default(),
-            member_permissions: ["can_upload_files", "can_view_reports"]
+            member_permissions: DEFAULT_MEMBER_PERMISSIONS
                 .iter()
                 .filter_map(|name| domain::values::Permission::parse(name).ok())
                 .collect(),
@@ -59,3 +59,14 @@ impl Default for AuthSettings {
         }
     }
 }
+
+/// The permission flags memberships may carry unless configured otherwise: the EDI partner
+/// backend's five. The policy reads `can_view_reports` (the organization's analytics) and
+/// `can_manage_settings` (its details).
+pub const DEFAULT_MEMBER_PERMISSIONS: [&str; 5] = [
+    "can_upload_files",
+    "can_download_files",
+    "can_view_transactions",
+    crate::policy::CAN_VIEW_REPORTS,
+    crate::policy::CAN_MANAGE_SETTINGS,
+];

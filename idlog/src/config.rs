@@ -393,7 +393,9 @@ impl Default for AuthConfig {
             invitation_hours: 7 * 24,
             restore_days: 30,
             reauth_minutes: 5,
-            member_permissions: vec!["can_upload_files".into(), "can_view_reports".into()],
+            member_permissions: application::settings::DEFAULT_MEMBER_PERMISSIONS
+                .map(String::from)
+                .to_vec(),
         }
     }
 }

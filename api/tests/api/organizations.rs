@@ -822,3 +822,67 @@ async fn partners_are_unique_found_by_code_and_filtered(backend: Backend) {
 }
 
 test_both_backends!(partners_are_unique_found_by_code_and_filtered);
+
+async fn permission_flags_open_reports_and_settings_to_members_holding_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    let acme = create_organization(&app, &admin, "acme").await;
+    let mut members = Vec::new();
+    for (email, flags) in [
+        ("plain@example.com", json!([])),
+        ("reports@example.com", json!(["can_view_reports"])),
+        ("settings@example.com", json!(["can_manage_settings"])),
+    ] {
+        let (id, token) = user(&app, email).await;
+        let added = call(
+            &app,
+            reqwest::Method::POST,
+            &format!("/api/v1/organizations/{acme}/members"),
+            &admin,
+            Some(json!({"user_id": id, "role": "member", "permissions": flags})),
+        )
+        .await;
+        assert_eq!(added.status(), 201, "{email}");
+        // A fresh token: the policy reads memberships at each request anyway.
+        members.push(token);
+    }
+    let [plain, reports, settings] = &members[..] else {
+        panic!("three members")
+    };
+    let analytics = format!("/api/v1/analytics/organizations/{acme}");
+    let read = |token: &str| {
+        let (app, analytics, token) = (&app, analytics.clone(), token.to_owned());
+        async move { call(app, reqwest::Method::GET, &analytics, &token, None).await }
+    };
+    assert_eq!(read(reports).await.status(), 200);
+    problem(read(plain).await, 403).await;
+    problem(read(settings).await, 403).await;
+
+    let path = format!("/api/v1/organizations/{acme}");
+    let edit = |token: &str, body: Value| {
+        let (app, path, token) = (&app, path.clone(), token.to_owned());
+        async move { call(app, reqwest::Method::PATCH, &path, &token, Some(body)).await }
+    };
+    let edited = edit(
+        settings,
+        json!({"display_name": "ACME Inc.", "contact_email": "edi@example.com"}),
+    )
+    .await;
+    assert_eq!(edited.status(), 200);
+    assert_eq!(
+        edited.json::<Value>().await.expect("json")["display_name"],
+        "ACME Inc."
+    );
+    problem(edit(plain, json!({"display_name": "x"})).await, 403).await;
+    problem(edit(reports, json!({"display_name": "x"})).await, 403).await;
+    // Not the name, the status or the partner details.
+    problem(edit(settings, json!({"name": "acme two"})).await, 403).await;
+    problem(edit(settings, json!({"status": "suspended"})).await, 403).await;
+    problem(
+        edit(settings, json!({"partner": {"code": "X", "communication": "api", "edi_format": "CSV", "sender_id": "A", "receiver_id": "B"}})).await,
+        403,
+    )
+    .await;
+}
+
+test_both_backends!(permission_flags_open_reports_and_settings_to_members_holding_them);

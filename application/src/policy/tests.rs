@@ -4,6 +4,7 @@
 //! is written, so it cannot slip in without rows.
 
 use super::*;
+use domain::values::Permission;
 use strum::IntoEnumIterator;
 
 fn user(n: u128) -> UserId {
@@ -65,6 +66,7 @@ impl PersonKind {
             id: person.id,
             roles,
             memberships: person.memberships,
+            flags: BTreeMap::new(),
             fresh,
         }
     }
@@ -176,6 +178,8 @@ enum Caller {
     MemberSame,
     #[strum(to_string = "readonly, same org")]
     ReadonlySame,
+    #[strum(to_string = "readonly with can_view_reports and can_manage_settings, same org")]
+    FlaggedSame,
     #[strum(to_string = "org_admin, same org")]
     OrgAdminSame,
     #[strum(to_string = "member, other org")]
@@ -204,6 +208,7 @@ impl Caller {
                     id: user(n),
                     roles: roles.iter().copied().collect(),
                     memberships: membership.into_iter().collect(),
+                    flags: BTreeMap::new(),
                     fresh: true,
                 })
             };
@@ -215,6 +220,19 @@ impl Caller {
             }
             Self::AnotherUser => someone(20, &[], None),
             Self::MemberSame => someone(21, &[], Some((same(), OrgRole::Member))),
+            Self::FlaggedSame => Actor::User(UserActor {
+                id: user(30),
+                roles: BTreeSet::new(),
+                memberships: BTreeMap::from([(same(), OrgRole::Readonly)]),
+                flags: BTreeMap::from([(
+                    same(),
+                    [CAN_VIEW_REPORTS, CAN_MANAGE_SETTINGS]
+                        .into_iter()
+                        .filter_map(|flag| Permission::parse(flag).ok())
+                        .collect(),
+                )]),
+                fresh: true,
+            }),
             Self::ReadonlySame => someone(22, &[], Some((same(), OrgRole::Readonly))),
             Self::OrgAdminSame => someone(23, &[], Some((same(), OrgRole::OrgAdmin))),
             Self::MemberOther => someone(24, &[], Some((other(), OrgRole::Member))),
@@ -540,4 +558,59 @@ fn someone_elses_account_is_not_found_to_a_stranger() {
         ),
         Err(Refusal::Forbidden)
     );
+}
+
+#[test]
+fn permission_flags_grant_what_they_name_in_their_own_organization_only() {
+    let flagged = |flags: &[&str], organization: OrganizationId| {
+        Actor::User(UserActor {
+            id: user(40),
+            roles: BTreeSet::new(),
+            memberships: BTreeMap::from([(organization, OrgRole::Member)]),
+            flags: BTreeMap::from([(
+                organization,
+                flags
+                    .iter()
+                    .filter_map(|flag| Permission::parse(flag).ok())
+                    .collect(),
+            )]),
+            fresh: true,
+        })
+    };
+    let the_org = Target::Organization(same());
+    let reports = flagged(&[CAN_VIEW_REPORTS], same());
+    assert!(allows(&reports, Operation::ReadAnalytics, the_org));
+    assert!(!allows(
+        &reports,
+        Operation::ChangeOrganizationDetails,
+        the_org
+    ));
+    let settings = flagged(&[CAN_MANAGE_SETTINGS], same());
+    assert!(allows(
+        &settings,
+        Operation::ChangeOrganizationDetails,
+        the_org
+    ));
+    assert!(!allows(&settings, Operation::ReadAnalytics, the_org));
+    // Not the name, the status or the partner details: operations of their own.
+    for operation in [
+        Operation::RenameOrganization,
+        Operation::ChangeOrganizationStatus,
+        Operation::ChangePartnerDetails,
+    ] {
+        assert!(!allows(&settings, operation, the_org), "{operation}");
+    }
+    // Without the flag, a member does neither; a flag held elsewhere grants nothing here.
+    assert!(!allows(
+        &flagged(&[], same()),
+        Operation::ReadAnalytics,
+        the_org
+    ));
+    let elsewhere = flagged(&[CAN_VIEW_REPORTS, CAN_MANAGE_SETTINGS], other());
+    assert!(!allows(&elsewhere, Operation::ReadAnalytics, the_org));
+    assert!(!allows(
+        &elsewhere,
+        Operation::ChangeOrganizationDetails,
+        the_org
+    ));
 }
