@@ -48,6 +48,23 @@ impl From<AppError> for Problem {
             AppError::User(error) => command_problem(error, user_problem),
             AppError::Organization(error) => command_problem(error, organization_problem),
             AppError::Session(error) => command_problem(error, session_problem),
+            AppError::Catalog(error) => command_problem(error, |error| match error {
+                domain::catalog::CatalogError::AlreadyDefined => Problem::new(
+                    StatusCode::CONFLICT,
+                    "permission-defined",
+                    "The permission flag is defined already",
+                ),
+                domain::catalog::CatalogError::NotDefined => Problem::new(
+                    StatusCode::NOT_FOUND,
+                    "permission-not-found",
+                    "No such permission flag",
+                )
+                .with_detail("The catalog does not have this flag, or it is retired already."),
+            }),
+            AppError::NotGrantable { flag, catalog } => Problem::validation().with_field(
+                "/permissions",
+                format!("{flag}: unknown; one of {}", catalog.join(", ")),
+            ),
             AppError::Invalid(error) => error.into(),
             AppError::Picture(error) => picture_problem(&error),
             AppError::Unanswerable(detail) => Problem::new(
@@ -327,6 +344,8 @@ pub fn route_operations(operation_id: &str) -> Option<&'static [Operation]> {
             O::ChangePartnerDetails,
         ],
         "partner" => &[O::ReadOrganization],
+        "permissions" => &[O::ReadPermissionCatalog],
+        "define_permission" | "retire_permission" => &[O::ManagePermissionCatalog],
         "add_member_route" => &[O::AddMember],
         "change_member" => &[O::ChangeMember],
         "remove_member" => &[O::RemoveMember],

@@ -199,6 +199,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/users/{id}/history", get(routes::audit::user_history))
         .route("/partners/{code}", get(routes::organizations::partner))
+        .route(
+            "/permissions",
+            get(routes::organizations::permissions).post(routes::organizations::define_permission),
+        )
+        .route(
+            "/permissions/{name}",
+            axum::routing::delete(routes::organizations::retire_permission),
+        )
         .route("/audit/events", get(routes::audit::events))
         .route("/audit/verify", get(routes::audit::verify))
         .route("/audit/checkpoints", get(routes::audit::checkpoints))

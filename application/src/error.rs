@@ -54,6 +54,17 @@ pub enum AppError {
     /// An organization command failed.
     #[error("{0}")]
     Organization(CommandError<OrganizationError>),
+    /// A permission catalog command failed.
+    #[error("{0}")]
+    Catalog(CommandError<domain::catalog::CatalogError>),
+    /// A permission flag that may not be given now (not in the catalog, or retired).
+    #[error("/permissions: {flag} is not in the catalog")]
+    NotGrantable {
+        /// The flag.
+        flag: String,
+        /// The flags that may be given.
+        catalog: Vec<String>,
+    },
     /// A session command failed.
     #[error("{0}")]
     Session(CommandError<SessionError>),
@@ -173,6 +184,12 @@ impl AppError {
     /// A failure on idlog's side.
     pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(error))
+    }
+}
+
+impl From<CommandError<domain::catalog::CatalogError>> for AppError {
+    fn from(error: CommandError<domain::catalog::CatalogError>) -> Self {
+        Self::Catalog(error)
     }
 }
 

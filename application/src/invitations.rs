@@ -122,6 +122,7 @@ impl App {
     ) -> Result<(Invitation, Option<u64>), AppError> {
         let now = chrono::Utc::now();
         let refused = |error| AppError::Organization(CommandError::Rejected(error));
+        self.check_grantable(&offer.permissions).await?;
         // Checked before the person is told; the organization's stream decides again below.
         if organization.members.contains_key(&user.id) {
             return Err(refused(OrganizationError::AlreadyMember));

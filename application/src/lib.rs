@@ -11,6 +11,7 @@ pub mod administration;
 pub mod auditing;
 pub mod authentication;
 pub mod authority;
+pub mod catalog;
 pub mod context;
 pub mod credentials;
 mod error;

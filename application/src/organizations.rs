@@ -86,6 +86,7 @@ impl App {
             .await?;
         let user = self.existing_user(&member.user_id, "/user_id").await?;
         let person = who.person(self, &user);
+        self.check_grantable(&member.permissions).await?;
         who.require(
             Operation::AddMember,
             Target::Member {
@@ -409,6 +410,12 @@ impl App {
             .members
             .get(&person.id)
             .ok_or(AppError::NotFound(Resource::Member))?;
+        if let Some(permissions) = &change.permissions {
+            // Flags the member holds already may stay though retired since; new ones must be
+            // grantable.
+            self.check_grantable(permissions.difference(&current.permissions))
+                .await?;
+        }
         let change = OrganizationCommand::ChangeMember {
             user_id: person.id,
             role: change.role.unwrap_or(current.role),

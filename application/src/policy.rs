@@ -365,6 +365,10 @@ pub enum Operation {
     ReadAuditLog,
     /// Check and rebuild the storage folders; list email and SMS deliveries.
     ManageStorage,
+    /// Read the catalog of permission flags.
+    ReadPermissionCatalog,
+    /// Define and retire permission flags.
+    ManagePermissionCatalog,
     /// Read the read models' and workers' positions, lag and dead letters.
     ReadProcessing,
     /// Retry or skip dead letters of read models and workers.
@@ -453,6 +457,7 @@ impl Operation {
             | O::ChangePartnerDetails
             | O::AddMember
             | O::ManageStorage
+            | O::ManagePermissionCatalog
             | O::ReadProcessing
             | O::ResolveDeadLetters => ADMINISTRATORS,
             O::ReadOrganization => Rule {
@@ -476,7 +481,7 @@ impl Operation {
                 ..ORGANIZATION_ADMINS
             },
 
-            O::ListUsers => READERS_OR_ORG_ADMINS,
+            O::ListUsers | O::ReadPermissionCatalog => READERS_OR_ORG_ADMINS,
             // Members holding `can_view_reports` read their organization's analytics.
             O::ReadAnalytics => Rule {
                 flag: Some(CAN_VIEW_REPORTS),

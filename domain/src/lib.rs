@@ -7,6 +7,7 @@
 //! and every rule can be tested as given/when/then without a database or a clock.
 
 pub mod audit;
+pub mod catalog;
 pub mod ids;
 pub mod organization;
 pub mod session;

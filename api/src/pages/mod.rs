@@ -181,6 +181,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(console::organizations::page),
         )
         .route(
+            "/console/permissions",
+            post(console::organizations::change_catalog),
+        )
+        .route(
+            "/console/permissions/{action}",
+            post(console::organizations::change_catalog),
+        )
+        .route(
             "/console/organizations/{id}/details",
             post(console::organizations::change),
         )

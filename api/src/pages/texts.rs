@@ -3,6 +3,18 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "The flags memberships may carry. can_view_reports opens the organization's analytics to a member, can_manage_settings its display name and contact."
+    pub flags_catalog_hint: &'static str,
+    /// "Yes, retire"
+    pub retire_flag: &'static str,
+    /// "Retire"
+    pub retire: &'static str,
+    /// "Retired"
+    pub retired_flags: &'static str,
+    /// "New flag (lower case, e.g. can_sign_contracts)"
+    pub new_flag: &'static str,
+    /// "Define"
+    pub define_flag: &'static str,
     /// "EDI"
     pub edi: &'static str,
     /// "Partner details"
@@ -69,7 +81,7 @@ pub struct Texts {
     pub add_or_invite: &'static str,
     /// "User id or email address"
     pub user_or_email: &'static str,
-    /// "Comma-separated, e.g. billing, reports."
+    /// "Comma-separated flags of the catalog, e.g. can_view_reports, can_upload_files."
     pub flags_hint: &'static str,
     /// "Invite (they accept); untick to add an existing user directly"
     pub invite_instead: &'static str,
@@ -731,6 +743,12 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    flags_catalog_hint: "The flags memberships may carry. can_view_reports opens the organization's analytics to a member, can_manage_settings its display name and contact.",
+    retire_flag: "Yes, retire",
+    retire: "Retire",
+    retired_flags: "Retired",
+    new_flag: "New flag (lower case, e.g. can_sign_contracts)",
+    define_flag: "Define",
     edi: "EDI",
     partner_details: "Partner details",
     partner_code: "Partner code",
@@ -764,7 +782,7 @@ pub static ENGLISH: Texts = Texts {
     remove: "Remove",
     add_or_invite: "Add or invite a member",
     user_or_email: "User id or email address",
-    flags_hint: "Comma-separated, e.g. billing, reports.",
+    flags_hint: "Comma-separated flags of the catalog, e.g. can_view_reports, can_upload_files.",
     invite_instead: "Invite (they accept); untick to add an existing user directly",
     pending_invitations: "Pending invitations",
     expires: "Expires",
@@ -1142,6 +1160,10 @@ impl Texts {
             "user-invited" => "The invitation is on its way.",
             "organization-saved" => "The organization is saved.",
             "partner-saved" => "The partner details are saved.",
+            "permission-defined" => "The flag is defined.",
+            "permission-retired" => {
+                "The flag is retired: no membership may be given it from now on."
+            }
             "member-invited" => "The invitation is on its way.",
             "member-added" => "The member is added.",
             "member-saved" => "The member's role and flags are saved.",

@@ -14,7 +14,7 @@ use crate::auth::current::Caller;
 use crate::extract::{Idempotency, JsonCommand, RequestContext};
 use crate::problem::{FieldErrors, Problem};
 use crate::routes::auth::LOG_POSITION;
-use crate::routes::organizations::{authorized_organization, catalog_permissions};
+use crate::routes::organizations::{authorized_organization, permission_names};
 use application::Resource;
 use application::authority::Authority;
 use application::invitations::{Invitee, Offer};
@@ -131,7 +131,7 @@ pub async fn invite_member(
         authorized_organization(&state, &authority, &id, Operation::InviteMember).await?;
     let body = command.body;
     let mut fields = FieldErrors::default();
-    let permissions = catalog_permissions(&mut fields, &state, &body.permissions);
+    let permissions = permission_names(&mut fields, &body.permissions);
     let email = body
         .email
         .as_deref()

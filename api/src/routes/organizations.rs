@@ -227,23 +227,15 @@ pub(crate) async fn authorized_organization(
         .await?)
 }
 
-/// Membership permission flags from the catalog.
-pub(crate) fn catalog_permissions(
-    fields: &mut FieldErrors,
-    state: &AppState,
-    names: &[String],
-) -> BTreeSet<Permission> {
-    let known = &state.auth.member_permissions;
-    fields.from_catalog(
-        names,
-        |name| {
-            Permission::parse(name)
-                .ok()
-                .filter(|permission| known.contains(permission))
-        },
-        "/permissions",
-        || known.iter().map(ToString::to_string).collect(),
-    )
+/// Membership permission flags as sent (whether each may be given is the use case's to say).
+pub(crate) fn permission_names(fields: &mut FieldErrors, names: &[String]) -> BTreeSet<Permission> {
+    names
+        .iter()
+        .enumerate()
+        .filter_map(|(index, name)| {
+            fields.parse(name, Permission::parse, &format!("/permissions/{index}"))
+        })
+        .collect()
 }
 
 /// Contact fields as requests send them (at the top level of the body, beside the others).
@@ -577,7 +569,7 @@ pub async fn add_member_route(
         authorized_organization(&state, &authority, &id, Operation::ReadOrganization).await?;
     let body = command.body;
     let mut fields = FieldErrors::default();
-    let permissions = catalog_permissions(&mut fields, &state, &body.permissions);
+    let permissions = permission_names(&mut fields, &body.permissions);
     fields.finish()?;
     let member = NewMember {
         user_id: body.user_id,
@@ -639,7 +631,7 @@ pub async fn change_member(
     let permissions = body
         .permissions
         .as_ref()
-        .map(|names| catalog_permissions(&mut fields, &state, names));
+        .map(|names| permission_names(&mut fields, names));
     fields.finish()?;
     let preconditions = Preconditions {
         expected_version,
@@ -718,4 +710,104 @@ pub async fn partner(
         version,
         None,
     )
+}
+
+/// The permission flags memberships may carry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionCatalogView {
+    /// The flags that may be given.
+    active: Vec<String>,
+    /// Flags retired: memberships keep them, none may be given them.
+    retired: Vec<String>,
+}
+
+/// The catalog of permission flags (administrators, readers, org_admins).
+#[utoipa::path(get, path = "/api/v1/permissions", tag = "organizations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The catalog", body = PermissionCatalogView),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Neither an administrator, a reader nor an org_admin", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn permissions(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<PermissionCatalogView>, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
+    let (active, retired) = state.permission_catalog(&authority).await?;
+    let names = |flags: BTreeSet<Permission>| flags.iter().map(ToString::to_string).collect();
+    Ok(axum::Json(PermissionCatalogView {
+        active: names(active),
+        retired: names(retired),
+    }))
+}
+
+/// `POST /permissions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefinePermissionRequest {
+    /// The flag: lower-case letters, digits and `_`, e.g. `can_sign_contracts`.
+    #[schema(example = "can_sign_contracts")]
+    name: String,
+}
+
+/// Defines a permission flag, or defines a retired one again (administrators).
+#[utoipa::path(post, path = "/api/v1/permissions", tag = "organizations",
+    request_body = DefinePermissionRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Defined; the catalog now", body = PermissionCatalogView),
+        crate::openapi::BodyErrors,
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Defined already", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn define_permission(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    command: JsonCommand<DefinePermissionRequest>,
+) -> Result<Response, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
+    let flag = Permission::parse(&command.body.name)
+        .map_err(|error| Problem::validation().with_field("/name", error.message))?;
+    state
+        .change_permission_catalog(&authority, &context, flag, true)
+        .await?;
+    let view = permissions(State(state), caller).await?;
+    Ok((StatusCode::CREATED, view).into_response())
+}
+
+/// Retires a permission flag: no membership may be given it from now on; those that hold it
+/// keep it (administrators).
+#[utoipa::path(delete, path = "/api/v1/permissions/{name}", tag = "organizations",
+    params(("name" = String, Path, description = "The flag")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Retired"),
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not in the catalog, or retired already", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn retire_permission(
+    State(state): State<AppState>,
+    context: RequestContext,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let authority = Authority::of(&state, &caller).await?;
+    let flag = Permission::parse(&name).map_err(|_| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "permission-not-found",
+            "No such permission flag",
+        )
+    })?;
+    state
+        .change_permission_catalog(&authority, &context, flag, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

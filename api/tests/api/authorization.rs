@@ -810,6 +810,45 @@ fn cases() -> Vec<Case> {
             call(Stranger, "GET", "/api/v1/partners/ACME001", Empty, 404),
         ),
         case(
+            "permissions",
+            call(OrgAdmin, "GET", "/api/v1/permissions", Empty, 200),
+            call(Member, "GET", "/api/v1/permissions", Empty, 403),
+        ),
+        case(
+            "define_permission",
+            call(
+                Admin,
+                "POST",
+                "/api/v1/permissions",
+                json_body(json!({"name": "{fresh_flag}"})),
+                201,
+            ),
+            call(
+                OrgAdmin,
+                "POST",
+                "/api/v1/permissions",
+                json_body(json!({"name": "can_anything"})),
+                403,
+            ),
+        ),
+        case(
+            "retire_permission",
+            call(
+                Admin,
+                "DELETE",
+                "/api/v1/permissions/can_manage_settings",
+                Empty,
+                204,
+            ),
+            call(
+                Analyst,
+                "DELETE",
+                "/api/v1/permissions/can_upload_files",
+                Empty,
+                403,
+            ),
+        ),
+        case(
             "update_organization",
             call(
                 OrgAdmin,
@@ -1318,6 +1357,7 @@ impl World {
             .replace("{org_admin}", &self.org_admin_id)
             .replace("{acme}", &self.acme)
             .replace("{fresh}", &format!("fresh{n}@example.com"))
+            .replace("{fresh_flag}", &format!("can_fresh_{n}"))
     }
 
     async fn send(&self, call: &Call, me: &Me, n: usize) -> (u16, String) {

@@ -186,9 +186,14 @@ async fn members_and_org_admins_manage_only_their_organization(backend: Backend)
     .await;
     let unknown_flag = json!({"user_id": bob_id, "permissions": ["can_launch_rockets"]});
     let unknown_flag = invite(&app, &boss, &acme, unknown_flag).await;
-    assert_eq!(
-        problem(unknown_flag, 422).await["errors"][0]["pointer"],
-        "/permissions/0"
+    let unknown_flag = problem(unknown_flag, 422).await;
+    assert_eq!(unknown_flag["errors"][0]["pointer"], "/permissions");
+    assert!(
+        unknown_flag["errors"][0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("can_launch_rockets: unknown; one of can_download_files"),
+        "{unknown_flag}"
     );
     let nobody = json!({"user_id": uuid::Uuid::now_v7().to_string()});
     problem(invite(&app, &boss, &acme, nobody).await, 422).await;
@@ -886,3 +891,124 @@ async fn permission_flags_open_reports_and_settings_to_members_holding_them(back
 }
 
 test_both_backends!(permission_flags_open_reports_and_settings_to_members_holding_them);
+
+async fn the_flag_catalog_lives_in_the_log_and_retired_flags_are_no_longer_given(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    let acme = create_organization(&app, &admin, "acme").await;
+    let catalog = |token: String| {
+        let app = &app;
+        async move {
+            let answer = call(
+                app,
+                reqwest::Method::GET,
+                "/api/v1/permissions",
+                &token,
+                None,
+            )
+            .await;
+            assert_eq!(answer.status(), 200);
+            answer.json::<Value>().await.expect("json")
+        }
+    };
+    // Before any change the configured flags are the catalog.
+    let seeded = catalog(admin.clone()).await;
+    assert_eq!(
+        seeded["active"].as_array().map(Vec::len),
+        Some(5),
+        "{seeded}"
+    );
+    let define = |name: &str| {
+        let (app, admin, name) = (&app, admin.clone(), name.to_owned());
+        async move {
+            call(
+                app,
+                reqwest::Method::POST,
+                "/api/v1/permissions",
+                &admin,
+                Some(json!({"name": name})),
+            )
+            .await
+        }
+    };
+    let defined = define("can_sign_contracts").await;
+    assert_eq!(defined.status(), 201);
+    let defined: Value = defined.json().await.expect("json");
+    assert!(
+        defined["active"]
+            .as_array()
+            .expect("active")
+            .contains(&json!("can_sign_contracts"))
+    );
+    problem(define("can_sign_contracts").await, 409).await;
+
+    // A new flag is given; a retired one no longer is, though its holders keep it.
+    let (ann_id, _) = user(&app, "ann@example.com").await;
+    let (bob_id, _) = user(&app, "bob@example.com").await;
+    let add = |user: String, flags: Value| {
+        let (app, admin, path) = (
+            &app,
+            admin.clone(),
+            format!("/api/v1/organizations/{acme}/members"),
+        );
+        async move {
+            call(
+                app,
+                reqwest::Method::POST,
+                &path,
+                &admin,
+                Some(json!({"user_id": user, "role": "member", "permissions": flags})),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        add(
+            ann_id.clone(),
+            json!(["can_sign_contracts", "can_view_reports"])
+        )
+        .await
+        .status(),
+        201
+    );
+    let retired = call(
+        &app,
+        reqwest::Method::DELETE,
+        "/api/v1/permissions/can_sign_contracts",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(retired.status(), 204);
+    problem(
+        call(
+            &app,
+            reqwest::Method::DELETE,
+            "/api/v1/permissions/can_sign_contracts",
+            &admin,
+            None,
+        )
+        .await,
+        404,
+    )
+    .await;
+    let refused = problem(add(bob_id, json!(["can_sign_contracts"])).await, 422).await;
+    assert_eq!(refused["errors"][0]["pointer"], "/permissions");
+    let now = catalog(admin.clone()).await;
+    assert_eq!(now["retired"], json!(["can_sign_contracts"]));
+    // Ann keeps it through a change of her other flags.
+    let changed = call(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/organizations/{acme}/members/{ann_id}"),
+        &admin,
+        Some(json!({"permissions": ["can_sign_contracts", "can_upload_files"]})),
+    )
+    .await;
+    assert_eq!(changed.status(), 200);
+    // The catalog is in the log: its events are there for auditors.
+    assert_eq!(app.events_of_type("PermissionsSeeded").await.len(), 1);
+    assert_eq!(app.events_of_type("PermissionRetired").await.len(), 1);
+}
+
+test_both_backends!(the_flag_catalog_lives_in_the_log_and_retired_flags_are_no_longer_given);

@@ -438,6 +438,19 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     // An organization, created and edited.
     browser.go("/console/organizations").await;
     browser.assert_accessible().await;
+    // The flag catalog: one defined, then retired once confirmed.
+    browser.fill("flag-name", "can_sign_contracts").await;
+    browser.submit("#define-flag").await;
+    assert!(browser.text("p.notice").await.contains("defined"));
+    assert!(browser.text("#flags").await.contains("can_sign_contracts"));
+    browser.click("#retire-can_sign_contracts").await;
+    browser
+        .submit("form[action='/console/permissions/retire']:has(#retire-can_sign_contracts)")
+        .await;
+    assert!(browser.text("p.notice").await.contains("retired"));
+    assert!(!browser.text("#flags").await.contains("can_sign_contracts"));
+    assert!(browser.text("#catalog").await.contains("Retired"));
+    browser.assert_accessible().await;
     browser.fill("new-name", "acme").await;
     browser.submit("#create-organization").await;
     assert_eq!(browser.text("h1").await, "acme", "{}", browser.body().await);
@@ -464,7 +477,7 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     // Bo added directly as its org_admin, Cy invited by email, then the invitation revoked.
     browser.fill("member-user", &bo).await;
     choose(&browser, "member-role", "org_admin").await;
-    browser.fill("member-flags", "billing, reports").await;
+    browser.fill("member-flags", "can_upload_files, can_view_reports").await;
     browser.click("#invite").await;
     browser.submit("#add-member").await;
     assert!(
@@ -479,7 +492,7 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
             .attribute(&format!("#flags-{bo}"), "value")
             .await
             .as_deref(),
-        Some("billing, reports")
+        Some("can_upload_files, can_view_reports")
     );
     browser.fill("member-user", "cy@example.com").await;
     browser.submit("#add-member").await;
@@ -514,7 +527,7 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
             .await
             .contains("cy@example.com")
     );
-    browser.fill(&format!("flags-{bo}"), "billing").await;
+    browser.fill(&format!("flags-{bo}"), "can_view_reports").await;
     browser
         .submit(&format!("form[action$='/members/{bo}']"))
         .await;
@@ -524,7 +537,7 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
             .attribute(&format!("#flags-{bo}"), "value")
             .await
             .as_deref(),
-        Some("billing")
+        Some("can_view_reports")
     );
     let organization = browser.path().await;
 

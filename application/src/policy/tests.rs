@@ -105,6 +105,7 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::ListActivity
         | O::ReadAuditLog
         | O::ManageStorage
+        | O::ManagePermissionCatalog
         | O::ReadProcessing
         | O::ResolveDeadLetters => &[T::Everything],
         O::ReadOwnAccount
@@ -156,9 +157,11 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::ListInvitations
         | O::RevokeInvitation => &[T::Organization],
         O::AddMember | O::ChangeMember | O::RemoveMember => &[T::Member],
-        O::CreateUser | O::ListUsers | O::ListOrganizations | O::ReadAnalytics => {
-            &[T::Everything, T::Organization]
-        }
+        O::CreateUser
+        | O::ListUsers
+        | O::ListOrganizations
+        | O::ReadAnalytics
+        | O::ReadPermissionCatalog => &[T::Everything, T::Organization],
     }
 }
 

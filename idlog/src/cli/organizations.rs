@@ -1,6 +1,6 @@
 //! `idlog organizations ...`: create, list (by partner code, communication, format or text),
-//! show (by id or partner code) and set or remove an organization's partner details, through
-//! the application's use cases as the API runs them.
+//! show (by id or partner code) and set or remove an organization's partner details, and the
+//! catalog of permission flags, through the application's use cases as the API runs them.
 
 use super::confirm;
 use super::operator::Operator;
@@ -60,6 +60,21 @@ pub enum OrganizationsCommand {
         organization: String,
         #[command(flatten)]
         partner: PartnerArgs,
+    },
+    /// Lists the permission flags memberships may carry, and those retired.
+    Permissions,
+    /// Defines a permission flag (or a retired one again).
+    DefinePermission {
+        /// The flag, e.g. `can_sign_contracts`.
+        name: String,
+    },
+    /// Retires a permission flag: no membership may be given it from now on.
+    RetirePermission {
+        /// The flag.
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
     /// Removes an organization's partner details (its code and ids become free).
     Unpartner {
@@ -266,6 +281,34 @@ pub async fn run(settings: &Settings, command: OrganizationsCommand) -> anyhow::
             };
             change_partner(settings, &organization, Some(details)).await
         }
+        OrganizationsCommand::Permissions => {
+            let operator = Operator::open(settings).await?;
+            let (active, retired) = operator
+                .app
+                .permission_catalog(&operator.authority)
+                .await
+                .map_err(|error| refused("permissions", error))?;
+            for flag in active {
+                println!("{flag}");
+            }
+            for flag in retired {
+                println!("{flag} (retired)");
+            }
+            Ok(())
+        }
+        OrganizationsCommand::DefinePermission { name } => {
+            change_catalog(settings, &name, true).await
+        }
+        OrganizationsCommand::RetirePermission { name, yes } => {
+            confirm(
+                yes,
+                &format!(
+                    "Retire the permission flag {name}? No membership may be given it from now on."
+                ),
+                "yes",
+            )?;
+            change_catalog(settings, &name, false).await
+        }
         OrganizationsCommand::Unpartner { organization, yes } => {
             confirm(
                 yes,
@@ -301,4 +344,22 @@ async fn change_partner(
         .await
         .map_err(|error| refused(organization, error))?;
     print(&state)
+}
+
+async fn change_catalog(settings: &Settings, name: &str, define: bool) -> anyhow::Result<()> {
+    let flag = domain::values::Permission::parse(name)
+        .map_err(|error| Usage(format!("{name:?}: {}", error.message)))?;
+    let operator = Operator::open(settings).await?;
+    operator
+        .app
+        .change_permission_catalog(
+            &operator.authority,
+            &RequestContext::default(),
+            flag,
+            define,
+        )
+        .await
+        .map_err(|error| refused(name, error))?;
+    println!("{name}: {}", if define { "defined" } else { "retired" });
+    Ok(())
 }

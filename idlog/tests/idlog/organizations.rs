@@ -151,3 +151,32 @@ async fn partners_are_created_found_changed_and_removed(backend: Backend) {
 }
 
 test_both_backends!(partners_are_created_found_changed_and_removed);
+
+async fn permission_flags_are_defined_listed_and_retired_with_consent(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let dir = tempfile::tempdir().expect("folder");
+    let on = |args: &[&str]| idlog_on(dir.path(), &db.url, args);
+    let listed = succeeds(&on(&["organizations", "permissions"]));
+    assert!(listed.contains("can_manage_settings"), "{listed}");
+    succeeds(&on(&[
+        "organizations",
+        "define-permission",
+        "can_sign_contracts",
+    ]));
+    let again = on(&["organizations", "define-permission", "can_sign_contracts"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    let unasked = on(&["organizations", "retire-permission", "can_sign_contracts"]);
+    assert_eq!(unasked.status.code(), Some(2), "{}", text(&unasked));
+    succeeds(&on(&[
+        "organizations",
+        "retire-permission",
+        "can_sign_contracts",
+        "--yes",
+    ]));
+    let listed = succeeds(&on(&["organizations", "permissions"]));
+    assert!(listed.contains("can_sign_contracts (retired)"), "{listed}");
+    let bad = on(&["organizations", "define-permission", "Can Fly"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+}
+
+test_both_backends!(permission_flags_are_defined_listed_and_retired_with_consent);

@@ -77,6 +77,9 @@ struct OrganizationsPage {
     organizations: Vec<OrganizationLine>,
     may_create: bool,
     error: Option<String>,
+    /// The permission flags that may be given, and those retired, for those who may read them.
+    catalog: Option<(Vec<String>, Vec<String>)>,
+    may_manage_catalog: bool,
 }
 
 async fn organizations_page(
@@ -132,6 +135,16 @@ async fn organizations_page(
         organizations,
         may_create: who.allows(Operation::CreateOrganization, Target::Everything),
         error,
+        catalog: state
+            .permission_catalog(who)
+            .await
+            .ok()
+            .map(|(active, retired)| {
+                let names =
+                    |flags: BTreeSet<Permission>| flags.iter().map(ToString::to_string).collect();
+                (names(active), names(retired))
+            }),
+        may_manage_catalog: who.allows(Operation::ManagePermissionCatalog, Target::Everything),
     })
 }
 
@@ -740,4 +753,59 @@ pub async fn set_partner(
     }
     .await;
     answer(&state, &signed_in, &id, outcome, "partner-saved").await
+}
+
+/// A flag as the catalog forms send it.
+#[derive(Debug, Deserialize)]
+pub struct FlagForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// `POST /console/permissions`: defines a flag; `POST /console/permissions/retire`: retires
+/// one, once confirmed.
+pub async fn change_catalog(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    action: Option<Path<String>>,
+    PageForm(form): PageForm<FlagForm>,
+) -> Result<Response, PageError> {
+    let define = match action {
+        None => true,
+        Some(Path(action)) if action == "retire" => false,
+        Some(_) => return Err(AppError::NotFound(Resource::Anything).into()),
+    };
+    let outcome = async {
+        if !define && form.confirm.is_none() {
+            return Err(AppError::Malformed(
+                "tick the box to confirm retiring the flag",
+            ));
+        }
+        let flag = Permission::parse(&form.name)?;
+        state
+            .change_permission_catalog(&signed_in.authority, &signed_in.context, flag, define)
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(_) => Ok(render::see_other(if define {
+            "/console/organizations?done=permission-defined#catalog"
+        } else {
+            "/console/organizations?done=permission-retired#catalog"
+        })),
+        Err(error @ (AppError::Catalog(_) | AppError::Invalid(_) | AppError::Malformed(_))) => {
+            let problem = Problem::from(error);
+            let page = organizations_page(
+                &state,
+                &signed_in,
+                &ListQuery::default(),
+                Some(problem_text(&problem)),
+            )
+            .await?;
+            Ok(render::refused(problem, &page))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
