@@ -477,7 +477,9 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     // Bo added directly as its org_admin, Cy invited by email, then the invitation revoked.
     browser.fill("member-user", &bo).await;
     choose(&browser, "member-role", "org_admin").await;
-    browser.fill("member-flags", "can_upload_files, can_view_reports").await;
+    browser
+        .fill("member-flags", "can_upload_files, can_view_reports")
+        .await;
     browser.click("#invite").await;
     browser.submit("#add-member").await;
     assert!(
@@ -527,7 +529,9 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
             .await
             .contains("cy@example.com")
     );
-    browser.fill(&format!("flags-{bo}"), "can_view_reports").await;
+    browser
+        .fill(&format!("flags-{bo}"), "can_view_reports")
+        .await;
     browser
         .submit(&format!("form[action$='/members/{bo}']"))
         .await;
