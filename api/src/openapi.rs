@@ -331,6 +331,13 @@ pub fn required_reason() -> utoipa::openapi::schema::Object {
     text(500, false)
 }
 
+/// A permission flag's name: 1 to 64 letters, digits, `_` and `-`.
+pub fn permission_name() -> utoipa::openapi::schema::Object {
+    string(false)
+        .pattern(Some("^\\s*[A-Za-z0-9_-]{1,64}\\s*$"))
+        .build()
+}
+
 fn username_schema(nullable: bool) -> utoipa::openapi::schema::Object {
     // 3 to 32 of letters, digits, `.`, `_`, `-`, first a letter or digit (read in lower case).
     string(nullable)

@@ -49,6 +49,17 @@ impl Authority {
                 organizations.push(*organization);
             }
         }
+        // A flag retired from the catalog stays on its memberships but grants nothing (the
+        // catalog is read only for callers holding flags at all).
+        if flags
+            .values()
+            .any(|held: &std::collections::BTreeSet<_>| !held.is_empty())
+        {
+            let grantable = app.grantable_permissions().await?;
+            for held in flags.values_mut() {
+                held.retain(|flag| grantable.contains(flag));
+            }
+        }
         let roles = caller
             .user
             .roles

@@ -87,6 +87,8 @@ impl App {
         let (organization, _) = self
             .authorized_organization(who, id, Operation::InviteMember)
             .await?;
+        // Before anyone is created or told.
+        self.check_grantable(&offer.permissions).await?;
         let metadata = who.acting(context);
         let user = match invitee {
             Invitee::User { id, field } => self.existing_user(&id, field).await?,

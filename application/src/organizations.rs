@@ -86,7 +86,6 @@ impl App {
             .await?;
         let user = self.existing_user(&member.user_id, "/user_id").await?;
         let person = who.person(self, &user);
-        self.check_grantable(&member.permissions).await?;
         who.require(
             Operation::AddMember,
             Target::Member {
@@ -95,6 +94,7 @@ impl App {
             },
             Resource::Organization,
         )?;
+        self.check_grantable(&member.permissions).await?;
         let command_context = CommandContext {
             metadata: who.metadata(context, user.id),
             idempotency: preconditions.idempotency,
@@ -307,9 +307,9 @@ impl App {
         Ok((executed.state, executed.stream_version, executed.position))
     }
 
-    /// Changes organization `id`: one command per changed aspect, the preconditions guarding
-    /// the first and each next one expecting the version the previous one left. Renaming and
-    /// changing the status are operations of their own to the policy.
+    /// Changes organization `id`: one command per changed aspect, decided and appended as one
+    /// batch under the preconditions. Renaming, changing the status and the partner details are
+    /// operations of their own to the policy.
     #[tracing::instrument(skip_all)]
     pub async fn change_organization(
         &self,
@@ -373,23 +373,27 @@ impl App {
         if let Some(status) = changes.status {
             commands.push(OrganizationCommand::ChangeStatus { status, at: now });
         }
-        let mut command_context = CommandContext {
+        if commands.is_empty() {
+            return Ok((OrganizationState::Present(organization), version, None));
+        }
+        // One append: every aspect changes, or none (a taken code leaves the name as it was).
+        let command_context = CommandContext {
             metadata: who.acting(context),
             idempotency: preconditions.idempotency,
             expected_version: preconditions.expected_version,
             data_subject: Some(id.to_string()),
         };
-        let mut outcome = (OrganizationState::Present(organization), version, None);
-        for command in commands {
-            let executed = self
-                .commands
-                .execute::<OrganizationAggregate>(&id.to_string(), command, command_context.clone())
-                .await?;
-            command_context.expected_version = Some(executed.stream_version);
-            command_context.idempotency = None;
-            outcome = (executed.state, executed.stream_version, executed.position);
-        }
-        Ok(outcome)
+        let executed = self
+            .commands
+            .execute_on::<OrganizationAggregate>(
+                &id.to_string(),
+                OrganizationState::Present(organization),
+                version,
+                OrganizationCommand::Batch(commands),
+                command_context,
+            )
+            .await?;
+        Ok((executed.state, executed.stream_version, executed.position))
     }
 
     /// Changes a member's role or permissions (`None` keeps what they have).

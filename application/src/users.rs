@@ -430,7 +430,7 @@ pub struct ChangedSince {
 }
 
 impl App {
-    /// `user_id` at stream version `seen` and now, if the policy lets `who` read them.
+    /// `user_id` at stream version `seen` and now, if the policy lets `who` read their history.
     #[tracing::instrument(skip(self, who))]
     pub async fn user_changed_since(
         &self,
@@ -445,8 +445,13 @@ impl App {
         let UserState::Present(now) = loaded.state else {
             return Err(AppError::NotFound(Resource::User));
         };
+        // The past and its events are the history's, whoever saw the user then.
         let person = who.person(self, &now);
-        who.require(Operation::ReadUser, Target::Person(&person), Resource::User)?;
+        who.require(
+            Operation::ReadUserHistory,
+            Target::Person(&person),
+            Resource::User,
+        )?;
         let mut then = UserState::default();
         let mut events = Vec::new();
         for (record, event) in &loaded.history {

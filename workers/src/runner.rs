@@ -415,6 +415,17 @@ impl WorkerRunner {
                 .into_iter()
                 .next()
                 .ok_or_else(|| WorkerError::Other(format!("no event at position {position}")))?;
+            // Claimed first, so that two retries at once (two operators, a double click) do
+            // not both send the same message: the one that claims it tries it.
+            let claimed = sql::execute(
+                &self.database,
+                "UPDATE worker_dead_letters SET resolution = 'retrying' WHERE id = $1 AND resolution IS NULL",
+                &[Arg::from(letter.id)],
+            )
+            .await?;
+            if claimed == 0 {
+                continue;
+            }
             match worker.handle(&event).await {
                 Ok(()) => {
                     sql::execute(
@@ -429,7 +440,7 @@ impl WorkerRunner {
                 Err(error) => {
                     sql::execute(
                         &self.database,
-                        "UPDATE worker_dead_letters SET error = $2, attempts = attempts + 1, failed_at = $3 WHERE id = $1",
+                        "UPDATE worker_dead_letters SET resolution = NULL, error = $2, attempts = attempts + 1, failed_at = $3 WHERE id = $1",
                         &[Arg::from(letter.id), error.to_string().into(), Utc::now().into()],
                     )
                     .await

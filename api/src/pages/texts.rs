@@ -1162,7 +1162,7 @@ impl Texts {
             "partner-saved" => "The partner details are saved.",
             "permission-defined" => "The flag is defined.",
             "permission-retired" => {
-                "The flag is retired: no membership may be given it from now on."
+                "The flag is retired: it is given to no one and grants nothing from now on."
             }
             "member-invited" => "The invitation is on its way.",
             "member-added" => "The member is added.",

@@ -747,8 +747,8 @@ pub async fn permissions(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DefinePermissionRequest {
-    /// The flag: lower-case letters, digits and `_`, e.g. `can_sign_contracts`.
-    #[schema(example = "can_sign_contracts")]
+    /// The flag: letters, digits, `_` and `-`, e.g. `can_sign_contracts`.
+    #[schema(schema_with = crate::openapi::permission_name, example = "can_sign_contracts")]
     name: String,
 }
 

@@ -796,6 +796,30 @@ async fn partners_are_unique_found_by_code_and_filtered(backend: Backend) {
     assert_eq!(list("q=globexsend").await, ["other"]);
     assert_eq!(list("q=acme0").await, ["acme"]);
 
+    // A change whose partner code is taken changes nothing else either.
+    let taken_code = call(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/organizations/{acme_id}"),
+        &admin,
+        Some(
+            json!({"display_name": "Renamed", "partner": partner("GLOBEX", "NEWSEND", "NEWRECV")}),
+        ),
+    )
+    .await;
+    problem(taken_code, 409).await;
+    let unchanged = call(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/v1/organizations/{acme_id}"),
+        &admin,
+        None,
+    )
+    .await;
+    let unchanged: Value = unchanged.json().await.expect("json");
+    assert!(unchanged["display_name"].is_null(), "{unchanged}");
+    assert_eq!(unchanged["partner"]["code"], "ACME001");
+
     // Changed, the old code is free again; removed, so is the pair.
     let changed = call(
         &app,
@@ -888,6 +912,17 @@ async fn permission_flags_open_reports_and_settings_to_members_holding_them(back
         403,
     )
     .await;
+    // Retired from the catalog, the flag grants nothing any more.
+    let retired = call(
+        &app,
+        reqwest::Method::DELETE,
+        "/api/v1/permissions/can_view_reports",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(retired.status(), 204);
+    problem(read(reports).await, 403).await;
 }
 
 test_both_backends!(permission_flags_open_reports_and_settings_to_members_holding_them);
@@ -994,6 +1029,22 @@ async fn the_flag_catalog_lives_in_the_log_and_retired_flags_are_no_longer_given
     .await;
     let refused = problem(add(bob_id, json!(["can_sign_contracts"])).await, 422).await;
     assert_eq!(refused["errors"][0]["pointer"], "/permissions");
+    // Invited by email with a flag it cannot give, no account is made and no one is told.
+    let accounts = app.events_of_type("UserCreated").await.len();
+    let invited = call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/organizations/{acme}/invitations"),
+        &admin,
+        Some(json!({"email": "newcomer@example.com", "permissions": ["can_sign_contracts"]})),
+    )
+    .await;
+    problem(invited, 422).await;
+    assert_eq!(
+        app.events_of_type("UserCreated").await.len(),
+        accounts,
+        "no account for the refused invitation"
+    );
     let now = catalog(admin.clone()).await;
     assert_eq!(now["retired"], json!(["can_sign_contracts"]));
     // Ann keeps it through a change of her other flags.

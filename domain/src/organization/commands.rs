@@ -113,4 +113,7 @@ pub enum OrganizationCommand {
         /// When.
         at: Timestamp,
     },
+    /// Several commands decided in order, each on the state the previous ones left: all of
+    /// them or none (one edit of several aspects, one append).
+    Batch(Vec<OrganizationCommand>),
 }

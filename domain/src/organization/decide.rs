@@ -9,6 +9,19 @@ pub(super) fn decide(
 ) -> Result<Vec<OrganizationEvent>, OrganizationError> {
     use OrganizationCommand as C;
     use OrganizationEvent as E;
+    if let C::Batch(commands) = command {
+        let mut state = state.clone();
+        let mut events = Vec::new();
+        for command in commands {
+            let decided = decide(&state, command)?;
+            state = decided.iter().fold(
+                state,
+                <super::OrganizationAggregate as crate::Aggregate>::evolve,
+            );
+            events.extend(decided);
+        }
+        return Ok(events);
+    }
     let organization = match (state, command) {
         (
             OrganizationState::Absent,
@@ -197,5 +210,9 @@ pub(super) fn decide(
             Ok(vec![E::InvitationRevoked { user_id, at }])
         }
         (_, C::Create { .. }) => Err(OrganizationError::AlreadyExists),
+        // Decided command by command above.
+        (org, C::Batch(commands)) => {
+            decide(&OrganizationState::Present(org.clone()), C::Batch(commands))
+        }
     }
 }

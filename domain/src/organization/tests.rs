@@ -477,3 +477,34 @@ fn partner_codes_and_interchange_ids_are_short_plain_codes() {
         "both"
     );
 }
+
+#[test]
+fn a_batch_is_decided_in_order_and_refused_whole() {
+    let rename = OrganizationCommand::Rename {
+        name: name("Acme Labs"),
+        display_name: None,
+        at: at(2),
+    };
+    let partner = partner("ACME001", "ACMESEND", "IDLOGRECV");
+    let events = given::<OrganizationAggregate>([created()])
+        .when(OrganizationCommand::Batch(vec![
+            rename.clone(),
+            OrganizationCommand::SetPartnerDetails {
+                details: Some(partner.clone()),
+                at: at(2),
+            },
+        ]))
+        .outcome()
+        .expect("decided");
+    assert_eq!(events.len(), 2);
+    // One refusal refuses all: nothing of the rename is decided.
+    given::<OrganizationAggregate>([created()])
+        .when(OrganizationCommand::Batch(vec![
+            rename,
+            OrganizationCommand::RevokeInvitation {
+                user_id: user(9),
+                at: at(2),
+            },
+        ]))
+        .then_err(OrganizationError::NoInvitation);
+}

@@ -95,6 +95,7 @@ async fn partners_are_created_found_changed_and_removed(backend: Backend) {
         &["organizations", "create", "other", "--partner-code", "X"][..],
         &["organizations", "show", "--code", "NOPE"][..],
         &["organizations", "show", "not-an-id"][..],
+        &["organizations", "list", "--format", "PDF"][..],
     ] {
         let refused = on(args);
         assert_eq!(

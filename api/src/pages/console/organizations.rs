@@ -238,6 +238,7 @@ fn refusal(error: AppError) -> Result<Problem, PageError> {
         error @ (AppError::Organization(_)
         | AppError::Invalid(_)
         | AppError::Malformed(_)
+        | AppError::NotGrantable { .. }
         | AppError::Unknown { .. }
         | AppError::User(_)
         | AppError::RateLimited(_)) => Ok(Problem::from(error)),

@@ -592,14 +592,21 @@ pub async fn act(
         Err(error) => error,
     };
     let (problem, stale) = match done {
-        AppError::User(CommandError::Conflict { expected, actual }) => (
-            Problem::from(AppError::User(CommandError::Conflict { expected, actual })),
-            Some(
-                state
-                    .user_changed_since(&signed_in.authority, user_id, expected)
-                    .await?,
-            ),
-        ),
+        AppError::User(CommandError::Conflict { expected, actual }) => {
+            // What changed is shown to those who may read the history; others are told only.
+            let changed = match state
+                .user_changed_since(&signed_in.authority, user_id, expected)
+                .await
+            {
+                Ok(changed) => Some(changed),
+                Err(AppError::Refused { .. }) => None,
+                Err(error) => return Err(error.into()),
+            };
+            (
+                Problem::from(AppError::User(CommandError::Conflict { expected, actual })),
+                Some(changed),
+            )
+        }
         error @ (AppError::User(_)
         | AppError::Password { .. }
         | AppError::Invalid(_)
@@ -614,7 +621,7 @@ pub async fn act(
     };
     let outcome = Outcome {
         error: Some(error),
-        stale,
+        stale: stale.flatten(),
     };
     let page = user_page(&state, &signed_in, &id, &UserQuery::default(), outcome).await?;
     Ok(render::refused(problem, &page))
