@@ -331,6 +331,20 @@ pub fn required_reason() -> utoipa::openapi::schema::Object {
     text(500, false)
 }
 
+/// A partner code: 1 to 32 letters, digits, `-`, `_` and `.` (kept upper case).
+pub fn partner_code() -> utoipa::openapi::schema::Object {
+    string(false)
+        .pattern(Some("^[A-Za-z0-9._-]{1,32}$"))
+        .build()
+}
+
+/// An EDI interchange id: 1 to 35 letters, digits, `-`, `_` and `.`.
+pub fn edi_id() -> utoipa::openapi::schema::Object {
+    string(false)
+        .pattern(Some("^[A-Za-z0-9._-]{1,35}$"))
+        .build()
+}
+
 /// A permission flag's name: 1 to 64 letters, digits, `_` and `-`.
 pub fn permission_name() -> utoipa::openapi::schema::Object {
     string(false)

@@ -295,6 +295,25 @@ impl App {
         min_position: Option<u64>,
     ) -> Result<Vec<ListedOrganization>, AppError> {
         let scope = self.scope(who, Operation::ListOrganizations)?;
+        // A method or format no partner can have is a mistake, not an empty answer.
+        if let Some(method) = &filter.communication
+            && method
+                .parse::<domain::organization::CommunicationMethod>()
+                .is_err()
+        {
+            return Err(AppError::InvalidQuery {
+                field: "/communication",
+                message: "one of sftp, api, both, manual".into(),
+            });
+        }
+        if let Some(format) = &filter.edi_format
+            && format.parse::<domain::organization::EdiFormat>().is_err()
+        {
+            return Err(AppError::InvalidQuery {
+                field: "/edi_format",
+                message: "one of X12, EDIFACT, XML, JSON, CSV".into(),
+            });
+        }
         self.fresh(min_position, &[directory::NAME]).await?;
         Ok(self
             .read

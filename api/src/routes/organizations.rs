@@ -267,7 +267,7 @@ impl ContactFields<'_> {
 #[serde(deny_unknown_fields)]
 pub struct PartnerRequest {
     /// Unique code: letters, digits, `-`, `_` and `.`, 1 to 32; kept upper case.
-    #[schema(example = "ACME001")]
+    #[schema(schema_with = crate::openapi::partner_code, example = "ACME001")]
     code: String,
     /// `sftp`, `api`, `both` or `manual`.
     #[schema(schema_with = crate::openapi::communication_method)]
@@ -276,10 +276,10 @@ pub struct PartnerRequest {
     #[schema(schema_with = crate::openapi::edi_format)]
     edi_format: EdiFormat,
     /// EDI sender id, 1 to 35 of the same characters (the pair of ids is unique).
-    #[schema(example = "ACMESENDER")]
+    #[schema(schema_with = crate::openapi::edi_id, example = "ACMESENDER")]
     sender_id: String,
     /// EDI receiver id.
-    #[schema(example = "IDLOGRECEIVER")]
+    #[schema(schema_with = crate::openapi::edi_id, example = "IDLOGRECEIVER")]
     receiver_id: String,
 }
 

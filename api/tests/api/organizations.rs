@@ -795,6 +795,18 @@ async fn partners_are_unique_found_by_code_and_filtered(backend: Backend) {
     assert_eq!(list("communication=api").await, Vec::<String>::new());
     assert_eq!(list("q=globexsend").await, ["other"]);
     assert_eq!(list("q=acme0").await, ["acme"]);
+    let unknown = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/organizations?edi_format=PDF",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        problem(unknown, 400).await["errors"][0]["pointer"],
+        "/edi_format"
+    );
 
     // A change whose partner code is taken changes nothing else either.
     let taken_code = call(

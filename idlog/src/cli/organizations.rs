@@ -215,21 +215,6 @@ pub async fn run(settings: &Settings, command: OrganizationsCommand) -> anyhow::
             format,
             json: as_json,
         } => {
-            // Values the read model would only fail to match are the caller's mistake.
-            if let Some(method) = &communication {
-                method.parse::<CommunicationMethod>().map_err(|_| {
-                    Usage(format!(
-                        "--communication {method:?}: one of sftp, api, both, manual"
-                    ))
-                })?;
-            }
-            if let Some(format) = &format {
-                format.parse::<EdiFormat>().map_err(|_| {
-                    Usage(format!(
-                        "--format {format:?}: one of X12, EDIFACT, XML, JSON, CSV"
-                    ))
-                })?;
-            }
             let operator = Operator::open(settings).await?;
             // Brought up to the log's head first: no server may be running to do it.
             operator.queries().await?;
