@@ -178,6 +178,21 @@ pub struct DetailsForm {
     status: String,
 }
 
+impl DetailsForm {
+    /// The fields filled in, as changes (empty ones keep what the organization has).
+    fn changes(&self) -> Result<OrganizationChanges, AppError> {
+        Ok(OrganizationChanges {
+            name: optional(&self.name, OrganizationName::parse)?,
+            display_name: optional(&self.display_name, DisplayName::parse)?,
+            contact_name: optional(&self.contact_name, PersonName::parse)?,
+            contact_email: optional(&self.contact_email, Email::parse)?,
+            contact_phone: optional(&self.contact_phone, PhoneNumber::parse)?,
+            status: status(&self.status)?,
+            partner: None,
+        })
+    }
+}
+
 fn status(text: &str) -> Result<Option<OrganizationStatus>, AppError> {
     filled(text)
         .map(|text| {
@@ -486,30 +501,42 @@ pub async fn change(
     Path(id): Path<String>,
     PageForm(form): PageForm<DetailsForm>,
 ) -> Result<Response, PageError> {
-    let organization_id = organization_id(&id)?;
-    let outcome = async {
-        let changes = OrganizationChanges {
-            name: optional(&form.name, OrganizationName::parse)?,
-            display_name: optional(&form.display_name, DisplayName::parse)?,
-            contact_name: optional(&form.contact_name, PersonName::parse)?,
-            contact_email: optional(&form.contact_email, Email::parse)?,
-            contact_phone: optional(&form.contact_phone, PhoneNumber::parse)?,
-            status: status(&form.status)?,
-            partner: None,
-        };
-        state
+    let changes = form.changes();
+    save(
+        &state,
+        &signed_in,
+        &id,
+        changes,
+        form.version,
+        "organization-saved",
+    )
+    .await
+}
+
+/// Changes organization `id` as `changes` say, on the version the form showed, and answers.
+async fn save(
+    state: &AppState,
+    signed_in: &SignedIn,
+    id: &str,
+    changes: Result<OrganizationChanges, AppError>,
+    version: Option<u64>,
+    done: &str,
+) -> Result<Response, PageError> {
+    let organization_id = organization_id(id)?;
+    let outcome = match changes {
+        Ok(changes) => state
             .change_organization(
                 &signed_in.authority,
                 &signed_in.context,
                 organization_id,
                 changes,
-                Preconditions::expecting(form.version),
+                Preconditions::expecting(version),
             )
             .await
-            .map(|(_, _, position)| position)
-    }
-    .await;
-    answer(&state, &signed_in, &id, outcome, "organization-saved").await
+            .map(|(_, _, position)| position),
+        Err(error) => Err(error),
+    };
+    answer(state, signed_in, id, outcome, done).await
 }
 
 /// A member's role and flags, as a form sends them.
@@ -735,25 +762,19 @@ pub async fn set_partner(
     Path(id): Path<String>,
     PageForm(form): PageForm<PartnerForm>,
 ) -> Result<Response, PageError> {
-    let organization_id = organization_id(&id)?;
-    let outcome = async {
-        let changes = OrganizationChanges {
-            partner: Some(form.details()?),
-            ..OrganizationChanges::default()
-        };
-        state
-            .change_organization(
-                &signed_in.authority,
-                &signed_in.context,
-                organization_id,
-                changes,
-                Preconditions::expecting(form.version),
-            )
-            .await
-            .map(|(_, _, position)| position)
-    }
-    .await;
-    answer(&state, &signed_in, &id, outcome, "partner-saved").await
+    let changes = form.details().map(|details| OrganizationChanges {
+        partner: Some(details),
+        ..OrganizationChanges::default()
+    });
+    save(
+        &state,
+        &signed_in,
+        &id,
+        changes,
+        form.version,
+        "partner-saved",
+    )
+    .await
 }
 
 /// A flag as the catalog forms send it.
