@@ -233,24 +233,32 @@ pub async fn create(
             )))
         }
         Ok(_) => Err(AppError::NotFound(Resource::Organization).into()),
-        Err(error) => {
-            let problem = refusal(error)?;
-            let page = organizations_page(
-                &state,
-                &signed_in,
-                &ListQuery::default(),
-                Some(problem_text(&problem)),
-            )
-            .await?;
-            Ok(render::refused(problem, &page))
-        }
+        Err(error) => refused_on_list(&state, &signed_in, error).await,
     }
+}
+
+/// The organizations page again, with what a form on it was refused.
+async fn refused_on_list(
+    state: &AppState,
+    signed_in: &SignedIn,
+    error: AppError,
+) -> Result<Response, PageError> {
+    let problem = refusal(error)?;
+    let page = organizations_page(
+        state,
+        signed_in,
+        &ListQuery::default(),
+        Some(problem_text(&problem)),
+    )
+    .await?;
+    Ok(render::refused(problem, &page))
 }
 
 /// What a refused form shows on its page; other failures become error pages.
 fn refusal(error: AppError) -> Result<Problem, PageError> {
     match error {
         error @ (AppError::Organization(_)
+        | AppError::Catalog(_)
         | AppError::Invalid(_)
         | AppError::Malformed(_)
         | AppError::NotGrantable { .. }
@@ -817,17 +825,6 @@ pub async fn change_catalog(
         } else {
             "/console/organizations?done=permission-retired#catalog"
         })),
-        Err(error @ (AppError::Catalog(_) | AppError::Invalid(_) | AppError::Malformed(_))) => {
-            let problem = Problem::from(error);
-            let page = organizations_page(
-                &state,
-                &signed_in,
-                &ListQuery::default(),
-                Some(problem_text(&problem)),
-            )
-            .await?;
-            Ok(render::refused(problem, &page))
-        }
-        Err(error) => Err(error.into()),
+        Err(error) => refused_on_list(&state, &signed_in, error).await,
     }
 }
