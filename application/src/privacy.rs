@@ -133,9 +133,7 @@ impl App {
             Err(error) => return Err(error),
         };
         let events_in_clear = self.events_in_clear(user_id).await?;
-        let executed = self
-            .forget(context, user, version, command_context, now)
-            .await?;
+        let executed = self.forget(user, version, command_context, now).await?;
         Ok(Forgotten::new(executed, events_in_clear, now))
     }
 
@@ -163,16 +161,15 @@ impl App {
     /// which releases their unique values and destroys their data key.
     async fn forget(
         &self,
-        context: &RequestContext,
         user: Box<User>,
         version: u64,
         command_context: CommandContext,
         now: Timestamp,
     ) -> Result<Executed<UserAggregate>, AppError> {
         // First, while their key still seals what a session's end records.
-        sessions::close_all(
+        sessions::close_all_as(
             self,
-            context,
+            &command_context.metadata,
             &user,
             None,
             Closing::Revoke(RevocationReason::UserForgotten),

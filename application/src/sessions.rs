@@ -17,6 +17,7 @@ use domain::session::{
 use domain::user::User;
 use domain::values::{DeviceName, TokenHash, UserAgent};
 use domain::{Duration, SessionId, Timestamp};
+use eventstore::EventMetadata;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Session lifetimes and limits, from configuration.
@@ -149,10 +150,24 @@ pub enum Closing {
     Revoke(RevocationReason),
 }
 
-/// Ends or revokes one session. A session that is already closed stays as it is.
+/// Ends or revokes one session, the user acting. A session that is already closed stays as it
+/// is.
 pub async fn close(
     app: &App,
     context: &RequestContext,
+    user: &User,
+    session_id: SessionId,
+    closing: Closing,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let metadata = context.user_metadata(&user.id.to_string());
+    close_as(app, &metadata, user, session_id, closing, now).await
+}
+
+/// Ends or revokes one session of `user`, recorded with `metadata` (who caused it).
+async fn close_as(
+    app: &App,
+    metadata: &EventMetadata,
     user: &User,
     session_id: SessionId,
     closing: Closing,
@@ -162,13 +177,14 @@ pub async fn close(
         Closing::End(reason) => SessionCommand::End { reason, at: now },
         Closing::Revoke(reason) => SessionCommand::Revoke { reason, at: now },
     };
+    let command_context = CommandContext {
+        metadata: metadata.clone(),
+        data_subject: Some(user.id.to_string()),
+        ..Default::default()
+    };
     match app
         .commands
-        .execute::<SessionAggregate>(
-            &session_id.to_string(),
-            command,
-            session_context(context, user),
-        )
+        .execute::<SessionAggregate>(&session_id.to_string(), command, command_context)
         .await
     {
         Ok(_) | Err(CommandError::Rejected(SessionError::NotActive | SessionError::NotFound)) => {
@@ -178,7 +194,8 @@ pub async fn close(
     }
 }
 
-/// Closes every open session of `user` but `except`; returns how many were closed.
+/// Closes every open session of `user` but `except`, the user acting; returns how many were
+/// closed.
 pub async fn close_all(
     app: &App,
     context: &RequestContext,
@@ -187,10 +204,24 @@ pub async fn close_all(
     closing: Closing,
     now: Timestamp,
 ) -> Result<usize, AppError> {
+    let metadata = context.user_metadata(&user.id.to_string());
+    close_all_as(app, &metadata, user, except, closing, now).await
+}
+
+/// Closes every open session of `user` but `except`, recorded with `metadata` (an
+/// administrator locking or deleting the account is who revoked them); returns how many.
+pub async fn close_all_as(
+    app: &App,
+    metadata: &EventMetadata,
+    user: &User,
+    except: Option<SessionId>,
+    closing: Closing,
+    now: Timestamp,
+) -> Result<usize, AppError> {
     let mut closed = 0;
     for session in open_sessions(app, user, now).await? {
         if Some(session.id) != except {
-            close(app, context, user, session.id, closing, now).await?;
+            close_as(app, metadata, user, session.id, closing, now).await?;
             closed += 1;
         }
     }

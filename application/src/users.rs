@@ -243,7 +243,8 @@ impl App {
             .on_user(user, version, command, command_context)
             .await?;
         if let (Some(reason), UserState::Present(after)) = (ends_sessions, &executed.state) {
-            sessions::close_all(self, context, after, None, Closing::Revoke(reason), now).await?;
+            sessions::close_all_as(self, &metadata, after, None, Closing::Revoke(reason), now)
+                .await?;
         }
         if let (true, UserState::Present(deleted)) = (deletes, &executed.state) {
             self.end_memberships(&metadata, deleted, now).await?;

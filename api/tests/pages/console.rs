@@ -764,8 +764,14 @@ async fn every_account_action_works_from_the_user_page(backend: Backend) {
             .contains("Phone number verified\nverified")
     );
 
+    // Her REST session ends with the lock, recorded as the administrator's doing.
+    app.login("ann@example.com", PASSWORD).await;
+    browser.go(&format!("/console/users/{ann}")).await;
     browser.fill("lock-reason", "review").await;
     act(&browser, &ann, "lock").await;
+    let revoked = app.events_of_type("SessionRevoked").await;
+    let actor = &revoked.last().expect("a session revoked").metadata["actor"];
+    assert_eq!(actor["kind"], "admin", "{actor}");
     assert!(act(&browser, &ann, "unlock").await.contains("unlocked"));
     assert!(facts(&browser).await.contains("not locked"));
 
