@@ -21,6 +21,25 @@ async fn person(app: &TestApp, email: &str, first_name: &str) -> String {
     body["id"].as_str().expect("id").to_owned()
 }
 
+/// Waits until the users read model has applied everything appended so far.
+async fn directory_caught_up(app: &TestApp) {
+    let head = app.head_position().await;
+    app.projector
+        .wait_for(head, &["directory"], std::time::Duration::from_secs(10))
+        .await
+        .expect("read models");
+}
+
+/// Signs the administrator `TestApp::admin` created in.
+async fn sign_in_as_administrator(browser: &Browser) {
+    sign_in(
+        browser,
+        "root@example.com",
+        "the administrator's passphrase",
+    )
+    .await;
+}
+
 async fn each_role_lists_the_users_the_policy_lets_it_read(backend: Backend) {
     let app = server(backend).await;
     let (_, admin) = app.admin().await;
@@ -42,20 +61,11 @@ async fn each_role_lists_the_users_the_policy_lets_it_read(backend: Backend) {
             .await;
         assert_eq!(added.status(), 201, "{role}");
     }
-    let head = app.head_position().await;
-    app.projector
-        .wait_for(head, &["directory"], std::time::Duration::from_secs(10))
-        .await
-        .expect("read models");
+    directory_caught_up(&app).await;
 
     // The administrator: everyone, the names as typed.
     let browser = Browser::open(&app).await;
-    sign_in(
-        &browser,
-        "root@example.com",
-        "the administrator's passphrase",
-    )
-    .await;
+    sign_in_as_administrator(&browser).await;
     browser.click("a[href='/console/users']").await;
     let table = browser.text("#users tbody").await;
     for email in [
@@ -180,19 +190,10 @@ async fn an_administrator_locks_a_user_and_a_stale_edit_shows_what_changed(backe
     let ann = person(&app, "ann@example.com", "Ann").await;
     person(&app, "bo@example.com", "Bo").await;
     app.login("ann@example.com", PASSWORD).await;
-    let head = app.head_position().await;
-    app.projector
-        .wait_for(head, &["directory"], std::time::Duration::from_secs(10))
-        .await
-        .expect("read models");
+    directory_caught_up(&app).await;
 
     let browser = Browser::open(&app).await;
-    sign_in(
-        &browser,
-        "root@example.com",
-        "the administrator's passphrase",
-    )
-    .await;
+    sign_in_as_administrator(&browser).await;
     browser.click("a[href='/console/users']").await;
     browser.fill("q", "ann@").await;
     browser.submit("#search-users").await;
@@ -419,12 +420,7 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     assert_eq!(other.status(), 201);
 
     let browser = Browser::open(&app).await;
-    sign_in(
-        &browser,
-        "root@example.com",
-        "the administrator's passphrase",
-    )
-    .await;
+    sign_in_as_administrator(&browser).await;
     // A user created with a temporary password.
     browser.go("/console/users").await;
     browser.fill("new-email", "dee@example.com").await;
@@ -736,12 +732,7 @@ async fn every_account_action_works_from_the_user_page(backend: Backend) {
     let ann = ann["id"].as_str().expect("id").to_owned();
 
     let browser = Browser::open(&app).await;
-    sign_in(
-        &browser,
-        "root@example.com",
-        "the administrator's passphrase",
-    )
-    .await;
+    sign_in_as_administrator(&browser).await;
     browser.go(&format!("/console/users/{ann}")).await;
 
     browser

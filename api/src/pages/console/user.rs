@@ -205,7 +205,7 @@ pub struct ActionForm {
     confirm: Option<String>,
 }
 
-/// An action the page offers: its path segment, its operation, and its button.
+/// An action the page offers with a button alone: its path segment and the button's label.
 struct Offered {
     action: &'static str,
     label: &'static str,
