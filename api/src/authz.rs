@@ -32,6 +32,10 @@ pub fn not_found(resource: Resource) -> Problem {
         Resource::Picture => {
             Problem::new(StatusCode::NOT_FOUND, "no-picture", "No profile picture")
         }
+        Resource::ApiKey => organization_problem(domain::organization::OrganizationError::NoApiKey),
+        Resource::PartnerAction => {
+            Problem::new(StatusCode::NOT_FOUND, "action-not-found", "No such action")
+        }
         Resource::Anything => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found"),
     }
 }
@@ -60,6 +64,25 @@ impl From<AppError> for Problem {
                     "No such permission flag",
                 )
                 .with_detail("The catalog does not have this flag, or it is retired already."),
+            }),
+            AppError::PartnerActions(error) => command_problem(error, |error| {
+                use domain::partner::ActionCatalogError as E;
+                let (status, slug) = match error {
+                    E::BuiltIn => (StatusCode::CONFLICT, "action-built-in"),
+                    E::AlreadyDefined => (StatusCode::CONFLICT, "action-defined"),
+                    E::NotDefined => (StatusCode::NOT_FOUND, "action-not-found"),
+                };
+                Problem::new(status, slug, &error.to_string())
+            }),
+            AppError::PartnerRecord(error) => command_problem(error, |error| match error {
+                domain::partner::RecordError::StatusNeeded => {
+                    Problem::validation().with_field("/status", "a transaction is ok or error")
+                }
+                domain::partner::RecordError::AlreadyRecorded => Problem::new(
+                    StatusCode::CONFLICT,
+                    "record-exists",
+                    "The record exists already",
+                ),
             }),
             AppError::NotGrantable { flag, catalog } => Problem::validation().with_field(
                 "/permissions",
@@ -351,6 +374,9 @@ pub fn route_operations(operation_id: &str) -> Option<&'static [Operation]> {
         "remove_member" => &[O::RemoveMember],
         "invite_member" => &[O::InviteMember, O::CreateUser],
         "list_invitations" => &[O::ListInvitations],
+        "list_api_keys" => &[O::ListApiKeys],
+        "create_api_key" => &[O::CreateApiKey],
+        "revoke_api_key" => &[O::RevokeApiKey],
         "revoke_invitation" => &[O::RevokeInvitation],
         "own_invitations" => &[O::ListOwnInvitations],
         "accept_invitation" | "decline_invitation" => &[O::AnswerInvitation],

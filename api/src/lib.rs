@@ -251,6 +251,14 @@ pub fn router(state: AppState) -> Router {
                 .patch(routes::organizations::update_organization),
         )
         .route(
+            "/organizations/{id}/api-keys",
+            get(routes::api_keys::list_api_keys).post(routes::api_keys::create_api_key),
+        )
+        .route(
+            "/organizations/{id}/api-keys/{key_id}",
+            axum::routing::delete(routes::api_keys::revoke_api_key),
+        )
+        .route(
             "/organizations/{id}/members/{user_id}",
             axum::routing::patch(routes::organizations::change_member)
                 .delete(routes::organizations::remove_member),

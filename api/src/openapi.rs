@@ -2,8 +2,8 @@
 
 use crate::problem::Problem;
 use crate::routes::{
-    admin, audit, auth, invitations, mfa, organizations, privacy, profiles, queries, users,
-    verification,
+    admin, api_keys, audit, auth, invitations, mfa, organizations, privacy, profiles, queries,
+    users, verification,
 };
 use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -75,6 +75,9 @@ use utoipa::{Modify, OpenApi};
         organizations::add_member_route,
         organizations::change_member,
         organizations::remove_member,
+        api_keys::list_api_keys,
+        api_keys::create_api_key,
+        api_keys::revoke_api_key,
         invitations::invite_member,
         invitations::list_invitations,
         invitations::revoke_invitation,
@@ -132,6 +135,14 @@ impl Modify for SecuritySchemes {
         let mut bearer = Http::new(HttpAuthScheme::Bearer);
         bearer.bearer_format = Some("JWT".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        let mut api_key = Http::new(HttpAuthScheme::Bearer);
+        api_key.bearer_format = Some("idlog_key_…".into());
+        api_key.description = Some(
+            "An organization's API key, where an operation is open to keys: it acts with the \
+             permission flags it was given."
+                .into(),
+        );
+        components.add_security_scheme("api_key", SecurityScheme::Http(api_key));
         components.add_security_scheme(
             "service",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
@@ -319,6 +330,11 @@ pub fn organization_name_or_null() -> utoipa::openapi::schema::Object {
 /// An organization's display name (optional).
 pub fn display_name() -> utoipa::openapi::schema::Object {
     text(200, true)
+}
+
+/// An API key's name.
+pub fn key_name() -> utoipa::openapi::schema::Object {
+    text(100, false)
 }
 
 /// Why an account is locked or deactivated (optional).

@@ -1,6 +1,7 @@
 //! Who asks, as the policy sees them: the [`Actor`] for [`crate::policy::authorize`], the
 //! organizations that tell their members' roles, and how the log records what they do.
 
+use crate::api_keys::{KeyCaller, key_actor};
 use crate::authentication::Caller;
 use crate::policy::{self, Actor, GlobalRole, Operation, Person, Target, UserActor};
 use crate::{App, AppError, RequestContext, Resource};
@@ -81,6 +82,18 @@ impl Authority {
                 admin: caller.is_admin(),
             },
             caller: Some(Box::new(caller.clone())),
+        })
+    }
+
+    /// The rights of an organization's API key: what its flags grant in its organization.
+    pub async fn of_key(app: &App, key: &KeyCaller) -> Result<Self, AppError> {
+        let flags = app.key_flags(&key.key).await?;
+        Ok(Self {
+            actor: Actor::Key(key.actor(flags)),
+            // Its organization's share of lists and figures is what it may read.
+            organizations: vec![(*key.organization).clone()],
+            recorded_as: RecordedAs::Named(key_actor(key.key.id)),
+            caller: None,
         })
     }
 

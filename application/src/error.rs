@@ -27,6 +27,12 @@ pub enum Resource {
     Member,
     /// A user's profile picture.
     Picture,
+    /// An organization's API key.
+    #[strum(serialize = "API key")]
+    ApiKey,
+    /// An action of the partner activity catalog.
+    #[strum(serialize = "action")]
+    PartnerAction,
     /// Anything else (an operation whose target is the whole installation).
     Anything,
 }
@@ -57,6 +63,12 @@ pub enum AppError {
     /// A permission catalog command failed.
     #[error("{0}")]
     Catalog(CommandError<domain::catalog::CatalogError>),
+    /// A change of the partner activity action catalog failed.
+    #[error("{0}")]
+    PartnerActions(CommandError<domain::partner::ActionCatalogError>),
+    /// A partner activity record failed.
+    #[error("{0}")]
+    PartnerRecord(CommandError<domain::partner::RecordError>),
     /// A permission flag that may not be given now (not in the catalog, or retired).
     #[error("/permissions: {flag} is not in the catalog")]
     NotGrantable {

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod administration;
+pub mod api_keys;
 pub mod auditing;
 pub mod authentication;
 pub mod authority;
@@ -21,6 +22,7 @@ pub mod mfa;
 pub mod notifications;
 pub mod operations;
 pub mod organizations;
+pub mod partners;
 pub mod passwords;
 pub mod pictures;
 pub mod places;

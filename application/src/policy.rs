@@ -15,13 +15,19 @@
 
 use domain::organization::OrgRole;
 use domain::values::Permission;
-use domain::{OrganizationId, UserId};
+use domain::{ApiKeyId, OrganizationId, UserId};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The permission flag that lets a member read their organization's analytics.
 pub const CAN_VIEW_REPORTS: &str = "can_view_reports";
 /// The permission flag that lets a member edit their organization's details.
 pub const CAN_MANAGE_SETTINGS: &str = "can_manage_settings";
-use std::collections::{BTreeMap, BTreeSet};
+/// The permission flag that lets a member read their organization's transactions.
+pub const CAN_VIEW_TRANSACTIONS: &str = "can_view_transactions";
+/// The permission flag that lets a member record what their organization sent (uploaded).
+pub const CAN_UPLOAD_FILES: &str = "can_upload_files";
+/// The permission flag that lets a member record what their organization received (downloaded).
+pub const CAN_DOWNLOAD_FILES: &str = "can_download_files";
 
 /// A global role that grants something by itself. Other global roles (`user`, an operator's
 /// `COACH`) grant nothing here; the catalog may still mark them privileged.
@@ -51,6 +57,8 @@ pub enum Actor {
     User(UserActor),
     /// A service holding a configured credential (token introspection).
     Service,
+    /// An organization's API key: its systems, granted only what its flags grant in it.
+    Key(KeyActor),
     /// The operator at the command line, with the database at hand: full rights.
     Operator,
     /// idlog itself (workers, the bootstrap).
@@ -71,6 +79,17 @@ pub struct UserActor {
     /// Whether they proved who they are recently: signed in within the re-authentication
     /// window, or confirmed their current password with this request.
     pub fresh: bool,
+}
+
+/// An organization's API key as the policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyActor {
+    /// Which key.
+    pub id: ApiKeyId,
+    /// The organization it acts for.
+    pub organization: OrganizationId,
+    /// The flags it was given that the catalog still grants.
+    pub flags: BTreeSet<Permission>,
 }
 
 /// A person an operation is about.
@@ -111,9 +130,9 @@ pub struct Rule {
     pub person: bool,
     /// Roles in the target's organization that grant it (never over a privileged person).
     pub organization: &'static [OrgRole],
-    /// A permission flag that grants it to any member of the target organization holding it
-    /// (organization targets only).
-    pub flag: Option<&'static str>,
+    /// Permission flags any one of which grants it to a member of the target organization
+    /// holding it, and to the organization's API keys given it (organization targets only).
+    pub flags: &'static [&'static str],
     /// Global roles that grant it.
     pub global: &'static [GlobalRole],
     /// A service credential.
@@ -133,7 +152,7 @@ const NONE: Rule = Rule {
     anyone: false,
     person: false,
     organization: &[],
-    flag: None,
+    flags: &[],
     global: &[],
     service: false,
     fresh: false,
@@ -325,6 +344,12 @@ pub enum Operation {
     RevokeUserSession,
 
     // Organizations.
+    /// List an organization's API keys.
+    ListApiKeys,
+    /// Create an API key for an organization (its secret is shown once).
+    CreateApiKey,
+    /// Revoke an organization's API key.
+    RevokeApiKey,
     /// Create an organization.
     CreateOrganization,
     /// Read an organization and its members.
@@ -367,6 +392,18 @@ pub enum Operation {
     ManageStorage,
     /// Read the catalog of permission flags.
     ReadPermissionCatalog,
+    /// Record what a partner sent (a file uploaded, a transaction sent).
+    RecordSentActivity,
+    /// Record what a partner received (a file downloaded, a transaction received).
+    RecordReceivedActivity,
+    /// Read a partner's transactions and their figures.
+    ReadTransactions,
+    /// Read a partner's file transfers.
+    ReadFileTransfers,
+    /// Read the catalog of partner activity actions.
+    ReadPartnerActions,
+    /// Define and retire partner activity actions.
+    ManagePartnerActions,
     /// Define and retire permission flags.
     ManagePermissionCatalog,
     /// Read the read models' and workers' positions, lag and dead letters.
@@ -458,6 +495,7 @@ impl Operation {
             | O::AddMember
             | O::ManageStorage
             | O::ManagePermissionCatalog
+            | O::ManagePartnerActions
             | O::ReadProcessing
             | O::ResolveDeadLetters => ADMINISTRATORS,
             O::ReadOrganization => Rule {
@@ -468,10 +506,13 @@ impl Operation {
             // Members holding `can_manage_settings` edit the details too (not the name, the
             // status or the partner details, which are operations of their own).
             O::ChangeOrganizationDetails => Rule {
-                flag: Some(CAN_MANAGE_SETTINGS),
+                flags: &[CAN_MANAGE_SETTINGS],
                 ..ORGANIZATION_ADMINS
             },
             O::InviteMember
+            | O::ListApiKeys
+            | O::CreateApiKey
+            | O::RevokeApiKey
             | O::ListInvitations
             | O::RevokeInvitation
             | O::ChangeMember
@@ -484,8 +525,32 @@ impl Operation {
             O::ListUsers | O::ReadPermissionCatalog => READERS_OR_ORG_ADMINS,
             // Members holding `can_view_reports` read their organization's analytics.
             O::ReadAnalytics => Rule {
-                flag: Some(CAN_VIEW_REPORTS),
+                flags: &[CAN_VIEW_REPORTS],
                 ..READERS_OR_ORG_ADMINS
+            },
+            // A partner's systems (its keys) and members record with the flag for the direction.
+            O::RecordSentActivity => Rule {
+                flags: &[CAN_UPLOAD_FILES],
+                ..ORGANIZATION_ADMINS
+            },
+            O::RecordReceivedActivity => Rule {
+                flags: &[CAN_DOWNLOAD_FILES],
+                ..ORGANIZATION_ADMINS
+            },
+            O::ReadTransactions => Rule {
+                flags: &[CAN_VIEW_TRANSACTIONS],
+                ..READERS_OR_ORG_ADMINS
+            },
+            O::ReadFileTransfers => Rule {
+                flags: &[CAN_UPLOAD_FILES, CAN_DOWNLOAD_FILES],
+                ..READERS_OR_ORG_ADMINS
+            },
+            // Whoever may record or list partner activity learns which actions there are.
+            O::ReadPartnerActions => Rule {
+                organization: MEMBERS,
+                flags: &[CAN_UPLOAD_FILES, CAN_DOWNLOAD_FILES],
+                global: READERS,
+                ..NONE
             },
             O::ListOrganizations => Rule {
                 organization: MEMBERS,
@@ -528,6 +593,7 @@ pub fn authorize(actor: &Actor, operation: Operation, target: Target<'_>) -> Res
         Actor::Operator | Actor::System => return Ok(()),
         Actor::Service if rule.service => return Ok(()),
         Actor::Service => return Err(Refusal::Forbidden),
+        Actor::Key(key) => return authorize_key(key, rule, target),
         Actor::Anonymous => return Err(Refusal::SignInRequired),
         Actor::User(user) => user,
     };
@@ -551,6 +617,32 @@ pub fn authorize(actor: &Actor, operation: Operation, target: Target<'_>) -> Res
     } else {
         Refusal::NotFound
     })
+}
+
+/// An API key is granted what its flags grant in its own organization, and nothing over a
+/// person; refusals name only its own organization.
+fn authorize_key(key: &KeyActor, rule: Rule, target: Target<'_>) -> Result<(), Refusal> {
+    let own = |organization: OrganizationId| organization == key.organization;
+    match target {
+        Target::Organization(organization)
+            if own(organization)
+                && key
+                    .flags
+                    .iter()
+                    .any(|held| rule.flags.contains(&held.as_str())) =>
+        {
+            Ok(())
+        }
+        Target::Organization(organization) | Target::Member { organization, .. }
+            if own(organization) =>
+        {
+            Err(Refusal::Forbidden)
+        }
+        Target::Everything => Err(Refusal::Forbidden),
+        Target::Organization(_) | Target::Member { .. } | Target::Person(_) => {
+            Err(Refusal::NotFound)
+        }
+    }
 }
 
 /// Whether `operation` on `target` is allowed to `actor` (for listings that filter rather than
@@ -579,13 +671,11 @@ fn grants(user: &UserActor, rule: Rule, target: Target<'_>) -> bool {
             .is_some_and(|role| rule.organization.contains(role))
     };
     let flag_in = |organization: &OrganizationId| {
-        rule.flag.is_some_and(|flag| {
-            user.memberships.contains_key(organization)
-                && user
-                    .flags
-                    .get(organization)
-                    .is_some_and(|flags| flags.iter().any(|held| held.as_str() == flag))
-        })
+        user.memberships.contains_key(organization)
+            && user
+                .flags
+                .get(organization)
+                .is_some_and(|flags| flags.iter().any(|held| rule.flags.contains(&held.as_str())))
     };
     match target {
         Target::Everything => false,

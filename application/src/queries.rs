@@ -40,6 +40,16 @@ const ANALYTICS_MODELS: &[&str] = &[analytics::NAME, directory::NAME];
 /// The longest analytics window, in days.
 pub const MAX_WINDOW_DAYS: u32 = 3660;
 
+/// A window of days ending today: 1 to [`MAX_WINDOW_DAYS`], 30 if not given.
+pub(crate) fn window(days: Option<u32>) -> Result<u32, AppError> {
+    match days.unwrap_or(30) {
+        days @ 1..=MAX_WINDOW_DAYS => Ok(days),
+        _ => Err(AppError::Unanswerable(format!(
+            "`days` must be 1 to {MAX_WINDOW_DAYS}."
+        ))),
+    }
+}
+
 impl From<QueryError> for AppError {
     fn from(error: QueryError) -> Self {
         match error {
@@ -238,14 +248,7 @@ impl App {
         min_position: Option<u64>,
     ) -> Result<Dashboard, AppError> {
         self.may_read_analytics(who, organization).await?;
-        let days = match days.unwrap_or(30) {
-            days @ 1..=MAX_WINDOW_DAYS => days,
-            _ => {
-                return Err(AppError::Unanswerable(format!(
-                    "`days` must be 1 to {MAX_WINDOW_DAYS}."
-                )));
-            }
-        };
+        let days = window(days)?;
         self.fresh(min_position, ANALYTICS_MODELS).await?;
         Ok(self.read.queries.dashboard(days, organization).await?)
     }

@@ -14,8 +14,8 @@ pub use reader::{AsOf, Current, DEFAULT_CACHED_STREAMS, Loaded, StateReader};
 
 use domain::{Aggregate, ClaimAction, ClaimKind, DomainEvent};
 use eventstore::{
-    AppendError, AppendRequest, Claim, EventLog, EventMetadata, ExpectedVersion, IdempotencyKey,
-    NewEvent, StoreError,
+    AppendError, AppendRequest, Appended, Claim, EventLog, EventMetadata, ExpectedVersion,
+    IdempotencyKey, NewEvent, StoreError,
 };
 
 /// How often a command is decided again after losing a race, by default.
@@ -197,6 +197,27 @@ impl CommandHandler {
             .await
     }
 
+    /// Appends `event` to a stream that is only ever appended to, never folded (what an API key
+    /// did): whatever the stream's version, so concurrent writers never conflict.
+    #[tracing::instrument(skip_all, fields(stream_type, stream_id = %stream_id, event = event.event_type()))]
+    pub async fn record<E: DomainEvent>(
+        &self,
+        stream_id: &str,
+        stream_type: &str,
+        event: &E,
+        context: CommandContext,
+    ) -> Result<Appended, AppendError> {
+        let event = new_event(event).map_err(|e| AppendError::Invalid(e.to_string()))?;
+        self.log()
+            .append(AppendRequest {
+                metadata: context.metadata,
+                data_subject: context.data_subject,
+                idempotency: context.idempotency,
+                ..AppendRequest::new(stream_id, stream_type, ExpectedVersion::Any, vec![event])
+            })
+            .await
+    }
+
     /// Like [`Self::execute`], deciding first on a state the caller has just loaded (saving a
     /// read); a lost race reloads and decides again as usual. `version` 0 means no stream yet.
     #[tracing::instrument(skip_all, fields(stream_type = A::STREAM_TYPE, stream_id = %stream_id, command = ?std::mem::discriminant(&command)))]
@@ -329,21 +350,9 @@ impl CommandHandler {
     ) -> Result<AppendRequest, CommandError<A::Error>> {
         let new_events = events
             .iter()
-            .map(|event| {
-                Ok(NewEvent {
-                    event_type: event.event_type().to_owned(),
-                    schema_version: event.schema_version(),
-                    payload: event
-                        .to_payload()
-                        .map_err(|e| CommandError::Invalid(e.to_string()))?,
-                    personal_fields: event
-                        .personal_fields()
-                        .iter()
-                        .map(|p| (*p).to_owned())
-                        .collect(),
-                })
-            })
-            .collect::<Result<Vec<_>, CommandError<A::Error>>>()?;
+            .map(new_event)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CommandError::Invalid(e.to_string()))?;
         let claims = A::claims(&loaded.state, events)
             .into_iter()
             .map(|change| Claim {
@@ -396,4 +405,18 @@ impl CommandHandler {
             replayed: true,
         })
     }
+}
+
+/// An event as the log takes it.
+fn new_event<E: DomainEvent>(event: &E) -> Result<NewEvent, serde_json::Error> {
+    Ok(NewEvent {
+        event_type: event.event_type().to_owned(),
+        schema_version: event.schema_version(),
+        payload: event.to_payload()?,
+        personal_fields: event
+            .personal_fields()
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect(),
+    })
 }

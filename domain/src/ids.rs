@@ -50,3 +50,12 @@ typed_id!(
     /// Identifies a login session; also the id of its stream.
     SessionId
 );
+typed_id!(
+    /// Identifies a partner activity record; also the id of its stream.
+    RecordId
+);
+typed_id!(
+    /// Identifies an organization's API key; also the id of the stream its uses are recorded
+    /// on.
+    ApiKeyId
+);

@@ -6,10 +6,12 @@
 //! computed by the caller and carried in the command, so a decision depends only on its inputs
 //! and every rule can be tested as given/when/then without a database or a clock.
 
+pub mod api_key;
 pub mod audit;
 pub mod catalog;
 pub mod ids;
 pub mod organization;
+pub mod partner;
 pub mod session;
 pub mod time;
 pub mod user;
@@ -21,7 +23,7 @@ mod testing;
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
 
-pub use ids::{OrganizationId, SessionId, UserId};
+pub use ids::{ApiKeyId, OrganizationId, RecordId, SessionId, UserId};
 
 /// A point in time, always supplied by the caller.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -18,11 +18,15 @@ pub use commands::OrganizationCommand;
 pub use error::OrganizationError;
 pub use events::{OrganizationEvent, OrganizationEventType};
 pub use state::{
-    CommunicationMethod, Contact, EdiFormat, Invitation, Membership, OrgRole, Organization,
-    OrganizationState, OrganizationStatus, PartnerDetails,
+    ApiKey, ApiKeyStatus, CommunicationMethod, Contact, EdiFormat, Invitation, Membership, OrgRole,
+    Organization, OrganizationState, OrganizationStatus, PartnerDetails,
 };
 
 use crate::{Aggregate, ClaimChange};
+
+/// The most API keys an organization may have in use at once (revoked and expired ones do not
+/// count).
+pub const MAX_API_KEYS: usize = 100;
 
 /// The Organization aggregate.
 #[derive(Debug, Clone, Copy)]

@@ -111,6 +111,18 @@ text_value!(
     DisplayName, "display_name", 200
 );
 text_value!(
+    /// An API key's name, unique among its organization's keys in use ("nightly EDI import").
+    KeyName, "name", 100
+);
+text_value!(
+    /// Which resource a partner's activity record is about, in the partner's own terms.
+    ResourceRef, "resource_id", 200
+);
+text_value!(
+    /// A file's name as a partner's systems sent it.
+    FileName, "filename", 255
+);
+text_value!(
     /// Why an account was locked or deactivated.
     Reason, "reason", 500
 );
@@ -327,6 +339,33 @@ fn parse_name(field: &'static str, raw: &str) -> Result<String, InvalidValue> {
         ));
     }
     Ok(name.to_owned())
+}
+
+/// What a partner's activity record says happened, e.g. `file_uploaded` or an action an
+/// administrator added to the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ActionName(String);
+deserialize_via_parse!(ActionName);
+
+impl ActionName {
+    /// Parses an action name.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        parse_name("action", raw).map(Self)
+    }
+}
+
+/// The kind of thing a partner's activity record is about, e.g. `edi_document`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ResourceType(String);
+deserialize_via_parse!(ResourceType);
+
+impl ResourceType {
+    /// Parses a resource type.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        parse_name("resource_type", raw).map(Self)
+    }
 }
 
 /// A global role, e.g. `admin`, `auditor` or an operator's own such as `COACH`. Whether a role
@@ -872,4 +911,8 @@ code_value!(
     /// An EDI interchange id: a partner's sender or receiver id (X12's ISA06 and ISA08 hold
     /// 15 characters, EDIFACT's UNB up to 35).
     EdiId, "edi_id", 35
+);
+code_value!(
+    /// An EDI document type: an X12 transaction set (`850`), an EDIFACT message (`ORDERS`).
+    DocumentType, "document_type", 35
 );

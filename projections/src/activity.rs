@@ -218,12 +218,21 @@ impl Projection for Activity {
                     };
                     (member, Some(record.stream_id.clone()))
                 }
+                Fact::ApiKey(domain::api_key::ApiKeyEvent::ApiKeyUsed {
+                    organization_id, ..
+                }) => (None, Some(organization_id.to_string())),
+                Fact::PartnerRecord(domain::partner::RecordEvent::PartnerActivityRecorded {
+                    organization_id,
+                    ..
+                }) => (None, Some(organization_id.to_string())),
                 Fact::Other => (None, None),
             };
             let personal_fields = match fact {
                 Fact::User(event) => event.personal_fields(),
                 Fact::Session(event) => event.personal_fields(),
                 Fact::Organization(event) => event.personal_fields(),
+                Fact::ApiKey(event) => event.personal_fields(),
+                Fact::PartnerRecord(event) => event.personal_fields(),
                 Fact::Other => &[],
             };
             let details = domain::without_personal_data(

@@ -621,7 +621,7 @@ impl Projection for Directory {
                 Fact::Organization(event) => {
                     apply_organization(tx, tables, &record.stream_id, event).await?;
                 }
-                Fact::Session(_) | Fact::Other => {}
+                Fact::Session(_) | Fact::ApiKey(_) | Fact::PartnerRecord(_) | Fact::Other => {}
             }
         }
         let rows: Vec<Vec<Arg>> = dirty
@@ -790,7 +790,9 @@ async fn apply_organization(
         | E::InvitationAccepted { .. }
         | E::InvitationDeclined { .. }
         | E::InvitationRevoked { .. }
-        | E::InvitationExpired { .. } => {}
+        | E::InvitationExpired { .. }
+        | E::ApiKeyCreated { .. }
+        | E::ApiKeyRevoked { .. } => {}
     }
     Ok(())
 }

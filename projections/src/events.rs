@@ -2,6 +2,7 @@
 
 use crate::ApplyError;
 use domain::organization::{OrganizationAggregate, OrganizationEvent};
+use domain::partner::RecordAggregate;
 use domain::session::{SessionAggregate, SessionEvent};
 use domain::user::{UserAggregate, UserEvent};
 use domain::{Aggregate, DomainEvent};
@@ -16,6 +17,10 @@ pub enum Fact {
     Organization(OrganizationEvent),
     /// Of a session's stream.
     Session(SessionEvent),
+    /// Of an API key's uses.
+    ApiKey(domain::api_key::ApiKeyEvent),
+    /// Of a partner activity record.
+    PartnerRecord(domain::partner::RecordEvent),
     /// Of a stream no read model folds.
     Other,
 }
@@ -35,6 +40,8 @@ impl Fact {
             UserAggregate::STREAM_TYPE => Self::User(read(record)?),
             OrganizationAggregate::STREAM_TYPE => Self::Organization(read(record)?),
             SessionAggregate::STREAM_TYPE => Self::Session(read(record)?),
+            domain::api_key::API_KEY_STREAM_TYPE => Self::ApiKey(read(record)?),
+            RecordAggregate::STREAM_TYPE => Self::PartnerRecord(read(record)?),
             _ => Self::Other,
         })
     }

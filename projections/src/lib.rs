@@ -16,6 +16,7 @@ pub mod devices;
 pub mod directory;
 mod events;
 pub mod names;
+pub mod partners;
 mod projector;
 pub mod queries;
 pub mod sessions;
@@ -116,5 +117,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(activity::Activity),
         Arc::new(analytics::Analytics),
         Arc::new(devices::Devices),
+        Arc::new(partners::Partners),
     ]
 }

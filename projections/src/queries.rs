@@ -12,12 +12,16 @@ mod activity;
 mod analytics;
 mod devices;
 mod organizations;
+mod partners;
 mod sessions;
 mod users;
 
 pub use activity::{ActivityFilter, ROUTINE_ACTIONS};
 pub use analytics::{ACTIVE_USERS, DailyPoint, Dashboard, Funnel};
 pub use organizations::{ListedMember, ListedOrganization, OrganizationFilter};
+pub use partners::{
+    PartnerLine, PartnerRecordRow, RecordFilter, TransactionDay, TransactionFigures,
+};
 pub use users::{ListedMembership, ListedStatus, ListedUser, Order, UserFilter, UserSort};
 
 use crate::names::Names;

@@ -209,6 +209,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(console::organizations::remove_member),
         )
         .route(
+            "/console/organizations/{id}/api-keys",
+            post(console::organizations::create_key),
+        )
+        .route(
+            "/console/organizations/{id}/api-keys/{key_id}/revoke",
+            post(console::organizations::revoke_key),
+        )
+        .route(
             "/console/organizations/{id}/invitations/{user_id}/revoke",
             post(console::organizations::revoke_invitation),
         )

@@ -3,6 +3,22 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "API keys"
+    pub api_keys: &'static str,
+    /// "Credentials for this organization's systems, not for a person. A key acts with the flags it was given; every use is recorded."
+    pub api_keys_lead: &'static str,
+    /// "Name"
+    pub key_name: &'static str,
+    /// "Expires on (UTC, optional)"
+    pub key_expires: &'static str,
+    /// "Create key"
+    pub create_key: &'static str,
+    /// "Revoke"
+    pub revoke_key: &'static str,
+    /// "The new key"
+    pub new_key_heading: &'static str,
+    /// "Copy it now: it is shown this once. idlog keeps only its hash."
+    pub new_key_once: &'static str,
     /// "The flags memberships may carry. can_view_reports opens the organization's analytics to a member, can_manage_settings its display name and contact."
     pub flags_catalog_hint: &'static str,
     /// "Yes, retire"
@@ -743,6 +759,14 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    api_keys: "API keys",
+    api_keys_lead: "Credentials for this organization's systems, not for a person. A key acts with the flags it was given; every use is recorded.",
+    key_name: "Name",
+    key_expires: "Expires on (UTC, optional)",
+    create_key: "Create key",
+    revoke_key: "Revoke",
+    new_key_heading: "The new key",
+    new_key_once: "Copy it now: it is shown this once. idlog keeps only its hash.",
     flags_catalog_hint: "The flags memberships may carry. can_view_reports opens the organization's analytics to a member, can_manage_settings its display name and contact.",
     retire_flag: "Yes, retire",
     retire: "Retire",
@@ -1169,6 +1193,7 @@ impl Texts {
             "member-saved" => "The member's role and flags are saved.",
             "member-removed" => "The member is removed.",
             "invitation-revoked" => "The invitation is revoked.",
+            "key-revoked" => "The API key is revoked: it authenticates nothing from now on.",
             _ => return None,
         })
     }

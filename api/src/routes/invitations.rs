@@ -13,8 +13,8 @@ use crate::AppState;
 use crate::auth::current::Caller;
 use crate::extract::{Idempotency, JsonCommand, RequestContext};
 use crate::problem::{FieldErrors, Problem};
-use crate::routes::auth::LOG_POSITION;
 use crate::routes::organizations::{authorized_organization, permission_names};
+use crate::routes::positioned;
 use application::Resource;
 use application::authority::Authority;
 use application::invitations::{Invitee, Offer};
@@ -314,13 +314,4 @@ async fn answer(
         .answer_invitation(&authority, &context, id, accept)
         .await?;
     Ok((StatusCode::NO_CONTENT, positioned(position)).into_response())
-}
-
-/// `X-Log-Position` for what a command appended, so that reads can wait for it.
-fn positioned(position: Option<u64>) -> axum::http::HeaderMap {
-    let mut headers = axum::http::HeaderMap::new();
-    if let Some(position) = position {
-        headers.insert(LOG_POSITION, axum::http::HeaderValue::from(position));
-    }
-    headers
 }

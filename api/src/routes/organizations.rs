@@ -56,6 +56,12 @@ pub fn organization_problem(error: OrganizationError) -> Problem {
         OrganizationError::NotAMember => (StatusCode::NOT_FOUND, "not-a-member"),
         OrganizationError::AlreadyInvited => (StatusCode::CONFLICT, "already-invited"),
         OrganizationError::NoInvitation => (StatusCode::NOT_FOUND, "invitation-not-found"),
+        OrganizationError::NoApiKey => (StatusCode::NOT_FOUND, "api-key-not-found"),
+        OrganizationError::ApiKeyNameTaken => (StatusCode::CONFLICT, "api-key-name-taken"),
+        OrganizationError::TooManyApiKeys => (StatusCode::CONFLICT, "too-many-api-keys"),
+        OrganizationError::ApiKeyExpiryPassed => {
+            return Problem::validation().with_field("/expires_at", "must be in the future");
+        }
     };
     Problem::new(status, slug, &error.to_string())
 }
@@ -441,7 +447,7 @@ pub struct UpdateOrganizationRequest {
 /// Changes an organization's name, display name, contact or status.
 #[utoipa::path(patch, path = "/api/v1/organizations/{id}", tag = "organizations",
     params(("id" = String, Path, description = "Organization id")), request_body = UpdateOrganizationRequest,
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The changed organization", body = OrganizationView),
         (status = 403, description = "Name and status need the admin role; other fields an org_admin", body = Problem, content_type = "application/problem+json"),
@@ -454,12 +460,12 @@ pub struct UpdateOrganizationRequest {
 pub async fn update_organization(
     State(state): State<AppState>,
     context: RequestContext,
-    caller: Caller,
+    // Open to API keys: a key given can_manage_settings edits the details.
+    authority: Authority,
     Path(id): Path<String>,
     IfMatch(expected_version): IfMatch,
     command: JsonCommand<UpdateOrganizationRequest>,
 ) -> Result<Response, Problem> {
-    let authority = Authority::of(&state, &caller).await?;
     let body = command.body;
     // Who may not change it hears so before anything is said about the fields.
     let (organization, _) = authorized_organization(

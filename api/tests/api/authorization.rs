@@ -38,6 +38,8 @@ enum Who {
     Admin,
     /// The introspection credential.
     Service,
+    /// acme's API key, given every flag of the catalog.
+    Key,
 }
 
 /// What a case prepares before its requests.
@@ -937,6 +939,57 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
+            "list_api_keys",
+            call(
+                OrgAdmin,
+                "GET",
+                "/api/v1/organizations/{acme}/api-keys",
+                Empty,
+                200,
+            ),
+            call(
+                Member,
+                "GET",
+                "/api/v1/organizations/{acme}/api-keys",
+                Empty,
+                403,
+            ),
+        ),
+        case(
+            "create_api_key",
+            call(
+                OrgAdmin,
+                "POST",
+                "/api/v1/organizations/{acme}/api-keys",
+                json_body(json!({"name": "{fresh_flag}", "permissions": ["can_upload_files"]})),
+                201,
+            ),
+            call(
+                Key,
+                "POST",
+                "/api/v1/organizations/{acme}/api-keys",
+                json_body(json!({"name": "{fresh_flag}"})),
+                403,
+            ),
+        ),
+        case(
+            "revoke_api_key",
+            call(
+                OrgAdmin,
+                "DELETE",
+                "/api/v1/organizations/{acme}/api-keys/{spare_key}",
+                Empty,
+                204,
+            ),
+            call(
+                Stranger,
+                "DELETE",
+                "/api/v1/organizations/{acme}/api-keys/{spare_key}",
+                Empty,
+                404,
+            ),
+        ),
+        case(
             "list_invitations",
             call(
                 OrgAdmin,
@@ -1031,7 +1084,7 @@ fn cases() -> Vec<Case> {
         case(
             "organization_dashboard",
             call(
-                OrgAdmin,
+                Key,
                 "GET",
                 "/api/v1/analytics/organizations/{acme}",
                 Empty,
@@ -1194,6 +1247,10 @@ struct World {
     org_admin_id: String,
     org_admin: String,
     acme: String,
+    /// acme's API key, with every flag.
+    key: String,
+    /// The id of another of acme's keys, for revoking.
+    spare_key: String,
 }
 
 /// A case's own user.
@@ -1273,6 +1330,23 @@ async fn world(backend: Backend) -> World {
     let org_admin = token_of(&app, "boss@example.com").await;
     let auditor = tokens.pop().expect("auditor");
     let analyst = tokens.pop().expect("analyst");
+    let mut keys = Vec::new();
+    for name in ["partner systems", "spare"] {
+        let body = json!({"name": name, "permissions": [
+            "can_upload_files", "can_download_files", "can_view_transactions",
+            "can_view_reports", "can_manage_settings"
+        ]});
+        let path = format!("/api/v1/organizations/{acme}/api-keys");
+        let issued: Value = app
+            .send(reqwest::Method::POST, &path, &org_admin, Some(body), &[])
+            .await
+            .json()
+            .await
+            .expect("json");
+        keys.push(issued);
+    }
+    let key = keys[0]["token"].as_str().expect("token").to_owned();
+    let spare_key = keys[1]["key"]["id"].as_str().expect("id").to_owned();
     World {
         app,
         admin,
@@ -1284,6 +1358,8 @@ async fn world(backend: Backend) -> World {
         org_admin_id,
         org_admin,
         acme,
+        key,
+        spare_key,
     }
 }
 
@@ -1356,6 +1432,7 @@ impl World {
             .replace("{member}", &self.member_id)
             .replace("{org_admin}", &self.org_admin_id)
             .replace("{acme}", &self.acme)
+            .replace("{spare_key}", &self.spare_key)
             .replace("{fresh}", &format!("fresh{n}@example.com"))
             .replace("{fresh_flag}", &format!("can_fresh_{n}"))
     }
@@ -1371,6 +1448,7 @@ impl World {
             Who::Auditor => Some(self.auditor.as_str()),
             Who::Admin => Some(self.admin.as_str()),
             Who::Service => Some(SERVICE_SECRET),
+            Who::Key => Some(self.key.as_str()),
         };
         let mut request = self.app.client.request(
             call.method.clone(),

@@ -3,6 +3,7 @@
 //! problem+json answers and raw requests are in [`common`].
 
 mod admin;
+mod api_keys;
 mod audit;
 mod auth;
 mod authorization;

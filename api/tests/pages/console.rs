@@ -678,6 +678,36 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
         "{partner}"
     );
     assert!(!browser.has("#partner-form").await);
+    // An API key for acme's systems: shown once, working, then revoked.
+    browser.fill("key-name", "nightly import").await;
+    browser.fill("key-flags", "can_view_reports").await;
+    // A date field's typing depends on the browser's locale: its value is set directly.
+    browser
+        .run("document.getElementById('key-expires').value = '2999-12-31'")
+        .await;
+    browser.submit("#create-key").await;
+    let key = browser.text("#new-key-token").await;
+    assert!(key.starts_with("idlog_key_"), "{}", browser.body().await);
+    let keys = browser.text("#keys tbody").await;
+    assert!(
+        keys.contains("nightly import") && keys.contains("active") && keys.contains("2999"),
+        "{keys}"
+    );
+    browser.assert_accessible().await;
+    let acme = organization
+        .trim_start_matches("/console/organizations/")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    let dashboard = format!("/api/v1/analytics/organizations/{acme}");
+    assert_eq!(app.get_with_token(&dashboard, &key).await.status(), 200);
+    browser.go(&organization).await;
+    assert!(!browser.has("#new-key").await, "shown once");
+    browser.submit("#keys form").await;
+    assert!(browser.text("p.notice").await.contains("revoked"));
+    assert!(browser.text("#keys tbody").await.contains("revoked"));
+    assert!(!browser.has("#keys form").await);
+    assert_eq!(app.get_with_token(&dashboard, &key).await.status(), 401);
     // Their organization's analytics, and no one else's.
     browser
         .click("nav.console a[href='/console/analytics']")

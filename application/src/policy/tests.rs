@@ -106,6 +106,7 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::ReadAuditLog
         | O::ManageStorage
         | O::ManagePermissionCatalog
+        | O::ManagePartnerActions
         | O::ReadProcessing
         | O::ResolveDeadLetters => &[T::Everything],
         O::ReadOwnAccount
@@ -154,6 +155,9 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::ChangeOrganizationStatus
         | O::ChangePartnerDetails
         | O::InviteMember
+        | O::ListApiKeys
+        | O::CreateApiKey
+        | O::RevokeApiKey
         | O::ListInvitations
         | O::RevokeInvitation => &[T::Organization],
         O::AddMember | O::ChangeMember | O::RemoveMember => &[T::Member],
@@ -161,7 +165,11 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::ListUsers
         | O::ListOrganizations
         | O::ReadAnalytics
+        | O::ReadTransactions
+        | O::ReadFileTransfers
+        | O::ReadPartnerActions
         | O::ReadPermissionCatalog => &[T::Everything, T::Organization],
+        O::RecordSentActivity | O::RecordReceivedActivity => &[T::Organization],
     }
 }
 
@@ -183,6 +191,10 @@ enum Caller {
     ReadonlySame,
     #[strum(to_string = "readonly with can_view_reports and can_manage_settings, same org")]
     FlaggedSame,
+    #[strum(
+        to_string = "member with can_upload_files, can_download_files and can_view_transactions, same org"
+    )]
+    PartnerFlaggedSame,
     #[strum(to_string = "org_admin, same org")]
     OrgAdminSame,
     #[strum(to_string = "member, other org")]
@@ -199,6 +211,10 @@ enum Caller {
     Administrator,
     #[strum(to_string = "service")]
     Service,
+    #[strum(to_string = "API key of the org, every flag")]
+    KeySame,
+    #[strum(to_string = "API key of another org, every flag")]
+    KeyOther,
     #[strum(to_string = "operator (CLI)")]
     Operator,
 }
@@ -236,6 +252,19 @@ impl Caller {
                 )]),
                 fresh: true,
             }),
+            Self::PartnerFlaggedSame => Actor::User(UserActor {
+                id: user(31),
+                roles: BTreeSet::new(),
+                memberships: BTreeMap::from([(same(), OrgRole::Member)]),
+                flags: BTreeMap::from([(
+                    same(),
+                    [CAN_UPLOAD_FILES, CAN_DOWNLOAD_FILES, CAN_VIEW_TRANSACTIONS]
+                        .into_iter()
+                        .filter_map(|flag| Permission::parse(flag).ok())
+                        .collect(),
+                )]),
+                fresh: true,
+            }),
             Self::ReadonlySame => someone(22, &[], Some((same(), OrgRole::Readonly))),
             Self::OrgAdminSame => someone(23, &[], Some((same(), OrgRole::OrgAdmin))),
             Self::MemberOther => someone(24, &[], Some((other(), OrgRole::Member))),
@@ -245,6 +274,18 @@ impl Caller {
             Self::Auditor => someone(28, &[GlobalRole::Auditor], None),
             Self::Administrator => someone(29, &[GlobalRole::Admin], None),
             Self::Service => Actor::Service,
+            Self::KeySame | Self::KeyOther => Actor::Key(KeyActor {
+                id: ApiKeyId::from_uuid(uuid_from(0x4B)),
+                organization: if matches!(self, Self::KeySame) {
+                    same()
+                } else {
+                    other()
+                },
+                flags: crate::settings::DEFAULT_MEMBER_PERMISSIONS
+                    .into_iter()
+                    .filter_map(|flag| Permission::parse(flag).ok())
+                    .collect(),
+            }),
             Self::Operator => Actor::Operator,
         }
     }

@@ -1,8 +1,8 @@
 //! What can be asked of an organization.
 
 use super::{Contact, OrgRole, OrganizationStatus, PartnerDetails};
-use crate::values::{DisplayName, OrganizationName, Permission};
-use crate::{OrganizationId, Timestamp, UserId};
+use crate::values::{DisplayName, KeyName, OrganizationName, Permission, TokenHash};
+use crate::{ApiKeyId, OrganizationId, Timestamp, UserId};
 use std::collections::BTreeSet;
 
 /// What can be asked of an organization.
@@ -110,6 +110,28 @@ pub enum OrganizationCommand {
     RevokeInvitation {
         /// The person.
         user_id: UserId,
+        /// When.
+        at: Timestamp,
+    },
+    /// Creates an API key (its secret made and hashed by the caller).
+    CreateApiKey {
+        /// A fresh id.
+        key_id: ApiKeyId,
+        /// Its name, unique among the keys in use.
+        name: KeyName,
+        /// The flags it acts with.
+        permissions: BTreeSet<Permission>,
+        /// The SHA-256 of its secret.
+        token_hash: TokenHash,
+        /// When it stops working, if ever (after `at`).
+        expires_at: Option<Timestamp>,
+        /// When.
+        at: Timestamp,
+    },
+    /// Revokes an API key (again: nothing happens).
+    RevokeApiKey {
+        /// The key.
+        key_id: ApiKeyId,
         /// When.
         at: Timestamp,
     },

@@ -209,6 +209,50 @@ pub(super) fn decide(
             }
             Ok(vec![E::InvitationRevoked { user_id, at }])
         }
+        (
+            org,
+            C::CreateApiKey {
+                key_id,
+                name,
+                permissions,
+                token_hash,
+                expires_at,
+                at,
+            },
+        ) => {
+            if expires_at.is_some_and(|expiry| expiry <= at) {
+                return Err(OrganizationError::ApiKeyExpiryPassed);
+            }
+            let in_use: Vec<_> = org
+                .api_keys
+                .values()
+                .filter(|key| key.is_usable(at))
+                .collect();
+            if in_use.iter().any(|key| key.name == name) {
+                return Err(OrganizationError::ApiKeyNameTaken);
+            }
+            if in_use.len() >= super::MAX_API_KEYS {
+                return Err(OrganizationError::TooManyApiKeys);
+            }
+            Ok(vec![E::ApiKeyCreated {
+                key_id,
+                name,
+                permissions,
+                token_hash,
+                expires_at,
+                at,
+            }])
+        }
+        (org, C::RevokeApiKey { key_id, at }) => {
+            let key = org
+                .api_keys
+                .get(&key_id)
+                .ok_or(OrganizationError::NoApiKey)?;
+            if key.revoked_at.is_some() {
+                return Ok(vec![]);
+            }
+            Ok(vec![E::ApiKeyRevoked { key_id, at }])
+        }
         (_, C::Create { .. }) => Err(OrganizationError::AlreadyExists),
         // Decided command by command above.
         (org, C::Batch(commands)) => {

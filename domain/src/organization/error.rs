@@ -21,4 +21,16 @@ pub enum OrganizationError {
     /// No invitation waits for this person.
     #[error("no pending invitation")]
     NoInvitation,
+    /// Another key in use has this name.
+    #[error("another API key in use has this name")]
+    ApiKeyNameTaken,
+    /// No such API key.
+    #[error("no such API key")]
+    NoApiKey,
+    /// The expiry is not after now.
+    #[error("an API key's expiry must be in the future")]
+    ApiKeyExpiryPassed,
+    /// The organization has as many keys in use as it may.
+    #[error("the organization has {max} API keys in use; revoke one first", max = super::MAX_API_KEYS)]
+    TooManyApiKeys,
 }

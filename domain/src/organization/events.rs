@@ -2,8 +2,8 @@
 //! stored by.
 
 use super::{Contact, OrgRole, OrganizationStatus, PartnerDetails};
-use crate::values::{DisplayName, OrganizationName, Permission};
-use crate::{DomainEvent, OrganizationId, Timestamp, UserId};
+use crate::values::{DisplayName, KeyName, OrganizationName, Permission, TokenHash};
+use crate::{ApiKeyId, DomainEvent, OrganizationId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -94,6 +94,17 @@ pub enum OrganizationEvent {
     InvitationRevoked { user_id: UserId, at: Timestamp },
     /// It lapsed unanswered (recorded when someone next touched it).
     InvitationExpired { user_id: UserId, at: Timestamp },
+    /// An API key was created.
+    ApiKeyCreated {
+        key_id: ApiKeyId,
+        name: KeyName,
+        permissions: BTreeSet<Permission>,
+        token_hash: TokenHash,
+        expires_at: Option<Timestamp>,
+        at: Timestamp,
+    },
+    /// An API key was revoked.
+    ApiKeyRevoked { key_id: ApiKeyId, at: Timestamp },
 }
 
 impl OrganizationEventType {
@@ -125,7 +136,9 @@ impl DomainEvent for OrganizationEvent {
             | Self::InvitationAccepted { .. }
             | Self::InvitationDeclined { .. }
             | Self::InvitationRevoked { .. }
-            | Self::InvitationExpired { .. } => &[],
+            | Self::InvitationExpired { .. }
+            | Self::ApiKeyCreated { .. }
+            | Self::ApiKeyRevoked { .. } => &[],
         }
     }
 }

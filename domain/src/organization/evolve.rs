@@ -1,6 +1,6 @@
 //! Folding an organization's events into its state.
 
-use super::{Invitation, Membership, Organization, OrganizationEvent, OrganizationState};
+use super::{ApiKey, Invitation, Membership, Organization, OrganizationEvent, OrganizationState};
 use std::collections::BTreeMap;
 
 /// [`Aggregate::evolve`](crate::Aggregate::evolve) for organizations.
@@ -27,6 +27,7 @@ pub(super) fn evolve(state: OrganizationState, event: &OrganizationEvent) -> Org
             members: BTreeMap::new(),
             invitations: BTreeMap::new(),
             partner: partner.clone(),
+            api_keys: BTreeMap::new(),
             created_at: *at,
         })),
         (OrganizationState::Present(mut org), event) => {
@@ -92,6 +93,32 @@ pub(super) fn evolve(state: OrganizationState, event: &OrganizationEvent) -> Org
                 | E::InvitationRevoked { user_id, .. }
                 | E::InvitationExpired { user_id, .. } => {
                     org.invitations.remove(user_id);
+                }
+                E::ApiKeyCreated {
+                    key_id,
+                    name,
+                    permissions,
+                    token_hash,
+                    expires_at,
+                    at,
+                } => {
+                    org.api_keys.insert(
+                        *key_id,
+                        ApiKey {
+                            id: *key_id,
+                            name: name.clone(),
+                            permissions: permissions.clone(),
+                            token_hash: *token_hash,
+                            expires_at: *expires_at,
+                            created_at: *at,
+                            revoked_at: None,
+                        },
+                    );
+                }
+                E::ApiKeyRevoked { key_id, at } => {
+                    if let Some(key) = org.api_keys.get_mut(key_id) {
+                        key.revoked_at = Some(*at);
+                    }
                 }
             }
             OrganizationState::Present(org)

@@ -1,9 +1,10 @@
 //! What an organization is: the state folded from its stream, and the values it is made of.
 
 use crate::values::{
-    DisplayName, EdiId, Email, OrganizationName, PartnerCode, Permission, PersonName, PhoneNumber,
+    DisplayName, EdiId, Email, KeyName, OrganizationName, PartnerCode, Permission, PersonName,
+    PhoneNumber, TokenHash,
 };
-use crate::{OrganizationId, Timestamp, UserId};
+use crate::{ApiKeyId, OrganizationId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -180,6 +181,57 @@ impl PartnerDetails {
     }
 }
 
+/// A credential of an organization's systems (not a person): it acts for the organization with
+/// the permission flags it was given. Only the hash of its secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Id (also named in the key itself).
+    pub id: ApiKeyId,
+    /// What it is for.
+    pub name: KeyName,
+    /// The flags it acts with.
+    pub permissions: BTreeSet<Permission>,
+    /// The SHA-256 of its secret.
+    pub token_hash: TokenHash,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Whether an API key works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ApiKeyStatus {
+    /// It authenticates.
+    Active,
+    /// Its expiry passed.
+    Expired,
+    /// It was revoked.
+    Revoked,
+}
+
+impl ApiKey {
+    /// Whether it authenticates at `at`: not revoked, not expired.
+    pub fn is_usable(&self, at: Timestamp) -> bool {
+        self.status(at) == ApiKeyStatus::Active
+    }
+
+    /// Its status at `at`.
+    pub fn status(&self, at: Timestamp) -> ApiKeyStatus {
+        if self.revoked_at.is_some() {
+            ApiKeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|expiry| at >= expiry) {
+            ApiKeyStatus::Expired
+        } else {
+            ApiKeyStatus::Active
+        }
+    }
+}
+
 /// An organization as folded from its stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
@@ -199,6 +251,8 @@ pub struct Organization {
     pub invitations: BTreeMap<UserId, Invitation>,
     /// Its partner details, if it is an EDI partner.
     pub partner: Option<PartnerDetails>,
+    /// Its API keys, revoked ones too (their names are free again).
+    pub api_keys: BTreeMap<ApiKeyId, ApiKey>,
     /// When it was created.
     pub created_at: Timestamp,
 }

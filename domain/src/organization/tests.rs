@@ -508,3 +508,148 @@ fn a_batch_is_decided_in_order_and_refused_whole() {
         ]))
         .then_err(OrganizationError::NoInvitation);
 }
+
+fn key_id(n: u128) -> crate::ApiKeyId {
+    crate::ApiKeyId::from_uuid(uuid::Uuid::from_u128(0x4B00 + n))
+}
+fn create_key(
+    n: u128,
+    key_name: &str,
+    expires_at: Option<Timestamp>,
+    at: Timestamp,
+) -> OrganizationCommand {
+    OrganizationCommand::CreateApiKey {
+        key_id: key_id(n),
+        name: crate::values::KeyName::parse(key_name).expect("valid key name"),
+        permissions: perms(&["can_upload_files"]),
+        token_hash: crate::values::TokenHash::from_bytes([n as u8; 32]),
+        expires_at,
+        at,
+    }
+}
+fn key_created(n: u128, key_name: &str, expires_at: Option<Timestamp>) -> OrganizationEvent {
+    let OrganizationCommand::CreateApiKey {
+        key_id,
+        name,
+        permissions,
+        token_hash,
+        expires_at,
+        at,
+    } = create_key(n, key_name, expires_at, at(1))
+    else {
+        unreachable!("create_key makes a CreateApiKey")
+    };
+    OrganizationEvent::ApiKeyCreated {
+        key_id,
+        name,
+        permissions,
+        token_hash,
+        expires_at,
+        at,
+    }
+}
+
+#[test]
+fn an_api_key_is_created_usable_until_it_expires_and_claims_nothing() {
+    let command = create_key(1, "nightly import", Some(at(60)), at(1));
+    let event = key_created(1, "nightly import", Some(at(60)));
+    let state = given::<OrganizationAggregate>([created()])
+        .when(command)
+        .then([event.clone()]);
+    let OrganizationState::Present(org) = &state else {
+        panic!("organization exists")
+    };
+    let key = &org.api_keys[&key_id(1)];
+    assert!(key.is_usable(at(59)));
+    assert!(!key.is_usable(at(60)), "expired at its expiry");
+    assert!(OrganizationAggregate::claims(&state, std::slice::from_ref(&event)).is_empty());
+    // The secret's hash never reaches readers of the activity log.
+    let payload = serde_json::to_value(&event).expect("serializes");
+    let details = crate::without_secrets(payload["data"].clone());
+    assert!(details.get("token_hash").is_none(), "{details}");
+}
+
+#[test]
+fn an_api_key_name_is_unique_among_keys_in_use_only() {
+    given::<OrganizationAggregate>([created(), key_created(1, "import", None)])
+        .when(create_key(2, "import", None, at(2)))
+        .then_err(OrganizationError::ApiKeyNameTaken);
+    // Revoked or expired, its name is free again.
+    let revoked = OrganizationEvent::ApiKeyRevoked {
+        key_id: key_id(1),
+        at: at(2),
+    };
+    given::<OrganizationAggregate>([created(), key_created(1, "import", None), revoked])
+        .when(create_key(2, "import", None, at(3)))
+        .then([key_created(2, "import", None).with_at(at(3))]);
+    given::<OrganizationAggregate>([created(), key_created(1, "import", Some(at(2)))])
+        .when(create_key(2, "import", None, at(3)))
+        .then([key_created(2, "import", None).with_at(at(3))]);
+}
+
+#[test]
+fn an_api_key_cannot_expire_in_the_past_nor_exceed_the_limit() {
+    given::<OrganizationAggregate>([created()])
+        .when(create_key(1, "late", Some(at(5)), at(5)))
+        .then_err(OrganizationError::ApiKeyExpiryPassed);
+    let full: Vec<OrganizationEvent> = std::iter::once(created())
+        .chain((0..MAX_API_KEYS as u128).map(|n| key_created(n + 10, &format!("key {n}"), None)))
+        .collect();
+    given::<OrganizationAggregate>(full)
+        .when(create_key(1, "one more", None, at(5)))
+        .then_err(OrganizationError::TooManyApiKeys);
+}
+
+#[test]
+fn revoking_an_api_key_stops_it_and_a_second_revocation_changes_nothing() {
+    let revoked = OrganizationEvent::ApiKeyRevoked {
+        key_id: key_id(1),
+        at: at(4),
+    };
+    let state = given::<OrganizationAggregate>([created(), key_created(1, "import", None)])
+        .when(OrganizationCommand::RevokeApiKey {
+            key_id: key_id(1),
+            at: at(4),
+        })
+        .then([revoked.clone()]);
+    let OrganizationState::Present(org) = state else {
+        panic!("organization exists")
+    };
+    assert!(!org.api_keys[&key_id(1)].is_usable(at(5)));
+    given::<OrganizationAggregate>([created(), key_created(1, "import", None), revoked])
+        .when(OrganizationCommand::RevokeApiKey {
+            key_id: key_id(1),
+            at: at(5),
+        })
+        .then([]);
+    given::<OrganizationAggregate>([created()])
+        .when(OrganizationCommand::RevokeApiKey {
+            key_id: key_id(9),
+            at: at(5),
+        })
+        .then_err(OrganizationError::NoApiKey);
+}
+
+impl OrganizationEvent {
+    /// The same key creation at another time.
+    fn with_at(self, when: Timestamp) -> Self {
+        match self {
+            Self::ApiKeyCreated {
+                key_id,
+                name,
+                permissions,
+                token_hash,
+                expires_at,
+                ..
+            } => Self::ApiKeyCreated {
+                key_id,
+                name,
+                permissions,
+                token_hash,
+                expires_at,
+                at: when,
+            },
+            other => other,
+        }
+    }
+}

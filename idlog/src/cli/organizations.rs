@@ -1,6 +1,7 @@
 //! `idlog organizations ...`: create, list (by partner code, communication, format or text),
-//! show (by id or partner code) and set or remove an organization's partner details, and the
-//! catalog of permission flags, through the application's use cases as the API runs them.
+//! show (by id or partner code) and set or remove an organization's partner details, its API
+//! keys, and the catalog of permission flags, through the application's use cases as the API
+//! runs them.
 
 use super::confirm;
 use super::operator::Operator;
@@ -72,6 +73,37 @@ pub enum OrganizationsCommand {
     RetirePermission {
         /// The flag.
         name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Lists an organization's API keys (never their secrets).
+    Keys {
+        /// The organization's id.
+        organization: String,
+    },
+    /// Creates an API key for an organization and prints it: the only time it is shown.
+    CreateKey {
+        /// The organization's id.
+        organization: String,
+        /// What it is for, unique among the organization's keys in use.
+        name: String,
+        /// A permission flag it acts with (repeat for several).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        /// When it stops working (RFC 3339, e.g. 2027-01-31T00:00:00Z); without it, never.
+        #[arg(long, conflicts_with = "expires_in_days")]
+        expires: Option<chrono::DateTime<chrono::Utc>>,
+        /// It stops working this many days from now.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Revokes an organization's API key: it authenticates nothing from now on.
+    RevokeKey {
+        /// The organization's id.
+        organization: String,
+        /// The key's id.
+        key: String,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
@@ -150,7 +182,7 @@ impl PartnerArgs {
 fn refused(context: &str, error: AppError) -> anyhow::Error {
     match error {
         AppError::Internal(_) | AppError::Unavailable(_) => anyhow::anyhow!("{context}: {error}"),
-        AppError::NotFound(_) => Usage(format!("{context}: no such organization")).into(),
+        AppError::NotFound(resource) => Usage(format!("{context}: no such {resource}")).into(),
         AppError::Organization(commands::CommandError::Duplicate { kind }) => Usage(format!(
             "{context}: this {} is taken",
             kind.replace('_', " ")
@@ -310,6 +342,95 @@ pub async fn run(settings: &Settings, command: OrganizationsCommand) -> anyhow::
                 "yes",
             )?;
             change_catalog(settings, &name, false).await
+        }
+        OrganizationsCommand::Keys { organization } => {
+            let id = organization_id(&organization)?;
+            let operator = Operator::open(settings).await?;
+            let keys = operator
+                .app
+                .api_keys(&operator.authority, id)
+                .await
+                .map_err(|error| refused(&organization, error))?;
+            let now = chrono::Utc::now();
+            println!(
+                "{:<36} {:<24} {:<8} {:<20} permissions",
+                "id", "name", "status", "expires"
+            );
+            for key in keys {
+                println!(
+                    "{:<36} {:<24} {:<8} {:<20} {}",
+                    key.id,
+                    key.name,
+                    key.status(now).to_string(),
+                    key.expires_at
+                        .map(|at| at.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_else(|| "never".into()),
+                    key.permissions
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+            }
+            Ok(())
+        }
+        OrganizationsCommand::CreateKey {
+            organization,
+            name,
+            permissions,
+            expires,
+            expires_in_days,
+        } => {
+            let id = organization_id(&organization)?;
+            let new = application::api_keys::NewApiKey {
+                name: domain::values::KeyName::parse(&name)
+                    .map_err(|error| Usage(format!("name: {}", error.message)))?,
+                permissions: permissions
+                    .iter()
+                    .map(|flag| {
+                        domain::values::Permission::parse(flag).map_err(|error| {
+                            Usage(format!("--permission {flag:?}: {}", error.message))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+                expires_at: expires.or(expires_in_days
+                    .map(|days| chrono::Utc::now() + chrono::TimeDelta::days(days.into()))),
+            };
+            let operator = Operator::open(settings).await?;
+            let issued = operator
+                .app
+                .create_api_key(&operator.authority, &RequestContext::default(), id, new)
+                .await
+                .map_err(|error| refused(&organization, error))?;
+            eprintln!(
+                "API key {} ({}) created. It is shown this once; idlog keeps only its hash:",
+                issued.key.id, issued.key.name
+            );
+            println!("{}", secrecy::ExposeSecret::expose_secret(&issued.token));
+            Ok(())
+        }
+        OrganizationsCommand::RevokeKey {
+            organization,
+            key,
+            yes,
+        } => {
+            let id = organization_id(&organization)?;
+            let key_id: domain::ApiKeyId = key
+                .parse()
+                .map_err(|_| Usage(format!("{key:?} is not an API key id")))?;
+            confirm(
+                yes,
+                &format!("Revoke API key {key_id}? It authenticates nothing from now on."),
+                "yes",
+            )?;
+            let operator = Operator::open(settings).await?;
+            operator
+                .app
+                .revoke_api_key(&operator.authority, &RequestContext::default(), id, key_id)
+                .await
+                .map_err(|error| refused(&organization, error))?;
+            println!("{key_id}: revoked");
+            Ok(())
         }
         OrganizationsCommand::Unpartner { organization, yes } => {
             confirm(

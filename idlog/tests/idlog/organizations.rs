@@ -181,3 +181,66 @@ async fn permission_flags_are_defined_listed_and_retired_with_consent(backend: B
 }
 
 test_both_backends!(permission_flags_are_defined_listed_and_retired_with_consent);
+
+async fn api_keys_are_created_once_listed_and_revoked_with_consent(backend: Backend) {
+    let db = TestDb::new(backend).await.expect("test database");
+    let dir = tempfile::tempdir().expect("folder");
+    let on = |args: &[&str]| idlog_on(dir.path(), &db.url, args);
+    let acme = json_of(&on(&["organizations", "create", "acme"]));
+    let id = acme["id"].as_str().expect("id").to_owned();
+    let created = on(&[
+        "organizations",
+        "create-key",
+        &id,
+        "nightly import",
+        "--permission",
+        "can_upload_files",
+        "--expires-in-days",
+        "30",
+    ]);
+    succeeds(&created);
+    // The key alone on standard output, for a script to take.
+    let key = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    assert!(key.starts_with("idlog_key_") && !key.contains(' '), "{key}");
+    let listed = succeeds(&on(&["organizations", "keys", &id]));
+    assert!(
+        listed.contains("nightly import") && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(listed.contains("can_upload_files"), "{listed}");
+    assert!(!listed.contains(&key[key.len() - 20..]), "{listed}");
+    let key_id = listed
+        .lines()
+        .find(|line| line.contains("nightly import"))
+        .and_then(|line| line.split_whitespace().next())
+        .expect("the key's line")
+        .to_owned();
+
+    // Refused: a flag not in the catalog, a name in use, a key revoked unasked.
+    for args in [
+        &[
+            "organizations",
+            "create-key",
+            &id,
+            "other",
+            "--permission",
+            "can_fly",
+        ][..],
+        &["organizations", "create-key", &id, "nightly import"][..],
+        &["organizations", "create-key", "not-an-id", "x"][..],
+        &["organizations", "revoke-key", &id, &key_id][..],
+    ] {
+        let refused = on(args);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&refused)
+        );
+    }
+    succeeds(&on(&["organizations", "revoke-key", &id, &key_id, "--yes"]));
+    let listed = succeeds(&on(&["organizations", "keys", &id]));
+    assert!(listed.contains("revoked"), "{listed}");
+}
+
+test_both_backends!(api_keys_are_created_once_listed_and_revoked_with_consent);

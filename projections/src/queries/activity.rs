@@ -82,7 +82,7 @@ fn sqlite_json_object() -> String {
 
 /// `rows` (fetched one over `limit`) as a page: `limit` of them, and where the next starts
 /// (the last one's `position`).
-fn page_of<T>(mut rows: Vec<T>, limit: i64, position: impl Fn(&T) -> i64) -> Page<T> {
+pub(super) fn page_of<T>(mut rows: Vec<T>, limit: i64, position: impl Fn(&T) -> i64) -> Page<T> {
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next_cursor = more

@@ -1,6 +1,7 @@
 //! Organizations (partners): the list and creating one; one organization's details and status,
 //! its members with their organization roles and permission flags, adding or inviting
-//! members, and its pending invitations (revoke). Each form is offered when the policy lets the
+//! members, its pending invitations (revoke), and its API keys (create, shown once; revoke). Each
+//! form is offered when the policy lets the
 //! caller use it, and the use cases REST calls decide.
 
 use crate::AppState;
@@ -10,6 +11,7 @@ use crate::pages::fields::{filled, optional};
 use crate::pages::render::{self, Chrome, When};
 use crate::pages::session::SignedIn;
 use crate::problem::Problem;
+use application::api_keys::NewApiKey;
 use application::invitations::{Invitee, Offer};
 use application::organizations::{MemberChange, NewMember, NewOrganization, OrganizationChanges};
 use application::policy::{Operation, Target};
@@ -20,10 +22,12 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use domain::organization::{Contact, OrgRole, OrganizationStatus, PartnerDetails};
 use domain::values::{
-    DisplayName, EdiId, Email, OrganizationName, PartnerCode, Permission, PersonName, PhoneNumber,
+    DisplayName, EdiId, Email, KeyName, OrganizationName, PartnerCode, Permission, PersonName,
+    PhoneNumber,
 };
-use domain::{OrganizationId, UserId};
+use domain::{ApiKeyId, OrganizationId, UserId};
 use projections::queries::OrganizationFilter;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -291,6 +295,17 @@ struct InvitationLine {
     expires: When,
 }
 
+/// An API key's line.
+struct KeyLine {
+    id: String,
+    name: String,
+    status: String,
+    active: bool,
+    permissions: String,
+    created: When,
+    expires: Option<When>,
+}
+
 /// One organization's page.
 #[derive(Template)]
 #[template(path = "console/organization.html")]
@@ -320,6 +335,12 @@ struct OrganizationPage {
     may_set_partner: bool,
     communications: &'static [&'static str],
     formats: &'static [&'static str],
+    /// Its API keys, for those who may list them.
+    keys: Option<Vec<KeyLine>>,
+    may_create_key: bool,
+    may_revoke_key: bool,
+    /// A key just created: shown this once.
+    new_key: Option<String>,
 }
 
 fn member_id(id: &str) -> Result<UserId, PageError> {
@@ -410,6 +431,27 @@ async fn organization_page(
     } else {
         None
     };
+    let keys = if may(Operation::ListApiKeys) {
+        let now = chrono::Utc::now();
+        Some(
+            state
+                .api_keys(who, organization_id)
+                .await?
+                .iter()
+                .map(|key| KeyLine {
+                    id: key.id.to_string(),
+                    name: key.name.to_string(),
+                    status: key.status(now).to_string(),
+                    active: key.is_usable(now),
+                    permissions: flags(&key.permissions),
+                    created: When::new(key.created_at),
+                    expires: key.expires_at.map(When::new),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
     let contact = &organization.contact;
     let text = |value: Option<String>| value.unwrap_or_default();
     Ok(OrganizationPage {
@@ -445,6 +487,10 @@ async fn organization_page(
         may_set_partner: may(Operation::ChangePartnerDetails),
         communications: COMMUNICATIONS,
         formats: FORMATS,
+        keys,
+        may_create_key: may(Operation::CreateApiKey),
+        may_revoke_key: may(Operation::RevokeApiKey),
+        new_key: None,
     })
 }
 
@@ -573,8 +619,12 @@ impl MemberForm {
     }
 
     fn permissions(&self) -> Result<BTreeSet<Permission>, AppError> {
-        self.permissions
-            .split(',')
+        Self::flags(&self.permissions)
+    }
+
+    /// Flags as a form's text field sends them: names separated by commas.
+    fn flags(text: &str) -> Result<BTreeSet<Permission>, AppError> {
+        text.split(',')
             .map(str::trim)
             .filter(|name| !name.is_empty())
             .map(|name| Permission::parse(name).map_err(AppError::from))
@@ -827,4 +877,86 @@ pub async fn change_catalog(
         })),
         Err(error) => refused_on_list(&state, &signed_in, error).await,
     }
+}
+
+/// The form that creates an API key.
+#[derive(Debug, Deserialize)]
+pub struct KeyForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    permissions: String,
+    /// A day (`YYYY-MM-DD`): the key works until that day begins, UTC.
+    #[serde(default)]
+    expires: String,
+}
+
+impl KeyForm {
+    fn new_key(&self) -> Result<NewApiKey, AppError> {
+        let expires_at = filled(&self.expires)
+            .map(|day| {
+                chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                    .map(|day| day.and_time(chrono::NaiveTime::MIN).and_utc())
+                    .map_err(|_| AppError::Malformed("expires: a day, as YYYY-MM-DD"))
+            })
+            .transpose()?;
+        Ok(NewApiKey {
+            name: KeyName::parse(&self.name)?,
+            permissions: MemberForm::flags(&self.permissions)?,
+            expires_at,
+        })
+    }
+}
+
+/// `POST /console/organizations/{id}/api-keys`: creates a key and shows it on the page this
+/// once (never in a URL, and the answer is not stored by the browser).
+pub async fn create_key(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<KeyForm>,
+) -> Result<Response, PageError> {
+    let organization_id = organization_id(&id)?;
+    let outcome = async {
+        state
+            .create_api_key(
+                &signed_in.authority,
+                &signed_in.context,
+                organization_id,
+                form.new_key()?,
+            )
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(issued) => {
+            let mut page =
+                organization_page(&state, &signed_in, &id, None, issued.position, None).await?;
+            page.new_key = Some(issued.token.expose_secret().to_owned());
+            Ok(render::ok(&page))
+        }
+        Err(error) => answer(&state, &signed_in, &id, Err(error), "").await,
+    }
+}
+
+/// `POST /console/organizations/{id}/api-keys/{key_id}/revoke`.
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path((id, key_id)): Path<(String, String)>,
+    PageForm(_): PageForm<super::super::account::Empty>,
+) -> Result<Response, PageError> {
+    let organization_id = organization_id(&id)?;
+    let key_id: ApiKeyId = key_id
+        .parse()
+        .map_err(|_| PageError::from(AppError::NotFound(Resource::ApiKey)))?;
+    let outcome = state
+        .revoke_api_key(
+            &signed_in.authority,
+            &signed_in.context,
+            organization_id,
+            key_id,
+        )
+        .await;
+    answer(&state, &signed_in, &id, outcome, "key-revoked").await
 }
