@@ -251,6 +251,26 @@ pub fn router(state: AppState) -> Router {
                 .patch(routes::organizations::update_organization),
         )
         .route(
+            "/organizations/{id}/partner-activity",
+            get(routes::partners::list_activity).post(routes::partners::record_activity),
+        )
+        .route(
+            "/analytics/partners/{id}",
+            get(routes::partners::partner_figures),
+        )
+        .route(
+            "/analytics/transactions",
+            get(routes::partners::transactions),
+        )
+        .route(
+            "/partner-actions",
+            get(routes::partners::actions).post(routes::partners::define_action),
+        )
+        .route(
+            "/partner-actions/{name}",
+            axum::routing::delete(routes::partners::retire_action),
+        )
+        .route(
             "/organizations/{id}/api-keys",
             get(routes::api_keys::list_api_keys).post(routes::api_keys::create_api_key),
         )

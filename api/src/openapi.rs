@@ -2,8 +2,8 @@
 
 use crate::problem::Problem;
 use crate::routes::{
-    admin, api_keys, audit, auth, invitations, mfa, organizations, privacy, profiles, queries,
-    users, verification,
+    admin, api_keys, audit, auth, invitations, mfa, organizations, partners, privacy, profiles,
+    queries, users, verification,
 };
 use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -78,6 +78,13 @@ use utoipa::{Modify, OpenApi};
         api_keys::list_api_keys,
         api_keys::create_api_key,
         api_keys::revoke_api_key,
+        partners::record_activity,
+        partners::list_activity,
+        partners::partner_figures,
+        partners::transactions,
+        partners::actions,
+        partners::define_action,
+        partners::retire_action,
         invitations::invite_member,
         invitations::list_invitations,
         invitations::revoke_invitation,
@@ -118,6 +125,7 @@ use utoipa::{Modify, OpenApi};
         (name = "verification", description = "Email and phone verification"),
         (name = "users", description = "User administration, and one's own user"),
         (name = "organizations", description = "Organizations (partners) and their members"),
+        (name = "partners", description = "Partners' file transfers and transactions, their figures, and the catalog of actions"),
         (name = "queries", description = "Read models: users list and search, sessions, activity, analytics, organizations"),
         (name = "admin", description = "Operators' actions: storage verification and repair, the delivery log"),
         (name = "audit", description = "Auditors: the log as NDJSON, chain verification, signed checkpoints, users' histories and past states"),
@@ -330,6 +338,28 @@ pub fn organization_name_or_null() -> utoipa::openapi::schema::Object {
 /// An organization's display name (optional).
 pub fn display_name() -> utoipa::openapi::schema::Object {
     text(200, true)
+}
+
+/// A file's name (optional).
+pub fn filename() -> utoipa::openapi::schema::Object {
+    text(255, true)
+}
+
+/// Which resource a partner's record is about, in the partner's terms (optional).
+pub fn resource_ref() -> utoipa::openapi::schema::Object {
+    text(200, true)
+}
+
+/// An EDI document type: 1 to 35 letters, digits, `-`, `_` and `.` (optional).
+pub fn document_type() -> utoipa::openapi::schema::Object {
+    string(true).pattern(Some("^[A-Za-z0-9._-]{1,35}$")).build()
+}
+
+/// A name of letters, digits, `_` and `-` (optional).
+pub fn permission_name_or_null() -> utoipa::openapi::schema::Object {
+    string(true)
+        .pattern(Some("^\\s*[A-Za-z0-9_-]{1,64}\\s*$"))
+        .build()
 }
 
 /// An API key's name.

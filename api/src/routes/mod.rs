@@ -7,6 +7,7 @@ pub mod auth;
 pub mod invitations;
 pub mod mfa;
 pub mod organizations;
+pub mod partners;
 pub mod privacy;
 pub mod profiles;
 pub mod queries;

@@ -34,7 +34,10 @@ pub const MIN_POSITION: &str = "x-min-position";
 
 /// The log position to wait for: the larger of the `min_position` parameter and the
 /// `X-Min-Position` header.
-fn min_position(headers: &HeaderMap, parameter: Option<u64>) -> Result<Option<u64>, Problem> {
+pub(crate) fn min_position(
+    headers: &HeaderMap,
+    parameter: Option<u64>,
+) -> Result<Option<u64>, Problem> {
     let header = headers
         .get(MIN_POSITION)
         .map(|value| {
@@ -529,9 +532,9 @@ fn csv_line(row: &activity::ActivityRow) -> String {
 pub struct WindowParams {
     /// Days up to today (default 30, at most 3660).
     #[param(minimum = 1, maximum = 3660)]
-    days: Option<u32>,
+    pub(crate) days: Option<u32>,
     /// Wait until the read models have applied this log position.
-    min_position: Option<u64>,
+    pub(crate) min_position: Option<u64>,
 }
 
 /// Totals (users by status and role, organizations by status) and the window's registrations,

@@ -939,6 +939,106 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
+            "record_activity",
+            call(
+                Key,
+                "POST",
+                "/api/v1/organizations/{acme}/partner-activity",
+                json_body(json!({"action": "transaction_sent", "status": "ok"})),
+                201,
+            ),
+            call(
+                Member,
+                "POST",
+                "/api/v1/organizations/{acme}/partner-activity",
+                json_body(json!({"action": "transaction_sent", "status": "ok"})),
+                403,
+            ),
+        ),
+        case(
+            "list_activity",
+            call(
+                Key,
+                "GET",
+                "/api/v1/organizations/{acme}/partner-activity",
+                Empty,
+                200,
+            ),
+            call(
+                Stranger,
+                "GET",
+                "/api/v1/organizations/{acme}/partner-activity",
+                Empty,
+                404,
+            ),
+        ),
+        case(
+            "partner_figures",
+            call(Key, "GET", "/api/v1/analytics/partners/{acme}", Empty, 200),
+            call(
+                Member,
+                "GET",
+                "/api/v1/analytics/partners/{acme}",
+                Empty,
+                403,
+            ),
+        ),
+        case(
+            "transactions",
+            call(Analyst, "GET", "/api/v1/analytics/transactions", Empty, 200),
+            call(
+                Stranger,
+                "GET",
+                "/api/v1/analytics/transactions",
+                Empty,
+                403,
+            ),
+        ),
+        case(
+            "actions",
+            call(Member, "GET", "/api/v1/partner-actions", Empty, 200),
+            call(Stranger, "GET", "/api/v1/partner-actions", Empty, 403),
+        ),
+        case(
+            "define_action",
+            call(
+                Admin,
+                "POST",
+                "/api/v1/partner-actions",
+                json_body(
+                    json!({"name": "{fresh_flag}", "kind": "transaction", "direction": "sent"}),
+                ),
+                201,
+            ),
+            call(
+                OrgAdmin,
+                "POST",
+                "/api/v1/partner-actions",
+                json_body(
+                    json!({"name": "{fresh_flag}", "kind": "transaction", "direction": "sent"}),
+                ),
+                403,
+            ),
+        ),
+        case(
+            "retire_action",
+            // Allowed: the action is unknown, not the caller refused.
+            call(
+                Admin,
+                "DELETE",
+                "/api/v1/partner-actions/{fresh_flag}",
+                Empty,
+                404,
+            ),
+            call(
+                Auditor,
+                "DELETE",
+                "/api/v1/partner-actions/{fresh_flag}",
+                Empty,
+                403,
+            ),
+        ),
+        case(
             "list_api_keys",
             call(
                 OrgAdmin,

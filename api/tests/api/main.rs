@@ -10,6 +10,7 @@ mod authorization;
 mod common;
 mod mfa;
 mod organizations;
+mod partners;
 mod privacy;
 mod queries;
 mod service;
