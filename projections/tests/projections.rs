@@ -145,6 +145,11 @@ impl Fixture {
             ("devices", "user_id, device"),
             ("activity", "position"),
             ("daily", "metric, day, user_id"),
+            ("partner_records", "position"),
+            (
+                "partner_daily",
+                "organization_id, day, kind, direction, status",
+            ),
         ] {
             all.insert(view.into(), self.rows(view, key).await);
         }

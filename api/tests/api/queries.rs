@@ -490,7 +490,14 @@ async fn readiness_and_metrics_report_the_read_models(backend: Backend) {
         .collect();
     assert_eq!(
         names,
-        vec!["directory", "sessions", "activity", "analytics", "devices"]
+        vec![
+            "directory",
+            "sessions",
+            "activity",
+            "analytics",
+            "devices",
+            "partners"
+        ]
     );
     app.read("/api/v1/users", &admin).await;
     let metrics = app

@@ -11,6 +11,7 @@ mod keys;
 mod maintenance;
 mod operator;
 mod organizations;
+mod partners;
 mod projections;
 mod storage;
 mod users;
@@ -60,6 +61,9 @@ pub enum Command {
     /// Organizations and their partner details.
     #[command(subcommand)]
     Organizations(organizations::OrganizationsCommand),
+    /// Partners' file transfers and transactions, their figures, and the catalog of actions.
+    #[command(subcommand)]
+    Partners(partners::PartnersCommand),
     /// Read models: status, rebuilds, dead letters.
     #[command(subcommand)]
     Projections(projections::ProjectionsCommand),
@@ -92,6 +96,7 @@ pub async fn run(settings: Settings, command: Command) -> anyhow::Result<()> {
         Command::Keys(command) => keys::run(&settings, command).await,
         Command::Users(command) => users::run(&settings, command).await,
         Command::Organizations(command) => organizations::run(&settings, command).await,
+        Command::Partners(command) => partners::run(&settings, command).await,
         Command::Events(command) => events::run(&settings, command).await,
         Command::Projections(command) => projections::run(&settings, command).await,
         Command::Maintenance(command) => maintenance::run(&settings, command).await,

@@ -179,7 +179,7 @@ impl PartnerArgs {
 }
 
 /// What the application refused, as the command line says it.
-fn refused(context: &str, error: AppError) -> anyhow::Error {
+pub(super) fn refused(context: &str, error: AppError) -> anyhow::Error {
     match error {
         AppError::Internal(_) | AppError::Unavailable(_) => anyhow::anyhow!("{context}: {error}"),
         AppError::NotFound(resource) => Usage(format!("{context}: no such {resource}")).into(),

@@ -9,6 +9,7 @@ mod events;
 mod kafka;
 mod maintenance;
 mod organizations;
+mod partners;
 mod privacy;
 mod projections;
 mod serve;
