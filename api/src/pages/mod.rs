@@ -220,6 +220,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/console/organizations/{id}/invitations/{user_id}/revoke",
             post(console::organizations::revoke_invitation),
         )
+        .route("/console/partners", get(console::partners::page))
         .route("/console/activity", get(console::activity::list))
         .route("/console/analytics", get(console::analytics::page))
         .route("/console/audit", get(console::audit::page))

@@ -3,6 +3,44 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "Partners"
+    pub console_partners: &'static str,
+    /// "Transactions sent"
+    pub figure_sent: &'static str,
+    /// "Transactions received"
+    pub figure_received: &'static str,
+    /// "Transactions failed"
+    pub figure_failed: &'static str,
+    /// "Success rate"
+    pub figure_success_rate: &'static str,
+    /// "Files sent"
+    pub figure_files_sent: &'static str,
+    /// "Files received"
+    pub figure_files_received: &'static str,
+    /// "Transactions"
+    pub transaction_volume: &'static str,
+    /// "Latest transactions"
+    pub latest_transactions: &'static str,
+    /// "Failed transactions"
+    pub failed_transactions: &'static str,
+    /// "File transfers"
+    pub file_transfers: &'static str,
+    /// "Each partner"
+    pub each_partner: &'static str,
+    /// "What partners sent and received, as their systems and members recorded it. Sent and received are as the partner sees them."
+    pub partners_lead: &'static str,
+    /// "Folder"
+    pub folder: &'static str,
+    /// "Sent"
+    pub sent: &'static str,
+    /// "Received"
+    pub received: &'static str,
+    /// "Failed"
+    pub failed: &'static str,
+    /// "Document type"
+    pub document_type: &'static str,
+    /// "Transactions"
+    pub partner_transactions: &'static str,
     /// "API keys"
     pub api_keys: &'static str,
     /// "Credentials for this organization's systems, not for a person. A key acts with the flags it was given; every use is recorded."
@@ -759,6 +797,25 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    console_partners: "Partners",
+    figure_sent: "Transactions sent",
+    figure_received: "Transactions received",
+    figure_failed: "Transactions failed",
+    figure_success_rate: "Success rate",
+    figure_files_sent: "Files sent",
+    figure_files_received: "Files received",
+    transaction_volume: "Transactions",
+    latest_transactions: "Latest transactions",
+    failed_transactions: "Failed transactions",
+    file_transfers: "File transfers",
+    each_partner: "Each partner",
+    partners_lead: "What partners sent and received, as their systems and members recorded it. Sent and received are as the partner sees them.",
+    folder: "Folder",
+    sent: "Sent",
+    received: "Received",
+    failed: "Failed",
+    document_type: "Document type",
+    partner_transactions: "Transactions",
     api_keys: "API keys",
     api_keys_lead: "Credentials for this organization's systems, not for a person. A key acts with the flags it was given; every use is recorded.",
     key_name: "Name",

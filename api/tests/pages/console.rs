@@ -867,3 +867,128 @@ async fn every_account_action_works_from_the_user_page(backend: Backend) {
 }
 
 test_both_backends!(every_account_action_works_from_the_user_page);
+
+/// Creates a partner organization with a key that records both directions; answers its id and
+/// the key.
+async fn partner_with_key(app: &TestApp, admin: &str, name: &str, code: &str) -> (String, String) {
+    let body = json!({"name": name, "partner": {
+        "code": code, "communication": "api", "edi_format": "X12",
+        "sender_id": format!("{code}S"), "receiver_id": format!("{code}R")
+    }});
+    let created = app
+        .post_with_token("/api/v1/organizations", admin, &body)
+        .await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<serde_json::Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let key = app
+        .post_with_token(
+            &format!("/api/v1/organizations/{id}/api-keys"),
+            admin,
+            &json!({"name": "systems", "permissions": ["can_upload_files", "can_download_files"]}),
+        )
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    (id, key)
+}
+
+async fn partners_transactions_are_charted_across_partners_and_for_one(backend: Backend) {
+    let app = server(backend).await;
+    let (_, admin) = app.admin().await;
+    let (acme, acme_key) = partner_with_key(&app, &admin, "acme", "ACME001").await;
+    let (globex, globex_key) = partner_with_key(&app, &admin, "globex", "GLOBEX1").await;
+    for (key, organization, body) in [
+        (
+            &acme_key,
+            acme.clone(),
+            json!({"action": "transaction_sent", "status": "ok", "resource_id": "PO-1", "details": {"document_type": "850"}}),
+        ),
+        (
+            &acme_key,
+            acme.clone(),
+            json!({"action": "transaction_sent", "status": "error", "resource_id": "PO-2"}),
+        ),
+        (
+            &acme_key,
+            acme.clone(),
+            json!({"action": "transaction_received", "status": "ok", "resource_id": "INV-1"}),
+        ),
+        (
+            &acme_key,
+            acme.clone(),
+            json!({"action": "file_uploaded", "details": {"filename": "orders.csv"}}),
+        ),
+        (
+            &globex_key,
+            globex.clone(),
+            json!({"action": "transaction_sent", "status": "ok"}),
+        ),
+    ] {
+        let recorded = app
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/organizations/{organization}/partner-activity"),
+                key,
+                Some(body),
+                &[],
+            )
+            .await;
+        assert_eq!(recorded.status(), 201);
+    }
+    let head = app.head_position().await;
+    app.projector
+        .wait_for(
+            head,
+            &["partners", "directory"],
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .expect("read models");
+
+    let browser = Browser::open(&app).await;
+    sign_in_as_administrator(&browser).await;
+    browser.go("/console/users").await;
+    browser
+        .click("nav.console a[href='/console/partners']")
+        .await;
+    let figures = browser.text("#figures").await;
+    assert!(
+        figures.contains("Transactions sent\n3") && figures.contains("Success rate\n75.0 %"),
+        "{figures}"
+    );
+    let partners = browser.text("#partners tbody").await;
+    assert!(
+        partners
+            .lines()
+            .next()
+            .is_some_and(|line| line.contains("ACME001")),
+        "{partners}"
+    );
+    assert!(browser.has("#chart-transactions").await);
+    browser.assert_accessible().await;
+    browser.screenshots("console-partners").await;
+    // One partner: its figures, latest and failed transactions, and its file transfers.
+    browser.click("#partners a").await;
+    let failed = browser.text("#failed tbody").await;
+    assert!(
+        failed.contains("PO-2") && failed.contains("error"),
+        "{failed}"
+    );
+    assert_eq!(browser.text("#recent tbody").await.lines().count(), 3);
+    assert!(browser.text("#files tbody").await.contains("orders.csv"));
+    browser.assert_accessible().await;
+    // The organization's page links to it.
+    browser.go(&format!("/console/organizations/{acme}")).await;
+    browser.click("#transactions-link").await;
+    assert!(browser.text("#recent tbody").await.contains("INV-1"));
+    browser.close().await;
+}
+
+test_both_backends!(partners_transactions_are_charted_across_partners_and_for_one);

@@ -3,6 +3,7 @@
 //! auditors and administrators (or one organization's, on request); an org_admin's own
 //! organizations'.
 
+use super::Choice;
 use super::charts::{BarChart, ColumnChart};
 use crate::AppState;
 use crate::pages::error::PageError;
@@ -36,9 +37,9 @@ pub struct AnalyticsQuery {
 }
 
 /// A headline number.
-struct Figure {
-    label: &'static str,
-    value: String,
+pub(super) struct Figure {
+    pub(super) label: &'static str,
+    pub(super) value: String,
 }
 
 /// The analytics page.
@@ -76,35 +77,11 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let t = signed_in.chrome.t;
     let who = &signed_in.authority;
-    let scope = state.scope(who, Operation::ReadAnalytics)?;
-    let names: std::collections::HashMap<String, String> = state
-        .list_organizations(who, &Default::default(), None)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|organization| (organization.organization_id, organization.name))
-        .collect();
-    let name_of = |id: &String| names.get(id).cloned().unwrap_or_else(|| id.clone());
-    let (everyone, organizations, organization) = match scope.organizations() {
-        None => {
-            let mut all: Vec<_> = names
-                .iter()
-                .map(|(id, name)| (id.clone(), name.clone()))
-                .collect();
-            all.sort_by(|a, b| a.1.cmp(&b.1));
-            let chosen = query.organization.trim().to_owned();
-            (true, all, (!chosen.is_empty()).then_some(chosen))
-        }
-        Some(ids) => {
-            let chosen = ids
-                .iter()
-                .find(|id| **id == query.organization.trim())
-                .or_else(|| ids.first())
-                .cloned();
-            let own = ids.iter().map(|id| (id.clone(), name_of(id))).collect();
-            (false, own, chosen)
-        }
-    };
+    let Choice {
+        everyone,
+        organizations,
+        organization,
+    } = Choice::of(&state, who, Operation::ReadAnalytics, &query.organization).await?;
     let days = query.days.unwrap_or(30);
     let metric = series()
         .find(|metric| *metric == query.metric)

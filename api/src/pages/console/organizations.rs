@@ -339,6 +339,8 @@ struct OrganizationPage {
     keys: Option<Vec<KeyLine>>,
     may_create_key: bool,
     may_revoke_key: bool,
+    /// Whether the caller reads its transactions (a link to them).
+    may_read_transactions: bool,
     /// A key just created: shown this once.
     new_key: Option<String>,
 }
@@ -489,6 +491,7 @@ async fn organization_page(
         formats: FORMATS,
         keys,
         may_create_key: may(Operation::CreateApiKey),
+        may_read_transactions: may(Operation::ReadTransactions),
         may_revoke_key: may(Operation::RevokeApiKey),
         new_key: None,
     })

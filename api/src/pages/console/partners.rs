@@ -1,0 +1,232 @@
+//! Partners' transactions: across partners (totals, success rate, daily volume, each partner's
+//! line) for readers, or one partner's (its figures, daily volume, latest and failed
+//! transactions, and its file transfers for those who may read them). An org_admin, or a member
+//! holding `can_view_transactions`, sees their own organizations'.
+
+use super::Choice;
+use super::analytics::Figure;
+use super::charts::ColumnChart;
+use crate::AppState;
+use crate::pages::error::PageError;
+use crate::pages::render::{self, Chrome, When};
+use crate::pages::session::SignedIn;
+use crate::pages::texts::Texts;
+use application::policy::{Operation, Target};
+use application::{AppError, Resource};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use domain::OrganizationId;
+use domain::partner::ActionKind;
+use projections::queries::{PartnerRecordRow, RecordFilter, TransactionFigures};
+use serde::Deserialize;
+
+/// The page's query.
+#[derive(Debug, Default, Deserialize)]
+pub struct PartnersQuery {
+    #[serde(default)]
+    organization: String,
+    #[serde(default)]
+    days: Option<u32>,
+}
+
+/// A record's line.
+struct RecordLine {
+    at: When,
+    action: String,
+    status: String,
+    folder: String,
+    resource: String,
+    document_type: String,
+}
+
+impl RecordLine {
+    fn new(row: PartnerRecordRow) -> Self {
+        Self {
+            at: When::new(row.at),
+            action: row.action,
+            status: row.status.unwrap_or_default(),
+            folder: row.folder.unwrap_or_default(),
+            resource: row.resource_id.or(row.filename).unwrap_or_default(),
+            document_type: row.document_type.unwrap_or_default(),
+        }
+    }
+}
+
+/// A partner's line across partners.
+struct PartnerRow {
+    id: String,
+    code: String,
+    name: String,
+    sent: i64,
+    received: i64,
+    failed: i64,
+    success: String,
+}
+
+/// The partners page.
+#[derive(Template)]
+#[template(path = "console/partners.html")]
+struct PartnersPage {
+    c: Chrome,
+    organizations: Vec<(String, String)>,
+    everyone: bool,
+    organization: String,
+    days: u32,
+    figures: Vec<Figure>,
+    daily: ColumnChart,
+    /// Each day: (day, sent, received, failed).
+    days_table: Vec<(String, i64, i64, i64)>,
+    /// Across partners.
+    partners: Vec<PartnerRow>,
+    /// One partner's latest and failed transactions, and its file transfers (if readable).
+    recent: Vec<RecordLine>,
+    failed: Vec<RecordLine>,
+    files: Option<Vec<RecordLine>>,
+}
+
+/// A rate as the page writes it.
+fn rate(rate: Option<f64>, t: &Texts) -> String {
+    rate.map(|rate| format!("{:.1} %", rate * 100.0))
+        .unwrap_or_else(|| t.none.to_owned())
+}
+
+fn figures(numbers: &TransactionFigures, t: &Texts) -> Vec<Figure> {
+    vec![
+        Figure {
+            label: t.figure_sent,
+            value: numbers.sent.to_string(),
+        },
+        Figure {
+            label: t.figure_received,
+            value: numbers.received.to_string(),
+        },
+        Figure {
+            label: t.figure_failed,
+            value: numbers.failed.to_string(),
+        },
+        Figure {
+            label: t.figure_success_rate,
+            value: rate(numbers.success_rate, t),
+        },
+        Figure {
+            label: t.figure_files_sent,
+            value: numbers.files_sent.to_string(),
+        },
+        Figure {
+            label: t.figure_files_received,
+            value: numbers.files_received.to_string(),
+        },
+    ]
+}
+
+/// `GET /console/partners`.
+pub async fn page(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Query(query): Query<PartnersQuery>,
+) -> Result<Response, PageError> {
+    let t = signed_in.chrome.t;
+    let who = &signed_in.authority;
+    let Choice {
+        everyone,
+        organizations,
+        organization,
+    } = Choice::of(
+        &state,
+        who,
+        Operation::ReadTransactions,
+        &query.organization,
+    )
+    .await?;
+    let days = query.days.unwrap_or(30);
+    let (numbers, partners, recent, failed, files) = match &organization {
+        None => {
+            let (numbers, lines) = state.transactions_overview(who, Some(days), None).await?;
+            let partners = lines
+                .into_iter()
+                .map(|line| {
+                    let total = line.sent + line.received;
+                    PartnerRow {
+                        code: line.partner_code.unwrap_or_default(),
+                        name: line.name.unwrap_or_else(|| line.organization_id.clone()),
+                        id: line.organization_id,
+                        sent: line.sent,
+                        received: line.received,
+                        failed: line.failed,
+                        success: rate(
+                            (total > 0).then(|| (total - line.failed) as f64 / total as f64),
+                            t,
+                        ),
+                    }
+                })
+                .collect();
+            (numbers, partners, Vec::new(), Vec::new(), None)
+        }
+        Some(id) => {
+            let id: OrganizationId = id
+                .parse()
+                .map_err(|_| PageError::from(AppError::NotFound(Resource::Organization)))?;
+            let partner = state.partner_figures(who, id, Some(days), None).await?;
+            let files = if who.allows(Operation::ReadFileTransfers, Target::Organization(id)) {
+                let page = state
+                    .partner_records(
+                        who,
+                        id,
+                        Some(ActionKind::File),
+                        RecordFilter {
+                            limit: Some(10),
+                            ..RecordFilter::default()
+                        },
+                        None,
+                    )
+                    .await?;
+                Some(page.items.into_iter().map(RecordLine::new).collect())
+            } else {
+                None
+            };
+            (
+                partner.figures,
+                Vec::new(),
+                partner.recent.into_iter().map(RecordLine::new).collect(),
+                partner.failed.into_iter().map(RecordLine::new).collect(),
+                files,
+            )
+        }
+    };
+    let points: Vec<(String, i64)> = numbers
+        .daily
+        .iter()
+        .map(|day| (day.day.format("%m-%d").to_string(), day.sent + day.received))
+        .collect();
+    let days_table = numbers
+        .daily
+        .iter()
+        .map(|day| {
+            (
+                day.day.format("%Y-%m-%d").to_string(),
+                day.sent,
+                day.received,
+                day.failed,
+            )
+        })
+        .collect();
+    let title = format!(
+        "{} ({} {days} {})",
+        t.transaction_volume, t.per_day_over, t.days
+    );
+    Ok(render::ok(&PartnersPage {
+        c: signed_in.chrome.clone(),
+        figures: figures(&numbers, t),
+        daily: ColumnChart::new("chart-transactions", title, &points, 7),
+        days_table,
+        organizations,
+        everyone,
+        organization: organization.unwrap_or_default(),
+        days,
+        partners,
+        recent,
+        failed,
+        files,
+    }))
+}
