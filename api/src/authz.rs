@@ -79,10 +79,11 @@ impl From<AppError> for Problem {
                     Problem::validation().with_field("/status", "a transaction is ok or error")
                 }
                 domain::partner::RecordError::AlreadyRecorded => Problem::new(
-                    StatusCode::CONFLICT,
-                    "record-exists",
-                    "The record exists already",
-                ),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency-key-reused",
+                    "The Idempotency-Key was used for another request",
+                )
+                .with_detail("The partner recorded another record with this key."),
             }),
             AppError::NotGrantable { flag, catalog } => Problem::validation().with_field(
                 "/permissions",

@@ -19,9 +19,8 @@ use domain::partner::{
 };
 use domain::values::{ActionName, ResourceRef, ResourceType};
 use domain::{OrganizationId, RecordId};
-use eventstore::IdempotencyKey;
 use projections::queries::{Page, PartnerLine, PartnerRecordRow, RecordFilter, TransactionFigures};
-use projections::{activity, partners};
+use projections::{directory, partners};
 
 /// What a partner's system or member asks to record.
 #[derive(Debug, Clone)]
@@ -50,7 +49,7 @@ pub struct Recorded {
     pub event: RecordEvent,
     /// Its log position.
     pub position: Option<u64>,
-    /// True when the idempotency key had been used: nothing new was recorded.
+    /// True when the idempotency key had recorded it before: nothing new was recorded.
     pub replayed: bool,
 }
 
@@ -65,11 +64,14 @@ pub struct PartnerFigures {
     pub failed: Vec<PartnerRecordRow>,
 }
 
+/// The namespace of record ids made from a partner's idempotency key (UUIDv5).
+const RECORD_KEYS: uuid::Uuid = uuid::Uuid::from_u128(0x6964_6c6f_672d_7061_7274_6e65_722d_6b65);
+
 /// How many recent and failed transactions the figures show.
 const LATEST: u32 = 10;
 
 /// The read models partner lists and figures come from.
-const PARTNER_MODELS: &[&str] = &[partners::NAME, activity::NAME];
+const PARTNER_MODELS: &[&str] = &[partners::NAME, directory::NAME];
 
 /// The operation that records an action going `direction`.
 fn recording(direction: Direction) -> Operation {
@@ -150,7 +152,7 @@ impl App {
         context: &RequestContext,
         id: OrganizationId,
         report: ActivityReport,
-        idempotency: Option<IdempotencyKey>,
+        idempotency_key: Option<&str>,
     ) -> Result<Recorded, AppError> {
         let (organization, _) = self
             .organization(id)
@@ -173,7 +175,12 @@ impl App {
             });
         };
         who.require(recording(meaning.direction), target, Resource::Organization)?;
-        let record_id = RecordId::from_uuid(uuid::Uuid::now_v7());
+        // A retry names the same stream: the partner's key makes the record's id, so retries
+        // meet there, concurrent ones too, and another partner's same key is another record.
+        let record_id = RecordId::from_uuid(match idempotency_key {
+            Some(key) => uuid::Uuid::new_v5(&RECORD_KEYS, format!("{id}\u{1f}{key}").as_bytes()),
+            None => uuid::Uuid::now_v7(),
+        });
         let command = RecordCommand::Record(NewRecord {
             record_id,
             organization_id: organization.id,
@@ -186,10 +193,6 @@ impl App {
             folder: report.folder,
             at: chrono::Utc::now(),
         });
-        let idempotency = idempotency.map(|key| IdempotencyKey {
-            key: format!("partner-activity:{id}:{}", key.key),
-            fingerprint: key.fingerprint,
-        });
         let executed = self
             .commands
             .execute::<RecordAggregate>(
@@ -197,7 +200,6 @@ impl App {
                 command,
                 CommandContext {
                     metadata: who.acting(context),
-                    idempotency,
                     data_subject: Some(id.to_string()),
                     ..Default::default()
                 },
@@ -215,15 +217,15 @@ impl App {
             ..
         } = event.as_ref();
         if *organization_id != id {
-            // A key of this partner's that names another's record: impossible while keys are
-            // prefixed with the partner; refused rather than shown if it ever happens.
+            // Another partner's record at this id: impossible while ids are made from the
+            // partner and its key; refused rather than shown if it ever happens.
             return Err(AppError::NotFound(Resource::Organization));
         }
         Ok(Recorded {
             record_id: *record_id,
             event: *event,
             position: executed.position,
-            replayed: executed.replayed,
+            replayed: executed.events.is_empty(),
         })
     }
 
@@ -297,10 +299,14 @@ impl App {
             ..RecordFilter::default()
         };
         let queries = &self.read.queries;
+        let mut figures = queries
+            .transaction_figures(days, Some(std::slice::from_ref(&organization)))
+            .await?;
+        if !who.allows(Operation::ReadFileTransfers, Target::Organization(id)) {
+            figures.hide_files();
+        }
         Ok(PartnerFigures {
-            figures: queries
-                .transaction_figures(days, Some(std::slice::from_ref(&organization)))
-                .await?,
+            figures,
             recent: queries
                 .partner_records(&organization, &latest(None))
                 .await?
@@ -327,9 +333,21 @@ impl App {
         self.fresh(min_position, PARTNER_MODELS).await?;
         let queries = &self.read.queries;
         let lines = queries.partner_lines(days, scope.organizations()).await?;
-        let figures = queries
+        let mut figures = queries
             .transaction_figures(days, scope.organizations())
             .await?;
+        // File counts only when the caller may read every counted partner's file transfers.
+        let files_readable = match scope.organizations() {
+            None => who.allows(Operation::ReadFileTransfers, Target::Everything),
+            Some(ids) => ids.iter().all(|id| {
+                id.parse::<OrganizationId>().is_ok_and(|id| {
+                    who.allows(Operation::ReadFileTransfers, Target::Organization(id))
+                })
+            }),
+        };
+        if !files_readable {
+            figures.hide_files();
+        }
         Ok((figures, lines))
     }
 }

@@ -148,6 +148,13 @@ pub struct Rule {
     pub not_on_oneself: bool,
 }
 
+impl Rule {
+    /// Whether one of `held` is a flag that grants it.
+    fn granted_by(&self, held: &BTreeSet<Permission>) -> bool {
+        held.iter().any(|flag| self.flags.contains(&flag.as_str()))
+    }
+}
+
 const NONE: Rule = Rule {
     anyone: false,
     person: false,
@@ -624,13 +631,7 @@ pub fn authorize(actor: &Actor, operation: Operation, target: Target<'_>) -> Res
 fn authorize_key(key: &KeyActor, rule: Rule, target: Target<'_>) -> Result<(), Refusal> {
     let own = |organization: OrganizationId| organization == key.organization;
     match target {
-        Target::Organization(organization)
-            if own(organization)
-                && key
-                    .flags
-                    .iter()
-                    .any(|held| rule.flags.contains(&held.as_str())) =>
-        {
+        Target::Organization(organization) if own(organization) && rule.granted_by(&key.flags) => {
             Ok(())
         }
         Target::Organization(organization) | Target::Member { organization, .. }
@@ -675,7 +676,7 @@ fn grants(user: &UserActor, rule: Rule, target: Target<'_>) -> bool {
             && user
                 .flags
                 .get(organization)
-                .is_some_and(|flags| flags.iter().any(|held| rule.flags.contains(&held.as_str())))
+                .is_some_and(|held| rule.granted_by(held))
     };
     match target {
         Target::Everything => false,

@@ -210,9 +210,11 @@ impl CommandHandler {
         let event = new_event(event).map_err(|e| AppendError::Invalid(e.to_string()))?;
         self.log()
             .append(AppendRequest {
+                idempotency: context
+                    .idempotency
+                    .map(|key| scoped(key, &context.metadata.actor)),
                 metadata: context.metadata,
                 data_subject: context.data_subject,
-                idempotency: context.idempotency,
                 ..AppendRequest::new(stream_id, stream_type, ExpectedVersion::Any, vec![event])
             })
             .await
@@ -241,6 +243,12 @@ impl CommandHandler {
         command: A::Command,
         context: CommandContext,
     ) -> Result<Executed<A>, CommandError<A::Error>> {
+        let context = CommandContext {
+            idempotency: context
+                .idempotency
+                .map(|key| scoped(key, &context.metadata.actor)),
+            ..context
+        };
         if let Some(key) = &context.idempotency
             && let Some(record) = self.log().idempotency_record(&key.key).await?
         {
@@ -419,4 +427,13 @@ fn new_event<E: DomainEvent>(event: &E) -> Result<NewEvent, serde_json::Error> {
             .map(|p| (*p).to_owned())
             .collect(),
     })
+}
+
+/// A client's idempotency key as the log keeps it: scoped to whoever acts, so that one caller's
+/// key can neither replay nor block another's.
+fn scoped(key: IdempotencyKey, actor: &eventstore::Actor) -> IdempotencyKey {
+    IdempotencyKey {
+        key: format!("{}\u{1f}{}", actor.id.as_deref().unwrap_or("-"), key.key),
+        fingerprint: key.fingerprint,
+    }
 }

@@ -397,8 +397,8 @@ impl DomainEvent for RecordEvent {
 /// Why a record was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
-    /// The stream holds a record already (ids are fresh: a retry names its idempotency key).
-    #[error("the record exists already")]
+    /// The stream holds another record: its idempotency key was used for another request.
+    #[error("the idempotency key was used for another record")]
     AlreadyRecorded,
     /// A transaction says how it ended.
     #[error("/status: a transaction is ok or error")]
@@ -426,14 +426,14 @@ impl Aggregate for RecordAggregate {
     type Event = RecordEvent;
     type Error = RecordError;
 
+    /// A record's id is its stream: recording on a stream that holds a record is a retry,
+    /// which changes nothing when it asks for the same record (whenever it comes) and is
+    /// refused when it asks for another.
     fn decide(
         state: &RecordState,
         command: RecordCommand,
     ) -> Result<Vec<RecordEvent>, RecordError> {
         let RecordCommand::Record(record) = command;
-        if matches!(state, RecordState::Recorded(_)) {
-            return Err(RecordError::AlreadyRecorded);
-        }
         let transaction = record.meaning.kind == ActionKind::Transaction;
         if transaction && record.status.is_none() {
             return Err(RecordError::StatusNeeded);
@@ -445,19 +445,30 @@ impl Aggregate for RecordAggregate {
                 (_, Direction::Received) => Folder::Received,
             })
         });
-        Ok(vec![RecordEvent::PartnerActivityRecorded {
+        let recorded = |at| RecordEvent::PartnerActivityRecorded {
             record_id: record.record_id,
             organization_id: record.organization_id,
-            action: record.action,
+            action: record.action.clone(),
             kind: record.meaning.kind,
             direction: record.meaning.direction,
-            resource_type: record.resource_type,
-            resource_id: record.resource_id,
-            details: record.details,
+            resource_type: record.resource_type.clone(),
+            resource_id: record.resource_id.clone(),
+            details: record.details.clone(),
             status: record.status,
             folder,
-            at: record.at,
-        }])
+            at,
+        };
+        match state {
+            RecordState::Absent => Ok(vec![recorded(record.at)]),
+            RecordState::Recorded(existing) => {
+                let RecordEvent::PartnerActivityRecorded { at, .. } = existing.as_ref();
+                if **existing == recorded(*at) {
+                    Ok(vec![])
+                } else {
+                    Err(RecordError::AlreadyRecorded)
+                }
+            }
+        }
     }
 
     fn evolve(_state: RecordState, event: &RecordEvent) -> RecordState {
@@ -534,13 +545,19 @@ mod tests {
     }
 
     #[test]
-    fn a_record_is_made_once() {
+    fn a_record_is_made_once_and_a_retry_for_another_is_refused() {
         let first = given::<RecordAggregate>([])
             .when(RecordCommand::Record(record("file_downloaded", None)))
             .outcome()
             .expect("recorded");
+        // The same record asked again, later: nothing new.
+        let mut again = record("file_downloaded", None);
+        again.at += chrono::TimeDelta::seconds(5);
+        given::<RecordAggregate>(first.clone())
+            .when(RecordCommand::Record(again))
+            .then([]);
         given::<RecordAggregate>(first)
-            .when(RecordCommand::Record(record("file_downloaded", None)))
+            .when(RecordCommand::Record(record("file_uploaded", None)))
             .then_err(RecordError::AlreadyRecorded);
     }
 

@@ -18,13 +18,13 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The path the client asked for (a nested router sees only its own part of it).
+/// The route a request took, as its template (`/api/v1/organizations/{id}`): what a key's use
+/// records, so that the log holds no ids the client put in the path and no text of any length.
 fn full_path(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<axum::extract::OriginalUri>()
-        .map_or_else(|| parts.uri.path(), |original| original.0.path())
-        .to_owned()
+    match parts.extensions.get::<axum::extract::MatchedPath>() {
+        Some(route) => route.as_str().to_owned(),
+        None => parts.uri.path().chars().take(200).collect(),
+    }
 }
 
 /// The answer to a request without a bearer credential.

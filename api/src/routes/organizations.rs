@@ -155,7 +155,10 @@ pub struct OrganizationView {
     /// Its partner details, for an EDI partner.
     #[schema(value_type = Option<PartnerRequest>)]
     partner: Option<PartnerDetails>,
-    members: Vec<MemberView>,
+    /// Its members; absent for a caller who may not read them (an API key editing the
+    /// details).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    members: Option<Vec<MemberView>>,
     #[schema(value_type = String, format = DateTime)]
     #[serde(serialize_with = "domain::time::micros")]
     created_at: Timestamp,
@@ -172,20 +175,22 @@ impl OrganizationView {
             contact_phone: organization.contact.phone.as_ref().map(ToString::to_string),
             status: organization.status,
             partner: organization.partner.clone(),
-            members: organization
-                .members
-                .iter()
-                .map(|(user_id, membership)| MemberView {
-                    user_id: user_id.to_string(),
-                    role: membership.role,
-                    permissions: membership
-                        .permissions
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect(),
-                    since: membership.since,
-                })
-                .collect(),
+            members: Some(
+                organization
+                    .members
+                    .iter()
+                    .map(|(user_id, membership)| MemberView {
+                        user_id: user_id.to_string(),
+                        role: membership.role,
+                        permissions: membership
+                            .permissions
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect(),
+                        since: membership.since,
+                    })
+                    .collect(),
+            ),
             created_at: organization.created_at,
         }
     }
@@ -197,9 +202,24 @@ fn organization_answer(
     version: u64,
     position: Option<u64>,
 ) -> Result<Response, Problem> {
+    organization_answer_with(status, organization, version, position, true)
+}
+
+/// [`organization_answer`], with its members only if `members`.
+fn organization_answer_with(
+    status: StatusCode,
+    organization: &OrganizationState,
+    version: u64,
+    position: Option<u64>,
+    members: bool,
+) -> Result<Response, Problem> {
     let OrganizationState::Present(organization) = organization else {
         return Err(not_found());
     };
+    let mut view = OrganizationView::new(organization);
+    if !members {
+        view.members = None;
+    }
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, etag(version));
     if let Some(position) = position {
@@ -211,12 +231,7 @@ fn organization_answer(
     {
         headers.insert(header::LOCATION, location);
     }
-    Ok((
-        status,
-        headers,
-        axum::Json(OrganizationView::new(organization)),
-    )
-        .into_response())
+    Ok((status, headers, axum::Json(view)).into_response())
 }
 
 /// The organization at `id` if the policy lets the caller do `operation` to it; "not found"
@@ -510,7 +525,13 @@ pub async fn update_organization(
             preconditions,
         )
         .await?;
-    organization_answer(StatusCode::OK, &after, version, position)
+    // Who may change the details but not read the organization (an API key holding
+    // can_manage_settings) is not shown its members.
+    let members = authority.allows(
+        Operation::ReadOrganization,
+        Target::Organization(organization.id),
+    );
+    organization_answer_with(StatusCode::OK, &after, version, position, members)
 }
 
 /// `POST /organizations/{id}/members`.

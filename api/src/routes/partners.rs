@@ -39,7 +39,7 @@ pub struct DetailsRequest {
     #[schema(schema_with = crate::openapi::filename)]
     filename: Option<String>,
     /// Its size in bytes.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     size: Option<u64>,
     /// The EDI document type (`850`, `INVOIC`).
     #[schema(schema_with = crate::openapi::document_type)]
@@ -99,6 +99,13 @@ impl RecordRequest {
                 "/details/document_type",
             ),
         };
+        if self
+            .details
+            .size
+            .is_some_and(|size| i64::try_from(size).is_err())
+        {
+            fields.push("/details/size", "must be at most 9223372036854775807");
+        }
         fields.finish()?;
         let action = action.ok_or_else(Problem::validation)?;
         Ok(ActivityReport {
@@ -191,7 +198,7 @@ impl RecordView {
 #[utoipa::path(post, path = "/api/v1/organizations/{id}/partner-activity", tag = "partners",
     params(
         ("id" = String, Path, description = "Organization id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "The partner's own key for this record (1 to 255 visible ASCII characters)"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "The partner's own key for this record (1 to 255 visible ASCII characters)"),
     ),
     request_body = RecordRequest,
     security(("bearer" = []), ("api_key" = [])),
@@ -218,7 +225,13 @@ pub async fn record_activity(
         replayed,
         ..
     } = state
-        .record_partner_activity(&authority, &context, id, report, command.idempotency)
+        .record_partner_activity(
+            &authority,
+            &context,
+            id,
+            report,
+            command.idempotency.as_ref().map(|key| key.key.as_str()),
+        )
         .await?;
     let mut headers = positioned(position);
     if replayed {

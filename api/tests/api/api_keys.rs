@@ -145,6 +145,23 @@ async fn a_key_acts_with_its_flags_in_its_organization_only(backend: Backend) {
             .expect("type")
             .ends_with("forbidden")
     );
+    // With can_manage_settings it edits the details, and is not shown the members.
+    let settings = world
+        .create_key(json!({"name": "settings", "permissions": ["can_manage_settings"]}))
+        .await;
+    let settings = settings["token"].as_str().expect("token").to_owned();
+    let edited = send(
+        &world.app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/organizations/{}", world.acme),
+        &settings,
+        Some(json!({"display_name": "ACME"})),
+    )
+    .await;
+    assert_eq!(edited.status(), 200);
+    let edited: Value = edited.json().await.expect("json");
+    assert_eq!(edited["display_name"], "ACME");
+    assert!(edited.get("members").is_none(), "{edited}");
     let other = format!("/api/v1/analytics/organizations/{}", world.globex);
     problem(world.get(&other, &key).await, 404).await;
     let people = problem(world.get("/api/v1/users", &key).await, 403).await;
@@ -161,8 +178,9 @@ async fn a_key_acts_with_its_flags_in_its_organization_only(backend: Backend) {
     let activity: Value = world
         .get(
             &format!(
-                "/api/v1/activity?action=ApiKeyUsed&organization={}&min_position={head}",
-                world.acme
+                "/api/v1/activity?action=ApiKeyUsed&organization={}&resource={}&min_position={head}",
+                world.acme,
+                issued["key"]["id"].as_str().expect("id")
             ),
             &world.admin,
         )
@@ -183,6 +201,11 @@ async fn a_key_acts_with_its_flags_in_its_organization_only(backend: Backend) {
         .filter_map(|row| row["details"]["path"].as_str())
         .collect();
     assert!(paths.contains(&"/api/v1/users"), "{paths:?}");
+    // The route's template: no id the client put in the path.
+    assert!(
+        paths.contains(&"/api/v1/analytics/organizations/{id}"),
+        "{paths:?}"
+    );
 }
 
 async fn a_revoked_expired_or_out_of_service_key_authenticates_nothing(backend: Backend) {

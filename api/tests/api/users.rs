@@ -1363,3 +1363,36 @@ async fn a_profile_picture_is_checked_stored_and_replaced(backend: Backend) {
     problem(refused, 409).await;
     assert_eq!(stored_files(), 0);
 }
+
+/// An idempotency key is the caller's own: another person's same key, on the same path with the
+/// same body, neither replays the first one's answer nor is refused.
+async fn an_idempotency_key_belongs_to_its_caller(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut tokens = Vec::new();
+    for email in ["ann@example.com", "bob@example.com"] {
+        app.register(email, PASSWORD).await;
+        tokens.push(
+            app.login(email, PASSWORD).await["access_token"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
+        );
+    }
+    let key = [("idempotency-key", "rename-1")];
+    let body = json!({"first_name": "Sam"});
+    for token in &tokens {
+        let renamed = app
+            .send(
+                reqwest::Method::PATCH,
+                "/api/v1/users/me",
+                token,
+                Some(body.clone()),
+                &key,
+            )
+            .await;
+        assert_eq!(renamed.status(), 200);
+    }
+    assert_eq!(app.events_of_type("ProfileUpdated").await.len(), 2);
+}
+
+test_both_backends!(an_idempotency_key_belongs_to_its_caller);

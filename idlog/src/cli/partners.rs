@@ -16,7 +16,6 @@ use domain::values::{ActionName, DocumentType, FileName, ResourceRef, ResourceTy
 use idlog::Usage;
 use idlog::config::Settings;
 use projections::queries::RecordFilter;
-use sha2::{Digest, Sha256};
 
 /// `idlog partners ...`.
 #[derive(Debug, Subcommand)]
@@ -174,11 +173,6 @@ pub async fn run(settings: &Settings, command: PartnersCommand) -> anyhow::Resul
                     .map(|folder| choice::<Folder>(folder, "--folder", "sent, received, error"))
                     .transpose()?,
             };
-            // The key is bound to what is recorded, as the API binds it to the request.
-            let idempotency = idempotency_key.map(|key| eventstore::IdempotencyKey {
-                fingerprint: Sha256::digest(format!("{report:?}").as_bytes()).into(),
-                key,
-            });
             let operator = Operator::open(settings).await?;
             let recorded = operator
                 .app
@@ -187,7 +181,7 @@ pub async fn run(settings: &Settings, command: PartnersCommand) -> anyhow::Resul
                     &RequestContext::default(),
                     id,
                     report,
-                    idempotency,
+                    idempotency_key.as_deref(),
                 )
                 .await
                 .map_err(|error| refused(&organization, error))?;

@@ -92,12 +92,20 @@ pub struct TransactionFigures {
     pub failed: i64,
     /// `ok` over all transactions (absent without any).
     pub success_rate: Option<f64>,
-    /// Files uploaded (sent) and downloaded (received).
-    pub files_sent: i64,
-    /// Files the partner(s) received.
-    pub files_received: i64,
+    /// Files the partner(s) sent (uploaded); absent for who may not read file transfers.
+    pub files_sent: Option<i64>,
+    /// Files the partner(s) received (downloaded); absent likewise.
+    pub files_received: Option<i64>,
     /// Each day of the window, oldest first.
     pub daily: Vec<TransactionDay>,
+}
+
+impl TransactionFigures {
+    /// Leaves the file counts out (for who may not read file transfers).
+    pub fn hide_files(&mut self) {
+        self.files_sent = None;
+        self.files_received = None;
+    }
 }
 
 /// One partner's line in the figures across partners.
@@ -115,6 +123,14 @@ pub struct PartnerLine {
     pub received: i64,
     /// Transactions failed.
     pub failed: i64,
+}
+
+impl PartnerLine {
+    /// Transactions that went through over all of them (none without any).
+    pub fn success_rate(&self) -> Option<f64> {
+        let total = self.sent + self.received;
+        (total > 0).then(|| (total - self.failed) as f64 / total as f64)
+    }
 }
 
 impl Queries {
@@ -184,7 +200,10 @@ impl Queries {
         let today = Utc::now().date_naive();
         let first_day = today - chrono::Days::new(u64::from(days.saturating_sub(1)));
         let mut binds = Binds::default();
-        let mut conditions = vec![format!("day >= {}", binds.push(first_day))];
+        let mut conditions = vec![
+            format!("day >= {}", binds.push(first_day)),
+            format!("day <= {}", binds.push(today)),
+        ];
         if let Some(scope) = scope {
             let ids: Vec<String> = scope.iter().map(|id| binds.push(id.clone())).collect();
             conditions.push(if ids.is_empty() {
@@ -205,6 +224,8 @@ impl Queries {
         .await?;
         let mut figures = TransactionFigures {
             days,
+            files_sent: Some(0),
+            files_received: Some(0),
             ..TransactionFigures::default()
         };
         let mut by_day: BTreeMap<NaiveDate, TransactionDay> = first_day
@@ -223,11 +244,12 @@ impl Queries {
         for (day, kind, direction, status, n) in rows {
             let sent = direction == "sent";
             if kind != "transaction" {
-                if sent {
-                    figures.files_sent += n;
+                let files = if sent {
+                    &mut figures.files_sent
                 } else {
-                    figures.files_received += n;
-                }
+                    &mut figures.files_received
+                };
+                *files = Some(files.unwrap_or(0) + n);
                 continue;
             }
             let line = by_day.entry(day).or_insert_with(|| TransactionDay {

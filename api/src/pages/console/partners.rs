@@ -92,7 +92,7 @@ fn rate(rate: Option<f64>, t: &Texts) -> String {
 }
 
 fn figures(numbers: &TransactionFigures, t: &Texts) -> Vec<Figure> {
-    vec![
+    let mut figures = vec![
         Figure {
             label: t.figure_sent,
             value: numbers.sent.to_string(),
@@ -109,15 +109,20 @@ fn figures(numbers: &TransactionFigures, t: &Texts) -> Vec<Figure> {
             label: t.figure_success_rate,
             value: rate(numbers.success_rate, t),
         },
-        Figure {
-            label: t.figure_files_sent,
-            value: numbers.files_sent.to_string(),
-        },
-        Figure {
-            label: t.figure_files_received,
-            value: numbers.files_received.to_string(),
-        },
-    ]
+    ];
+    // File counts only for who may read file transfers.
+    for (label, count) in [
+        (t.figure_files_sent, numbers.files_sent),
+        (t.figure_files_received, numbers.files_received),
+    ] {
+        if let Some(count) = count {
+            figures.push(Figure {
+                label,
+                value: count.to_string(),
+            });
+        }
+    }
+    figures
 }
 
 /// `GET /console/partners`.
@@ -146,7 +151,7 @@ pub async fn page(
             let partners = lines
                 .into_iter()
                 .map(|line| {
-                    let total = line.sent + line.received;
+                    let success = rate(line.success_rate(), t);
                     PartnerRow {
                         code: line.partner_code.unwrap_or_default(),
                         name: line.name.unwrap_or_else(|| line.organization_id.clone()),
@@ -154,10 +159,7 @@ pub async fn page(
                         sent: line.sent,
                         received: line.received,
                         failed: line.failed,
-                        success: rate(
-                            (total > 0).then(|| (total - line.failed) as f64 / total as f64),
-                            t,
-                        ),
+                        success,
                     }
                 })
                 .collect();
