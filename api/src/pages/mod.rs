@@ -221,6 +221,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(console::organizations::revoke_invitation),
         )
         .route("/console/partners", get(console::partners::page))
+        .route(
+            "/console/partner-actions",
+            post(console::partners::change_actions),
+        )
+        .route(
+            "/console/partner-actions/{action}",
+            post(console::partners::change_actions),
+        )
         .route("/console/activity", get(console::activity::list))
         .route("/console/analytics", get(console::analytics::page))
         .route("/console/audit", get(console::audit::page))

@@ -3,6 +3,18 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "Kind"
+    pub kind: &'static str,
+    /// "Direction"
+    pub direction: &'static str,
+    /// "Built in"
+    pub built_in: &'static str,
+    /// "Actions"
+    pub partner_actions: &'static str,
+    /// "What a partner's record may say happened. The four built-in actions stay; administrators add more and retire them."
+    pub partner_actions_lead: &'static str,
+    /// "Define an action"
+    pub define_action: &'static str,
     /// "Partners"
     pub console_partners: &'static str,
     /// "Transactions sent"
@@ -797,6 +809,12 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    kind: "Kind",
+    direction: "Direction",
+    built_in: "Built in",
+    partner_actions: "Actions",
+    partner_actions_lead: "What a partner's record may say happened. The four built-in actions stay; administrators add more and retire them.",
+    define_action: "Define an action",
     console_partners: "Partners",
     figure_sent: "Transactions sent",
     figure_received: "Transactions received",
@@ -1250,6 +1268,8 @@ impl Texts {
             "member-saved" => "The member's role and flags are saved.",
             "member-removed" => "The member is removed.",
             "invitation-revoked" => "The invitation is revoked.",
+            "action-defined" => "The action is defined.",
+            "action-retired" => "The action is retired: no new record may name it.",
             "key-revoked" => "The API key is revoked: it authenticates nothing from now on.",
             _ => return None,
         })

@@ -974,6 +974,26 @@ async fn partners_transactions_are_charted_across_partners_and_for_one(backend: 
     assert!(browser.has("#chart-transactions").await);
     browser.assert_accessible().await;
     browser.screenshots("console-partners").await;
+    // The action catalog: one defined, then retired once confirmed; built-in ones stay.
+    browser.fill("action-name", "acknowledgment_received").await;
+    choose(&browser, "action-direction", "received").await;
+    browser.submit("#define-action").await;
+    assert!(browser.text("p.notice").await.contains("defined"));
+    let listed = browser.text("#action-list tbody").await;
+    assert!(
+        listed.contains("acknowledgment_received transaction received"),
+        "{listed}"
+    );
+    assert!(!browser.has("#retire-action-transaction_sent").await);
+    browser
+        .click("#retire-action-acknowledgment_received")
+        .await;
+    browser
+        .submit("form[action='/console/partner-actions/retire']:has(#retire-action-acknowledgment_received)")
+        .await;
+    assert!(browser.text("p.notice").await.contains("retired"));
+    assert!(browser.text("#actions").await.contains("Retired"));
+    browser.assert_accessible().await;
     // One partner: its figures, latest and failed transactions, and its file transfers.
     browser.click("#partners a").await;
     let failed = browser.text("#failed tbody").await;

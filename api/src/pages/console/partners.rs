@@ -7,17 +7,20 @@ use super::Choice;
 use super::analytics::Figure;
 use super::charts::ColumnChart;
 use crate::AppState;
-use crate::pages::error::PageError;
+use crate::pages::csrf::PageForm;
+use crate::pages::error::{PageError, problem_text};
 use crate::pages::render::{self, Chrome, When};
 use crate::pages::session::SignedIn;
 use crate::pages::texts::Texts;
+use crate::problem::Problem;
 use application::policy::{Operation, Target};
 use application::{AppError, Resource};
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use domain::OrganizationId;
-use domain::partner::ActionKind;
+use domain::partner::{ActionKind, ActionMeaning, BUILT_IN_ACTIONS};
+use domain::values::ActionName;
 use projections::queries::{PartnerRecordRow, RecordFilter, TransactionFigures};
 use serde::Deserialize;
 
@@ -28,6 +31,8 @@ pub struct PartnersQuery {
     organization: String,
     #[serde(default)]
     days: Option<u32>,
+    #[serde(default)]
+    done: Option<String>,
 }
 
 /// A record's line.
@@ -83,6 +88,11 @@ struct PartnersPage {
     recent: Vec<RecordLine>,
     failed: Vec<RecordLine>,
     files: Option<Vec<RecordLine>>,
+    /// The action catalog: (name, kind, direction, built in), and those retired.
+    actions: Option<(Vec<(String, String, String, bool)>, Vec<String>)>,
+    may_manage_actions: bool,
+    /// What a refused catalog form said.
+    error: Option<String>,
 }
 
 /// A rate as the page writes it.
@@ -131,19 +141,26 @@ pub async fn page(
     signed_in: SignedIn,
     Query(query): Query<PartnersQuery>,
 ) -> Result<Response, PageError> {
+    let notice = signed_in.chrome.t.notice(query.done.as_deref());
+    Ok(render::ok(
+        &partners_page(&state, &signed_in, &query, notice, None).await?,
+    ))
+}
+
+async fn partners_page(
+    state: &AppState,
+    signed_in: &SignedIn,
+    query: &PartnersQuery,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> Result<PartnersPage, PageError> {
     let t = signed_in.chrome.t;
     let who = &signed_in.authority;
     let Choice {
         everyone,
         organizations,
         organization,
-    } = Choice::of(
-        &state,
-        who,
-        Operation::ReadTransactions,
-        &query.organization,
-    )
-    .await?;
+    } = Choice::of(state, who, Operation::ReadTransactions, &query.organization).await?;
     let days = query.days.unwrap_or(30);
     let (numbers, partners, recent, failed, files) = match &organization {
         None => {
@@ -217,8 +234,31 @@ pub async fn page(
         "{} ({} {days} {})",
         t.transaction_volume, t.per_day_over, t.days
     );
-    Ok(render::ok(&PartnersPage {
-        c: signed_in.chrome.clone(),
+    let actions = state.partner_actions(who).await.ok().map(|catalog| {
+        let built_in: Vec<&str> = BUILT_IN_ACTIONS.iter().map(|(name, _, _)| *name).collect();
+        (
+            catalog
+                .actions()
+                .into_iter()
+                .map(|(name, meaning)| {
+                    let name = name.to_string();
+                    let fixed = built_in.contains(&name.as_str());
+                    (
+                        name,
+                        meaning.kind.to_string(),
+                        meaning.direction.to_string(),
+                        fixed,
+                    )
+                })
+                .collect(),
+            catalog.retired.keys().map(ToString::to_string).collect(),
+        )
+    });
+    Ok(PartnersPage {
+        c: signed_in.chrome_with(notice),
+        actions,
+        may_manage_actions: who.allows(Operation::ManagePartnerActions, Target::Everything),
+        error,
         figures: figures(&numbers, t),
         daily: ColumnChart::new("chart-transactions", title, &points, 7),
         days_table,
@@ -230,5 +270,80 @@ pub async fn page(
         recent,
         failed,
         files,
-    }))
+    })
+}
+
+/// The action form.
+#[derive(Debug, Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    direction: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// `POST /console/partner-actions`: defines an action; `POST /console/partner-actions/retire`:
+/// retires one, once confirmed.
+pub async fn change_actions(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    action: Option<Path<String>>,
+    PageForm(form): PageForm<ActionForm>,
+) -> Result<Response, PageError> {
+    let define = match action {
+        None => true,
+        Some(Path(action)) if action == "retire" => false,
+        Some(_) => return Err(AppError::NotFound(Resource::Anything).into()),
+    };
+    let outcome = async {
+        let name = ActionName::parse(&form.name)?;
+        let meaning = if define {
+            Some(ActionMeaning {
+                kind: form
+                    .kind
+                    .parse()
+                    .map_err(|_| AppError::Malformed("kind: file or transaction"))?,
+                direction: form
+                    .direction
+                    .parse()
+                    .map_err(|_| AppError::Malformed("direction: sent or received"))?,
+            })
+        } else if form.confirm.is_none() {
+            return Err(AppError::Malformed(
+                "tick the box to confirm retiring the action",
+            ));
+        } else {
+            None
+        };
+        state
+            .change_partner_actions(&signed_in.authority, &signed_in.context, name, meaning)
+            .await
+    }
+    .await;
+    match outcome {
+        Ok(_) => Ok(render::see_other(if define {
+            "/console/partners?done=action-defined#actions"
+        } else {
+            "/console/partners?done=action-retired#actions"
+        })),
+        Err(
+            error @ (AppError::PartnerActions(_) | AppError::Invalid(_) | AppError::Malformed(_)),
+        ) => {
+            let problem = Problem::from(error);
+            let page = partners_page(
+                &state,
+                &signed_in,
+                &PartnersQuery::default(),
+                None,
+                Some(problem_text(&problem)),
+            )
+            .await?;
+            Ok(render::refused(problem, &page))
+        }
+        Err(error) => Err(error.into()),
+    }
 }

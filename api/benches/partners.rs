@@ -1,0 +1,154 @@
+//! Recording partner activity over real HTTP: a partner's system authenticated by its API key
+//! against the same record made with an administrator's access token, in one run, rounds
+//! interleaved (key, token, key, token, ...) so that the machine's drift falls on both alike.
+//!
+//! A key's request appends twice (its use, then the record); a token's once, after checking
+//! its session. The ratio of the two throughputs is the price of recording every key use.
+//!
+//! Run: `cargo bench -p api --bench partners` (PostgreSQL from `TEST_DATABASE_URL`;
+//! `BACKENDS=postgres` or `sqlite` for one; `ROUNDS`, default 6, of `ROUND_SECONDS`, default 2,
+//! per arm).
+
+use eventstore::testing::Backend;
+use idlog::testing::{Options, TestApp, spawn_app_with};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// As in the `idlog` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const CLIENTS: usize = 16;
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One arm's answers: latencies of the records made.
+#[derive(Default)]
+struct Arm {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+impl Arm {
+    fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
+    fn quantile(&mut self, q: f64) -> f64 {
+        self.latencies.sort();
+        let index = ((self.latencies.len() as f64 - 1.0) * q).round() as usize;
+        self.latencies
+            .get(index)
+            .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
+    }
+}
+
+/// `CLIENTS` clients recording as fast as they are answered for `seconds`, with `token`.
+async fn round(app: &TestApp, organization: &str, token: &str, seconds: u64) -> Arm {
+    let path = format!("/api/v1/organizations/{organization}/partner-activity");
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let clients = (0..CLIENTS).map(|client| {
+        let path = path.clone();
+        async move {
+            let mut latencies = Vec::new();
+            let mut n = 0_u64;
+            while Instant::now() < until {
+                n += 1;
+                let body = json!({
+                    "action": "transaction_sent",
+                    "status": "ok",
+                    "resource_type": "edi_document",
+                    "resource_id": format!("PO-{client}-{n}"),
+                    "details": {"document_type": "850", "size": 2048}
+                });
+                let sent = Instant::now();
+                let answer = app
+                    .send(reqwest::Method::POST, &path, token, Some(body), &[])
+                    .await;
+                assert_eq!(
+                    answer.status(),
+                    201,
+                    "{}",
+                    answer.text().await.unwrap_or_default()
+                );
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        }
+    });
+    let latencies = futures::future::join_all(clients)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    Arm {
+        latencies,
+        elapsed: started.elapsed(),
+    }
+}
+
+async fn measure(backend: Backend) {
+    let app = spawn_app_with(backend, Options::default()).await;
+    let (_, admin) = app.admin().await;
+    let created: serde_json::Value = app
+        .post_with_token("/api/v1/organizations", &admin, &json!({"name": "acme"}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let organization = created["id"].as_str().expect("id").to_owned();
+    let issued: serde_json::Value = app
+        .post_with_token(
+            &format!("/api/v1/organizations/{organization}/api-keys"),
+            &admin,
+            &json!({"name": "systems", "permissions": ["can_upload_files"]}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let key = issued["token"].as_str().expect("token").to_owned();
+    let (rounds, seconds) = (setting("ROUNDS", 6), setting("ROUND_SECONDS", 2));
+    // Warm-up, not recorded: connections, caches.
+    round(&app, &organization, &key, 1).await;
+    round(&app, &organization, &admin, 1).await;
+    let (mut by_key, mut by_token) = (Arm::default(), Arm::default());
+    for _ in 0..rounds {
+        for (arm, token) in [(&mut by_key, &key), (&mut by_token, &admin)] {
+            let measured = round(&app, &organization, token, seconds).await;
+            arm.latencies.extend(measured.latencies);
+            arm.elapsed += measured.elapsed;
+        }
+    }
+    let ratio = by_key.per_second() / by_token.per_second();
+    println!(
+        "{backend:?}: API key {:.0}/s (p50 {:.2} ms, p99 {:.2} ms); access token {:.0}/s (p50 {:.2} ms, p99 {:.2} ms); key / token {ratio:.2}",
+        by_key.per_second(),
+        by_key.quantile(0.5),
+        by_key.quantile(0.99),
+        by_token.per_second(),
+        by_token.quantile(0.5),
+        by_token.quantile(0.99),
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let backends: Vec<Backend> = match std::env::var("BACKENDS").as_deref() {
+        Ok("postgres") => vec![Backend::Postgres],
+        Ok("sqlite") => vec![Backend::Sqlite],
+        _ => vec![Backend::Sqlite, Backend::Postgres],
+    };
+    for backend in backends {
+        runtime.block_on(measure(backend));
+    }
+}
