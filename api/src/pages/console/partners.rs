@@ -69,6 +69,20 @@ struct PartnerRow {
     success: String,
 }
 
+/// An action of the catalog.
+struct ActionLine {
+    name: String,
+    kind: String,
+    direction: String,
+    built_in: bool,
+}
+
+/// The action catalog: the actions records may name, and those retired.
+struct ActionsCard {
+    active: Vec<ActionLine>,
+    retired: Vec<String>,
+}
+
 /// The partners page.
 #[derive(Template)]
 #[template(path = "console/partners.html")]
@@ -88,8 +102,8 @@ struct PartnersPage {
     recent: Vec<RecordLine>,
     failed: Vec<RecordLine>,
     files: Option<Vec<RecordLine>>,
-    /// The action catalog: (name, kind, direction, built in), and those retired.
-    actions: Option<(Vec<(String, String, String, bool)>, Vec<String>)>,
+    /// The action catalog, for who may read it.
+    actions: Option<ActionsCard>,
     may_manage_actions: bool,
     /// What a refused catalog form said.
     error: Option<String>,
@@ -236,23 +250,19 @@ async fn partners_page(
     );
     let actions = state.partner_actions(who).await.ok().map(|catalog| {
         let built_in: Vec<&str> = BUILT_IN_ACTIONS.iter().map(|(name, _, _)| *name).collect();
-        (
-            catalog
+        ActionsCard {
+            active: catalog
                 .actions()
                 .into_iter()
-                .map(|(name, meaning)| {
-                    let name = name.to_string();
-                    let fixed = built_in.contains(&name.as_str());
-                    (
-                        name,
-                        meaning.kind.to_string(),
-                        meaning.direction.to_string(),
-                        fixed,
-                    )
+                .map(|(name, meaning)| ActionLine {
+                    built_in: built_in.contains(&name.as_str()),
+                    name: name.to_string(),
+                    kind: meaning.kind.to_string(),
+                    direction: meaning.direction.to_string(),
                 })
                 .collect(),
-            catalog.retired.keys().map(ToString::to_string).collect(),
-        )
+            retired: catalog.retired.keys().map(ToString::to_string).collect(),
+        }
     });
     Ok(PartnersPage {
         c: signed_in.chrome_with(notice),
