@@ -230,7 +230,7 @@ impl App {
         };
         self.commands
             .record(
-                &key_id.to_string(),
+                &uuid::Uuid::now_v7().to_string(),
                 API_KEY_STREAM_TYPE,
                 &used,
                 CommandContext {

@@ -198,7 +198,7 @@ impl CommandHandler {
     }
 
     /// Appends `event` to a stream that is only ever appended to, never folded (what an API key
-    /// did): whatever the stream's version, so concurrent writers never conflict.
+    /// did), whatever the stream's version.
     #[tracing::instrument(skip_all, fields(stream_type, stream_id = %stream_id, event = event.event_type()))]
     pub async fn record<E: DomainEvent>(
         &self,

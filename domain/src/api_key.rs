@@ -1,12 +1,14 @@
-//! What an organization's API keys do: every authenticated use is a fact of the log, on a stream
-//! of the key's own (its creation and revocation are the organization's events). Uses are only
-//! ever appended, never folded, so concurrent requests of one key never contend.
+//! What an organization's API keys do: every authenticated use is a fact of the log (a key's
+//! creation and revocation are the organization's events). Each use is a stream of its own,
+//! appended once and never folded: the log's writer commits appends to distinct streams
+//! together, so the concurrent requests of one key are recorded in the same commits rather than
+//! one after another.
 
 use crate::{ApiKeyId, DomainEvent, OrganizationId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-/// The stream type of a key's uses; the stream id is the key's id.
-pub const API_KEY_STREAM_TYPE: &str = "api-key";
+/// The stream type of a key's uses; each use's stream id is fresh (the event names the key).
+pub const API_KEY_STREAM_TYPE: &str = "api-key-use";
 
 /// What a key did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -239,6 +239,13 @@ impl Projection for Activity {
                 domain::without_secrets(record.payload.clone()),
                 personal_fields,
             );
+            // A key's use is a stream of its own: the row is about the key.
+            let (resource_type, resource_id) = match fact {
+                Fact::ApiKey(domain::api_key::ApiKeyEvent::ApiKeyUsed { key_id, .. }) => {
+                    ("api-key".to_owned(), key_id.to_string())
+                }
+                _ => (record.stream_type.clone(), record.stream_id.clone()),
+            };
             if record.event_type == USER_FORGOTTEN {
                 forgotten.push(record.stream_id.as_str());
             }
@@ -249,8 +256,8 @@ impl Projection for Activity {
                 metadata.actor.id.clone().into(),
                 eventstore::sql::label(&metadata.actor.kind).into(),
                 record.event_type.clone().into(),
-                record.stream_type.clone().into(),
-                record.stream_id.clone().into(),
+                resource_type.into(),
+                resource_id.into(),
                 subject.into(),
                 organization.into(),
                 metadata.ip.clone().into(),
