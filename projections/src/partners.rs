@@ -6,7 +6,8 @@ use crate::events::Fact;
 use crate::{ApplyError, Projection, Table, Tables};
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use domain::partner::RecordEvent;
+use domain::Aggregate;
+use domain::partner::{RecordAggregate, RecordEvent};
 use eventstore::sql::{Arg, Tx, insert_rows};
 use eventstore::{EventMetadata, RecordedEvent};
 use std::collections::BTreeMap;
@@ -95,6 +96,11 @@ impl Projection for Partners {
         let mut rows = Vec::new();
         let mut days: BTreeMap<DayKey, i64> = BTreeMap::new();
         for record in events {
+            // Only partner records are read: another stream's event that does not read stops
+            // the read model that folds it, not this one.
+            if record.stream_type != RecordAggregate::STREAM_TYPE {
+                continue;
+            }
             let Fact::PartnerRecord(RecordEvent::PartnerActivityRecorded {
                 record_id,
                 organization_id,
