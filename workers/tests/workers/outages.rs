@@ -200,7 +200,15 @@ async fn an_s3_outage_delays_the_folders_and_loses_nothing(backend: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(written.is_some(), "user_info.json after the outage");
-    let keys = store.list(&format!("accounts/{ann}/")).await.expect("list");
+    // The folder's three keys are written one after another: wait for the last.
+    let mut keys = Vec::new();
+    for _ in 0..50 {
+        keys = store.list(&format!("accounts/{ann}/")).await.expect("list");
+        if keys.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(keys.len(), 3, "{keys:?}");
     assert_eq!(f.dead_letters().await, 0);
 }
