@@ -130,7 +130,7 @@ impl FromRequestParts<crate::AppState> for RequestContext {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        _state: &crate::AppState,
+        state: &crate::AppState,
     ) -> Result<Self, Self::Rejection> {
         let header = |name: &str| {
             parts
@@ -139,10 +139,18 @@ impl FromRequestParts<crate::AppState> for RequestContext {
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned)
         };
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip().to_string());
+            .map(|info| {
+                client_address(info.0.ip(), &forwarded, &state.trusted_proxies).to_string()
+            });
         let user_agent = header("user-agent").map(|agent| agent.chars().take(512).collect());
         Ok(Self {
             ip,
@@ -150,6 +158,37 @@ impl FromRequestParts<crate::AppState> for RequestContext {
             request_id: header(REQUEST_ID.as_str()),
         })
     }
+}
+
+/// The client's address: the connection's, unless it comes from a trusted proxy
+/// (`server.trusted_proxies`); then `X-Forwarded-For` is read from the right, past every
+/// trusted proxy, to the first address that is not one. An entry that does not read as an
+/// address ends the walk at the proxy that passed it on, so a client cannot forge what lies
+/// beyond the proxies.
+pub fn client_address(
+    peer: std::net::IpAddr,
+    forwarded_for: &[&str],
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |address: &std::net::IpAddr| trusted.iter().any(|net| net.contains(address));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    let hops = forwarded_for
+        .iter()
+        .flat_map(|header| header.split(','))
+        .collect::<Vec<_>>();
+    for hop in hops.into_iter().rev() {
+        let Ok(address) = hop.trim().parse::<std::net::IpAddr>() else {
+            break;
+        };
+        client = address;
+        if !is_trusted(&address) {
+            break;
+        }
+    }
+    client
 }
 
 /// The header a client sends to make a command safe to retry.
@@ -295,6 +334,54 @@ pub fn etag(version: u64) -> axum::http::HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn nets(ranges: &[&str]) -> Vec<ipnet::IpNet> {
+        ranges
+            .iter()
+            .map(|range| range.parse().expect("range"))
+            .collect()
+    }
+
+    fn ip(text: &str) -> std::net::IpAddr {
+        text.parse().expect("address")
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_trusted_proxies() {
+        let proxies = nets(&["10.0.0.0/8", "127.0.0.1/32"]);
+        // Not through a trusted proxy: the connection's address, whatever the header says.
+        assert_eq!(
+            client_address(ip("203.0.113.5"), &["198.51.100.7"], &proxies),
+            ip("203.0.113.5")
+        );
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &["198.51.100.7"], &[]),
+            ip("127.0.0.1")
+        );
+        // Through two proxies: the first address from the right that is not one.
+        assert_eq!(
+            client_address(
+                ip("127.0.0.1"),
+                &["6.6.6.6, 198.51.100.7", "10.1.2.3"],
+                &proxies
+            ),
+            ip("198.51.100.7")
+        );
+        // Nothing forwarded, or garbage: the nearest trusted hop.
+        assert_eq!(
+            client_address(ip("10.0.0.9"), &[], &proxies),
+            ip("10.0.0.9")
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.9"), &["not-an-address, 10.0.0.2"], &proxies),
+            ip("10.0.0.2")
+        );
+        // IPv6 too.
+        assert_eq!(
+            client_address(ip("10.0.0.9"), &["2001:db8::1"], &proxies),
+            ip("2001:db8::1")
+        );
+    }
 
     #[derive(Debug, serde::Deserialize)]
     #[expect(dead_code, reason = "only deserialized")]

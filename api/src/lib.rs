@@ -64,6 +64,8 @@ pub struct AppServices {
     pub metrics: metrics::Metrics,
     /// Where the pages are served, and the key their forms are signed with.
     pub pages: pages::PageSettings,
+    /// Proxies whose `X-Forwarded-For` is believed (`server.trusted_proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl std::ops::Deref for AppServices {

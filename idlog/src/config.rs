@@ -413,6 +413,10 @@ pub struct ServerSettings {
     /// A GeoIP2 or GeoLite2 Country database (`.mmdb`): sign-ins are then placed in a country
     /// as well as at their address. Unset: the address alone.
     pub geoip_database: Option<PathBuf>,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed: the client's
+    /// address is then the first one, from the right, that is not a trusted proxy. Empty (the
+    /// default): the connection's address, whatever the headers say.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -422,6 +426,7 @@ impl Default for ServerSettings {
             port: 8080,
             default_language: "en".into(),
             geoip_database: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct Options {
     pub public_url: Option<String>,
     /// A GeoIP country database (`server.geoip_database`).
     pub geoip_database: Option<std::path::PathBuf>,
+    /// Proxies whose `X-Forwarded-For` is believed (`server.trusted_proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Options {
@@ -62,6 +64,7 @@ impl Default for Options {
             messages: false,
             public_url: None,
             geoip_database: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -409,6 +412,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
             options.public_url.as_deref().unwrap_or(&address),
             &TOKEN_KEY,
         ),
+        trusted_proxies: options.trusted_proxies.clone(),
     });
     let background = state.background.clone();
     let commands = state.commands.clone();

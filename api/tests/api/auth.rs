@@ -822,3 +822,72 @@ test_both_backends!(
     an_expired_reset_token_is_refused,
     too_many_attempts_are_limited_with_retry_after,
 );
+
+/// Signs in through `forwarded_for` on a server trusting `trusted`; answers the address the
+/// session and the login's activity row recorded.
+async fn recorded_address(
+    backend: Backend,
+    trusted: &[&str],
+    forwarded_for: &str,
+) -> (String, String) {
+    let app = spawn_app_with(
+        backend,
+        Options {
+            trusted_proxies: trusted
+                .iter()
+                .map(|range| range.parse().expect("range"))
+                .collect(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let user = app.register("ann@example.com", PASSWORD).await;
+    let login = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"login": "ann@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    let token = login.json::<Value>().await.expect("json")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let sessions: Value = app
+        .get_with_token("/api/v1/auth/sessions", &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let head = app.head_position().await;
+    let activity: Value = app
+        .get_with_token(
+            &format!("/api/v1/users/{user}/activity?action=LoginSucceeded&min_position={head}"),
+            &token,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    (
+        sessions[0]["ip"].as_str().unwrap_or_default().to_owned(),
+        activity["items"][0]["ip"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+async fn x_forwarded_for_is_believed_only_from_trusted_proxies(backend: Backend) {
+    let behind_proxy = recorded_address(backend, &["127.0.0.0/8"], "198.51.100.7, 127.0.0.1").await;
+    assert_eq!(
+        behind_proxy,
+        ("198.51.100.7".to_owned(), "198.51.100.7".to_owned())
+    );
+    let forged = recorded_address(backend, &[], "198.51.100.7").await;
+    assert_eq!(forged, ("127.0.0.1".to_owned(), "127.0.0.1".to_owned()));
+}
+
+test_both_backends!(x_forwarded_for_is_believed_only_from_trusted_proxies);

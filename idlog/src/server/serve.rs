@@ -88,6 +88,7 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         objects,
         Some(Arc::new(administration)),
     )?;
+    let trusted_proxies = super::wiring::trusted_proxies(&settings)?;
     let state = AppState::new(AppServices {
         app: Arc::new(app),
         metrics: api::metrics::Metrics::new(api::metrics::MetricsAccess {
@@ -99,6 +100,7 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             separate_listener: settings.metrics.listen.is_some(),
         }),
         pages,
+        trusted_proxies,
     });
     tokio::spawn(follow_key_set(
         jwt_keys_path(&settings),

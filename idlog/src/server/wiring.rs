@@ -384,3 +384,48 @@ pub fn application(
         },
     })
 }
+
+/// `server.trusted_proxies` as ranges: each a CIDR range or a single address.
+pub fn trusted_proxies(settings: &Settings) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    settings
+        .server
+        .trusted_proxies
+        .iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "server.trusted_proxies: {entry:?} is neither an address nor a CIDR range"
+                    )
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod trusted_proxy_tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxies_are_ranges_or_single_addresses_and_nothing_else() {
+        let mut settings = Settings::default();
+        settings.server.trusted_proxies = vec!["10.0.0.0/8".into(), " 127.0.0.1 ".into()];
+        let ranges = trusted_proxies(&settings).expect("valid");
+        assert_eq!(
+            ranges,
+            vec![
+                "10.0.0.0/8".parse::<ipnet::IpNet>().expect("range"),
+                "127.0.0.1/32".parse().expect("range"),
+            ]
+        );
+        settings.server.trusted_proxies = vec!["proxy.internal".into()];
+        let refused = trusted_proxies(&settings).expect_err("refused");
+        assert!(
+            refused.to_string().contains("server.trusted_proxies"),
+            "{refused}"
+        );
+    }
+}
