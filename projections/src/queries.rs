@@ -89,6 +89,23 @@ impl Binds {
         self.args.push(arg.into());
         format!("${}", self.args.len())
     }
+
+    /// `column IN (...)` over `values`, bound; none matches when `values` is empty.
+    fn one_of(&mut self, column: &str, values: &[String]) -> String {
+        if values.is_empty() {
+            return "1 = 0".to_owned();
+        }
+        let placeholders: Vec<String> = values
+            .iter()
+            .map(|value| self.push(value.clone()))
+            .collect();
+        format!("{column} IN ({})", placeholders.join(", "))
+    }
+}
+
+/// The first day of a window of `days` days ending `today`.
+fn window_start(today: chrono::NaiveDate, days: u32) -> chrono::NaiveDate {
+    today - chrono::Days::new(u64::from(days.saturating_sub(1)))
 }
 
 fn escape_like(text: &str) -> String {

@@ -66,7 +66,7 @@ impl Queries {
         let organizations = self.view("organizations");
         let daily = self.view("daily");
         let today = Utc::now().date_naive();
-        let first_day = today - chrono::Days::new(u64::from(days.saturating_sub(1)));
+        let first_day = super::window_start(today, days);
         let month_start = today - chrono::Days::new(29);
         let mut binds = Binds::default();
         let now = binds.push(Utc::now());

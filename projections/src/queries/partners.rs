@@ -145,16 +145,7 @@ impl Queries {
         let records = self.view("partner_records");
         let mut binds = Binds::default();
         let mut conditions = vec![format!("organization_id = {}", binds.push(organization))];
-        if filter.kinds.is_empty() {
-            conditions.push("1 = 0".to_owned());
-        } else {
-            let kinds: Vec<String> = filter
-                .kinds
-                .iter()
-                .map(|kind| binds.push(kind.clone()))
-                .collect();
-            conditions.push(format!("kind IN ({})", kinds.join(", ")));
-        }
+        conditions.push(binds.one_of("kind", &filter.kinds));
         for (column, value) in [
             ("action", &filter.action),
             ("status", &filter.status),
@@ -198,19 +189,14 @@ impl Queries {
     ) -> Result<TransactionFigures, QueryError> {
         let daily = self.view("partner_daily");
         let today = Utc::now().date_naive();
-        let first_day = today - chrono::Days::new(u64::from(days.saturating_sub(1)));
+        let first_day = super::window_start(today, days);
         let mut binds = Binds::default();
         let mut conditions = vec![
             format!("day >= {}", binds.push(first_day)),
             format!("day <= {}", binds.push(today)),
         ];
         if let Some(scope) = scope {
-            let ids: Vec<String> = scope.iter().map(|id| binds.push(id.clone())).collect();
-            conditions.push(if ids.is_empty() {
-                "1 = 0".to_owned()
-            } else {
-                format!("organization_id IN ({})", ids.join(", "))
-            });
+            conditions.push(binds.one_of("organization_id", scope));
         }
         let rows: Vec<(NaiveDate, String, String, String, i64)> = sql::fetch_all(
             &self.database,
@@ -286,19 +272,14 @@ impl Queries {
     ) -> Result<Vec<PartnerLine>, QueryError> {
         let daily = self.view("partner_daily");
         let organizations = self.view("organizations");
-        let first_day =
-            Utc::now().date_naive() - chrono::Days::new(u64::from(days.saturating_sub(1)));
+        let first_day = super::window_start(Utc::now().date_naive(), days);
         let mut binds = Binds::default();
         let mut conditions = vec![
             format!("d.day >= {}", binds.push(first_day)),
             "d.kind = 'transaction'".to_owned(),
         ];
         if let Some(scope) = scope {
-            let ids: Vec<String> = scope.iter().map(|id| binds.push(id.clone())).collect();
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            conditions.push(format!("d.organization_id IN ({})", ids.join(", ")));
+            conditions.push(binds.one_of("d.organization_id", scope));
         }
         let statement = format!(
             "SELECT d.organization_id, o.name, o.partner_code, \
