@@ -36,6 +36,10 @@ pub fn not_found(resource: Resource) -> Problem {
         Resource::PartnerAction => {
             Problem::new(StatusCode::NOT_FOUND, "action-not-found", "No such action")
         }
+        Resource::IpBlock => {
+            Problem::new(StatusCode::NOT_FOUND, "ip-block-not-found", "No such block")
+                .with_detail("The address or range is not blocked.")
+        }
         Resource::Anything => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found"),
     }
 }
@@ -189,6 +193,71 @@ impl From<AppError> for Problem {
             .with_detail(format!(
                 "Your organization is {status}; its members cannot log in."
             )),
+            AppError::Wallet(error) => command_problem(error, |error| {
+                use domain::wallet::WalletError as E;
+                match error {
+                    E::NoWallet => Problem::new(
+                        StatusCode::NOT_FOUND,
+                        "wallet-not-found",
+                        "No wallet",
+                    )
+                    .with_detail("The user's wallet is not open yet."),
+                    E::InvalidAmount => {
+                        Problem::validation().with_field("/amount", error.to_string())
+                    }
+                    E::InsufficientFunds { .. } => Problem::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "insufficient-funds",
+                        "Insufficient funds",
+                    )
+                    .with_detail(error.to_string()),
+                    E::BalanceLimit => Problem::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "balance-limit",
+                        "Balance limit",
+                    )
+                    .with_detail(error.to_string()),
+                    E::Frozen => Problem::new(
+                        StatusCode::CONFLICT,
+                        "wallet-frozen",
+                        "The wallet is frozen",
+                    )
+                    .with_detail("Unfreeze it before crediting or debiting it."),
+                }
+            }),
+            AppError::IdempotencyKeyRequired => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency-key-required",
+                "Idempotency-Key required",
+            )
+            .with_detail(
+                "Credits and debits are made with an Idempotency-Key header, so that a retry \
+                 moves credits once.",
+            ),
+            AppError::AddressBlocked => Problem::new(
+                StatusCode::FORBIDDEN,
+                "address-blocked",
+                "Address blocked",
+            )
+            .with_detail(
+                "Requests from your network address are blocked. If you think this is a mistake, \
+                 contact the administrators.",
+            ),
+            AppError::IpBlocks(error) => command_problem(error, |error| {
+                use domain::ip_block::IpBlockError as E;
+                match error {
+                    E::ExpiryPassed => {
+                        Problem::validation().with_field("/expires_at", error.to_string())
+                    }
+                    E::ListFull => Problem::new(
+                        StatusCode::CONFLICT,
+                        "ip-block-list-full",
+                        "The block list is full",
+                    )
+                    .with_detail(error.to_string()),
+                    E::NotBlocked => not_found(Resource::IpBlock),
+                }
+            }),
             AppError::InvalidToken => Problem::invalid_token(),
             AppError::Unavailable(detail) => Problem::unavailable(&detail),
             AppError::Internal(error) => Problem::internal(error.as_ref()),
@@ -370,6 +439,12 @@ pub fn route_operations(operation_id: &str) -> Option<&'static [Operation]> {
         "partner" => &[O::ReadOrganization],
         "permissions" => &[O::ReadPermissionCatalog],
         "define_permission" | "retire_permission" => &[O::ManagePermissionCatalog],
+        "ip_blocks" => &[O::ReadIpBlocks],
+        "wallet" | "wallet_history" => &[O::ReadWallet],
+        "credit_wallet" | "debit_wallet" | "freeze_wallet" | "unfreeze_wallet" => {
+            &[O::ManageWallet]
+        }
+        "block_ip" | "unblock_ip" => &[O::ManageIpBlocks],
         "add_member_route" => &[O::AddMember],
         "change_member" => &[O::ChangeMember],
         "remove_member" => &[O::RemoveMember],

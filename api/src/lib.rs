@@ -200,6 +200,27 @@ pub fn router(state: AppState) -> Router {
                 .delete(routes::users::delete_user),
         )
         .route("/users/{id}/history", get(routes::audit::user_history))
+        .route("/users/{id}/wallet", get(routes::wallets::wallet))
+        .route(
+            "/users/{id}/wallet/history",
+            get(routes::wallets::wallet_history),
+        )
+        .route(
+            "/users/{id}/wallet/credit",
+            post(routes::wallets::credit_wallet),
+        )
+        .route(
+            "/users/{id}/wallet/debit",
+            post(routes::wallets::debit_wallet),
+        )
+        .route(
+            "/users/{id}/wallet/freeze",
+            post(routes::wallets::freeze_wallet),
+        )
+        .route(
+            "/users/{id}/wallet/unfreeze",
+            post(routes::wallets::unfreeze_wallet),
+        )
         .route("/partners/{code}", get(routes::organizations::partner))
         .route(
             "/permissions",
@@ -208,6 +229,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/permissions/{name}",
             axum::routing::delete(routes::organizations::retire_permission),
+        )
+        .route(
+            "/ip-blocks",
+            get(routes::ip_blocks::ip_blocks).post(routes::ip_blocks::block_ip),
+        )
+        .route(
+            "/ip-blocks/{network}",
+            axum::routing::delete(routes::ip_blocks::unblock_ip),
         )
         .route("/audit/events", get(routes::audit::events))
         .route("/audit/verify", get(routes::audit::verify))

@@ -2,8 +2,8 @@
 
 use crate::problem::Problem;
 use crate::routes::{
-    admin, api_keys, audit, auth, invitations, mfa, organizations, partners, privacy, profiles,
-    queries, users, verification,
+    admin, api_keys, audit, auth, invitations, ip_blocks, mfa, organizations, partners, privacy,
+    profiles, queries, users, verification, wallets,
 };
 use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -112,6 +112,15 @@ use utoipa::{Modify, OpenApi};
         admin::retry_read_model,
         admin::skip_read_model,
         admin::retry_worker_letters,
+        wallets::wallet,
+        wallets::wallet_history,
+        wallets::credit_wallet,
+        wallets::debit_wallet,
+        wallets::freeze_wallet,
+        wallets::unfreeze_wallet,
+        ip_blocks::ip_blocks,
+        ip_blocks::block_ip,
+        ip_blocks::unblock_ip,
         audit::user_history,
         audit::events,
         audit::verify,
@@ -124,10 +133,11 @@ use utoipa::{Modify, OpenApi};
         (name = "mfa", description = "Two-factor authentication (TOTP)"),
         (name = "verification", description = "Email and phone verification"),
         (name = "users", description = "User administration, and one's own user"),
+        (name = "wallets", description = "Users' wallets: balances in credits, their history, credits and debits"),
         (name = "organizations", description = "Organizations (partners) and their members"),
         (name = "partners", description = "Partners' file transfers and transactions, their figures, and the catalog of actions"),
         (name = "queries", description = "Read models: users list and search, sessions, activity, analytics, organizations"),
-        (name = "admin", description = "Operators' actions: storage verification and repair, the delivery log"),
+        (name = "admin", description = "Operators' actions: storage verification and repair, the delivery log, the IP block list"),
         (name = "audit", description = "Auditors: the log as NDJSON, chain verification, signed checkpoints, users' histories and past states"),
         (name = "health", description = "Liveness and readiness"),
     )

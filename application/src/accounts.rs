@@ -140,6 +140,7 @@ impl App {
         context: &RequestContext,
         registration: Registration,
     ) -> Result<Registered, AppError> {
+        self.refuse_blocked_address(context).await?;
         self.rate_limits
             .register_per_ip
             .check(context.ip.as_deref().unwrap_or_default())?;

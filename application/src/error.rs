@@ -33,6 +33,9 @@ pub enum Resource {
     /// An action of the partner activity catalog.
     #[strum(serialize = "action")]
     PartnerAction,
+    /// A block of the IP block list.
+    #[strum(serialize = "IP block")]
+    IpBlock,
     /// Anything else (an operation whose target is the whole installation).
     Anything,
 }
@@ -69,6 +72,18 @@ pub enum AppError {
     /// A partner activity record failed.
     #[error("{0}")]
     PartnerRecord(CommandError<domain::partner::RecordError>),
+    /// A wallet command failed.
+    #[error("{0}")]
+    Wallet(CommandError<domain::wallet::WalletError>),
+    /// A command that moves something (a wallet's credits) came without an idempotency key.
+    #[error("an Idempotency-Key is required")]
+    IdempotencyKeyRequired,
+    /// A change of the IP block list failed.
+    #[error("{0}")]
+    IpBlocks(CommandError<domain::ip_block::IpBlockError>),
+    /// The request's address is blocked: no sign-up, sign-in, refresh or password reset from it.
+    #[error("the address is blocked")]
+    AddressBlocked,
     /// A permission flag that may not be given now (not in the catalog, or retired).
     #[error("/permissions: {flag} is not in the catalog")]
     NotGrantable {
@@ -202,6 +217,18 @@ impl AppError {
 impl From<CommandError<domain::catalog::CatalogError>> for AppError {
     fn from(error: CommandError<domain::catalog::CatalogError>) -> Self {
         Self::Catalog(error)
+    }
+}
+
+impl From<CommandError<domain::wallet::WalletError>> for AppError {
+    fn from(error: CommandError<domain::wallet::WalletError>) -> Self {
+        Self::Wallet(error)
+    }
+}
+
+impl From<CommandError<domain::ip_block::IpBlockError>> for AppError {
+    fn from(error: CommandError<domain::ip_block::IpBlockError>) -> Self {
+        Self::IpBlocks(error)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod context;
 pub mod credentials;
 mod error;
 pub mod invitations;
+pub mod ip_blocks;
 pub mod login;
 pub mod mfa;
 pub mod notifications;
@@ -36,6 +37,7 @@ pub mod settings;
 pub mod users;
 pub mod verification;
 pub mod views;
+pub mod wallets;
 
 pub use context::RequestContext;
 pub use error::{AppError, Resource};

@@ -158,6 +158,7 @@ impl App {
         context: &RequestContext,
         login: PasswordLogin,
     ) -> Result<SignIn<S>, AppError> {
+        self.refuse_blocked_address(context).await?;
         let typed = login.login.trim();
         self.rate_limits
             .login_per_ip
@@ -260,6 +261,7 @@ impl App {
         context: &RequestContext,
         login: SecondFactorLogin,
     ) -> Result<S, AppError> {
+        self.refuse_blocked_address(context).await?;
         let user_id = self
             .access_tokens
             .current()
@@ -451,6 +453,7 @@ impl App {
         context: &RequestContext,
         refresh_token: &SecretString,
     ) -> Result<Tokens, AppError> {
+        self.refuse_blocked_address(context).await?;
         self.rate_limits
             .refresh_per_ip
             .check(context.ip.as_deref().unwrap_or_default())?;

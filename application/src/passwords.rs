@@ -93,11 +93,12 @@ impl App {
     /// Sends a reset link if `email` belongs to an active account. The work happens after the
     /// caller is answered, so neither its result nor its duration says anything.
     #[tracing::instrument(skip_all)]
-    pub fn forgot_password(
+    pub async fn forgot_password(
         self: &Arc<Self>,
         context: &RequestContext,
         email: &str,
     ) -> Result<(), AppError> {
+        self.refuse_blocked_address(context).await?;
         let email = email.trim().to_owned();
         self.rate_limits
             .forgot_per_ip
@@ -155,6 +156,7 @@ impl App {
         token: SecretString,
         new_password: SecretString,
     ) -> Result<(), AppError> {
+        self.refuse_blocked_address(context).await?;
         let invalid = || AppError::User(CommandError::Rejected(UserError::InvalidToken));
         let user_id = TokenMinter::user_of(token.expose_secret()).ok_or_else(invalid)?;
         let user = self

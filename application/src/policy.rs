@@ -413,6 +413,14 @@ pub enum Operation {
     ManagePartnerActions,
     /// Define and retire permission flags.
     ManagePermissionCatalog,
+    /// Read a user's wallet and its history.
+    ReadWallet,
+    /// Credit, debit, freeze and unfreeze a user's wallet.
+    ManageWallet,
+    /// Read the list of blocked addresses and ranges.
+    ReadIpBlocks,
+    /// Block and unblock addresses and ranges.
+    ManageIpBlocks,
     /// Read the read models' and workers' positions, lag and dead letters.
     ReadProcessing,
     /// Retry or skip dead letters of read models and workers.
@@ -474,7 +482,9 @@ impl Operation {
             // One's own password is changed with the current one; one does not vouch for
             // oneself.
             | O::SetPassword
-            | O::VerifyByHand => Rule {
+            | O::VerifyByHand
+            // Nobody moves credits in or out of their own wallet.
+            | O::ManageWallet => Rule {
                 not_on_oneself: true,
                 ..ADMINISTRATORS
             },
@@ -488,7 +498,8 @@ impl Operation {
             O::ReadUserSessions
             | O::ReadUserActivity
             | O::ReadNotifications
-            | O::ReadDevices => PERSON_OR_READERS,
+            | O::ReadDevices
+            | O::ReadWallet => PERSON_OR_READERS,
             O::ReadUserHistory => Rule {
                 person: true,
                 global: AUDITORS,
@@ -502,6 +513,7 @@ impl Operation {
             | O::AddMember
             | O::ManageStorage
             | O::ManagePermissionCatalog
+            | O::ManageIpBlocks
             | O::ManagePartnerActions
             | O::ReadProcessing
             | O::ResolveDeadLetters => ADMINISTRATORS,
@@ -564,7 +576,7 @@ impl Operation {
                 global: READERS,
                 ..NONE
             },
-            O::ListActivity => Rule {
+            O::ListActivity | O::ReadIpBlocks => Rule {
                 global: READERS,
                 ..NONE
             },

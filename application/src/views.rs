@@ -50,6 +50,19 @@ pub struct UserView {
     #[schema(value_type = Option<String>, format = DateTime)]
     #[serde(serialize_with = "domain::time::micros_option")]
     pub last_login_at: Option<Timestamp>,
+    /// The wallet, when it is open and the caller may read it (not in views of the past).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<WalletSummary>,
+}
+
+/// A wallet as a user's view shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WalletSummary {
+    /// Credits in it.
+    pub balance: u64,
+    /// `active` or `frozen`.
+    #[schema(value_type = String, example = "active")]
+    pub status: domain::wallet::WalletStatus,
 }
 
 /// `not_verified`, `email_verified`, `phone_verified` or `both_verified`.
@@ -86,6 +99,13 @@ impl UserView {
             created_at: user.created_at,
             updated_at: user.updated_at,
             last_login_at: user.last_login_at,
+            wallet: None,
         }
+    }
+
+    /// The view with `wallet` shown.
+    pub fn with_wallet(mut self, wallet: Option<WalletSummary>) -> Self {
+        self.wallet = wallet;
+        self
     }
 }

@@ -8,6 +8,7 @@
 mod claims;
 mod reader;
 pub mod tokens;
+mod turns;
 
 pub use claims::ClaimHasher;
 pub use reader::{AsOf, Current, DEFAULT_CACHED_STREAMS, Loaded, StateReader};
@@ -101,6 +102,7 @@ pub struct CommandHandler {
     reader: StateReader,
     claims: ClaimHasher,
     max_retries: usize,
+    turns: std::sync::Arc<turns::StreamTurns>,
 }
 
 impl CommandHandler {
@@ -110,6 +112,7 @@ impl CommandHandler {
             reader: StateReader::new(log, DEFAULT_CACHED_STREAMS),
             claims,
             max_retries: DEFAULT_MAX_RETRIES,
+            turns: Default::default(),
         }
     }
 
@@ -139,6 +142,15 @@ impl CommandHandler {
         stream_id: &str,
     ) -> Result<Current<A>, CommandError<A::Error>> {
         self.reader.followed::<A>(stream_id).await
+    }
+
+    /// A singleton stream's state as this process has followed the log: see
+    /// [`StateReader::followed_singleton`].
+    pub async fn followed_singleton<A: Aggregate>(
+        &self,
+        stream_id: &str,
+    ) -> Result<Current<A>, CommandError<A::Error>> {
+        self.reader.followed_singleton::<A>(stream_id).await
     }
 
     /// Sets how often a command is decided again after losing a race.
@@ -263,6 +275,8 @@ impl CommandHandler {
                 )
                 .await;
         }
+        // One command at a time per stream in this process (see `turns`).
+        let _turn = self.turns.take(stream_id).await;
         let mut attempt = 0;
         // The first decision may be on a state from memory (the caller's, or as followed): the
         // append's version check catches one that is out of date. Refusals, If-Match conflicts

@@ -238,6 +238,15 @@ impl StateReader {
         &self,
         stream_id: &str,
     ) -> Result<Current<A>, CommandError<A::Error>> {
+        self.read_current::<A>(stream_id, false).await
+    }
+
+    /// As [`Self::current`]; with `keep_absent`, a stream that does not exist is cached too.
+    async fn read_current<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        keep_absent: bool,
+    ) -> Result<Current<A>, CommandError<A::Error>> {
         // Taken before the read: every change up to here is in what the read sees.
         let as_of = self.log.changes_through();
         let (mut state, mut version) = self
@@ -258,7 +267,7 @@ impl StateReader {
             state = A::evolve(state, &event);
             version = record.stream_version;
         }
-        if version > 0 {
+        if version > 0 || keep_absent {
             // Also when nothing was new: the state is now known current as of `as_of`.
             self.cache.put::<A>(stream_id, &state, version, as_of);
         }
@@ -276,6 +285,24 @@ impl StateReader {
         stream_id: &str,
     ) -> Result<Current<A>, CommandError<A::Error>> {
         Ok(self.followed_or_read::<A>(stream_id).await?.0)
+    }
+
+    /// As [`Self::followed`], for a stream that stands for something every request of a kind
+    /// reads (the IP block list): its absence is kept in memory too, so that an installation
+    /// that never began the stream does not read it on each of those requests. (Other streams'
+    /// absence is not kept: ids from requests would fill the cache with streams that never
+    /// come to be.)
+    #[tracing::instrument(skip(self), fields(stream_type = A::STREAM_TYPE))]
+    pub async fn followed_singleton<A: Aggregate>(
+        &self,
+        stream_id: &str,
+    ) -> Result<Current<A>, CommandError<A::Error>> {
+        if self.log.changes_caught_up()
+            && let Some((state, version, true)) = self.cache.get::<A>(stream_id)
+        {
+            return Ok(Current { state, version });
+        }
+        self.read_current::<A>(stream_id, true).await
     }
 
     /// As [`Self::followed`]; true with the state when it was read from the log just now.

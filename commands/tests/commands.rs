@@ -437,6 +437,71 @@ async fn followed_states_need_no_read_and_follow_other_processes(backend: Backen
     assert_eq!(remembered.version, registered_version + 1);
 }
 
+/// A singleton stream (the IP block list) is kept in memory while it does not exist too, and
+/// follows what another process appends to it.
+async fn a_singletons_absence_is_remembered_and_its_changes_followed(backend: Backend) {
+    use domain::ip_block::{IP_BLOCKS_STREAM, IpBlockAggregate, IpBlockCommand, parse_network};
+    let db = TestDb::new(backend).await.expect("test database");
+    let opened = db.open().await.expect("open");
+    let first = CommandHandler::new(opened.log, ClaimHasher::new([42; 32]));
+    let second = CommandHandler::new(
+        db.open().await.expect("open").log,
+        ClaimHasher::new([42; 32]),
+    );
+    let absent = first
+        .followed_singleton::<IpBlockAggregate>(IP_BLOCKS_STREAM)
+        .await
+        .expect("read");
+    assert_eq!(absent.version, 0);
+    let block = IpBlockCommand::Block {
+        network: parse_network("192.0.2.1").expect("address"),
+        reason: domain::values::Reason::parse("testing").expect("reason"),
+        expires_at: None,
+        at: Utc::now(),
+    };
+    second
+        .execute::<IpBlockAggregate>(IP_BLOCKS_STREAM, block, CommandContext::default())
+        .await
+        .expect("block");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let followed = first
+            .followed_singleton::<IpBlockAggregate>(IP_BLOCKS_STREAM)
+            .await
+            .expect("followed");
+        if followed.version == 1 {
+            assert_eq!(followed.state.blocks.len(), 1);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the block never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // From memory from now on, with no database.
+    opened.database.close().await;
+    let remembered = first
+        .followed_singleton::<IpBlockAggregate>(IP_BLOCKS_STREAM)
+        .await
+        .expect("from memory");
+    assert_eq!(remembered.version, 1);
+    // An absent singleton is remembered as well.
+    let other = TestDb::new(backend).await.expect("test database");
+    let other_opened = other.open().await.expect("open");
+    let third = CommandHandler::new(other_opened.log, ClaimHasher::new([42; 32]));
+    third
+        .followed_singleton::<IpBlockAggregate>(IP_BLOCKS_STREAM)
+        .await
+        .expect("read");
+    other_opened.database.close().await;
+    let still_absent = third
+        .followed_singleton::<IpBlockAggregate>(IP_BLOCKS_STREAM)
+        .await
+        .expect("from memory");
+    assert_eq!(still_absent.version, 0);
+}
+
 /// A command decided on an out-of-date state is checked against the log before it is refused,
 /// conflicts with If-Match, or is found to change nothing.
 async fn a_decision_on_an_old_state_is_checked_against_the_log(backend: Backend) {
@@ -514,6 +579,7 @@ async fn a_decision_on_an_old_state_is_checked_against_the_log(backend: Backend)
 test_both_backends!(
     a_cached_state_sees_what_another_process_appended,
     followed_states_need_no_read_and_follow_other_processes,
+    a_singletons_absence_is_remembered_and_its_changes_followed,
     a_decision_on_an_old_state_is_checked_against_the_log,
     one_of_fifty_concurrent_registrations_of_an_email_wins,
     parallel_failed_logins_lock_after_exactly_the_limit,

@@ -10,12 +10,14 @@ pub mod api_key;
 pub mod audit;
 pub mod catalog;
 pub mod ids;
+pub mod ip_block;
 pub mod organization;
 pub mod partner;
 pub mod session;
 pub mod time;
 pub mod user;
 pub mod values;
+pub mod wallet;
 
 #[cfg(test)]
 mod testing;

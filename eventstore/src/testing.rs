@@ -25,8 +25,9 @@ pub enum Backend {
     Postgres,
 }
 
-/// A fresh, empty, migrated database for one test. Its SQLite folder lives as long as it does;
-/// PostgreSQL test databases are named `idlog_test_*` and dropped by the test command's next run.
+/// A fresh, empty, migrated database for one test, removed when it is dropped: its SQLite folder
+/// with it, its PostgreSQL database (named `idlog_test_*`) by a `DROP DATABASE`. A test that
+/// panics still drops it; one killed mid-run leaves it to the test command's next run.
 #[derive(Debug)]
 pub struct TestDb {
     /// The URL to open it with (again, to simulate a restart).
@@ -34,6 +35,36 @@ pub struct TestDb {
     /// Which backend.
     pub backend: Backend,
     _folder: Option<tempfile::TempDir>,
+}
+
+impl Drop for TestDb {
+    /// A full suite creates hundreds of PostgreSQL databases; kept to the end, they can fill the
+    /// disk. `Drop` cannot await, so a thread of its own drops the database (ending any
+    /// connections the test left open) and is waited for.
+    fn drop(&mut self) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let Some((_, name)) = self.url.rsplit_once('/') else {
+            return;
+        };
+        let name = name.to_owned();
+        let dropping = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+                    let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(&statement).execute(&mut admin).await;
+                }
+            });
+        });
+        let _ = dropping.join();
+    }
 }
 
 impl TestDb {

@@ -330,11 +330,13 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let objects_folder = tempfile::tempdir().expect("objects folder");
     // One handler (one cache of folded states) for the API and the workers, as `idlog serve`.
     let commands = CommandHandler::new(log.clone(), ClaimHasher::new([7; 32]));
-    let mut handlers: Vec<Arc<dyn workers::Worker>> =
-        vec![Arc::new(workers::storage::StorageWorker::new(
+    let mut handlers: Vec<Arc<dyn workers::Worker>> = vec![
+        Arc::new(workers::storage::StorageWorker::new(
             Arc::new(objects::LocalFolder::new(objects_folder.path())),
             commands.reader(),
-        ))];
+        )),
+        Arc::new(workers::wallets::WalletWorker::new(commands.clone())),
+    ];
     if options.messages {
         let deliveries = workers::deliveries::DeliveryLog::new(opened.database.clone());
         let tokens = TokenMinter::new(TOKEN_KEY);

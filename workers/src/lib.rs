@@ -13,6 +13,7 @@ pub mod kafka;
 pub mod runner;
 pub mod sms;
 pub mod storage;
+pub mod wallets;
 
 pub use runner::{Bus, WorkerDeadLetter, WorkerRunner, WorkerSettings};
 

@@ -229,6 +229,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/console/partner-actions/{action}",
             post(console::partners::change_actions),
         )
+        .route(
+            "/console/ip-blocks",
+            get(console::ip_blocks::page).post(console::ip_blocks::change),
+        )
+        .route(
+            "/console/ip-blocks/{action}",
+            post(console::ip_blocks::change),
+        )
         .route("/console/activity", get(console::activity::list))
         .route("/console/analytics", get(console::analytics::page))
         .route("/console/audit", get(console::audit::page))

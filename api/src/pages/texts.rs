@@ -3,6 +3,52 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "Wallet"
+    pub wallet: &'static str,
+    /// "credits"
+    pub credits: &'static str,
+    /// "frozen"
+    pub wallet_frozen: &'static str,
+    /// "Amount"
+    pub amount: &'static str,
+    /// "Balance"
+    pub balance: &'static str,
+    /// "Credit"
+    pub credit: &'static str,
+    /// "Debit"
+    pub debit: &'static str,
+    /// "Freeze the wallet"
+    pub freeze_wallet: &'static str,
+    /// "Unfreeze the wallet"
+    pub unfreeze_wallet: &'static str,
+    /// "Blocked addresses"
+    pub console_ip_blocks: &'static str,
+    /// "Requests from a blocked address or range may not sign up, sign in, refresh a session or reset a password. A block ends when it expires or is lifted."
+    pub ip_blocks_lead: &'static str,
+    /// "Address or range"
+    pub network: &'static str,
+    /// "An IPv4 or IPv6 address, or a range in CIDR notation such as 198.51.100.0/24."
+    pub network_hint: &'static str,
+    /// "Reason"
+    pub block_reason: &'static str,
+    /// "Ends after (hours)"
+    pub block_expires_hours: &'static str,
+    /// "Leave empty for a block that does not expire."
+    pub block_expires_hint: &'static str,
+    /// "Block"
+    pub block_address: &'static str,
+    /// "Lift the block"
+    pub unblock: &'static str,
+    /// "Lift the block of"
+    pub unblock_confirm: &'static str,
+    /// "In force"
+    pub in_force: &'static str,
+    /// "Expired"
+    pub expired: &'static str,
+    /// "Blocked"
+    pub blocked_at: &'static str,
+    /// "No address is blocked."
+    pub no_ip_blocks: &'static str,
     /// "Kind"
     pub kind: &'static str,
     /// "Direction"
@@ -809,6 +855,29 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    wallet: "Wallet",
+    credits: "credits",
+    wallet_frozen: "frozen",
+    amount: "Amount",
+    balance: "Balance",
+    credit: "Credit",
+    debit: "Debit",
+    freeze_wallet: "Freeze the wallet",
+    unfreeze_wallet: "Unfreeze the wallet",
+    console_ip_blocks: "Blocked addresses",
+    ip_blocks_lead: "Requests from a blocked address or range may not sign up, sign in, refresh a session or reset a password. A block ends when it expires or is lifted.",
+    network: "Address or range",
+    network_hint: "An IPv4 or IPv6 address, or a range in CIDR notation such as 198.51.100.0/24.",
+    block_reason: "Reason",
+    block_expires_hours: "Ends after (hours)",
+    block_expires_hint: "Leave empty for a block that does not expire.",
+    block_address: "Block",
+    unblock: "Lift the block",
+    unblock_confirm: "Lift the block of",
+    in_force: "In force",
+    expired: "Expired",
+    blocked_at: "Blocked",
+    no_ip_blocks: "No address is blocked.",
     kind: "Kind",
     direction: "Direction",
     built_in: "Built in",
@@ -1271,6 +1340,12 @@ impl Texts {
             "action-defined" => "The action is defined.",
             "action-retired" => "The action is retired: no new record may name it.",
             "key-revoked" => "The API key is revoked: it authenticates nothing from now on.",
+            "ip-blocked" => "The block is in place.",
+            "wallet-credited" => "The wallet is credited.",
+            "wallet-debited" => "The wallet is debited.",
+            "wallet-frozen" => "The wallet is frozen: no credits or debits until it is unfrozen.",
+            "wallet-unfrozen" => "The wallet is active again.",
+            "ip-unblocked" => "The block is lifted.",
             _ => return None,
         })
     }

@@ -49,6 +49,7 @@ pub struct RegisterRequest {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered (unverified)", body = UserView),
+        (status = 403, description = "The request's address is blocked", body = Problem, content_type = "application/problem+json"),
         (status = 202, description = "With hide_account_existence: the same answer whether or not the address was free", body = Accepted),
         (status = 409, description = "Email, username or phone taken", body = Problem, content_type = "application/problem+json"),
         crate::openapi::BodyErrors,
@@ -200,7 +201,7 @@ impl TokenResponse {
     responses(
         (status = 200, description = "Logged in (tokens); or, with a second factor on, `{mfa_required: true, mfa_token, expires_in}` to finish at /auth/login/mfa; or, when the password must be changed first, `{password_change_required: true, change_token, expires_in}`: no session until the password is reset with the change token", body = LoginAnswer),
         (status = 401, description = "Wrong login or password, or the account cannot log in (one answer for all)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The right password, but the user's organization is suspended or inactive", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The right password, but the user's organization is suspended or inactive; or the request's address is blocked", body = Problem, content_type = "application/problem+json"),
         crate::openapi::BodyErrors,
         (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
@@ -292,6 +293,7 @@ pub struct RefreshRequest {
     responses(
         (status = 200, description = "Rotated: the old refresh token is dead", body = TokenResponse),
         (status = 401, description = "Invalid, expired or reused refresh token (reuse revokes the session)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The request's address is blocked", body = Problem, content_type = "application/problem+json"),
         crate::openapi::BodyErrors,
         (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
@@ -371,13 +373,15 @@ pub struct MeResponse {
 #[tracing::instrument(skip_all)]
 pub async fn me(
     State(state): State<AppState>,
-    current: CurrentSession,
+    caller: crate::auth::current::Caller,
 ) -> Result<axum::Json<MeResponse>, Problem> {
-    let user = state.signed_in_user(&current).await?;
-    let organizations = crate::routes::organizations::memberships_of(&state, &user).await?;
+    let authority = application::authority::Authority::of(&state, &caller).await?;
+    let user = &caller.user;
+    let organizations = crate::routes::organizations::memberships_of(&state, user).await?;
+    let wallet = state.wallet_summary(&authority, user).await?;
     Ok(axum::Json(MeResponse {
-        user: UserView::new(&user, chrono::Utc::now()),
-        session_id: current.session_id.to_string(),
+        user: UserView::new(user, chrono::Utc::now()).with_wallet(wallet),
+        session_id: caller.session.session_id.to_string(),
         organizations,
     }))
 }
@@ -444,6 +448,7 @@ pub struct ForgotPasswordRequest {
     request_body = ForgotPasswordRequest,
     responses(
         (status = 202, description = "Accepted, whether or not the account exists", body = Accepted),
+        (status = 403, description = "The request's address is blocked", body = Problem, content_type = "application/problem+json"),
         crate::openapi::BodyErrors,
         (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
@@ -454,7 +459,7 @@ pub async fn forgot_password(
     context: RequestContext,
     ApiJson(body): ApiJson<ForgotPasswordRequest>,
 ) -> Result<Response, Problem> {
-    state.app.forgot_password(&context, &body.email)?;
+    state.app.forgot_password(&context, &body.email).await?;
     Ok(Accepted {
         status: "accepted",
         detail: "If the address belongs to an account, a reset link is on its way to it.",
@@ -480,6 +485,7 @@ pub struct ResetPasswordRequest {
     request_body = ResetPasswordRequest,
     responses(
         (status = 204, description = "Password set; every session of the user ended"),
+        (status = 403, description = "The request's address is blocked", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or expired token, or a refused password", body = Problem, content_type = "application/problem+json"),
         crate::openapi::BodyErrors,
     )

@@ -135,6 +135,7 @@ pub struct MfaLoginRequest {
     responses(
         (status = 200, description = "Logged in", body = crate::routes::auth::TokenResponse),
         (status = 401, description = "Invalid MFA token, or a wrong, used or expired code", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The request's address is blocked", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Neither or both of code and recovery_code", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]

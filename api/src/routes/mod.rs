@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod invitations;
+pub mod ip_blocks;
 pub mod mfa;
 pub mod organizations;
 pub mod partners;
@@ -13,6 +14,7 @@ pub mod profiles;
 pub mod queries;
 pub mod users;
 pub mod verification;
+pub mod wallets;
 
 /// `X-Log-Position` for what a command appended, so that reads can wait for it.
 pub(crate) fn positioned(position: Option<u64>) -> axum::http::HeaderMap {

@@ -1039,6 +1039,125 @@ fn cases() -> Vec<Case> {
             ),
         ),
         case(
+            "wallet",
+            call(Member, "GET", "/api/v1/users/{member}/wallet", Empty, 200),
+            call(OrgAdmin, "GET", "/api/v1/users/{member}/wallet", Empty, 403),
+        ),
+        case(
+            "wallet_history",
+            call(
+                Analyst,
+                "GET",
+                "/api/v1/users/{member}/wallet/history",
+                Empty,
+                200,
+            ),
+            call(
+                Stranger,
+                "GET",
+                "/api/v1/users/{member}/wallet/history",
+                Empty,
+                404,
+            ),
+        ),
+        // Allowed, and refused for want of an Idempotency-Key (the policy is asked first).
+        case(
+            "credit_wallet",
+            call(
+                Admin,
+                "POST",
+                "/api/v1/users/{member}/wallet/credit",
+                json_body(json!({"amount": 1, "reason": "matrix"})),
+                400,
+            ),
+            call(
+                Member,
+                "POST",
+                "/api/v1/users/{member}/wallet/credit",
+                json_body(json!({"amount": 1, "reason": "matrix"})),
+                403,
+            ),
+        ),
+        case(
+            "debit_wallet",
+            call(
+                Admin,
+                "POST",
+                "/api/v1/users/{member}/wallet/debit",
+                json_body(json!({"amount": 1, "reason": "matrix"})),
+                400,
+            ),
+            call(
+                OrgAdmin,
+                "POST",
+                "/api/v1/users/{member}/wallet/debit",
+                json_body(json!({"amount": 1, "reason": "matrix"})),
+                403,
+            ),
+        ),
+        case(
+            "freeze_wallet",
+            call(
+                Admin,
+                "POST",
+                "/api/v1/users/{member}/wallet/freeze",
+                json_body(json!({"reason": "matrix"})),
+                200,
+            ),
+            call(
+                Auditor,
+                "POST",
+                "/api/v1/users/{member}/wallet/freeze",
+                json_body(json!({"reason": "matrix"})),
+                403,
+            ),
+        ),
+        case(
+            "unfreeze_wallet",
+            call(
+                Admin,
+                "POST",
+                "/api/v1/users/{member}/wallet/unfreeze",
+                Empty,
+                200,
+            ),
+            call(
+                Key,
+                "POST",
+                "/api/v1/users/{member}/wallet/unfreeze",
+                Empty,
+                403,
+            ),
+        ),
+        case(
+            "ip_blocks",
+            call(Analyst, "GET", "/api/v1/ip-blocks", Empty, 200),
+            call(OrgAdmin, "GET", "/api/v1/ip-blocks", Empty, 403),
+        ),
+        case(
+            "block_ip",
+            call(
+                Admin,
+                "POST",
+                "/api/v1/ip-blocks",
+                json_body(json!({"network": "192.0.2.0/28", "reason": "matrix"})),
+                201,
+            ),
+            call(
+                Auditor,
+                "POST",
+                "/api/v1/ip-blocks",
+                json_body(json!({"network": "192.0.2.0/28", "reason": "matrix"})),
+                403,
+            ),
+        ),
+        case(
+            "unblock_ip",
+            // Allowed: the address is not blocked, not the caller refused.
+            call(Admin, "DELETE", "/api/v1/ip-blocks/192.0.2.99", Empty, 404),
+            call(Key, "DELETE", "/api/v1/ip-blocks/192.0.2.99", Empty, 403),
+        ),
+        case(
             "list_api_keys",
             call(
                 OrgAdmin,
@@ -1447,6 +1566,13 @@ async fn world(backend: Backend) -> World {
     }
     let key = keys[0]["token"].as_str().expect("token").to_owned();
     let spare_key = keys[1]["key"]["id"].as_str().expect("id").to_owned();
+    // The wallet worker opens the member's wallet after their registration.
+    let wallet = format!("/api/v1/users/{member_id}/wallet");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.get_with_token(&wallet, &admin).await.status() != 200 {
+        assert!(std::time::Instant::now() < deadline, "no wallet opened");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     World {
         app,
         admin,

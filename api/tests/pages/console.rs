@@ -1012,3 +1012,141 @@ async fn partners_transactions_are_charted_across_partners_and_for_one(backend: 
 }
 
 test_both_backends!(partners_transactions_are_charted_across_partners_and_for_one);
+
+async fn administrators_block_and_unblock_addresses(backend: Backend) {
+    let app = server(backend).await;
+    app.admin().await;
+    let browser = Browser::open(&app).await;
+    sign_in_as_administrator(&browser).await;
+    browser.go("/console/users").await;
+    browser
+        .click("nav.console a[href='/console/ip-blocks']")
+        .await;
+    assert!(
+        browser
+            .text("#blocks")
+            .await
+            .contains("No address is blocked")
+    );
+    browser.assert_accessible().await;
+    // A range with a reason that is markup: shown as text.
+    browser.fill("block-network", "198.51.100.7/24").await;
+    browser.fill("block-reason", SCRIPT_NAME).await;
+    browser.fill("block-hours", "24").await;
+    browser.submit("#block-form").await;
+    assert!(browser.text("p.notice").await.contains("in place"));
+    let listed = browser.text("#block-list tbody").await;
+    assert!(
+        listed.contains("198.51.100.0/24")
+            && listed.contains("In force")
+            && listed.contains(SCRIPT_NAME),
+        "{listed}"
+    );
+    browser.assert_accessible().await;
+    browser.screenshots("console-ip-blocks").await;
+    // What does not read as an address is refused on the form, which keeps what was typed.
+    browser.fill("block-network", "198.51.100").await;
+    browser.fill("block-reason", "scraping").await;
+    browser.submit("#block-form").await;
+    assert!(browser.text("#blocks p.error").await.contains("CIDR"));
+    assert!(!browser.text("#block-list tbody").await.contains("scraping"));
+    // Lifting a block asks to confirm first.
+    browser
+        .click("form[action='/console/ip-blocks/unblock'] input[name=confirm]")
+        .await;
+    browser
+        .submit("form[action='/console/ip-blocks/unblock']")
+        .await;
+    assert!(browser.text("p.notice").await.contains("lifted"));
+    assert!(
+        browser
+            .text("#blocks")
+            .await
+            .contains("No address is blocked")
+    );
+    // Blocking the browser's own address: its next sign-in is refused on the form.
+    browser.fill("block-network", "127.0.0.1").await;
+    browser.fill("block-reason", "testing the block").await;
+    browser.submit("#block-form").await;
+    assert!(
+        browser
+            .text("#block-list tbody")
+            .await
+            .contains("127.0.0.1/32")
+    );
+    // One browser at a time per test: the slots are shared by the tests running at once.
+    browser.close().await;
+    let stranger = Browser::open(&app).await;
+    stranger.go("/sign-in").await;
+    stranger.fill("login", "root@example.com").await;
+    stranger
+        .fill("password", "the administrator's passphrase")
+        .await;
+    stranger.submit("form[action='/sign-in']").await;
+    assert!(
+        stranger.text(".problem").await.contains("are blocked"),
+        "{}",
+        stranger.body().await
+    );
+    stranger.assert_accessible().await;
+    stranger.close().await;
+}
+
+test_both_backends!(administrators_block_and_unblock_addresses);
+
+async fn administrators_move_credits_and_people_see_their_balance(backend: Backend) {
+    let app = server(backend).await;
+    app.admin().await;
+    let ann = person(&app, "ann@example.com", "Ann").await;
+    let browser = Browser::open(&app).await;
+    sign_in_as_administrator(&browser).await;
+    // The wallet worker opens the wallet soon after the registration.
+    for _ in 0..100 {
+        browser.go(&format!("/console/users/{ann}")).await;
+        if browser.has("#wallet").await {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(browser.text("#wallet-balance").await, "0");
+    browser.fill("credit-amount", "25").await;
+    browser.fill("credit-reason", SCRIPT_NAME).await;
+    browser.submit("#wallet-credit").await;
+    assert!(browser.text("p.notice").await.contains("credited"));
+    assert_eq!(browser.text("#wallet-balance").await, "25");
+    let entries = browser.text("#wallet-entries tbody").await;
+    assert!(
+        entries.contains("+25") && entries.contains(SCRIPT_NAME),
+        "{entries}"
+    );
+    browser.assert_accessible().await;
+    browser.screenshots("console-user-wallet").await;
+    // More than the balance: refused on the page, nothing moved.
+    browser.fill("debit-amount", "26").await;
+    browser.fill("debit-reason", "too much").await;
+    browser.submit("#wallet-debit").await;
+    assert!(
+        browser
+            .text(".problem")
+            .await
+            .contains("insufficient funds")
+    );
+    assert_eq!(browser.text("#wallet-balance").await, "25");
+    browser.fill("freeze-reason", "dispute").await;
+    browser.submit("#wallet-freeze").await;
+    assert!(browser.text("#wallet").await.contains("frozen"));
+    assert!(!browser.has("#wallet-credit").await);
+    browser.close().await;
+    // Ann sees her balance on her dashboard.
+    let own = Browser::open(&app).await;
+    sign_in(&own, "ann@example.com", PASSWORD).await;
+    let balance = own.text("#wallet-balance").await;
+    assert!(
+        balance.contains("25 credits") && balance.contains("frozen"),
+        "{balance}"
+    );
+    own.assert_accessible().await;
+    own.close().await;
+}
+
+test_both_backends!(administrators_move_credits_and_people_see_their_balance);

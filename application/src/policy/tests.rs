@@ -107,6 +107,8 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::ManageStorage
         | O::ManagePermissionCatalog
         | O::ManagePartnerActions
+        | O::ReadIpBlocks
+        | O::ManageIpBlocks
         | O::ReadProcessing
         | O::ResolveDeadLetters => &[T::Everything],
         O::ReadOwnAccount
@@ -141,6 +143,8 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::SendPasswordReset
         | O::SetPassword
         | O::VerifyByHand
+        | O::ReadWallet
+        | O::ManageWallet
         | O::ForgetUser
         | O::ExportUser
         | O::ReadUserSessions

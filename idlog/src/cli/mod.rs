@@ -7,6 +7,7 @@
 mod analysts;
 mod email;
 mod events;
+mod ip_blocks;
 mod keys;
 mod maintenance;
 mod operator;
@@ -15,6 +16,7 @@ mod partners;
 mod projections;
 mod storage;
 mod users;
+mod wallets;
 mod workers;
 
 use anyhow::Context;
@@ -64,6 +66,12 @@ pub enum Command {
     /// Partners' file transfers and transactions, their figures, and the catalog of actions.
     #[command(subcommand)]
     Partners(partners::PartnersCommand),
+    /// Users' wallets: balances, history, credits and debits.
+    #[command(subcommand)]
+    Wallets(wallets::WalletsCommand),
+    /// The addresses and ranges blocked from signing up, signing in and resetting passwords.
+    #[command(subcommand)]
+    IpBlocks(ip_blocks::IpBlocksCommand),
     /// Read models: status, rebuilds, dead letters.
     #[command(subcommand)]
     Projections(projections::ProjectionsCommand),
@@ -97,6 +105,8 @@ pub async fn run(settings: Settings, command: Command) -> anyhow::Result<()> {
         Command::Users(command) => users::run(&settings, command).await,
         Command::Organizations(command) => organizations::run(&settings, command).await,
         Command::Partners(command) => partners::run(&settings, command).await,
+        Command::Wallets(command) => wallets::run(&settings, command).await,
+        Command::IpBlocks(command) => ip_blocks::run(&settings, command).await,
         Command::Events(command) => events::run(&settings, command).await,
         Command::Projections(command) => projections::run(&settings, command).await,
         Command::Maintenance(command) => maintenance::run(&settings, command).await,

@@ -289,6 +289,7 @@ pub fn worker_runner(
         core.log.clone(),
         vec![
             Arc::new(storage_worker(core.commands.clone(), objects)),
+            Arc::new(workers::wallets::WalletWorker::new(core.commands.clone())),
             Arc::new(emails),
             Arc::new(texts),
         ],

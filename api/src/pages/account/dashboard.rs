@@ -49,6 +49,7 @@ struct DashboardPage {
     activity: Vec<ActivityLine>,
     older: Option<String>,
     notifications: Vec<NotificationLine>,
+    wallet: Option<application::views::WalletSummary>,
 }
 
 /// `?cursor=` of the activity list, and the notice.
@@ -134,8 +135,10 @@ pub async fn dashboard(
             label: t.turn_on_two_factor,
         });
     }
+    let wallet = state.wallet_summary(&signed_in.authority, user).await?;
     let notice = t.notice(query.done.as_deref());
     Ok(render::ok(&DashboardPage {
+        wallet,
         email: user.email.to_string(),
         email_verified: user.email_verified_at.is_some(),
         phone: user.phone.as_ref().map(ToString::to_string),

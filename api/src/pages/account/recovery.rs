@@ -45,7 +45,7 @@ pub async fn forgot(
     PageForm(form): PageForm<ForgotForm>,
 ) -> Result<Response, PageError> {
     let t = page.chrome.t;
-    match state.forgot_password(&page.context, &form.email) {
+    match state.forgot_password(&page.context, &form.email).await {
         Ok(()) => Ok(render::ok(&Message {
             c: page.chrome,
             heading: t.check_your_email,
@@ -53,7 +53,7 @@ pub async fn forgot(
             tone: "success",
             link: Some(("/sign-in", t.back_to_sign_in)),
         })),
-        Err(error @ AppError::RateLimited(_)) => {
+        Err(error @ (AppError::RateLimited(_) | AppError::AddressBlocked)) => {
             let problem = Problem::from(error);
             let error = Some(problem.detail_text().into_owned());
             Ok(render::refused(
@@ -127,7 +127,7 @@ pub async fn set_password(
         .await
     {
         Ok(()) => Ok(render::see_other("/sign-in?done=password-set")),
-        Err(error @ (AppError::Password { .. } | AppError::User(_))) => {
+        Err(error @ (AppError::Password { .. } | AppError::User(_) | AppError::AddressBlocked)) => {
             let problem = Problem::from(error);
             let t = page.chrome.t;
             let error = Some(problem_text(&problem));

@@ -149,6 +149,7 @@ fn refusal(error: AppError) -> Result<(Problem, String), PageError> {
         error @ (AppError::InvalidCredentials
         | AppError::RateLimited(_)
         | AppError::OrganizationOutOfService(_)
+        | AppError::AddressBlocked
         | AppError::Invalid(_)
         | AppError::Malformed(_)) => {
             let problem = Problem::from(error);

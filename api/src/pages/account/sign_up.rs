@@ -142,7 +142,12 @@ pub async fn submit(
             errors.password = Some(rejection.to_string());
             Ok(answer(errors, None, Problem::validation()))
         }
-        Err(error @ (AppError::User(_) | AppError::Invalid(_) | AppError::RateLimited(_))) => {
+        Err(
+            error @ (AppError::User(_)
+            | AppError::Invalid(_)
+            | AppError::RateLimited(_)
+            | AppError::AddressBlocked),
+        ) => {
             let problem = Problem::from(error);
             let error = Some(problem_text(&problem));
             Ok(answer(errors, error, problem))

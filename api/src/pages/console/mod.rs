@@ -6,6 +6,7 @@ pub mod activity;
 pub mod analytics;
 pub mod audit;
 pub mod charts;
+pub mod ip_blocks;
 pub mod operations;
 pub mod organizations;
 pub mod partners;
@@ -100,6 +101,11 @@ pub fn sections(state: &AppState, who: &Authority) -> Vec<(&'static str, &'stati
             Operation::ReadTransactions,
         ),
         ("/console/audit", t.console_audit, Operation::ReadAuditLog),
+        (
+            "/console/ip-blocks",
+            t.console_ip_blocks,
+            Operation::ReadIpBlocks,
+        ),
         (
             "/console/operations",
             t.console_operations,

@@ -203,6 +203,99 @@ pub struct ActionForm {
     roles: Vec<String>,
     #[serde(default)]
     confirm: Option<String>,
+    /// Credits to move (wallet forms).
+    #[serde(default)]
+    amount: String,
+    /// The form's own key: sent twice, it moves credits once.
+    #[serde(default)]
+    idempotency_key: String,
+}
+
+/// The wallet card: the balance and status, the latest entries, and the forms.
+struct WalletCard {
+    balance: u64,
+    frozen: bool,
+    entries: Vec<WalletLine>,
+    may_manage: bool,
+    /// A fresh key for each form this page shows.
+    credit_key: String,
+    debit_key: String,
+}
+
+/// One wallet history entry.
+struct WalletLine {
+    at: When,
+    event: String,
+    amount: String,
+    balance: String,
+    reason: String,
+}
+
+/// How many wallet entries the card lists.
+const WALLET_ENTRIES: usize = 10;
+
+/// `user`'s wallet card, if the caller may read the wallet and it is open.
+async fn wallet_card(
+    state: &AppState,
+    who: &application::authority::Authority,
+    user_id: UserId,
+    may_manage: bool,
+) -> Result<Option<WalletCard>, AppError> {
+    let Some(view) = state.wallet(who, user_id).await? else {
+        return Ok(None);
+    };
+    let entries = state
+        .wallet_history(who, user_id, None, WALLET_ENTRIES)
+        .await?
+        .into_iter()
+        .map(|entry| {
+            use domain::DomainEvent;
+            use domain::wallet::WalletEvent as E;
+            let (amount, balance, reason) = match &entry.event {
+                E::WalletCredited {
+                    amount,
+                    balance,
+                    reason,
+                    ..
+                } => (
+                    format!("+{amount}"),
+                    balance.to_string(),
+                    reason.to_string(),
+                ),
+                E::WalletDebited {
+                    amount,
+                    balance,
+                    reason,
+                    ..
+                } => (
+                    format!("−{amount}"),
+                    balance.to_string(),
+                    reason.to_string(),
+                ),
+                E::WalletFrozen { reason, .. } => {
+                    (String::new(), String::new(), reason.to_string())
+                }
+                E::WalletOpened { .. } | E::WalletUnfrozen { .. } => {
+                    (String::new(), String::new(), String::new())
+                }
+            };
+            WalletLine {
+                at: When::new(entry.recorded_at),
+                event: entry.event.event_type().to_owned(),
+                amount,
+                balance,
+                reason,
+            }
+        })
+        .collect();
+    Ok(Some(WalletCard {
+        balance: view.wallet.balance,
+        frozen: view.wallet.status == domain::wallet::WalletStatus::Frozen,
+        entries,
+        may_manage,
+        credit_key: uuid::Uuid::new_v4().to_string(),
+        debit_key: uuid::Uuid::new_v4().to_string(),
+    }))
 }
 
 /// An action the page offers with a button alone: its path segment and the button's label.
@@ -280,6 +373,7 @@ struct UserPage {
     /// Whether the caller may open the whole activity log (to follow this user there).
     whole_log: bool,
     history: Option<Vec<HistoryLine>>,
+    wallet: Option<WalletCard>,
     as_of: String,
     position: String,
     past: Option<PastView>,
@@ -455,6 +549,12 @@ async fn user_page(
         (None, None, None)
     };
 
+    let wallet = if may(Operation::ReadWallet) {
+        wallet_card(state, who, user_id, may(Operation::ManageWallet)).await?
+    } else {
+        None
+    };
+
     let error = outcome.error;
     let stale = outcome.stale.map(|changed| StaleView {
         seen: changed.seen,
@@ -497,6 +597,7 @@ async fn user_page(
         activity,
         whole_log: state.scope(who, Operation::ListActivity).is_ok(),
         history,
+        wallet,
         as_of: query.as_of.clone(),
         position: query.position.clone(),
         past,
@@ -608,6 +709,7 @@ pub async fn act(
             )
         }
         error @ (AppError::User(_)
+        | AppError::Wallet(_)
         | AppError::Password { .. }
         | AppError::Invalid(_)
         | AppError::Malformed(_)
@@ -661,6 +763,9 @@ async fn run(
             )
             .await?;
         return Ok(("roles-saved", executed.position));
+    }
+    if let Some(what) = action.strip_prefix("wallet-") {
+        return change_wallet(state, signed_in, user_id, what, &form).await;
     }
     let (action, done) = match action {
         "lock" => (
@@ -719,6 +824,59 @@ async fn run(
         )
         .await?;
     Ok((done, executed.position))
+}
+
+/// Credits, debits, freezes or unfreezes the user's wallet.
+async fn change_wallet(
+    state: &AppState,
+    signed_in: &SignedIn,
+    user_id: UserId,
+    what: &str,
+    form: &ActionForm,
+) -> Result<(&'static str, Option<u64>), AppError> {
+    use application::wallets::WalletChange;
+    let amount = || {
+        form.amount
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| AppError::Malformed("amount: a whole number of credits"))
+    };
+    let reason = || typed_reason(&form.reason)?.ok_or(AppError::Malformed("say why"));
+    let (change, done) = match what {
+        "credit" => (
+            WalletChange::Credit {
+                amount: amount()?,
+                reason: reason()?,
+            },
+            "wallet-credited",
+        ),
+        "debit" => (
+            WalletChange::Debit {
+                amount: amount()?,
+                reason: reason()?,
+            },
+            "wallet-debited",
+        ),
+        "freeze" => (WalletChange::Freeze { reason: reason()? }, "wallet-frozen"),
+        "unfreeze" => (WalletChange::Unfreeze, "wallet-unfrozen"),
+        _ => return Err(AppError::NotFound(Resource::User)),
+    };
+    let idempotency = match &change {
+        WalletChange::Credit { .. } | WalletChange::Debit { .. } => {
+            Some(change.keyed(user_id, &form.idempotency_key)?)
+        }
+        WalletChange::Freeze { .. } | WalletChange::Unfreeze => None,
+    };
+    let view = state
+        .change_wallet(
+            &signed_in.authority,
+            &signed_in.context,
+            user_id,
+            change,
+            idempotency,
+        )
+        .await?;
+    Ok((done, view.position))
 }
 
 /// `POST /console/users/{id}/sessions/{session_id}/revoke`.

@@ -1,0 +1,167 @@
+//! Refreshing sessions over real HTTP with 1,000 blocked addresses and ranges against the same
+//! with none, in one run, rounds interleaved (blocks, none, none, blocks, ...) so that the
+//! machine's drift falls on both alike. A refresh is the cheapest request the block list
+//! guards (no password hash), so the list's price shows most there.
+//!
+//! Run: `cargo bench -p api --bench ip_blocks` (PostgreSQL from `TEST_DATABASE_URL`;
+//! `BACKENDS=postgres` or `sqlite` for one; `ROUNDS`, default 5, of `ROUND_SECONDS`, default 2,
+//! per arm).
+
+use eventstore::testing::Backend;
+use idlog::testing::{Options, TestApp, spawn_app_with};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// As in the `idlog` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const CLIENTS: usize = 16;
+const BLOCKS: usize = 1_000;
+const PASSWORD: &str = "correct horse battery staple";
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One arm's answers: latencies of the refreshes.
+#[derive(Default)]
+struct Arm {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+impl Arm {
+    fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
+    fn quantile(&mut self, q: f64) -> f64 {
+        self.latencies.sort();
+        let index = ((self.latencies.len() as f64 - 1.0) * q).round() as usize;
+        self.latencies
+            .get(index)
+            .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
+    }
+}
+
+/// A server with `blocks` blocks (none of them the clients' address) and a signed-in session
+/// per client: their refresh tokens.
+async fn server(backend: Backend, blocks: usize) -> (TestApp, Vec<String>) {
+    let app = spawn_app_with(backend, Options::default()).await;
+    let (_, admin) = app.admin().await;
+    for n in 0..blocks {
+        // Addresses of 10.0.0.0/8 one by one, and every tenth a range of 172.16.0.0/12.
+        let network = if n % 10 == 0 {
+            format!("172.{}.{}.0/24", 16 + (n / 2560) % 16, (n / 10) % 256)
+        } else {
+            format!("10.{}.{}.{}", n / 65_536, (n / 256) % 256, n % 256)
+        };
+        let answer = app
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/ip-blocks",
+                &admin,
+                Some(json!({"network": network, "reason": "benchmark"})),
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status(), 201, "{network}");
+    }
+    app.register("ann@example.com", PASSWORD).await;
+    let mut tokens = Vec::new();
+    for _ in 0..CLIENTS {
+        let login = app.login("ann@example.com", PASSWORD).await;
+        tokens.push(login["refresh_token"].as_str().expect("token").to_owned());
+    }
+    (app, tokens)
+}
+
+/// Each client refreshes its session as fast as it is answered for `seconds`, keeping the
+/// rotated token.
+async fn round(app: &TestApp, tokens: &mut [String], seconds: u64) -> Arm {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let clients = tokens.iter_mut().map(|token| async move {
+        let mut latencies = Vec::new();
+        while Instant::now() < until {
+            let sent = Instant::now();
+            let answer = app
+                .post("/api/v1/auth/refresh", &json!({"refresh_token": token}))
+                .await;
+            assert_eq!(answer.status(), 200);
+            let rotated: Value = answer.json().await.expect("json");
+            *token = rotated["refresh_token"].as_str().expect("token").to_owned();
+            latencies.push(sent.elapsed());
+        }
+        latencies
+    });
+    let latencies = futures::future::join_all(clients)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    Arm {
+        latencies,
+        elapsed: started.elapsed(),
+    }
+}
+
+async fn measure(backend: Backend) {
+    let (blocked, mut blocked_tokens) = server(backend, BLOCKS).await;
+    let (open, mut open_tokens) = server(backend, 0).await;
+    let (rounds, seconds) = (setting("ROUNDS", 5), setting("ROUND_SECONDS", 2));
+    // Warm-up, not recorded: connections, caches.
+    round(&blocked, &mut blocked_tokens, 1).await;
+    round(&open, &mut open_tokens, 1).await;
+    println!("{CLIENTS} clients, {backend:?}, {rounds} rounds of {seconds} s per arm");
+    println!(
+        "| round | {BLOCKS} blocks | p50 ms | p99 ms | no blocks | p50 ms | p99 ms | blocks / none |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let mut ratios = Vec::new();
+    for n in 1..=rounds {
+        let (with_blocks, without) = if n % 2 == 1 {
+            let with_blocks = round(&blocked, &mut blocked_tokens, seconds).await;
+            (with_blocks, round(&open, &mut open_tokens, seconds).await)
+        } else {
+            let without = round(&open, &mut open_tokens, seconds).await;
+            (round(&blocked, &mut blocked_tokens, seconds).await, without)
+        };
+        let (mut with_blocks, mut without) = (with_blocks, without);
+        let ratio = with_blocks.per_second() / without.per_second();
+        ratios.push(ratio);
+        println!(
+            "| {n} | {:.0}/s | {:.2} | {:.2} | {:.0}/s | {:.2} | {:.2} | {ratio:.2} |",
+            with_blocks.per_second(),
+            with_blocks.quantile(0.5),
+            with_blocks.quantile(0.99),
+            without.per_second(),
+            without.quantile(0.5),
+            without.quantile(0.99),
+        );
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "{backend:?}: median blocks / none refresh throughput {:.2}",
+        ratios[ratios.len() / 2]
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let backends: Vec<Backend> = match std::env::var("BACKENDS").as_deref() {
+        Ok("postgres") => vec![Backend::Postgres],
+        Ok("sqlite") => vec![Backend::Sqlite],
+        _ => vec![Backend::Sqlite, Backend::Postgres],
+    };
+    for backend in backends {
+        runtime.block_on(measure(backend));
+    }
+}
