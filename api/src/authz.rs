@@ -193,6 +193,18 @@ impl From<AppError> for Problem {
             .with_detail(format!(
                 "Your organization is {status}; its members cannot log in."
             )),
+            // No wallet command carries If-Match: a conflict is one that kept losing to other
+            // processes' commands on the wallet.
+            AppError::Wallet(commands::CommandError::Conflict { .. }) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "wallet-busy",
+                "The wallet is busy",
+            )
+            .with_detail("Other changes of this wallet kept coming first; try again.")
+            .with_header(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            ),
             AppError::Wallet(error) => command_problem(error, |error| {
                 use domain::wallet::WalletError as E;
                 match error {

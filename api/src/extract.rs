@@ -170,6 +170,9 @@ pub fn client_address(
     forwarded_for: &[&str],
     trusted: &[ipnet::IpNet],
 ) -> std::net::IpAddr {
+    // An IPv4 address seen as IPv6 (a dual-stack listener's `::ffff:10.0.0.1`) is the IPv4
+    // address, for the trusted ranges as for whoever reads the result.
+    let peer = peer.to_canonical();
     let is_trusted = |address: &std::net::IpAddr| trusted.iter().any(|net| net.contains(address));
     if !is_trusted(&peer) {
         return peer;
@@ -183,6 +186,7 @@ pub fn client_address(
         let Ok(address) = hop.trim().parse::<std::net::IpAddr>() else {
             break;
         };
+        let address = address.to_canonical();
         client = address;
         if !is_trusted(&address) {
             break;
@@ -206,10 +210,7 @@ fn idempotency_key(
     let key = value
         .to_str()
         .ok()
-        .map(str::trim)
-        // Visible ASCII only: a header value may also carry tabs (and HTTP's parser refuses
-        // other control characters before a request gets here).
-        .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
+        .and_then(eventstore::IdempotencyKey::client_key)
         .ok_or_else(|| {
             Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -380,6 +381,11 @@ mod tests {
         assert_eq!(
             client_address(ip("10.0.0.9"), &["2001:db8::1"], &proxies),
             ip("2001:db8::1")
+        );
+        // A dual-stack listener sees an IPv4 proxy, and IPv4 hops, written as IPv6.
+        assert_eq!(
+            client_address(ip("::ffff:10.0.0.9"), &["::ffff:198.51.100.7"], &proxies),
+            ip("198.51.100.7")
         );
     }
 

@@ -257,6 +257,16 @@ pub fn rendition_size() -> utoipa::openapi::schema::Object {
         .build()
 }
 
+/// Credits a wallet's credit or debit moves.
+pub fn wallet_amount() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Integer))
+        .minimum(Some(1))
+        .maximum(Some(domain::wallet::MAX_AMOUNT as f64))
+        .build()
+}
+
 /// A membership's role (optional: null leaves the default).
 pub fn org_role() -> utoipa::openapi::schema::Object {
     string_enum_or_null(&["org_admin", "member", "readonly"])

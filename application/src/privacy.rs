@@ -10,7 +10,7 @@
 use crate::authority::Authority;
 use crate::policy::{Operation, Target};
 use crate::sessions::{self, Closing};
-use crate::views::UserView;
+use crate::views::{UserView, WalletSummary};
 use crate::{App, AppError, RequestContext, Resource};
 use audit::history::{HistoryEntry, stream_history};
 use commands::{CommandContext, Executed};
@@ -76,6 +76,9 @@ pub struct PersonalData {
     /// Their sessions' events, decrypted, by session id.
     #[schema(value_type = Object)]
     pub session_events: BTreeMap<String, Vec<HistoryEntry>>,
+    /// Their wallet's events (`wallet-{user_id}`), as their own events are.
+    #[schema(value_type = Vec<Object>)]
+    pub wallet_events: Vec<HistoryEntry>,
 }
 
 impl App {
@@ -293,11 +296,20 @@ impl App {
                 .map_err(AppError::internal)?;
             session_events.insert(session_id, theirs_only(history));
         }
+        let wallet_events = theirs_only(
+            stream_history(log, &domain::wallet::wallet_stream(user.id))
+                .await
+                .map_err(AppError::internal)?,
+        );
         let now = chrono::Utc::now();
+        let wallet = self.wallet_of(user.id).await?.map(|view| WalletSummary {
+            balance: view.wallet.balance,
+            status: view.wallet.status,
+        });
         Ok(PersonalData {
             format: "idlog.personal-data.v1",
             exported_at: now,
-            user: UserView::new(&user, now),
+            user: UserView::new(&user, now).with_wallet(wallet),
             profile: user.profile.clone(),
             picture: user.picture.clone(),
             mfa_enabled: user.has_mfa(),
@@ -306,6 +318,7 @@ impl App {
             activity: activity.into_values().collect(),
             events,
             session_events,
+            wallet_events,
         })
     }
 }

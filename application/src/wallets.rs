@@ -50,12 +50,9 @@ impl WalletChange {
     /// first result. REST binds its keys to the request instead.
     pub fn keyed(&self, user_id: UserId, key: &str) -> Result<IdempotencyKey, AppError> {
         use sha2::Digest;
-        let key = key.trim();
-        if !(1..=255).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(AppError::Malformed(
-                "an idempotency key is 1 to 255 visible ASCII characters",
-            ));
-        }
+        let key = IdempotencyKey::client_key(key).ok_or(AppError::Malformed(
+            "an idempotency key is 1 to 255 visible ASCII characters",
+        ))?;
         let asked = match self {
             Self::Credit { amount, reason } => format!("credit\u{1f}{amount}\u{1f}{reason}"),
             Self::Debit { amount, reason } => format!("debit\u{1f}{amount}\u{1f}{reason}"),
@@ -128,12 +125,12 @@ impl App {
         }))
     }
 
-    /// `user_id`'s wallet as this process follows the log, for views that show the user
-    /// (whose reading was authorized already).
-    async fn wallet_of(&self, user_id: UserId) -> Result<Option<WalletView>, AppError> {
+    /// `user_id`'s wallet now, for answers that show it (whose reading was authorized
+    /// already).
+    pub(crate) async fn wallet_of(&self, user_id: UserId) -> Result<Option<WalletView>, AppError> {
         let loaded = self
             .commands
-            .followed::<WalletAggregate>(&wallet_stream(user_id))
+            .current::<WalletAggregate>(&wallet_stream(user_id))
             .await
             .map_err(AppError::internal)?;
         Ok(loaded.state.map(|wallet| WalletView {
@@ -156,6 +153,14 @@ impl App {
     ) -> Result<Vec<WalletEntry>, AppError> {
         self.may_read_person(who, user_id, Operation::ReadWallet)
             .await?;
+        if !(1..=MAX_HISTORY_PAGE).contains(&limit) {
+            return Err(AppError::InvalidQuery {
+                field: "/limit",
+                message: format!("1 to {MAX_HISTORY_PAGE}"),
+            });
+        }
+        // The whole stream is folded for each page: wallets' histories are read rarely, and a
+        // stream is read in one query.
         let loaded = self
             .commands
             .load::<WalletAggregate>(&wallet_stream(user_id), None)
@@ -166,7 +171,7 @@ impl App {
             .into_iter()
             .rev()
             .filter(|(record, _)| before.is_none_or(|before| record.stream_version < before))
-            .take(limit.clamp(1, MAX_HISTORY_PAGE))
+            .take(limit)
             .map(|(record, event)| WalletEntry {
                 version: record.stream_version,
                 position: record.global_position,

@@ -261,6 +261,10 @@ impl CommandHandler {
                 .map(|key| scoped(key, &context.metadata.actor)),
             ..context
         };
+        // One command at a time per stream in this process (see `turns`), taken before the
+        // idempotency key is looked up: a retry racing its first request waits for it, then
+        // finds its record and answers as it did.
+        let _turn = self.turns.take(stream_id).await;
         if let Some(key) = &context.idempotency
             && let Some(record) = self.log().idempotency_record(&key.key).await?
         {
@@ -275,8 +279,6 @@ impl CommandHandler {
                 )
                 .await;
         }
-        // One command at a time per stream in this process (see `turns`).
-        let _turn = self.turns.take(stream_id).await;
         let mut attempt = 0;
         // The first decision may be on a state from memory (the caller's, or as followed): the
         // append's version check catches one that is out of date. Refusals, If-Match conflicts
@@ -443,11 +445,21 @@ fn new_event<E: DomainEvent>(event: &E) -> Result<NewEvent, serde_json::Error> {
     })
 }
 
+/// The longest idempotency key the log stores.
+const MAX_STORED_KEY: usize = 200;
+
 /// A client's idempotency key as the log keeps it: scoped to whoever acts, so that one caller's
-/// key can neither replay nor block another's.
+/// key can neither replay nor block another's. A client may send up to 255 characters
+/// ([`IdempotencyKey::client_key`]); a scoped key too long to store is stored as its SHA-256.
 fn scoped(key: IdempotencyKey, actor: &eventstore::Actor) -> IdempotencyKey {
+    use sha2::Digest;
+    let scoped = format!("{}\u{1f}{}", actor.id.as_deref().unwrap_or("-"), key.key);
     IdempotencyKey {
-        key: format!("{}\u{1f}{}", actor.id.as_deref().unwrap_or("-"), key.key),
+        key: if scoped.len() <= MAX_STORED_KEY {
+            scoped
+        } else {
+            format!("sha256:{}", hex::encode(sha2::Sha256::digest(scoped)))
+        },
         fingerprint: key.fingerprint,
     }
 }

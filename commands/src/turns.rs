@@ -5,12 +5,16 @@
 //! (a wallet debited by many requests at once) never runs out of retries.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+
+/// Past this many queues in the map, taking a turn first drops those nobody holds or waits on
+/// (left by a waiter that gave up), so the map stays the size of the streams in use.
+const SWEEP_ABOVE: usize = 1024;
 
 /// The streams commands are running on in this process, each with its queue.
 #[derive(Debug, Default)]
 pub(crate) struct StreamTurns {
-    queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    queues: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
 }
 
 /// A stream's turn: the next command on it waits until this is dropped.
@@ -29,7 +33,17 @@ impl StreamTurns {
                 .queues
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            queues.entry(stream_id.to_owned()).or_default().clone()
+            if queues.len() > SWEEP_ABOVE {
+                queues.retain(|_, queue| queue.strong_count() > 0);
+            }
+            match queues.get(stream_id).and_then(Weak::upgrade) {
+                Some(queue) => queue,
+                None => {
+                    let queue = Arc::new(tokio::sync::Mutex::new(()));
+                    queues.insert(stream_id.to_owned(), Arc::downgrade(&queue));
+                    queue
+                }
+            }
         };
         let held = Some(queue.clone().lock_owned().await);
         Turn {
@@ -54,9 +68,9 @@ impl Drop for Turn<'_> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.held = None;
-        // Held by the map, this turn and its guard's clone: nobody waits, so the queue goes.
-        // (A newcomer clones the queue under the map's lock, which is held here.)
-        if Arc::strong_count(&self.queue) <= 2 {
+        // Only this turn holds the queue: nobody waits, so it goes. (A newcomer upgrades the
+        // queue under the map's lock, which is held here.)
+        if Arc::strong_count(&self.queue) == 1 {
             queues.remove(&self.stream_id);
         }
     }

@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// The one stream the block list is.
 pub const IP_BLOCKS_STREAM: &str = "ip-blocks";
@@ -56,8 +57,9 @@ impl IpBlock {
 /// The block list as folded from its stream. Expired blocks stay listed until unblocked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IpBlockList {
-    /// Each blocked network with its block.
-    pub blocks: BTreeMap<IpNet, IpBlock>,
+    /// Each blocked network with its block. Shared: every sign-in reads the list, and a copy
+    /// of it (from the cache of folded states) is then a reference count, not 10,000 blocks.
+    pub blocks: Arc<BTreeMap<IpNet, IpBlock>>,
 }
 
 impl IpBlockList {
@@ -200,7 +202,7 @@ impl Aggregate for IpBlockAggregate {
                 expires_at,
                 at,
             } => {
-                state.blocks.insert(
+                Arc::make_mut(&mut state.blocks).insert(
                     *network,
                     IpBlock {
                         reason: reason.clone(),
@@ -210,7 +212,7 @@ impl Aggregate for IpBlockAggregate {
                 );
             }
             IpBlockEvent::IpUnblocked { network, .. } => {
-                state.blocks.remove(network);
+                Arc::make_mut(&mut state.blocks).remove(network);
             }
         }
         state
@@ -324,19 +326,21 @@ mod tests {
             })
             .then_err(IpBlockError::NotBlocked);
         let full = IpBlockList {
-            blocks: (0..MAX_IP_BLOCKS)
-                .map(|n| {
-                    let address = IpAddr::from(u32::try_from(n).expect("small").to_be_bytes());
-                    (
-                        IpNet::from(address),
-                        IpBlock {
-                            reason: Reason::parse("r").expect("reason"),
-                            blocked_at: at(),
-                            expires_at: None,
-                        },
-                    )
-                })
-                .collect(),
+            blocks: Arc::new(
+                (0..MAX_IP_BLOCKS)
+                    .map(|n| {
+                        let address = IpAddr::from(u32::try_from(n).expect("small").to_be_bytes());
+                        (
+                            IpNet::from(address),
+                            IpBlock {
+                                reason: Reason::parse("r").expect("reason"),
+                                blocked_at: at(),
+                                expires_at: None,
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
         };
         assert_eq!(
             IpBlockAggregate::decide(&full, block("203.0.113.5", None)),

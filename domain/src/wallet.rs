@@ -114,6 +114,33 @@ pub enum WalletEvent {
     WalletUnfrozen { at: Timestamp },
 }
 
+impl WalletEvent {
+    /// A credit's or debit's amount and the balance it left.
+    pub fn moved(&self) -> Option<(u64, u64)> {
+        match self {
+            Self::WalletCredited {
+                amount, balance, ..
+            }
+            | Self::WalletDebited {
+                amount, balance, ..
+            } => Some((*amount, *balance)),
+            Self::WalletOpened { .. } | Self::WalletFrozen { .. } | Self::WalletUnfrozen { .. } => {
+                None
+            }
+        }
+    }
+
+    /// The reason a credit, debit or freeze was given.
+    pub fn reason(&self) -> Option<&Reason> {
+        match self {
+            Self::WalletCredited { reason, .. }
+            | Self::WalletDebited { reason, .. }
+            | Self::WalletFrozen { reason, .. } => Some(reason),
+            Self::WalletOpened { .. } | Self::WalletUnfrozen { .. } => None,
+        }
+    }
+}
+
 impl DomainEvent for WalletEvent {
     fn event_type(&self) -> &'static str {
         match self {

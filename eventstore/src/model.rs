@@ -128,6 +128,15 @@ pub struct IdempotencyKey {
     pub fingerprint: [u8; 32],
 }
 
+impl IdempotencyKey {
+    /// A client's key as sent (a header, an option, a form field), if it is one: 1 to 255
+    /// visible ASCII characters once trimmed.
+    pub fn client_key(raw: &str) -> Option<&str> {
+        let key = raw.trim();
+        ((1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())).then_some(key)
+    }
+}
+
 /// One atomic append to one stream.
 #[derive(Debug, Clone)]
 pub struct AppendRequest {

@@ -8,13 +8,12 @@ use crate::problem::Problem;
 use crate::routes::positioned;
 use crate::routes::users::user_id;
 use application::authority::Authority;
-use application::wallets::{MAX_HISTORY_PAGE, WalletChange, WalletEntry, WalletView};
+use application::wallets::{WalletChange, WalletEntry, WalletView};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use domain::values::Reason;
-use domain::wallet::WalletEvent;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -84,7 +83,7 @@ fn no_wallet() -> Problem {
 pub struct HistoryParams {
     /// The `next_before` of the previous page.
     #[param(minimum = 1)]
-    before: Option<u64>,
+    before: Option<i64>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
@@ -114,29 +113,12 @@ pub struct WalletEntryView {
 impl WalletEntryView {
     fn of(entry: WalletEntry) -> Self {
         use domain::DomainEvent;
-        let (amount, balance, reason) = match &entry.event {
-            WalletEvent::WalletCredited {
-                amount,
-                balance,
-                reason,
-                ..
-            }
-            | WalletEvent::WalletDebited {
-                amount,
-                balance,
-                reason,
-                ..
-            } => (Some(*amount), Some(*balance), Some(reason.to_string())),
-            WalletEvent::WalletFrozen { reason, .. } => (None, None, Some(reason.to_string())),
-            WalletEvent::WalletOpened { .. } | WalletEvent::WalletUnfrozen { .. } => {
-                (None, None, None)
-            }
-        };
+        let moved = entry.event.moved();
         Self {
             event: entry.event.event_type(),
-            amount,
-            balance,
-            reason,
+            amount: moved.map(|(amount, _)| amount),
+            balance: moved.map(|(_, balance)| balance),
+            reason: entry.event.reason().map(ToString::to_string),
             at: entry.recorded_at,
             actor: entry.actor,
             position: entry.position,
@@ -172,16 +154,24 @@ pub async fn wallet_history(
 ) -> Result<axum::Json<WalletHistory>, Problem> {
     let authority = Authority::of(&state, &caller).await?;
     let limit = params.limit.map_or(50, |limit| limit as usize);
-    if !(1..=MAX_HISTORY_PAGE).contains(&limit) {
-        return Err(Problem::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "Invalid query",
-        )
-        .with_field("/limit", "1 to 200"));
-    }
+    let before = params
+        .before
+        .map(|before| {
+            u64::try_from(before)
+                .ok()
+                .filter(|before| *before >= 1)
+                .ok_or_else(|| {
+                    Problem::new(
+                        axum::http::StatusCode::BAD_REQUEST,
+                        "invalid-query",
+                        "Invalid query",
+                    )
+                    .with_field("/before", "a stream version from 1")
+                })
+        })
+        .transpose()?;
     let entries = state
-        .wallet_history(&authority, user_id(&id)?, params.before, limit)
+        .wallet_history(&authority, user_id(&id)?, before, limit)
         .await?;
     let next_before = (entries.len() == limit)
         .then(|| entries.last().map(|entry| entry.version))
@@ -198,7 +188,7 @@ pub async fn wallet_history(
 #[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     /// Credits, 1 to 1,000,000,000.
-    #[schema(minimum = 1, maximum = 1_000_000_000)]
+    #[schema(schema_with = crate::openapi::wallet_amount)]
     amount: u64,
     /// Why (recorded for auditors).
     #[schema(schema_with = crate::openapi::required_reason)]
@@ -247,6 +237,7 @@ async fn change(
         (status = 403, description = "Not an administrator, or one's own wallet", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user, or no wallet yet", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The wallet is frozen", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Other processes' changes of the wallet kept coming first; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn credit_wallet(
@@ -277,6 +268,7 @@ pub async fn credit_wallet(
         (status = 403, description = "Not an administrator, or one's own wallet", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user, or no wallet yet", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The wallet is frozen", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Other processes' changes of the wallet kept coming first; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn debit_wallet(

@@ -281,6 +281,32 @@ async fn credits_and_debits_move_once_and_never_below_zero(backend: Backend) {
         400,
     )
     .await;
+
+    // A retry racing its first request, for all the balance: both answer the one debit.
+    let everything = json!({"amount": 10, "reason": "the lot"});
+    let (first, retry) = futures::future::join(
+        change(
+            &app,
+            &admin,
+            &ann,
+            "debit",
+            everything.clone(),
+            Some("the-lot"),
+        ),
+        change(&app, &admin, &ann, "debit", everything, Some("the-lot")),
+    )
+    .await;
+    let replayed = [&first, &retry]
+        .iter()
+        .filter(|answer| answer.headers().contains_key("idempotent-replayed"))
+        .count();
+    assert_eq!(
+        (first.status().as_u16(), retry.status().as_u16(), replayed),
+        (200, 200, 1)
+    );
+    for answer in [first, retry] {
+        assert_eq!(answer.json::<Value>().await.expect("json")["balance"], 0);
+    }
 }
 
 test_both_backends!(credits_and_debits_move_once_and_never_below_zero);

@@ -2,9 +2,9 @@
 //! refresh a session or reset a password, through the application's use cases as the API runs
 //! them.
 
-use super::confirm;
 use super::operator::Operator;
 use super::organizations::refused;
+use super::{at_or_from_now, confirm};
 use application::RequestContext;
 use clap::Subcommand;
 use domain::ip_block::parse_network;
@@ -65,7 +65,7 @@ pub async fn run(settings: &Settings, command: IpBlocksCommand) -> anyhow::Resul
                 .await
                 .map_err(|error| refused("ip-blocks", error))?;
             let now = chrono::Utc::now();
-            for (network, block) in &list.blocks {
+            for (network, block) in list.blocks.iter() {
                 let expires = block.expires_at.map(|at| at.to_rfc3339());
                 if json {
                     println!(
@@ -102,8 +102,11 @@ pub async fn run(settings: &Settings, command: IpBlocksCommand) -> anyhow::Resul
             let network = network(&text)?;
             let reason = Reason::parse(&reason)
                 .map_err(|error| Usage(format!("--reason: {}", error.message)))?;
-            let expires_at = expires.or(expires_in_hours
-                .map(|hours| chrono::Utc::now() + chrono::TimeDelta::hours(hours.into())));
+            let expires_at = at_or_from_now(
+                expires,
+                expires_in_hours.map(|hours| chrono::TimeDelta::hours(hours.into())),
+                "--expires-in-hours",
+            )?;
             let operator = Operator::open(settings).await?;
             operator
                 .app

@@ -117,6 +117,23 @@ pub async fn run(settings: Settings, command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// `at`, or the time `span` from now (which `option` gave), if either: a span too far ahead to
+/// be a time is the caller's error.
+pub fn at_or_from_now(
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    span: Option<chrono::TimeDelta>,
+    option: &str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, Usage> {
+    match (at, span) {
+        (Some(at), _) => Ok(Some(at)),
+        (None, Some(span)) => chrono::Utc::now()
+            .checked_add_signed(span)
+            .map(Some)
+            .ok_or_else(|| Usage(format!("{option}: too far ahead"))),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Asks the operator to type `answer` before something destructive, unless `yes`. Without a
 /// terminal to ask on, refuses.
 pub fn confirm(yes: bool, question: &str, answer: &str) -> Result<(), Usage> {

@@ -393,8 +393,11 @@ pub async fn run(settings: &Settings, command: OrganizationsCommand) -> anyhow::
                         })
                     })
                     .collect::<Result<_, _>>()?,
-                expires_at: expires.or(expires_in_days
-                    .map(|days| chrono::Utc::now() + chrono::TimeDelta::days(days.into()))),
+                expires_at: super::at_or_from_now(
+                    expires,
+                    expires_in_days.map(|days| chrono::TimeDelta::days(days.into())),
+                    "--expires-in-days",
+                )?,
             };
             let operator = Operator::open(settings).await?;
             let issued = operator

@@ -112,22 +112,21 @@ pub async fn run(settings: &Settings, command: WalletsCommand) -> anyhow::Result
                 .await
                 .map_err(|error| app_error(&user, error))?;
             for entry in entries {
-                let what = match &entry.event {
-                    WalletEvent::WalletOpened { .. } => "opened".to_owned(),
-                    WalletEvent::WalletCredited {
-                        amount,
-                        balance,
-                        reason,
-                        ..
-                    } => format!("credited {amount} (balance {balance}): {reason}"),
-                    WalletEvent::WalletDebited {
-                        amount,
-                        balance,
-                        reason,
-                        ..
-                    } => format!("debited {amount} (balance {balance}): {reason}"),
-                    WalletEvent::WalletFrozen { reason, .. } => format!("frozen: {reason}"),
-                    WalletEvent::WalletUnfrozen { .. } => "unfrozen".to_owned(),
+                let reason = entry.event.reason().map(ToString::to_string);
+                let what = match (&entry.event, entry.event.moved()) {
+                    (WalletEvent::WalletCredited { .. }, Some((amount, balance))) => {
+                        format!("credited {amount} (balance {balance})")
+                    }
+                    (WalletEvent::WalletDebited { .. }, Some((amount, balance))) => {
+                        format!("debited {amount} (balance {balance})")
+                    }
+                    (WalletEvent::WalletFrozen { .. }, _) => "frozen".to_owned(),
+                    (WalletEvent::WalletUnfrozen { .. }, _) => "unfrozen".to_owned(),
+                    _ => "opened".to_owned(),
+                };
+                let what = match reason {
+                    Some(reason) => format!("{what}: {reason}"),
+                    None => what,
                 };
                 println!(
                     "{}\t{}\t{what}",

@@ -217,6 +217,8 @@ struct WalletCard {
     frozen: bool,
     entries: Vec<WalletLine>,
     may_manage: bool,
+    /// The most one credit or debit moves.
+    max_amount: u64,
     /// A fresh key for each form this page shows.
     credit_key: String,
     debit_key: String,
@@ -250,41 +252,20 @@ async fn wallet_card(
         .into_iter()
         .map(|entry| {
             use domain::DomainEvent;
-            use domain::wallet::WalletEvent as E;
-            let (amount, balance, reason) = match &entry.event {
-                E::WalletCredited {
-                    amount,
-                    balance,
-                    reason,
-                    ..
-                } => (
-                    format!("+{amount}"),
-                    balance.to_string(),
-                    reason.to_string(),
-                ),
-                E::WalletDebited {
-                    amount,
-                    balance,
-                    reason,
-                    ..
-                } => (
-                    format!("−{amount}"),
-                    balance.to_string(),
-                    reason.to_string(),
-                ),
-                E::WalletFrozen { reason, .. } => {
-                    (String::new(), String::new(), reason.to_string())
-                }
-                E::WalletOpened { .. } | E::WalletUnfrozen { .. } => {
-                    (String::new(), String::new(), String::new())
-                }
+            let sign = match entry.event {
+                domain::wallet::WalletEvent::WalletDebited { .. } => "−",
+                _ => "+",
             };
+            let moved = entry.event.moved();
             WalletLine {
                 at: When::new(entry.recorded_at),
                 event: entry.event.event_type().to_owned(),
-                amount,
-                balance,
-                reason,
+                amount: moved.map_or_else(String::new, |(amount, _)| format!("{sign}{amount}")),
+                balance: moved.map_or_else(String::new, |(_, balance)| balance.to_string()),
+                reason: entry
+                    .event
+                    .reason()
+                    .map_or_else(String::new, ToString::to_string),
             }
         })
         .collect();
@@ -293,6 +274,7 @@ async fn wallet_card(
         frozen: view.wallet.status == domain::wallet::WalletStatus::Frozen,
         entries,
         may_manage,
+        max_amount: domain::wallet::MAX_AMOUNT,
         credit_key: uuid::Uuid::new_v4().to_string(),
         debit_key: uuid::Uuid::new_v4().to_string(),
     }))
