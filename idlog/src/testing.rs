@@ -92,6 +92,8 @@ pub struct TestApp {
     pub data_folder: tempfile::TempDir,
     /// The server's background work (failed logins, reset links).
     pub background: tokio_util::task::TaskTracker,
+    /// The server's workers (their status tells when their reactions are in the log).
+    pub workers: workers::WorkerRunner,
     /// The server's projector.
     pub projector: projections::Projector,
     _following: Arc<tokio::task::JoinSet<()>>,
@@ -273,6 +275,28 @@ impl TestApp {
         self.background.reopen();
     }
 
+    /// Waits until the log stands still: background work done, and every worker past the head
+    /// (so their reactions, such as wallets opened, are in the log). A worker saves its
+    /// position up to 250 ms after its last event, so this takes that long.
+    pub async fn quiet(&self) {
+        self.settle().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let head = self.head_position().await;
+            let statuses = self.workers.status().await.expect("workers' status");
+            if statuses.iter().all(|status| status.position >= head)
+                && self.head_position().await == head
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the workers did not reach the head"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The position of the last event in the log.
     pub async fn head_position(&self) -> u64 {
         self.log.head().await.expect("head").position
@@ -433,6 +457,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         objects_folder,
         data_folder,
         projector,
+        workers,
         _following: following,
         _working: working,
         _db: db,

@@ -213,7 +213,7 @@ async fn auditors_read_histories_the_log_and_checkpoints(backend: Backend) {
     problem(anyone, 403).await;
 
     // The log as NDJSON: it verifies offline, and a filter selects.
-    app.settle().await;
+    app.quiet().await;
     let head = app.log.head().await.expect("head");
     let body = get(&app, "/api/v1/audit/events", &auditor).await;
     assert_eq!(body.status(), 200);

@@ -25,6 +25,7 @@ async fn only_the_person_with_their_password_or_an_administrator_may_forget(back
                 .await
         }
     };
+    app.quiet().await;
     let head = app.head_position().await;
 
     // Someone else: not found to them, with or without a password.

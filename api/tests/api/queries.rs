@@ -38,7 +38,7 @@ impl Reader for TestApp {
     }
 
     async fn caught_up(&self) -> u64 {
-        self.settle().await;
+        self.quiet().await;
         let head = self.head_position().await;
         assert!(
             self.projector
