@@ -13,6 +13,7 @@ pub mod ids;
 pub mod ip_block;
 pub mod organization;
 pub mod partner;
+pub mod role_catalog;
 pub mod session;
 pub mod time;
 pub mod user;

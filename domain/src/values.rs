@@ -382,6 +382,19 @@ impl Role {
     }
 }
 
+/// The name of a field a role's profile declares, e.g. `student_id` or `department`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct FieldName(String);
+deserialize_via_parse!(FieldName);
+
+impl FieldName {
+    /// Parses a field name.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        parse_name("field", raw).map(Self)
+    }
+}
+
 /// A named permission flag on an organization membership, e.g. `can_upload_files`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]

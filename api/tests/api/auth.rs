@@ -99,6 +99,7 @@ async fn login_issues_tokens_and_records_the_session(backend: Backend) {
 async fn wrong_passwords_and_unknown_accounts_get_one_answer(backend: Backend) {
     let app = spawn_app(backend).await;
     ann_logged_in(&app).await;
+    app.quiet().await;
     let before = app.head_position().await;
     let unknown = app
         .post(

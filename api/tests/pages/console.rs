@@ -550,6 +550,8 @@ async fn administrators_run_organizations_the_log_and_the_processing(backend: Ba
     assert_eq!(head_hash.len(), 64, "{head_hash}");
     browser.assert_accessible().await;
     browser.screenshots("console-audit").await;
+    // Every reaction in the log first (wallets opened), so that the head stands still.
+    app.quiet().await;
     let export = browser.fetch("/console/audit/export").await;
     assert_eq!(export[0], 200);
     assert_eq!(export[1], "application/x-ndjson");
