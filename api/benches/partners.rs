@@ -18,35 +18,10 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod support;
+use support::{Arm, median, setting};
+
 const CLIENTS: usize = 16;
-
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(default)
-}
-
-/// One arm's answers: latencies of the records made.
-#[derive(Default)]
-struct Arm {
-    latencies: Vec<Duration>,
-    elapsed: Duration,
-}
-
-impl Arm {
-    fn per_second(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
-    }
-
-    fn quantile(&mut self, q: f64) -> f64 {
-        self.latencies.sort();
-        let index = ((self.latencies.len() as f64 - 1.0) * q).round() as usize;
-        self.latencies
-            .get(index)
-            .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
-    }
-}
 
 /// `CLIENTS` clients recording as fast as they are answered for `seconds`, with `token`.
 async fn round(app: &TestApp, organization: &str, token: &str, seconds: u64) -> Arm {
@@ -148,24 +123,12 @@ async fn measure(backend: Backend) {
             by_token.quantile(0.99),
         );
     }
-    ratios.sort_by(f64::total_cmp);
     println!(
         "{backend:?}: median key / token throughput {:.2}",
-        ratios[ratios.len() / 2]
+        median(ratios)
     );
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let backends: Vec<Backend> = match std::env::var("BACKENDS").as_deref() {
-        Ok("postgres") => vec![Backend::Postgres],
-        Ok("sqlite") => vec![Backend::Sqlite],
-        _ => vec![Backend::Sqlite, Backend::Postgres],
-    };
-    for backend in backends {
-        runtime.block_on(measure(backend));
-    }
+    support::on_each_backend(measure);
 }
