@@ -30,7 +30,7 @@ pub struct Texts {
     /// "An IPv4 or IPv6 address, or a range in CIDR notation such as 198.51.100.0/24."
     pub network_hint: &'static str,
     /// "Reason"
-    pub block_reason: &'static str,
+    pub reason: &'static str,
     /// "Ends after (hours)"
     pub block_expires_hours: &'static str,
     /// "Leave empty for a block that does not expire."
@@ -868,7 +868,7 @@ pub static ENGLISH: Texts = Texts {
     ip_blocks_lead: "Requests from a blocked address or range may not sign up, sign in, refresh a session or reset a password. A block ends when it expires or is lifted.",
     network: "Address or range",
     network_hint: "An IPv4 or IPv6 address, or a range in CIDR notation such as 198.51.100.0/24.",
-    block_reason: "Reason",
+    reason: "Reason",
     block_expires_hours: "Ends after (hours)",
     block_expires_hint: "Leave empty for a block that does not expire.",
     block_address: "Block",
