@@ -10,14 +10,13 @@
 use eventstore::testing::Backend;
 use idlog::testing::{Options, TestApp, spawn_app_with};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
 /// As in the `idlog` binary.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod support;
-use support::{Arm, median, setting};
+use support::{Arm, closed_loop, median, setting};
 
 const CLIENTS: usize = 16;
 const BLOCKS: usize = 1_000;
@@ -58,31 +57,16 @@ async fn server(backend: Backend, blocks: usize) -> (TestApp, Vec<String>) {
 /// Each client refreshes its session as fast as it is answered for `seconds`, keeping the
 /// rotated token.
 async fn round(app: &TestApp, tokens: &mut [String], seconds: u64) -> Arm {
-    let until = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let clients = tokens.iter_mut().map(|token| async move {
-        let mut latencies = Vec::new();
-        while Instant::now() < until {
-            let sent = Instant::now();
-            let answer = app
-                .post("/api/v1/auth/refresh", &json!({"refresh_token": token}))
-                .await;
-            assert_eq!(answer.status(), 200);
-            let rotated: Value = answer.json().await.expect("json");
-            *token = rotated["refresh_token"].as_str().expect("token").to_owned();
-            latencies.push(sent.elapsed());
-        }
-        latencies
-    });
-    let latencies = futures::future::join_all(clients)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    Arm {
-        latencies,
-        elapsed: started.elapsed(),
-    }
+    let clients = tokens.iter_mut().collect();
+    closed_loop(clients, seconds, async |token: &mut &mut String| {
+        let answer = app
+            .post("/api/v1/auth/refresh", &json!({"refresh_token": token}))
+            .await;
+        assert_eq!(answer.status(), 200);
+        let rotated: Value = answer.json().await.expect("json");
+        **token = rotated["refresh_token"].as_str().expect("token").to_owned();
+    })
+    .await
 }
 
 async fn measure(backend: Backend) {

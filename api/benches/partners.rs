@@ -12,60 +12,40 @@
 use eventstore::testing::Backend;
 use idlog::testing::{Options, TestApp, spawn_app_with};
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 /// As in the `idlog` binary.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod support;
-use support::{Arm, median, setting};
+use support::{Arm, closed_loop, median, setting};
 
 const CLIENTS: usize = 16;
 
 /// `CLIENTS` clients recording as fast as they are answered for `seconds`, with `token`.
 async fn round(app: &TestApp, organization: &str, token: &str, seconds: u64) -> Arm {
     let path = format!("/api/v1/organizations/{organization}/partner-activity");
-    let until = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let clients = (0..CLIENTS).map(|client| {
-        let path = path.clone();
-        async move {
-            let mut latencies = Vec::new();
-            let mut n = 0_u64;
-            while Instant::now() < until {
-                n += 1;
-                let body = json!({
-                    "action": "transaction_sent",
-                    "status": "ok",
-                    "resource_type": "edi_document",
-                    "resource_id": format!("PO-{client}-{n}"),
-                    "details": {"document_type": "850", "size": 2048}
-                });
-                let sent = Instant::now();
-                let answer = app
-                    .send(reqwest::Method::POST, &path, token, Some(body), &[])
-                    .await;
-                assert_eq!(
-                    answer.status(),
-                    201,
-                    "{}",
-                    answer.text().await.unwrap_or_default()
-                );
-                latencies.push(sent.elapsed());
-            }
-            latencies
-        }
-    });
-    let latencies = futures::future::join_all(clients)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    Arm {
-        latencies,
-        elapsed: started.elapsed(),
-    }
+    let clients = (0..CLIENTS).map(|client| (client, 0_u64)).collect();
+    closed_loop(clients, seconds, async |(client, n): &mut (usize, u64)| {
+        *n += 1;
+        let body = json!({
+            "action": "transaction_sent",
+            "status": "ok",
+            "resource_type": "edi_document",
+            "resource_id": format!("PO-{client}-{n}"),
+            "details": {"document_type": "850", "size": 2048}
+        });
+        let answer = app
+            .send(reqwest::Method::POST, &path, token, Some(body), &[])
+            .await;
+        assert_eq!(
+            answer.status(),
+            201,
+            "{}",
+            answer.text().await.unwrap_or_default()
+        );
+    })
+    .await
 }
 
 async fn measure(backend: Backend) {

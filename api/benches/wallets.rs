@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod support;
-use support::{Arm, median, setting};
+use support::{Arm, closed_loop, median, setting};
 
 const CLIENTS: usize = 16;
 const PASSWORD: &str = "correct horse battery staple";
@@ -39,45 +39,33 @@ async fn round(
     clients: usize,
     seconds: u64,
 ) -> Arm {
-    let until = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let tasks = (0..clients).map(|client| {
-        let wallet = &wallets[client % wallets.len()];
-        let path = format!("/api/v1/users/{wallet}/wallet/debit");
-        async move {
-            let mut latencies = Vec::new();
-            while Instant::now() < until {
-                let key = format!("debit-{}", KEYS.fetch_add(1, Ordering::Relaxed));
-                let sent = Instant::now();
-                let answer = app
-                    .send(
-                        reqwest::Method::POST,
-                        &path,
-                        admin,
-                        Some(json!({"amount": 1, "reason": "benchmark"})),
-                        &[("idempotency-key", &key)],
-                    )
-                    .await;
-                assert_eq!(
-                    answer.status(),
-                    200,
-                    "{}",
-                    answer.text().await.unwrap_or_default()
-                );
-                latencies.push(sent.elapsed());
-            }
-            latencies
-        }
-    });
-    let latencies = futures::future::join_all(tasks)
-        .await
-        .into_iter()
-        .flatten()
+    let paths = (0..clients)
+        .map(|client| {
+            format!(
+                "/api/v1/users/{}/wallet/debit",
+                wallets[client % wallets.len()]
+            )
+        })
         .collect();
-    Arm {
-        latencies,
-        elapsed: started.elapsed(),
-    }
+    closed_loop(paths, seconds, async |path: &mut String| {
+        let key = format!("debit-{}", KEYS.fetch_add(1, Ordering::Relaxed));
+        let answer = app
+            .send(
+                reqwest::Method::POST,
+                path,
+                admin,
+                Some(json!({"amount": 1, "reason": "benchmark"})),
+                &[("idempotency-key", &key)],
+            )
+            .await;
+        assert_eq!(
+            answer.status(),
+            200,
+            "{}",
+            answer.text().await.unwrap_or_default()
+        );
+    })
+    .await
 }
 
 /// `count` users with opened wallets holding plenty of credits.

@@ -3,7 +3,7 @@
 
 use eventstore::testing::Backend;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The setting `name` from the environment, or `default`.
 pub fn setting(name: &str, default: u64) -> u64 {
@@ -35,6 +35,32 @@ impl Arm {
         self.latencies
             .get(index)
             .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
+    }
+}
+
+/// Each of `clients` makes `request` again as soon as it is answered, for `seconds`; each
+/// request is timed. A client is the state its requests need (a token, a path, a counter).
+pub async fn closed_loop<C>(clients: Vec<C>, seconds: u64, request: impl AsyncFn(&mut C)) -> Arm {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let request = &request;
+    let runs = clients.into_iter().map(|mut client| async move {
+        let mut latencies = Vec::new();
+        while Instant::now() < until {
+            let sent = Instant::now();
+            request(&mut client).await;
+            latencies.push(sent.elapsed());
+        }
+        latencies
+    });
+    let latencies = futures::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    Arm {
+        latencies,
+        elapsed: started.elapsed(),
     }
 }
 
