@@ -89,6 +89,22 @@ impl From<AppError> for Problem {
                 )
                 .with_detail("The partner recorded another record with this key."),
             }),
+            AppError::RoleNotInCatalog { role, catalog } => Problem::validation().with_field(
+                "/roles",
+                format!("{role}: unknown; one of {}", catalog.join(", ")),
+            ),
+            AppError::RoleCatalog(error) => command_problem(error, |error| {
+                use domain::role_catalog::RoleCatalogError as E;
+                let (status, slug) = match &error {
+                    E::AlreadyDefined => (StatusCode::CONFLICT, "role-defined"),
+                    E::NotDefined => (StatusCode::NOT_FOUND, "role-not-found"),
+                    E::BuiltIn => (StatusCode::CONFLICT, "role-built-in"),
+                    E::InvalidFields(detail) => {
+                        return Problem::validation().with_field("/fields", detail.clone());
+                    }
+                };
+                Problem::new(status, slug, &error.to_string())
+            }),
             AppError::NotGrantable { flag, catalog } => Problem::validation().with_field(
                 "/permissions",
                 format!("{flag}: unknown; one of {}", catalog.join(", ")),
@@ -457,6 +473,10 @@ pub fn route_operations(operation_id: &str) -> Option<&'static [Operation]> {
             &[O::ManageWallet]
         }
         "block_ip" | "unblock_ip" => &[O::ManageIpBlocks],
+        "roles" => &[O::ReadRoleCatalog],
+        "define_role" | "change_role" | "retire_role" => &[O::ManageRoleCatalog],
+        "set_role_profile" => &[O::SetRoleProfile],
+        "role_holders" => &[O::ListUsers],
         "add_member_route" => &[O::AddMember],
         "change_member" => &[O::ChangeMember],
         "remove_member" => &[O::RemoveMember],

@@ -74,6 +74,13 @@ pub fn command_problem<E: std::error::Error>(
 /// The answers to a refused user command: a status and a stable problem type per refusal.
 pub fn user_problem(error: UserError) -> Problem {
     use StatusCode as S;
+    if let UserError::InvalidRoleProfile(problems) = &error {
+        return problems
+            .iter()
+            .fold(Problem::validation(), |problem, (field, detail)| {
+                problem.with_field(format!("/profile/{field}"), detail.clone())
+            });
+    }
     let (status, slug) = match &error {
         UserError::NotFound | UserError::Deleted | UserError::Forgotten => {
             (S::NOT_FOUND, "user-not-found")
@@ -102,6 +109,8 @@ pub fn user_problem(error: UserError) -> Problem {
         UserError::TotpAlreadyEnabled => (S::CONFLICT, "mfa-already-on"),
         UserError::TotpCodeReused => (S::UNPROCESSABLE_ENTITY, "code-already-used"),
         UserError::InvalidRecoveryCode => (S::UNPROCESSABLE_ENTITY, "invalid-recovery-code"),
+        UserError::RoleNotHeld => (S::CONFLICT, "role-not-held"),
+        UserError::InvalidRoleProfile(_) => (S::UNPROCESSABLE_ENTITY, "validation"),
     };
     let problem = Problem::new(status, slug, &error.to_string());
     match error {

@@ -238,6 +238,19 @@ pub fn router(state: AppState) -> Router {
             "/ip-blocks/{network}",
             axum::routing::delete(routes::ip_blocks::unblock_ip),
         )
+        .route(
+            "/roles",
+            get(routes::roles::roles).post(routes::roles::define_role),
+        )
+        .route(
+            "/roles/{role}",
+            axum::routing::put(routes::roles::change_role).delete(routes::roles::retire_role),
+        )
+        .route("/roles/{role}/users", get(routes::queries::role_holders))
+        .route(
+            "/users/{id}/role-profiles/{role}",
+            axum::routing::put(routes::roles::set_role_profile),
+        )
         .route("/audit/events", get(routes::audit::events))
         .route("/audit/verify", get(routes::audit::verify))
         .route("/audit/checkpoints", get(routes::audit::checkpoints))

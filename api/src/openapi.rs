@@ -3,7 +3,7 @@
 use crate::problem::Problem;
 use crate::routes::{
     admin, api_keys, audit, auth, invitations, ip_blocks, mfa, organizations, partners, privacy,
-    profiles, queries, users, verification, wallets,
+    profiles, queries, roles, users, verification, wallets,
 };
 use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -121,6 +121,12 @@ use utoipa::{Modify, OpenApi};
         ip_blocks::ip_blocks,
         ip_blocks::block_ip,
         ip_blocks::unblock_ip,
+        roles::roles,
+        roles::define_role,
+        roles::change_role,
+        roles::retire_role,
+        roles::set_role_profile,
+        queries::role_holders,
         audit::user_history,
         audit::events,
         audit::verify,

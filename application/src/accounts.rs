@@ -4,8 +4,8 @@
 use crate::authority::Authority;
 use crate::credentials::password::Passwords;
 use crate::invitations::Offer;
-use crate::policy::PRIVILEGED_ROLES;
 use crate::policy::{Operation, Refusal, Target};
+use crate::roles::{RoleSeed, prepare_grant};
 use crate::{App, AppError, RequestContext, Resource};
 use commands::tokens::{TokenMinter, TokenPurpose};
 use commands::{CommandContext, CommandError, CommandHandler, Executed};
@@ -18,68 +18,6 @@ use domain::{Duration, Timestamp, UserId};
 use eventstore::IdempotencyKey;
 use secrecy::SecretString;
 use std::collections::BTreeSet;
-
-/// The global roles every installation has.
-pub const BUILT_IN_ROLES: [&str; 4] = ["admin", "auditor", "analyst", "user"];
-
-/// The global roles that may be granted: the built-in ones and those configured, and which of
-/// them are privileged (only their holder and administrators act on a holder).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleCatalog {
-    roles: BTreeSet<Role>,
-    privileged: BTreeSet<Role>,
-}
-
-impl RoleCatalog {
-    /// The built-in roles and `extra` ones (e.g. `ATHLETE`, `COACH`).
-    pub fn new(extra: &[Role]) -> Self {
-        let built_in = BUILT_IN_ROLES
-            .iter()
-            .filter_map(|name| Role::parse(name).ok());
-        let privileged = PRIVILEGED_ROLES
-            .iter()
-            .filter_map(|role| Role::parse(&role.to_string()).ok())
-            .collect();
-        Self {
-            roles: built_in.chain(extra.iter().cloned()).collect(),
-            privileged,
-        }
-    }
-
-    /// Marks catalog roles privileged, beside admin, auditor and analyst; a role the catalog
-    /// does not have is named in the error.
-    pub fn with_privileged(mut self, roles: &[Role]) -> Result<Self, Role> {
-        for role in roles {
-            if !self.roles.contains(role) {
-                return Err(role.clone());
-            }
-            self.privileged.insert(role.clone());
-        }
-        Ok(self)
-    }
-
-    /// The role named `name`, if the catalog has it.
-    pub fn role(&self, name: &str) -> Option<Role> {
-        let role = Role::parse(name).ok()?;
-        self.roles.contains(&role).then_some(role)
-    }
-
-    /// Whether any of `roles` is privileged.
-    pub fn any_privileged<'a>(&self, mut roles: impl Iterator<Item = &'a Role>) -> bool {
-        roles.any(|role| self.privileged.contains(role))
-    }
-
-    /// The roles, for messages.
-    pub fn names(&self) -> Vec<String> {
-        self.roles.iter().map(ToString::to_string).collect()
-    }
-}
-
-impl Default for RoleCatalog {
-    fn default() -> Self {
-        Self::new(&[])
-    }
-}
 
 /// A user to create.
 #[derive(Debug)]
@@ -236,6 +174,8 @@ pub struct Creator<'a> {
     pub email_verification_lifetime: Duration,
     /// The language a new user's messages start in.
     pub default_language: LanguageTag,
+    /// The configured roles, which seed an empty log's role catalog.
+    pub role_seed: &'a RoleSeed,
 }
 
 impl Creator<'_> {
@@ -246,6 +186,13 @@ impl Creator<'_> {
         account: NewAccount,
         context: CommandContext,
     ) -> Result<Executed<UserAggregate>, AppError> {
+        prepare_grant(
+            self.commands,
+            self.role_seed,
+            &context.metadata,
+            &account.roles,
+        )
+        .await?;
         let password_hash = match account.password {
             Some(password) => Some(
                 hash_new_password(
@@ -324,6 +271,7 @@ impl App {
             invitation_lifetime: self.auth.invitation_lifetime,
             email_verification_lifetime: self.auth.email_verification_lifetime,
             default_language: self.auth.default_language.clone(),
+            role_seed: &self.auth.roles,
         }
     }
 

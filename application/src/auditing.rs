@@ -39,7 +39,7 @@ impl App {
             .commands
             .current::<UserAggregate>(&user_id.to_string())
             .await?;
-        let person = who.person_in(self, user_id, &loaded.state);
+        let person = who.person_in(self, user_id, &loaded.state).await?;
         who.require(
             Operation::ReadUserHistory,
             Target::Person(&person),

@@ -191,19 +191,25 @@ impl Authority {
 
     /// `user` as the policy sees them: privileged or not, and their memberships in the
     /// caller's organizations (the only ones that can grant the caller anything over them).
-    pub fn person(&self, app: &App, user: &User) -> Person {
-        Person {
-            privileged: app.auth.roles.any_privileged(user.roles.iter()),
+    pub async fn person(&self, app: &App, user: &User) -> Result<Person, AppError> {
+        let roles = app.roles().await?;
+        Ok(Person {
+            privileged: roles.any_privileged(user.roles.iter()),
             ..self.person_without_roles(user.id)
-        }
+        })
     }
 
     /// The person whose stream `state` is: as [`Self::person`] while they are present; once
     /// forgotten (or never there), only their id is left and they hold no role.
-    pub fn person_in(&self, app: &App, id: UserId, user: &UserState) -> Person {
+    pub async fn person_in(
+        &self,
+        app: &App,
+        id: UserId,
+        user: &UserState,
+    ) -> Result<Person, AppError> {
         match user {
-            UserState::Present(user) => self.person(app, user),
-            _ => self.person_without_roles(id),
+            UserState::Present(user) => self.person(app, user).await,
+            _ => Ok(self.person_without_roles(id)),
         }
     }
 

@@ -92,6 +92,17 @@ pub enum AppError {
         /// The flags that may be given.
         catalog: Vec<String>,
     },
+    /// A global role that may not be granted now (not in the catalog, or retired).
+    #[error("/roles: {role} is not in the catalog")]
+    RoleNotInCatalog {
+        /// The role.
+        role: String,
+        /// The roles that may be granted.
+        catalog: Vec<String>,
+    },
+    /// A role catalog command failed.
+    #[error("{0}")]
+    RoleCatalog(CommandError<domain::role_catalog::RoleCatalogError>),
     /// A session command failed.
     #[error("{0}")]
     Session(CommandError<SessionError>),
@@ -217,6 +228,12 @@ impl AppError {
 impl From<CommandError<domain::catalog::CatalogError>> for AppError {
     fn from(error: CommandError<domain::catalog::CatalogError>) -> Self {
         Self::Catalog(error)
+    }
+}
+
+impl From<CommandError<domain::role_catalog::RoleCatalogError>> for AppError {
+    fn from(error: CommandError<domain::role_catalog::RoleCatalogError>) -> Self {
+        Self::RoleCatalog(error)
     }
 }
 

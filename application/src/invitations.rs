@@ -12,7 +12,7 @@ use domain::organization::{
     OrganizationError, OrganizationEvent, OrganizationState,
 };
 use domain::user::{User, UserAggregate, UserCommand, UserState, UserStatus};
-use domain::values::{Email, Permission};
+use domain::values::{Email, Permission, Role};
 use domain::{ClaimKind, OrganizationId, Timestamp, UserId};
 use eventstore::{EventMetadata, IdempotencyKey};
 use std::collections::BTreeSet;
@@ -205,7 +205,7 @@ impl App {
             phone: None,
             first_name: None,
             last_name: None,
-            roles: BTreeSet::from_iter(self.auth.roles.role("user")),
+            roles: BTreeSet::from([Role::parse("user")?]),
             password: None,
             temporary_password: false,
         };
@@ -294,7 +294,7 @@ impl App {
         who: &Authority,
     ) -> Result<Vec<(Box<Organization>, Invitation)>, AppError> {
         let caller = who.caller().ok_or(AppError::InvalidToken)?;
-        let person = who.person(self, &caller.user);
+        let person = who.person(self, &caller.user).await?;
         who.require(
             Operation::ListOwnInvitations,
             Target::Person(&person),
@@ -329,7 +329,7 @@ impl App {
         accept: bool,
     ) -> Result<Option<u64>, AppError> {
         let caller = who.caller().ok_or(AppError::InvalidToken)?;
-        let person = who.person(self, &caller.user);
+        let person = who.person(self, &caller.user).await?;
         who.require(
             Operation::AnswerInvitation,
             Target::Person(&person),

@@ -32,6 +32,7 @@ pub mod privacy;
 pub mod profiles;
 pub mod queries;
 pub mod rate_limit;
+pub mod roles;
 pub mod sessions;
 pub mod settings;
 pub mod users;

@@ -85,7 +85,7 @@ impl App {
             .authorized_organization(who, id, Operation::ReadOrganization)
             .await?;
         let user = self.existing_user(&member.user_id, "/user_id").await?;
-        let person = who.person(self, &user);
+        let person = who.person(self, &user).await?;
         who.require(
             Operation::AddMember,
             Target::Member {
@@ -236,7 +236,7 @@ impl App {
             .commands
             .followed::<UserAggregate>(&user_id.to_string())
             .await?;
-        Ok(who.person_in(self, user_id, &loaded.state))
+        who.person_in(self, user_id, &loaded.state).await
     }
 
     /// The member `user_id` of organization `id`, once the policy lets `who` do `operation` to

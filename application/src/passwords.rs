@@ -53,7 +53,7 @@ impl App {
         check_new_password(&self.passwords, &new_password, &user, "/new_password")?;
         who.confirm_password(self, Some(current_password), "/current_password")
             .await?;
-        let person = who.person(self, &user);
+        let person = who.person(self, &user).await?;
         who.require(
             Operation::ChangeOwnPassword,
             Target::Person(&person),

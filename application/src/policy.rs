@@ -417,6 +417,12 @@ pub enum Operation {
     ReadWallet,
     /// Credit, debit, freeze and unfreeze a user's wallet.
     ManageWallet,
+    /// Read the catalog of global roles and their profile fields.
+    ReadRoleCatalog,
+    /// Define, change and retire global roles.
+    ManageRoleCatalog,
+    /// Set the profile of a role a person holds.
+    SetRoleProfile,
     /// Read the list of blocked addresses and ranges.
     ReadIpBlocks,
     /// Block and unblock addresses and ranges.
@@ -476,6 +482,7 @@ impl Operation {
             | O::ExportUser => PERSON_OR_ADMIN,
             O::ChangeEmail | O::ChangePhone => PERSON_FRESH_OR_ADMIN,
             O::ChangeRoles
+            | O::SetRoleProfile
             | O::LockUser
             | O::DeactivateUser
             | O::DeleteUser
@@ -514,6 +521,7 @@ impl Operation {
             | O::ManageStorage
             | O::ManagePermissionCatalog
             | O::ManageIpBlocks
+            | O::ManageRoleCatalog
             | O::ManagePartnerActions
             | O::ReadProcessing
             | O::ResolveDeadLetters => ADMINISTRATORS,
@@ -576,7 +584,7 @@ impl Operation {
                 global: READERS,
                 ..NONE
             },
-            O::ListActivity | O::ReadIpBlocks => Rule {
+            O::ListActivity | O::ReadIpBlocks | O::ReadRoleCatalog => Rule {
                 global: READERS,
                 ..NONE
             },

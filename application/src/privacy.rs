@@ -107,7 +107,7 @@ impl App {
         }
         let (user, version) = match self.present_user(user_id).await {
             Ok((user, version)) => {
-                let person = who.person(self, &user);
+                let person = who.person(self, &user).await?;
                 who.require(
                     Operation::ForgetUser,
                     Target::Person(&person),
@@ -149,7 +149,7 @@ impl App {
         user_id: UserId,
     ) -> Result<PersonalData, AppError> {
         let person = match self.present_user(user_id).await {
-            Ok((user, _)) => who.person(self, &user),
+            Ok((user, _)) => who.person(self, &user).await?,
             Err(_) => who.person_without_roles(user_id),
         };
         who.require(

@@ -125,12 +125,52 @@ impl App {
         min_position: Option<u64>,
     ) -> Result<Page<ListedUser>, AppError> {
         let scope = self.scope(who, Operation::ListUsers)?;
+        self.check_profile_filter(filter).await?;
         self.fresh(min_position, &[directory::NAME]).await?;
         Ok(self
             .read
             .queries
             .users(filter, scope.organizations())
             .await?)
+    }
+
+    /// Refuses profile filters on fields the role does not declare (a typo would otherwise
+    /// find nobody, silently).
+    async fn check_profile_filter(&self, filter: &UserFilter) -> Result<(), AppError> {
+        let Some(name) = filter
+            .role
+            .as_deref()
+            .filter(|_| !filter.profile.is_empty())
+        else {
+            return Ok(());
+        };
+        let roles = self.roles().await?;
+        let definition = domain::values::Role::parse(name)
+            .ok()
+            .and_then(|role| roles.definition(&role).cloned())
+            .ok_or_else(|| AppError::Unanswerable(format!("role: {name} is not in the catalog")))?;
+        for field in filter.profile.keys() {
+            if !definition
+                .fields
+                .iter()
+                .any(|declared| declared.name.as_str() == field)
+            {
+                let declared: Vec<&str> = definition
+                    .fields
+                    .iter()
+                    .map(|declared| declared.name.as_str())
+                    .collect();
+                return Err(AppError::Unanswerable(format!(
+                    "{field}: not a profile field of {name}; it has {}",
+                    if declared.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        declared.join(", ")
+                    }
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// 404 unless the policy lets `who` do `operation` to the user `user_id`.

@@ -15,8 +15,8 @@ pub struct AuthSettings {
     pub sessions: crate::sessions::SessionSettings,
     /// When failed logins lock an account.
     pub lockout: domain::user::LockoutPolicy,
-    /// The global roles that may be granted.
-    pub roles: crate::accounts::RoleCatalog,
+    /// The configured roles: the role catalog until the log holds one.
+    pub roles: crate::roles::RoleSeed,
     /// The permission flags a membership may carry.
     pub member_permissions: std::collections::BTreeSet<domain::values::Permission>,
     /// How long an invitation works: to set a first password, or to join an organization.
@@ -47,7 +47,7 @@ impl Default for AuthSettings {
                 max_lock_duration: domain::Duration::hours(24),
             },
             introspection_credential_hash: None,
-            roles: crate::accounts::RoleCatalog::default(),
+            roles: domain::role_catalog::RoleCatalog::seed(&[], &[]),
             member_permissions: DEFAULT_MEMBER_PERMISSIONS
                 .iter()
                 .filter_map(|name| domain::values::Permission::parse(name).ok())

@@ -5,6 +5,7 @@
 use crate::authority::Authority;
 use crate::passwords::check_new_password;
 use crate::policy::{Operation, Target};
+use crate::roles::prepare_grant;
 use crate::sessions::{self, Closing};
 use crate::{App, AppError, RequestContext, Resource};
 use commands::tokens::TokenPurpose;
@@ -137,7 +138,7 @@ impl App {
         let UserState::Present(user) = loaded.state else {
             return Err(AppError::NotFound(Resource::User));
         };
-        let person = who.person(self, &user);
+        let person = who.person(self, &user).await?;
         who.require(operation, Target::Person(&person), Resource::User)?;
         Ok((user, loaded.version))
     }
@@ -152,7 +153,7 @@ impl App {
         operation: Operation,
     ) -> Result<(), AppError> {
         if let Some(caller) = who.caller().filter(|caller| caller.user.id == user_id) {
-            let person = who.person(self, &caller.user);
+            let person = who.person(self, &caller.user).await?;
             return who.require(operation, Target::Person(&person), Resource::User);
         }
         self.authorized_user(who, user_id, Read::Latest, operation)
@@ -348,7 +349,7 @@ impl App {
             (changes.phone.is_some(), Operation::ChangePhone),
             (changes.roles.is_some(), Operation::ChangeRoles),
         ];
-        let person = who.person(self, &user);
+        let person = who.person(self, &user).await?;
         if current_password.is_some() {
             who.confirm_password(self, current_password, "/current_password")
                 .await?;
@@ -390,6 +391,14 @@ impl App {
             });
         }
         if let Some(wanted) = changes.roles {
+            // Roles held stay whatever became of them in the catalog; new ones must be in it.
+            prepare_grant(
+                &self.commands,
+                &self.auth.roles,
+                &who.metadata(context, user.id),
+                wanted.difference(&user.roles),
+            )
+            .await?;
             for role in user.roles.difference(&wanted) {
                 commands.push(UserCommand::RevokeRole {
                     role: role.clone(),
@@ -447,7 +456,7 @@ impl App {
             return Err(AppError::NotFound(Resource::User));
         };
         // The past and its events are the history's, whoever saw the user then.
-        let person = who.person(self, &now);
+        let person = who.person(self, &now).await?;
         who.require(
             Operation::ReadUserHistory,
             Target::Person(&person),

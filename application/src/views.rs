@@ -21,6 +21,11 @@ pub struct UserView {
     pub last_name: Option<String>,
     /// Global roles.
     pub roles: Vec<String>,
+    /// The profiles of roles held, by role and field (`{"student": {"department": "physics",
+    /// "year": 2}}`): text and dates as strings, integers as numbers, booleans as booleans.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[schema(value_type = Object)]
+    pub role_profiles: std::collections::BTreeMap<String, domain::role_catalog::ProfileValues>,
     /// `active`, `deactivated` or `deleted`.
     #[schema(value_type = String, example = "active")]
     pub status: UserStatus,
@@ -90,6 +95,11 @@ impl UserView {
             first_name: user.first_name.as_ref().map(ToString::to_string),
             last_name: user.last_name.as_ref().map(ToString::to_string),
             roles: user.roles.iter().map(ToString::to_string).collect(),
+            role_profiles: user
+                .role_profiles
+                .iter()
+                .map(|(role, profile)| (role.to_string(), profile.clone()))
+                .collect(),
             status: user.status,
             verification_status,
             email_verified_at: user.email_verified_at,

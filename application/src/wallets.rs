@@ -115,7 +115,7 @@ impl App {
         who: &Authority,
         user: &domain::user::User,
     ) -> Result<Option<WalletSummary>, AppError> {
-        let person = who.person(self, user);
+        let person = who.person(self, user).await?;
         if !who.allows(Operation::ReadWallet, Target::Person(&person)) {
             return Ok(None);
         }

@@ -53,8 +53,22 @@ pub enum FieldType {
     Date,
 }
 
+impl FieldType {
+    /// What a value of this type is, for messages.
+    pub fn described(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Integer => "a whole number",
+            Self::Boolean => "true or false",
+            Self::Date => "a date (YYYY-MM-DD)",
+        }
+    }
+}
+
 /// A field a role's profile declares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+// A misspelt key (`requried`) is refused rather than read as its default.
+#[serde(deny_unknown_fields)]
 pub struct ProfileField {
     /// Its name.
     pub name: FieldName,
@@ -85,6 +99,47 @@ pub struct RoleDefinition {
 pub type ProfileValues = BTreeMap<FieldName, serde_json::Value>;
 
 impl RoleDefinition {
+    /// Values written as text (a form's or the command line's), read by each field's type:
+    /// integers and booleans as such, anything else as text (what does not read is left as
+    /// text, for [`Self::profile`] to refuse). Empty text leaves a field out.
+    pub fn values_from_text<'a>(
+        &self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<ProfileValues, Vec<(String, String)>> {
+        use serde_json::Value;
+        let mut values = ProfileValues::new();
+        let mut problems = Vec::new();
+        for (name, text) in pairs {
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let Ok(field_name) = FieldName::parse(name) else {
+                problems.push((name.to_owned(), "is not a field of this role".to_owned()));
+                continue;
+            };
+            let kind = self
+                .fields
+                .iter()
+                .find(|field| field.name == field_name)
+                .map(|field| field.kind);
+            let value = match (kind, text) {
+                (Some(FieldType::Integer), _) => text
+                    .parse::<i64>()
+                    .map_or_else(|_| Value::String(text.to_owned()), Value::from),
+                (Some(FieldType::Boolean), "true") => Value::Bool(true),
+                (Some(FieldType::Boolean), "false") => Value::Bool(false),
+                _ => Value::String(text.to_owned()),
+            };
+            values.insert(field_name, value);
+        }
+        if problems.is_empty() {
+            Ok(values)
+        } else {
+            Err(problems)
+        }
+    }
+
     /// `values` as this role's profile takes them (text trimmed), or what is wrong with each
     /// field that is not: an unknown field, a required one missing, a value of another type or
     /// not among the allowed ones.
@@ -119,6 +174,54 @@ impl RoleDefinition {
 }
 
 impl ProfileField {
+    /// A field written as one line (the command line's and the console's form):
+    /// `name:type[:required][:value,value,...]`, e.g. `department:text:required:physics,chemistry`
+    /// or `year:integer:1,2,3,4`.
+    pub fn parse_spec(spec: &str) -> Result<Self, String> {
+        let mut parts = spec.trim().splitn(4, ':');
+        let name = parts.next().unwrap_or_default();
+        let name = FieldName::parse(name).map_err(|error| format!("{spec}: {}", error.message))?;
+        let kind = parts.next().unwrap_or_default();
+        let kind: FieldType = kind
+            .parse()
+            .map_err(|_| format!("{spec}: the type is text, integer, boolean or date"))?;
+        let mut required = false;
+        let mut allowed = Vec::new();
+        for part in parts {
+            if part == "required" && !required && allowed.is_empty() {
+                required = true;
+            } else if allowed.is_empty() && !part.is_empty() {
+                allowed = part
+                    .split(',')
+                    .map(|value| value.trim().to_owned())
+                    .collect();
+            } else {
+                return Err(format!(
+                    "{spec}: write name:type[:required][:value,value,...]"
+                ));
+            }
+        }
+        Ok(Self {
+            name,
+            kind,
+            required,
+            allowed,
+        })
+    }
+
+    /// The field as [`Self::parse_spec`] reads it.
+    pub fn spec(&self) -> String {
+        let mut spec = format!("{}:{}", self.name, self.kind);
+        if self.required {
+            spec.push_str(":required");
+        }
+        if !self.allowed.is_empty() {
+            spec.push(':');
+            spec.push_str(&self.allowed.join(","));
+        }
+        spec
+    }
+
     /// `value` as this field takes it, or what is wrong with it.
     fn value(&self, value: &serde_json::Value) -> Result<serde_json::Value, String> {
         use serde_json::Value;
@@ -140,7 +243,7 @@ impl ProfileField {
             {
                 value.clone()
             }
-            (kind, _) => return Err(format!("must be a {kind}")),
+            (kind, _) => return Err(format!("must be {}", kind.described())),
         };
         let spelled = match &taken {
             Value::String(text) => text.clone(),
@@ -499,6 +602,62 @@ mod tests {
 
     fn seed() -> BTreeMap<Role, RoleDefinition> {
         RoleCatalog::seed(&[role("COACH")], &[role("COACH")])
+    }
+
+    #[test]
+    fn a_field_reads_from_its_one_line_spec_and_back() {
+        for spec in [
+            "student_id:text:required",
+            "department:text:required:physics,chemistry",
+            "year:integer:1,2,3,4",
+            "enrolled:date",
+            "boarder:boolean",
+        ] {
+            let field = ProfileField::parse_spec(spec).expect(spec);
+            assert_eq!(field.spec(), spec);
+        }
+        assert_eq!(
+            student().fields[1],
+            ProfileField::parse_spec("department:text:required:physics,chemistry").expect("spec")
+        );
+        for wrong in ["", "year", "year:number", "bad name:text", "a:text:x:y"] {
+            assert!(ProfileField::parse_spec(wrong).is_err(), "{wrong}");
+        }
+    }
+
+    #[test]
+    fn text_values_read_by_their_field_type() {
+        let definition = RoleDefinition {
+            privileged: false,
+            fields: vec![
+                field("student_id", FieldType::Text, true, &[]),
+                field("year", FieldType::Integer, false, &[]),
+                field("boarder", FieldType::Boolean, false, &[]),
+            ],
+        };
+        let values = definition
+            .values_from_text([
+                ("student_id", "0012"),
+                ("year", "2"),
+                ("boarder", "true"),
+                ("club", ""),
+            ])
+            .expect("values");
+        assert_eq!(
+            serde_json::to_value(&values).expect("json"),
+            serde_json::json!({"student_id": "0012", "year": 2, "boarder": true})
+        );
+        // What does not read stays text, for the profile's check to name.
+        let wrong = definition
+            .values_from_text([("student_id", "S-1"), ("year", "second")])
+            .expect("values");
+        assert_eq!(
+            definition.profile(&wrong),
+            Err(vec![(
+                "year".to_owned(),
+                "must be a whole number".to_owned()
+            )])
+        );
     }
 
     #[test]

@@ -178,6 +178,7 @@ impl TestApp {
             invitation_lifetime: domain::Duration::days(7),
             email_verification_lifetime: domain::Duration::days(2),
             default_language: domain::values::LanguageTag::english(),
+            role_seed: &self.options.auth.roles,
         };
         let account = application::accounts::NewAccount {
             email: domain::values::Email::parse("root@example.com").expect("email"),

@@ -77,6 +77,17 @@ const TABLES: &[Table] = &[
         columns: "user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (user_id, role)",
         indexes: &[("role", "role, user_id")],
     },
+    // Role profiles, a row per field, so that `role=student&department=physics` is an index
+    // lookup. Values are spelled as text: `3`, `true`, `2026-12-06`.
+    Table {
+        name: "user_role_fields",
+        columns: "user_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (user_id, role, field)",
+        indexes: &[("value", "role, field, value, user_id")],
+    },
     Table {
         name: "organizations",
         columns: "organization_id TEXT PRIMARY KEY,
@@ -356,7 +367,9 @@ impl UserRow {
             }
             E::PasswordChanged { at, .. }
             | E::PasswordSet { at, .. }
-            | E::PasswordChangeRequired { at } => self.updated_at = *at,
+            | E::PasswordChangeRequired { at }
+            // The profile's fields are rows of `user_role_fields`.
+            | E::RoleProfileSet { at, .. } => self.updated_at = *at,
             E::PasswordResetCompleted { at, .. } => {
                 self.failed_attempts = 0;
                 if self.lock_kind.as_deref() == Some("policy") {
@@ -599,6 +612,7 @@ impl Projection for Directory {
                     ) {
                         roles_changed.insert(id.clone());
                     }
+                    write_role_fields(tx, &tables.get("user_role_fields"), id, event).await?;
                     row.apply(event);
                     row.version = i64::try_from(record.stream_version).unwrap_or(i64::MAX);
                     dirty.insert(id.clone());
@@ -633,6 +647,58 @@ impl Projection for Directory {
         insert_rows(tx, &users_table, USER_COLUMNS, &suffix, rows).await?;
         write_roles(tx, &tables.get("user_roles"), &roles_changed, &users).await?;
         Ok(())
+    }
+}
+
+/// Keeps `user_role_fields` as `event` leaves the user's role profiles (rare events: a
+/// statement or two each).
+async fn write_role_fields(
+    tx: &mut Tx,
+    table: &str,
+    user_id: &str,
+    event: &UserEvent,
+) -> Result<(), sqlx::Error> {
+    match event {
+        UserEvent::RoleProfileSet { role, profile, .. } => {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE user_id = $1 AND role = $2"),
+                &[user_id.to_owned().into(), role.to_string().into()],
+            )
+            .await?;
+            let rows: Vec<Vec<Arg>> = profile
+                .iter()
+                .map(|(field, value)| {
+                    let spelled = match value {
+                        serde_json::Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    vec![
+                        user_id.to_owned().into(),
+                        role.to_string().into(),
+                        field.to_string().into(),
+                        spelled.into(),
+                    ]
+                })
+                .collect();
+            insert_rows(tx, table, &["user_id", "role", "field", "value"], "", rows).await
+        }
+        UserEvent::RoleRevoked { role, .. } => {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE user_id = $1 AND role = $2"),
+                &[user_id.to_owned().into(), role.to_string().into()],
+            )
+            .await?;
+            Ok(())
+        }
+        UserEvent::UserForgotten { .. } => {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE user_id = $1"),
+                &[user_id.to_owned().into()],
+            )
+            .await?;
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 

@@ -169,6 +169,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/users/{id}", get(console::user::page))
         .route("/console/users/{id}/{action}", post(console::user::act))
         .route(
+            "/console/users/{id}/role-profiles/{role}",
+            post(console::user::set_role_profile),
+        )
+        .route(
             "/console/users/{id}/sessions/{session_id}/revoke",
             post(console::user::revoke_session),
         )
@@ -228,6 +232,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/console/partner-actions/{action}",
             post(console::partners::change_actions),
+        )
+        .route(
+            "/console/roles",
+            get(console::roles::page).post(console::roles::change),
+        )
+        .route(
+            "/console/roles/{role}/{action}",
+            post(console::roles::change),
         )
         .route(
             "/console/ip-blocks",

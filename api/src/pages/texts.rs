@@ -3,6 +3,42 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "required"
+    pub required: &'static str,
+    /// "Roles"
+    pub console_roles: &'static str,
+    /// "Global roles: what each grants is the policy's; a privileged role shields its holders from organization administrators, and a role may declare the fields of its holders' profile. A retired role stays with its holders, but nobody may be granted it."
+    pub roles_lead: &'static str,
+    /// "The catalog is the configured one (auth.roles) until its first change."
+    pub roles_from_configuration: &'static str,
+    /// "Catalog"
+    pub role_catalog: &'static str,
+    /// "Privileged"
+    pub privileged: &'static str,
+    /// "Privileged: only its holders and administrators act on a holder"
+    pub privileged_hint: &'static str,
+    /// "Profile fields"
+    pub profile_fields: &'static str,
+    /// "One field per line: name:type, then :required if it must be given, then :value,value,... to list the values allowed. Types: text, integer, boolean, date. Example: department:text:required:physics,chemistry"
+    pub fields_hint: &'static str,
+    /// "Holders"
+    pub holders: &'static str,
+    /// "active"
+    pub role_active: &'static str,
+    /// "retired"
+    pub role_retired: &'static str,
+    /// "Define a role"
+    pub define_role: &'static str,
+    /// "Save the role"
+    pub save_role: &'static str,
+    /// "Retire the role"
+    pub retire_role: &'static str,
+    /// "Nobody can be granted this role afterwards (its holders keep it)"
+    pub retire_role_confirm: &'static str,
+    /// "Role profile"
+    pub role_profile: &'static str,
+    /// "Save the profile"
+    pub save_role_profile: &'static str,
     /// "Wallet"
     pub wallet: &'static str,
     /// "credits"
@@ -855,6 +891,24 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    required: "required",
+    console_roles: "Roles",
+    roles_lead: "Global roles: what each grants is the policy's; a privileged role shields its holders from organization administrators, and a role may declare the fields of its holders' profile. A retired role stays with its holders, but nobody may be granted it.",
+    roles_from_configuration: "The catalog is the configured one (auth.roles) until its first change.",
+    role_catalog: "Catalog",
+    privileged: "Privileged",
+    privileged_hint: "Privileged: only its holders and administrators act on a holder",
+    profile_fields: "Profile fields",
+    fields_hint: "One field per line: name:type, then :required if it must be given, then :value,value,... to list the values allowed. Types: text, integer, boolean, date. Example: department:text:required:physics,chemistry",
+    holders: "Holders",
+    role_active: "active",
+    role_retired: "retired",
+    define_role: "Define a role",
+    save_role: "Save the role",
+    retire_role: "Retire the role",
+    retire_role_confirm: "Nobody can be granted this role afterwards (its holders keep it)",
+    role_profile: "Role profile",
+    save_role_profile: "Save the profile",
     wallet: "Wallet",
     credits: "credits",
     wallet_frozen: "frozen",
@@ -1318,6 +1372,10 @@ impl Texts {
             "email-verified-by-hand" => "The email address is marked verified.",
             "phone-verified-by-hand" => "The phone number is marked verified.",
             "roles-saved" => "The roles are saved.",
+            "role-profile-saved" => "The role profile is saved.",
+            "role-defined" => "The role is defined.",
+            "role-changed" => "The role is saved.",
+            "role-retired" => "The role is retired.",
             "read-model-retry" => "The read model tries the event again.",
             "read-model-skip" => "The read model went on past the event.",
             "letters-retried" => "The dead letters went through.",

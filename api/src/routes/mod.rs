@@ -12,6 +12,7 @@ pub mod partners;
 pub mod privacy;
 pub mod profiles;
 pub mod queries;
+pub mod roles;
 pub mod users;
 pub mod verification;
 pub mod wallets;

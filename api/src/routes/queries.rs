@@ -15,7 +15,7 @@ use application::Resource;
 use application::authority::Authority;
 use application::notifications::{Device, Notification};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -89,9 +89,74 @@ pub async fn users(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    ApiQuery(filter): ApiQuery<UserFilter>,
+    RawQuery(query): RawQuery,
 ) -> Result<axum::Json<Page<ListedUser>>, Problem> {
+    let filter = user_filter(query.as_deref())?;
     list_users(&state, &caller, &headers, filter).await
+}
+
+/// The holders of a role, with the users list's filters (read model; see `min_position`):
+/// `GET /roles/student/users?department=physics` is `GET /users?role=student&department=physics`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/roles/{role}/users",
+    tag = "queries",
+    params(("role" = String, Path, description = "The role", example = "student"), UserFilterParams),
+    responses(
+        (status = 200, description = "A page of the role's holders and the total count", body = Page<ListedUser>),
+        crate::openapi::QueryErrors,
+        crate::openapi::AuthErrors,
+        (status = 403, description = "Not a reader of the read models", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn role_holders(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(role): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<axum::Json<Page<ListedUser>>, Problem> {
+    let mut filter = user_filter(query.as_deref())?;
+    if filter.role.is_some() {
+        return Err(invalid_query("role: given by the path"));
+    }
+    filter.role = Some(role);
+    list_users(&state, &caller, &headers, filter).await
+}
+
+fn invalid_query(detail: &str) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid-query",
+        "The query string does not fit this request",
+    )
+    .with_detail(detail)
+}
+
+/// The users list's filters from a query string. A parameter that is not one of the filters
+/// names a field of the role's profile (`role=student&department=physics`).
+fn user_filter(query: Option<&str>) -> Result<UserFilter, Problem> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
+        .map_err(|error| invalid_query(&error.to_string()))?;
+    // The filters' names are the keys `UserFilter` serializes (the profile is skipped while
+    // empty), so the list cannot drift from the struct.
+    let known =
+        serde_json::to_value(UserFilter::default()).map_err(|error| Problem::internal(&error))?;
+    let (filters, profile): (Vec<_>, Vec<_>) = pairs
+        .into_iter()
+        .partition(|(key, _)| known.get(key).is_some());
+    let encoded =
+        serde_urlencoded::to_string(&filters).map_err(|error| Problem::internal(&error))?;
+    let mut filter: UserFilter =
+        serde_urlencoded::from_str(&encoded).map_err(|error| invalid_query(&error.to_string()))?;
+    for (field, value) in profile {
+        if filter.profile.insert(field.clone(), value).is_some() {
+            return Err(invalid_query(&format!("{field}: given twice")));
+        }
+    }
+    Ok(filter)
 }
 
 /// The users list's filters, as a JSON body.
@@ -127,7 +192,8 @@ pub async fn search_users(
     reason = "describes the query string for the OpenAPI document"
 )]
 struct UserFilterParams {
-    /// Holds this global role.
+    /// Holds this global role. With it, any other parameter names a field of the role's
+    /// profile and the value it must have: `role=student&department=physics`.
     role: Option<String>,
     /// Default: all but deleted and forgotten.
     #[param(inline)]

@@ -64,7 +64,7 @@ pub(crate) async fn user_for(
 }
 
 /// The answer to a command on a user: the user, its `ETag` and the log position.
-fn user_answer(
+pub(crate) fn user_answer(
     status: StatusCode,
     executed: &Executed<UserAggregate>,
     now: Timestamp,
@@ -97,14 +97,13 @@ fn name_change(
     })
 }
 
-/// Global roles from the catalog.
-fn catalog_roles(fields: &mut FieldErrors, state: &AppState, names: &[String]) -> BTreeSet<Role> {
-    fields.from_catalog(
-        names,
-        |name| state.auth.roles.role(name),
-        "/roles",
-        || state.auth.roles.names(),
-    )
+/// Global roles by name (whether the catalog has them is the application's to say).
+fn role_names(fields: &mut FieldErrors, names: &[String]) -> BTreeSet<Role> {
+    names
+        .iter()
+        .enumerate()
+        .filter_map(|(index, name)| fields.parse(name, Role::parse, &format!("/roles/{index}")))
+        .collect()
 }
 
 /// `POST /users`.
@@ -187,9 +186,8 @@ pub async fn create_user(
         .last_name
         .as_deref()
         .and_then(|raw| fields.parse(raw, PersonName::parse, "/last_name"));
-    let roles = catalog_roles(
+    let roles = role_names(
         &mut fields,
-        &state,
         body.roles.as_deref().unwrap_or(&["user".to_owned()]),
     );
     fields.finish()?;
@@ -400,7 +398,7 @@ pub async fn update_user(
         roles: body
             .roles
             .as_deref()
-            .map(|names| catalog_roles(&mut fields, &state, names)),
+            .map(|names| role_names(&mut fields, names)),
     };
     fields.finish()?;
     let preconditions = Preconditions {

@@ -1158,6 +1158,73 @@ fn cases() -> Vec<Case> {
             call(Key, "DELETE", "/api/v1/ip-blocks/192.0.2.99", Empty, 403),
         ),
         case(
+            "roles",
+            call(Auditor, "GET", "/api/v1/roles", Empty, 200),
+            call(OrgAdmin, "GET", "/api/v1/roles", Empty, 403),
+        ),
+        case(
+            "define_role",
+            call(
+                Admin,
+                "POST",
+                "/api/v1/roles",
+                json_body(json!({"name": "{fresh_flag}"})),
+                201,
+            ),
+            call(
+                Analyst,
+                "POST",
+                "/api/v1/roles",
+                json_body(json!({"name": "{fresh_flag}"})),
+                403,
+            ),
+        ),
+        case(
+            "change_role",
+            call(
+                Admin,
+                "PUT",
+                "/api/v1/roles/user",
+                json_body(json!({"privileged": false})),
+                200,
+            ),
+            call(
+                OrgAdmin,
+                "PUT",
+                "/api/v1/roles/user",
+                json_body(json!({"privileged": false})),
+                403,
+            ),
+        ),
+        case(
+            "retire_role",
+            // Allowed: `user` is built in, not the caller refused.
+            call(Admin, "DELETE", "/api/v1/roles/user", Empty, 409),
+            call(Auditor, "DELETE", "/api/v1/roles/user", Empty, 403),
+        ),
+        case(
+            "role_holders",
+            call(Analyst, "GET", "/api/v1/roles/user/users", Empty, 200),
+            call(Member, "GET", "/api/v1/roles/user/users", Empty, 403),
+        ),
+        case(
+            "set_role_profile",
+            call(
+                Admin,
+                "PUT",
+                "/api/v1/users/{member}/role-profiles/user",
+                json_body(json!({})),
+                200,
+            ),
+            call(
+                OrgAdmin,
+                "PUT",
+                "/api/v1/users/{member}/role-profiles/user",
+                json_body(json!({})),
+                403,
+            ),
+        ),
+        case(
             "list_api_keys",
             call(
                 OrgAdmin,

@@ -14,6 +14,7 @@ mod organizations;
 mod partners;
 mod privacy;
 mod queries;
+mod roles;
 mod service;
 mod users;
 mod verification;

@@ -162,7 +162,7 @@ async fn admin_creates_reads_and_edits_users(backend: Backend) {
             reqwest::Method::POST,
             "/api/v1/users",
             &admin,
-            Some(json!({"email": "nope", "roles": ["wizard"], "password": "short"})),
+            Some(json!({"email": "nope", "roles": ["not a role"], "password": "short"})),
             &[],
         )
         .await;
@@ -174,6 +174,22 @@ async fn admin_creates_reads_and_edits_users(backend: Backend) {
         .filter_map(|e| e["pointer"].as_str())
         .collect();
     assert_eq!(pointers, ["/email", "/roles/0"]);
+    // A well-formed role the catalog does not have is named, with the catalog.
+    let unknown = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": "wiz@example.com", "roles": ["wizard"]})),
+            &[],
+        )
+        .await;
+    let unknown = problem(unknown, 422).await;
+    assert_eq!(unknown["errors"][0]["pointer"], "/roles");
+    assert_eq!(
+        unknown["errors"][0]["detail"],
+        "wizard: unknown; one of admin, analyst, auditor, user"
+    );
 }
 
 async fn an_invited_user_sets_a_first_password(backend: Backend) {
@@ -220,10 +236,10 @@ async fn an_invited_user_sets_a_first_password(backend: Backend) {
 
 async fn users_see_and_edit_only_themselves(backend: Backend) {
     let mut options = Options::default();
-    options.auth.roles =
-        application::accounts::RoleCatalog::new(&[
-            domain::values::Role::parse("COACH").expect("role")
-        ]);
+    options.auth.roles = domain::role_catalog::RoleCatalog::seed(
+        &[domain::values::Role::parse("COACH").expect("role")],
+        &[],
+    );
     let app = spawn_app_with(backend, options).await;
     let (admin_id, admin) = app.admin().await;
     let ann = app.register("ann@example.com", PASSWORD).await;

@@ -1159,3 +1159,98 @@ async fn administrators_move_credits_and_people_see_their_balance(backend: Backe
 }
 
 test_both_backends!(administrators_move_credits_and_people_see_their_balance);
+
+async fn administrators_define_roles_and_set_role_profiles(backend: Backend) {
+    let app = server(backend).await;
+    app.admin().await;
+    let sam = person(&app, "sam@example.com", "Sam").await;
+    let browser = Browser::open(&app).await;
+    sign_in_as_administrator(&browser).await;
+    browser.go("/console/users").await;
+    browser.click("nav.console a[href='/console/roles']").await;
+    let catalog = browser.text("#role-list tbody").await;
+    assert!(
+        catalog.contains("admin") && catalog.contains("Built in"),
+        "{catalog}"
+    );
+    browser.assert_accessible().await;
+    // A role with profile fields; its name and fields shown as text.
+    browser.fill("role-name", "student").await;
+    browser
+        .fill(
+            "role-fields",
+            "student_id:text:required\ndepartment:text:required:physics,chemistry\nyear:integer",
+        )
+        .await;
+    browser.submit("#define-role").await;
+    assert!(
+        browser
+            .text("p.notice")
+            .await
+            .contains("The role is defined")
+    );
+    let catalog = browser.text("#role-list tbody").await;
+    assert!(
+        catalog.contains("department:text:required:physics,chemistry"),
+        "{catalog}"
+    );
+    browser.assert_accessible().await;
+    browser.screenshots("console-roles").await;
+    // A field the catalog cannot read is refused on the form, which keeps what was typed.
+    browser.fill("role-name", "staff").await;
+    browser.fill("role-fields", "position:rank").await;
+    browser.submit("#define-role").await;
+    assert!(browser.text("p.error").await.contains("position:rank"));
+    assert!(!browser.text("#role-list tbody").await.contains("staff"));
+
+    // Sam becomes a student; the profile card takes the role's fields.
+    browser.go(&format!("/console/users/{sam}")).await;
+    browser.click("#role-student").await;
+    browser
+        .submit(&format!("form[action='/console/users/{sam}/roles']"))
+        .await;
+    assert!(browser.text("p.notice").await.contains("roles are saved"));
+    let profile_form = format!("form[action='/console/users/{sam}/role-profiles/student']");
+    choose(&browser, "profile-student-department", "physics").await;
+    browser.fill("profile-student-year", "2").await;
+    browser.submit(&profile_form).await;
+    assert!(
+        browser.text(".problem").await.contains("is required"),
+        "{}",
+        browser.body().await
+    );
+    browser
+        .fill("profile-student-student_id", SCRIPT_NAME)
+        .await;
+    choose(&browser, "profile-student-department", "physics").await;
+    browser.fill("profile-student-year", "2").await;
+    browser.submit(&profile_form).await;
+    assert!(
+        browser
+            .text("p.notice")
+            .await
+            .contains("role profile is saved")
+    );
+    assert_eq!(
+        browser
+            .attribute("#profile-student-student_id", "value")
+            .await
+            .as_deref(),
+        Some(SCRIPT_NAME)
+    );
+    browser.assert_accessible().await;
+    browser
+        .run("document.getElementById('role-profile-student').scrollIntoView()")
+        .await;
+    browser.screenshots("console-user-role-profile").await;
+    // The role links to its holders.
+    directory_caught_up(&app).await;
+    browser.go("/console/roles").await;
+    browser
+        .click("#role-list a[href='/console/users?role=student']")
+        .await;
+    assert!(browser.text("main").await.contains("sam@example.com"));
+    browser.close().await;
+}
+
+test_both_backends!(administrators_define_roles_and_set_role_profiles);

@@ -109,6 +109,8 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::ManagePartnerActions
         | O::ReadIpBlocks
         | O::ManageIpBlocks
+        | O::ReadRoleCatalog
+        | O::ManageRoleCatalog
         | O::ReadProcessing
         | O::ResolveDeadLetters => &[T::Everything],
         O::ReadOwnAccount
@@ -131,6 +133,7 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::ChangeEmail
         | O::ChangePhone
         | O::ChangeRoles
+        | O::SetRoleProfile
         | O::ReadProfile
         | O::ChangeProfile
         | O::ReadLockout

@@ -1,6 +1,7 @@
 //! What can be asked of a user.
 
 use super::{LockoutPolicy, Picture};
+use crate::role_catalog::{ProfileValues, RoleDefinition};
 use crate::values::{
     DeviceKind, Email, LanguageTag, OrganizationName, PasswordHash, PendingToken, PersonName,
     PhoneNumber, Profile, Reason, Role, TokenHash, Username,
@@ -245,6 +246,17 @@ pub enum UserCommand {
     },
     /// Removes the profile picture.
     RemoveProfilePicture {
+        /// When.
+        at: Timestamp,
+    },
+    /// Sets the profile of a role the user holds, checked against the role's definition.
+    SetRoleProfile {
+        /// The role.
+        role: Role,
+        /// The role as the catalog defines it now.
+        definition: RoleDefinition,
+        /// The profile's values.
+        values: ProfileValues,
         /// When.
         at: Timestamp,
     },

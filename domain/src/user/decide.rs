@@ -157,6 +157,12 @@ fn decide_existing(user: &User, command: UserCommand) -> Result<Vec<UserEvent>, 
         C::RevokeRole { role, at } => profile::revoke_role(user, role, at),
         C::SetProfilePicture { picture, at } => profile::set_picture(user, picture, at),
         C::RemoveProfilePicture { at } => profile::remove_picture(user, at),
+        C::SetRoleProfile {
+            role,
+            definition,
+            values,
+            at,
+        } => profile::set_role_profile(user, role, &definition, &values, at),
 
         C::ChangePassword { password_hash, at } => {
             credentials::change_password(user, password_hash, at)

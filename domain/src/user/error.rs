@@ -92,4 +92,10 @@ pub enum UserError {
         /// Seconds until the next request is accepted.
         retry_after_seconds: i64,
     },
+    /// A role profile for a role the user does not hold.
+    #[error("the user does not hold this role")]
+    RoleNotHeld,
+    /// A role profile the role's definition does not take: each field and what is wrong.
+    #[error("the role profile does not fit the role")]
+    InvalidRoleProfile(Vec<(String, String)>),
 }

@@ -1,6 +1,7 @@
 //! What happens to a user: the events of their stream, and the names those events are stored by.
 
 use super::{LockKind, Picture, ResetPurpose};
+use crate::role_catalog::ProfileValues;
 use crate::values::{
     DeviceKind, Email, LanguageTag, OrganizationName, PasswordHash, PendingToken, PersonName,
     Personal, PhoneNumber, Profile, Reason, Role, TokenHash, Username, erasable,
@@ -237,6 +238,13 @@ pub enum UserEvent {
         password_reset: bool,
         at: Timestamp,
     },
+    /// The profile of a role the user holds was set (e.g. a student's department).
+    RoleProfileSet {
+        role: Role,
+        #[serde(deserialize_with = "erasable::or_default")]
+        profile: ProfileValues,
+        at: Timestamp,
+    },
 }
 
 impl UserEventType {
@@ -290,6 +298,7 @@ impl DomainEvent for UserEvent {
             Self::PhoneChanged { .. } => &["/old_phone", "/new_phone"],
             Self::UsernameChanged { .. } => &["/old_username", "/new_username"],
             Self::AccountLocked { .. } | Self::UserDeactivated { .. } => &["/reason"],
+            Self::RoleProfileSet { .. } => &["/profile"],
             Self::EmailVerificationRequested { .. }
             | Self::PhoneVerificationRequested { .. }
             | Self::PhoneVerificationFailed { .. }

@@ -5,7 +5,7 @@ use super::{
     UserEvent, UserState, UserStatus,
 };
 use crate::values::{Personal, Profile};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// [`Aggregate::evolve`](crate::Aggregate::evolve) for users.
 pub(super) fn evolve(state: UserState, event: &UserEvent) -> UserState {
@@ -86,6 +86,7 @@ pub(super) fn evolve(state: UserState, event: &UserEvent) -> UserState {
                 first_name: first_name.clone(),
                 last_name: last_name.clone(),
                 roles: roles.clone(),
+                role_profiles: BTreeMap::new(),
                 password_hash,
                 status: UserStatus::Active,
                 lock: None,
@@ -195,6 +196,15 @@ fn apply(user: &mut User, event: &UserEvent) {
         }
         E::RoleRevoked { role, at } => {
             user.roles.remove(role);
+            user.role_profiles.remove(role);
+            user.updated_at = *at;
+        }
+        E::RoleProfileSet { role, profile, at } => {
+            if profile.is_empty() {
+                user.role_profiles.remove(role);
+            } else {
+                user.role_profiles.insert(role.clone(), profile.clone());
+            }
             user.updated_at = *at;
         }
         E::PasswordChanged { password_hash, at } | E::PasswordSet { password_hash, at } => {

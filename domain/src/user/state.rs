@@ -1,12 +1,13 @@
 //! What a user is: the state folded from their stream, and the values it is made of.
 
+use crate::role_catalog::ProfileValues;
 use crate::values::{
     DeviceKind, Email, PasswordHash, PendingToken, PersonName, PhoneNumber, Profile, Reason, Role,
     TokenHash, Username,
 };
 use crate::{Duration, OrganizationId, SessionId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Where a user is in their life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
@@ -171,6 +172,8 @@ pub struct User {
     pub last_name: Option<PersonName>,
     /// Global roles.
     pub roles: BTreeSet<Role>,
+    /// The profiles of the roles held that declare fields.
+    pub role_profiles: BTreeMap<Role, ProfileValues>,
     /// The password hash; `None` until an invited user sets one.
     pub password_hash: Option<PasswordHash>,
     /// Lifecycle status.

@@ -14,6 +14,7 @@ mod operator;
 mod organizations;
 mod partners;
 mod projections;
+mod roles;
 mod storage;
 mod users;
 mod wallets;
@@ -72,6 +73,9 @@ pub enum Command {
     /// The addresses and ranges blocked from signing up, signing in and resetting passwords.
     #[command(subcommand)]
     IpBlocks(ip_blocks::IpBlocksCommand),
+    /// The catalog of global roles and their profile fields; role holders' profiles.
+    #[command(subcommand)]
+    Roles(roles::RolesCommand),
     /// Read models: status, rebuilds, dead letters.
     #[command(subcommand)]
     Projections(projections::ProjectionsCommand),
@@ -107,6 +111,7 @@ pub async fn run(settings: Settings, command: Command) -> anyhow::Result<()> {
         Command::Partners(command) => partners::run(&settings, command).await,
         Command::Wallets(command) => wallets::run(&settings, command).await,
         Command::IpBlocks(command) => ip_blocks::run(&settings, command).await,
+        Command::Roles(command) => roles::run(&settings, command).await,
         Command::Events(command) => events::run(&settings, command).await,
         Command::Projections(command) => projections::run(&settings, command).await,
         Command::Maintenance(command) => maintenance::run(&settings, command).await,

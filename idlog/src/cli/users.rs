@@ -462,7 +462,7 @@ async fn create(settings: &Settings, request: CreateRequest) -> anyhow::Result<(
     let email = request.account.email.clone();
     let app = &operator.app;
     let creator = app.creator();
-    let user_id = create_account(&creator, &app.auth.roles, request.account).await?;
+    let user_id = create_account(&creator, request.account).await?;
     println!("created user {user_id} <{email}>");
     if let Some((organization_id, role)) = membership {
         let (user, _) = operator.current(user_id).await?;

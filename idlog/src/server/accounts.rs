@@ -1,16 +1,16 @@
 //! Accounts created outside the API: by an operator on the command line (`idlog users create`),
 //! and the first administrator, from the `[bootstrap]` settings.
 
-use super::wiring::{Core, role_catalog};
+use super::wiring::{Core, role_seed};
 use crate::Usage;
 use crate::config::Settings;
 use anyhow::{Context, bail};
 use application::AppError;
-use application::accounts::{Creator, NewAccount, RoleCatalog};
+use application::accounts::{Creator, NewAccount};
 use commands::CommandContext;
 use domain::UserId;
 use domain::user::UserState;
-use domain::values::{Email, InvalidValue, PersonName, PhoneNumber, Username};
+use domain::values::{Email, InvalidValue, PersonName, PhoneNumber, Role, Username};
 use secrecy::SecretString;
 
 /// Creates a user from the command line or the bootstrap settings, as the system. Bad input (an
@@ -18,19 +18,13 @@ use secrecy::SecretString;
 /// then nothing is appended.
 pub async fn create_account(
     creator: &Creator<'_>,
-    catalog: &RoleCatalog,
     request: AccountRequest,
 ) -> anyhow::Result<UserId> {
     let roles = request
         .roles
         .iter()
         .map(|name| {
-            catalog.role(name).ok_or_else(|| {
-                Usage(format!(
-                    "unknown role {name}; the catalog has {}",
-                    catalog.names().join(", ")
-                ))
-            })
+            Role::parse(name).map_err(|error| Usage(format!("role {name:?}: {}", error.message)))
         })
         .collect::<Result<_, Usage>>()?;
     let email = Email::parse(&request.email)
@@ -71,6 +65,11 @@ pub async fn create_account(
                 AppError::Password { rejection, .. } => {
                     Usage(format!("the password {rejection}")).into()
                 }
+                AppError::RoleNotInCatalog { role, catalog } => Usage(format!(
+                    "unknown role {role}; the catalog has {}",
+                    catalog.join(", ")
+                ))
+                .into(),
                 other => anyhow::anyhow!("{other}"),
             }
         })?;
@@ -134,7 +133,8 @@ pub(crate) async fn bootstrap_admin(core: &Core, settings: &Settings) -> anyhow:
         },
         ..AccountRequest::default()
     };
-    let user_id = create_account(&core.creator(settings), &role_catalog(settings)?, request)
+    let seed = role_seed(settings)?;
+    let user_id = create_account(&core.creator(settings, &seed), request)
         .await
         .context("bootstrap.admin_email")?;
     tracing::info!(%user_id, "created the first administrator from the bootstrap settings");

@@ -8,17 +8,19 @@ use super::keys::{
 use super::prepare_data_dir;
 use crate::config::{EmailTransport, Settings, SmsTransport, StorageBackend};
 use anyhow::{Context, bail};
-use application::accounts::{Creator, RoleCatalog};
+use application::accounts::Creator;
 use application::administration::WorkerAdministration;
 use application::credentials::jwt::{AccessTokenKeys, KeySetFile};
 use application::credentials::password::{PasswordSettings, Passwords};
 use application::places::Places;
 use application::rate_limit::{RateLimitSettings, RateLimits};
+use application::roles::RoleSeed;
 use application::sessions::SessionSettings;
 use application::{App, AuthSettings};
 use commands::tokens::{TokenMinter, hash_token};
 use commands::{ClaimHasher, CommandHandler};
 use domain::Duration;
+use domain::role_catalog::RoleCatalog;
 use domain::user::LockoutPolicy;
 use domain::values::{LanguageTag, Permission, Role};
 use eventstore::encryption::MasterKeys;
@@ -96,7 +98,11 @@ impl Core {
     }
 
     /// Creates accounts with this core's handlers, passwords and tokens.
-    pub(crate) fn creator<'a>(&'a self, settings: &Settings) -> Creator<'a> {
+    pub(crate) fn creator<'a>(
+        &'a self,
+        settings: &Settings,
+        role_seed: &'a RoleSeed,
+    ) -> Creator<'a> {
         Creator {
             commands: &self.commands,
             passwords: &self.passwords,
@@ -106,12 +112,14 @@ impl Core {
             // Checked when the settings were loaded.
             default_language: LanguageTag::parse(&settings.server.default_language)
                 .unwrap_or_else(|_| LanguageTag::english()),
+            role_seed,
         }
     }
 }
 
-/// The role catalog: built-in roles and the configured ones.
-pub(crate) fn role_catalog(settings: &Settings) -> anyhow::Result<RoleCatalog> {
+/// The configured roles (`auth.roles`, privileged where `auth.privileged_roles` says), which
+/// seed an empty log's role catalog.
+pub(crate) fn role_seed(settings: &Settings) -> anyhow::Result<RoleSeed> {
     let parse = |key: &str, names: &[String]| {
         names
             .iter()
@@ -121,13 +129,13 @@ pub(crate) fn role_catalog(settings: &Settings) -> anyhow::Result<RoleCatalog> {
             })
             .collect::<anyhow::Result<Vec<_>>>()
     };
-    let extra = parse("auth.roles", &settings.auth.roles)?;
+    let configured = parse("auth.roles", &settings.auth.roles)?;
     let privileged = parse("auth.privileged_roles", &settings.auth.privileged_roles)?;
-    RoleCatalog::new(&extra)
-        .with_privileged(&privileged)
-        .map_err(|role| {
-            anyhow::anyhow!("auth.privileged_roles: {role} is not a role (add it to auth.roles)")
-        })
+    let seed = RoleCatalog::seed(&configured, &privileged);
+    if let Some(role) = privileged.iter().find(|role| !seed.contains_key(*role)) {
+        anyhow::bail!("auth.privileged_roles: {role} is not a role (add it to auth.roles)");
+    }
+    Ok(seed)
 }
 
 /// The projector of every read model over `database` and `log`, as configured.
@@ -367,7 +375,7 @@ pub fn application(
                 .introspection_credential
                 .as_ref()
                 .map(|credential| hash_token(credential.expose_secret())),
-            roles: role_catalog(settings)?,
+            roles: role_seed(settings)?,
             member_permissions: auth
                 .member_permissions
                 .iter()

@@ -13,6 +13,7 @@ mod organizations;
 mod partners;
 mod privacy;
 mod projections;
+mod roles;
 mod serve;
 mod storage;
 mod users;

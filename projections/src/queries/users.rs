@@ -54,6 +54,11 @@ pub enum Order {
 pub struct UserFilter {
     /// Holds this global role.
     pub role: Option<String>,
+    /// Whose profile of `role` has these values, by field (`{"department": "physics"}`; in a
+    /// query string, `role=student&department=physics`). Integers and booleans are written as
+    /// text (`"3"`, `"true"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profile: BTreeMap<String, String>,
     /// In this state (default: all but deleted).
     pub status: Option<ListedStatus>,
     /// A member of this organization.
@@ -113,6 +118,9 @@ pub struct ListedUser {
     pub roles: Vec<String>,
     /// Memberships.
     pub organizations: Vec<ListedMembership>,
+    /// Role profiles, by role and field, values spelled as text.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub role_profiles: RoleProfiles,
     /// `active`, `inactive`, `locked` or `deleted`.
     pub status: ListedStatus,
     /// Verification status.
@@ -154,6 +162,18 @@ pub struct ListedMembership {
     pub role: String,
     #[serde(skip)]
     user_id: String,
+}
+
+/// Role profiles by role, then field.
+pub type RoleProfiles = BTreeMap<String, BTreeMap<String, String>>;
+
+/// A role profile's field as the directory holds it.
+#[derive(sqlx::FromRow)]
+struct RoleField {
+    user_id: String,
+    role: String,
+    field: String,
+    value: String,
 }
 
 /// Reads a cursor's sort value back as a bound argument.
@@ -211,6 +231,22 @@ impl Queries {
             conditions.push(format!(
                 "EXISTS (SELECT 1 FROM {roles} r WHERE r.user_id = u.user_id AND r.role = {value})"
             ));
+        }
+        if !filter.profile.is_empty() && filter.role.is_none() {
+            return Err(QueryError::Invalid(
+                "profile fields filter the holders of a role: give `role` too".into(),
+            ));
+        }
+        if let Some(role) = &filter.role {
+            let fields = self.view("user_role_fields");
+            for (field, value) in &filter.profile {
+                let role = binds.push(role.clone());
+                let field = binds.push(field.clone());
+                let value = binds.push(value.clone());
+                conditions.push(format!(
+                    "EXISTS (SELECT 1 FROM {fields} f WHERE f.user_id = u.user_id AND f.role = {role} AND f.field = {field} AND f.value = {value})"
+                ));
+            }
         }
         if let Some(organization) = &filter.organization {
             let value = binds.push(organization.clone());
@@ -351,11 +387,13 @@ impl Queries {
                     .push(membership);
             }
         }
+        let mut profiles = self.role_profiles(&ids).await?;
         let items = rows
             .into_iter()
             .map(|row| {
                 let organizations = memberships.remove(&row.user_id).unwrap_or_default();
-                listed_user(row, organizations)
+                let role_profiles = profiles.remove(&row.user_id).unwrap_or_default();
+                listed_user(row, organizations, role_profiles)
             })
             .collect();
         Ok(Page {
@@ -394,7 +432,37 @@ impl Queries {
             &[user_id.into()],
         )
         .await?;
-        Ok(Some(listed_user(row, organizations)))
+        let role_profiles = self
+            .role_profiles(&[user_id.into()])
+            .await?
+            .remove(user_id)
+            .unwrap_or_default();
+        Ok(Some(listed_user(row, organizations, role_profiles)))
+    }
+
+    /// The role profiles of the users `ids`, by user.
+    async fn role_profiles(
+        &self,
+        ids: &[Arg],
+    ) -> Result<BTreeMap<String, RoleProfiles>, QueryError> {
+        let mut profiles: BTreeMap<String, RoleProfiles> = BTreeMap::new();
+        if ids.is_empty() {
+            return Ok(profiles);
+        }
+        let fields = self.view("user_role_fields");
+        let sql = format!(
+            "SELECT user_id, role, field, value FROM {fields} WHERE user_id IN {}",
+            placeholders(1, ids.len())
+        );
+        for field in sql::fetch_all::<RoleField>(&self.database, &sql, ids).await? {
+            profiles
+                .entry(field.user_id)
+                .or_default()
+                .entry(field.role)
+                .or_default()
+                .insert(field.field, field.value);
+        }
+        Ok(profiles)
     }
 
     /// The ids of every user not deleted (who should have a storage folder).
@@ -447,7 +515,11 @@ fn time_arg(text: &str) -> Result<Arg, QueryError> {
         .map_err(|_| QueryError::Invalid("the cursor is not one this server gave out".into()))
 }
 
-fn listed_user(row: UserRow, organizations: Vec<ListedMembership>) -> ListedUser {
+fn listed_user(
+    row: UserRow,
+    organizations: Vec<ListedMembership>,
+    role_profiles: RoleProfiles,
+) -> ListedUser {
     let status = match row.status.as_str() {
         "deleted" => ListedStatus::Deleted,
         "forgotten" => ListedStatus::Forgotten,
@@ -459,6 +531,7 @@ fn listed_user(row: UserRow, organizations: Vec<ListedMembership>) -> ListedUser
         id: row.user_id,
         email: Some(row.email).filter(|email| !email.is_empty()),
         username: row.username,
+        role_profiles,
         first_name: row.first_name,
         last_name: row.last_name,
         phone: row.phone,

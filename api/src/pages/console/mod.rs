@@ -10,6 +10,7 @@ pub mod ip_blocks;
 pub mod operations;
 pub mod organizations;
 pub mod partners;
+pub mod roles;
 pub mod user;
 pub mod users;
 
@@ -101,6 +102,11 @@ pub fn sections(state: &AppState, who: &Authority) -> Vec<(&'static str, &'stati
             Operation::ReadTransactions,
         ),
         ("/console/audit", t.console_audit, Operation::ReadAuditLog),
+        (
+            "/console/roles",
+            t.console_roles,
+            Operation::ReadRoleCatalog,
+        ),
         (
             "/console/ip-blocks",
             t.console_ip_blocks,

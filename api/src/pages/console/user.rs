@@ -15,6 +15,7 @@ use crate::pages::session::SignedIn;
 use crate::pages::texts::Texts;
 use crate::problem::Problem;
 use application::policy::{Operation, Target};
+use application::roles::Roles;
 use application::users::{AccountAction, ChangedSince, Preconditions, UserChanges};
 use application::{AppError, Resource};
 use askama::Template;
@@ -23,8 +24,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use commands::CommandError;
+use domain::role_catalog::FieldType;
 use domain::user::{User, UserStatus};
-use domain::values::Reason;
+use domain::values::{FieldName, Reason, Role};
 use domain::{Timestamp, UserId};
 use projections::queries::ActivityFilter;
 use secrecy::SecretString;
@@ -347,6 +349,7 @@ struct UserPage {
     verify_email: bool,
     verify_phone: bool,
     roles: Option<Vec<(String, bool)>>,
+    role_profiles: Vec<RoleProfileCard>,
     min_length: usize,
     memberships: Vec<MembershipLine>,
     sessions: Option<Vec<SessionLine>>,
@@ -360,6 +363,80 @@ struct UserPage {
     position: String,
     past: Option<PastView>,
     past_error: Option<String>,
+}
+
+/// The profile of a role the user holds: its fields, with the values set.
+struct RoleProfileCard {
+    role: String,
+    fields: Vec<ProfileInput>,
+    may_edit: bool,
+}
+
+/// One field of a role profile, as its input.
+struct ProfileInput {
+    name: String,
+    /// The input's type: `text`, `number` or `date` (booleans and listed values are choices).
+    input: &'static str,
+    value: String,
+    required: bool,
+    /// The values to choose from, if the field lists them (or is a boolean).
+    choices: Vec<String>,
+}
+
+/// A card per role held that declares fields or has a profile set: declared fields are
+/// inputs; values set for fields no longer declared are shown as they are.
+fn role_profile_cards(user: &User, catalog: &Roles, may_edit: bool) -> Vec<RoleProfileCard> {
+    let spelled = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    user.roles
+        .iter()
+        .filter_map(|role| {
+            let set = user.role_profiles.get(role);
+            let declared = catalog
+                .definition(role)
+                .map(|definition| definition.fields.as_slice())
+                .unwrap_or_default();
+            if declared.is_empty() && set.is_none() {
+                return None;
+            }
+            let value_of = |name: &FieldName| set.and_then(|set| set.get(name)).map(spelled);
+            let mut fields: Vec<ProfileInput> = declared
+                .iter()
+                .map(|field| ProfileInput {
+                    name: field.name.to_string(),
+                    input: match field.kind {
+                        FieldType::Integer => "number",
+                        FieldType::Date => "date",
+                        FieldType::Text | FieldType::Boolean => "text",
+                    },
+                    value: value_of(&field.name).unwrap_or_default(),
+                    required: field.required,
+                    choices: match field.kind {
+                        FieldType::Boolean => vec!["true".to_owned(), "false".to_owned()],
+                        _ => field.allowed.clone(),
+                    },
+                })
+                .collect();
+            let undeclared = set
+                .into_iter()
+                .flatten()
+                .filter(|(name, _)| !declared.iter().any(|field| field.name == **name));
+            fields.extend(undeclared.map(|(name, value)| ProfileInput {
+                name: name.to_string(),
+                input: "text",
+                value: spelled(value),
+                required: false,
+                choices: Vec::new(),
+            }));
+            Some(RoleProfileCard {
+                role: role.to_string(),
+                fields,
+                may_edit: may_edit && !declared.is_empty(),
+            })
+        })
+        .collect()
 }
 
 /// What went wrong with the last form, if anything.
@@ -397,7 +474,7 @@ async fn user_page(
     let user_id = user_id(id)?;
     let (user, version) = state.user(who, user_id).await?;
     let now = Utc::now();
-    let person = who.person(&state.app, &user);
+    let person = who.person(&state.app, &user).await?;
     let may = |operation: Operation| who.allows(operation, Target::Person(&person));
 
     let status = user.status;
@@ -429,18 +506,29 @@ async fn user_page(
         t.send_reset,
     );
     let present = status != UserStatus::Deleted;
-    let roles = (present && may(Operation::ChangeRoles)).then(|| {
-        state
-            .auth
-            .roles
+    let catalog = state.roles().await?;
+    let role_profiles =
+        role_profile_cards(&user, &catalog, present && may(Operation::SetRoleProfile));
+    // The catalog's roles and those held (a retired one stays offered while held, so that
+    // saving the form does not revoke it unasked).
+    let roles = if present && may(Operation::ChangeRoles) {
+        let offered: BTreeSet<String> = catalog
             .names()
             .into_iter()
-            .map(|name| {
-                let held = user.roles.iter().any(|role| role.to_string() == name);
-                (name, held)
-            })
-            .collect()
-    });
+            .chain(user.roles.iter().map(ToString::to_string))
+            .collect();
+        Some(
+            offered
+                .into_iter()
+                .map(|name| {
+                    let held = user.roles.iter().any(|role| role.as_str() == name);
+                    (name, held)
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
 
     let mut memberships = Vec::new();
     for organization in &user.organizations {
@@ -572,6 +660,7 @@ async fn user_page(
             && user.phone_verified_at.is_none()
             && may(Operation::VerifyByHand),
         roles,
+        role_profiles,
         min_length: state.passwords.min_length(),
         memberships,
         sessions,
@@ -656,7 +745,7 @@ pub async fn act(
 ) -> Result<Response, PageError> {
     let user_id = user_id(&id)?;
     let preconditions = Preconditions::expecting(Some(form.version));
-    let done = match run(
+    let outcome = run(
         &state,
         &mut signed_in,
         user_id,
@@ -664,8 +753,67 @@ pub async fn act(
         form,
         preconditions,
     )
-    .await
-    {
+    .await;
+    answer(&state, &signed_in, &id, user_id, outcome).await
+}
+
+/// `POST /console/users/{id}/role-profiles/{role}`: the profile of a role the user holds, one
+/// input per field (`field-department`), on the version the page showed.
+pub async fn set_role_profile(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path((id, role)): Path<(String, String)>,
+    PageForm(form): PageForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let user_id = user_id(&id)?;
+    let outcome = async {
+        let version = form
+            .iter()
+            .find(|(key, _)| key == "version")
+            .and_then(|(_, version)| version.parse().ok())
+            .ok_or(AppError::Malformed(
+                "the form lost the version it was shown at",
+            ))?;
+        let role = Role::parse(&role).map_err(|_| AppError::NotFound(Resource::Anything))?;
+        let roles = state.roles().await?;
+        let definition = roles
+            .definition(&role)
+            .ok_or(AppError::NotFound(Resource::Anything))?;
+        let pairs = form.iter().filter_map(|(key, value)| {
+            key.strip_prefix("field-")
+                .map(|field| (field, value.as_str()))
+        });
+        let values = definition.values_from_text(pairs).map_err(|problems| {
+            AppError::User(CommandError::Rejected(
+                domain::user::UserError::InvalidRoleProfile(problems),
+            ))
+        })?;
+        let executed = state
+            .set_role_profile(
+                &signed_in.authority,
+                &signed_in.context,
+                user_id,
+                role,
+                values,
+                Preconditions::expecting(Some(version)),
+            )
+            .await?;
+        Ok(("role-profile-saved", executed.position))
+    }
+    .await;
+    answer(&state, &signed_in, &id, user_id, outcome).await
+}
+
+/// The page after a form: on to the user's page with a notice, or the page again saying what
+/// was refused (and, for a stale edit, what changed since).
+async fn answer(
+    state: &AppState,
+    signed_in: &SignedIn,
+    id: &str,
+    user_id: UserId,
+    outcome: Result<(&'static str, Option<u64>), AppError>,
+) -> Result<Response, PageError> {
+    let done = match outcome {
         Ok((done, position)) => {
             let at = position.map(|at| format!("&at={at}")).unwrap_or_default();
             return Ok(render::see_other(&format!(
@@ -707,7 +855,7 @@ pub async fn act(
         error: Some(error),
         stale: stale.flatten(),
     };
-    let page = user_page(&state, &signed_in, &id, &UserQuery::default(), outcome).await?;
+    let page = user_page(state, signed_in, id, &UserQuery::default(), outcome).await?;
     Ok(render::refused(problem, &page))
 }
 
@@ -724,11 +872,7 @@ async fn run(
         let mut roles = BTreeSet::new();
         for name in &form.roles {
             roles.insert(
-                state
-                    .auth
-                    .roles
-                    .role(name)
-                    .ok_or(AppError::Malformed("a role the catalog does not have"))?,
+                Role::parse(name).map_err(|_| AppError::Malformed("a role that is not a role"))?,
             );
         }
         let executed = state

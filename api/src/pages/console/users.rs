@@ -19,7 +19,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use domain::organization::OrgRole;
 use domain::user::UserState;
-use domain::values::{Email, PersonName, PhoneNumber, Username};
+use domain::values::{Email, PersonName, PhoneNumber, Role, Username};
 use projections::queries::UserFilter;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -217,13 +217,16 @@ async fn create_form(state: &AppState, signed_in: &SignedIn) -> Option<CreateFor
             organizations.push((listed.organization_id, listed.name));
         }
     }
-    (anywhere || !organizations.is_empty()).then(|| CreateForm {
+    let roles = if who.allows(Operation::ChangeRoles, Target::Everything) {
+        state.roles().await.ok().map(|roles| roles.names())
+    } else {
+        None
+    };
+    (anywhere || !organizations.is_empty()).then_some(CreateForm {
         organizations,
         anywhere,
         password: anywhere,
-        roles: who
-            .allows(Operation::ChangeRoles, Target::Everything)
-            .then(|| state.auth.roles.names()),
+        roles,
     })
 }
 
@@ -275,14 +278,14 @@ pub async fn create(
             .filter(|password| !secrecy::ExposeSecret::expose_secret(password).is_empty());
         let mut roles = BTreeSet::new();
         for name in &form.roles {
-            roles.insert(state.auth.roles.role(name).ok_or(AppError::Unknown {
+            roles.insert(Role::parse(name).map_err(|_| AppError::Unknown {
                 field: "/roles",
                 resource: Resource::Anything,
             })?);
         }
         let roles_chosen = !roles.is_empty();
         if !roles_chosen {
-            roles.extend(state.auth.roles.role("user"));
+            roles.insert(Role::parse("user")?);
         }
         let placement = match filled(&form.organization) {
             None => None,

@@ -3,6 +3,7 @@
 
 use super::ensure_active;
 use crate::Timestamp;
+use crate::role_catalog::{ProfileValues, RoleDefinition};
 use crate::user::{Picture, User, UserError, UserEvent};
 use crate::values::{Email, PendingToken, PersonName, PhoneNumber, Profile, Role, Username};
 
@@ -101,6 +102,27 @@ pub(super) fn revoke_role(
         return Ok(vec![]);
     }
     Ok(vec![UserEvent::RoleRevoked { role, at }])
+}
+
+/// Sets the profile of a role the user holds, as the role's definition takes it.
+pub(super) fn set_role_profile(
+    user: &User,
+    role: Role,
+    definition: &RoleDefinition,
+    values: &ProfileValues,
+    at: Timestamp,
+) -> Result<Vec<UserEvent>, UserError> {
+    if !user.roles.contains(&role) {
+        return Err(UserError::RoleNotHeld);
+    }
+    let profile = definition
+        .profile(values)
+        .map_err(UserError::InvalidRoleProfile)?;
+    // No profile and an empty one are the same.
+    if user.role_profiles.get(&role).cloned().unwrap_or_default() == profile {
+        return Ok(vec![]);
+    }
+    Ok(vec![UserEvent::RoleProfileSet { role, profile, at }])
 }
 
 /// Sets the profile picture.

@@ -163,6 +163,119 @@ fn granting_a_held_role_changes_nothing() {
         .then([]);
 }
 
+// Role profiles
+
+fn student() -> crate::role_catalog::RoleDefinition {
+    use crate::role_catalog::{FieldType, ProfileField};
+    let field = |name: &str, kind, required, allowed: &[&str]| ProfileField {
+        name: crate::values::FieldName::parse(name).expect("field"),
+        kind,
+        required,
+        allowed: allowed.iter().map(|value| (*value).to_owned()).collect(),
+    };
+    crate::role_catalog::RoleDefinition {
+        privileged: false,
+        fields: vec![
+            field("student_id", FieldType::Text, true, &[]),
+            field(
+                "department",
+                FieldType::Text,
+                true,
+                &["physics", "chemistry"],
+            ),
+            field("year", FieldType::Integer, false, &[]),
+        ],
+    }
+}
+
+fn values(pairs: serde_json::Value) -> crate::role_catalog::ProfileValues {
+    serde_json::from_value(pairs).expect("values")
+}
+
+fn holding_student() -> Vec<UserEvent> {
+    with(
+        history(),
+        [UserEvent::RoleGranted {
+            role: Role::parse("student").expect("valid"),
+            at: at(1),
+        }],
+    )
+}
+
+#[test]
+fn sets_a_role_profile_as_the_definition_takes_it_and_a_revoke_drops_it() {
+    let student_role = Role::parse("student").expect("valid");
+    let command = |values| UserCommand::SetRoleProfile {
+        role: student_role.clone(),
+        definition: student(),
+        values,
+        at: at(2),
+    };
+    let set = UserEvent::RoleProfileSet {
+        role: student_role.clone(),
+        profile: values(
+            serde_json::json!({"student_id": "S-1", "department": "physics", "year": 2}),
+        ),
+        at: at(2),
+    };
+    let state = given::<UserAggregate>(holding_student())
+        .when(command(values(
+            serde_json::json!({"student_id": " S-1 ", "department": "physics", "year": 2}),
+        )))
+        .then([set.clone()]);
+    assert_eq!(
+        present(state).role_profiles[&student_role]
+            [&crate::values::FieldName::parse("department").expect("field")],
+        "physics"
+    );
+    // The same values again change nothing.
+    given::<UserAggregate>(with(holding_student(), [set.clone()]))
+        .when(command(values(
+            serde_json::json!({"student_id": "S-1", "department": "physics", "year": 2}),
+        )))
+        .then([]);
+    let revoked = given::<UserAggregate>(with(holding_student(), [set]))
+        .when(UserCommand::RevokeRole {
+            role: student_role.clone(),
+            at: at(3),
+        })
+        .then([UserEvent::RoleRevoked {
+            role: student_role,
+            at: at(3),
+        }]);
+    assert!(present(revoked).role_profiles.is_empty());
+}
+
+#[test]
+fn refuses_a_role_profile_the_definition_does_not_take_or_for_a_role_not_held() {
+    let command = |role: &str, values| UserCommand::SetRoleProfile {
+        role: Role::parse(role).expect("valid"),
+        definition: student(),
+        values,
+        at: at(2),
+    };
+    given::<UserAggregate>(holding_student())
+        .when(command(
+            "student",
+            values(serde_json::json!({"department": "music", "year": "two", "club": "chess"})),
+        ))
+        .then_err(UserError::InvalidRoleProfile(vec![
+            ("club".to_owned(), "is not a field of this role".to_owned()),
+            ("student_id".to_owned(), "is required".to_owned()),
+            (
+                "department".to_owned(),
+                "must be one of physics, chemistry".to_owned(),
+            ),
+            ("year".to_owned(), "must be a whole number".to_owned()),
+        ]));
+    given::<UserAggregate>(history())
+        .when(command(
+            "student",
+            values(serde_json::json!({"student_id": "S-1", "department": "physics"})),
+        ))
+        .then_err(UserError::RoleNotHeld);
+}
+
 // Profile picture
 
 fn picture(extension: &str) -> Picture {
