@@ -40,6 +40,8 @@ pub fn not_found(resource: Resource) -> Problem {
             Problem::new(StatusCode::NOT_FOUND, "ip-block-not-found", "No such block")
                 .with_detail("The address or range is not blocked.")
         }
+        Resource::Role => Problem::new(StatusCode::NOT_FOUND, "role-not-found", "No such role")
+            .with_detail("The catalog does not have this role."),
         Resource::Anything => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found"),
     }
 }

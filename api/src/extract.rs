@@ -447,14 +447,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(rejection) => Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-query",
-                "The query string does not fit this request",
-            )
-            .with_detail(rejection.body_text())),
+            Err(rejection) => Err(invalid_query(&rejection.body_text())),
         }
     }
+}
+
+/// 400 for a query string that does not fit the request, saying why.
+pub fn invalid_query(detail: &str) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid-query",
+        "The query string does not fit this request",
+    )
+    .with_detail(detail)
 }
 
 /// A `PATCH` field that may be absent (leave it: `None`), `null` (remove it: `Some(None)`) or

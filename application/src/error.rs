@@ -36,6 +36,8 @@ pub enum Resource {
     /// A block of the IP block list.
     #[strum(serialize = "IP block")]
     IpBlock,
+    /// A global role of the catalog.
+    Role,
     /// Anything else (an operation whose target is the whole installation).
     Anything,
 }

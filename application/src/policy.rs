@@ -44,10 +44,6 @@ pub enum GlobalRole {
     Analyst,
 }
 
-/// The global roles that are privileged whatever the catalog says.
-pub const PRIVILEGED_ROLES: [GlobalRole; 3] =
-    [GlobalRole::Admin, GlobalRole::Auditor, GlobalRole::Analyst];
-
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
@@ -97,7 +93,8 @@ pub struct KeyActor {
 pub struct Person {
     /// Who.
     pub id: UserId,
-    /// Whether they hold a privileged global role (see [`PRIVILEGED_ROLES`] and the catalog).
+    /// Whether they hold a privileged global role (`admin`, `auditor`, `analyst`, and those the
+    /// role catalog marks privileged).
     pub privileged: bool,
     /// Their memberships, as far as the caller's organizations know them.
     pub memberships: BTreeMap<OrganizationId, OrgRole>,
@@ -423,6 +420,9 @@ pub enum Operation {
     ManageRoleCatalog,
     /// Set the profile of a role a person holds.
     SetRoleProfile,
+    /// Read the profiles of the roles a person holds (shown with the user, and filtering the
+    /// users list).
+    ReadRoleProfile,
     /// Read the list of blocked addresses and ranges.
     ReadIpBlocks,
     /// Block and unblock addresses and ranges.
@@ -506,7 +506,8 @@ impl Operation {
             | O::ReadUserActivity
             | O::ReadNotifications
             | O::ReadDevices
-            | O::ReadWallet => PERSON_OR_READERS,
+            | O::ReadWallet
+            | O::ReadRoleProfile => PERSON_OR_READERS,
             O::ReadUserHistory => Rule {
                 person: true,
                 global: AUDITORS,

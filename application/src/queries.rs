@@ -125,24 +125,37 @@ impl App {
         min_position: Option<u64>,
     ) -> Result<Page<ListedUser>, AppError> {
         let scope = self.scope(who, Operation::ListUsers)?;
-        self.check_profile_filter(filter).await?;
+        // Role profiles are personal: shown and searched only by who may read them all.
+        let profiles = who.allows(Operation::ReadRoleProfile, Target::Everything);
+        if !filter.profile.is_empty() {
+            who.require(
+                Operation::ReadRoleProfile,
+                Target::Everything,
+                Resource::Anything,
+            )?;
+            self.check_profile_filter(filter).await?;
+        }
         self.fresh(min_position, &[directory::NAME]).await?;
-        Ok(self
+        let mut page = self
             .read
             .queries
             .users(filter, scope.organizations())
-            .await?)
+            .await?;
+        if !profiles {
+            for user in &mut page.items {
+                user.role_profiles.clear();
+            }
+        }
+        Ok(page)
     }
 
     /// Refuses profile filters on fields the role does not declare (a typo would otherwise
     /// find nobody, silently).
     async fn check_profile_filter(&self, filter: &UserFilter) -> Result<(), AppError> {
-        let Some(name) = filter
-            .role
-            .as_deref()
-            .filter(|_| !filter.profile.is_empty())
-        else {
-            return Ok(());
+        let Some(name) = filter.role.as_deref() else {
+            return Err(AppError::Unanswerable(
+                "profile fields filter the holders of a role: give `role` too".into(),
+            ));
         };
         let roles = self.roles().await?;
         let definition = domain::values::Role::parse(name)

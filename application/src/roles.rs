@@ -11,13 +11,13 @@ use crate::authority::Authority;
 use crate::policy::{Operation, Target};
 use crate::users::{Preconditions, Read};
 use crate::{App, AppError, RequestContext, Resource};
-use commands::{CommandContext, CommandHandler, Executed};
+use commands::{CommandContext, CommandError, CommandHandler, Executed};
 use domain::UserId;
 use domain::role_catalog::{
-    BUILT_IN_ROLES, ProfileValues, ROLE_CATALOG_STREAM, RoleCatalog, RoleCatalogAggregate,
-    RoleCatalogCommand, RoleDefinition,
+    ProfileValues, ROLE_CATALOG_STREAM, RoleCatalog, RoleCatalogAggregate, RoleCatalogCommand,
+    RoleDefinition, is_built_in,
 };
-use domain::user::{UserAggregate, UserCommand};
+use domain::user::{UserAggregate, UserCommand, UserError};
 use domain::values::Role;
 use std::collections::BTreeMap;
 
@@ -57,21 +57,17 @@ impl Roles {
         &self.0.retired
     }
 
-    /// The role named `name`, if it may be granted now.
-    pub fn grantable(&self, name: &str) -> Option<Role> {
-        let role = Role::parse(name).ok()?;
-        self.0.active.contains_key(&role).then_some(role)
-    }
-
     /// What `role` is, active or retired.
     pub fn definition(&self, role: &Role) -> Option<&RoleDefinition> {
         self.0.active.get(role).or_else(|| self.0.retired.get(role))
     }
 
-    /// Whether any of `roles` is privileged (a retired role keeps its privilege for its
-    /// holders).
+    /// Whether any of `roles` is privileged. A retired role keeps its privilege for its
+    /// holders, and a role held that the catalog does not know (granted under another
+    /// configuration before the catalog was in the log) counts as privileged: the policy
+    /// errs towards shielding its holder.
     pub fn any_privileged<'a>(&self, mut roles: impl Iterator<Item = &'a Role>) -> bool {
-        roles.any(|role| self.definition(role).is_some_and(|role| role.privileged))
+        roles.any(|role| self.definition(role).is_none_or(|role| role.privileged))
     }
 
     /// The roles that may be granted, by name, for messages and forms.
@@ -121,8 +117,7 @@ pub(crate) async fn prepare_grant<'a>(
     let catalog = current_roles(commands, seed).await?;
     let roles: Vec<&Role> = roles.into_iter().collect();
     catalog.require_grantable(roles.iter().copied())?;
-    let built_in = |role: &Role| BUILT_IN_ROLES.contains(&role.as_str());
-    if !catalog.in_log() && roles.iter().any(|role| !built_in(role)) {
+    if !catalog.in_log() && roles.iter().any(|role| !is_built_in(role)) {
         let command = RoleCatalogCommand::Seed {
             seed: seed.clone(),
             at: chrono::Utc::now(),
@@ -131,9 +126,11 @@ pub(crate) async fn prepare_grant<'a>(
             metadata: metadata.clone(),
             ..Default::default()
         };
-        commands
+        let seeded = commands
             .execute::<RoleCatalogAggregate>(ROLE_CATALOG_STREAM, command, context)
             .await?;
+        // Another process may have written its catalog first: the log's is the one to obey.
+        Roles::new(seeded.state, seed).require_grantable(roles)?;
     }
     Ok(())
 }
@@ -220,15 +217,16 @@ impl App {
 
     /// Sets the profile of `role`, which the user holds, checked against the role's definition
     /// (a retired role's profile may still be corrected), if the policy lets `who`
-    /// (administrators, not on themselves).
-    #[tracing::instrument(skip(self, who, context, values, preconditions))]
+    /// (administrators, not on themselves). The policy is asked before anything about the role
+    /// is looked at.
+    #[tracing::instrument(skip(self, who, context, profile, preconditions))]
     pub async fn set_role_profile(
         &self,
         who: &Authority,
         context: &RequestContext,
         user_id: UserId,
         role: Role,
-        values: ProfileValues,
+        profile: ProfileInput,
         preconditions: Preconditions,
     ) -> Result<Executed<UserAggregate>, AppError> {
         let (user, version) = self
@@ -238,10 +236,21 @@ impl App {
         let definition = roles
             .definition(&role)
             .cloned()
-            .ok_or(AppError::RoleNotInCatalog {
-                role: role.to_string(),
-                catalog: roles.names(),
-            })?;
+            .ok_or(AppError::NotFound(Resource::Role))?;
+        let values = match profile {
+            ProfileInput::Values(values) => values,
+            ProfileInput::Text(pairs) => definition
+                .values_from_text(
+                    pairs
+                        .iter()
+                        .map(|(field, text)| (field.as_str(), text.as_str())),
+                )
+                .map_err(|problems| {
+                    AppError::User(CommandError::Rejected(UserError::InvalidRoleProfile(
+                        problems,
+                    )))
+                })?,
+        };
         let command = UserCommand::SetRoleProfile {
             role,
             definition,
@@ -256,4 +265,13 @@ impl App {
         };
         self.on_user(user, version, command, command_context).await
     }
+}
+
+/// A role profile as sent.
+#[derive(Debug, Clone)]
+pub enum ProfileInput {
+    /// Typed values (JSON).
+    Values(ProfileValues),
+    /// `field`, text pairs (a form, the command line), read by each field's type.
+    Text(Vec<(String, String)>),
 }

@@ -113,6 +113,12 @@ impl UserView {
         }
     }
 
+    /// The view without role profiles (for a caller the policy does not let read them).
+    pub fn without_role_profiles(mut self) -> Self {
+        self.role_profiles.clear();
+        self
+    }
+
     /// The view with `wallet` shown.
     pub fn with_wallet(mut self, wallet: Option<WalletSummary>) -> Self {
         self.wallet = wallet;

@@ -6,7 +6,7 @@
 use crate::authority::Authority;
 use crate::policy::{Operation, Target};
 use crate::users::Read;
-use crate::views::WalletSummary;
+use crate::views::{UserView, WalletSummary};
 use crate::{App, AppError, RequestContext};
 use commands::{CommandContext, CommandError};
 use domain::values::Reason;
@@ -123,6 +123,25 @@ impl App {
             balance: view.wallet.balance,
             status: view.wallet.status,
         }))
+    }
+
+    /// `user` as `who` may see them now: with the wallet and the role profiles where the
+    /// policy lets `who` read them.
+    pub async fn user_view(
+        &self,
+        who: &Authority,
+        user: &domain::user::User,
+    ) -> Result<UserView, AppError> {
+        let view = UserView::new(user, chrono::Utc::now())
+            .with_wallet(self.wallet_summary(who, user).await?);
+        let person = who.person(self, user).await?;
+        Ok(
+            if who.allows(Operation::ReadRoleProfile, Target::Person(&person)) {
+                view
+            } else {
+                view.without_role_profiles()
+            },
+        )
     }
 
     /// `user_id`'s wallet now, for answers that show it (whose reading was authorized

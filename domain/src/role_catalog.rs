@@ -245,11 +245,7 @@ impl ProfileField {
             }
             (kind, _) => return Err(format!("must be {}", kind.described())),
         };
-        let spelled = match &taken {
-            Value::String(text) => text.clone(),
-            other => other.to_string(),
-        };
-        if !self.allowed.is_empty() && !self.allowed.contains(&spelled) {
+        if !self.allowed.is_empty() && !self.allowed.contains(&spelled(&taken)) {
             return Err(format!("must be one of {}", self.allowed.join(", ")));
         }
         Ok(taken)
@@ -285,22 +281,24 @@ impl RoleCatalog {
             })
             .collect()
     }
-
-    /// The roles that may be granted: the catalog's, or `seed`'s while there is none.
-    pub fn active_or<'a>(
-        &'a self,
-        seed: &'a BTreeMap<Role, RoleDefinition>,
-    ) -> &'a BTreeMap<Role, RoleDefinition> {
-        if self.seeded { &self.active } else { seed }
-    }
 }
 
-fn is_built_in(role: &Role) -> bool {
-    BUILT_IN_ROLES.contains(&role.to_string().as_str())
+/// Whether `role` is one of the four every installation has.
+pub fn is_built_in(role: &Role) -> bool {
+    BUILT_IN_ROLES.contains(&role.as_str())
 }
 
 fn is_always_privileged(role: &Role) -> bool {
-    ALWAYS_PRIVILEGED.contains(&role.to_string().as_str())
+    ALWAYS_PRIVILEGED.contains(&role.as_str())
+}
+
+/// A profile value written as text, as allowed values list it and the users list filters by
+/// it: text and dates as they are, integers and booleans as JSON writes them (`3`, `true`).
+pub fn spelled(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// What can be asked of the catalog. Each carries the configured roles, which seed it when the
@@ -435,7 +433,10 @@ fn check_fields(fields: &[ProfileField]) -> Result<(), RoleCatalogError> {
         let mut seen = BTreeSet::new();
         for value in &field.allowed {
             let readable = match field.kind {
-                FieldType::Integer => value.parse::<i64>().is_ok(),
+                // As a profile's integer is spelled (`2`, not `02` or `+2`), or it never matches.
+                FieldType::Integer => value
+                    .parse::<i64>()
+                    .is_ok_and(|number| number.to_string() == *value),
                 _ => {
                     let trimmed = value.trim();
                     !trimmed.is_empty()
@@ -854,6 +855,8 @@ mod tests {
             ],
             vec![field("active", FieldType::Boolean, false, &["true"])],
             vec![field("year", FieldType::Integer, false, &["first"])],
+            // A profile's integer is spelled `2`: `02` could never be set.
+            vec![field("year", FieldType::Integer, false, &["02", "+3"])],
             vec![field("grade", FieldType::Text, false, &["A", "A"])],
             vec![field("grade", FieldType::Text, false, &[" A"])],
         ] {

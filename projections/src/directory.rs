@@ -78,13 +78,15 @@ const TABLES: &[Table] = &[
         indexes: &[("role", "role, user_id")],
     },
     // Role profiles, a row per field, so that `role=student&department=physics` is an index
-    // lookup. Values are spelled as text: `3`, `true`, `2026-12-06`.
+    // lookup: `value` spelled as text (`3`, `true`, `2026-12-06`) for filters, `typed` as the
+    // profile holds it, for lists.
     Table {
         name: "user_role_fields",
         columns: "user_id TEXT NOT NULL,
             role TEXT NOT NULL,
             field TEXT NOT NULL,
             value TEXT NOT NULL,
+            typed {json} NOT NULL,
             PRIMARY KEY (user_id, role, field)",
         indexes: &[("value", "role, field, value, user_id")],
     },
@@ -668,19 +670,17 @@ async fn write_role_fields(
             let rows: Vec<Vec<Arg>> = profile
                 .iter()
                 .map(|(field, value)| {
-                    let spelled = match value {
-                        serde_json::Value::String(text) => text.clone(),
-                        other => other.to_string(),
-                    };
                     vec![
                         user_id.to_owned().into(),
                         role.to_string().into(),
                         field.to_string().into(),
-                        spelled.into(),
+                        domain::role_catalog::spelled(value).into(),
+                        Arg::Json(Some(value.clone())),
                     ]
                 })
                 .collect();
-            insert_rows(tx, table, &["user_id", "role", "field", "value"], "", rows).await
+            let columns = ["user_id", "role", "field", "value", "typed"];
+            insert_rows(tx, table, &columns, "", rows).await
         }
         UserEvent::RoleRevoked { role, .. } => {
             tx.execute(

@@ -3,6 +3,8 @@
 /// The texts of the pages in one language.
 #[derive(Debug)]
 pub struct Texts {
+    /// "The role no longer declares these fields: saving the profile drops them."
+    pub no_longer_fields: &'static str,
     /// "required"
     pub required: &'static str,
     /// "Roles"
@@ -891,6 +893,7 @@ pub struct Texts {
 
 /// English.
 pub static ENGLISH: Texts = Texts {
+    no_longer_fields: "The role no longer declares these fields: saving the profile drops them.",
     required: "required",
     console_roles: "Roles",
     roles_lead: "Global roles: what each grants is the policy's; a privileged role shields its holders from organization administrators, and a role may declare the fields of its holders' profile. A retired role stays with its holders, but nobody may be granted it.",

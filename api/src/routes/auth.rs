@@ -378,9 +378,9 @@ pub async fn me(
     let authority = application::authority::Authority::of(&state, &caller).await?;
     let user = &caller.user;
     let organizations = crate::routes::organizations::memberships_of(&state, user).await?;
-    let wallet = state.wallet_summary(&authority, user).await?;
+
     Ok(axum::Json(MeResponse {
-        user: UserView::new(user, chrono::Utc::now()).with_wallet(wallet),
+        user: state.user_view(&authority, user).await?,
         session_id: caller.session.session_id.to_string(),
         organizations,
     }))

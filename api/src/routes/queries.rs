@@ -9,7 +9,7 @@
 
 use crate::AppState;
 use crate::auth::current::Caller;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, invalid_query};
 use crate::problem::Problem;
 use application::Resource;
 use application::authority::Authority;
@@ -126,17 +126,9 @@ pub async fn role_holders(
     list_users(&state, &caller, &headers, filter).await
 }
 
-fn invalid_query(detail: &str) -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "invalid-query",
-        "The query string does not fit this request",
-    )
-    .with_detail(detail)
-}
-
 /// The users list's filters from a query string. A parameter that is not one of the filters
-/// names a field of the role's profile (`role=student&department=physics`).
+/// names a field of the role's profile (`role=student&department=physics`); `profile.NAME`
+/// always does (for a field named like a filter: `profile.status=contractor`).
 fn user_filter(query: Option<&str>) -> Result<UserFilter, Problem> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
         .map_err(|error| invalid_query(&error.to_string()))?;
@@ -151,7 +143,8 @@ fn user_filter(query: Option<&str>) -> Result<UserFilter, Problem> {
         serde_urlencoded::to_string(&filters).map_err(|error| Problem::internal(&error))?;
     let mut filter: UserFilter =
         serde_urlencoded::from_str(&encoded).map_err(|error| invalid_query(&error.to_string()))?;
-    for (field, value) in profile {
+    for (key, value) in profile {
+        let field = key.strip_prefix("profile.").unwrap_or(&key).to_owned();
         if filter.profile.insert(field.clone(), value).is_some() {
             return Err(invalid_query(&format!("{field}: given twice")));
         }

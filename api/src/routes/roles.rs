@@ -6,14 +6,15 @@ use crate::auth::current::Caller;
 use crate::extract::{IfMatch, JsonCommand, RequestContext};
 use crate::problem::Problem;
 use crate::routes::positioned;
+use application::Resource;
 use application::authority::Authority;
-use application::roles::{RoleChange, Roles};
+use application::roles::{ProfileInput, RoleChange, Roles};
 use application::users::Preconditions;
 use application::views::UserView;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use domain::role_catalog::{BUILT_IN_ROLES, ProfileField, ProfileValues, RoleDefinition};
+use domain::role_catalog::{ProfileField, ProfileValues, RoleDefinition, is_built_in};
 use domain::values::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -48,7 +49,7 @@ fn role_view(role: &Role, definition: &RoleDefinition, status: &'static str) -> 
     RoleView {
         name: role.to_string(),
         privileged: definition.privileged,
-        built_in: BUILT_IN_ROLES.contains(&role.as_str()),
+        built_in: is_built_in(role),
         status,
         fields: definition.fields.clone(),
     }
@@ -80,17 +81,12 @@ fn one_role(roles: &Roles, role: &Role) -> Result<RoleView, Problem> {
     }
     match roles.retired().get(role) {
         Some(definition) => Ok(role_view(role, definition, "retired")),
-        None => Err(role_not_found()),
+        None => Err(crate::authz::not_found(Resource::Role)),
     }
 }
 
-fn role_not_found() -> Problem {
-    Problem::new(StatusCode::NOT_FOUND, "role-not-found", "No such role")
-        .with_detail("The catalog does not have this role.")
-}
-
 fn role_name(raw: &str) -> Result<Role, Problem> {
-    Role::parse(raw).map_err(|_| role_not_found())
+    Role::parse(raw).map_err(|_| crate::authz::not_found(Resource::Role))
 }
 
 /// The role catalog (administrators and readers).
@@ -252,13 +248,12 @@ pub async fn retire_role(
 
 /// Sets the profile of a role the user holds, checked against the role's fields
 /// (administrators, not on themselves). The body is the whole profile: `{"student_id":
-/// "S-1024", "department": "physics", "year": 2}`.
+/// "S-1024", "department": "physics", "year": 2}`. `If-Match` (the user's `ETag`) and
+/// `Idempotency-Key` work as for `PATCH /users/{id}`.
 #[utoipa::path(put, path = "/api/v1/users/{id}/role-profiles/{role}", tag = "users",
     params(
         ("id" = String, Path, description = "User id"),
         ("role" = String, Path, description = "A role the user holds", example = "student"),
-        ("If-Match" = Option<String>, Header, description = "The user's `ETag`: refuse with 412 if the user changed since"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer when the same request comes again"),
     ),
     request_body(content = Object, description = "The profile's values, by field"),
     security(("bearer" = [])),
@@ -269,7 +264,7 @@ pub async fn retire_role(
         (status = 403, description = "Not an administrator, or on oneself", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user, or no such role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The user does not hold the role", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The user changed since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match the current version", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn set_role_profile(
@@ -293,7 +288,7 @@ pub async fn set_role_profile(
             &context,
             user_id,
             role,
-            command.body,
+            ProfileInput::Values(command.body),
             preconditions,
         )
         .await?;

@@ -255,8 +255,7 @@ pub async fn get_user(
     }
     let authority = Authority::of(&state, &caller).await?;
     let (user, version) = state.user(&authority, user_id(&id)?).await?;
-    let wallet = state.wallet_summary(&authority, &user).await?;
-    let view = UserView::new(&user, chrono::Utc::now()).with_wallet(wallet);
+    let view = state.user_view(&authority, &user).await?;
     let mut response = axum::Json(view).into_response();
     response.headers_mut().insert(header::ETAG, etag(version));
     Ok(response)

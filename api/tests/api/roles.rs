@@ -370,7 +370,7 @@ async fn role_profiles_are_checked_shown_and_filter_the_users_list(backend: Back
     )
     .await;
     assert_eq!(emails(&physics), ["max@example.com", "pia@example.com"]);
-    assert_eq!(physics["items"][0]["role_profiles"]["student"]["year"], "3");
+    assert_eq!(physics["items"][0]["role_profiles"]["student"]["year"], 3);
     let second_year = list(
         &app,
         "/api/v1/roles/student/users?department=chemistry&year=2",
@@ -381,6 +381,28 @@ async fn role_profiles_are_checked_shown_and_filter_the_users_list(backend: Back
     assert_eq!(emails(&second_year), ["cal@example.com"]);
     let holders = list(&app, "/api/v1/roles/student/users", &admin, &last).await;
     assert_eq!(holders["total"], 3);
+    // `profile.` names a field whatever its name.
+    let prefixed = list(
+        &app,
+        "/api/v1/users?role=student&profile.department=chemistry",
+        &admin,
+        &last,
+    )
+    .await;
+    assert_eq!(emails(&prefixed), ["cal@example.com"]);
+    // A role the catalog does not have has no profile.
+    let unknown = send(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/api/v1/users/{}/role-profiles/wizard", ids[0]),
+        &admin,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        problem(unknown, 404).await["type"],
+        "urn:idlog:problem:role-not-found"
+    );
     let searched: Value = send(
         &app,
         reqwest::Method::POST,
@@ -428,9 +450,151 @@ async fn role_profiles_are_checked_shown_and_filter_the_users_list(backend: Back
     )
     .await;
     assert_eq!(emails(&physics), ["pia@example.com"]);
+
+    // Forgetting Pia erases her profile: from her events, and from the list and its filter.
+    let forgotten = send(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/users/{}/forget", ids[0]),
+        &admin,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(forgotten.status(), 200);
+    let forgotten_at = position(&forgotten);
+    let physics = list(
+        &app,
+        "/api/v1/users?role=student&department=physics&status=forgotten",
+        &admin,
+        &forgotten_at,
+    )
+    .await;
+    assert_eq!(physics["total"], 0);
+    let history: Value = app
+        .get_with_token(&format!("/api/v1/users/{}/history", ids[0]), &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let set = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|event| event["event_type"] == "RoleProfileSet")
+        .expect("the profile's event stays");
+    assert!(!set.to_string().contains("physics"), "erased: {set}");
 }
 
 test_both_backends!(role_profiles_are_checked_shown_and_filter_the_users_list);
+
+async fn role_profiles_are_for_the_person_and_readers_not_organization_administrators(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let (_, admin) = app.admin().await;
+    let defined = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/roles",
+        &admin,
+        Some(student()),
+    )
+    .await;
+    assert_eq!(defined.status(), 201);
+    let organization: Value = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/organizations",
+        &admin,
+        Some(json!({"name": "Campus"})),
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    let organization = organization["id"].as_str().expect("id").to_owned();
+    let mut ids = Vec::new();
+    for (email, roles, role) in [
+        ("dean@example.com", json!(["user"]), "org_admin"),
+        ("pia@example.com", json!(["student", "user"]), "member"),
+        ("ana@example.com", json!(["analyst"]), "member"),
+    ] {
+        let created: Value = send(
+            &app,
+            reqwest::Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": email, "password": PASSWORD, "roles": roles,
+                "organization": organization, "organization_role": role})),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+        ids.push(created["id"].as_str().expect("id").to_owned());
+    }
+    let set = send(
+        &app,
+        reqwest::Method::PUT,
+        &format!("/api/v1/users/{}/role-profiles/student", ids[1]),
+        &admin,
+        Some(json!({"student_id": "S-1", "department": "physics"})),
+    )
+    .await;
+    assert_eq!(set.status(), 200);
+    let at = position(&set);
+    let token = |login: Value| login["access_token"].as_str().expect("token").to_owned();
+    let dean = token(app.login("dean@example.com", PASSWORD).await);
+    let ana = token(app.login("ana@example.com", PASSWORD).await);
+
+    // The org_admin lists and reads Pia, without her profile, and may not search by it (nor
+    // learn the catalog from the refusal).
+    let listed = list(&app, "/api/v1/users?role=student", &dean, &at).await;
+    assert_eq!(emails(&listed), ["pia@example.com"]);
+    assert!(
+        listed["items"][0].get("role_profiles").is_none(),
+        "{listed}"
+    );
+    let pia: Value = app
+        .get_with_token(&format!("/api/v1/users/{}", ids[1]), &dean)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(pia["email"], "pia@example.com");
+    assert!(pia.get("role_profiles").is_none(), "{pia}");
+    for probe in [
+        "/api/v1/users?role=student&department=physics",
+        "/api/v1/users?role=ghost&anything=1",
+    ] {
+        let refused = problem(app.get_with_token(probe, &dean).await, 403).await;
+        assert!(!refused.to_string().contains("student_id"), "{refused}");
+    }
+    problem(app.get_with_token("/api/v1/roles", &dean).await, 403).await;
+
+    // An analyst reads and searches profiles; so does Pia, her own.
+    let searched = list(
+        &app,
+        "/api/v1/users?role=student&department=physics",
+        &ana,
+        &at,
+    )
+    .await;
+    assert_eq!(
+        searched["items"][0]["role_profiles"]["student"]["department"],
+        "physics"
+    );
+    let own = token(app.login("pia@example.com", PASSWORD).await);
+    let me: Value = app
+        .get_with_token("/api/v1/auth/me", &own)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["user"]["role_profiles"]["student"]["student_id"], "S-1");
+}
+
+test_both_backends!(role_profiles_are_for_the_person_and_readers_not_organization_administrators);
 
 async fn a_privileged_role_shields_its_holders_from_organization_administrators(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -513,7 +677,27 @@ async fn a_privileged_role_shields_its_holders_from_organization_administrators(
     )
     .await;
     assert_eq!(unmarked.status(), 200);
-    assert_eq!(change(boss, "member").await.status(), 200);
+    assert_eq!(change(boss.clone(), "member").await.status(), 200);
+    // Marked again and retired, it still shields its holder.
+    let marked = send(
+        &app,
+        reqwest::Method::PUT,
+        "/api/v1/roles/treasurer",
+        &admin,
+        Some(json!({"privileged": true})),
+    )
+    .await;
+    assert_eq!(marked.status(), 200);
+    let retired = send(
+        &app,
+        reqwest::Method::DELETE,
+        "/api/v1/roles/treasurer",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(retired.status(), 204);
+    problem(change(boss, "readonly").await, 403).await;
 }
 
 test_both_backends!(a_privileged_role_shields_its_holders_from_organization_administrators);

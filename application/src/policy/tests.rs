@@ -134,6 +134,7 @@ fn target_kinds(operation: Operation) -> &'static [TargetKind] {
         | O::ChangePhone
         | O::ChangeRoles
         | O::SetRoleProfile
+        | O::ReadRoleProfile
         | O::ReadProfile
         | O::ChangeProfile
         | O::ReadLockout

@@ -4,11 +4,11 @@
 
 use super::confirm;
 use super::operator::{Operator, app_error};
-use application::roles::RoleChange;
+use application::roles::{ProfileInput, RoleChange};
 use application::users::Preconditions;
 use application::{AppError, RequestContext};
 use clap::Subcommand;
-use domain::role_catalog::{BUILT_IN_ROLES, ProfileField, RoleDefinition};
+use domain::role_catalog::{ProfileField, RoleDefinition, is_built_in};
 use domain::values::Role;
 use idlog::Usage;
 use idlog::config::Settings;
@@ -91,6 +91,9 @@ fn refused(context: &str, error: AppError) -> anyhow::Error {
                 .collect();
             Usage(format!("{context}: {}", problems.join("; "))).into()
         }
+        AppError::NotFound(application::Resource::Role) => {
+            Usage(format!("{context}: no such role in the catalog")).into()
+        }
         error => app_error(context, error),
     }
 }
@@ -120,7 +123,7 @@ pub async fn run(settings: &Settings, command: RolesCommand) -> anyhow::Result<(
                             "name": role.to_string(),
                             "status": status,
                             "privileged": definition.privileged,
-                            "built_in": BUILT_IN_ROLES.contains(&role.as_str()),
+                            "built_in": is_built_in(role),
                             "fields": definition.fields,
                         })
                     );
@@ -175,21 +178,10 @@ pub async fn run(settings: &Settings, command: RolesCommand) -> anyhow::Result<(
                 .collect::<Result<Vec<_>, _>>()?;
             let operator = Operator::open(settings).await?;
             let user_id = operator.resolve(&user).await?;
-            let roles = operator
-                .app
-                .roles()
-                .await
-                .map_err(|error| app_error(&name, error))?;
-            let definition = roles
-                .definition(&role)
-                .ok_or_else(|| Usage(format!("{name}: no such role in the catalog")))?;
-            let values = definition.values_from_text(pairs).map_err(|problems| {
-                let problems: Vec<String> = problems
-                    .iter()
-                    .map(|(field, problem)| format!("{field} {problem}"))
-                    .collect();
-                Usage(format!("{name}: {}", problems.join("; ")))
-            })?;
+            let pairs = pairs
+                .into_iter()
+                .map(|(field, value)| (field.to_owned(), value.to_owned()))
+                .collect();
             operator
                 .app
                 .set_role_profile(
@@ -197,7 +189,7 @@ pub async fn run(settings: &Settings, command: RolesCommand) -> anyhow::Result<(
                     &RequestContext::default(),
                     user_id,
                     role,
-                    values,
+                    ProfileInput::Text(pairs),
                     Preconditions::default(),
                 )
                 .await

@@ -96,6 +96,23 @@ async fn a_role_one_process_was_configured_with_is_every_processs(backend: Backe
         .expect("patch");
     assert_eq!(granted.status(), 200);
     server.stop();
+    // Another configuration no longer brings roles in: the log's catalog is the catalog.
+    let other = idlog(
+        dir.path(),
+        &["users", "create", "zed@example.com", "--role", "STUDENT"],
+        &[
+            ("IDLOG_DATABASE_URL", db.url.as_str()),
+            ("IDLOG_AUTH_ROLES", "[STUDENT]"),
+        ],
+    )
+    .output()
+    .expect("idlog runs");
+    assert_eq!(other.status.code(), Some(2), "{}", text(&other));
+    assert!(
+        text(&other).contains("unknown role STUDENT"),
+        "{}",
+        text(&other)
+    );
 
     // Defined, changed, profiled and retired from the command line.
     succeeds(&on(&[

@@ -118,8 +118,9 @@ pub struct ListedUser {
     pub roles: Vec<String>,
     /// Memberships.
     pub organizations: Vec<ListedMembership>,
-    /// Role profiles, by role and field, values spelled as text.
+    /// Role profiles, by role and field (shown to those who may read them).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = Object)]
     pub role_profiles: RoleProfiles,
     /// `active`, `inactive`, `locked` or `deleted`.
     pub status: ListedStatus,
@@ -165,7 +166,7 @@ pub struct ListedMembership {
 }
 
 /// Role profiles by role, then field.
-pub type RoleProfiles = BTreeMap<String, BTreeMap<String, String>>;
+pub type RoleProfiles = BTreeMap<String, BTreeMap<String, serde_json::Value>>;
 
 /// A role profile's field as the directory holds it.
 #[derive(sqlx::FromRow)]
@@ -173,7 +174,7 @@ struct RoleField {
     user_id: String,
     role: String,
     field: String,
-    value: String,
+    typed: sqlx::types::Json<serde_json::Value>,
 }
 
 /// Reads a cursor's sort value back as a bound argument.
@@ -451,7 +452,7 @@ impl Queries {
         }
         let fields = self.view("user_role_fields");
         let sql = format!(
-            "SELECT user_id, role, field, value FROM {fields} WHERE user_id IN {}",
+            "SELECT user_id, role, field, typed FROM {fields} WHERE user_id IN {}",
             placeholders(1, ids.len())
         );
         for field in sql::fetch_all::<RoleField>(&self.database, &sql, ids).await? {
@@ -460,7 +461,7 @@ impl Queries {
                 .or_default()
                 .entry(field.role)
                 .or_default()
-                .insert(field.field, field.value);
+                .insert(field.field, field.typed.0);
         }
         Ok(profiles)
     }

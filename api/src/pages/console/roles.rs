@@ -14,7 +14,7 @@ use application::{AppError, Resource};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use domain::role_catalog::{BUILT_IN_ROLES, ProfileField, RoleDefinition};
+use domain::role_catalog::{ProfileField, RoleDefinition, is_built_in};
 use domain::values::Role;
 use serde::Deserialize;
 
@@ -91,7 +91,7 @@ fn line(role: &Role, definition: &RoleDefinition, active: bool) -> RoleLine {
     RoleLine {
         name: role.to_string(),
         active,
-        built_in: BUILT_IN_ROLES.contains(&role.as_str()),
+        built_in: is_built_in(role),
         privileged: definition.privileged,
         fields_text: fields.join("\n"),
         fields,

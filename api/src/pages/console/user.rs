@@ -15,7 +15,7 @@ use crate::pages::session::SignedIn;
 use crate::pages::texts::Texts;
 use crate::problem::Problem;
 use application::policy::{Operation, Target};
-use application::roles::Roles;
+use application::roles::{ProfileInput, Roles};
 use application::users::{AccountAction, ChangedSince, Preconditions, UserChanges};
 use application::{AppError, Resource};
 use askama::Template;
@@ -24,7 +24,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use commands::CommandError;
-use domain::role_catalog::FieldType;
+use domain::role_catalog::{FieldType, spelled};
 use domain::user::{User, UserStatus};
 use domain::values::{FieldName, Reason, Role};
 use domain::{Timestamp, UserId};
@@ -368,12 +368,15 @@ struct UserPage {
 /// The profile of a role the user holds: its fields, with the values set.
 struct RoleProfileCard {
     role: String,
-    fields: Vec<ProfileInput>,
+    fields: Vec<FieldInput>,
+    /// Values set for fields the role no longer declares: shown, not sent back (saving the
+    /// form drops them).
+    leftovers: Vec<(String, String)>,
     may_edit: bool,
 }
 
 /// One field of a role profile, as its input.
-struct ProfileInput {
+struct FieldInput {
     name: String,
     /// The input's type: `text`, `number` or `date` (booleans and listed values are choices).
     input: &'static str,
@@ -386,10 +389,6 @@ struct ProfileInput {
 /// A card per role held that declares fields or has a profile set: declared fields are
 /// inputs; values set for fields no longer declared are shown as they are.
 fn role_profile_cards(user: &User, catalog: &Roles, may_edit: bool) -> Vec<RoleProfileCard> {
-    let spelled = |value: &serde_json::Value| match value {
-        serde_json::Value::String(text) => text.clone(),
-        other => other.to_string(),
-    };
     user.roles
         .iter()
         .filter_map(|role| {
@@ -402,9 +401,9 @@ fn role_profile_cards(user: &User, catalog: &Roles, may_edit: bool) -> Vec<RoleP
                 return None;
             }
             let value_of = |name: &FieldName| set.and_then(|set| set.get(name)).map(spelled);
-            let mut fields: Vec<ProfileInput> = declared
+            let fields: Vec<FieldInput> = declared
                 .iter()
-                .map(|field| ProfileInput {
+                .map(|field| FieldInput {
                     name: field.name.to_string(),
                     input: match field.kind {
                         FieldType::Integer => "number",
@@ -419,20 +418,16 @@ fn role_profile_cards(user: &User, catalog: &Roles, may_edit: bool) -> Vec<RoleP
                     },
                 })
                 .collect();
-            let undeclared = set
+            let leftovers = set
                 .into_iter()
                 .flatten()
-                .filter(|(name, _)| !declared.iter().any(|field| field.name == **name));
-            fields.extend(undeclared.map(|(name, value)| ProfileInput {
-                name: name.to_string(),
-                input: "text",
-                value: spelled(value),
-                required: false,
-                choices: Vec::new(),
-            }));
+                .filter(|(name, _)| !declared.iter().any(|field| field.name == **name))
+                .map(|(name, value)| (name.to_string(), spelled(value)))
+                .collect();
             Some(RoleProfileCard {
                 role: role.to_string(),
                 fields,
+                leftovers,
                 may_edit: may_edit && !declared.is_empty(),
             })
         })
@@ -507,8 +502,11 @@ async fn user_page(
     );
     let present = status != UserStatus::Deleted;
     let catalog = state.roles().await?;
-    let role_profiles =
-        role_profile_cards(&user, &catalog, present && may(Operation::SetRoleProfile));
+    let role_profiles = if may(Operation::ReadRoleProfile) {
+        role_profile_cards(&user, &catalog, present && may(Operation::SetRoleProfile))
+    } else {
+        Vec::new()
+    };
     // The catalog's roles and those held (a retired one stays offered while held, so that
     // saving the form does not revoke it unasked).
     let roles = if present && may(Operation::ChangeRoles) {
@@ -774,27 +772,21 @@ pub async fn set_role_profile(
             .ok_or(AppError::Malformed(
                 "the form lost the version it was shown at",
             ))?;
-        let role = Role::parse(&role).map_err(|_| AppError::NotFound(Resource::Anything))?;
-        let roles = state.roles().await?;
-        let definition = roles
-            .definition(&role)
-            .ok_or(AppError::NotFound(Resource::Anything))?;
-        let pairs = form.iter().filter_map(|(key, value)| {
-            key.strip_prefix("field-")
-                .map(|field| (field, value.as_str()))
-        });
-        let values = definition.values_from_text(pairs).map_err(|problems| {
-            AppError::User(CommandError::Rejected(
-                domain::user::UserError::InvalidRoleProfile(problems),
-            ))
-        })?;
+        let role = Role::parse(&role).map_err(|_| AppError::NotFound(Resource::Role))?;
+        let pairs = form
+            .iter()
+            .filter_map(|(key, value)| {
+                let field = key.strip_prefix("field-")?;
+                Some((field.to_owned(), value.clone()))
+            })
+            .collect();
         let executed = state
             .set_role_profile(
                 &signed_in.authority,
                 &signed_in.context,
                 user_id,
                 role,
-                values,
+                ProfileInput::Text(pairs),
                 Preconditions::expecting(Some(version)),
             )
             .await?;

@@ -185,7 +185,7 @@ async fn users_page(
     });
     Ok(UsersPage {
         c: signed_in.chrome_with(signed_in.chrome.t.notice(query.done.as_deref())),
-        create: create_form(state, signed_in).await,
+        create: create_form(state, signed_in).await?,
         query,
         statuses: STATUSES,
         verifications: VERIFICATIONS,
@@ -200,7 +200,10 @@ async fn users_page(
 }
 
 /// What the create form offers `signed_in`, if the policy lets them create users at all.
-async fn create_form(state: &AppState, signed_in: &SignedIn) -> Option<CreateForm> {
+async fn create_form(
+    state: &AppState,
+    signed_in: &SignedIn,
+) -> Result<Option<CreateForm>, AppError> {
     let who = &signed_in.authority;
     let anywhere = who.allows(Operation::CreateUser, Target::Everything);
     let mut organizations = Vec::new();
@@ -218,16 +221,18 @@ async fn create_form(state: &AppState, signed_in: &SignedIn) -> Option<CreateFor
         }
     }
     let roles = if who.allows(Operation::ChangeRoles, Target::Everything) {
-        state.roles().await.ok().map(|roles| roles.names())
+        Some(state.roles().await?.names())
     } else {
         None
     };
-    (anywhere || !organizations.is_empty()).then_some(CreateForm {
-        organizations,
-        anywhere,
-        password: anywhere,
-        roles,
-    })
+    Ok(
+        (anywhere || !organizations.is_empty()).then_some(CreateForm {
+            organizations,
+            anywhere,
+            password: anywhere,
+            roles,
+        }),
+    )
 }
 
 /// `GET /console/users`.
