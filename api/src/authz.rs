@@ -478,7 +478,8 @@ pub fn route_operations(operation_id: &str) -> Option<&'static [Operation]> {
         "roles" => &[O::ReadRoleCatalog],
         "define_role" | "change_role" | "retire_role" => &[O::ManageRoleCatalog],
         "set_role_profile" => &[O::SetRoleProfile],
-        "role_holders" => &[O::ListUsers],
+        // Profile fields filter (and show) for those who may read role profiles.
+        "role_holders" => &[O::ListUsers, O::ReadRoleProfile],
         "add_member_route" => &[O::AddMember],
         "change_member" => &[O::ChangeMember],
         "remove_member" => &[O::RemoveMember],
@@ -495,7 +496,7 @@ pub fn route_operations(operation_id: &str) -> Option<&'static [Operation]> {
         "revoke_invitation" => &[O::RevokeInvitation],
         "own_invitations" => &[O::ListOwnInvitations],
         "accept_invitation" | "decline_invitation" => &[O::AnswerInvitation],
-        "users" | "search_users" => &[O::ListUsers],
+        "users" | "search_users" => &[O::ListUsers, O::ReadRoleProfile],
         "user_sessions" => &[O::ReadUserSessions],
         "revoke_user_session" => &[O::RevokeUserSession],
         "user_activity" => &[O::ReadUserActivity],

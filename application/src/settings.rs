@@ -61,8 +61,10 @@ impl Default for AuthSettings {
 }
 
 /// The permission flags memberships may carry unless configured otherwise: the EDI partner
-/// backend's five. The policy reads `can_view_reports` (the organization's analytics) and
-/// `can_manage_settings` (its details).
+/// backend's five, each granting what its name says in its organization (the policy's rules):
+/// `can_view_reports` its analytics, `can_manage_settings` its details, `can_view_transactions`
+/// its transactions, `can_upload_files` and `can_download_files` recording what it sent and
+/// received, and reading its file transfers.
 pub const DEFAULT_MEMBER_PERMISSIONS: [&str; 5] = [
     "can_upload_files",
     "can_download_files",

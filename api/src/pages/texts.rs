@@ -1502,6 +1502,7 @@ impl Texts {
             "UserRestored" => "Account restored",
             "RoleGranted" => "Role granted",
             "RoleRevoked" => "Role withdrawn",
+            "RoleProfileSet" => "Role profile set",
             "UserForgotten" => "Account forgotten",
             "OrganizationLinked" => "Linked to an organization",
             "InvitedToOrganization" => "Invited to an organization",

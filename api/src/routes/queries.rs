@@ -754,7 +754,8 @@ pub async fn verification_funnel(
 pub struct OrganizationParams {
     /// `active`, `inactive`, `testing` or `suspended`.
     status: Option<String>,
-    /// Part of the name, display name, partner code, sender or receiver id.
+    /// Part of the name, display name, partner code, sender or receiver id, or the contact's
+    /// name, email or phone.
     q: Option<String>,
     /// Exactly this partner code.
     partner_code: Option<String>,

@@ -14,7 +14,7 @@ use domain::organization::{
     CommunicationMethod, Contact, EdiFormat, Organization, OrganizationState, OrganizationStatus,
     PartnerDetails,
 };
-use domain::values::{EdiId, OrganizationName, PartnerCode};
+use domain::values::{EdiId, Email, OrganizationName, PartnerCode, PersonName, PhoneNumber};
 use idlog::Usage;
 use idlog::config::Settings;
 use projections::queries::OrganizationFilter;
@@ -28,10 +28,20 @@ pub enum OrganizationsCommand {
         name: String,
         #[command(flatten)]
         partner: PartnerArgs,
+        #[command(flatten)]
+        contact: ContactArgs,
+    },
+    /// Changes an organization's contact (what is not given stays).
+    Contact {
+        /// The organization's id.
+        organization: String,
+        #[command(flatten)]
+        contact: ContactArgs,
     },
     /// Lists organizations from the read model (brought up to date first).
     List {
-        /// Part of the name, display name, partner code, sender or receiver id.
+        /// Part of the name, display name, partner code, sender or receiver id, or the
+        /// contact's name, email or phone.
         #[arg(long)]
         q: Option<String>,
         /// Exactly this partner code.
@@ -116,6 +126,47 @@ pub enum OrganizationsCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// An organization's contact as options.
+#[derive(Debug, clap::Args)]
+pub struct ContactArgs {
+    /// The contact's name.
+    #[arg(long)]
+    contact_name: Option<String>,
+    /// The contact's email address.
+    #[arg(long)]
+    contact_email: Option<String>,
+    /// The contact's phone number, in international form.
+    #[arg(long)]
+    contact_phone: Option<String>,
+}
+
+impl ContactArgs {
+    /// The values given, read; one that does not read is the caller's error.
+    fn read(&self) -> Result<Contact, Usage> {
+        fn read<T>(
+            raw: Option<&String>,
+            parse: impl FnOnce(&str) -> Result<T, domain::values::InvalidValue>,
+            option: &str,
+        ) -> Result<Option<T>, Usage> {
+            raw.map(|raw| parse(raw).map_err(|error| Usage(format!("{option}: {}", error.message))))
+                .transpose()
+        }
+        Ok(Contact {
+            name: read(
+                self.contact_name.as_ref(),
+                PersonName::parse,
+                "--contact-name",
+            )?,
+            email: read(self.contact_email.as_ref(), Email::parse, "--contact-email")?,
+            phone: read(
+                self.contact_phone.as_ref(),
+                PhoneNumber::parse,
+                "--contact-phone",
+            )?,
+        })
+    }
 }
 
 /// Partner details as options.
@@ -204,6 +255,11 @@ fn json(organization: &Organization) -> serde_json::Value {
         "name": organization.name.to_string(),
         "status": organization.status.to_string(),
         "partner": organization.partner,
+        "contact": {
+            "name": organization.contact.name.as_ref().map(ToString::to_string),
+            "email": organization.contact.email.as_ref().map(ToString::to_string),
+            "phone": organization.contact.phone.as_ref().map(ToString::to_string),
+        },
         "members": organization.members.len(),
         "created_at": organization.created_at.to_rfc3339(),
     })
@@ -223,12 +279,16 @@ fn print(state: &OrganizationState) -> anyhow::Result<()> {
 /// Runs `command`.
 pub async fn run(settings: &Settings, command: OrganizationsCommand) -> anyhow::Result<()> {
     match command {
-        OrganizationsCommand::Create { name, partner } => {
+        OrganizationsCommand::Create {
+            name,
+            partner,
+            contact,
+        } => {
             let new = NewOrganization {
                 name: OrganizationName::parse(&name)
                     .map_err(|error| Usage(format!("name: {}", error.message)))?,
                 display_name: None,
-                contact: Contact::default(),
+                contact: contact.read()?,
                 status: OrganizationStatus::Active,
                 partner: partner.details()?,
             };
@@ -305,6 +365,25 @@ pub async fn run(settings: &Settings, command: OrganizationsCommand) -> anyhow::
             }
             .map_err(|error| refused(&organization, error))?;
             print(&OrganizationState::Present(found))
+        }
+        OrganizationsCommand::Contact {
+            organization,
+            contact,
+        } => {
+            let Contact { name, email, phone } = contact.read()?;
+            if name.is_none() && email.is_none() && phone.is_none() {
+                return Err(Usage(
+                    "give --contact-name, --contact-email or --contact-phone".into(),
+                )
+                .into());
+            }
+            let changes = OrganizationChanges {
+                contact_name: name,
+                contact_email: email,
+                contact_phone: phone,
+                ..OrganizationChanges::default()
+            };
+            change_organization(settings, &organization, changes).await
         }
         OrganizationsCommand::Partner {
             organization,
@@ -453,6 +532,18 @@ async fn change_partner(
     organization: &str,
     details: Option<PartnerDetails>,
 ) -> anyhow::Result<()> {
+    let changes = OrganizationChanges {
+        partner: Some(details),
+        ..OrganizationChanges::default()
+    };
+    change_organization(settings, organization, changes).await
+}
+
+async fn change_organization(
+    settings: &Settings,
+    organization: &str,
+    changes: OrganizationChanges,
+) -> anyhow::Result<()> {
     let id = organization_id(organization)?;
     let operator = Operator::open(settings).await?;
     let (state, _, _) = operator
@@ -461,10 +552,7 @@ async fn change_partner(
             &operator.authority,
             &RequestContext::default(),
             id,
-            OrganizationChanges {
-                partner: Some(details),
-                ..OrganizationChanges::default()
-            },
+            changes,
             Preconditions::default(),
         )
         .await

@@ -31,8 +31,13 @@ async fn partners_are_created_found_changed_and_removed(backend: Backend) {
         "ACMESEND",
         "--receiver",
         "IDLOGRECV",
+        "--contact-name",
+        "Dana Reyes",
+        "--contact-email",
+        "dana@acme.example",
     ]));
     assert_eq!(acme["partner"]["code"], "ACME001");
+    assert_eq!(acme["contact"]["name"], "Dana Reyes");
     assert_eq!(acme["partner"]["edi_format"], "EDIFACT");
     let id = acme["id"].as_str().expect("id").to_owned();
     succeeds(&on(&["organizations", "create", "plain"]));
@@ -54,6 +59,25 @@ async fn partners_are_created_found_changed_and_removed(backend: Backend) {
     ]));
     let searched: serde_json::Value = serde_json::from_str(&searched).expect("json");
     assert_eq!(searched.as_array().map(Vec::len), Some(1));
+    // The contact: changed from the command line, and searched.
+    let changed = json_of(&on(&[
+        "organizations",
+        "contact",
+        &id,
+        "--contact-phone",
+        "+1 415 555 0100",
+    ]));
+    assert_eq!(changed["contact"]["phone"], "+14155550100");
+    assert_eq!(changed["contact"]["email"], "dana@acme.example");
+    for q in ["reyes", "dana@acme", "+1415555"] {
+        let found = succeeds(&on(&["organizations", "list", "--q", q, "--json"]));
+        let found: serde_json::Value = serde_json::from_str(&found).expect("json");
+        assert_eq!(found.as_array().map(Vec::len), Some(1), "{q}");
+    }
+    let nothing = on(&["organizations", "contact", &id]);
+    assert_eq!(nothing.status.code(), Some(2), "{}", text(&nothing));
+    let wrong = on(&["organizations", "contact", &id, "--contact-email", "nope"]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong));
 
     // The code is taken; bad values are the caller's error.
     for args in [

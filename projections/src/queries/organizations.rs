@@ -67,7 +67,8 @@ pub struct ListedMember {
 pub struct OrganizationFilter {
     /// In this status.
     pub status: Option<String>,
-    /// Part of the name, display name, partner code, sender or receiver id (case-insensitive).
+    /// Part of the name, display name, partner code, sender or receiver id, or the contact's
+    /// name, email or phone (case-insensitive).
     pub q: Option<String>,
     /// Exactly this partner code (compared upper case, as stored).
     pub partner_code: Option<String>,
@@ -99,7 +100,9 @@ impl Queries {
             conditions.push(format!(
                 "(lower(o.name) LIKE {value}{escape} OR lower(COALESCE(o.display_name, '')) LIKE {value}{escape} \
                  OR lower(COALESCE(o.partner_code, '')) LIKE {value}{escape} OR lower(COALESCE(o.sender_id, '')) LIKE {value}{escape} \
-                 OR lower(COALESCE(o.receiver_id, '')) LIKE {value}{escape})",
+                 OR lower(COALESCE(o.receiver_id, '')) LIKE {value}{escape} \
+                 OR lower(COALESCE(o.contact_name, '')) LIKE {value}{escape} OR lower(COALESCE(o.contact_email, '')) LIKE {value}{escape} \
+                 OR lower(COALESCE(o.contact_phone, '')) LIKE {value}{escape})",
                 escape = self.like_escape()
             ));
         }
