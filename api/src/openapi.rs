@@ -550,7 +550,8 @@ pub enum BodyErrors {
     Invalid(Problem),
 }
 
-/// The answer to a request without a valid access token of an open session.
+/// The answers to a request without a valid access token of an open session, or with an
+/// organization's API key where a person's token is needed.
 #[derive(utoipa::IntoResponses)]
 pub enum AuthErrors {
     /// Missing, invalid or expired token, or its session is closed.
@@ -560,6 +561,13 @@ pub enum AuthErrors {
         content_type = "application/problem+json"
     )]
     Unauthenticated(Problem),
+    /// An API key on an operation open to people only (an operation's own 403s say more).
+    #[response(
+        status = 403,
+        description = "An API key, on an operation that needs a person's access token (`api-key-not-accepted`), or the policy refuses",
+        content_type = "application/problem+json"
+    )]
+    Refused(Problem),
 }
 
 /// The answers any read-model query can get besides its own.
