@@ -96,10 +96,8 @@ impl App {
         )?;
         self.check_grantable(&member.permissions).await?;
         let command_context = CommandContext {
-            metadata: who.metadata(context, user.id),
-            idempotency: preconditions.idempotency,
-            expected_version: preconditions.expected_version,
             data_subject: Some(organization.id.to_string()),
+            ..preconditions.context(who.metadata(context, user.id))
         };
         self.add_member(
             command_context,
@@ -378,10 +376,8 @@ impl App {
         }
         // One append: every aspect changes, or none (a taken code leaves the name as it was).
         let command_context = CommandContext {
-            metadata: who.acting(context),
-            idempotency: preconditions.idempotency,
-            expected_version: preconditions.expected_version,
             data_subject: Some(id.to_string()),
+            ..preconditions.context(who.acting(context))
         };
         let executed = self
             .commands
@@ -429,10 +425,8 @@ impl App {
             at: chrono::Utc::now(),
         };
         let command_context = CommandContext {
-            metadata: who.metadata(context, person.id),
-            idempotency: preconditions.idempotency,
-            expected_version: preconditions.expected_version,
             data_subject: Some(id.to_string()),
+            ..preconditions.context(who.metadata(context, person.id))
         };
         let executed = self
             .commands
@@ -458,10 +452,8 @@ impl App {
         let now = chrono::Utc::now();
         let metadata = who.metadata(context, user_id);
         let command_context = CommandContext {
-            metadata: metadata.clone(),
-            idempotency: preconditions.idempotency,
-            expected_version: preconditions.expected_version,
             data_subject: Some(id.to_string()),
+            ..preconditions.context(metadata.clone())
         };
         let executed = self
             .commands

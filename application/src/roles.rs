@@ -257,12 +257,7 @@ impl App {
             values,
             at: chrono::Utc::now(),
         };
-        let command_context = CommandContext {
-            metadata: who.metadata(context, user.id),
-            idempotency: preconditions.idempotency,
-            expected_version: preconditions.expected_version,
-            ..Default::default()
-        };
+        let command_context = preconditions.context(who.metadata(context, user.id));
         self.on_user(user, version, command, command_context).await
     }
 }

@@ -38,6 +38,16 @@ pub struct Preconditions {
 }
 
 impl Preconditions {
+    /// The context of a command made under these preconditions, recorded with `metadata`.
+    pub fn context(self, metadata: eventstore::EventMetadata) -> CommandContext {
+        CommandContext {
+            metadata,
+            idempotency: self.idempotency,
+            expected_version: self.expected_version,
+            ..Default::default()
+        }
+    }
+
     /// Expecting the version the caller saw (a page's form carries it), with no retry key.
     pub fn expecting(version: Option<u64>) -> Self {
         Self {
@@ -234,12 +244,7 @@ impl App {
                 }
             }
         };
-        let command_context = CommandContext {
-            metadata: metadata.clone(),
-            idempotency: preconditions.idempotency,
-            expected_version: preconditions.expected_version,
-            ..Default::default()
-        };
+        let command_context = preconditions.context(metadata.clone());
         let executed = self
             .on_user(user, version, command, command_context)
             .await?;
@@ -412,12 +417,7 @@ impl App {
                 });
             }
         }
-        let command_context = CommandContext {
-            metadata: who.metadata(context, user.id),
-            idempotency: preconditions.idempotency,
-            expected_version: preconditions.expected_version,
-            ..Default::default()
-        };
+        let command_context = preconditions.context(who.metadata(context, user.id));
         self.on_user(user, version, UserCommand::Batch(commands), command_context)
             .await
     }
