@@ -99,6 +99,20 @@ pub struct RoleDefinition {
 pub type ProfileValues = BTreeMap<FieldName, serde_json::Value>;
 
 impl RoleDefinition {
+    /// A role whose fields are written one spec each (see [`ProfileField::parse_spec`]; blank
+    /// ones are skipped), or what is wrong with the first that does not read.
+    pub fn from_specs<'a>(
+        privileged: bool,
+        specs: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, String> {
+        let fields = specs
+            .into_iter()
+            .filter(|spec| !spec.trim().is_empty())
+            .map(ProfileField::parse_spec)
+            .collect::<Result<_, _>>()?;
+        Ok(Self { privileged, fields })
+    }
+
     /// Values written as text (a form's or the command line's), read by each field's type:
     /// integers and booleans as such, anything else as text (what does not read is left as
     /// text, for [`Self::profile`] to refuse). Empty text leaves a field out.

@@ -70,13 +70,8 @@ fn role(name: &str) -> Result<Role, Usage> {
 }
 
 fn definition(privileged: bool, specs: &[String]) -> Result<RoleDefinition, Usage> {
-    let fields = specs
-        .iter()
-        .map(|spec| {
-            ProfileField::parse_spec(spec).map_err(|error| Usage(format!("--field {error}")))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(RoleDefinition { privileged, fields })
+    RoleDefinition::from_specs(privileged, specs.iter().map(String::as_str))
+        .map_err(|error| Usage(format!("--field {error}")))
 }
 
 /// What the application refused, naming each wrong profile field.

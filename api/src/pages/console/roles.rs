@@ -66,23 +66,14 @@ pub struct RoleForm {
 
 impl RoleForm {
     fn definition(&self) -> Result<RoleDefinition, AppError> {
-        let fields = self
-            .fields
-            .lines()
-            .filter(|line| !line.trim().is_empty())
-            .map(|line| {
-                ProfileField::parse_spec(line).map_err(|message| {
-                    AppError::Invalid(domain::values::InvalidValue {
-                        field: "fields",
-                        message,
-                    })
+        RoleDefinition::from_specs(self.privileged.is_some(), self.fields.lines()).map_err(
+            |message| {
+                AppError::Invalid(domain::values::InvalidValue {
+                    field: "fields",
+                    message,
                 })
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(RoleDefinition {
-            privileged: self.privileged.is_some(),
-            fields,
-        })
+            },
+        )
     }
 }
 
